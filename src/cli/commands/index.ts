@@ -1,0 +1,10 @@
+/** Every command, registered in the order `--help` lists them. */
+
+import type { Command } from "commander";
+import type { CliContext } from "../main.js";
+import { registerRun } from "./run.js";
+import { registerValidate } from "./validate.js";
+
+export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
+
+export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate];

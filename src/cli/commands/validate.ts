@@ -1,0 +1,39 @@
+import type { Command } from "commander";
+import { validateLoad } from "../../kimage/validate.js";
+import { parseJson, parseLoadRequest } from "../../scenario/validate-input.js";
+import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
+import { readTextFile } from "../files.js";
+import { paint, printJson } from "../io.js";
+import type { CliContext } from "../main.js";
+
+export function registerValidate(program: Command, ctx: CliContext): Command {
+  return program
+    .command("validate")
+    .description("check a kexec_load segment list as the kernel does: the errno it would return, and why")
+    .argument("<file>", "JSON: {arch, pageSize, ramBytes, segments:[{mem, memsz, bufsz}], crash?}")
+    .option("--json", "print the verdict as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ kexec-lab validate load.json
+  $ kexec-lab validate load.json --json
+
+Exit code 0 when the kernel would accept the segments, 1 when it would refuse them, 2 on bad input.`,
+    )
+    .action((file: string, opts: { json?: boolean }) => {
+      const req = parseLoadRequest(parseJson(readTextFile(file), file));
+      const v = validateLoad(req);
+      if (opts.json) {
+        printJson(ctx.io, { ok: v.ok, errno: v.errno, check: v.check, segment: v.segment, reason: v.reason });
+      } else if (v.ok) {
+        ctx.io.stdout(`${paint(ctx.io, "green", "accepted")}: ${v.reason}\n`);
+      } else {
+        const seg = v.segment !== null ? ` (segment ${v.segment})` : "";
+        ctx.io.stdout(
+          `${paint(ctx.io, "red", "refused")} with ${v.errno} by the ${v.check} check${seg}: ${v.reason}\n`,
+        );
+      }
+      ctx.exitCode = v.ok ? EXIT_OK : EXIT_REFUSED;
+    });
+}

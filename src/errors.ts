@@ -1,0 +1,99 @@
+/**
+ * The one error catalog. Every parser, loader and command reports bad input through `KexecLabError`
+ * with a code from CATALOG, so the CLI can print one uniform line and exit 2, and tests can trigger
+ * every code by name.
+ *
+ * A catalog entry has a short title (what went wrong, in general) and a hint (what the user can do).
+ * The thrown error adds the specifics: the detail sentence and where it happened (file, offset, field).
+ */
+
+export interface CatalogEntry {
+  readonly title: string;
+  readonly hint: string;
+}
+
+export const CATALOG = {
+  // --- generic input -------------------------------------------------------------------------------
+  E_USAGE: { title: "invalid command line", hint: "run the command with --help to see its options" },
+  E_FILE_READ: { title: "cannot read file", hint: "check that the path exists and is readable" },
+  E_FILE_EXISTS: {
+    title: "output file exists",
+    hint: "pass --force to overwrite it, or choose another path",
+  },
+  E_FILE_WRITE: { title: "cannot write file", hint: "check that the directory exists and is writable" },
+  E_JSON_PARSE: { title: "malformed JSON", hint: "fix the JSON syntax at the position given" },
+  E_FIELD_MISSING: { title: "missing field", hint: "add the field; see docs/scenario.md for the format" },
+  E_FIELD_TYPE: { title: "field has the wrong type", hint: "see docs/scenario.md for the expected type" },
+  E_FIELD_VALUE: { title: "field has an invalid value", hint: "see docs/scenario.md for the allowed values" },
+  E_NUMBER_RANGE: {
+    title: "number out of range",
+    hint: "addresses and sizes are unsigned 64-bit integers (decimal or 0x-prefixed hex)",
+  },
+  E_UNKNOWN_ARCH: { title: "unknown architecture", hint: "use arm64 or x86_64" },
+  E_PAGE_SIZE: { title: "unsupported page size", hint: "use 4096, 16384 or 65536 (x86_64: 4096 only)" },
+  E_LIMIT: {
+    title: "input exceeds a resource limit",
+    hint: "shrink the input or raise the limit (e.g. --max-memory) if the machine can take it",
+  },
+  E_NOT_MODELED: {
+    title: "not modeled",
+    hint: "this case is outside what kexec-lab simulates; see docs/architecture.md",
+  },
+  // --- simulated machine ---------------------------------------------------------------------------
+  E_RAM_LAYOUT: { title: "invalid memory map", hint: "RAM ranges must be page-aligned and must not overlap" },
+  E_OUT_OF_MEMORY: {
+    title: "the simulated machine ran out of free pages",
+    hint: "give the machine more RAM or load smaller segments",
+  },
+  E_PHYS_FAULT: {
+    title: "access outside RAM",
+    hint: "a simulated access hit an address with no RAM behind it",
+  },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof CATALOG;
+
+/** Where an error is: any of file, byte offset within it, field path (e.g. `segments[2].memsz`). */
+export interface ErrorWhere {
+  file?: string;
+  offset?: number;
+  field?: string;
+}
+
+export class KexecLabError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string;
+  readonly where: ErrorWhere;
+
+  constructor(code: ErrorCode, detail: string, where: ErrorWhere = {}) {
+    super(`${CATALOG[code].title}: ${detail}${formatWhere(where)}`);
+    this.name = "KexecLabError";
+    this.code = code;
+    this.detail = detail;
+    this.where = where;
+  }
+
+  get hint(): string {
+    return CATALOG[this.code].hint;
+  }
+
+  /** A plain object for JSON output. */
+  toJSON(): { code: ErrorCode; message: string; hint: string; where: ErrorWhere } {
+    return { code: this.code, message: this.message, hint: this.hint, where: this.where };
+  }
+}
+
+export function formatWhere(where: ErrorWhere): string {
+  const parts: string[] = [];
+  if (where.file !== undefined) {
+    parts.push(where.offset !== undefined ? `${where.file}:0x${where.offset.toString(16)}` : where.file);
+  } else if (where.offset !== undefined) {
+    parts.push(`offset 0x${where.offset.toString(16)}`);
+  }
+  if (where.field !== undefined) parts.push(where.field);
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
+export function isKexecLabError(e: unknown): e is KexecLabError {
+  return e instanceof KexecLabError;
+}
