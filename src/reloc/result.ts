@@ -1,0 +1,84 @@
+/**
+ * The plain, serializable result of `run`: what every renderer (text, JSON, HTML) and the timing model
+ * read. Addresses are "0x..." strings; sizes and counts are numbers. No wall-clock times unless the
+ * caller asked for them (they would break byte-identical output for the same inputs and seed).
+ */
+
+import type { KimageSummary } from "../kimage/summary.js";
+
+export interface PageTableCost {
+  /** Table pages (each one granule). */
+  pages: number;
+  bytes: number;
+  /** Table pages per level, keyed by level number as on arm64 ("-1".."3"). */
+  byLevel: Record<string, number>;
+}
+
+export interface RelocCounters {
+  bytesCopied: number;
+  pagesCopied: number;
+  entriesRead: number;
+  indirectionPagesFollowed: number;
+  tlbHits: number;
+  tlbMisses: number;
+  /** Page-table walks started (one per TLB miss). */
+  walks: number;
+  /** Descriptor reads per level, keyed like byLevel. */
+  descriptorReadsByLevel: Record<string, number>;
+  cacheLinesCleaned: number;
+  cacheLinesInvalidated: number;
+  controlPages: number;
+  [extra: string]: number | Record<string, number>;
+}
+
+export interface VerificationFailure {
+  /** "content": a destination byte is wrong; "clobber": a write hit a page still to be read; "fault". */
+  kind: "content" | "clobber" | "fault";
+  message: string;
+  segment?: number;
+  address?: string;
+  expected?: number;
+  found?: number;
+  step?: number;
+}
+
+export interface ModelSummary {
+  profile: string;
+  seconds: number;
+  /** Seconds by component: copy, entryWalk, tableWalk, cacheMaintenance, tlb, other. */
+  breakdown: Record<string, number>;
+  /** 2 x bytes / copy bandwidth on this profile. */
+  limitSeconds: number;
+  ratioToLimit: number;
+  /** True when a sample of pages was simulated exactly and the rest extrapolated. */
+  sampled: boolean;
+}
+
+export interface StrategyResult {
+  name: string;
+  description: string;
+  verified: boolean;
+  failures: VerificationFailure[];
+  pageTables: PageTableCost;
+  /** Control pages the strategy allocated (tables and others), as "0x..." strings, in allocation order. */
+  controlPages: string[];
+  counters: RelocCounters;
+  model?: ModelSummary[];
+  /** Wall-clock seconds of the simulation (only with --timings). */
+  wallSeconds?: number;
+}
+
+export interface MemoryRegionOut {
+  start: string;
+  end: string;
+  type: "ram" | "reserved" | "device";
+  name: string;
+}
+
+export interface RunResult {
+  tool: { name: "kexec-lab"; version: string };
+  scenario: { name: string; seed: number; contentMode: string; freePages: string };
+  machine: { arch: string; pageSize: number; vaBits: number; ramBytes: number; memoryMap: MemoryRegionOut[] };
+  kimage: KimageSummary;
+  strategies: StrategyResult[];
+}
