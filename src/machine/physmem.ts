@@ -32,7 +32,9 @@ export function pageShiftOf(pageSize: PageSize): number {
 
 const SECTION_PAGES = 65536;
 const NOT_RAM = -0x80000000;
-const SLAB_BYTES = 2 * 1024 * 1024;
+/** Frame storage comes in slabs that grow from 1 MiB to 64 MiB: few allocations for big runs, little waste for small ones. */
+const SLAB_MIN_BYTES = 1024 * 1024;
+const SLAB_MAX_BYTES = 64 * 1024 * 1024;
 const TWO_32 = 4294967296;
 
 interface Section {
@@ -186,17 +188,25 @@ export class PhysMem {
   private newFrame(): number {
     let id = this.freeFrames.pop();
     if (id === undefined) {
-      if (this.slab === null || this.slabOffset + this.pageSize > SLAB_BYTES) {
-        if (this.storageBytes + SLAB_BYTES > this.maxBytes) {
+      if (this.slab === null || this.slabOffset + this.pageSize > this.slab.byteLength) {
+        const slabBytes = Math.max(
+          this.pageSize,
+          Math.min(
+            SLAB_MAX_BYTES,
+            Math.max(SLAB_MIN_BYTES, this.storageBytes),
+            this.maxBytes - this.storageBytes,
+          ),
+        );
+        if (this.storageBytes + slabBytes > this.maxBytes || slabBytes < this.pageSize) {
           throw new KexecLabError(
             "E_LIMIT",
             `the simulator needs more than ${Math.round(this.maxBytes / 2 ** 20)} MiB for exact page contents`,
             { field: "--max-memory" },
           );
         }
-        this.slab = new ArrayBuffer(SLAB_BYTES);
+        this.slab = new ArrayBuffer(slabBytes - (slabBytes % this.pageSize));
         this.slabOffset = 0;
-        this.storageBytes += SLAB_BYTES;
+        this.storageBytes += this.slab.byteLength;
       }
       id = this.frames.length;
       this.frames.push(new Uint8Array(this.slab, this.slabOffset, this.pageSize));
