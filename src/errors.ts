@@ -49,6 +49,15 @@ export const CATALOG = {
     title: "access outside RAM",
     hint: "a simulated access hit an address with no RAM behind it",
   },
+  // --- translation tables (src/mmu) ----------------------------------------------------------------
+  E_MAP_OVERLAP: {
+    title: "mapping overlaps an existing mapping",
+    hint: "map disjoint VA ranges, or pass overwrite to replace the existing leaves",
+  },
+  E_MAP_RANGE: {
+    title: "mapping outside what the translation format can express",
+    hint: "VA, PA and size must be granule-aligned, inside the VA range of the half and below 2^paBits",
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof CATALOG;

@@ -49,6 +49,8 @@ export interface LevelInfo {
   blockAllowed: boolean;
   /** Bytes the table at this level occupies (the start level may be smaller than a granule). */
   tableBytes: number;
+  /** True when a leaf (block or page) may sit at this level: blockAllowed, or the last level. */
+  leafAllowed?: boolean;
 }
 
 /** A decoded descriptor (for reports, the walk command and tests; not for hot paths). */
@@ -84,7 +86,35 @@ export interface TranslationFormat {
   encodeTable(tablePa: number, level: number, out: DescriptorHalves): void;
   /** Decode (for reports). */
   decode(lo: number, hi: number, level: number): DecodedDescriptor;
+
+  // ---- fast paths (builder, walker, TLB): plain numbers, no allocation -----------------------------
+
+  /** Level number of the root table (arm64 -1..2; x86_64 -1 or 0). */
+  readonly startLevel: number;
+  /** KIND_INVALID, KIND_TABLE, KIND_BLOCK, KIND_PAGE, or KIND_RESERVED (an encoding that faults). */
+  kindOf(lo: number, hi: number, level: number): number;
+  /** Output address of a valid descriptor: next-level table PA, or leaf base (low bits not masked to the block size). */
+  outputAddress(lo: number, hi: number, level: number): number;
+  /** True when using this leaf faults for its access flag (arm64 AF clear; never on x86_64). */
+  accessFlagFault(lo: number, hi: number): boolean;
+  /** The attributes a leaf descriptor carries (inverse of encodeLeaf after normalizeAttributes). */
+  leafAttributes(lo: number, hi: number, level: number): Required<MapAttributes>;
+  /** True when the leaf has the contiguous hint (arm64 bit 52). */
+  isContiguous(lo: number, hi: number): boolean;
+  /** The attributes as the descriptor can hold them (defaults filled, fields the format lacks fixed). */
+  normalizeAttributes(attrs: MapAttributes): Required<MapAttributes>;
+  /** Entries in one contiguous-hint group at `level` (0 when the format or level has none). */
+  contiguousEntries(level: number): number;
+  /** Human name of a level ("L2"; x86_64 "PD"). */
+  levelName(level: number): string;
 }
+
+/** Results of TranslationFormat.kindOf. */
+export const KIND_RESERVED = -1;
+export const KIND_INVALID = 0;
+export const KIND_TABLE = 1;
+export const KIND_BLOCK = 2;
+export const KIND_PAGE = 3;
 
 /** A reusable out-parameter so encoders allocate nothing. */
 export interface DescriptorHalves {
