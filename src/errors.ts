@@ -49,6 +49,51 @@ export const CATALOG = {
     title: "access outside RAM",
     hint: "a simulated access hit an address with no RAM behind it",
   },
+  // --- real inputs (src/formats) and placement (src/loader) ----------------------------------------
+  E_FORMAT_UNKNOWN: {
+    title: "unrecognized file format",
+    hint: "expected an arm64 Image, an x86_64 bzImage, an ELF64 kernel, a DTB or a /proc/iomem dump",
+  },
+  E_FORMAT_TRUNCATED: {
+    title: "file is truncated",
+    hint: "the file ends before a field it must contain; check that it was copied completely",
+  },
+  E_FORMAT_CORRUPT: {
+    title: "file is corrupt",
+    hint: "a header field has an impossible value; check the file (e.g. with `file` or `dtc -I dtb`)",
+  },
+  E_KERNEL_UNSUPPORTED: {
+    title: "kernel image not supported by this loader",
+    hint: "x86_64 needs a 64-bit bzImage with boot protocol 2.12 or newer; arm64 needs an Image or ELF64",
+  },
+  E_NO_MEMORY_MAP: {
+    title: "no memory map",
+    hint: "pass --iomem (a /proc/iomem or /sys/firmware/memmap dump), or a DTB with memory nodes on arm64",
+  },
+  E_NO_HOLE: {
+    title: "no free memory range fits the segment",
+    hint: "free memory, shrink the segment, or widen --mem-min/--mem-max",
+  },
+  E_INITRD_WINDOW: {
+    title: "image + initrd too big (32 GiB window)",
+    hint: "arm64 needs kernel and initrd inside one 1 GiB-aligned 32 GiB window; use a smaller initrd",
+  },
+  E_DTB_TOO_BIG: {
+    title: "dtb too big (2 MiB limit)",
+    hint: "arm64 requires the DTB to be at most 2 MiB; remove nodes or padding (dtc -p 0)",
+  },
+  E_TOO_MANY_SEGMENTS: {
+    title: "too many segments",
+    hint: "kexec_load takes at most KEXEC_SEGMENT_MAX (16) segments",
+  },
+  E_DTB_KASLR_SEED: {
+    title: "kaslr-seed in /chosen is not zero",
+    hint: "kexec-tools refuses a DTB whose kaslr-seed was not wiped by a running kernel; pass --wipe-kaslr-seed to model a DTB read from /sys/firmware/fdt",
+  },
+  E_CMDLINE_TOO_LONG: {
+    title: "kernel command line too long",
+    hint: "shorten --append (arm64 kexec-tools: 2047 bytes; x86_64: the bzImage's cmdline_size)",
+  },
   // --- translation tables (src/mmu) ----------------------------------------------------------------
   E_MAP_OVERLAP: {
     title: "mapping overlaps an existing mapping",
