@@ -1,0 +1,184 @@
+/**
+ * /proc/iomem and /sys/firmware/memmap dumps, turned into a MemoryMap.
+ *
+ * /proc/iomem: one resource per line, "start-end : name", hex, end inclusive, nested by two spaces
+ * of indentation per level. What counts for placement (the rule kexec-tools uses on arm64):
+ *   - a top-level "System RAM" line is RAM;
+ *   - inside System RAM, children named "reserved", "Kernel code", "Kernel data", "Kernel rodata",
+ *     "Kernel bss" and "Crash kernel" are carved out as reserved (never free for placement; the
+ *     crash kernel region is where -p loads go);
+ *   - any other child (e.g. a device's sub-range) does not change anything;
+ *   - other top-level lines are devices (not RAM).
+ *
+ * /sys/firmware/memmap: one entry per line "start end type" (hex, end inclusive), as printed by
+ *   for d in /sys/firmware/memmap/*; do echo $(cat $d/start) $(cat $d/end) $(cat $d/type); done
+ * "System RAM" entries are RAM, everything else a device/firmware range.
+ */
+
+import { KexecLabError } from "../errors.js";
+import { MemoryMap, type Region } from "../machine/memmap.js";
+
+export interface IomemEntry {
+  start: number;
+  /** Exclusive end. */
+  end: number;
+  name: string;
+  depth: number;
+  /** 1-based line number in the input. */
+  line: number;
+}
+
+export interface Iomem {
+  kind: "iomem" | "memmap";
+  entries: IomemEntry[];
+  /** "Crash kernel" ranges (children of System RAM). */
+  crashKernel: { start: number; end: number }[];
+}
+
+/** Children of System RAM that are carved out for placement. */
+export const IOMEM_RESERVED_CHILDREN = [
+  "reserved",
+  "Kernel code",
+  "Kernel data",
+  "Kernel rodata",
+  "Kernel bss",
+  "Crash kernel",
+];
+
+const IOMEM_LINE = /^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)$/;
+const MEMMAP_LINE = /^\s*(?:0x)?([0-9a-fA-F]+)\s+(?:0x)?([0-9a-fA-F]+)\s+(\S.*?)\s*$/;
+const MAX_HEX_DIGITS = 16;
+
+export function looksLikeIomem(text: string): boolean {
+  const first = text.split("\n").find((l) => l.trim() !== "");
+  return first !== undefined && (IOMEM_LINE.test(first.replace(/\r$/, "")) || MEMMAP_LINE.test(first));
+}
+
+function hexValue(
+  s: string,
+  lineNo: number,
+  offset: number,
+  file: string | undefined,
+  field: string,
+): number | null {
+  if (s.length > MAX_HEX_DIGITS) {
+    throw new KexecLabError(
+      "E_FORMAT_CORRUPT",
+      `"${s}" has more than 16 hex digits`,
+      where(file, offset, `line ${lineNo} ${field}`),
+    );
+  }
+  const v = Number.parseInt(s, 16);
+  // Above 2^53 the simulator cannot hold the address exactly: such (device) lines are skipped.
+  return v >= 2 ** 53 ? null : v;
+}
+
+function where(file: string | undefined, offset: number, field: string) {
+  return file !== undefined ? { file, offset, field } : { offset, field };
+}
+
+export function parseIomem(text: string, file?: string): Iomem {
+  const lines = text.split("\n");
+  const first = lines.find((l) => l.trim() !== "") ?? "";
+  const memmapStyle = !IOMEM_LINE.test(first.replace(/\r$/, "")) && MEMMAP_LINE.test(first);
+  const entries: IomemEntry[] = [];
+  const crashKernel: { start: number; end: number }[] = [];
+  const stack: IomemEntry[] = [];
+  let offset = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.replace(/\r$/, "");
+    const lineNo = i + 1;
+    const lineOffset = offset;
+    offset += lines[i]!.length + 1;
+    if (raw.trim() === "") continue;
+    let depth: number;
+    let startHex: string;
+    let endHex: string;
+    let name: string;
+    if (memmapStyle) {
+      const m = MEMMAP_LINE.exec(raw);
+      if (!m)
+        throw new KexecLabError(
+          "E_FORMAT_CORRUPT",
+          `expected "start end type", got "${raw.slice(0, 60)}"`,
+          where(file, lineOffset, `line ${lineNo}`),
+        );
+      [, startHex, endHex, name] = m as unknown as [string, string, string, string];
+      depth = 0;
+    } else {
+      const m = IOMEM_LINE.exec(raw);
+      if (!m)
+        throw new KexecLabError(
+          "E_FORMAT_CORRUPT",
+          `expected "start-end : name", got "${raw.slice(0, 60)}"`,
+          where(file, lineOffset, `line ${lineNo}`),
+        );
+      if (m[1]!.length % 2 !== 0) {
+        throw new KexecLabError(
+          "E_FORMAT_CORRUPT",
+          "indentation is not a multiple of two spaces",
+          where(file, lineOffset, `line ${lineNo}`),
+        );
+      }
+      depth = m[1]!.length / 2;
+      [startHex, endHex, name] = [m[2]!, m[3]!, m[4]!];
+    }
+    const start = hexValue(startHex, lineNo, lineOffset, file, "start");
+    const last = hexValue(endHex, lineNo, lineOffset, file, "end");
+    if (start !== null && last !== null && last < start) {
+      throw new KexecLabError(
+        "E_FORMAT_CORRUPT",
+        `end 0x${endHex} is below start 0x${startHex}`,
+        where(file, lineOffset, `line ${lineNo}`),
+      );
+    }
+    while (stack.length > depth) stack.pop();
+    if (stack.length < depth) {
+      throw new KexecLabError(
+        "E_FORMAT_CORRUPT",
+        `nested ${depth} levels deep under a parent at level ${stack.length - 1}`,
+        where(file, lineOffset, `line ${lineNo}`),
+      );
+    }
+    if (start === null || last === null) {
+      // Beyond 2^53: keep nesting consistent with a placeholder that is never RAM.
+      stack.push({ start: 0, end: 0, name, depth, line: lineNo });
+      continue;
+    }
+    const entry: IomemEntry = { start, end: last + 1, name, depth, line: lineNo };
+    const parent = stack[stack.length - 1];
+    if (parent && parent.end > parent.start && (entry.start < parent.start || entry.end > parent.end)) {
+      throw new KexecLabError(
+        "E_FORMAT_CORRUPT",
+        `"${name}" lies outside its parent "${parent.name}"`,
+        where(file, lineOffset, `line ${lineNo}`),
+      );
+    }
+    entries.push(entry);
+    stack.push(entry);
+    if (name === "Crash kernel") crashKernel.push({ start: entry.start, end: entry.end });
+  }
+  if (entries.length === 0)
+    throw new KexecLabError("E_FORMAT_CORRUPT", "no memory ranges in the input", where(file, 0, "line 1"));
+  return { kind: memmapStyle ? "memmap" : "iomem", entries, crashKernel };
+}
+
+/** The memory map for placement and for the simulated machine (see the rules at the top). */
+export function iomemToMemoryMap(io: Iomem): MemoryMap {
+  const regions: Region[] = [];
+  let ramParent: IomemEntry | undefined;
+  for (const e of io.entries) {
+    if (e.depth === 0) {
+      ramParent = e.name === "System RAM" ? e : undefined;
+      if (ramParent) regions.push({ start: e.start, end: e.end, type: "ram", name: "System RAM" });
+      else if (io.kind === "iomem" || e.name !== "System RAM")
+        regions.push({ start: e.start, end: e.end, type: "device", name: e.name });
+    } else if (ramParent && IOMEM_RESERVED_CHILDREN.includes(e.name)) {
+      regions.push({ start: e.start, end: e.end, type: "reserved", name: e.name });
+    }
+  }
+  if (!regions.some((r) => r.type === "ram")) {
+    throw new KexecLabError("E_NO_MEMORY_MAP", 'the memory map has no "System RAM" range');
+  }
+  return new MemoryMap(regions);
+}
