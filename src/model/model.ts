@@ -1,0 +1,644 @@
+/**
+ * The timing model: replays a relocation's access stream (src/reloc/trace.ts) through a model of one
+ * core's memory system and reports modeled seconds, split by what the time went to.
+ *
+ * How time is kept (all in nanoseconds, one clock per run):
+ *   now          the core's issue point: advanced by core work (cycles per line copied, per entry,
+ *                per maintenance instruction) and by stalls on data the core must wait for.
+ *   busFree      when the memory bus is next free. A line read from DRAM returns at
+ *                max(issue + latency, busFree + lineTime); a write-back occupies lineTime on the bus.
+ *                This makes a stream bandwidth-bound when requests come fast enough, latency-bound
+ *                when they do not.
+ *   miss window  a ring of `dram.outstandingMisses` completion times: a demand miss must wait for a
+ *                free slot, so demand-only streams run at outstandingMisses x lineBytes / latency.
+ *   prefetcher   per-stream state over the addresses the core issues (virtual addresses for a linear
+ *                loop over contiguous VAs, physical ones otherwise): after `trainLines` sequential
+ *                misses it runs ahead by a distance ramping up to `distanceLines`, stopping at
+ *                `boundaryBytes` unless `crossesPages`. Prefetched lines use the bus when issued; a
+ *                demand access to a prefetched line waits only until it has arrived.
+ *   uncached     with the MMU off (or ACC_UNCACHED/COPY_UNCACHED), every access of `accessBytes` costs
+ *                loadNs or storeNs in sequence, bypassing caches and prefetcher.
+ *   maintenance  one instruction per line; the line is cleaned/invalidated in the simulated caches;
+ *                each operation takes pocNs (or pouNs) to complete, `outstanding` at a time; dirty
+ *                data goes over the bus; a DSB waits for all of it.
+ *   dependent    entry-list loads and page-table descriptor reads stall the core until their data
+ *                arrives (the next address depends on them): this is why the entry walk cannot be
+ *                hidden by prefetching when its line misses.
+ *
+ * Large runs: at most `sample` copy events (pages) are simulated exactly, as evenly spaced blocks of 64
+ * consecutive pages; the time of each kind of event in the skipped blocks is extrapolated from the
+ * simulated events of the same kind (per byte or per event). `sampled` says when that happened.
+ */
+
+import type { ModelSummary } from "../reloc/result.js";
+import {
+  ACC_ENTRY,
+  ACC_TABLE,
+  ACC_UNCACHED,
+  BARRIER_DSB,
+  BARRIER_ISB,
+  BARRIER_MMU_OFF,
+  BARRIER_MMU_ON,
+  BARRIER_TLBI,
+  CMO_DC_CIVAC,
+  CMO_DC_CVAC,
+  CMO_DC_CVAU,
+  CMO_DC_IVAC,
+  CMO_IC_IALLU,
+  CMO_IC_IVAU,
+  COPY_LINEAR_LOOP,
+  COPY_UNCACHED,
+  EV_BARRIER,
+  EV_CMO,
+  EV_COPY,
+  EV_DESC_READ,
+  EV_LOAD,
+  EV_STORE,
+  EV_TLB_MISS,
+} from "../reloc/trace.js";
+import { CacheHierarchy } from "./cache.js";
+import type { Profile } from "./profiles.js";
+
+/** Breakdown components, in ModelSummary.breakdown order. */
+export const COMPONENTS = ["copy", "entryWalk", "tableWalk", "cacheMaintenance", "tlb", "other"] as const;
+const C_COPY = 0;
+const C_ENTRY = 1;
+const C_TABLE = 2;
+const C_CMO = 3;
+const C_TLB = 4;
+const C_OTHER = 5;
+
+/** Pages per exactly simulated block when sampling. */
+export const SAMPLE_BLOCK = 64;
+/** Copy bytes simulated exactly by default before sampling starts (64 MiB). */
+export const DEFAULT_SAMPLE_BYTES = 64 * 1024 * 1024;
+
+export interface ModelOptions {
+  /** Maximum copy events (pages) simulated exactly; default: 64 MiB worth of copies. */
+  sample?: number;
+  /** Bytes relocated, for the physical limit; default: the sum of all copy sizes in the trace. */
+  bytes?: number;
+}
+
+/** What the memory system did, for tests and the detailed report. */
+export interface ModelStats {
+  /** Lines read from DRAM on demand (not covered by a prefetch). */
+  demandLines: number;
+  /** Lines the prefetcher read from DRAM (used or not). */
+  prefetchLines: number;
+  /** Demand accesses that found their line prefetched. */
+  prefetchHits: number;
+  /** Dirty lines written back to DRAM. */
+  writebackLines: number;
+  /** Accesses with the MMU off or to non-cacheable memory. */
+  uncachedAccesses: number;
+  /** Cache-maintenance line operations. */
+  maintenanceLines: number;
+  /** Copy events simulated exactly and in total. */
+  simulatedCopies: number;
+  totalCopies: number;
+}
+
+export interface ModelDetail {
+  summary: ModelSummary;
+  stats: ModelStats;
+}
+
+/** 2 x bytes / copy bandwidth: every byte read once and written once at the memory's copy bandwidth. */
+export function physicalLimitSeconds(bytes: number, profile: Profile): number {
+  return (2 * bytes) / (profile.dram.bandwidthGBps * 1e9);
+}
+
+/** Event classes for extrapolation: kind x low flag bits. */
+const CLASS_FLAGS = 16;
+const CLASSES = 8 * CLASS_FLAGS;
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** Virtual stream spaces for linear loops (kept apart from physical addresses, exact below 2^53). */
+const VA_SRC_BASE = 2 ** 50;
+const VA_DST_BASE = 2 ** 51;
+
+class MemorySystem {
+  readonly caches: CacheHierarchy;
+  readonly lineBytes: number;
+  private readonly depth: number;
+  private readonly levelNs: Float64Array;
+  private readonly latencyNs: number;
+  private readonly lineNs: number;
+  private readonly coreNsPerLine: number;
+  private readonly entryNs: number;
+  private readonly writeStreaming: boolean;
+  // uncached
+  private readonly ucBytes: number;
+  private readonly ucLoadNs: number;
+  private readonly ucStoreNs: number;
+  // maintenance
+  private readonly cmoLineNs: number;
+  private readonly pocNs: number;
+  private readonly pouNs: number;
+  private readonly icacheNs: number;
+  private readonly cmoWindow: Float64Array;
+  private cmoSlot = 0;
+  // barriers
+  private readonly dsbNs: number;
+  private readonly isbNs: number;
+  private readonly tlbiNs: number;
+  private readonly mmuNs: number;
+  private readonly tlbMissNs: number;
+  // demand-miss window
+  private readonly window: Float64Array;
+  private slot = 0;
+  // prefetcher
+  private readonly pfEnabled: boolean;
+  private readonly pfTrain: number;
+  private readonly pfRamp: number;
+  private readonly pfDistance: number;
+  private readonly pfCross: boolean;
+  private readonly pfBoundaryLines: number;
+  private readonly streams: number;
+  private readonly sNext: Float64Array;
+  private readonly sConf: Float64Array;
+  private readonly sCovered: Float64Array;
+  private readonly sStamp: Float64Array;
+  private readonly ringSize: number;
+  private readonly ringTag: Float64Array;
+  private readonly ringReady: Float64Array;
+  private streamClock = 0;
+
+  // clock
+  now = 0;
+  lastDone = 0;
+  busFree = 0;
+  mmuOff = false;
+  vaSrc = VA_SRC_BASE;
+  vaDst = VA_DST_BASE;
+  readonly stats: ModelStats = {
+    demandLines: 0,
+    prefetchLines: 0,
+    prefetchHits: 0,
+    writebackLines: 0,
+    uncachedAccesses: 0,
+    maintenanceLines: 0,
+    simulatedCopies: 0,
+    totalCopies: 0,
+  };
+
+  constructor(p: Profile) {
+    const ghz = p.cpu.ghz;
+    this.lineBytes = p.lineBytes;
+    this.caches = new CacheHierarchy(p.caches, p.lineBytes);
+    this.depth = p.caches.length;
+    this.levelNs = Float64Array.from(p.caches.map((c) => c.latencyCycles / ghz));
+    this.latencyNs = p.dram.latencyNs;
+    this.lineNs = p.lineBytes / p.dram.bandwidthGBps;
+    this.coreNsPerLine = p.lineBytes / p.cpu.copyBytesPerCycle / ghz;
+    this.entryNs = p.cpu.entryCycles / ghz;
+    this.writeStreaming = p.writeStreaming;
+    this.ucBytes = p.uncached.accessBytes;
+    this.ucLoadNs = p.uncached.loadNs;
+    this.ucStoreNs = p.uncached.storeNs;
+    this.cmoLineNs = p.cmo.lineCycles / ghz;
+    this.pocNs = p.cmo.pocNs;
+    this.pouNs = p.cmo.pouNs;
+    this.icacheNs = p.cmo.icacheInvalidateNs;
+    this.cmoWindow = new Float64Array(p.cmo.outstanding);
+    this.dsbNs = p.barrierCycles.dsb / ghz;
+    this.isbNs = p.barrierCycles.isb / ghz;
+    this.tlbiNs = p.barrierCycles.tlbi / ghz;
+    this.mmuNs = p.barrierCycles.mmuSwitch / ghz;
+    this.tlbMissNs = p.tlb.missCycles / ghz;
+    this.window = new Float64Array(p.dram.outstandingMisses);
+    const pf = p.prefetcher;
+    this.pfEnabled = pf.enabled;
+    this.pfTrain = pf.trainLines;
+    this.pfRamp = pf.rampLines;
+    this.pfDistance = pf.distanceLines;
+    this.pfCross = pf.crossesPages;
+    this.pfBoundaryLines = Math.max(1, Math.floor(pf.boundaryBytes / p.lineBytes));
+    this.streams = pf.streams;
+    this.sNext = new Float64Array(pf.streams).fill(-10);
+    this.sConf = new Float64Array(pf.streams);
+    this.sCovered = new Float64Array(pf.streams).fill(-10);
+    this.sStamp = new Float64Array(pf.streams);
+    this.ringSize = nextPow2(pf.distanceLines * 2 + 2);
+    this.ringTag = new Float64Array(pf.streams * this.ringSize).fill(-1);
+    this.ringReady = new Float64Array(pf.streams * this.ringSize);
+  }
+
+  /** A line read from DRAM requested at time t: when its data is back. */
+  private dramRead(t: number): number {
+    const done = Math.max(t + this.latencyNs, this.busFree + this.lineNs);
+    this.busFree = done;
+    return done;
+  }
+
+  private flushWritebacks(): void {
+    const n = this.caches.takeWritebacks();
+    if (n > 0) {
+      this.stats.writebackLines += n;
+      this.busFree = Math.max(this.busFree, this.now) + n * this.lineNs;
+    }
+  }
+
+  /**
+   * The prefetcher sees an L1 miss at stream line `sl` (in the address space the core issues).
+   * Returns when the line's prefetched data is (or will be) available, or -1 when it was not prefetched.
+   */
+  private observe(sl: number): number {
+    const S = this.streams;
+    let s = -1;
+    let advance = false;
+    for (let i = 0; i < S; i++) {
+      const next = this.sNext[i]!;
+      if (next === sl) {
+        s = i;
+        advance = true;
+        break;
+      }
+      if (next - 1 === sl) {
+        s = i;
+        break;
+      }
+    }
+    if (s < 0) {
+      // a new stream replaces the least recently used one
+      let oldest = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < S; i++) {
+        if (this.sStamp[i]! < oldest) {
+          oldest = this.sStamp[i]!;
+          s = i;
+        }
+      }
+      this.sNext[s] = sl + 1;
+      this.sConf[s] = 1;
+      this.sCovered[s] = sl;
+      this.sStamp[s] = ++this.streamClock;
+      return -1;
+    }
+    this.sStamp[s] = ++this.streamClock;
+    const ring = s * this.ringSize;
+    const slot = ring + (sl % this.ringSize);
+    const ready = sl <= this.sCovered[s]! && this.ringTag[slot] === sl ? this.ringReady[slot]! : -1;
+    if (!advance) return ready;
+    this.sNext[s] = sl + 1;
+    if (!this.pfCross && sl % this.pfBoundaryLines === 0) {
+      // a new page: this prefetcher must train again
+      this.sConf[s] = 1;
+      this.sCovered[s] = sl;
+      return ready;
+    }
+    const conf = this.sConf[s]! + 1;
+    this.sConf[s] = conf;
+    if (this.pfEnabled && conf >= this.pfTrain) {
+      const ramp = Math.min(1, (conf - this.pfTrain + 1) / this.pfRamp);
+      let target = sl + Math.ceil(this.pfDistance * ramp);
+      if (!this.pfCross) {
+        const end = (Math.floor(sl / this.pfBoundaryLines) + 1) * this.pfBoundaryLines - 1;
+        if (target > end) target = end;
+      }
+      let l = Math.max(this.sCovered[s]! + 1, sl + 1);
+      for (; l <= target; l++) {
+        const k = ring + (l % this.ringSize);
+        this.ringTag[k] = l;
+        this.ringReady[k] = this.dramRead(this.now);
+        this.stats.prefetchLines++;
+      }
+      if (target > this.sCovered[s]!) this.sCovered[s] = target;
+    }
+    return ready;
+  }
+
+  /** Take a miss slot: the earliest time a new miss can be issued. */
+  private missIssue(): number {
+    const t = Math.max(this.now, this.window[this.slot]!);
+    return t;
+  }
+
+  private missDone(done: number): void {
+    this.window[this.slot] = done;
+    this.slot = (this.slot + 1) % this.window.length;
+    if (done > this.lastDone) this.lastDone = done;
+  }
+
+  /** A cacheable read of one line. Returns when its data is available. */
+  read(line: number, streamLine: number): number {
+    const level = this.caches.access(line, false);
+    if (level === 0) return this.now + this.levelNs[0]!;
+    const ready = this.observe(streamLine);
+    const issue = this.missIssue();
+    this.now = issue;
+    let done: number;
+    if (level < this.depth) {
+      done = issue + this.levelNs[level]!;
+    } else if (ready >= 0) {
+      this.stats.prefetchHits++;
+      done = Math.max(issue + this.levelNs[this.depth - 1]!, ready);
+    } else {
+      this.stats.demandLines++;
+      done = this.dramRead(issue);
+    }
+    this.missDone(done);
+    this.flushWritebacks();
+    return done;
+  }
+
+  /** A cacheable store of one line; `full`: the whole line is written (write streaming applies). */
+  write(line: number, streamLine: number, full: boolean): void {
+    const level = this.caches.access(line, true);
+    if (level > 0 && level === this.depth && !(full && this.writeStreaming)) {
+      // read for ownership
+      const ready = this.observe(streamLine);
+      const issue = this.missIssue();
+      this.now = issue;
+      let done: number;
+      if (ready >= 0) {
+        this.stats.prefetchHits++;
+        done = Math.max(issue + this.levelNs[this.depth - 1]!, ready);
+      } else {
+        this.stats.demandLines++;
+        done = this.dramRead(issue);
+      }
+      this.missDone(done);
+    }
+    this.flushWritebacks();
+  }
+
+  copy(dst: number, src: number, n: number, flags: number): void {
+    if (n <= 0) return;
+    if (this.mmuOff || (flags & COPY_UNCACHED) !== 0) {
+      const accesses = Math.ceil(n / this.ucBytes);
+      this.stats.uncachedAccesses += 2 * accesses;
+      this.now += accesses * (this.ucLoadNs + this.ucStoreNs);
+      return;
+    }
+    const lb = this.lineBytes;
+    let sBase: number;
+    let dBase: number;
+    if ((flags & COPY_LINEAR_LOOP) !== 0) {
+      sBase = this.vaSrc + (src % lb);
+      dBase = this.vaDst + (dst % lb);
+      this.vaSrc = Math.ceil((sBase + n) / lb) * lb;
+      this.vaDst = Math.ceil((dBase + n) / lb) * lb;
+    } else {
+      sBase = src;
+      dBase = dst;
+    }
+    const lines = Math.ceil((src + n) / lb) - Math.floor(src / lb);
+    const src0 = Math.floor(src / lb);
+    const dst0 = Math.floor(dst / lb);
+    const ss0 = Math.floor(sBase / lb);
+    const ds0 = Math.floor(dBase / lb);
+    const full = src % lb === 0 && dst % lb === 0 && n % lb === 0;
+    for (let i = 0; i < lines; i++) {
+      this.read(src0 + i, ss0 + i);
+      this.write(dst0 + i, ds0 + i, full);
+      this.now += this.coreNsPerLine;
+    }
+  }
+
+  /** A load the core must wait for (entry list, descriptors); returns the stall end. */
+  load(a: number, n: number, flags: number, dependent: boolean): void {
+    if (this.mmuOff || (flags & ACC_UNCACHED) !== 0) {
+      const accesses = Math.max(1, Math.ceil(n / this.ucBytes));
+      this.stats.uncachedAccesses += accesses;
+      this.now += accesses * this.ucLoadNs;
+      return;
+    }
+    const lb = this.lineBytes;
+    const first = Math.floor(a / lb);
+    const last = Math.floor((a + Math.max(n, 1) - 1) / lb);
+    let done = this.now;
+    for (let l = first; l <= last; l++) done = Math.max(done, this.read(l, l));
+    if (dependent && done > this.now) this.now = done;
+  }
+
+  store(a: number, n: number, flags: number): void {
+    if (this.mmuOff || (flags & ACC_UNCACHED) !== 0) {
+      const accesses = Math.max(1, Math.ceil(n / this.ucBytes));
+      this.stats.uncachedAccesses += accesses;
+      this.now += accesses * this.ucStoreNs;
+      return;
+    }
+    const lb = this.lineBytes;
+    const first = Math.floor(a / lb);
+    const last = Math.floor((a + Math.max(n, 1) - 1) / lb);
+    for (let l = first; l <= last; l++) {
+      const full = a <= l * lb && a + n >= (l + 1) * lb;
+      this.write(l, l, full);
+    }
+  }
+
+  entryCost(): void {
+    this.now += this.entryNs;
+  }
+
+  tlbMiss(): void {
+    this.now += this.tlbMissNs;
+  }
+
+  maintain(a: number, n: number, op: number): void {
+    if (op === CMO_IC_IALLU) {
+      this.now += this.icacheNs;
+      return;
+    }
+    const lb = this.lineBytes;
+    const first = Math.floor(a / lb);
+    const last = Math.floor((a + Math.max(n, 1) - 1) / lb);
+    const pou = op === CMO_DC_CVAU || op === CMO_IC_IVAU;
+    const opNs = pou ? this.pouNs : this.pocNs;
+    const W = this.cmoWindow;
+    for (let l = first; l <= last; l++) {
+      this.now += this.cmoLineNs;
+      let dirty = false;
+      if (op === CMO_DC_CIVAC) dirty = this.caches.maintain(l, true, true);
+      else if (op === CMO_DC_IVAC) this.caches.maintain(l, false, true);
+      else if (op === CMO_DC_CVAC) dirty = this.caches.maintain(l, true, false);
+      else if (op === CMO_DC_CVAU) this.caches.maintain(l, true, false, 1);
+      const issue = Math.max(this.now, W[this.cmoSlot]!);
+      this.now = issue;
+      let done = issue + opNs;
+      if (dirty) {
+        this.flushWritebacks();
+        if (this.busFree > done) done = this.busFree;
+      }
+      W[this.cmoSlot] = done;
+      this.cmoSlot = (this.cmoSlot + 1) % W.length;
+      if (done > this.lastDone) this.lastDone = done;
+    }
+    this.stats.maintenanceLines += last - first + 1;
+  }
+
+  barrier(op: number): void {
+    switch (op) {
+      case BARRIER_DSB:
+        this.now = Math.max(this.now, this.lastDone, this.busFree) + this.dsbNs;
+        break;
+      case BARRIER_ISB:
+        this.now += this.isbNs;
+        break;
+      case BARRIER_TLBI:
+        this.now += this.tlbiNs;
+        break;
+      case BARRIER_MMU_ON:
+        this.now = Math.max(this.now, this.lastDone) + this.mmuNs;
+        this.mmuOff = false;
+        break;
+      case BARRIER_MMU_OFF:
+        this.now = Math.max(this.now, this.lastDone) + this.mmuNs;
+        this.mmuOff = true;
+        break;
+    }
+  }
+}
+
+function componentOf(kind: number, flags: number): number {
+  switch (kind) {
+    case EV_COPY:
+      return C_COPY;
+    case EV_LOAD:
+    case EV_STORE:
+      return (flags & ACC_ENTRY) !== 0 ? C_ENTRY : (flags & ACC_TABLE) !== 0 ? C_TABLE : C_OTHER;
+    case EV_DESC_READ:
+      return C_TABLE;
+    case EV_CMO:
+      return C_CMO;
+    case EV_TLB_MISS:
+      return C_TLB;
+    default:
+      return C_OTHER;
+  }
+}
+
+/** Model a trace on a profile: seconds, breakdown, limit and the memory system's counters. */
+export function modelTraceDetailed(
+  trace: Float64Array,
+  profile: Profile,
+  opts: ModelOptions = {},
+): ModelDetail {
+  const events = Math.floor(trace.length / 5);
+  // Pre-scan: copies and bytes.
+  let copies = 0;
+  let copyBytes = 0;
+  for (let e = 0; e < events; e++) {
+    if (trace[e * 5] === EV_COPY) {
+      copies++;
+      copyBytes += trace[e * 5 + 3]!;
+    }
+  }
+  const avgCopy = copies > 0 ? copyBytes / copies : 4096;
+  const sample = Math.max(
+    SAMPLE_BLOCK,
+    Math.floor(opts.sample ?? Math.max(256, Math.floor(DEFAULT_SAMPLE_BYTES / avgCopy))),
+  );
+  const sampled = copies > sample;
+  const blocks = Math.ceil(copies / SAMPLE_BLOCK);
+  const simBlocks = Math.max(1, Math.floor(sample / SAMPLE_BLOCK));
+  const isSimulated = (b: number): boolean =>
+    !sampled || b === 0 || Math.floor((b * simBlocks) / blocks) > Math.floor(((b - 1) * simBlocks) / blocks);
+
+  const m = new MemorySystem(profile);
+  const simSec = new Float64Array(CLASSES);
+  const simUnits = new Float64Array(CLASSES);
+  const totalUnits = new Float64Array(CLASSES);
+  const classComp = new Int8Array(CLASSES).fill(-1);
+
+  let copiesSeen = 0;
+  let currentBlock = -1;
+  let blockSimulated = true;
+  let lastComp = C_OTHER;
+  for (let e = 0; e < events; e++) {
+    const o = e * 5;
+    const kind = trace[o]!;
+    const a = trace[o + 1]!;
+    const b = trace[o + 2]!;
+    const n = trace[o + 3]!;
+    const flags = trace[o + 4]!;
+    if (kind === EV_COPY) {
+      const blk = Math.floor(copiesSeen / SAMPLE_BLOCK);
+      if (blk !== currentBlock) {
+        currentBlock = blk;
+        blockSimulated = isSimulated(blk);
+      }
+      copiesSeen++;
+    }
+    const comp = componentOf(kind, flags);
+    const cls = (kind & 7) * CLASS_FLAGS + (flags & (CLASS_FLAGS - 1));
+    const units = kind === EV_COPY || kind === EV_CMO || kind === EV_LOAD || kind === EV_STORE ? n : 1;
+    totalUnits[cls]! += units;
+    classComp[cls] = comp;
+    // Barriers always run (they switch the MMU); other events of a skipped block are extrapolated,
+    // unless nothing of their class has been simulated yet.
+    if (!blockSimulated && kind !== EV_BARRIER && simUnits[cls]! > 0) continue;
+    if (kind === EV_COPY) m.stats.simulatedCopies++;
+    const before = m.now;
+    switch (kind) {
+      case EV_COPY:
+        m.copy(a, b, n, flags);
+        break;
+      case EV_LOAD:
+        m.load(a, n, flags, (flags & (ACC_ENTRY | ACC_TABLE)) !== 0);
+        if ((flags & ACC_ENTRY) !== 0) m.entryCost();
+        break;
+      case EV_STORE:
+        m.store(a, n, flags);
+        break;
+      case EV_DESC_READ:
+        if (!m.mmuOff) m.load(a, 8, 0, true);
+        break;
+      case EV_TLB_MISS:
+        m.tlbMiss();
+        break;
+      case EV_CMO:
+        m.maintain(a, n, flags);
+        break;
+      case EV_BARRIER:
+        m.barrier(flags);
+        break;
+    }
+    simSec[cls]! += m.now - before;
+    simUnits[cls]! += units;
+    lastComp = comp;
+  }
+  m.stats.totalCopies = copies;
+  // Drain: whatever is still in flight at the end belongs to the last thing the core did.
+  const end = Math.max(m.now, m.lastDone);
+  const drain = end - m.now;
+
+  const breakdownNs = new Float64Array(COMPONENTS.length);
+  for (let c = 0; c < CLASSES; c++) {
+    if (classComp[c]! < 0 || simUnits[c]! === 0) continue;
+    breakdownNs[classComp[c]!]! += (simSec[c]! * totalUnits[c]!) / simUnits[c]!;
+  }
+  breakdownNs[lastComp]! += drain;
+
+  const breakdown: Record<string, number> = {};
+  let total = 0;
+  for (let c = 0; c < COMPONENTS.length; c++) {
+    const s = breakdownNs[c]! * 1e-9;
+    breakdown[COMPONENTS[c]!] = s;
+    total += s;
+  }
+  const bytes = opts.bytes ?? copyBytes;
+  const limitSeconds = physicalLimitSeconds(bytes, profile);
+  return {
+    summary: {
+      profile: profile.name,
+      seconds: total,
+      breakdown,
+      limitSeconds,
+      ratioToLimit: limitSeconds > 0 ? total / limitSeconds : 0,
+      sampled,
+    },
+    stats: m.stats,
+  };
+}
+
+/** Model a trace on a profile (see modelTraceDetailed for the counters behind it). */
+export function modelTrace(trace: Float64Array, profile: Profile, opts: ModelOptions = {}): ModelSummary {
+  return modelTraceDetailed(trace, profile, opts).summary;
+}

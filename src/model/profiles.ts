@@ -1,0 +1,217 @@
+/**
+ * Machine profiles for the timing model: the memory system of one CPU core running the relocation
+ * code, as documented data. The shipped profiles live in profiles/*.json (with their sources); the same
+ * data is embedded in builtin-profiles.ts so the library works in a browser (a test checks they match).
+ *
+ * Units are in the field names: ...Bytes, ...Cycles (core clock), ...Ns (nanoseconds), ...GBps (10^9
+ * bytes per second). Every number a profile does not know for sure is marked in `sources` as an estimate.
+ */
+
+import { z } from "zod";
+import { KexecLabError } from "../errors.js";
+import { BUILTIN_PROFILE_DATA } from "./builtin-profiles.js";
+
+const positive = z.number().positive();
+const nonNegative = z.number().nonnegative();
+const count = z.number().int().positive();
+
+const cacheLevelSchema = z.object({
+  /** "L1D", "L2", "L3", "SLC". */
+  name: z.string().min(1),
+  bytes: count,
+  ways: count,
+  /** Load-to-use latency of a hit in this level. */
+  latencyCycles: nonNegative,
+});
+
+export const profileSchema = z.object({
+  name: z.string().min(1),
+  description: z.string(),
+  arch: z.enum(["arm64", "x86_64"]),
+  /** Where each number comes from: "field: source". Estimates say "estimate". */
+  sources: z.array(z.string()),
+  cpu: z.object({
+    ghz: positive,
+    /** Bytes a cached copy loop moves per cycle when every access hits L1 (load+store pairs). */
+    copyBytesPerCycle: positive,
+    /** Core cycles of the entry-walk loop per entry read (decode flags, branch), besides the load. */
+    entryCycles: nonNegative,
+  }),
+  lineBytes: z.union([z.literal(32), z.literal(64), z.literal(128)]),
+  /** Data cache levels, innermost first. */
+  caches: z.array(cacheLevelSchema).min(1).max(4),
+  /** Full-line store misses allocate without reading the line first (Arm write streaming, x86 fast strings). */
+  writeStreaming: z.boolean(),
+  prefetcher: z.object({
+    enabled: z.boolean(),
+    /** Sequential line misses a stream needs before it starts prefetching. */
+    trainLines: count,
+    /** Accesses after training until the prefetch distance reaches its maximum. */
+    rampLines: count,
+    /** Maximum distance ahead of the demand stream, in lines. */
+    distanceLines: z.number().int().min(1).max(1024),
+    /** Concurrent streams tracked. */
+    streams: z.number().int().min(1).max(64),
+    /** Whether a stream continues into the next (virtual) page; when false it stops at boundaryBytes. */
+    crossesPages: z.boolean(),
+    boundaryBytes: count,
+  }),
+  tlb: z.object({
+    /** Fixed cost of a TLB miss besides the descriptor reads (walk start, pipeline refill). */
+    missCycles: nonNegative,
+  }),
+  dram: z.object({
+    latencyNs: positive,
+    /** Copy bandwidth one core can reach (reads + writes), the denominator of the physical limit. */
+    bandwidthGBps: positive,
+    /** Demand misses one core can have in flight (line fill buffers / MSHRs). */
+    outstandingMisses: z.number().int().min(1).max(256),
+  }),
+  /** Accesses with the MMU off (Device / Non-cacheable): no cache, no prefetch, no overlap. */
+  uncached: z.object({
+    /** Bytes per access of the copy loop (ldp/stp of two X registers: 16). */
+    accessBytes: count,
+    /** Cost of one load, waited for before the next (includes the memory latency). */
+    loadNs: positive,
+    /** Cost of one store (posted to the interconnect). */
+    storeNs: nonNegative,
+  }),
+  /** Cache maintenance by VA, one instruction per line. */
+  cmo: z.object({
+    /** Issue cost per line in the core. */
+    lineCycles: nonNegative,
+    /** Time for a maintenance operation to reach the Point of Coherency (civac, ivac, cvac). */
+    pocNs: nonNegative,
+    /** Time for a maintenance operation to reach the Point of Unification (cvau, ic ivau). */
+    pouNs: nonNegative,
+    /** Maintenance operations in flight at once. */
+    outstanding: z.number().int().min(1).max(256),
+    /** Whole I-cache invalidate (ic iallu). */
+    icacheInvalidateNs: nonNegative,
+  }),
+  barrierCycles: z.object({
+    dsb: nonNegative,
+    isb: nonNegative,
+    tlbi: nonNegative,
+    /** Turning the MMU on or off (SCTLR write, TTBR switch, pipeline flush). */
+    mmuSwitch: nonNegative,
+  }),
+  /** Dotted paths of numeric fields `calibrate` may fit (e.g. "uncached.loadNs"). */
+  free: z.array(z.string()),
+});
+
+export type Profile = z.infer<typeof profileSchema>;
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  return typeof v;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
+  let cur: unknown = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object" || !(String(key) in (cur as object))) {
+      return { found: false, value: undefined };
+    }
+    cur = (cur as Record<string, unknown>)[String(key)];
+  }
+  return { found: true, value: cur };
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let s = "";
+  for (const k of path) s += typeof k === "number" ? `[${k}]` : s === "" ? String(k) : `.${String(k)}`;
+  return s;
+}
+
+/**
+ * Validate a profile (parsed JSON). Throws a catalogued KexecLabError naming the first bad field:
+ * E_FIELD_MISSING, E_FIELD_TYPE or E_FIELD_VALUE.
+ */
+export function loadProfile(json: unknown, file?: string): Profile {
+  const parsed = profileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = fieldPath(issue.path) || "(profile)";
+    const at = valueAt(json, issue.path);
+    const where = file === undefined ? { field } : { file, field };
+    if (issue.code === "invalid_type" && !at.found && issue.path.length > 0) {
+      throw new KexecLabError("E_FIELD_MISSING", `profile field ${field} is required`, where);
+    }
+    if (issue.code === "invalid_type" || (issue.code === "invalid_union" && typeof at.value !== "number")) {
+      throw new KexecLabError(
+        "E_FIELD_TYPE",
+        `profile field ${field}: ${issue.message} (got ${typeName(at.value)})`,
+        where,
+      );
+    }
+    throw new KexecLabError("E_FIELD_VALUE", `profile field ${field}: ${issue.message}`, where);
+  }
+  const p = parsed.data;
+  for (let i = 0; i < p.caches.length; i++) {
+    const c = p.caches[i]!;
+    const lines = c.bytes / p.lineBytes;
+    if (!Number.isInteger(lines) || lines % c.ways !== 0) {
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `cache ${c.name}: ${c.bytes} bytes is not a whole number of ${c.ways}-way sets of ${p.lineBytes}-byte lines`,
+        file === undefined ? { field: `caches[${i}].bytes` } : { file, field: `caches[${i}].bytes` },
+      );
+    }
+  }
+  for (let i = 0; i < p.free.length; i++) {
+    const v = valueAt(p, p.free[i]!.split("."));
+    if (!v.found || typeof v.value !== "number") {
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `free parameter "${p.free[i]}" is not a numeric field of the profile`,
+        file === undefined ? { field: `free[${i}]` } : { file, field: `free[${i}]` },
+      );
+    }
+  }
+  return p;
+}
+
+/** Read a numeric field by dotted path ("dram.bandwidthGBps", "caches.1.latencyCycles"). */
+export function getParam(p: Profile, path: string): number {
+  const v = valueAt(p, path.split("."));
+  if (!v.found || typeof v.value !== "number") {
+    throw new KexecLabError("E_FIELD_VALUE", `"${path}" is not a numeric field of profile ${p.name}`, {
+      field: path,
+    });
+  }
+  return v.value;
+}
+
+/** A copy of the profile with one numeric field replaced. */
+export function withParam(p: Profile, path: string, value: number): Profile {
+  getParam(p, path);
+  const copy = structuredClone(p) as unknown as Record<string, unknown>;
+  const keys = path.split(".");
+  let cur = copy;
+  for (let i = 0; i < keys.length - 1; i++) cur = cur[keys[i]!] as Record<string, unknown>;
+  cur[keys[keys.length - 1]!] = value;
+  return copy as unknown as Profile;
+}
+
+/** The shipped profiles, by name (identical to profiles/NAME.json). */
+export const BUILTIN_PROFILES: Record<string, Profile> = Object.fromEntries(
+  Object.entries(BUILTIN_PROFILE_DATA).map(([name, data]) => [
+    name,
+    loadProfile(data, `profiles/${name}.json`),
+  ]),
+);
+
+/** A builtin profile by name, or a catalogued error listing the names. */
+export function builtinProfile(name: string): Profile {
+  const p = BUILTIN_PROFILES[name];
+  if (p === undefined) {
+    throw new KexecLabError(
+      "E_FIELD_VALUE",
+      `unknown profile "${name}" (builtin: ${Object.keys(BUILTIN_PROFILES).join(", ")})`,
+      { field: "profile" },
+    );
+  }
+  return p;
+}
