@@ -428,6 +428,35 @@ export class PhysMem {
     return true;
   }
 
+  /** The seed a payload was registered with. */
+  payloadSeed(payload: number): number {
+    return this.payloads[payload]?.seed ?? 0;
+  }
+
+  /**
+   * O(1), no byte comparison: true when page pa still carries the identity of page `index` of a
+   * synthetic payload generated from `seed` (any payload registered with that seed). False does not
+   * mean the bytes differ, only that a byte comparison is needed.
+   */
+  carriesSynthetic(pa: number, seed: number, index: number): boolean {
+    const pfn = Math.floor(pa / this.pageSize);
+    const sec = this.section(pfn, false);
+    if (sec === undefined) return false;
+    const slot = pfn % SECTION_PAGES;
+    const code = sec.code[slot]!;
+    return (
+      code < 0 && code !== NOT_RAM && sec.index![slot] === index && this.payloads[-code]!.seed === (seed | 0)
+    );
+  }
+
+  /** True when the page holds no data (never written or cleared): it reads as zeros. O(1). */
+  isZeroPage(pa: number): boolean {
+    const pfn = Math.floor(pa / this.pageSize);
+    const sec = this.section(pfn, false);
+    if (sec === undefined) return this.ram.contains(pa);
+    return sec.code[pfn % SECTION_PAGES] === 0;
+  }
+
   /** Fill `out` (one page long) with page `index` of payload `payload`, as setSynthetic would show it. */
   renderSynthetic(payload: number, index: number, out: Uint8Array): void {
     this.render(-payload, index, out);

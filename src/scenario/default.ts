@@ -20,6 +20,7 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
 export interface DefaultScenario {
+  name: string;
   arch: Arch;
   pageSize: PageSize;
   vaBits: number;
@@ -60,10 +61,18 @@ export function pc4gMap(): MemoryMap {
   ]);
 }
 
+export interface DefaultScenarioOptions {
+  /** arm64 granule (default 4K). x86_64 is always 4K. */
+  pageSize?: PageSize;
+  /** arm64 VA bits (default 48); x86_64: 48 (4-level) or 57 (5-level). */
+  vaBits?: number;
+}
+
 export function defaultScenario(
   arch: Arch = "arm64",
   contentMode: ContentMode = "exact",
   seed = 1,
+  opts: DefaultScenarioOptions = {},
 ): DefaultScenario {
   const seg = (mem: number, memsz: number, bufsz: number, label: string, salt: number): Segment => ({
     mem,
@@ -77,9 +86,10 @@ export function defaultScenario(
     const initrd = kernel + 28 * MiB;
     const dtb = initrd + 64 * MiB;
     return {
+      name: "default-arm64-qemu-virt-4g",
       arch,
-      pageSize: 4096,
-      vaBits: 48,
+      pageSize: opts.pageSize ?? 4096,
+      vaBits: opts.vaBits ?? 48,
       memoryMap: qemuVirt4gMap(),
       contentMode,
       seed,
@@ -95,9 +105,10 @@ export function defaultScenario(
   const initrd = kernel - 64 * MiB;
   const params = initrd - 64 * 1024;
   return {
+    name: "default-x86_64-pc-4g",
     arch,
     pageSize: 4096,
-    vaBits: 48,
+    vaBits: opts.vaBits ?? 48,
     memoryMap: pc4gMap(),
     contentMode,
     seed,

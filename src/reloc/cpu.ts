@@ -1,0 +1,335 @@
+/**
+ * The simulated CPU that runs a relocation: it reads the kimage entry list and, with the MMU on, the
+ * translation tables from simulated RAM (through a TLB), copies pages, performs cache maintenance,
+ * and counts everything. Each write is checked against the guard (pages still to be read).
+ *
+ * The hot path per source page is: one 64-bit entry load, the TLB lookups, the guard check and
+ * PhysMem.copyPage. Nothing is allocated in it; the access sink is only called when one is attached
+ * (`tracing`), so the default costs one boolean test per event site.
+ */
+
+import { IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE } from "../kimage/constants.js";
+import type { PhysMem } from "../machine/physmem.js";
+import type { VaHalf } from "../mmu/types.js";
+import type { PageGuard } from "./guard.js";
+import type { RelocCounters, VerificationFailure } from "./result.js";
+import {
+  ACC_ENTRY,
+  ACC_UNCACHED,
+  type AccessSink,
+  EV_BARRIER,
+  EV_CMO,
+  EV_COPY,
+  EV_LOAD,
+  NULL_SINK,
+} from "./trace.js";
+
+const TWO_32 = 4294967296;
+/** Failures kept per run (the counters still count all of them). */
+export const MAX_FAILURES = 16;
+
+/**
+ * What the CPU needs from a TLB (src/mmu's Tlb implements it): translate(half, va) -> pa, or -1 on a
+ * fault, counting hits, misses, walks and descriptor reads per level.
+ */
+export interface Translator {
+  translate(half: VaHalf, va: number): number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly walks: number;
+  readonly descriptorReadsByLevel: ArrayLike<number> | Record<string, number>;
+  readonly lastFault?: unknown;
+}
+
+export function newCounters(): RelocCounters {
+  return {
+    bytesCopied: 0,
+    pagesCopied: 0,
+    entriesRead: 0,
+    indirectionPagesFollowed: 0,
+    tlbHits: 0,
+    tlbMisses: 0,
+    walks: 0,
+    descriptorReadsByLevel: {},
+    cacheLinesCleaned: 0,
+    cacheLinesInvalidated: 0,
+    controlPages: 0,
+    clobbers: 0,
+    faults: 0,
+  };
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+export class RelocCpu {
+  readonly mem: PhysMem;
+  readonly pageSize: number;
+  readonly guard: PageGuard;
+  readonly sink: AccessSink;
+  readonly tracing: boolean;
+  /** Data cache line size (CTR_EL0.DminLine; 64 bytes on the cores modeled). */
+  readonly lineSize: number;
+  readonly counters: RelocCounters;
+  readonly failures: VerificationFailure[] = [];
+  /** The TLB when the MMU is on (set by the strategy), null with the MMU off. */
+  tlb: Translator | null = null;
+  /** Pages copied so far: the "step" named in clobber and fault reports. */
+  step = 0;
+  /** Set when execution cannot go on (a fault): the loops stop. */
+  halted = false;
+  // counters kept in locals of the object for speed, flushed by finish()
+  private pagesCopied = 0;
+  private entriesRead = 0;
+  private indirections = 0;
+  private linesCleaned = 0;
+  private linesInvalidated = 0;
+
+  constructor(mem: PhysMem, guard: PageGuard, sink: AccessSink = NULL_SINK, lineSize = 64) {
+    this.mem = mem;
+    this.pageSize = mem.pageSize;
+    this.guard = guard;
+    this.sink = sink;
+    this.tracing = sink !== NULL_SINK;
+    this.lineSize = lineSize;
+    this.counters = newCounters();
+  }
+
+  /** copy_page(dst, src) as the CPU does it: the source is read, the destination written. */
+  copyPage(dstPa: number, srcPa: number, copyFlags: number): void {
+    const guard = this.guard;
+    guard.release(srcPa);
+    if (guard.isLive(dstPa)) this.clobber(dstPa, srcPa);
+    if (!this.mem.copyPage(dstPa, srcPa)) {
+      this.fault(`copy of page ${hex(srcPa)} -> ${hex(dstPa)} touches an address with no RAM`, dstPa);
+      return;
+    }
+    this.pagesCopied++;
+    this.step++;
+    if (this.tracing) this.sink.event(EV_COPY, dstPa, srcPa, this.pageSize, copyFlags);
+  }
+
+  /** A page copy that is not part of the image (x86 swap: to/from the swap page); counted the same. */
+  copyScratch(dstPa: number, srcPa: number, copyFlags: number): void {
+    if (this.guard.isLive(dstPa)) this.clobber(dstPa, srcPa);
+    if (!this.mem.copyPage(dstPa, srcPa)) {
+      this.fault(`copy of page ${hex(srcPa)} -> ${hex(dstPa)} touches an address with no RAM`, dstPa);
+      return;
+    }
+    this.pagesCopied++;
+    if (this.tracing) this.sink.event(EV_COPY, dstPa, srcPa, this.pageSize, copyFlags);
+  }
+
+  /** Read one kimage entry (a 64-bit load) at physical address pa. -1 when pa is not RAM (a fault). */
+  readEntry(pa: number, uncached: boolean): number {
+    this.entriesRead++;
+    if (this.tracing) this.sink.event(EV_LOAD, pa, 0, 8, uncached ? ACC_ENTRY | ACC_UNCACHED : ACC_ENTRY);
+    const v = this.mem.read64(pa);
+    if (v < 0) this.fault(`entry load at ${hex(pa)} hit an address with no RAM`, pa);
+    return v;
+  }
+
+  /** Cache maintenance by VA over [pa, pa + bytes), line by line. */
+  cmo(pa: number, bytes: number, op: number, clean: boolean, invalidate: boolean): void {
+    const lines = Math.ceil(bytes / this.lineSize);
+    if (clean) this.linesCleaned += lines;
+    if (invalidate) this.linesInvalidated += lines;
+    if (this.tracing) this.sink.event(EV_CMO, pa, 0, bytes, op);
+  }
+
+  barrier(kind: number): void {
+    if (this.tracing) this.sink.event(EV_BARRIER, 0, 0, 0, kind);
+  }
+
+  /** Translate through the TLB; a fault is recorded and halts the CPU. */
+  translate(half: VaHalf, va: number): number {
+    const pa = this.tlb!.translate(half, va);
+    if (pa < 0) {
+      this.fault(
+        `translation fault at ${half === 1 ? "TTBR1" : "TTBR0"} VA offset ${hex(va)}${describeFault(this.tlb!.lastFault)}`,
+        va,
+      );
+    }
+    return pa;
+  }
+
+  followIndirection(): void {
+    this.indirections++;
+  }
+
+  clobber(dstPa: number, srcPa: number): void {
+    this.counters.clobbers = (this.counters.clobbers as number) + 1;
+    if (this.failures.length < MAX_FAILURES) {
+      const kind = this.guard.kindOf(dstPa);
+      this.failures.push({
+        kind: "clobber",
+        message: `step ${this.step}: copy from ${hex(srcPa)} writes ${hex(dstPa)}, a ${kind} page still to be read`,
+        address: hex(dstPa),
+        step: this.step,
+      });
+    }
+  }
+
+  fault(message: string, address: number): void {
+    this.counters.faults = (this.counters.faults as number) + 1;
+    this.halted = true;
+    if (this.failures.length < MAX_FAILURES) {
+      this.failures.push({
+        kind: "fault",
+        message: `step ${this.step}: ${message}`,
+        address: hex(address),
+        step: this.step,
+      });
+    }
+  }
+
+  /** Flush the loop counters and the TLB's into `counters`. */
+  finish(): RelocCounters {
+    const c = this.counters;
+    c.pagesCopied += this.pagesCopied;
+    c.bytesCopied += this.pagesCopied * this.pageSize;
+    c.entriesRead += this.entriesRead;
+    c.indirectionPagesFollowed += this.indirections;
+    c.cacheLinesCleaned += this.linesCleaned;
+    c.cacheLinesInvalidated += this.linesInvalidated;
+    this.pagesCopied = 0;
+    this.entriesRead = 0;
+    this.indirections = 0;
+    this.linesCleaned = 0;
+    this.linesInvalidated = 0;
+    const tlb = this.tlb;
+    if (tlb !== null) {
+      c.tlbHits = tlb.hits;
+      c.tlbMisses = tlb.misses;
+      c.walks = tlb.walks;
+      c.descriptorReadsByLevel = byLevelRecord(tlb.descriptorReadsByLevel);
+    }
+    return c;
+  }
+}
+
+function describeFault(f: unknown): string {
+  if (f === null || f === undefined || typeof f !== "object") return "";
+  const o = f as { kind?: string; level?: number };
+  return o.kind !== undefined ? ` (${o.kind} fault, level ${o.level})` : "";
+}
+
+/** Arrays indexed by level + 1 (level -1 first) or records keyed by level become "level" -> count records. */
+export function byLevelRecord(v: ArrayLike<number> | Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof (v as ArrayLike<number>).length === "number") {
+    const a = v as ArrayLike<number>;
+    for (let i = 0; i < a.length; i++) if (a[i]! > 0) out[String(i - 1)] = a[i]!;
+    return out;
+  }
+  for (const [k, n] of Object.entries(v as Record<string, number>)) if (n > 0) out[k] = n;
+  return out;
+}
+
+/** How the entry-list walk reaches memory and what it does around each copy. */
+export interface ListWalk {
+  /** image->head. */
+  head: number;
+  /** Accesses are virtual through cpu.tlb (MMU on) or physical (MMU off, tlb unused). */
+  mmuOn: boolean;
+  /** Translation half of every access with the MMU on. */
+  half: VaHalf;
+  /** va = pa + vaOffset for every access with the MMU on (linear map: -memstart; identity: 0). */
+  vaOffset: number;
+  /** EV_COPY flags. */
+  copyFlags: number;
+  /** Cache maintenance on each destination page before the copy (0: none), e.g. dc ivac with the MMU off. */
+  cmoBefore: number;
+  /** Cache maintenance on each destination page after the copy (0: none), e.g. dc civac. */
+  cmoAfter: number;
+  /** x86 before 6.14: swap every page through this page (source->swap, dest->source, swap->dest); -1: plain copy. */
+  swapPage: number;
+  /** Stop (as a fault) after this many entry reads: a corrupted list could loop forever. */
+  maxEntries: number;
+}
+
+/**
+ * The relocation loop every list-walking strategy runs (arm64_relocate_new_kernel, x86's swap_pages):
+ *
+ *   for (entry = head; !(entry & IND_DONE); entry = *ptr++) {
+ *     addr = entry & PAGE_MASK;
+ *     if (entry & IND_SOURCE)           { copy_page(dest, addr); dest += PAGE_SIZE; }
+ *     else if (entry & IND_INDIRECTION) ptr = addr;
+ *     else if (entry & IND_DESTINATION) dest = addr;
+ *   }
+ *
+ * The flag tests are in the arm64 routine's order (SOURCE, INDIRECTION, DESTINATION); an entry with
+ * none of them (0) is skipped. ptr and dest are kept as physical addresses; with the MMU on every
+ * access is translated (va = pa + vaOffset) through the TLB, as the CPU would.
+ */
+export function relocateList(cpu: RelocCpu, w: ListWalk): void {
+  const pageSize = cpu.pageSize;
+  const mmuOn = w.mmuOn;
+  const half = w.half;
+  const off = w.vaOffset;
+  const copyFlags = w.copyFlags;
+  const cmoBefore = w.cmoBefore;
+  const cmoAfter = w.cmoAfter;
+  const swap = w.swapPage;
+  const uncached = !mmuOn;
+  let entry = w.head;
+  let ptr = -1;
+  let dest = 0;
+  let reads = 0;
+  // while (!(entry & IND_DONE)); entries are below 2^53, so the flags are in the low word
+  for (let low = entry % TWO_32; (low & IND_DONE) === 0; low = entry % TWO_32) {
+    const addr = entry - (low % pageSize);
+    if ((low & IND_SOURCE) !== 0) {
+      let src = addr;
+      let dst = dest;
+      if (mmuOn) {
+        src = cpu.translate(half, addr + off);
+        if (src < 0) return;
+        dst = cpu.translate(half, dest + off);
+        if (dst < 0) return;
+      }
+      if (cmoBefore !== 0) cpu.cmo(dst, pageSize, cmoBefore, false, true);
+      if (swap < 0) {
+        cpu.copyPage(dst, src, copyFlags);
+      } else {
+        let sw = swap;
+        if (mmuOn) {
+          sw = cpu.translate(half, swap + off);
+          if (sw < 0) return;
+        }
+        // swap_pages: source -> swap, destination -> source, swap -> destination
+        cpu.guard.release(src);
+        cpu.copyScratch(sw, src, copyFlags);
+        cpu.copyScratch(src, dst, copyFlags);
+        cpu.copyPage(dst, sw, copyFlags);
+      }
+      if (cmoAfter !== 0) cpu.cmo(dst, pageSize, cmoAfter, true, true);
+      if (cpu.halted) return;
+      dest += pageSize;
+    } else if ((low & IND_INDIRECTION) !== 0) {
+      ptr = addr;
+      cpu.followIndirection();
+    } else if ((low & IND_DESTINATION) !== 0) {
+      dest = addr;
+    }
+    // entry = *ptr++
+    if (ptr < 0 || ++reads > w.maxEntries) {
+      cpu.fault(
+        ptr < 0
+          ? "the list continues past image->head without an indirection page"
+          : "the entry list does not end",
+        ptr,
+      );
+      return;
+    }
+    let at = ptr;
+    if (mmuOn) {
+      at = cpu.translate(half, ptr + off);
+      if (at < 0) return;
+    }
+    entry = cpu.readEntry(at, uncached);
+    if (entry < 0) return;
+    ptr += 8;
+  }
+}
+
+export { IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE };

@@ -1,0 +1,73 @@
+/**
+ * The write guard: which pages are still to be read by the relocation (translation tables,
+ * indirection pages, source pages not yet copied, the relocation code). Every write the simulated
+ * CPU makes is checked against it; a hit is a clobber, reported with the address and the step.
+ *
+ * One bit per page frame over the span of RAM, in a Uint32Array: a 1 TiB machine with 4K pages costs
+ * 32 MiB, a 4 GiB one 128 KiB. What kind of page a guarded frame is (for the report) is kept only for
+ * the few non-source pages, in a Map consulted only when a clobber is found.
+ */
+
+import type { PhysMem } from "../machine/physmem.js";
+
+export type GuardedKind = "source" | "indirection" | "table" | "control-code";
+
+export class PageGuard {
+  private readonly basePfn: number;
+  private readonly limitPfn: number;
+  private readonly bits: Uint32Array;
+  private readonly pageSize: number;
+  private readonly kinds = new Map<number, GuardedKind>();
+
+  constructor(mem: PhysMem) {
+    this.pageSize = mem.pageSize;
+    const ranges = mem.ram.ranges;
+    const first = ranges.length > 0 ? ranges[0]!.start : 0;
+    const last = ranges.length > 0 ? ranges[ranges.length - 1]!.end : 0;
+    this.basePfn = Math.floor(first / mem.pageSize);
+    this.limitPfn = Math.ceil(last / mem.pageSize);
+    this.bits = new Uint32Array(Math.ceil((this.limitPfn - this.basePfn) / 32) + 1);
+  }
+
+  /** Guard the page holding pa (outside RAM: ignored, nothing can be written there anyway). */
+  protect(pa: number, kind: GuardedKind): void {
+    const i = Math.floor(pa / this.pageSize) - this.basePfn;
+    if (i < 0 || i >= this.limitPfn - this.basePfn) return;
+    this.bits[i >>> 5]! |= 1 << (i & 31);
+    if (kind !== "source") this.kinds.set(i, kind);
+  }
+
+  /** The page has been read for the last time. */
+  release(pa: number): void {
+    const i = Math.floor(pa / this.pageSize) - this.basePfn;
+    if (i < 0 || i >= this.limitPfn - this.basePfn) return;
+    if (this.kinds.has(i)) return; // tables, indirection pages and code stay live to the end
+    this.bits[i >>> 5]! &= ~(1 << (i & 31));
+  }
+
+  /** True when the page holding pa is still to be read. */
+  isLive(pa: number): boolean {
+    const i = Math.floor(pa / this.pageSize) - this.basePfn;
+    if (i < 0 || i >= this.limitPfn - this.basePfn) return false;
+    return (this.bits[i >>> 5]! & (1 << (i & 31))) !== 0;
+  }
+
+  /** What a live page is (for reports). */
+  kindOf(pa: number): GuardedKind {
+    const i = Math.floor(pa / this.pageSize) - this.basePfn;
+    return this.kinds.get(i) ?? "source";
+  }
+
+  /** Guarded pages in all (for tests). */
+  count(): number {
+    let n = 0;
+    for (let w = 0; w < this.bits.length; w++) {
+      let v = this.bits[w]!;
+      while (v !== 0) {
+        v &= v - 1;
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Helpers the MMU-on strategies share: the translation format for a machine, the attributes of the
+ * relocation's mappings, the arm64 linear-map offset, and the TLB for the executing CPU.
+ */
+
+import type { Kimage } from "../kimage/kimage.js";
+import type { Machine } from "../machine/machine.js";
+import type { PageSize } from "../machine/physmem.js";
+import type { TableBuilder } from "../mmu/builder.js";
+import { createFormat } from "../mmu/formats.js";
+import type { MapAttributes, TranslationFormat } from "../mmu/types.js";
+import { Tlb } from "../mmu/walker.js";
+import type { RelocCpu } from "./cpu.js";
+import type { PageTableCost } from "./result.js";
+import { NULL_SINK } from "./trace.js";
+
+/** Normal memory, read-write, not executable: the data mappings of the relocation. */
+export const DATA_ATTRS: MapAttributes = { memType: "normal", writable: true, executable: false };
+/** The relocation code page: normal memory, read-only, executable. */
+export const CODE_ATTRS: MapAttributes = { memType: "normal", writable: false, executable: true };
+
+export function formatFor(machine: Machine, vaBits: number, x86Levels: 4 | 5 = 4): TranslationFormat {
+  if (machine.arch === "arm64") {
+    return createFormat({
+      arch: "arm64",
+      granule: machine.pageSize,
+      vaBits: vaBits as 39 | 42 | 47 | 48 | 52,
+      paBits: machine.mem.paBits,
+    });
+  }
+  return createFormat({ arch: "x86_64", levels: vaBits === 57 ? 5 : x86Levels });
+}
+
+/**
+ * arm64 memstart_addr: the start of DRAM (memblock_start_of_DRAM) rounded down to
+ * ARM64_MEMSTART_ALIGN, so the linear map can use the largest blocks: 1 GiB with 4K pages (PUD_SIZE),
+ * 1 GiB with 16K (32 x 32M PMDs under the contiguous hint), 512 MiB with 64K (PMD_SIZE).
+ * The linear map is va = pa - memstart + PAGE_OFFSET; PAGE_OFFSET is the bottom of the TTBR1 range
+ * (0xffff000000000000 with 48-bit VA), which is VA offset 0 in (half 1, va) form.
+ */
+export function memstartOf(machine: Machine): number {
+  const align = memstartAlign(machine.pageSize);
+  const first = machine.mem.ram.ranges[0]?.start ?? 0;
+  return Math.floor(first / align) * align;
+}
+
+export function memstartAlign(pageSize: PageSize): number {
+  return pageSize === 65536 ? 512 * 1024 * 1024 : 1024 * 1024 * 1024;
+}
+
+/** The page table cost in the result's shape, with only the levels the format has. */
+export function tableCost(builder: TableBuilder): PageTableCost {
+  const c = builder.cost();
+  return { pages: c.pages, bytes: c.bytes, byLevel: { ...c.byLevel } };
+}
+
+export function tablePagePas(builder: TableBuilder): number[] {
+  return builder.tablePages().map((t) => t.pa);
+}
+
+/** Install the tables in the CPU: a fresh TLB over the builder's roots, the sink attached when tracing. */
+export function installTlb(cpu: RelocCpu, format: TranslationFormat, builder: TableBuilder): Tlb {
+  const tlb = new Tlb(cpu.mem, format, builder.rootsForTlb(), cpu.sink === NULL_SINK ? undefined : cpu.sink);
+  cpu.tlb = tlb;
+  return tlb;
+}
+
+/** Upper bound on entry reads for a list walk over this image (a corrupted list must not loop forever). */
+export function maxEntriesOf(image: Kimage): number {
+  return 2 * (image.counters.entries + image.counters.indirectionPages) + 64;
+}
