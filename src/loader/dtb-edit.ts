@@ -1,0 +1,176 @@
+/**
+ * The DTB edits each loader makes before the DTB becomes a segment.
+ *
+ * kexec-tools (kexec/arch/arm64/kexec-arm64.c setup_2nd_dtb, kexec/dt-ops.c):
+ *   - bootargs in /chosen set to the command line when one is given (/chosen created if missing);
+ *   - kaslr-seed: when present it must be 0 (a running kernel wipes it after use), else the load
+ *     fails; a zero seed is refilled with 8 random bytes;
+ *   - crash loads: linux,elfcorehdr and linux,usable-memory-range in /chosen (#address-cells/#size-cells
+ *     of the root);
+ *   - linux,initrd-start / linux,initrd-end as 64-bit big-endian (end exclusive), deleted when there
+ *     is no initrd.
+ * kexec_file_load (drivers/of/kexec.c of_kexec_alloc_and_setup_fdt, arm64 load_other_segments):
+ *   - the running kernel's FDT: the old initrd's /memreserve/ removed, linux,initrd-* replaced and an
+ *     initrd /memreserve/ added; bootargs set (deleted when the command line is empty);
+ *   - kaslr-seed (8 bytes) and rng-seed (128 bytes) set to fresh random bytes; linux,booted-from-kexec
+ *     added; linux,elfcorehdr / linux,usable-memory-range for crash loads.
+ * Random bytes come from a seeded generator so the same inputs give the same DTB.
+ */
+
+import { KexecLabError } from "../errors.js";
+import { u64BeBytes } from "../formats/bytes.js";
+import { cellsOf } from "../formats/devicetree.js";
+import {
+  cloneFdt,
+  deleteProp,
+  ensureChild,
+  type Fdt,
+  type FdtNode,
+  getProp,
+  propNumber,
+  setProp,
+  stringValue,
+} from "../formats/fdt.js";
+
+export const COMMAND_LINE_SIZE_ARM64 = 2048;
+export const RNG_SEED_SIZE = 128;
+
+/** splitmix32: a small deterministic byte source for seeds. */
+export function seededBytes(seed: number, n: number, salt: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = (seed ^ Math.imul(salt, 0x9e3779b9)) >>> 0;
+  for (let i = 0; i < n; i += 4) {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    z = (z ^ (z >>> 16)) >>> 0;
+    for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (z >>> (8 * j)) & 0xff;
+  }
+  return out;
+}
+
+function cellsValue(value: number, cells: number): Uint8Array {
+  const out = new Uint8Array(cells * 4);
+  const b = u64BeBytes(value);
+  if (cells >= 2) out.set(b, cells * 4 - 8);
+  else out.set(b.subarray(4), 0);
+  return out;
+}
+
+function rangeProp(root: FdtNode, start: number, size: number): Uint8Array {
+  const { addressCells, sizeCells } = cellsOf(root);
+  const a = cellsValue(start, addressCells);
+  const s = cellsValue(size, sizeCells);
+  const out = new Uint8Array(a.length + s.length);
+  out.set(a);
+  out.set(s, a.length);
+  return out;
+}
+
+export interface DtbEditOptions {
+  cmdline?: string;
+  initrd?: { start: number; end: number };
+  seed: number;
+  /** kexec-tools: treat a non-zero kaslr-seed as wiped (as in /sys/firmware/fdt of a running kernel). */
+  wipeKaslrSeed?: boolean;
+  crash?: { elfcorehdr: { start: number; size: number }; usable: { start: number; size: number } };
+  file?: string;
+}
+
+export interface DtbEditResult {
+  fdt: Fdt;
+  notes: string[];
+}
+
+export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
+  const fdt = cloneFdt(src);
+  const notes: string[] = [];
+  if (o.cmdline !== undefined && o.cmdline.length > 0) {
+    if (o.cmdline.length > COMMAND_LINE_SIZE_ARM64 - 1) {
+      throw new KexecLabError(
+        "E_CMDLINE_TOO_LONG",
+        `the command line is ${o.cmdline.length} bytes; kexec-tools arm64 takes at most ${COMMAND_LINE_SIZE_ARM64 - 1} (COMMAND_LINE_SIZE ${COMMAND_LINE_SIZE_ARM64} with NUL)`,
+        { field: "append" },
+      );
+    }
+    setProp(ensureChild(fdt.root, "chosen"), "bootargs", stringValue(o.cmdline));
+  }
+  const chosen = fdt.root.children.find((c) => c.name === "chosen");
+  const kaslr = chosen && getProp(chosen, "kaslr-seed");
+  if (chosen && kaslr && kaslr.value.length === 8) {
+    const nonZero = kaslr.value.some((b) => b !== 0);
+    if (nonZero && !o.wipeKaslrSeed) {
+      throw new KexecLabError(
+        "E_DTB_KASLR_SEED",
+        'kexec-tools\' setup_2nd_dtb fails with "kaslr-seed is not wiped to 0": a running kernel zeroes it, a firmware or QEMU dump does not',
+        { ...(o.file !== undefined ? { file: o.file } : {}), field: "/chosen/kaslr-seed" },
+      );
+    }
+    setProp(chosen, "kaslr-seed", seededBytes(o.seed, 8, 1));
+    notes.push(
+      nonZero
+        ? "kaslr-seed was non-zero: treated as wiped (--wipe-kaslr-seed), refilled with 8 seeded random bytes"
+        : "kaslr-seed refilled with 8 seeded random bytes",
+    );
+  }
+  if (o.crash) {
+    const ch = ensureChild(fdt.root, "chosen");
+    setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
+    setProp(ch, "linux,usable-memory-range", rangeProp(fdt.root, o.crash.usable.start, o.crash.usable.size));
+  }
+  setInitrd(fdt, o.initrd);
+  return { fdt, notes };
+}
+
+/** dtb_set_initrd: linux,initrd-start/-end as u64 big-endian, or both deleted without an initrd. */
+export function setInitrd(fdt: Fdt, initrd: { start: number; end: number } | undefined): void {
+  if (initrd) {
+    const ch = ensureChild(fdt.root, "chosen");
+    setProp(ch, "linux,initrd-start", u64BeBytes(initrd.start));
+    setProp(ch, "linux,initrd-end", u64BeBytes(initrd.end));
+  } else {
+    const ch = fdt.root.children.find((c) => c.name === "chosen");
+    if (ch) {
+      deleteProp(ch, "linux,initrd-start");
+      deleteProp(ch, "linux,initrd-end");
+    }
+  }
+}
+
+export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
+  const fdt = cloneFdt(src);
+  const notes: string[] = [];
+  const ch = ensureChild(fdt.root, "chosen");
+  // Drop the running kernel's initrd reservation.
+  const oldStart = propNumber(getProp(ch, "linux,initrd-start"));
+  const oldEnd = propNumber(getProp(ch, "linux,initrd-end"));
+  if (oldStart !== undefined && oldEnd !== undefined) {
+    const i = fdt.memreserve.findIndex((m) => m.address === oldStart && m.size === oldEnd - oldStart);
+    if (i >= 0) {
+      fdt.memreserve.splice(i, 1);
+      notes.push("removed the running kernel's initrd /memreserve/");
+    }
+  }
+  deleteProp(ch, "linux,initrd-start");
+  deleteProp(ch, "linux,initrd-end");
+  deleteProp(ch, "linux,elfcorehdr");
+  deleteProp(ch, "linux,usable-memory-range");
+  if (o.crash) {
+    setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
+    setProp(ch, "linux,usable-memory-range", rangeProp(fdt.root, o.crash.usable.start, o.crash.usable.size));
+  }
+  if (o.initrd) {
+    setProp(ch, "linux,initrd-start", u64BeBytes(o.initrd.start));
+    setProp(ch, "linux,initrd-end", u64BeBytes(o.initrd.end));
+    fdt.memreserve.push({ address: o.initrd.start, size: o.initrd.end - o.initrd.start });
+  }
+  if (o.cmdline !== undefined && o.cmdline.length > 0) setProp(ch, "bootargs", stringValue(o.cmdline));
+  else deleteProp(ch, "bootargs");
+  deleteProp(ch, "kaslr-seed");
+  setProp(ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
+  deleteProp(ch, "rng-seed");
+  setProp(ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
+  setProp(ch, "linux,booted-from-kexec", new Uint8Array(0));
+  return { fdt, notes };
+}
