@@ -175,6 +175,9 @@ class MemorySystem {
   lastDone = 0;
   busFree = 0;
   mmuOff = false;
+  /** The component of the event being simulated, and of the one that set lastDone. */
+  comp = C_OTHER;
+  lastDoneComp = C_OTHER;
   vaSrc = VA_SRC_BASE;
   vaDst = VA_DST_BASE;
   readonly stats: ModelStats = {
@@ -322,7 +325,10 @@ class MemorySystem {
   private missDone(done: number): void {
     this.window[this.slot] = done;
     this.slot = (this.slot + 1) % this.window.length;
-    if (done > this.lastDone) this.lastDone = done;
+    if (done > this.lastDone) {
+      this.lastDone = done;
+      this.lastDoneComp = this.comp;
+    }
   }
 
   /** A cacheable read of one line. Returns when its data is available. */
@@ -468,16 +474,24 @@ class MemorySystem {
       }
       W[this.cmoSlot] = done;
       this.cmoSlot = (this.cmoSlot + 1) % W.length;
-      if (done > this.lastDone) this.lastDone = done;
+      if (done > this.lastDone) {
+        this.lastDone = done;
+        this.lastDoneComp = this.comp;
+      }
     }
     this.stats.maintenanceLines += last - first + 1;
   }
 
-  barrier(op: number): void {
+  /** A barrier; returns how long it waited for outstanding work (charged to that work's component). */
+  barrier(op: number): number {
+    let waited = 0;
     switch (op) {
-      case BARRIER_DSB:
-        this.now = Math.max(this.now, this.lastDone, this.busFree) + this.dsbNs;
+      case BARRIER_DSB: {
+        const until = Math.max(this.now, this.lastDone, this.busFree);
+        waited = until - this.now;
+        this.now = until + this.dsbNs;
         break;
+      }
       case BARRIER_ISB:
         this.now += this.isbNs;
         break;
@@ -485,14 +499,15 @@ class MemorySystem {
         this.now += this.tlbiNs;
         break;
       case BARRIER_MMU_ON:
-        this.now = Math.max(this.now, this.lastDone) + this.mmuNs;
-        this.mmuOff = false;
+      case BARRIER_MMU_OFF: {
+        const until = Math.max(this.now, this.lastDone);
+        waited = until - this.now;
+        this.now = until + this.mmuNs;
+        this.mmuOff = op === BARRIER_MMU_OFF;
         break;
-      case BARRIER_MMU_OFF:
-        this.now = Math.max(this.now, this.lastDone) + this.mmuNs;
-        this.mmuOff = true;
-        break;
+      }
     }
+    return waited;
   }
 }
 
@@ -550,7 +565,8 @@ export function modelTraceDetailed(
   let copiesSeen = 0;
   let currentBlock = -1;
   let blockSimulated = true;
-  let lastComp = C_OTHER;
+  // Time that is not extrapolated: barrier waits and the final drain, by component.
+  const fixedNs = new Float64Array(COMPONENTS.length);
   for (let e = 0; e < events; e++) {
     const o = e * 5;
     const kind = trace[o]!;
@@ -576,6 +592,8 @@ export function modelTraceDetailed(
     if (!blockSimulated && kind !== EV_BARRIER && simUnits[cls]! > 0) continue;
     if (kind === EV_COPY) m.stats.simulatedCopies++;
     const before = m.now;
+    m.comp = comp;
+    let waited = 0;
     switch (kind) {
       case EV_COPY:
         m.copy(a, b, n, flags);
@@ -597,24 +615,23 @@ export function modelTraceDetailed(
         m.maintain(a, n, flags);
         break;
       case EV_BARRIER:
-        m.barrier(flags);
+        waited = m.barrier(flags);
+        fixedNs[m.lastDoneComp]! += waited;
         break;
     }
-    simSec[cls]! += m.now - before;
+    simSec[cls]! += m.now - before - waited;
     simUnits[cls]! += units;
-    lastComp = comp;
   }
   m.stats.totalCopies = copies;
-  // Drain: whatever is still in flight at the end belongs to the last thing the core did.
-  const end = Math.max(m.now, m.lastDone);
-  const drain = end - m.now;
+  // Drain: whatever is still in flight at the end belongs to the work that issued it.
+  fixedNs[m.lastDoneComp]! += Math.max(m.now, m.lastDone) - m.now;
 
   const breakdownNs = new Float64Array(COMPONENTS.length);
   for (let c = 0; c < CLASSES; c++) {
     if (classComp[c]! < 0 || simUnits[c]! === 0) continue;
     breakdownNs[classComp[c]!]! += (simSec[c]! * totalUnits[c]!) / simUnits[c]!;
   }
-  breakdownNs[lastComp]! += drain;
+  for (let c = 0; c < COMPONENTS.length; c++) breakdownNs[c]! += fixedNs[c]!;
 
   const breakdown: Record<string, number> = {};
   let total = 0;

@@ -2,6 +2,7 @@
 
 import type { Command } from "commander";
 import type { CliContext } from "../main.js";
+import { registerCalibrate } from "./calibrate.js";
 import { registerInspect } from "./inspect.js";
 import { registerPlan } from "./plan.js";
 import { registerRun } from "./run.js";
@@ -9,4 +10,4 @@ import { registerValidate } from "./validate.js";
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
 
-export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerInspect, registerPlan];
+export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan];
