@@ -265,9 +265,11 @@ function hostileValue(rng: FuzzRng, sibling: Json): Json {
     case 14:
       // Deep nesting, spliced in as text after serialization (see DEEP_MARKER).
       return rng.chance(0.5) ? DEEP_MARKER_100 : DEEP_MARKER_100K;
-    case 15:
-      // A long array of copies of the sibling (e.g. 100,000 segments).
-      return new Array(rng.chance(0.3) ? 100_000 : 17).fill(sibling);
+    case 15: {
+      // A long array of copies of a small sibling (e.g. 20,000 segments); a big one only 17 times.
+      const small = (JSON.stringify(sibling) ?? "").length < 200;
+      return new Array(small && rng.chance(0.3) ? 20_000 : 17).fill(sibling);
+    }
     case 16:
       return "-4096";
     case 17:

@@ -1,0 +1,2 @@
+/** `npm run fuzz -- --minutes N`: see test/fuzz/cli.ts (kept there so tsc checks it). */
+import "../test/fuzz/cli.js";
