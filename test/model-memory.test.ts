@@ -24,8 +24,14 @@ import {
 const MiB = 1024 * 1024;
 
 /** The N1 profile with small caches (so a copy's output leaves them) and overrides. */
-function profile(over: { pf?: object; dram?: object; uncached?: object } = {}): Profile {
-  const p = structuredClone(builtinProfile("neoverse-n1-server")) as any;
+function profile(
+  over: {
+    pf?: Partial<Profile["prefetcher"]>;
+    dram?: Partial<Profile["dram"]>;
+    uncached?: Partial<Profile["uncached"]>;
+  } = {},
+): Profile {
+  const p = structuredClone(builtinProfile("neoverse-n1-server"));
   p.caches = [
     { name: "L1D", bytes: 32768, ways: 4, latencyCycles: 4 },
     { name: "L2", bytes: 262144, ways: 8, latencyCycles: 11 },
