@@ -76,6 +76,12 @@ export class ByteReader {
     return hi * TWO_32 + lo;
   }
 
+  /** A full 64-bit value as a bigint (for virtual addresses; header parsing only, never per page). */
+  u64big(offset: number, field: string, littleEndian = true): bigint {
+    this.need(offset, 8, field);
+    return this.view.getBigUint64(offset, littleEndian);
+  }
+
   ascii(offset: number, length: number, field: string): string {
     this.need(offset, length, field);
     let s = "";

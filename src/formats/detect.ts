@@ -85,10 +85,10 @@ export function inspectBytes(bytes: Uint8Array, file?: string): InspectSummary {
         arch: e.arch,
         machine: e.machine,
         bigEndian: e.bigEndian,
-        entry: hex(e.entry),
+        entry: `0x${e.entry.toString(16)}`,
         loads: e.loads.map((l) => ({
           offset: l.offset,
-          vaddr: hex(l.vaddr),
+          vaddr: `0x${l.vaddr.toString(16)}`,
           paddr: hex(l.paddr),
           filesz: l.filesz,
           memsz: l.memsz,

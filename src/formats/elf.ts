@@ -18,7 +18,8 @@ export const ELF64_PHDR_SIZE = 56;
 
 export interface ElfLoad {
   offset: number;
-  vaddr: number;
+  /** Virtual address: kernel vmlinux files use the top half of the address space, so a bigint. */
+  vaddr: bigint;
   paddr: number;
   filesz: number;
   memsz: number;
@@ -33,7 +34,8 @@ export interface Elf64 {
   machine: number;
   /** "arm64", "x86_64" or "unknown". */
   arch: "arm64" | "x86_64" | "unknown";
-  entry: number;
+  /** e_entry (often a kernel virtual address), as a bigint. */
+  entry: bigint;
   loads: ElfLoad[];
   fileSize: number;
 }
@@ -65,7 +67,7 @@ export function parseElf64(bytes: Uint8Array, file?: string): Elf64 {
   r.need(0, 64, "ELF64 header");
   const type = r.u16(16, "e_type", le);
   const machine = r.u16(18, "e_machine", le);
-  const entry = r.u64(24, "e_entry", le);
+  const entry = r.u64big(24, "e_entry", le);
   const phoff = r.u64(32, "e_phoff", le);
   const phentsize = r.u16(54, "e_phentsize", le);
   const phnum = r.u16(56, "e_phnum", le);
@@ -82,7 +84,7 @@ export function parseElf64(bytes: Uint8Array, file?: string): Elf64 {
     const load: ElfLoad = {
       flags: r.u32(at + 4, `phdr[${i}].p_flags`, le),
       offset: r.u64(at + 8, `phdr[${i}].p_offset`, le),
-      vaddr: r.u64(at + 16, `phdr[${i}].p_vaddr`, le),
+      vaddr: r.u64big(at + 16, `phdr[${i}].p_vaddr`, le),
       paddr: r.u64(at + 24, `phdr[${i}].p_paddr`, le),
       filesz: r.u64(at + 32, `phdr[${i}].p_filesz`, le),
       memsz: r.u64(at + 40, `phdr[${i}].p_memsz`, le),

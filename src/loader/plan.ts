@@ -522,7 +522,9 @@ function elfSegments(ctx: Ctx, elf: Elf64): { end: number; entry: number } {
   if (elf.loads.length === 0)
     throw new KexecLabError("E_FORMAT_CORRUPT", "the ELF file has no PT_LOAD segment", { field: "phdr" });
   let end = 0;
-  let entry = elf.entry;
+  // The kernel entry in physical terms: e_entry translated through the PT_LOAD that holds it
+  // (e_entry itself when it is already physical).
+  let entry = elf.entry < 2n ** 53n ? Number(elf.entry) : -1;
   elf.loads.forEach((l, i) => {
     const mem = alignDown(l.paddr, ctx.pageSize);
     const memEnd = alignUp(l.paddr + l.memsz, ctx.pageSize);
@@ -540,9 +542,17 @@ function elfSegments(ctx: Ctx, elf: Elf64): { end: number; entry: number } {
     const data = new Uint8Array(l.paddr - mem + l.filesz);
     data.set(ctx.input.kernel.subarray(l.offset, l.offset + l.filesz), l.paddr - mem);
     addSegment(ctx, label, mem, data, memEnd - mem);
-    if (elf.entry >= l.vaddr && elf.entry < l.vaddr + l.memsz) entry = l.paddr + (elf.entry - l.vaddr);
+    if (elf.entry >= l.vaddr && elf.entry < l.vaddr + BigInt(l.memsz))
+      entry = l.paddr + Number(elf.entry - l.vaddr);
     end = Math.max(end, memEnd);
   });
+  if (entry < 0) {
+    throw new KexecLabError(
+      "E_FORMAT_CORRUPT",
+      `e_entry 0x${elf.entry.toString(16)} lies in no PT_LOAD segment`,
+      { field: "e_entry" },
+    );
+  }
   return { end, entry };
 }
 

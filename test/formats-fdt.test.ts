@@ -1,0 +1,299 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { KexecLabError } from "../src/errors.js";
+import { inspectBytes } from "../src/formats/detect.js";
+import { deviceTreeInfo, deviceTreeMemoryMap } from "../src/formats/devicetree.js";
+import { type Fdt, type FdtNode, parseFdt, serializeFdt } from "../src/formats/fdt.js";
+import { editDtbKexecFile, editDtbKexecTools } from "../src/loader/dtb-edit.js";
+
+const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
+const DTBS = ["qemu-virt-4g.dtb", "juno.dtb", "apm-mustang.dtb", "fvp-base-revc.dtb", "thunder2-99xx.dtb"];
+const path = (name: string) => `${DATA}dtb/${name}`;
+const read = (name: string) => new Uint8Array(readFileSync(path(name)));
+
+const have = (tool: string) => spawnSync(tool, ["--version"]).error === undefined;
+const HAVE_DTC = have("dtc") && have("fdtget");
+if (!HAVE_DTC)
+  console.warn(
+    "formats-fdt: dtc/fdtget not installed: the differential tests are SKIPPED (CI installs device-tree-compiler)",
+  );
+const itDtc = HAVE_DTC ? it : it.skip;
+
+const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-fdt-"));
+let n = 0;
+function tmpFile(bytes: Uint8Array): string {
+  const p = join(tmp, `t${n++}.dtb`);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+function fdtget(file: string, ...args: string[]): string {
+  return execFileSync("fdtget", [file, ...args], { encoding: "utf8" }).trim();
+}
+
+/** reg of a node as fdtget prints it (-tx: 32-bit hex cells), decoded with the parent's cells. */
+function fdtgetReg(
+  file: string,
+  node: string,
+  prop: string,
+  ac: number,
+  sc: number,
+): { start: number; size: number }[] {
+  const cells = fdtget(file, "-tx", node, prop)
+    .split(/\s+/)
+    .map((c) => Number.parseInt(c, 16));
+  const out: { start: number; size: number }[] = [];
+  const num = (xs: number[]) => xs.reduce((a, x) => a * 2 ** 32 + x, 0);
+  for (let i = 0; i < cells.length; i += ac + sc) {
+    out.push({ start: num(cells.slice(i, i + ac)), size: num(cells.slice(i + ac, i + ac + sc)) });
+  }
+  return out;
+}
+
+function cellsAt(file: string, node: string): { ac: number; sc: number } {
+  const get = (p: string, d: number) => {
+    const r = spawnSync("fdtget", ["-tu", file, node, p], { encoding: "utf8" });
+    return r.status === 0 ? Number(r.stdout.trim()) : d;
+  };
+  return { ac: get("#address-cells", 2), sc: get("#size-cells", 1) };
+}
+
+/** /memreserve/ entries as dtc prints them. */
+function dtcMemreserve(file: string): { start: number; size: number }[] {
+  const dts = execFileSync("dtc", ["-I", "dtb", "-O", "dts", file], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  return [...dts.matchAll(/\/memreserve\/\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+);/g)].map((m) => ({
+    start: Number(m[1]),
+    size: Number(m[2]),
+  }));
+}
+
+describe("FDT read: each real DTB agrees with fdtget and dtc", () => {
+  for (const name of DTBS) {
+    itDtc(`${name}: memory banks, /memreserve/ and reserved-memory`, () => {
+      const file = path(name);
+      const info = deviceTreeInfo(parseFdt(read(name), file));
+      const root = cellsAt(file, "/");
+      const expected: { start: number; size: number }[] = [];
+      for (const child of fdtget(file, "-l", "/").split("\n")) {
+        const t = spawnSync("fdtget", ["-ts", file, `/${child}`, "device_type"], { encoding: "utf8" });
+        if (t.status !== 0 || t.stdout.trim() !== "memory") continue;
+        expected.push(...fdtgetReg(file, `/${child}`, "reg", root.ac, root.sc));
+      }
+      expected.sort((a, b) => a.start - b.start);
+      expect(expected.length).toBeGreaterThan(0);
+      expect(info.memory).toEqual(expected);
+      expect(info.memreserve).toEqual(dtcMemreserve(file));
+      const rm = spawnSync("fdtget", ["-l", file, "/reserved-memory"], { encoding: "utf8" });
+      const rmExpected: { name: string; start: number; size: number; noMap: boolean }[] = [];
+      if (rm.status === 0) {
+        const cells = cellsAt(file, "/reserved-memory");
+        for (const child of rm.stdout.trim().split("\n").filter(Boolean)) {
+          const props = fdtget(file, "-p", `/reserved-memory/${child}`).split("\n");
+          for (const r of fdtgetReg(file, `/reserved-memory/${child}`, "reg", cells.ac, cells.sc)) {
+            rmExpected.push({ name: child, ...r, noMap: props.includes("no-map") });
+          }
+        }
+      }
+      expect(
+        info.reservedMemory.flatMap((r) => r.reg.map((g) => ({ name: r.name, ...g, noMap: r.noMap }))),
+      ).toEqual(rmExpected);
+    });
+  }
+
+  it("the README's facts hold", () => {
+    const mem = (name: string) => deviceTreeInfo(parseFdt(read(name))).memory;
+    expect(mem("qemu-virt-4g.dtb")).toEqual([{ start: 0x40000000, size: 4 * 2 ** 30 }]);
+    expect(mem("juno.dtb")).toEqual([
+      { start: 0x80000000, size: 2 * 2 ** 30 - 16 * 2 ** 20 },
+      { start: 0x880000000, size: 6 * 2 ** 30 },
+    ]);
+    expect(mem("apm-mustang.dtb")).toEqual([{ start: 0x100000000, size: 2 * 2 ** 30 }]);
+    const fvp = deviceTreeInfo(parseFdt(read("fvp-base-revc.dtb")));
+    expect(fvp.memreserve).toEqual([{ start: 0x80000000, size: 0x10000 }]);
+    expect(fvp.reservedMemory).toMatchObject([
+      { name: "vram@18000000", reg: [{ start: 0x18000000, size: 0x800000 }], noMap: true },
+    ]);
+    const chosen = deviceTreeInfo(parseFdt(read("qemu-virt-4g.dtb"))).chosen!;
+    expect(chosen.kaslrSeed).toEqual({ hi: 0x4d1c0e0b, lo: 0xb75c366a });
+    expect(chosen.rngSeedBytes).toBe(32);
+  });
+
+  it("the memory map of a DTB is RAM minus /memreserve/ and reserved-memory", () => {
+    const map = deviceTreeMemoryMap(deviceTreeInfo(parseFdt(read("fvp-base-revc.dtb"))));
+    expect(map.ram.ranges).toEqual([
+      { start: 0x80000000, end: 0x100000000 },
+      { start: 0x880000000, end: 0x900000000 },
+    ]);
+    expect(map.usable.ranges[0]).toEqual({ start: 0x80010000, end: 0x100000000 });
+  });
+
+  it("inspect --json shape for a DTB", () => {
+    const s = inspectBytes(read("fvp-base-revc.dtb"));
+    expect(s).toMatchObject({
+      kind: "dtb",
+      memory: [
+        { start: "0x80000000", size: 2147483648 },
+        { start: "0x880000000", size: 2147483648 },
+      ],
+      memreserve: [{ start: "0x80000000", size: 65536 }],
+      reservedMemory: [{ name: "vram@18000000", start: "0x18000000", size: 8388608, noMap: true }],
+      chosen: { properties: [] },
+    });
+  });
+});
+
+/** dtc's own rendering of a DTB, without header comments (for comparing two blobs' trees). */
+function dts(bytes: Uint8Array): string {
+  return execFileSync("dtc", ["-I", "dtb", "-O", "dts", "-s", tmpFile(bytes)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+}
+
+describe("FDT write", () => {
+  for (const name of DTBS) {
+    itDtc(`${name}: written back, dtc reads the same tree`, () => {
+      const orig = read(name);
+      const out = serializeFdt(parseFdt(orig));
+      const check = spawnSync("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", tmpFile(out)], {
+        encoding: "utf8",
+      });
+      expect(check.status, check.stderr).toBe(0);
+      expect(dts(out)).toBe(dts(orig));
+    });
+  }
+
+  it("parse(serialize(tree)) is the tree (property test over generated trees)", () => {
+    const name = fc.stringMatching(/^[a-z][a-z0-9,._+-]{0,12}$/);
+    const prop = fc.record({ name, value: fc.uint8Array({ maxLength: 40 }) });
+    const leaf = fc.record({
+      name: fc.oneof(
+        name,
+        fc.tuple(name, fc.nat()).map(([a, b]) => `${a}@${b.toString(16)}`),
+      ),
+      props: fc.array(prop, { maxLength: 5 }),
+      children: fc.constant([] as FdtNode[]),
+    });
+    const node = fc.record({
+      name,
+      props: fc.array(prop, { maxLength: 4 }),
+      children: fc.array(leaf, { maxLength: 4 }),
+    });
+    const tree = fc.record({
+      root: fc.record({
+        name: fc.constant(""),
+        props: fc.array(prop, { maxLength: 4 }),
+        children: fc.array(node, { maxLength: 4 }),
+      }),
+      memreserve: fc.array(fc.record({ address: fc.nat(), size: fc.nat() }), { maxLength: 3 }),
+      bootCpuidPhys: fc.nat(),
+    });
+    fc.assert(
+      fc.property(tree, fc.nat(4096), (t, pad) => {
+        const fdt: Fdt = { version: 17, lastCompVersion: 16, totalSize: 0, ...t };
+        const bytes = serializeFdt(fdt, { padTo: pad });
+        const back = parseFdt(bytes);
+        expect(back.root).toEqual(fdt.root);
+        expect(back.memreserve).toEqual(
+          fdt.memreserve.filter(() => true).slice(0, firstZero(fdt.memreserve)),
+        );
+        expect(back.totalSize).toBe(bytes.length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+/** A (0,0) memreserve entry terminates the block: entries after it are not read back. */
+function firstZero(m: { address: number; size: number }[]): number {
+  const i = m.findIndex((e) => e.address === 0 && e.size === 0);
+  return i < 0 ? m.length : i;
+}
+
+describe("DTB patch", () => {
+  itDtc("kexec-tools edits: bootargs, 64-bit initrd-start/-end, kaslr-seed; fdtget reads them back", () => {
+    const edited = editDtbKexecTools(parseFdt(read("qemu-virt-4g.dtb")), {
+      cmdline: "console=ttyAMA0 root=/dev/vda2",
+      initrd: { start: 0x452a0000, end: 0x4929ec78 },
+      seed: 7,
+      wipeKaslrSeed: true,
+    });
+    const file = tmpFile(serializeFdt(edited.fdt));
+    expect(spawnSync("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
+    expect(fdtget(file, "/chosen", "bootargs")).toBe("console=ttyAMA0 root=/dev/vda2");
+    expect(fdtget(file, "-tx", "/chosen", "linux,initrd-start")).toBe("0 452a0000");
+    expect(fdtget(file, "-tx", "/chosen", "linux,initrd-end")).toBe("0 4929ec78");
+    expect(fdtget(file, "-tx", "/chosen", "kaslr-seed")).not.toBe("4d1c0e0b b75c366a");
+    expect(fdtget(file, "/chosen", "stdout-path")).toBe("/pl011@9000000");
+  });
+
+  itDtc("creates /chosen when missing and deletes stale initrd properties without an initrd", () => {
+    const fdt = parseFdt(read("thunder2-99xx.dtb"));
+    fdt.root.children = fdt.root.children.filter((c) => c.name !== "chosen");
+    const withInitrd = editDtbKexecTools(fdt, {
+      cmdline: "quiet",
+      initrd: { start: 0x1_0000_0000, end: 0x1_0100_0000 },
+      seed: 0,
+    });
+    const f1 = tmpFile(serializeFdt(withInitrd.fdt));
+    expect(fdtget(f1, "/chosen", "bootargs")).toBe("quiet");
+    expect(fdtget(f1, "-tx", "/chosen", "linux,initrd-start")).toBe("1 0");
+    expect(fdtget(f1, "-tx", "/chosen", "linux,initrd-end")).toBe("1 1000000");
+    const without = editDtbKexecTools(withInitrd.fdt, { seed: 0 });
+    const f2 = tmpFile(serializeFdt(without.fdt));
+    expect(fdtget(f2, "-p", "/chosen").split("\n")).toEqual(["bootargs"]);
+  });
+
+  itDtc(
+    "kexec_file edits: initrd /memreserve/ added, the old one removed, rng-seed 128 bytes, booted-from-kexec",
+    () => {
+      const first = editDtbKexecFile(parseFdt(read("juno.dtb")), {
+        cmdline: "a=1",
+        initrd: { start: 0x84000000, end: 0x84100000 },
+        seed: 1,
+      });
+      const second = editDtbKexecFile(first.fdt, {
+        cmdline: "",
+        initrd: { start: 0x90000000, end: 0x90001000 },
+        seed: 2,
+      });
+      expect(second.notes).toContain("removed the running kernel's initrd /memreserve/");
+      const file = tmpFile(serializeFdt(second.fdt));
+      expect(dtcMemreserve(file)).toEqual([{ start: 0x90000000, size: 0x1000 }]);
+      const props = fdtget(file, "-p", "/chosen").split("\n");
+      expect(props).toContain("linux,booted-from-kexec");
+      expect(props).not.toContain("bootargs");
+      expect(fdtget(file, "-tx", "/chosen", "rng-seed").split(" ")).toHaveLength(32);
+      expect(fdtget(file, "-tx", "/chosen", "linux,initrd-start")).toBe("0 90000000");
+    },
+  );
+
+  it("refuses a non-zero kaslr-seed unless told it was wiped", () => {
+    expect(() => editDtbKexecTools(parseFdt(read("qemu-virt-4g.dtb")), { seed: 0 })).toThrow(KexecLabError);
+    try {
+      editDtbKexecTools(parseFdt(read("qemu-virt-4g.dtb")), { seed: 0 });
+    } catch (e) {
+      expect((e as KexecLabError).code).toBe("E_DTB_KASLR_SEED");
+    }
+  });
+
+  it("refuses a command line over 2047 bytes", () => {
+    try {
+      editDtbKexecTools(parseFdt(read("juno.dtb")), { seed: 0, cmdline: "x".repeat(2048) });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as KexecLabError).code).toBe("E_CMDLINE_TOO_LONG");
+    }
+    expect(() =>
+      editDtbKexecTools(parseFdt(read("juno.dtb")), { seed: 0, cmdline: "x".repeat(2047) }),
+    ).not.toThrow();
+  });
+});

@@ -1,0 +1,252 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { KexecLabError } from "../src/errors.js";
+import { parseArm64Image } from "../src/formats/arm64-image.js";
+import { parseBzImage } from "../src/formats/bzimage.js";
+import { inspectBytes } from "../src/formats/detect.js";
+import { EM_AARCH64, EM_X86_64, parseElf64 } from "../src/formats/elf.js";
+
+const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
+const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
+const IMAGE = "kernels/debian-6.1.0-50-cloud-arm64.Image";
+const BZIMAGE = "kernels/debian-6.1.0-56-cloud-amd64.bzImage";
+
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof KexecLabError) return e.code;
+    throw e;
+  }
+  return "no error";
+}
+
+/** A 64-byte arm64 Image header followed by `extra` bytes. */
+export function arm64Header(
+  o: { textOffset?: number; imageSize?: number; flags?: number; mz?: boolean },
+  extra = 0,
+): Uint8Array {
+  const b = new Uint8Array(64 + extra);
+  const v = new DataView(b.buffer);
+  v.setUint32(8, o.textOffset ?? 0, true);
+  v.setUint32(0x10, (o.imageSize ?? 0x200000) % 2 ** 32, true);
+  v.setUint32(0x14, Math.floor((o.imageSize ?? 0x200000) / 2 ** 32), true);
+  v.setUint32(0x18, o.flags ?? 0xa, true);
+  b.set([0x41, 0x52, 0x4d, 0x64], 0x38);
+  if (o.mz) b.set([0x4d, 0x5a], 0);
+  return b;
+}
+
+describe("arm64 Image header", () => {
+  it("reads the Debian 6.1 cloud Image as the data README states", () => {
+    const h = parseArm64Image(read(IMAGE), IMAGE);
+    expect(h).toMatchObject({
+      kind: "arm64-image",
+      textOffset: 0,
+      imageSize: 0x1aa0000,
+      flags: 0xa,
+      bigEndian: false,
+      pageSize: 4096,
+      placeAnywhere: true,
+      efi: true,
+      pre317: false,
+      fileSize: 27236288,
+    });
+    expect(h.peOffset).toBe(0x40);
+  });
+
+  it("decodes every page-size code and the big-endian bit", () => {
+    const sizes = [0, 4096, 16384, 65536];
+    for (let code = 0; code < 4; code++) {
+      const h = parseArm64Image(arm64Header({ flags: (code << 1) | 1 }));
+      expect(h.pageSize).toBe(sizes[code]);
+      expect(h.bigEndian).toBe(true);
+      expect(h.placeAnywhere).toBe(false);
+    }
+  });
+
+  it("applies the pre-3.17 defaults when image_size is 0", () => {
+    const h = parseArm64Image(arm64Header({ imageSize: 0, textOffset: 0x12345 }));
+    expect(h).toMatchObject({ pre317: true, textOffset: 0x80000, imageSize: 16 * 1024 * 1024 });
+  });
+
+  it("rejects a wrong magic, a truncated header and a bad PE offset with catalogued errors", () => {
+    const bad = arm64Header({});
+    bad[0x38] = 0;
+    expect(codeOf(() => parseArm64Image(bad))).toBe("E_FORMAT_UNKNOWN");
+    expect(codeOf(() => parseArm64Image(arm64Header({}).subarray(0, 40)))).toBe("E_FORMAT_TRUNCATED");
+    expect(codeOf(() => parseArm64Image(arm64Header({ mz: true })))).toBe("E_FORMAT_CORRUPT");
+    expect(codeOf(() => parseArm64Image(arm64Header({ textOffset: 0x80001 })))).toBe("E_FORMAT_CORRUPT");
+  });
+
+  it("names the field and offset of a truncation", () => {
+    try {
+      parseArm64Image(read(IMAGE).subarray(0, 0x20), "Image");
+      expect.unreachable();
+    } catch (e) {
+      expect((e as KexecLabError).where).toMatchObject({ file: "Image", offset: 0 });
+      expect((e as KexecLabError).code).toBe("E_FORMAT_TRUNCATED");
+    }
+  });
+});
+
+describe("bzImage setup header", () => {
+  it("reads the Debian 6.1 cloud bzImage", () => {
+    const h = parseBzImage(read(BZIMAGE), BZIMAGE);
+    expect(h).toMatchObject({
+      kind: "bzimage",
+      protocolVersion: "2.15",
+      setupSects: 39,
+      setupSize: 40 * 512,
+      kernelAlignment: 0x200000,
+      relocatable: true,
+      xloadflags: 0x7f,
+      canBeLoadedAbove4G: true,
+      cmdlineSize: 2047,
+      prefAddress: 0x1000000,
+      initSize: 0x3378000,
+      initrdAddrMax: 0x7fffffff,
+      payloadFormat: "lz4",
+    });
+  });
+
+  it("refuses protocols older than 2.12 and 32-bit-only kernels clearly", () => {
+    const old = read(BZIMAGE).slice(0, 0x1000);
+    new DataView(old.buffer).setUint16(0x206, 0x020b, true);
+    try {
+      parseBzImage(old);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as KexecLabError).code).toBe("E_KERNEL_UNSUPPORTED");
+      expect((e as KexecLabError).message).toContain("2.11");
+      expect((e as KexecLabError).where.field).toBe("version");
+    }
+    const k32 = read(BZIMAGE).slice(0, 0x6000);
+    new DataView(k32.buffer).setUint16(0x236, 0x7e, true);
+    expect(codeOf(() => parseBzImage(k32))).toBe("E_KERNEL_UNSUPPORTED");
+    const noHdrS = read(BZIMAGE).slice(0, 0x6000);
+    noHdrS[0x202] = 0;
+    expect(codeOf(() => parseBzImage(noHdrS))).toBe("E_KERNEL_UNSUPPORTED");
+  });
+
+  it("setup_sects 0 means 4", () => {
+    const b = read(BZIMAGE).slice(0, 0x6000);
+    b[0x1f1] = 0;
+    expect(parseBzImage(b).setupSects).toBe(4);
+    expect(parseBzImage(b).setupSize).toBe(5 * 512);
+  });
+});
+
+/** A minimal ELF64 executable with the given PT_LOADs (contents: a byte pattern). */
+export function elf64(o: {
+  bigEndian?: boolean;
+  machine: number;
+  entry: number;
+  loads: { paddr: number; vaddr?: bigint; filesz: number; memsz: number }[];
+  extraPhdrs?: number;
+}): Uint8Array {
+  const le = !o.bigEndian;
+  const phnum = o.loads.length + (o.extraPhdrs ?? 0);
+  const dataOff = 64 + 56 * phnum;
+  const total = dataOff + o.loads.reduce((n, l) => n + l.filesz, 0);
+  const b = new Uint8Array(total);
+  const v = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, le ? 1 : 2, 1], 0);
+  const u64 = (at: number, x: number) => {
+    const hi = Math.floor(x / 2 ** 32);
+    const lo = x % 2 ** 32;
+    v.setUint32(at + (le ? 4 : 0), hi, le);
+    v.setUint32(at + (le ? 0 : 4), lo, le);
+  };
+  v.setUint16(16, 2, le);
+  v.setUint16(18, o.machine, le);
+  u64(24, o.entry);
+  u64(32, 64);
+  v.setUint16(54, 56, le);
+  v.setUint16(56, phnum, le);
+  let off = dataOff;
+  o.loads.forEach((l, i) => {
+    const at = 64 + i * 56;
+    v.setUint32(at, 1, le);
+    v.setUint32(at + 4, 5, le);
+    u64(at + 8, off);
+    v.setBigUint64(at + 16, l.vaddr ?? BigInt(l.paddr), le);
+    u64(at + 24, l.paddr);
+    u64(at + 32, l.filesz);
+    u64(at + 40, l.memsz);
+    u64(at + 48, 0x10000);
+    b.fill(i + 1, off, off + l.filesz);
+    off += l.filesz;
+  });
+  for (let i = o.loads.length; i < phnum; i++) v.setUint32(64 + i * 56, 4, le); // PT_NOTE
+  return b;
+}
+
+describe("ELF64 PT_LOAD", () => {
+  for (const bigEndian of [false, true]) {
+    for (const [machine, arch] of [
+      [EM_AARCH64, "arm64"],
+      [EM_X86_64, "x86_64"],
+    ] as const) {
+      it(`${arch} ${bigEndian ? "big" : "little"}-endian: every PT_LOAD, nothing else`, () => {
+        const loads = [
+          { paddr: 0x40200000, vaddr: 0xffff800008000000n, filesz: 0x1234, memsz: 0x3000 },
+          { paddr: 0x140000000, filesz: 16, memsz: 16 },
+        ];
+        const e = parseElf64(elf64({ bigEndian, machine, entry: 0x40200000, loads, extraPhdrs: 2 }));
+        expect(e.arch).toBe(arch);
+        expect(e.bigEndian).toBe(bigEndian);
+        expect(e.loads.map((l) => [l.paddr, l.vaddr, l.filesz, l.memsz])).toEqual(
+          loads.map((l) => [l.paddr, l.vaddr ?? BigInt(l.paddr), l.filesz, l.memsz]),
+        );
+        expect(e.loads[0]!.offset).toBe(64 + 56 * 4);
+      });
+    }
+  }
+
+  it("rejects ELF32, p_filesz > p_memsz and contents beyond the file", () => {
+    const e32 = elf64({ machine: EM_X86_64, entry: 0, loads: [] });
+    e32[4] = 1;
+    expect(codeOf(() => parseElf64(e32))).toBe("E_KERNEL_UNSUPPORTED");
+    const big = elf64({
+      machine: EM_X86_64,
+      entry: 0,
+      loads: [{ paddr: 0x1000000, filesz: 0x20, memsz: 0x10 }],
+    });
+    expect(codeOf(() => parseElf64(big))).toBe("E_FORMAT_CORRUPT");
+    const cut = elf64({
+      machine: EM_X86_64,
+      entry: 0,
+      loads: [{ paddr: 0x1000000, filesz: 0x20, memsz: 0x20 }],
+    });
+    expect(codeOf(() => parseElf64(cut.subarray(0, cut.length - 1)))).toBe("E_FORMAT_TRUNCATED");
+  });
+});
+
+describe("inspect", () => {
+  it("detects each real kernel and gives the documented JSON fields", () => {
+    expect(inspectBytes(read(IMAGE))).toMatchObject({
+      kind: "arm64-image",
+      textOffset: 0,
+      imageSize: 27918336,
+      pageSize: 4096,
+      bigEndian: false,
+      placeAnywhere: true,
+      efi: true,
+    });
+    expect(inspectBytes(read(BZIMAGE))).toMatchObject({
+      kind: "bzimage",
+      protocolVersion: "2.15",
+      initSize: 53968896,
+      prefAddress: "0x1000000",
+      kernelAlignment: 2097152,
+      relocatable: true,
+    });
+  });
+
+  it("refuses unknown bytes and gzip with E_FORMAT_UNKNOWN", () => {
+    expect(codeOf(() => inspectBytes(new Uint8Array([1, 2, 3, 0, 0])))).toBe("E_FORMAT_UNKNOWN");
+    expect(codeOf(() => inspectBytes(new Uint8Array([0x1f, 0x8b, 8, 0])))).toBe("E_FORMAT_UNKNOWN");
+  });
+});
