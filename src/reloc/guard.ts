@@ -8,7 +8,11 @@
  * the few non-source pages, in a Map consulted only when a clobber is found.
  */
 
+import { KexecLabError } from "../errors.js";
 import type { PhysMem } from "../machine/physmem.js";
+
+/** The most host memory the two guard bitmaps may take (covers a 32 TiB RAM span with 4K pages). */
+const GUARD_MAX_BYTES = 2 ** 30;
 
 export type GuardedKind = "source" | "indirection" | "table" | "control-code";
 
@@ -26,7 +30,17 @@ export class PageGuard {
     const last = ranges.length > 0 ? ranges[ranges.length - 1]!.end : 0;
     this.basePfn = Math.floor(first / mem.pageSize);
     this.limitPfn = Math.ceil(last / mem.pageSize);
-    this.bits = new Uint32Array(Math.ceil((this.limitPfn - this.basePfn) / 32) + 1);
+    const words = Math.ceil((this.limitPfn - this.basePfn) / 32) + 1;
+    // Absurd RAM spans (a fuzzed map ending near 2^52) must fail with a clear error, not a RangeError.
+    const limit = Math.min(GUARD_MAX_BYTES, mem.maxBytes);
+    if (words * 8 > limit) {
+      throw new KexecLabError(
+        "E_LIMIT",
+        `the write guard needs ${Math.ceil((words * 8) / 2 ** 20)} MiB for a RAM span of ${this.limitPfn - this.basePfn} pages (limit ${Math.floor(limit / 2 ** 20)} MiB)`,
+        { field: "--max-memory" },
+      );
+    }
+    this.bits = new Uint32Array(words);
   }
 
   /** Guard the page holding pa (outside RAM: ignored, nothing can be written there anyway). */
