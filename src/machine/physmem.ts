@@ -428,6 +428,17 @@ export class PhysMem {
     return true;
   }
 
+  /**
+   * The frame of page pfn when it holds exact bytes (code > 0), for repeated word reads of one page
+   * (the relocation's entry loads). Valid until the page is next written; undefined otherwise.
+   */
+  exactFrame(pfn: number): Uint8Array | undefined {
+    const sec = this.section(pfn, false);
+    if (sec === undefined) return undefined;
+    const code = sec.code[pfn % SECTION_PAGES]!;
+    return code > 0 ? this.frames[code] : undefined;
+  }
+
   /** The seed a payload was registered with. */
   payloadSeed(payload: number): number {
     return this.payloads[payload]?.seed ?? 0;
@@ -472,6 +483,22 @@ export class PhysMem {
     const srcPfn = Math.floor(srcPa / this.pageSize);
     const dstPfn = Math.floor(dstPa / this.pageSize);
     if (srcPfn === dstPfn) return this.isRam(srcPa);
+    if (!this.shareOnCopy) {
+      // Fast path (exact mode, the relocation's hot loop): both sections in the two-entry cache and
+      // both pages already exact frames, the destination unshared: one Uint8Array.set.
+      const sk = Math.floor(srcPfn / SECTION_PAGES);
+      const dk = Math.floor(dstPfn / SECTION_PAGES);
+      const ss = sk === this.cacheKeyA ? this.cacheSecA : sk === this.cacheKeyB ? this.cacheSecB : undefined;
+      const ds = dk === this.cacheKeyA ? this.cacheSecA : dk === this.cacheKeyB ? this.cacheSecB : undefined;
+      if (ss !== undefined && ds !== undefined) {
+        const sc = ss.code[srcPfn - sk * SECTION_PAGES]!;
+        const dc = ds.code[dstPfn - dk * SECTION_PAGES]!;
+        if (sc > 0 && dc > 0 && this.refs[dc] === 1) {
+          this.frames[dc]!.set(this.frames[sc]!);
+          return true;
+        }
+      }
+    }
     const srcSec = this.section(srcPfn, false);
     let srcCode = 0;
     let srcIndex = 0;

@@ -83,6 +83,7 @@ export class RelocCpu {
   private indirections = 0;
   private linesCleaned = 0;
   private linesInvalidated = 0;
+  private microTlbHits = 0;
 
   constructor(mem: PhysMem, guard: PageGuard, sink: AccessSink = NULL_SINK, lineSize = 64) {
     this.mem = mem;
@@ -96,9 +97,7 @@ export class RelocCpu {
 
   /** copy_page(dst, src) as the CPU does it: the source is read, the destination written. */
   copyPage(dstPa: number, srcPa: number, copyFlags: number): void {
-    const guard = this.guard;
-    guard.release(srcPa);
-    if (guard.isLive(dstPa)) this.clobber(dstPa, srcPa);
+    if (!this.guard.passCopy(dstPa, srcPa)) this.clobber(dstPa, srcPa);
     if (!this.mem.copyPage(dstPa, srcPa)) {
       this.fault(`copy of page ${hex(srcPa)} -> ${hex(dstPa)} touches an address with no RAM`, dstPa);
       return;
@@ -152,6 +151,17 @@ export class RelocCpu {
     return pa;
   }
 
+  /** Clobbers so far (the list walk re-reads a cached entry page after one). */
+  get clobberCount(): number {
+    return this.counters.clobbers as number;
+  }
+
+  /** Entry loads done by a loop that read them itself, and lookups its micro-TLB served. */
+  addEntryReads(n: number, microTlbHits: number): void {
+    this.entriesRead += n;
+    this.microTlbHits += microTlbHits;
+  }
+
   followIndirection(): void {
     this.indirections++;
   }
@@ -198,7 +208,7 @@ export class RelocCpu {
     this.linesInvalidated = 0;
     const tlb = this.tlb;
     if (tlb !== null) {
-      c.tlbHits = tlb.hits;
+      c.tlbHits = tlb.hits + this.microTlbHits;
       c.tlbMisses = tlb.misses;
       c.walks = tlb.walks;
       c.descriptorReadsByLevel = byLevelRecord(tlb.descriptorReadsByLevel);
@@ -271,10 +281,20 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
   const cmoAfter = w.cmoAfter;
   const swap = w.swapPage;
   const uncached = !mmuOn;
+  const mem = cpu.mem;
+  const tracing = cpu.tracing;
+  const entryFlags = uncached ? ACC_ENTRY | ACC_UNCACHED : ACC_ENTRY;
   let entry = w.head;
   let ptr = -1;
   let dest = 0;
   let reads = 0;
+  // The page of entries being read: its PA and, when it holds exact bytes, its frame. Entry loads in
+  // the same page as the previous one are served by the CPU's micro-TLB (counted as TLB hits).
+  let entryPage = -1;
+  let entryPagePa = 0;
+  let entryFrame: Uint8Array | undefined;
+  let clobbersSeen = cpu.clobberCount;
+  let microHits = 0;
   // while (!(entry & IND_DONE)); entries are below 2^53, so the flags are in the low word
   for (let low = entry % TWO_32; (low & IND_DONE) === 0; low = entry % TWO_32) {
     const addr = entry - (low % pageSize);
@@ -283,9 +303,9 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
       let dst = dest;
       if (mmuOn) {
         src = cpu.translate(half, addr + off);
-        if (src < 0) return;
+        if (src < 0) break;
         dst = cpu.translate(half, dest + off);
-        if (dst < 0) return;
+        if (dst < 0) break;
       }
       if (cmoBefore !== 0) cpu.cmo(dst, pageSize, cmoBefore, false, true);
       if (swap < 0) {
@@ -294,7 +314,7 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
         let sw = swap;
         if (mmuOn) {
           sw = cpu.translate(half, swap + off);
-          if (sw < 0) return;
+          if (sw < 0) break;
         }
         // swap_pages: source -> swap, destination -> source, swap -> destination
         cpu.guard.release(src);
@@ -303,7 +323,7 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
         cpu.copyPage(dst, sw, copyFlags);
       }
       if (cmoAfter !== 0) cpu.cmo(dst, pageSize, cmoAfter, true, true);
-      if (cpu.halted) return;
+      if (cpu.halted) break;
       dest += pageSize;
     } else if ((low & IND_INDIRECTION) !== 0) {
       ptr = addr;
@@ -319,17 +339,41 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
           : "the entry list does not end",
         ptr,
       );
-      return;
+      break;
     }
-    let at = ptr;
-    if (mmuOn) {
-      at = cpu.translate(half, ptr + off);
-      if (at < 0) return;
+    const offset = ptr % pageSize;
+    const page = ptr - offset;
+    if (page !== entryPage || cpu.clobberCount !== clobbersSeen) {
+      let pa = page;
+      if (mmuOn) {
+        pa = cpu.translate(half, page + off);
+        if (pa < 0) break;
+      }
+      entryPage = page;
+      entryPagePa = pa;
+      entryFrame = mem.exactFrame(Math.floor(pa / pageSize));
+      clobbersSeen = cpu.clobberCount;
+    } else if (mmuOn) {
+      microHits++;
     }
-    entry = cpu.readEntry(at, uncached);
-    if (entry < 0) return;
+    const at = entryPagePa + offset;
+    if (tracing) cpu.sink.event(EV_LOAD, at, 0, 8, entryFlags);
+    if (entryFrame !== undefined) {
+      const f = entryFrame;
+      entry =
+        ((f[offset + 4]! | (f[offset + 5]! << 8) | (f[offset + 6]! << 16) | (f[offset + 7]! << 24)) >>> 0) *
+          TWO_32 +
+        ((f[offset]! | (f[offset + 1]! << 8) | (f[offset + 2]! << 16) | (f[offset + 3]! << 24)) >>> 0);
+    } else {
+      entry = mem.read64(at);
+      if (entry < 0) {
+        cpu.fault(`entry load at 0x${at.toString(16)} hit an address with no RAM`, at);
+        break;
+      }
+    }
     ptr += 8;
   }
+  cpu.addEntryReads(reads, microHits);
 }
 
 export { IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE };

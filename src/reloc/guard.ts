@@ -22,6 +22,8 @@ export class PageGuard {
   private readonly bits: Uint32Array;
   private readonly pageSize: number;
   private readonly kinds = new Map<number, GuardedKind>();
+  /** Pages that stay live to the end (tables, indirection pages, code): release() leaves them alone. */
+  private readonly sticky: Uint32Array;
 
   constructor(mem: PhysMem) {
     this.pageSize = mem.pageSize;
@@ -41,6 +43,7 @@ export class PageGuard {
       );
     }
     this.bits = new Uint32Array(words);
+    this.sticky = new Uint32Array(this.bits.length);
   }
 
   /** Guard the page holding pa (outside RAM: ignored, nothing can be written there anyway). */
@@ -48,15 +51,32 @@ export class PageGuard {
     const i = Math.floor(pa / this.pageSize) - this.basePfn;
     if (i < 0 || i >= this.limitPfn - this.basePfn) return;
     this.bits[i >>> 5]! |= 1 << (i & 31);
-    if (kind !== "source") this.kinds.set(i, kind);
+    if (kind !== "source") {
+      this.kinds.set(i, kind);
+      this.sticky[i >>> 5]! |= 1 << (i & 31);
+    }
   }
 
   /** The page has been read for the last time. */
   release(pa: number): void {
     const i = Math.floor(pa / this.pageSize) - this.basePfn;
     if (i < 0 || i >= this.limitPfn - this.basePfn) return;
-    if (this.kinds.has(i)) return; // tables, indirection pages and code stay live to the end
-    this.bits[i >>> 5]! &= ~(1 << (i & 31));
+    // tables, indirection pages and code stay live to the end
+    this.bits[i >>> 5]! &= ~(1 << (i & 31)) | this.sticky[i >>> 5]!;
+  }
+
+  /**
+   * One page copy: the source page is read (released unless it stays live to the end), then the
+   * destination is checked. False when the destination is still to be read (a clobber).
+   */
+  passCopy(dstPa: number, srcPa: number): boolean {
+    const ps = this.pageSize;
+    const span = this.limitPfn - this.basePfn;
+    const bits = this.bits;
+    const s = Math.floor(srcPa / ps) - this.basePfn;
+    if (s >= 0 && s < span) bits[s >>> 5]! &= ~(1 << (s & 31)) | this.sticky[s >>> 5]!;
+    const d = Math.floor(dstPa / ps) - this.basePfn;
+    return !(d >= 0 && d < span && (bits[d >>> 5]! & (1 << (d & 31))) !== 0);
   }
 
   /** True when the page holding pa is still to be read. */

@@ -81,4 +81,25 @@ export interface RunResult {
   machine: { arch: string; pageSize: number; vaBits: number; ramBytes: number; memoryMap: MemoryRegionOut[] };
   kimage: KimageSummary;
   strategies: StrategyResult[];
+  /** Where the kimage's pages are, in density buckets, for the HTML memory map (src/report/pagemap.ts). */
+  pageMap?: PageMap;
+}
+
+/**
+ * A compact picture of where a normal load put its pages: physical memory cut into equal buckets,
+ * and for each kind the buckets that hold such pages with their page count (sparse; "0x..." bucket
+ * start, count). Built by buildPageMap in src/report/pagemap.ts from the entry list in simulated RAM.
+ */
+export interface PageMap {
+  /** Bytes per bucket: a power of two, at least one page. */
+  bucketBytes: number;
+  pageSize: number;
+  /** Source pages listed by IND_SOURCE entries (in-place ones included). */
+  source: [string, number][];
+  /** Source pages that are their own destination (no copy needed). */
+  inPlace: [string, number][];
+  /** Indirection pages of the entry list. */
+  indirection: [string, number][];
+  /** The kimage's own control pages (control code page, swap page), not the strategies' tables. */
+  control: [string, number][];
 }
