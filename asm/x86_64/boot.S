@@ -3,8 +3,9 @@
  *
  * Written for this project. QEMU's -kernel loads a Multiboot ELF32 and enters it in 32-bit protected
  * mode with paging off (SeaBIOS and QEMU's multiboot option ROM run first). The stub then enters long
- * mode with the identity map that the x86-ident strategy built in control pages (CR3 from the
- * parameter block), and walks the kimage entry list as relocate_kernel_64's swap_pages does:
+ * mode (EFER.LME, and EFER.NXE as the running kernel has it: the identity map's data pages carry NX)
+ * with the identity map that the x86-ident strategy built in control pages (CR3 from the parameter
+ * block), and walks the kimage entry list as relocate_kernel_64's swap_pages does:
  *
  *   mode 0  copy   one copy per source page (rep movsq of PAGE_SIZE/8 qwords; Linux >= 6.14)
  *   mode 1  swap   source -> swap page, destination -> source, swap page -> destination
@@ -30,6 +31,7 @@
 	.set	CR4_PAE, 1 << 5
 	.set	MSR_EFER, 0xc0000080
 	.set	EFER_LME, 1 << 8
+	.set	EFER_NXE, 1 << 11
 	.set	STATUS_DONE, 0x454e4f44
 	.set	PM1A_CNT, 0x604
 	.set	SLP_EN_S5, 0x2000
@@ -63,7 +65,7 @@ boot32:
 	movl	%eax, %cr3
 	movl	$MSR_EFER, %ecx
 	rdmsr
-	orl	$EFER_LME, %eax
+	orl	$(EFER_LME | EFER_NXE), %eax	/* NXE: the identity map's data pages carry NX */
 	wrmsr
 	movl	%cr0, %eax
 	orl	$(CR0_PG | CR0_PE), %eax

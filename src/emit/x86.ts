@@ -8,7 +8,8 @@
  * >= 6.14) or through the swap page (swap mode, Linux < 6.14). The kimage's pages reach RAM as
  * `-device loader` blobs, loaded at reset before SeaBIOS runs. The machines used for emission keep the
  * stub's area [1 MiB, 16 MiB) and the top of RAM (SeaBIOS's tables) reserved, so nothing of the kimage
- * lands where the firmware or the multiboot loader write.
+ * lands where the firmware or the multiboot loader write, and QEMU gets QEMU_PC_EXTRA_RAM more RAM than
+ * the simulated machine has (SeaBIOS writes near the top of RAM).
  */
 
 import { KexecLabError } from "../errors.js";
@@ -25,8 +26,14 @@ import {
 
 /** Reserved low area: the stub (at 1 MiB), multiboot info, firmware scratch. */
 export const QEMU_PC_LOW_RESERVE_END = 16 * 1024 * 1024;
-/** Reserved at the top of RAM for SeaBIOS (ACPI and SMBIOS tables, its high zone). */
+/** Reserved at the top of the simulated RAM (kept free of kimage pages; a safety margin). */
 export const QEMU_PC_TOP_RESERVE = 4 * 1024 * 1024;
+/**
+ * QEMU gets this much RAM beyond the simulated machine's: SeaBIOS writes its tables and relocated code
+ * in the top 16 MiB or so of RAM below 4 GiB (seen clobbering [RAM end - 16 MiB - 120 KiB, RAM end -
+ * 16 MiB) with -m 128M), so the simulated RAM must end well below QEMU's.
+ */
+export const QEMU_PC_EXTRA_RAM = 64 * 1024 * 1024;
 
 export const X86_PARAM = {
   status: 0x00,
@@ -109,7 +116,7 @@ export function emitX86(opts: X86EmitOptions): EmittedImage {
       cr3: opts.cr3,
       swapPage: image.swapPage,
     }),
-    ramBytes: ramEnd,
+    ramBytes: ramEnd + QEMU_PC_EXTRA_RAM,
     cpu: "qemu64",
     paramsAddr: X86_BOOT_LINK_ADDRESS + X86_BOOT_SYMBOLS.params,
     paramsSize: X86_PARAM.size,
