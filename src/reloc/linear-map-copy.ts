@@ -67,6 +67,7 @@ export const linearMapCopy: RelocationStrategy = {
     return {
       pageTables: tableCost(builder),
       livePages: tablePagePas(builder),
+      translation: { format, ...builder.rootsForTlb() },
       execute(cpu) {
         if (inPlaceImage) return;
         installTlb(cpu, format, builder);

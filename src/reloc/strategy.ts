@@ -20,6 +20,7 @@
 import type { Arch } from "../kimage/constants.js";
 import type { Kimage } from "../kimage/kimage.js";
 import type { Machine } from "../machine/machine.js";
+import type { TranslationFormat } from "../mmu/types.js";
 import type { RelocCpu } from "./cpu.js";
 import type { PageTableCost } from "./result.js";
 
@@ -61,6 +62,8 @@ export interface PreparedRelocation {
    * protects them): every table page at least. The control code page is always guarded.
    */
   livePages: readonly number[];
+  /** The translation regime the relocation runs under (MMU-on strategies): for walks in tools and tests. */
+  translation?: { format: TranslationFormat; ttbr0: number; ttbr1: number };
   /** Counters of the preparation (e.g. entries read at load time), merged into the result's counters. */
   prepareCounters?: Record<string, number>;
   /**

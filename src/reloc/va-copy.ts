@@ -90,6 +90,7 @@ export const vaCopy: RelocationStrategy = {
     return {
       pageTables: tableCost(builder),
       livePages: tablePagePas(builder),
+      translation: { format, ...builder.rootsForTlb() },
       prepareCounters: { loadTimeEntriesRead: entriesRead },
       execute(cpu) {
         if (inPlaceImage) return;

@@ -69,6 +69,7 @@ export const x86Ident: RelocationStrategy = {
     return {
       pageTables: tableCost(builder),
       livePages: tablePagePas(builder),
+      translation: { format, ...builder.rootsForTlb() },
       execute(cpu) {
         installTlb(cpu, format, builder);
         cpu.barrier(BARRIER_TLBI);
