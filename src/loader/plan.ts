@@ -20,6 +20,7 @@ import { type Fdt, parseFdt, serializeFdt } from "../formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../formats/iomem.js";
 import { type Arch, KEXEC_SEGMENT_MAX } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
+import { type Verdict, validateLoad } from "../kimage/validate.js";
 import type { MemoryMap } from "../machine/memmap.js";
 import type { Range, RangeSet } from "../machine/ranges.js";
 import { formatBytes } from "../report/format.js";
@@ -98,6 +99,8 @@ export interface Plan {
   crashRegion?: Range;
   notes: string[];
   patchedDtb?: Uint8Array;
+  /** What the kernel's kexec_load checks (sanity_check_segment_list, ...) say about these segments. */
+  verdict: Verdict;
 }
 
 const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
@@ -219,7 +222,10 @@ export function planLoad(input: PlanInput): Plan {
   }
   const kind = detectKind(input.kernel);
   const where = input.kernelName !== undefined ? { file: input.kernelName, offset: 0 } : { offset: 0 };
-  let result: Omit<Plan, "arch" | "loader" | "memoryMap" | "memoryMapSource" | "notes" | "segments">;
+  let result: Omit<
+    Plan,
+    "arch" | "loader" | "memoryMap" | "memoryMapSource" | "notes" | "segments" | "verdict"
+  >;
   if (input.arch === "arm64") {
     if (kind === "arm64-image") {
       const img = parseArm64Image(input.kernel, input.kernelName);
@@ -281,6 +287,24 @@ export function planLoad(input: PlanInput): Plan {
     );
   }
   const segments = loader === "kexec-tools" ? [...ctx.segments].sort((a, b) => a.mem - b.mem) : ctx.segments;
+  const verdict = validateLoad({
+    arch: input.arch,
+    pageSize,
+    ramBytes: BigInt(map.ramBytes),
+    segments: segments.map((s) => ({
+      mem: BigInt(s.mem),
+      memsz: BigInt(s.memsz),
+      bufsz: BigInt(segmentBufszOf(s)),
+    })),
+    ...(crashRegion
+      ? {
+          crash: { start: BigInt(crashRegion.start), end: BigInt(crashRegion.end - 1) },
+          entry: BigInt(result.entry),
+        }
+      : {}),
+  });
+  if (!verdict.ok)
+    notes.push(`the kernel would refuse these segments with ${verdict.errno}: ${verdict.reason}`);
   const plan: Plan = {
     arch: input.arch,
     loader,
@@ -288,6 +312,7 @@ export function planLoad(input: PlanInput): Plan {
     memoryMapSource: source,
     segments,
     notes,
+    verdict,
     ...result,
   };
   if (crashRegion) plan.crashRegion = crashRegion;
@@ -772,6 +797,12 @@ export function planToJson(plan: Plan): Record<string, unknown> {
   if (plan.initrd) out.initrd = { start: hex(plan.initrd.start), end: hex(plan.initrd.end) };
   if (plan.crashRegion)
     out.crashRegion = { start: hex(plan.crashRegion.start), end: hex(plan.crashRegion.end) };
+  out.kernelCheck = {
+    ok: plan.verdict.ok,
+    errno: plan.verdict.errno,
+    check: plan.verdict.check,
+    reason: plan.verdict.reason,
+  };
   out.notes = plan.notes;
   return out;
 }

@@ -13,7 +13,7 @@ import {
 } from "../../loader/plan.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
-import { EXIT_OK } from "../exit.js";
+import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
@@ -119,7 +119,8 @@ Examples:
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --crashkernel 256M@0x60000000 --iomem iomem.txt
 
 Without --iomem on arm64 the memory map comes from the DTB's memory nodes (minus reservations).
-Exit code 0 with a plan, 2 when the load cannot be placed or the input is bad (the message names the
+Exit code 0 with a plan the kernel would accept, 1 when the kernel's kexec_load checks would refuse
+the placed segments (e.g. more than half of RAM), 2 when the load cannot be placed or the input is bad (the message names the
 segment, its size and alignment and the largest free range).`,
     )
     .action((opts: PlanOptions) => {
@@ -148,6 +149,6 @@ segment, its size and alignment and the largest free range).`,
         for (const n of plan.notes) out += `note: ${n}\n`;
         ctx.io.stdout(out);
       }
-      ctx.exitCode = EXIT_OK;
+      ctx.exitCode = plan.verdict.ok ? EXIT_OK : EXIT_REFUSED;
     });
 }

@@ -1,0 +1,533 @@
+/**
+ * Placement by both loaders, with the expected addresses worked out by hand in the comments.
+ */
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type ErrorCode, KexecLabError } from "../src/errors.js";
+import { deviceTreeInfo } from "../src/formats/devicetree.js";
+import { type FdtNode, parseFdt, serializeFdt } from "../src/formats/fdt.js";
+import { arm64Header, elf64 } from "../src/formats/synth.js";
+import { validateLoad } from "../src/kimage/validate.js";
+import {
+  formatPrintSegments,
+  type Plan,
+  type PlanInput,
+  planLoad,
+  planToJson,
+  segmentBufszOf,
+} from "../src/loader/plan.js";
+import { MemoryMap, type Region } from "../src/machine/memmap.js";
+import { defaultScenario } from "../src/scenario/default.js";
+
+const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
+const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
+const text = (p: string) => readFileSync(DATA + p, "utf8");
+const IMAGE = read("kernels/debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = read("kernels/debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = read("dtb/qemu-virt-4g.dtb");
+const JUNO_DTB = read("dtb/juno.dtb");
+const ARM_IOMEM = text("iomem/arm64-qemu-virt-4g.txt");
+const X86_IOMEM = text("iomem/x86_64-cloud-vm.txt");
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const INITRD = new Uint8Array(64 * MiB - 5000).fill(0xa5);
+
+const HAVE_FDTGET = spawnSync("fdtget", ["--version"]).error === undefined;
+if (!HAVE_FDTGET)
+  console.warn(
+    "loader-plan: fdtget not installed: the fdtget checks are SKIPPED (CI installs device-tree-compiler)",
+  );
+const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-plan-"));
+
+function fail(f: () => unknown): KexecLabError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof KexecLabError) return e;
+    throw e;
+  }
+  throw new Error("expected a KexecLabError");
+}
+
+const layout = (p: Plan) => p.segments.map((s) => [s.label, s.mem, s.memsz, segmentBufszOf(s)]);
+
+function ramMap(banks: [number, number][], reserved: [number, number][] = []): MemoryMap {
+  return new MemoryMap([
+    ...banks.map(([s, e]): Region => ({ start: s, end: e, type: "ram", name: "System RAM" })),
+    ...reserved.map(([s, e]): Region => ({ start: s, end: e, type: "reserved", name: "reserved" })),
+  ]);
+}
+
+/** The kernel's own checks (sanity_check_segment_list and friends) accept the plan. */
+function kernelAccepts(p: Plan, pageSize = 4096): void {
+  const v = validateLoad({
+    arch: p.arch,
+    pageSize,
+    ramBytes: BigInt(p.memoryMap.ramBytes),
+    segments: p.segments.map((s) => ({
+      mem: BigInt(s.mem),
+      memsz: BigInt(s.memsz),
+      bufsz: BigInt(segmentBufszOf(s)),
+    })),
+    ...(p.crashRegion
+      ? {
+          crash: { start: BigInt(p.crashRegion.start), end: BigInt(p.crashRegion.end - 1) },
+          entry: BigInt(p.entry),
+        }
+      : {}),
+  });
+  expect(v.ok, v.reason).toBe(true);
+}
+
+describe("kexec-tools, arm64, on the real files", () => {
+  const base: PlanInput = {
+    arch: "arm64",
+    kernel: IMAGE,
+    initrd: INITRD,
+    dtb: QEMU_DTB,
+    iomem: ARM_IOMEM,
+    append: "console=ttyAMA0",
+    wipeKaslrSeed: true,
+  };
+
+  it("places kernel, initrd, DTB and purgatory as worked out by hand", () => {
+    // Free RAM (System RAM minus reserved/Kernel code/Kernel data): [0x40000000, 0x41a10000) is
+    // 0x1a10000 bytes, too small for text_offset + image_size = 0x1aa0000; the next free range starts
+    // at 0x43666000, whose first 2 MiB boundary is 0x43800000. The kernel ends at 0x452a0000 (hole_min).
+    // initrd: 0x3ffec78 bytes, page-aligned lowest fit at 0x452a0000, memsz 0x3fff000, ends 0x4929ec78.
+    // DTB right after (0x4929f000), then the purgatory after the DTB's two pages (0x492a1000).
+    const p = planLoad(base);
+    expect(layout(p)).toEqual([
+      ["kernel", 0x43800000, 0x1aa0000, 27236288],
+      ["initrd", 0x452a0000, 0x3fff000, 64 * MiB - 5000],
+      ["dtb", 0x4929f000, 0x2000, p.patchedDtb!.length],
+      ["purgatory", 0x492a1000, 0x4000, 0x3000],
+    ]);
+    expect(p.entry).toBe(0x492a1000);
+    expect(p.kernelEntry).toBe(0x43800000);
+    expect(p.memoryMapSource).toBe("iomem");
+    kernelAccepts(p);
+    const chosen = deviceTreeInfo(parseFdt(p.patchedDtb!)).chosen!;
+    expect(chosen).toMatchObject({
+      bootargs: "console=ttyAMA0",
+      initrdStart: 0x452a0000,
+      initrdEnd: 0x4929ec78,
+    });
+  });
+
+  it.skipIf(!HAVE_FDTGET)(
+    "fdtget reads the planned initrd addresses and bootargs from the patched DTB",
+    () => {
+      const p = planLoad(base);
+      const file = join(tmp, "patched.dtb");
+      writeFileSync(file, p.patchedDtb!);
+      const get = (prop: string, t = "-ts") =>
+        execFileSync("fdtget", [t, file, "/chosen", prop], { encoding: "utf8" }).trim();
+      expect(get("bootargs")).toBe("console=ttyAMA0");
+      expect(get("linux,initrd-start", "-tx")).toBe("0 452a0000");
+      expect(get("linux,initrd-end", "-tx")).toBe("0 4929ec78");
+      expect(spawnSync("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
+    },
+  );
+
+  it("a QEMU-dumped DTB with a live kaslr-seed is refused, as kexec-tools refuses it", () => {
+    expect(fail(() => planLoad({ ...base, wipeKaslrSeed: false })).code).toBe("E_DTB_KASLR_SEED");
+  });
+
+  it("agrees with the hand-placed default scenario when the initrd is a whole 64 MiB", () => {
+    // default.ts: a 28 MiB kernel, a 64 MiB initrd and a 64 KiB DTB on the same iomem map, placed at
+    // kernel 0x43800000, initrd 0x45400000, dtb 0x49400000.
+    const sc = defaultScenario("arm64");
+    const dtb = serializeFdt(parseFdt(JUNO_DTB), { padTo: 64 * 1024 });
+    const plan = (initrdBytes: number) =>
+      planLoad({
+        arch: "arm64",
+        kernel: arm64Header({ imageSize: 28 * MiB }, 28 * MiB - 123 * 1024 - 64),
+        initrd: new Uint8Array(initrdBytes),
+        dtb,
+        memoryMap: sc.memoryMap,
+      });
+    const p = plan(64 * MiB);
+    expect(p.segments.slice(0, 3).map((s) => [s.label, s.mem, s.memsz])).toEqual(
+      sc.segments.map((s) => [s.label, s.mem, s.memsz]),
+    );
+    expect(p.segments[3]).toMatchObject({ label: "purgatory", mem: 0x49410000 });
+    // With default.ts's own initrd bufsz (64 MiB - 5000 bytes) kexec-tools gives the initrd
+    // memsz = page-rounded size 0x3fff000, not 64 MiB, so the DTB lands one page lower: 0x493ff000.
+    const q = plan(64 * MiB - 5000);
+    expect(q.segments.map((s) => [s.label, s.mem, s.memsz])).toEqual([
+      ["kernel", 0x43800000, 28 * MiB],
+      ["initrd", 0x45400000, 0x3fff000],
+      ["dtb", 0x493ff000, 0x10000],
+      ["purgatory", 0x4940f000, 0x4000],
+    ]);
+  });
+
+  it("--mem-min moves every segment up; --mem-max bounds them", () => {
+    const p = planLoad({ ...base, memMin: 0x80000000 });
+    expect(layout(p).map((s) => s[1])).toEqual([0x80000000, 0x81aa0000, 0x85a9f000, 0x85aa1000]);
+    const e = fail(() => planLoad({ ...base, memMax: 0x47ffffff }));
+    expect(e.code).toBe("E_NO_HOLE");
+    expect(e.message).toContain("initrd");
+  });
+
+  it("without --iomem the memory map comes from the DTB's memory nodes", () => {
+    // Juno: RAM from 0x80000000, nothing reserved: the kernel lands at the bottom of RAM.
+    const p = planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB });
+    expect(p.memoryMapSource).toBe("dtb");
+    expect(layout(p).map((s) => s[1])).toEqual([0x80000000, 0x81aa0000, 0x81aa7000]);
+    expect(p.notes.join(" ")).toContain("memory nodes");
+  });
+});
+
+describe("kexec_file_load, arm64", () => {
+  it("kernel bottom-up 2 MiB aligned, initrd after it, DTB 2 MiB-aligned top-down", () => {
+    // Kernel: as for kexec-tools, 0x43800000. initrd: lowest page above the kernel end 0x452a0000.
+    // DTB: the highest free range with a 2 MiB boundary that fits 2 pages is [0x13f600000, 0x13f6f5000).
+    const p = planLoad({
+      arch: "arm64",
+      loader: "kexec-file",
+      kernel: IMAGE,
+      initrd: INITRD,
+      dtb: QEMU_DTB,
+      iomem: ARM_IOMEM,
+      append: "quiet",
+    });
+    expect(layout(p).map((s) => [s[0], s[1], s[2]])).toEqual([
+      ["kernel", 0x43800000, 0x1aa0000],
+      ["initrd", 0x452a0000, 0x3fff000],
+      ["dtb", 0x13f600000, 0x2000],
+    ]);
+    expect(p.entry).toBe(0x43800000);
+    kernelAccepts(p);
+    const fdt = parseFdt(p.patchedDtb!);
+    expect(fdt.memreserve).toEqual([{ address: 0x452a0000, size: 64 * MiB - 5000 }]);
+    const chosen = deviceTreeInfo(fdt).chosen!;
+    expect(chosen).toMatchObject({
+      bootargs: "quiet",
+      initrdStart: 0x452a0000,
+      initrdEnd: 0x4929ec78,
+      rngSeedBytes: 128,
+      bootedFromKexec: true,
+    });
+    expect(chosen.kaslrSeed).not.toEqual({ hi: 0x4d1c0e0b, lo: 0xb75c366a });
+  });
+
+  it("the same seed gives the same DTB bytes; another seed other random bytes", () => {
+    const mk = (seed: number) =>
+      planLoad({ arch: "arm64", loader: "kexec-file", kernel: IMAGE, dtb: QEMU_DTB, iomem: ARM_IOMEM, seed })
+        .patchedDtb!;
+    expect(mk(3)).toEqual(mk(3));
+    expect(mk(3)).not.toEqual(mk(4));
+  });
+});
+
+describe("x86_64 bzImage, kexec-tools", () => {
+  const base: PlanInput = {
+    arch: "x86_64",
+    kernel: BZIMAGE,
+    initrd: INITRD,
+    iomem: X86_IOMEM,
+    append: "root=/dev/vda1",
+  };
+
+  it("purgatory, setup, kernel, initrd top-down from the top of RAM, as worked out by hand", () => {
+    // RAM tops out at 0x640000000. purgatory (memsz 0x9000): 0x63fff7000. setup: (39+1)*512 = 20480
+    // + 15 (command line with NUL) + 64 = 20559 bytes -> 0x6000 below: 0x63fff1000. kernel:
+    // init_size 0x3378000, 2 MiB aligned: align_down(0x63fff1000 - 0x3378000, 2M) = 0x63cc00000.
+    // initrd (0x3fff000): 0x63cc00000 - 0x3fff000 = 0x638c01000. Sorted by address, as kexec-tools does.
+    const p = planLoad(base);
+    expect(layout(p)).toEqual([
+      ["initrd", 0x638c01000, 0x3fff000, 64 * MiB - 5000],
+      ["kernel", 0x63cc00000, 0x3378000, BZIMAGE.length - 20480],
+      ["setup", 0x63fff1000, 0x6000, 20559],
+      ["purgatory", 0x63fff7000, 0x9000, 0x5000],
+    ]);
+    expect(p.kernelEntry).toBe(0x63cc00200);
+    expect(p.entry).toBe(0x63fff7000);
+    kernelAccepts(p);
+    const setup = p.segments[2]!.content.kind === "bytes" ? p.segments[2]!.content.data : new Uint8Array();
+    expect(new TextDecoder().decode(setup.subarray(20480, 20480 + 14))).toBe("root=/dev/vda1");
+    expect(setup.subarray(0x202, 0x206)).toEqual(new Uint8Array([0x48, 0x64, 0x72, 0x53]));
+  });
+
+  it("--mem-max below 3 GiB moves everything under it", () => {
+    // Top of RAM under the limit: 0xc0000000. purgatory 0xbfff7000, setup 0xbfff1000,
+    // kernel align_down(0xbfff1000 - 0x3378000, 2M) = 0xbcc00000, initrd 0xbcc00000 - 0x3fff000.
+    const p = planLoad({ ...base, memMax: 0xbfffffff });
+    expect(layout(p).map((s) => s[1])).toEqual([0xb8c01000, 0xbcc00000, 0xbfff1000, 0xbfff7000]);
+  });
+
+  it("refuses a command line longer than cmdline_size, and a missing memory map", () => {
+    expect(fail(() => planLoad({ ...base, append: "x".repeat(2047) })).code).toBe("E_CMDLINE_TOO_LONG");
+    expect(() => planLoad({ ...base, append: "x".repeat(2046) })).not.toThrow();
+    expect(fail(() => planLoad({ arch: "x86_64", kernel: BZIMAGE })).code).toBe("E_NO_MEMORY_MAP");
+    expect(fail(() => planLoad({ ...base, loader: "kexec-file" })).code).toBe("E_NOT_MODELED");
+  });
+});
+
+describe("failures", () => {
+  const img16 = arm64Header({ imageSize: 16 * MiB }, 4 * MiB);
+  const dtb = JUNO_DTB;
+
+  it("no hole big enough: names the segment, its size and alignment and the largest free range", () => {
+    // 64 MiB of RAM: the kernel takes [0x40000000, 0x41aa0000); 64 MiB of initrd cannot fit in the
+    // remaining [0x41aa0000, 0x44000000).
+    const e = fail(() =>
+      planLoad({
+        arch: "arm64",
+        kernel: IMAGE,
+        initrd: INITRD,
+        dtb,
+        memoryMap: ramMap([[0x40000000, 0x44000000]]),
+      }),
+    );
+    expect(e.code).toBe("E_NO_HOLE");
+    expect(e.where.field).toBe("initrd");
+    expect(e.message).toContain("0x3fff000 bytes");
+    expect(e.message).toContain("aligned to 0x1000");
+    expect(e.message).toContain("[0x41aa0000, 0x44000000)");
+    const k = fail(() =>
+      planLoad({ arch: "arm64", kernel: IMAGE, dtb, memoryMap: ramMap([[0x40000000, 0x41000000]]) }),
+    );
+    expect(k.where.field).toBe("kernel");
+    expect(k.message).toContain("aligned to 0x200000");
+  });
+
+  it("initrd beyond the 32 GiB window (kexec-tools): boundary worked out by hand", () => {
+    // Kernel (16 MiB) at 0x40000000; the 16 MiB left in the first bank cannot hold 64 MiB of initrd,
+    // so it goes to the second bank. At 0x800000000: align_up(end, 1G) - 0x40000000 = 0x800000000
+    // = 32 GiB, allowed. At 0x900000000: 36 GiB, refused.
+    const at = (bank2: number) => ({
+      arch: "arm64" as const,
+      kernel: img16,
+      initrd: INITRD,
+      dtb,
+      memoryMap: ramMap([
+        [0x40000000, 0x42000000],
+        [bank2, bank2 + GiB],
+      ]),
+    });
+    expect(planLoad(at(0x800000000)).initrd).toEqual({
+      start: 0x800000000,
+      end: 0x800000000 + INITRD.length,
+    });
+    const e = fail(() => planLoad(at(0x900000000)));
+    expect(e.code).toBe("E_INITRD_WINDOW");
+    expect(e.message).toContain("36 GiB");
+    // kexec_file_load: the window ends at round_down(kernel, 1G) + 32G = 0x840000000.
+    expect(planLoad({ ...at(0x800000000), loader: "kexec-file" }).initrd!.start).toBe(0x800000000);
+    expect(fail(() => planLoad({ ...at(0x900000000), loader: "kexec-file" })).code).toBe("E_INITRD_WINDOW");
+  });
+
+  it("DTB over 2 MiB, for both loaders", () => {
+    const fdt = parseFdt(JUNO_DTB);
+    fdt.root.props.push({ name: "big", value: new Uint8Array(2 * MiB) });
+    const big = serializeFdt(fdt);
+    for (const loader of ["kexec-tools", "kexec-file"] as const) {
+      const e = fail(() => planLoad({ arch: "arm64", loader, kernel: IMAGE, dtb: big }));
+      expect(e.code).toBe("E_DTB_TOO_BIG");
+      expect(e.message).toContain("2 MiB");
+    }
+  });
+
+  it("too many segments: 14 PT_LOADs + initrd + DTB + purgatory = 17", () => {
+    const elf = (n: number) =>
+      elf64({
+        machine: 183,
+        entry: 0x40000000,
+        loads: Array.from({ length: n }, (_, i) => ({
+          paddr: 0x40000000 + i * 0x100000,
+          filesz: 16,
+          memsz: 0x1000,
+        })),
+      });
+    const input = (n: number): PlanInput => ({
+      arch: "arm64",
+      kernel: elf(n),
+      initrd: new Uint8Array(4096),
+      dtb,
+      memoryMap: ramMap([[0x40000000, 0x80000000]]),
+    });
+    expect(planLoad(input(13)).segments).toHaveLength(16);
+    const e = fail(() => planLoad(input(14)));
+    expect(e.code).toBe("E_TOO_MANY_SEGMENTS");
+    expect(e.message).toContain("17 segments");
+  });
+
+  it("kernels the architecture cannot load", () => {
+    expect(fail(() => planLoad({ arch: "arm64", kernel: BZIMAGE, dtb })).code).toBe("E_KERNEL_UNSUPPORTED");
+    expect(fail(() => planLoad({ arch: "x86_64", kernel: IMAGE, iomem: X86_IOMEM })).code).toBe(
+      "E_KERNEL_UNSUPPORTED",
+    );
+    expect(fail(() => planLoad({ arch: "arm64", kernel: IMAGE })).code).toBe("E_NO_MEMORY_MAP");
+    expect(fail(() => planLoad({ arch: "arm64", kernel: IMAGE, iomem: ARM_IOMEM })).code).toBe("E_USAGE");
+  });
+});
+
+describe("crash loads (-p)", () => {
+  const iomem = ARM_IOMEM.replace(
+    "  f8000000-ffffffff : reserved\n",
+    "  60000000-6fffffff : Crash kernel\n  f8000000-ffffffff : reserved\n",
+  );
+
+  it("everything inside the Crash kernel region; kernel at its 2 MiB-aligned start; elfcorehdr at the top", () => {
+    // elfcorehdr (64 + 56 * (1 CPU + vmcoreinfo + 1 RAM range + kernel) = 288 bytes, one page) is placed
+    // first, top-down: 0x6ffff000. The kernel at align_up(0x60000000, 2M) = 0x60000000, the initrd
+    // after it at 0x61aa0000, then the DTB and the purgatory.
+    const p = planLoad({ arch: "arm64", kernel: IMAGE, initrd: INITRD, dtb: JUNO_DTB, iomem, crash: true });
+    expect(p.crashRegion).toEqual({ start: 0x60000000, end: 0x70000000 });
+    expect(layout(p).map((s) => [s[0], s[1]])).toEqual([
+      ["kernel", 0x60000000],
+      ["initrd", 0x61aa0000],
+      ["dtb", 0x65a9f000],
+      ["purgatory", 0x65aa6000],
+      ["elfcorehdr", 0x6ffff000],
+    ]);
+    kernelAccepts(p);
+    const ch = parseFdt(p.patchedDtb!).root.children.find((c: FdtNode) => c.name === "chosen")!;
+    const names = ch.props.map((x) => x.name);
+    expect(names).toContain("linux,elfcorehdr");
+    expect(names).toContain("linux,usable-memory-range");
+  });
+
+  it("--crashkernel style region given directly, and a region too small for the kernel", () => {
+    const p = planLoad({
+      arch: "arm64",
+      kernel: IMAGE,
+      dtb: JUNO_DTB,
+      crash: true,
+      crashRegion: { start: 0x90100000, end: 0xa0000000 },
+    });
+    expect(p.segments[0]).toMatchObject({ label: "kernel", mem: 0x90200000 });
+    const e = fail(() =>
+      planLoad({
+        arch: "arm64",
+        kernel: IMAGE,
+        dtb: JUNO_DTB,
+        crash: true,
+        crashRegion: { start: 0x90000000, end: 0x91000000 },
+      }),
+    );
+    expect(e.code).toBe("E_NO_HOLE");
+    expect(
+      fail(() => planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB, iomem: ARM_IOMEM, crash: true }))
+        .code,
+    ).toBe("E_NO_MEMORY_MAP");
+  });
+});
+
+describe("output formats", () => {
+  it("JSON: segments with kind, mem, memsz, bufsz and the entry", () => {
+    const j = planToJson(planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB }));
+    expect(j.segments).toEqual([
+      { kind: "kernel", mem: "0x80000000", memsz: 0x1aa0000, bufsz: 27236288 },
+      { kind: "dtb", mem: "0x81aa0000", memsz: 0x7000, bufsz: expect.any(Number) },
+      { kind: "purgatory", mem: "0x81aa7000", memsz: 0x4000, bufsz: 0x3000 },
+    ]);
+    expect(j.entry).toBe("0x81aa7000");
+  });
+
+  it("--print-segments in kexec-tools' format", () => {
+    const out = formatPrintSegments(planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB }));
+    const lines = out.trimEnd().split("\n");
+    expect(lines[0]).toBe("nr_segments = 3");
+    expect(lines.slice(1, 5)).toEqual([
+      "segment[0].buf   = 0x10000000",
+      "segment[0].bufsz = 0x19f97c0",
+      "segment[0].mem   = 0x80000000",
+      "segment[0].memsz = 0x1aa0000",
+    ]);
+    expect(lines).toHaveLength(13);
+  });
+});
+
+describe("properties", () => {
+  const bankArb = fc.array(fc.tuple(fc.integer({ min: 1, max: 48 }), fc.integer({ min: 1, max: 64 })), {
+    minLength: 1,
+    maxLength: 4,
+  });
+  const holesArb = fc.array(fc.tuple(fc.nat(2000), fc.integer({ min: 1, max: 400 })), { maxLength: 6 });
+  const PLACEMENT: ErrorCode[] = ["E_NO_HOLE", "E_INITRD_WINDOW"];
+
+  function machine(banks: [number, number][], holes: [number, number][]): MemoryMap {
+    // Banks of N x 32 MiB separated by gaps of M x 32 MiB from 0x40000000; reservations in pages.
+    const ram: [number, number][] = [];
+    let at = 0x40000000;
+    for (const [size, gap] of banks) {
+      ram.push([at, at + size * 32 * MiB]);
+      at += (size + gap) * 32 * MiB;
+    }
+    const res: [number, number][] = holes.map(([p, n]) => [
+      0x40000000 + p * 0x100000,
+      0x40000000 + p * 0x100000 + n * 4096,
+    ]);
+    return ramMap(ram, res);
+  }
+
+  it("every successful plan: page-aligned, disjoint, inside free memory, kernel hole 2 MiB-aligned, accepted by the kernel's checks", () => {
+    fc.assert(
+      fc.property(
+        bankArb,
+        holesArb,
+        fc.integer({ min: 1, max: 80 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.constantFrom("kexec-tools" as const, "kexec-file" as const),
+        (banks, holes, kernelMiB, initrdMiB, loader) => {
+          const map = machine(banks, holes);
+          const input: PlanInput = {
+            arch: "arm64",
+            loader,
+            kernel: arm64Header({ imageSize: kernelMiB * MiB }, 4096),
+            dtb: JUNO_DTB,
+            memoryMap: map,
+            ...(initrdMiB > 0 ? { initrd: new Uint8Array(initrdMiB * MiB - 1234) } : {}),
+          };
+          let p: Plan;
+          try {
+            p = planLoad(input);
+          } catch (e) {
+            expect(e).toBeInstanceOf(KexecLabError);
+            expect(PLACEMENT).toContain((e as KexecLabError).code);
+            return;
+          }
+          const sorted = [...p.segments].sort((a, b) => a.mem - b.mem);
+          sorted.forEach((s, i) => {
+            expect(s.mem % 4096).toBe(0);
+            expect(s.memsz % 4096).toBe(0);
+            expect(map.usable.covers({ start: s.mem, end: s.mem + s.memsz })).toBe(true);
+            if (i > 0) expect(sorted[i - 1]!.mem + sorted[i - 1]!.memsz).toBeLessThanOrEqual(s.mem);
+          });
+          const kernel = p.segments.find((s) => s.label === "kernel")!;
+          expect(kernel.mem % (2 * MiB)).toBe(0);
+          // The kernel is at the LOWEST 2 MiB-aligned start that fits (oracle: scan every boundary).
+          let lowest = -1;
+          for (let a = 0x40000000; lowest < 0 && a < 0x40000000 + 4000 * 32 * MiB; a += 2 * MiB) {
+            if (map.usable.covers({ start: a, end: a + kernelMiB * MiB })) lowest = a;
+          }
+          expect(kernel.mem).toBe(lowest);
+          for (const s of p.segments)
+            if (s !== kernel) expect(s.mem).toBeGreaterThanOrEqual(kernel.mem + kernel.memsz);
+          if (loader === "kexec-file") expect(p.dtbAddress! % (2 * MiB)).toBe(0);
+          if (p.initrd) {
+            const c = deviceTreeInfo(parseFdt(p.patchedDtb!)).chosen!;
+            expect([c.initrdStart, c.initrdEnd]).toEqual([p.initrd.start, p.initrd.end]);
+            expect(
+              Math.ceil(p.initrd.end / GiB) * GiB - Math.floor(kernel.mem / GiB) * GiB,
+            ).toBeLessThanOrEqual(32 * GiB);
+          }
+          // Placement succeeded; the kernel may still refuse a load of more than half of RAM.
+          if (!p.verdict.ok) expect(p.verdict.check).toBe("segment_pages");
+          else kernelAccepts(p);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
