@@ -142,6 +142,9 @@ function prepare(target: FuzzTarget): PreparedSeeds {
 
 const encoder = new TextEncoder();
 
+/** JSON cases above this size are cut (a truncated document is still a case: a parse error). */
+const MAX_JSON_CASE = 2_000_000;
+
 /**
  * Build case `index` of a run. The first cases of every run are the seeds themselves, unmutated.
  * Call `input.restore()` when done with it.
@@ -160,10 +163,14 @@ export function makeCase(target: FuzzTarget, runSeed: number, index: number): Fu
   if (doc !== undefined && rng.chance(0.85)) {
     let m = mutateJson(doc, rng);
     // Stacked blow-ups can reach tens of MB, which tests nothing more than 2 MB does.
-    for (let tries = 0; tries < 4 && (JSON.stringify(m.value)?.length ?? 0) > 2_000_000; tries++) {
+    for (let tries = 0; tries < 8 && (JSON.stringify(m.value)?.length ?? 0) > MAX_JSON_CASE; tries++) {
       m = mutateJson(doc, rng);
     }
     let bytes: Uint8Array = encoder.encode(serializeMutatedJson(m.value));
+    if (bytes.length > MAX_JSON_CASE) {
+      bytes = bytes.subarray(0, MAX_JSON_CASE);
+      m.ops.push(`truncate ${MAX_JSON_CASE}`);
+    }
     const ops = m.ops;
     if (rng.chance(0.15)) {
       const b = mutateBytes(bytes, rng, { maxOps: 2 });

@@ -90,6 +90,7 @@ class Editor {
   }
 
   insert(at: number, data: Uint8Array): void {
+    at = Math.max(0, Math.min(at, this.bytes.length));
     const out = new Uint8Array(this.bytes.length + data.length);
     out.set(this.bytes.subarray(0, at), 0);
     out.set(data, at);

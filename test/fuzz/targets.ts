@@ -14,12 +14,23 @@ import { fileURLToPath } from "node:url";
 import type { CliIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { CATALOG, type ErrorCode, KexecLabError } from "../../src/errors.js";
+import { parseArm64Image } from "../../src/formats/arm64-image.js";
+import { parseBzImage } from "../../src/formats/bzimage.js";
+import { inspectBytes } from "../../src/formats/detect.js";
+import { deviceTreeInfo, deviceTreeMemoryMap } from "../../src/formats/devicetree.js";
+import { parseElf64 } from "../../src/formats/elf.js";
+import { parseFdt, serializeFdt } from "../../src/formats/fdt.js";
+import { iomemToMemoryMap, parseIomem } from "../../src/formats/iomem.js";
 import type { FuzzSeed, FuzzTarget } from "../../src/fuzz/harness.js";
 import { kexecLoad } from "../../src/kimage/load.js";
 import { validateLoad } from "../../src/kimage/validate.js";
+import { editDtbKexecTools } from "../../src/loader/dtb-edit.js";
+import { type PlanInput, planLoad } from "../../src/loader/plan.js";
 import { Machine } from "../../src/machine/machine.js";
 import { MemoryMap } from "../../src/machine/memmap.js";
 import type { PageSize } from "../../src/machine/physmem.js";
+import { runScenario } from "../../src/reloc/run.js";
+import { loadScenario, toRelocScenario } from "../../src/scenario/load.js";
 import { toSafeNumber } from "../../src/scenario/numbers.js";
 import { parseJson, parseLoadRequest } from "../../src/scenario/validate-input.js";
 
@@ -194,9 +205,317 @@ export function loadOnMachine(bytes: Uint8Array): void {
   );
 }
 
+// ---- generated seeds ------------------------------------------------------------------------------
+
+function put32(b: Uint8Array, at: number, v: number, le = true): void {
+  new DataView(b.buffer, b.byteOffset, b.byteLength).setUint32(at, v >>> 0, le);
+}
+function put64(b: Uint8Array, at: number, v: number): void {
+  put32(b, at, v % 0x100000000);
+  put32(b, at + 4, Math.floor(v / 0x100000000));
+}
+
+/** A small arm64 Image without EFI stub: text_offset 0, image_size 1 MiB, LE, 4K, place anywhere; 64 KiB. */
+export function smallArm64Image(): Uint8Array {
+  const b = new Uint8Array(64 * 1024);
+  put32(b, 0, 0x14000010); // code0: b to the kernel (no EFI stub, so no PE header)
+  put32(b, 4, 0);
+  put64(b, 8, 0);
+  put64(b, 0x10, 1024 * 1024);
+  put64(b, 0x18, 0xa);
+  put32(b, 0x38, 0x644d5241);
+  put32(b, 0x3c, 0x40);
+  return b;
+}
+
+/** A minimal ELF64 executable with two PT_LOAD segments (machine `em`). */
+export function smallElf64(em: number): Uint8Array {
+  const b = new Uint8Array(0x3000);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // ELFCLASS64, LSB, EV_CURRENT
+  b[16] = 2; // ET_EXEC
+  b[18] = em;
+  put32(b, 20, 1);
+  put64(b, 24, 0x40080000); // e_entry
+  put64(b, 32, 64); // e_phoff
+  put64(b, 40, 0); // e_shoff
+  b[52] = 64; // e_ehsize
+  b[54] = 56; // e_phentsize
+  b[56] = 2; // e_phnum
+  for (let i = 0; i < 2; i++) {
+    const ph = 64 + i * 56;
+    put32(b, ph, 1); // PT_LOAD
+    put32(b, ph + 4, i === 0 ? 5 : 6);
+    put64(b, ph + 8, 0x1000 * (i + 1)); // p_offset
+    put64(b, ph + 16, 0x40080000 + i * 0x200000); // p_vaddr
+    put64(b, ph + 24, 0x40080000 + i * 0x200000); // p_paddr
+    put64(b, ph + 32, 0x1000); // p_filesz
+    put64(b, ph + 40, 0x2000 + i * 0x1000); // p_memsz
+    put64(b, ph + 48, 0x1000); // p_align
+  }
+  return b;
+}
+
+function elfSeeds(): FuzzSeed[] {
+  return [
+    { name: "gen-elf-aarch64", bytes: smallElf64(183) },
+    { name: "gen-elf-x86_64", bytes: smallElf64(62) },
+    // A real ELF64 from this machine, if there is one (not a kernel, but a real file nobody here wrote).
+    ...(existsSync("/bin/true")
+      ? [{ name: "/bin/true", bytes: new Uint8Array(readFileSync("/bin/true")) }]
+      : []),
+  ];
+}
+
+const DTBS = ["qemu-virt-4g", "juno", "apm-mustang", "fvp-base-revc", "thunder2-99xx"].map(
+  (n) => `dtb/${n}.dtb`,
+);
+const IOMEMS = ["iomem/arm64-qemu-virt-4g.txt", "iomem/x86_64-cloud-vm.txt"];
+const ARM64_IMAGE = "kernels/debian-6.1.0-50-cloud-arm64.Image";
+const BZIMAGE = "kernels/debian-6.1.0-56-cloud-amd64.bzImage";
+
+const dtbSeeds = () => DTBS.flatMap((f) => realFile(f));
+const iomemSeeds = () => IOMEMS.flatMap((f) => realFile(f));
+const fdtHints = {
+  endian: "be" as const,
+  fieldOffsets: [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 56],
+};
+const imageHints = { fieldOffsets: [0, 4, 8, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x3c, 0x40, 0x44, 0x80] };
+const bzHints = {
+  fieldOffsets: [
+    0x1f1, 0x1f4, 0x1fe, 0x202, 0x206, 0x211, 0x214, 0x218, 0x21c, 0x22c, 0x230, 0x234, 0x235, 0x236, 0x238,
+    0x248, 0x24c, 0x250, 0x258, 0x260, 0x264, 0x268,
+  ],
+};
+const elfHints = {
+  fieldOffsets: [
+    4, 5, 16, 18, 24, 32, 40, 52, 54, 56, 58, 60, 62, 64, 72, 80, 88, 96, 104, 112, 120, 128, 136,
+  ],
+};
+
+/** Tiny scenarios (a few pages per segment) so `run` cases stay fast. */
+export function tinyScenarioSeeds(): FuzzSeed[] {
+  const MiB = 1024 * 1024;
+  return [
+    jsonSeed("scenario-arm64-4k", {
+      name: "tiny-arm64",
+      machine: {
+        arch: "arm64",
+        pageSize: 4096,
+        vaBits: 48,
+        memoryMap: [
+          { start: "0x40000000", end: "0x44000000", type: "ram" },
+          { start: "0x40200000", end: "0x40400000", type: "reserved", name: "Kernel code" },
+        ],
+      },
+      segments: [
+        { label: "kernel", mem: "0x40800000", memsz: "64K", bufsz: 60000 },
+        { label: "initrd", mem: "0x40a00000", memsz: "32K" },
+        { label: "dtb", mem: "0x40c00000", memsz: "4K" },
+      ],
+      freePages: "lowest",
+      seed: 1,
+      contentMode: "exact",
+    }),
+    jsonSeed("scenario-arm64-64k", {
+      name: "tiny-arm64-64k",
+      machine: { arch: "arm64", pageSize: "64K", vaBits: 42, ram: [{ start: "0x80000000", size: 32 * MiB }] },
+      segments: [
+        { label: "kernel", mem: "0x80400000", memsz: "256K" },
+        { label: "dtb", mem: "0x80800000", memsz: "64K" },
+      ],
+      strategies: ["mmu-off", "va-copy", { name: "linear-map-copy", linearMap: "page" }],
+      freePages: { kind: "random", seed: 3 },
+      contentMode: "synthetic",
+    }),
+    jsonSeed("scenario-x86", {
+      name: "tiny-x86",
+      machine: {
+        arch: "x86_64",
+        memoryMap: [
+          { start: "0x1000", end: "0x9f000", type: "ram" },
+          { start: "0x100000", end: "0x4000000", type: "ram" },
+        ],
+      },
+      segments: [
+        { label: "params", mem: "0x2000000", memsz: "8K" },
+        { label: "kernel", mem: "0x3000000", memsz: "64K", bufsz: 50000 },
+      ],
+      strategies: ["x86-ident", { name: "x86-ident", x86Swap: true }],
+      freePages: { kind: "fragmented", seed: 2, fraction: 0.5 },
+      seed: 9,
+    }),
+  ];
+}
+
+function scenarioRun(bytes: Uint8Array): void {
+  const sc = loadScenario(parseJson(dec.decode(bytes)), "", "fuzz");
+  // Files are not read here: the file-reading paths have their own targets.
+  const rs = toRelocScenario(sc);
+  rs.maxBytes = 256 * 2 ** 20;
+  runScenario(rs, { strategies: sc.strategies.map((s) => s.name) });
+}
+
+/** Which role a plan seed plays; the other inputs stay the real, unmutated files. */
+function planSeeds(): FuzzSeed[] {
+  return [
+    ...realFile(ARM64_IMAGE).map((s) => ({ ...s, name: `kernel:${s.name}` })),
+    ...realFile(BZIMAGE).map((s) => ({ ...s, name: `kernel:${s.name}` })),
+    { name: "kernel:gen-image", bytes: smallArm64Image() },
+    ...dtbSeeds().map((s) => ({ ...s, name: `dtb:${s.name}` })),
+    ...iomemSeeds().map((s) => ({ ...s, name: `iomem:${s.name}` })),
+  ];
+}
+
+let planFixed: {
+  image: Uint8Array;
+  bz: Uint8Array;
+  dtb: Uint8Array;
+  iomemArm: string;
+  iomemX86: string;
+} | null = null;
+function planFixedInputs() {
+  planFixed ??= {
+    image: smallArm64Image(),
+    bz: realFile(BZIMAGE)[0]?.bytes ?? new Uint8Array(0),
+    dtb: realFile("dtb/qemu-virt-4g.dtb")[0]?.bytes ?? new Uint8Array(0),
+    iomemArm: dec.decode(realFile("iomem/arm64-qemu-virt-4g.txt")[0]?.bytes ?? new Uint8Array(0)),
+    iomemX86: dec.decode(realFile("iomem/x86_64-cloud-vm.txt")[0]?.bytes ?? new Uint8Array(0)),
+  };
+  return planFixed;
+}
+
+function planCase(bytes: Uint8Array, seedName: string): void {
+  const fixed = planFixedInputs();
+  const [role, name] = seedName.split(":") as [string, string];
+  let input: PlanInput;
+  if (role === "kernel") {
+    const x86 = name.includes("bzImage");
+    input = x86
+      ? { arch: "x86_64", kernel: bytes, kernelName: name, iomem: fixed.iomemX86, append: "console=ttyS0" }
+      : {
+          arch: "arm64",
+          kernel: bytes,
+          kernelName: name,
+          dtb: fixed.dtb,
+          append: "console=ttyAMA0",
+          wipeKaslrSeed: true,
+        };
+  } else if (role === "dtb") {
+    input = {
+      arch: "arm64",
+      kernel: fixed.image,
+      dtb: bytes,
+      dtbName: name,
+      initrd: new Uint8Array(8192),
+      wipeKaslrSeed: true,
+    };
+  } else {
+    const x86 = name.includes("x86");
+    input = x86
+      ? { arch: "x86_64", kernel: fixed.bz, iomem: dec.decode(bytes), iomemName: name }
+      : {
+          arch: "arm64",
+          kernel: fixed.image,
+          dtb: fixed.dtb,
+          iomem: dec.decode(bytes),
+          iomemName: name,
+          wipeKaslrSeed: true,
+        };
+  }
+  planLoad(input);
+  planLoad({ ...input, loader: input.arch === "arm64" ? "kexec-file" : "kexec-tools", crash: false });
+}
+
+/** Seeds for the CLI `plan`/`inspect` targets: small files only (each case writes its input to disk). */
+function smallFileSeeds(): FuzzSeed[] {
+  return [
+    { name: "kernel:gen-image", bytes: smallArm64Image() },
+    { name: "kernel:gen-elf", bytes: smallElf64(183) },
+    ...dtbSeeds().map((s) => ({ ...s, name: `dtb:${s.name}` })),
+    ...iomemSeeds().map((s) => ({ ...s, name: `iomem:${s.name}` })),
+  ];
+}
+
+let cliFixed: { image: string; dtb: string } | null = null;
+function cliFixedFiles() {
+  if (cliFixed === null) {
+    const image = join(scratchDir(), "fixed-Image");
+    writeFileSync(image, smallArm64Image());
+    cliFixed = { image, dtb: join(DATA_DIR, "dtb/qemu-virt-4g.dtb") };
+  }
+  return cliFixed;
+}
+
 // ---- the table -----------------------------------------------------------------------------------
 
 export const TARGETS: FuzzTarget[] = [
+  {
+    name: "image",
+    description:
+      "parseArm64Image on the real Debian arm64 Image (mutated in place) and a small generated one",
+    seeds: () => [...realFile(ARM64_IMAGE), { name: "gen-image", bytes: smallArm64Image() }],
+    hints: imageHints,
+    run: (bytes) => parseArm64Image(bytes, "Image"),
+  },
+  {
+    name: "bzimage",
+    description: "parseBzImage on the real Debian x86_64 bzImage (mutated in place) and its first 64 KiB",
+    seeds: () => [
+      ...realFile(BZIMAGE),
+      ...realFile(BZIMAGE, 64 * 1024).map((s) => ({ ...s, name: "bz-64k" })),
+    ],
+    hints: bzHints,
+    run: (bytes) => parseBzImage(bytes, "bzImage"),
+  },
+  {
+    name: "elf",
+    description: "parseElf64 on generated arm64/x86_64 kernels-shaped ELFs and a real ELF64 binary",
+    seeds: elfSeeds,
+    hints: elfHints,
+    run: (bytes) => parseElf64(bytes, "vmlinux"),
+  },
+  {
+    name: "fdt",
+    description: "parseFdt, deviceTreeInfo, deviceTreeMemoryMap, kexec-tools DTB edits and serializeFdt",
+    seeds: dtbSeeds,
+    hints: fdtHints,
+    run: (bytes) => {
+      const fdt = parseFdt(bytes, "board.dtb");
+      const info = deviceTreeInfo(fdt);
+      try {
+        deviceTreeMemoryMap(info);
+      } finally {
+        serializeFdt(
+          editDtbKexecTools(fdt, {
+            cmdline: "console=ttyAMA0",
+            initrd: { start: 0x48000000, end: 0x48100000 },
+            seed: 1,
+            wipeKaslrSeed: true,
+          }).fdt,
+        );
+      }
+    },
+  },
+  {
+    name: "iomem",
+    description: "parseIomem + iomemToMemoryMap on the real /proc/iomem dumps",
+    seeds: iomemSeeds,
+    hints: { fieldOffsets: [0, 8, 9, 17, 18, 19, 20] },
+    run: (bytes) => iomemToMemoryMap(parseIomem(dec.decode(bytes), "iomem")),
+  },
+  {
+    name: "inspect",
+    description: "inspectBytes (kind detection + every parser) on all real files",
+    seeds: () => [
+      ...realFile(ARM64_IMAGE),
+      ...realFile(BZIMAGE),
+      ...dtbSeeds(),
+      ...iomemSeeds(),
+      { name: "gen-elf", bytes: smallElf64(183) },
+    ],
+    hints: { fieldOffsets: [...imageHints.fieldOffsets, ...bzHints.fieldOffsets, ...fdtHints.fieldOffsets] },
+    run: (bytes) => inspectBytes(bytes, "file"),
+  },
   {
     name: "validate",
     description: "parseLoadRequest + validateLoad (the validate command's library path)",
@@ -212,11 +531,80 @@ export const TARGETS: FuzzTarget[] = [
     run: loadOnMachine,
   },
   {
+    name: "scenario",
+    description: "loadScenario + toRelocScenario on the example scenarios and tiny ones",
+    kind: "json",
+    seeds: () => [
+      ...tinyScenarioSeeds(),
+      ...[
+        "qemu-virt-4g",
+        "pc-4g-x86_64",
+        "juno-16k-random",
+        "qemu-virt-iomem-fragmented",
+        "debian-arm64-files",
+      ]
+        .map((n) => fileURLToPath(new URL(`../../examples/${n}.json`, import.meta.url)))
+        .filter((p) => existsSync(p))
+        .map((p) => ({ name: p.replace(/.*\//, ""), bytes: new Uint8Array(readFileSync(p)) })),
+    ],
+    run: (bytes) => {
+      const sc = loadScenario(parseJson(dec.decode(bytes)), "", "fuzz");
+      if (sc.files === undefined && sc.memory.kind === "map") toRelocScenario(sc);
+    },
+  },
+  {
+    name: "run",
+    description: "loadScenario + runScenario (every strategy, simulated MMU, verification) on tiny scenarios",
+    kind: "json",
+    seeds: tinyScenarioSeeds,
+    run: scenarioRun,
+  },
+  {
+    name: "plan",
+    description: "planLoad (kexec-tools and kexec_file rules) with one of kernel, DTB or iomem mutated",
+    seeds: planSeeds,
+    hints: { fieldOffsets: [...imageHints.fieldOffsets, ...bzHints.fieldOffsets, ...fdtHints.fieldOffsets] },
+    run: planCase,
+  },
+  {
     name: "cli-validate",
     description: "kexec-lab validate FILE --json",
     kind: "json",
     seeds: loadRequestSeeds,
     run: (bytes) => cliCase((f) => ["validate", f, "--json"], bytes, "json"),
+  },
+  {
+    name: "cli-inspect",
+    description: "kexec-lab inspect FILE --json on small real and generated files",
+    seeds: smallFileSeeds,
+    hints: { fieldOffsets: [...imageHints.fieldOffsets, ...fdtHints.fieldOffsets] },
+    run: (bytes) => cliCase((f) => ["inspect", f, "--json"], bytes, "bin"),
+  },
+  {
+    name: "cli-plan",
+    description: "kexec-lab plan --json with one of kernel, DTB or iomem mutated",
+    seeds: smallFileSeeds,
+    hints: { fieldOffsets: [...imageHints.fieldOffsets, ...fdtHints.fieldOffsets] },
+    run: (bytes, seedName) => {
+      const fixed = cliFixedFiles();
+      const role = seedName.split(":")[0];
+      return cliCase(
+        (f) => [
+          "plan",
+          "--arch",
+          "arm64",
+          "--kernel",
+          role === "kernel" ? f : fixed.image,
+          ...(role === "iomem" ? ["--iomem", f] : ["--dtb", role === "dtb" ? f : fixed.dtb]),
+          "--append",
+          "console=ttyAMA0",
+          "--wipe-kaslr-seed",
+          "--json",
+        ],
+        bytes,
+        "bin",
+      );
+    },
   },
 ];
 
@@ -226,5 +614,3 @@ export function target(name: string): FuzzTarget {
     throw new Error(`no fuzz target "${name}" (have ${TARGETS.map((x) => x.name).join(", ")})`);
   return t;
 }
-
-export { realFile };
