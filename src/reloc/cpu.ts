@@ -172,7 +172,7 @@ export class RelocCpu {
       const kind = this.guard.kindOf(dstPa);
       this.failures.push({
         kind: "clobber",
-        message: `step ${this.step}: copy from ${hex(srcPa)} writes ${hex(dstPa)}, a ${kind} page still to be read`,
+        message: `step ${this.step}: copy from ${hex(srcPa)} writes ${hex(dstPa)}, ${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind} page still to be read`,
         address: hex(dstPa),
         step: this.step,
       });
