@@ -133,3 +133,19 @@ describe("loadProfile errors name the field", () => {
     );
   });
 });
+
+describe("resolveProfileRefs", () => {
+  it("resolves names and inline objects; errors name the entry", async () => {
+    const { resolveProfileRefs } = await import("../src/model/profiles.js");
+    const inline = base();
+    inline.name = "inline";
+    const ps = resolveProfileRefs(["cortex-a72-board", inline]);
+    expect(ps.map((p) => p.name)).toEqual(["cortex-a72-board", "inline"]);
+    const broken = base();
+    delete broken.cmo.pocNs;
+    const e = thrown(() => resolveProfileRefs(["x86_64-server", broken], "profiles", "s.json"));
+    expect(e.code).toBe("E_FIELD_MISSING");
+    expect(e.where).toEqual({ field: "profiles[1].cmo.pocNs", file: "s.json" });
+    expect(thrown(() => resolveProfileRefs(["nope"])).where.field).toBe("profiles[0]");
+  });
+});

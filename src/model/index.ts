@@ -14,6 +14,7 @@ export {
   modelTrace,
   modelTraceDetailed,
   physicalLimitSeconds,
+  traceModeler,
 } from "./model.js";
 export {
   BUILTIN_PROFILES,
@@ -21,6 +22,7 @@ export {
   getParam,
   loadProfile,
   type Profile,
+  resolveProfileRefs,
   withParam,
 } from "./profiles.js";
 export { pagePairs, SHAPE_STRATEGIES, type ShapeStrategy, shapeTrace, strategyTrace } from "./shapes.js";

@@ -659,3 +659,14 @@ export function modelTraceDetailed(
 export function modelTrace(trace: Float64Array, profile: Profile, opts: ModelOptions = {}): ModelSummary {
   return modelTraceDetailed(trace, profile, opts).summary;
 }
+
+/**
+ * The `model` callback of runScenario: every profile on each strategy's trace.
+ * `bytes` (the image's relocated bytes) sets the physical limit; default: the trace's copy bytes.
+ */
+export function traceModeler(
+  profiles: readonly Profile[],
+  opts: ModelOptions = {},
+): (trace: { raw(): Float64Array }, strategy: string) => ModelSummary[] {
+  return (trace) => profiles.map((p) => modelTrace(trace.raw(), p, opts));
+}

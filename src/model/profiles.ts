@@ -215,3 +215,26 @@ export function builtinProfile(name: string): Profile {
   }
   return p;
 }
+
+/**
+ * A scenario's `profiles` list (builtin names or inline profile objects) as profiles. Errors name the
+ * entry (`profiles[1].dram.latencyNs`).
+ */
+export function resolveProfileRefs(
+  refs: readonly (string | Record<string, unknown>)[],
+  field = "profiles",
+  file?: string,
+): Profile[] {
+  return refs.map((ref, i) => {
+    try {
+      return typeof ref === "string" ? builtinProfile(ref) : loadProfile(ref);
+    } catch (e) {
+      if (e instanceof KexecLabError) {
+        const inner = e.where.field !== undefined && e.where.field !== "profile" ? `.${e.where.field}` : "";
+        const where = { field: `${field}[${i}]${inner}`, ...(file !== undefined ? { file } : {}) };
+        throw new KexecLabError(e.code, e.detail, where);
+      }
+      throw e;
+    }
+  });
+}

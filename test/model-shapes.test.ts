@@ -1,0 +1,144 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { KexecLabError } from "../src/errors.js";
+import { builtinProfile } from "../src/model/profiles.js";
+import { pagePairs, SHAPE_STRATEGIES, strategyTrace } from "../src/model/shapes.js";
+import { modelSweep, renderModelTable, sweepChartSvg } from "../src/model/sweep.js";
+import {
+  ACC_ENTRY,
+  ACC_UNCACHED,
+  BARRIER_MMU_OFF,
+  CMO_DC_CIVAC,
+  CMO_DC_CVAU,
+  CMO_DC_IVAC,
+  COPY_LINEAR_LOOP,
+  COPY_UNCACHED,
+  EV_BARRIER,
+  EV_CMO,
+  EV_COPY,
+  EV_LOAD,
+  EV_TLB_MISS,
+} from "../src/reloc/trace.js";
+
+function events(raw: Float64Array) {
+  const out: { kind: number; a: number; b: number; n: number; flags: number }[] = [];
+  for (let i = 0; i < raw.length; i += 5) {
+    out.push({ kind: raw[i]!, a: raw[i + 1]!, b: raw[i + 2]!, n: raw[i + 3]!, flags: raw[i + 4]! });
+  }
+  return out;
+}
+
+describe("strategy shapes", () => {
+  it("pagePairs: contiguous destinations; sources contiguous or a permutation without repeats", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.constantFrom(4096, 16384, 65536),
+        fc.nat(1000),
+        (pages, pageSize, seed) => {
+          const c = pagePairs(pages * pageSize, { pageSize });
+          const s = pagePairs(pages * pageSize, { pageSize, layout: "scattered", seed });
+          expect(c.length).toBe(2 * pages);
+          const srcs = new Set<number>();
+          for (let i = 0; i < pages; i++) {
+            expect(c[2 * i]).toBe(0x40200000 + i * pageSize);
+            expect(s[2 * i]).toBe(c[2 * i]);
+            expect(c[2 * i + 1]).toBe(0x100000000 + i * pageSize);
+            expect((s[2 * i + 1]! - 0x100000000) % pageSize).toBe(0);
+            srcs.add(s[2 * i + 1]!);
+          }
+          expect(srcs.size).toBe(pages);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it("property: each strategy's stream has the loop shape of docs/model.md", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1200 }),
+        fc.constantFrom(...SHAPE_STRATEGIES),
+        (pages, strategy) => {
+          const pairs = pagePairs(pages * 4096, { layout: "scattered", seed: pages });
+          const ev = events(strategyTrace(strategy, pairs).raw());
+          const copies = ev.filter((e) => e.kind === EV_COPY);
+          expect(copies.length).toBe(strategy === "x86-swap" ? 3 * pages : pages);
+          const entryLoads = ev.filter((e) => e.kind === EV_LOAD && (e.flags & ACC_ENTRY) !== 0);
+          const links = Math.floor((pages + 1) / 511);
+          if (strategy === "va-copy") {
+            expect(entryLoads.length).toBe(0);
+            expect(copies.every((c) => c.flags === COPY_LINEAR_LOOP)).toBe(true);
+            expect(ev.filter((e) => e.kind === EV_TLB_MISS).length).toBe(2 * pages);
+            const cvau = ev.filter((e) => e.kind === EV_CMO && e.flags === CMO_DC_CVAU);
+            expect(cvau.length).toBe(pages);
+          } else {
+            // destination + one per page + done, plus indirection links
+            expect(entryLoads.length).toBeGreaterThanOrEqual(pages + 2);
+            expect(entryLoads.length).toBeLessThanOrEqual(pages + 2 + links + 1);
+          }
+          if (strategy === "mmu-off") {
+            const off = ev.findIndex((e) => e.kind === EV_BARRIER && e.flags === BARRIER_MMU_OFF);
+            const first = ev.findIndex((e) => e.kind === EV_COPY);
+            expect(off).toBeGreaterThanOrEqual(0);
+            expect(off).toBeLessThan(first);
+            expect(copies.every((c) => c.flags === COPY_UNCACHED)).toBe(true);
+            expect(entryLoads.every((e) => (e.flags & ACC_UNCACHED) !== 0)).toBe(true);
+            expect(ev.filter((e) => e.kind === EV_CMO && e.flags === CMO_DC_IVAC).length).toBe(pages);
+          }
+          if (strategy === "linear-map-copy") {
+            const civac = ev.filter((e) => e.kind === EV_CMO && e.flags === CMO_DC_CIVAC);
+            expect(civac.map((e) => e.a)).toEqual(copies.map((c) => c.a));
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("refuses bad page sizes and strategies", () => {
+    expect(() => pagePairs(4096, { pageSize: 8192 })).toThrow(KexecLabError);
+    expect(() => strategyTrace("warp" as never, pagePairs(4096))).toThrow(/unknown strategy/);
+  });
+});
+
+describe("sweep and renderings", () => {
+  const points = modelSweep({
+    profiles: [builtinProfile("cortex-a72-board")],
+    strategies: ["mmu-off", "linear-map-copy"],
+    sizes: [256 * 1024, 1024 * 1024],
+  });
+
+  it("sweeps sizes x strategies x profiles; time grows with size", () => {
+    expect(points).toHaveLength(4);
+    const off = points.filter((p) => p.strategy === "mmu-off");
+    expect(off[1]!.seconds).toBeGreaterThan(3 * off[0]!.seconds);
+    expect(off[0]!.limitSeconds).toBeCloseTo((2 * 256 * 1024) / 4.5e9, 12);
+  });
+
+  it("renders an aligned table with units and an SVG chart", () => {
+    const table = renderModelTable(
+      points.map((p) => ({
+        strategy: p.strategy,
+        model: {
+          profile: p.profile,
+          seconds: p.seconds,
+          breakdown: { copy: p.seconds },
+          limitSeconds: p.limitSeconds,
+          ratioToLimit: p.ratioToLimit,
+          sampled: p.sampled,
+        },
+      })),
+    );
+    const lines = table.split("\n");
+    expect(lines[0]).toMatch(/^strategy\s+profile\s+time\s+limit\s+x limit\s+copy/);
+    expect(new Set(lines.map((l) => l.length)).size).toBeLessThanOrEqual(2);
+    expect(table).toMatch(/ms/);
+    const svg = sweepChartSvg(points);
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("mmu-off @ cortex-a72-board");
+    expect(svg).toContain("limit @ cortex-a72-board");
+    expect((svg.match(/<path /g) ?? []).length).toBe(3);
+    expect(sweepChartSvg([])).toContain("<svg");
+  });
+});
