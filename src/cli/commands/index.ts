@@ -5,9 +5,10 @@ import type { CliContext } from "../main.js";
 import { registerCalibrate } from "./calibrate.js";
 import { registerInspect } from "./inspect.js";
 import { registerPlan } from "./plan.js";
+import { registerReport } from "./report.js";
 import { registerRun } from "./run.js";
 import { registerValidate } from "./validate.js";
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
 
-export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan];
+export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport];

@@ -1,0 +1,116 @@
+import type { Command } from "commander";
+import { builtinProfile } from "../../model/profiles.js";
+import type { RunResult } from "../../reloc/result.js";
+import { type ReportCurves, tableCostCurves, timeCurves } from "../../report/curves.js";
+import { formatBytes } from "../../report/format.js";
+import { renderHtmlReport } from "../../report/html.js";
+import { chartJsSource } from "../../report/node/chart-source.js";
+import { loadRunResult } from "../../report/result-schema.js";
+import { parseJson } from "../../scenario/validate-input.js";
+import { EXIT_OK } from "../exit.js";
+import { readTextFile, writeOutputFile } from "../files.js";
+import { printJson } from "../io.js";
+import type { CliContext } from "../main.js";
+import { startProgress } from "../progress.js";
+
+export interface HtmlReportCliOptions {
+  /** Add the cost-vs-size charts (page tables analytically; modeled time on `profile`). Default true. */
+  curves?: boolean;
+  /** Timing-model profile for the time chart (default: the result's first, else one for the arch). */
+  profile?: string;
+  force?: boolean;
+  subtitle?: string;
+}
+
+function defaultProfile(result: RunResult): string {
+  const fromResult = result.strategies.find((s) => s.model !== undefined && s.model.length > 0)?.model?.[0]
+    ?.profile;
+  if (fromResult !== undefined && !fromResult.startsWith("{")) return fromResult;
+  return result.machine.arch === "x86_64" ? "x86_64-server" : "cortex-a72-board";
+}
+
+/**
+ * Render `result` as the self-contained HTML report and write it to `path` (used by `report` and by
+ * `run --html`). Returns the number of bytes written.
+ */
+export function writeHtmlReport(
+  ctx: CliContext,
+  result: RunResult,
+  path: string,
+  opts: HtmlReportCliOptions = {},
+): number {
+  let curves: ReportCurves | undefined;
+  if (opts.curves !== false) {
+    const profileName = opts.profile ?? defaultProfile(result);
+    const profile = builtinProfile(profileName);
+    const progress = startProgress(ctx.io, "report: modeling time vs size");
+    try {
+      const arch = result.machine.arch === "x86_64" ? "x86_64" : "arm64";
+      curves = {
+        tableCost: tableCostCurves(),
+        time: {
+          profile: profileName,
+          curves: timeCurves(arch, result.machine.pageSize, profile, undefined, (d, t) =>
+            progress.update(d, t),
+          ),
+        },
+      };
+    } finally {
+      progress.stop();
+    }
+  }
+  const html = renderHtmlReport(result, {
+    chartJs: chartJsSource(),
+    ...(curves !== undefined ? { curves } : {}),
+    ...(opts.subtitle !== undefined ? { subtitle: opts.subtitle } : {}),
+  });
+  const bytes = new TextEncoder().encode(html);
+  writeOutputFile(path, bytes, opts.force === true);
+  return bytes.length;
+}
+
+interface ReportOptions {
+  output: string;
+  force?: boolean;
+  curves: boolean;
+  profile?: string;
+  json?: boolean;
+}
+
+export function registerReport(program: Command, ctx: CliContext): Command {
+  return program
+    .command("report")
+    .description(
+      "write the self-contained HTML report (memory map, strategy comparison, charts) of a run result",
+    )
+    .argument("<result.json>", "the output of `kexec-lab run --json`")
+    .requiredOption("-o, --output <file>", "HTML file to write")
+    .option("--force", "overwrite the output file if it exists")
+    .option("--no-curves", "leave out the cost-vs-size charts (they take a few seconds to model)")
+    .option("--profile <name>", "timing-model profile for the time-vs-size chart (see kexec-lab calibrate)")
+    .option("--json", "print what was written as JSON")
+    .addHelpText(
+      "after",
+      `
+The report is one HTML file that loads nothing from the network: an SVG physical memory map (RAM banks,
+reservations, segments, density of source pages, indirection, control and table pages; wheel to zoom,
+drag to pan, click for details), the per-strategy comparison, charts of page-table cost vs relocated
+size per granule and of modeled time vs size per strategy (Chart.js, inlined), and the raw JSON.
+
+Examples:
+  $ kexec-lab run --json > result.json && kexec-lab report result.json -o report.html
+  $ kexec-lab report result.json -o report.html --force --profile neoverse-n1-server
+  $ kexec-lab run --html report.html          (the same in one step)`,
+    )
+    .action((file: string, opts: ReportOptions) => {
+      const result = loadRunResult(parseJson(readTextFile(file), file), file);
+      const bytes = writeHtmlReport(ctx, result, opts.output, {
+        curves: opts.curves,
+        ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
+        ...(opts.force !== undefined ? { force: opts.force } : {}),
+      });
+      if (opts.json) printJson(ctx.io, { output: opts.output, bytes, scenario: result.scenario.name });
+      else ctx.io.stdout(`wrote ${opts.output} (${formatBytes(bytes)})\n`);
+      ctx.exitCode = EXIT_OK;
+    });
+}

@@ -1,0 +1,160 @@
+/**
+ * The HTML report in a real browser: Debian's Chromium, headless, driven by playwright-core. Opens a
+ * report of the default scenario via file://, checks that the memory map and the charts rendered,
+ * that nothing was fetched from the network and nothing logged an error, and saves a screenshot to
+ * test-artifacts/report.png.
+ */
+
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { builtinProfile } from "../src/model/profiles.js";
+import { findStrategy } from "../src/reloc/registry.js";
+import { runScenario, runStrategy } from "../src/reloc/run.js";
+import { tableCostCurves, timeCurves } from "../src/report/curves.js";
+import { renderHtmlReport } from "../src/report/html.js";
+import { chartJsSource } from "../src/report/node/chart-source.js";
+import { buildPageMap } from "../src/report/pagemap.js";
+import { defaultScenario } from "../src/scenario/default.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const ARTIFACTS = join(ROOT, "test-artifacts");
+const CHROMIUM = "/usr/bin/chromium";
+const MiB = 1024 * 1024;
+
+let browser: BrowserContext;
+let page: Page;
+let work: string;
+const errors: string[] = [];
+const network: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
+  work = mkdtempSync(join(tmpdir(), "kexec-lab-browser-"));
+  const sc = {
+    ...defaultScenario("arm64", "synthetic", 1),
+    name: `qemu-virt-4g <img src=x onerror="alert(1)">`,
+  };
+  const out = runScenario(sc);
+  if (!out.ok) throw new Error("the default scenario was refused");
+  const run = runStrategy(sc, findStrategy("mmu-off"));
+  out.result.pageMap = buildPageMap(run.image, run.machine.mem);
+  const html = renderHtmlReport(out.result, {
+    chartJs: chartJsSource(),
+    curves: {
+      tableCost: tableCostCurves(),
+      time: {
+        profile: "cortex-a72-board",
+        curves: timeCurves("arm64", 4096, builtinProfile("cortex-a72-board"), [4 * MiB, 16 * MiB]),
+      },
+    },
+  });
+  const file = join(work, "report.html");
+  writeFileSync(file, html);
+  // A fresh user-data-dir per run (launchPersistentContext is how playwright takes one).
+  browser = await chromium.launchPersistentContext(join(work, "profile"), {
+    executablePath: CHROMIUM,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  page = await browser.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") errors.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  page.on("dialog", (d) => {
+    errors.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  page.on("request", (r) => {
+    if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) network.push(r.url());
+  });
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForFunction(
+    () => (window as unknown as { __kexecLabReport?: unknown }).__kexecLabReport !== undefined,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+describe("HTML report in Chromium", () => {
+  it("renders the memory map with banks, segments and page lanes", async () => {
+    const counts = await page.evaluate(() => ({
+      tracks: document.querySelectorAll("#memory-map svg.track").length,
+      segments: document.querySelectorAll("#memory-map rect.segment").length,
+      source: document.querySelectorAll("#memory-map rect.source").length,
+      indirection: document.querySelectorAll("#memory-map line.indirection").length,
+      tables: document.querySelectorAll("#memory-map line.table").length,
+      width: document.getElementById("memory-map")!.getBoundingClientRect().width,
+    }));
+    // The detail row plus the one RAM bank of QEMU virt.
+    expect(counts.tracks).toBe(2);
+    expect(counts.segments).toBe(6);
+    expect(counts.source).toBeGreaterThan(10);
+    expect(counts.indirection).toBeGreaterThan(0);
+    expect(counts.tables).toBeGreaterThan(0);
+    expect(counts.width).toBeGreaterThan(800);
+  });
+
+  it("draws every chart on its canvas", async () => {
+    const drawn = await page.evaluate(() =>
+      ["chart-strategies", "chart-table-cost", "chart-time"].map((id) => {
+        const c = document.getElementById(id) as HTMLCanvasElement | null;
+        if (c === null) return -1;
+        const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+        let inked = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) inked++;
+        return inked;
+      }),
+    );
+    for (const n of drawn) expect(n).toBeGreaterThan(2000);
+    expect(
+      await page.evaluate(
+        () => (window as unknown as { __kexecLabReport: { charts: number } }).__kexecLabReport.charts,
+      ),
+    ).toBe(3);
+  });
+
+  it("shows details on click and zooms on the wheel", async () => {
+    await page.locator("#memory-map rect.segment").first().click();
+    expect(await page.locator("#detail").textContent()).toContain("kernel");
+    const before = await page.evaluate(
+      () => (document.querySelector("#memory-map svg.track") as SVGSVGElement).viewBox.baseVal.width,
+    );
+    const box = (await page.locator("#memory-map svg.track").first().boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, -300);
+    const after = await page.evaluate(
+      () => (document.querySelector("#memory-map svg.track") as SVGSVGElement).viewBox.baseVal.width,
+    );
+    expect(after).toBeLessThan(before);
+    await page.locator("#zoom-reset").click();
+  });
+
+  it("kept the hostile scenario name as text", async () => {
+    expect(await page.locator("h1").textContent()).toContain(`<img src=x onerror="alert(1)">`);
+    expect(await page.locator("h1 img").count()).toBe(0);
+  });
+
+  it("fetched nothing from the network and logged no errors; saves a screenshot", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "report.png"), fullPage: true });
+    expect(network).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
