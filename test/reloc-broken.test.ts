@@ -16,7 +16,7 @@ import type { PageSize } from "../src/machine/physmem.js";
 import { bumpAllocator, TableBuilder } from "../src/mmu/builder.js";
 import type { WalkStep } from "../src/mmu/types.js";
 import { walk } from "../src/mmu/walker.js";
-import { relocateList } from "../src/reloc/cpu.js";
+import { type RelocCpu, relocateList } from "../src/reloc/cpu.js";
 import { walkEntryList } from "../src/reloc/list.js";
 import {
   DATA_ATTRS,
@@ -115,7 +115,7 @@ function skippedEntry(): RelocationStrategy & { skipped: number } {
       return {
         pageTables: { pages: 0, bytes: 0, byLevel: {} },
         livePages: [],
-        execute(cpu) {
+        execute(cpu: RelocCpu) {
           for (const [i, [d, src]] of pairs.entries()) if (i !== s.skipped) cpu.copyPage(d, src, 0);
         },
       };
