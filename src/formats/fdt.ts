@@ -356,7 +356,7 @@ export function childNamed(n: FdtNode, name: string): FdtNode | undefined {
 export function findNode(root: FdtNode, path: string): FdtNode | undefined {
   let n: FdtNode | undefined = root;
   for (const part of path.split("/").filter((s) => s !== "")) {
-    n = n && n.children.find((c) => c.name === part);
+    n = n?.children.find((c) => c.name === part);
     if (!n) return undefined;
   }
   return n;
@@ -384,7 +384,7 @@ export function stringValue(s: string): Uint8Array {
 }
 
 export function propU32(p: FdtProp | undefined): number | undefined {
-  if (!p || p.value.length !== 4) return undefined;
+  if (p?.value.length !== 4) return undefined;
   return new DataView(p.value.buffer, p.value.byteOffset, 4).getUint32(0);
 }
 

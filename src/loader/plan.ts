@@ -364,7 +364,7 @@ function requireDtb(dtb: Fdt | undefined): Fdt {
   return dtb;
 }
 
-function dtbSegment(ctx: Ctx, fdt: Fdt, padTo: number, name: string | undefined): Uint8Array {
+function dtbSegment(fdt: Fdt, padTo: number, name: string | undefined): Uint8Array {
   const bytes = serializeFdt(fdt, { padTo });
   if (bytes.length > 2 * MiB) {
     throw new KexecLabError(
@@ -450,7 +450,7 @@ function arm64KexecTools(
   // setup_2nd_dtb packs the DTB only on the kaslr-seed path; otherwise the file's own totalsize (padding) stays.
   const hadKaslr =
     dtb.root.children.find((c) => c.name === "chosen")?.props.some((p) => p.name === "kaslr-seed") ?? false;
-  const dtbBytes = dtbSegment(ctx, edited.fdt, hadKaslr || crash ? 0 : dtb.totalSize, input.dtbName);
+  const dtbBytes = dtbSegment(edited.fdt, hadKaslr || crash ? 0 : dtb.totalSize, input.dtbName);
   const dtbBase = place(ctx, "dtb", {
     size: alignUp(dtbBytes.length, ctx.pageSize),
     align: ctx.pageSize,
@@ -515,7 +515,7 @@ function arm64ElfKexecTools(
     ...edited.notes,
     "ELF kernel: PT_LOAD segments placed at their physical addresses (p_paddr); kexec-tools' arm64 ELF relocation is not modelled",
   );
-  const dtbBytes = dtbSegment(ctx, edited.fdt, 0, input.dtbName);
+  const dtbBytes = dtbSegment(edited.fdt, 0, input.dtbName);
   const dtbBase = place(ctx, "dtb", {
     size: alignUp(dtbBytes.length, ctx.pageSize),
     align: ctx.pageSize,
@@ -640,7 +640,7 @@ function arm64KexecFile(
     ...(crash ? { crash } : {}),
   });
   ctx.notes.push(...edited.notes);
-  const dtbBytes = dtbSegment(ctx, edited.fdt, 0, input.dtbName);
+  const dtbBytes = dtbSegment(edited.fdt, 0, input.dtbName);
   const dtbBase = place(ctx, "dtb", {
     size: alignUp(dtbBytes.length, ctx.pageSize),
     align: 2 * MiB,
