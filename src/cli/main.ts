@@ -7,6 +7,8 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import { KexecLabError } from "../errors.js";
+import { parseSize } from "../scenario/numbers.js";
 import { COMMANDS } from "./commands/index.js";
 import { EXIT_OK, reportError } from "./exit.js";
 import { type CliIo, processIo } from "./io.js";
@@ -15,6 +17,22 @@ export interface CliContext {
   io: CliIo;
   /** Set by a command's action: the exit code to return. */
   exitCode: number;
+  /** --max-memory: bytes of host memory the simulator may allocate (pass it as a Machine's maxBytes). */
+  maxMemory: number;
+}
+
+/** Default --max-memory: 16 GiB of simulated frames leaves room for Node itself on a 24 GiB machine. */
+export const DEFAULT_MAX_MEMORY = 16 * 2 ** 30;
+
+/** Parse --max-memory ("8G", "512M", "0x40000000", bytes); at least 16 MiB. */
+export function parseMaxMemory(text: string): number {
+  const v = parseSize(text, "--max-memory");
+  if (v < 16n * 2n ** 20n || v > 2n ** 50n) {
+    throw new KexecLabError("E_NUMBER_RANGE", `--max-memory ${text} is not between 16M and 1P`, {
+      field: "--max-memory",
+    });
+  }
+  return Number(v);
 }
 
 export function buildProgram(ctx: CliContext): Command {
@@ -26,6 +44,14 @@ export function buildProgram(ctx: CliContext): Command {
     )
     .version("0.1.0")
     .option("--debug", "print stack traces of errors")
+    .option(
+      "--max-memory <size>",
+      "most host memory the simulator may allocate for page contents and tables (e.g. 4G); past it: E_LIMIT",
+      "16G",
+    )
+    .hook("preAction", (root) => {
+      ctx.maxMemory = parseMaxMemory(String(root.opts().maxMemory));
+    })
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) });
@@ -40,7 +66,7 @@ export function buildProgram(ctx: CliContext): Command {
 
 /** Run the CLI with arguments (without "node" and the script). Returns the exit code. */
 export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
-  const ctx: CliContext = { io, exitCode: EXIT_OK };
+  const ctx: CliContext = { io, exitCode: EXIT_OK, maxMemory: DEFAULT_MAX_MEMORY };
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(args, { from: "user" });

@@ -144,6 +144,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
           ...(vaBits !== undefined ? { vaBits } : {}),
         }),
         freePages: parseFreePages(opts.freePages, seed),
+        maxBytes: ctx.maxMemory,
       };
       const strategies = opts.strategy
         ?.split(",")
