@@ -43,7 +43,9 @@ export default {
         met: r.seconds < 10,
       });
     }
-    const exact = timed(() => modelTrace(shapeTrace("linear-map-copy", 512 * MiB).raw(), n1, { sample: 1e9 }));
+    const exact = timed(() =>
+      modelTrace(shapeTrace("linear-map-copy", 512 * MiB).raw(), n1, { sample: 1e9 }),
+    );
     // Informative: the same without sampling (the goal applies to the default, sampled run).
     figures.push({ name: "model 512 MiB linear-map-copy (4K, exact)", value: exact.seconds, unit: "s" });
     // The published point, as a reference value.
