@@ -103,6 +103,11 @@ export const CATALOG = {
     title: "mapping outside what the translation format can express",
     hint: "VA, PA and size must be granule-aligned, inside the VA range of the half and below 2^paBits",
   },
+  // --- external tools (src/emit) ---------------------------------------------------------------------
+  E_TOOL_MISSING: {
+    title: "a required external tool is not installed",
+    hint: "install it: apt-get install qemu-system-arm qemu-system-x86 binutils-aarch64-linux-gnu",
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof CATALOG;

@@ -14,8 +14,8 @@
  *   in-place          head = IND_DONE: nothing to copy
  *   x86-ident         head, CR3 = the identity map's PML4, swap page in swap mode
  *
- * TTBR0 and TTBR1 are told apart by walking: TTBR0 is the start-level table through which the control
- * code page translates to itself.
+ * The roots come from the prepared relocation's `translation` (TTBR0/TTBR1, CR3 = its ttbr0); without
+ * one, TTBR0 is the start-level table through which the control code page translates to itself.
  */
 
 import { KexecLabError } from "../errors.js";
@@ -135,8 +135,8 @@ export function emitStrategy(
   const description = `${sc.arch} ${ps / 1024}K ${strategy.name}${options.x86Swap && sc.arch === "x86_64" ? " (swap)" : ""}`;
   let emitted: EmittedImage;
   if (sc.arch === "arm64") {
-    const format = formatFor(machine, options.vaBits);
-    const params = arm64ParamsFor(strategy.name, image, machine, format, tables);
+    const format = prepared.translation?.format ?? formatFor(machine, options.vaBits);
+    const params = arm64ParamsFor(strategy.name, image, machine, format, tables, prepared);
     emitted = emitArm64({
       mem: machine.mem,
       pages,
@@ -151,16 +151,16 @@ export function emitStrategy(
         field: "--strategy",
       });
     }
-    const format = formatFor(machine, options.vaBits === 57 ? 57 : 48);
+    const format = prepared.translation?.format ?? formatFor(machine, options.vaBits === 57 ? 57 : 48);
     if (format.levels.length !== 4) {
       throw new KexecLabError("E_NOT_MODELED", "the x86_64 boot stub enters 4-level paging only", {
         field: "vaBits",
       });
     }
-    const roots = tables.filter((t) => t.level === format.startLevel);
+    const cr3 = prepared.translation?.ttbr0 ?? tables.find((t) => t.level === format.startLevel)!.pa;
     emitted = emitX86({
       image,
-      cr3: roots[0]!.pa,
+      cr3,
       mode: options.x86Swap ? "swap" : "copy",
       pages,
       description,
@@ -249,12 +249,13 @@ function arm64ParamsFor(
   machine: Machine,
   format: TranslationFormat,
   tables: readonly { pa: number; level: number }[],
+  prepared: PreparedRelocation,
 ): Arm64Params {
   const ps = image.pageSize;
   if (name === "mmu-off" || name === "in-place") {
     return { mode: "mmu-off", pageSize: ps, head: image.head };
   }
-  const roots = arm64Roots(machine, format, image, tables);
+  const roots = prepared.translation ?? arm64Roots(machine, format, image, tables);
   const tcr = tcrFor(format, { ttbr0: true, ttbr1: true });
   const mmu = {
     mair: (BigInt(MAIR_EL1.hi) << 32n) | BigInt(MAIR_EL1.lo),

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../main.js";
 import { registerCalibrate } from "./calibrate.js";
+import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
@@ -11,4 +12,4 @@ import { registerValidate } from "./validate.js";
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
 
-export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport];
+export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit];

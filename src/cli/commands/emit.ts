@@ -1,0 +1,258 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type Command, Option } from "commander";
+import { qemuArm64Args, STATUS_DONE } from "../../emit/arm64.js";
+import { get64 } from "../../emit/blobs.js";
+import { firstDiff, haveTool, QEMU_ARM64, QEMU_X86, runEmitted } from "../../emit/node/qemu.js";
+import { qemuDemoScenario } from "../../emit/scenario.js";
+import { emitStrategy, type StrategyEmission } from "../../emit/strategy.js";
+import { qemuX86Args } from "../../emit/x86.js";
+import { KexecLabError } from "../../errors.js";
+import type { PageSize } from "../../machine/physmem.js";
+import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
+import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
+import { writeOutputFile } from "../files.js";
+import { printJson } from "../io.js";
+import type { CliContext } from "../main.js";
+
+const TARGETS = ["qemu-virt-arm64", "qemu-pc-x86_64"] as const;
+type Target = (typeof TARGETS)[number];
+
+interface EmitOptions {
+  target: Target;
+  strategy?: string;
+  granule: string;
+  seed: string;
+  linearMap: "block" | "page";
+  x86Swap?: boolean;
+  x86ClearNx?: boolean;
+  out?: string;
+  force?: boolean;
+  run?: boolean;
+  timeout: string;
+  json?: boolean;
+}
+
+const HELP = `
+Writes a bare-metal image of one relocation strategy for QEMU, built from a small seeded scenario
+(kernel 4 MiB, initrd 2 MiB, DTB 2 MiB; pages handed out in random order) on a machine laid out like
+QEMU's: every RAM page the kimage populated (indirection pages, source pages, control pages with the
+strategy's translation tables), the project's relocation routine (asm/arm64/reloc.S in the control
+code page; on x86_64 the Multiboot stub asm/x86_64/boot.S), and its parameter block.
+
+--out DIR writes: one raw file per RAM blob, boot.elf (x86_64), expected-N.bin (the simulator's memory
+after its own relocation, one per checked range), manifest.json, and run-qemu.sh (QEMU with the QMP
+monitor on stdio, stopped at the end by -no-shutdown so memory can be saved with pmemsave).
+--run runs QEMU itself (qemu-system-aarch64 / qemu-system-x86_64), dumps the checked ranges and compares
+them with the simulator's, byte for byte.
+
+Exit status: 0 written (and, with --run, QEMU's memory equals the simulator's), 1 a difference or a
+QEMU run that did not finish, 2 bad input or a missing tool.
+
+Examples:
+  $ kexec-lab emit --target qemu-virt-arm64 --strategy linear-map-copy --granule 16K --run
+  $ kexec-lab emit --target qemu-virt-arm64 --strategy va-copy --out /tmp/va-copy-4k
+  $ kexec-lab emit --target qemu-pc-x86_64 --x86-swap --x86-clear-nx --run --json
+`;
+
+function parseGranule(s: string, target: Target): PageSize {
+  const m: Record<string, PageSize> = {
+    "4K": 4096,
+    "16K": 16384,
+    "64K": 65536,
+    "4096": 4096,
+    "16384": 16384,
+    "65536": 65536,
+  };
+  const g = m[s.toUpperCase()];
+  if (g === undefined) throw new KexecLabError("E_PAGE_SIZE", `granule "${s}"`, { field: "--granule" });
+  if (target === "qemu-pc-x86_64" && g !== 4096) {
+    throw new KexecLabError("E_PAGE_SIZE", "x86_64 has 4K pages only", { field: "--granule" });
+  }
+  return g;
+}
+
+function parseCount(s: string, field: string): number {
+  if (!/^\d+$/.test(s)) throw new KexecLabError("E_USAGE", `"${s}" is not a non-negative integer`, { field });
+  return Number(s);
+}
+
+function writeDirectory(dir: string, e: StrategyEmission, force: boolean, qemuBin: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const img = e.image;
+  const files: string[] = [];
+  const blobs = img.blobs.map((b) => {
+    const name = `ram-0x${b.addr.toString(16)}.bin`;
+    writeOutputFile(join(dir, name), b.bytes, force);
+    files.push(name);
+    return { file: name, addr: hexAddr(b.addr), size: b.bytes.length, label: b.label };
+  });
+  if (img.kernelElf !== undefined) {
+    writeOutputFile(join(dir, "boot.elf"), img.kernelElf, force);
+    files.push("boot.elf");
+  }
+  const checks = img.checks.map((c, i) => {
+    const name = `expected-${i}.bin`;
+    writeOutputFile(join(dir, name), e.simulated[i]!, force);
+    files.push(name);
+    return { label: c.label, addr: hexAddr(c.addr), size: c.size, expected: name };
+  });
+  const args = qemuArgsFor(
+    e,
+    blobs.map((b) => b.file),
+    "boot.elf",
+  );
+  const manifest = {
+    target: img.target,
+    description: img.description,
+    qemu: qemuBin,
+    args,
+    entry: hexAddr(img.entry),
+    params: { addr: hexAddr(img.paramsAddr), size: img.paramsSize, statusDone: hexAddr(STATUS_DONE) },
+    blobs,
+    checks,
+    note: "the routine's own page (the control code page) holds code and parameters the simulator does not have",
+    controlCodePage: hexAddr(e.kimage.controlCodePage),
+  };
+  writeOutputFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, force);
+  const script = [
+    "#!/bin/sh",
+    "# Generated by kexec-lab emit. QMP on stdio: send",
+    '#   {"execute":"qmp_capabilities"}  then  {"execute":"cont"}',
+    "# and, after the SHUTDOWN event, pmemsave each range of manifest.json's checks.",
+    'cd "$(dirname "$0")" || exit 2',
+    `exec ${qemuBin} ${args.map((a) => (/^[\w,=.+:/-]+$/.test(a) ? a : `'${a}'`)).join(" ")} -S -qmp stdio`,
+    "",
+  ].join("\n");
+  writeOutputFile(join(dir, "run-qemu.sh"), script, force);
+  files.push("manifest.json", "run-qemu.sh");
+  return files;
+}
+
+function qemuArgsFor(e: StrategyEmission, blobFiles: string[], kernel: string): string[] {
+  return e.image.target === "qemu-virt-arm64"
+    ? qemuArm64Args(e.image, blobFiles)
+    : qemuX86Args(e.image, blobFiles, kernel);
+}
+
+export function registerEmit(program: Command, ctx: CliContext): Command {
+  return program
+    .command("emit")
+    .description(
+      "write a strategy's relocation as a bare-metal image for QEMU, and optionally run and check it",
+    )
+    .addOption(
+      new Option("--target <target>", "QEMU machine").choices([...TARGETS]).default("qemu-virt-arm64"),
+    )
+    .option(
+      "--strategy <name>",
+      "mmu-off, linear-map-copy, va-copy, in-place (arm64); x86-ident (x86_64; the default there)",
+    )
+    .option("--granule <size>", "arm64 translation granule and page size: 4K, 16K or 64K", "4K")
+    .option("--seed <n>", "seed of the scenario's contents and free-page order", "1")
+    .addOption(
+      new Option("--linear-map <kind>", "linear-map-copy: block-mapped or page-granular linear map")
+        .choices(["block", "page"])
+        .default("block"),
+    )
+    .option("--x86-swap", "x86-ident: pre-6.14 three-copy swap through the swap page")
+    .option(
+      "--x86-clear-nx",
+      "x86_64: clear NX in the emitted copy of the tables (the kernel's identity map is executable)",
+    )
+    .option("--out <dir>", "write the image files into this directory")
+    .option("--force", "overwrite files in --out")
+    .option("--run", "run the image on QEMU and compare its memory with the simulator's")
+    .option("--timeout <seconds>", "hard limit for one QEMU run", "60")
+    .option("--json", "print one JSON document")
+    .addHelpText("after", HELP)
+    .action(async (opts: EmitOptions) => {
+      const arch = opts.target === "qemu-virt-arm64" ? "arm64" : "x86_64";
+      const strategy = opts.strategy ?? (arch === "arm64" ? "linear-map-copy" : "x86-ident");
+      const pageSize = parseGranule(opts.granule, opts.target);
+      const seed = parseCount(opts.seed, "--seed");
+      const timeout = parseCount(opts.timeout, "--timeout");
+      if (opts.out === undefined && !opts.run) {
+        throw new KexecLabError("E_USAGE", "give --out DIR, --run, or both", { field: "--out" });
+      }
+      const sc = qemuDemoScenario({ arch, pageSize, seed });
+      const e = emitStrategy(sc, strategy, {
+        linearMap: opts.linearMap,
+        x86Swap: opts.x86Swap === true,
+        x86ClearNx: opts.x86ClearNx === true,
+        compareAllPages: true,
+      });
+      const qemuBin = arch === "arm64" ? QEMU_ARM64 : QEMU_X86;
+      const files =
+        opts.out !== undefined
+          ? writeDirectory(resolve(ctx.io.cwd, opts.out), e, opts.force === true, qemuBin)
+          : [];
+
+      let run: { outcome: string; status: string; seconds?: number; differences: string[] } | undefined;
+      if (opts.run) {
+        if (!haveTool(qemuBin)) {
+          throw new KexecLabError("E_TOOL_MISSING", `${qemuBin} is not installed`, { field: "--run" });
+        }
+        const r = await runEmitted(e.image, { timeoutMs: timeout * 1000 });
+        const status = r.params.length >= 8 ? Number(get64(r.params, 0)) : 0;
+        const differences: string[] = [];
+        const code = e.kimage.controlCodePage;
+        if (r.outcome === "shutdown" && status === STATUS_DONE) {
+          e.image.checks.forEach((c, i) => {
+            const q = r.dumps[i]!.slice();
+            const s = e.simulated[i]!.slice();
+            if (arch === "arm64" && code + pageSize > c.addr && code < c.addr + c.size) {
+              const from = Math.max(code, c.addr) - c.addr;
+              const to = Math.min(code + pageSize, c.addr + c.size) - c.addr;
+              q.fill(0, from, to);
+              s.fill(0, from, to);
+            }
+            const d = firstDiff(q, s);
+            if (d >= 0) differences.push(`${c.label}: first difference at ${hexAddr(c.addr + d)}`);
+          });
+        } else {
+          differences.push(
+            r.outcome !== "shutdown"
+              ? `QEMU did not finish (${r.outcome})`
+              : `the routine did not finish (status ${hexAddr(status)})`,
+          );
+        }
+        run = { outcome: r.outcome, status: hexAddr(status), differences };
+      }
+
+      const verified = run === undefined ? undefined : run.differences.length === 0;
+      if (opts.json) {
+        printJson(ctx.io, {
+          target: e.image.target,
+          description: e.image.description,
+          strategy,
+          pageSize,
+          seed,
+          simulatorVerified: e.simulatorVerified,
+          blobs: e.image.blobs.map((b) => ({ addr: hexAddr(b.addr), size: b.bytes.length })),
+          checks: e.image.checks.map((c) => ({ label: c.label, addr: hexAddr(c.addr), size: c.size })),
+          ...(opts.out !== undefined ? { out: opts.out, files } : {}),
+          ...(run !== undefined
+            ? { qemu: { outcome: run.outcome, status: run.status, verified, differences: run.differences } }
+            : {}),
+        });
+      } else {
+        ctx.io.stdout(`${e.image.description} for ${e.image.target} (seed ${seed})\n\n`);
+        ctx.io.stdout(
+          `${renderTable(
+            ["blob", "address", "size"],
+            e.image.blobs.map((b) => [b.label, hexAddr(b.addr), formatBytes(b.bytes.length)]),
+          )}\n`,
+        );
+        if (opts.out !== undefined) ctx.io.stdout(`\nwrote ${files.length} files to ${opts.out}\n`);
+        if (run !== undefined) {
+          ctx.io.stdout(
+            verified
+              ? `\nQEMU: ${e.image.checks.length} ranges equal the simulator's byte for byte\n`
+              : `\nQEMU: MISMATCH\n${run.differences.map((d) => `  ${d}`).join("\n")}\n`,
+          );
+        }
+      }
+      ctx.exitCode = verified === false ? EXIT_REFUSED : EXIT_OK;
+    });
+}

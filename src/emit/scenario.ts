@@ -1,0 +1,73 @@
+/**
+ * A small scenario that fits QEMU: a few MiB of seeded segments on a machine whose RAM is laid out as
+ * QEMU's (arm64 virt: RAM at 0x40000000 with QEMU's DTB area reserved; x86_64 pc: RAM from 1 MiB with
+ * the boot stub's area and the top reserved), pages handed out in a seeded random order so the entry
+ * list has swaps, parked pages and several indirection pages. Browser-safe (no files).
+ */
+
+import type { Arch } from "../kimage/constants.js";
+import type { Segment } from "../kimage/kimage.js";
+import { MemoryMap } from "../machine/memmap.js";
+import type { PageSize } from "../machine/physmem.js";
+import type { RelocScenario } from "../reloc/run.js";
+import { QEMU_VIRT_DTB_RESERVE, QEMU_VIRT_RAM_BASE } from "./arm64.js";
+import { QEMU_PC_LOW_RESERVE_END, QEMU_PC_TOP_RESERVE } from "./x86.js";
+
+const MiB = 1024 * 1024;
+
+export function qemuMemoryMap(arch: Arch, ramMiB: number): MemoryMap {
+  if (arch === "arm64") {
+    const start = QEMU_VIRT_RAM_BASE;
+    return new MemoryMap([
+      { start, end: start + ramMiB * MiB, type: "ram", name: "System RAM" },
+      { start, end: start + QEMU_VIRT_DTB_RESERVE, type: "reserved", name: "QEMU DTB" },
+    ]);
+  }
+  const end = ramMiB * MiB;
+  return new MemoryMap([
+    { start: 0x100000, end, type: "ram", name: "System RAM" },
+    { start: 0x100000, end: QEMU_PC_LOW_RESERVE_END, type: "reserved", name: "boot stub and firmware" },
+    { start: end - QEMU_PC_TOP_RESERVE, end, type: "reserved", name: "top of RAM" },
+  ]);
+}
+
+export interface QemuDemoOptions {
+  arch: Arch;
+  pageSize: PageSize;
+  seed?: number;
+  /** Simulated RAM in MiB (default 64 on arm64, 128 on x86_64). */
+  ramMiB?: number;
+}
+
+/** kernel 4 MiB (3 MiB of bytes), initrd 2 MiB (1 MiB + 12345 bytes), dtb 2 MiB (64 KiB): seeded content. */
+export function qemuDemoScenario(opts: QemuDemoOptions): RelocScenario {
+  const seed = opts.seed ?? 1;
+  const ramMiB = opts.ramMiB ?? (opts.arch === "arm64" ? 64 : 128);
+  const base = opts.arch === "arm64" ? QEMU_VIRT_RAM_BASE + 8 * MiB : 32 * MiB;
+  const segments: Segment[] = [
+    { mem: base, memsz: 4 * MiB, content: { kind: "synthetic", seed, bufsz: 3 * MiB }, label: "kernel" },
+    {
+      mem: base + 4 * MiB,
+      memsz: 2 * MiB,
+      content: { kind: "synthetic", seed: seed + 1, bufsz: MiB + 12345 },
+      label: "initrd",
+    },
+    {
+      mem: base + 6 * MiB,
+      memsz: 2 * MiB,
+      content: { kind: "synthetic", seed: seed + 2, bufsz: 64 * 1024 },
+      label: "dtb",
+    },
+  ];
+  return {
+    name: `qemu demo ${opts.arch} ${opts.pageSize / 1024}K`,
+    arch: opts.arch,
+    pageSize: opts.pageSize,
+    vaBits: 48,
+    memoryMap: qemuMemoryMap(opts.arch, ramMiB),
+    segments,
+    contentMode: "exact",
+    seed,
+    freePages: { kind: "random", seed },
+  };
+}
