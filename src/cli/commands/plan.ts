@@ -18,7 +18,7 @@ import { writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
-interface PlanOptions {
+export interface PlanOptions {
   arch: Arch;
   kernel: string;
   initrd?: string;
@@ -75,14 +75,18 @@ export function planInputFromOptions(opts: PlanOptions): PlanInput {
   return input;
 }
 
-export function registerPlan(program: Command, ctx: CliContext): Command {
-  return program
-    .command("plan")
-    .description(
-      "place a kernel, initrd and DTB as kexec-tools or kexec_file_load would: the dry run kexec lacks",
-    )
-    .addOption(new Option("--arch <arch>", "architecture").choices(ARCHES).default("arm64"))
-    .requiredOption("--kernel <file>", "kernel: arm64 Image (or Image.gz), x86_64 bzImage, or ELF64 vmlinux")
+/**
+ * The real-file options (--kernel, --initrd, --dtb, --iomem, --append, --loader, --mem-min/--mem-max,
+ * -p/--crashkernel, --page-size, --seed, --wipe-kaslr-seed) on any command; with
+ * planInputFromOptions() they give a PlanInput for planLoad(). Used by `plan`, meant for `run` too.
+ */
+export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolean }): Command {
+  const kernelHelp = "kernel: arm64 Image (or Image.gz), x86_64 bzImage, or ELF64 vmlinux";
+  return (
+    opts.kernelRequired
+      ? cmd.requiredOption("--kernel <file>", kernelHelp)
+      : cmd.option("--kernel <file>", kernelHelp)
+  )
     .option("--initrd <file>", "initial ramdisk")
     .option(
       "--dtb <file>",
@@ -103,7 +107,17 @@ export function registerPlan(program: Command, ctx: CliContext): Command {
     .option(
       "--wipe-kaslr-seed",
       "treat a non-zero /chosen/kaslr-seed as wiped, as in a running kernel's /sys/firmware/fdt",
+    );
+}
+
+export function registerPlan(program: Command, ctx: CliContext): Command {
+  const cmd = program.command("plan");
+  addPlanInputOptions(cmd, { kernelRequired: true });
+  return cmd
+    .description(
+      "place a kernel, initrd and DTB as kexec-tools or kexec_file_load would: the dry run kexec lacks",
     )
+    .addOption(new Option("--arch <arch>", "architecture").choices(ARCHES).default("arm64"))
     .option("--out-dtb <file>", "write the patched DTB here")
     .option("--force", "overwrite --out-dtb if it exists")
     .option("--print-segments", "print nr_segments and segment[i] lines in kexec-tools' --debug format")
