@@ -96,6 +96,17 @@ describe("strategy shapes", () => {
     );
   });
 
+  it("the x86 swap page's copies are scratch: the limit counts the image once", async () => {
+    const { modelTrace } = await import("../src/model/model.js");
+    const p = builtinProfile("x86_64-server");
+    const bytes = 256 * 4096;
+    const swap = modelTrace(strategyTrace("x86-swap", pagePairs(bytes)).raw(), p);
+    const copy = modelTrace(strategyTrace("x86-copy", pagePairs(bytes)).raw(), p);
+    expect(swap.limitSeconds).toBeCloseTo((2 * bytes) / 14e9, 12);
+    expect(swap.limitSeconds).toBe(copy.limitSeconds);
+    expect(swap.seconds / copy.seconds).toBeGreaterThan(1.5);
+  });
+
   it("refuses bad page sizes and strategies", () => {
     expect(() => pagePairs(4096, { pageSize: 8192 })).toThrow(KexecLabError);
     expect(() => strategyTrace("warp" as never, pagePairs(4096))).toThrow(/unknown strategy/);

@@ -47,6 +47,7 @@ import {
   CMO_IC_IALLU,
   CMO_IC_IVAU,
   COPY_LINEAR_LOOP,
+  COPY_SCRATCH,
   COPY_UNCACHED,
   EV_BARRIER,
   EV_CMO,
@@ -76,7 +77,7 @@ export const DEFAULT_SAMPLE_BYTES = 64 * 1024 * 1024;
 export interface ModelOptions {
   /** Maximum copy events (pages) simulated exactly; default: 64 MiB worth of copies. */
   sample?: number;
-  /** Bytes relocated, for the physical limit; default: the sum of all copy sizes in the trace. */
+  /** Bytes relocated, for the physical limit; default: the copies in the trace except COPY_SCRATCH ones. */
   bytes?: number;
 }
 
@@ -539,10 +540,12 @@ export function modelTraceDetailed(
   // Pre-scan: copies and bytes.
   let copies = 0;
   let copyBytes = 0;
+  let relocatedBytes = 0;
   for (let e = 0; e < events; e++) {
     if (trace[e * 5] === EV_COPY) {
       copies++;
       copyBytes += trace[e * 5 + 3]!;
+      if ((trace[e * 5 + 4]! & COPY_SCRATCH) === 0) relocatedBytes += trace[e * 5 + 3]!;
     }
   }
   const avgCopy = copies > 0 ? copyBytes / copies : 4096;
@@ -640,7 +643,7 @@ export function modelTraceDetailed(
     breakdown[COMPONENTS[c]!] = s;
     total += s;
   }
-  const bytes = opts.bytes ?? copyBytes;
+  const bytes = opts.bytes ?? relocatedBytes;
   const limitSeconds = physicalLimitSeconds(bytes, profile);
   return {
     summary: {

@@ -28,6 +28,7 @@ import {
   CMO_DC_IVAC,
   CMO_IC_IALLU,
   COPY_LINEAR_LOOP,
+  COPY_SCRATCH,
   COPY_UNCACHED,
   EV_BARRIER,
   EV_CMO,
@@ -235,9 +236,9 @@ export function strategyTrace(
           lastDstLeaf = dl;
         }
         if (strategy === "x86-swap") {
-          t.event(EV_COPY, swap, src, pageSize, 0);
+          t.event(EV_COPY, swap, src, pageSize, COPY_SCRATCH);
           t.event(EV_COPY, src, dst, pageSize, 0);
-          t.event(EV_COPY, dst, swap, pageSize, 0);
+          t.event(EV_COPY, dst, swap, pageSize, COPY_SCRATCH);
         } else {
           t.event(EV_COPY, dst, src, pageSize, 0);
         }

@@ -34,6 +34,8 @@ export const ACC_TABLE = 4;
 /** Copy flags: uncached (MMU off), and whether it is part of a linear loop over contiguous VAs. */
 export const COPY_UNCACHED = 1;
 export const COPY_LINEAR_LOOP = 2;
+/** A copy to or from a scratch page (x86 swap page): not part of the relocated bytes (timing model's limit). */
+export const COPY_SCRATCH = 4;
 
 /** Cache maintenance by VA to a point: dc civac (clean+inval to PoC), dc ivac, dc cvau, dc cvac, ic ivau. */
 export const CMO_DC_CIVAC = 1;
