@@ -7,7 +7,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { KexecLabError } from "../errors.js";
+import { CATALOG, KexecLabError } from "../errors.js";
 import { parseSize } from "../scenario/numbers.js";
 import { COMMANDS } from "./commands/index.js";
 import { EXIT_OK, reportError } from "./exit.js";
@@ -36,6 +36,15 @@ export function parseMaxMemory(text: string): number {
 }
 
 export function buildProgram(ctx: CliContext): Command {
+  // commander's own errors (unknown option, missing argument) in the catalog's format, as E_USAGE.
+  const output = {
+    writeOut: (s: string) => ctx.io.stdout(s),
+    writeErr: (s: string) => ctx.io.stderr(s),
+    outputError: (s: string, write: (s: string) => void) =>
+      write(
+        `kexec-lab: error[E_USAGE]: ${CATALOG.E_USAGE.title}: ${s.replace(/^error: /, "").trimEnd()}\n  hint: ${CATALOG.E_USAGE.hint}\n`,
+      ),
+  };
   const program = new Command("kexec-lab")
     .description(
       "Run Linux kexec's load-and-relocate path on a simulated machine, bit for bit: where segments land,\n" +
@@ -52,14 +61,11 @@ export function buildProgram(ctx: CliContext): Command {
     .hook("preAction", (root) => {
       ctx.maxMemory = parseMaxMemory(String(root.opts().maxMemory));
     })
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) });
+    .configureOutput(output);
   for (const register of COMMANDS) {
     const sub = register(program, ctx);
-    sub
-      .exitOverride()
-      .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) });
+    sub.exitOverride().configureOutput(output);
   }
   return program;
 }
