@@ -423,6 +423,74 @@ describe("crash loads (-p)", () => {
   });
 });
 
+describe("page size, ELF kernels, kexec_file crash loads", () => {
+  it("a 64K-page running kernel rounds memsz and aligns to 64 KiB", () => {
+    // Kernel as before at 0x80000000 (Juno, no reservations); initrd 0x3ffec78 bytes -> memsz
+    // 0x4000000 (64 KiB pages) at image end 0x81aa0000 (already 64 KiB aligned); DTB 27057 bytes ->
+    // one 64 KiB page at 0x85aa0000; purgatory 0x4000 -> 0x10000 at 0x85ab0000.
+    const p = planLoad({ arch: "arm64", kernel: IMAGE, initrd: INITRD, dtb: JUNO_DTB, pageSize: 65536 });
+    expect(layout(p).map((s) => [s[0], s[1], s[2]])).toEqual([
+      ["kernel", 0x80000000, 0x1aa0000],
+      ["initrd", 0x81aa0000, 0x4000000],
+      ["dtb", 0x85aa0000, 0x10000],
+      ["purgatory", 0x85ab0000, 0x10000],
+    ]);
+    kernelAccepts(p, 65536);
+    expect(
+      fail(() => planLoad({ arch: "x86_64", kernel: BZIMAGE, iomem: X86_IOMEM, pageSize: 16384 })).code,
+    ).toBe("E_PAGE_SIZE");
+  });
+
+  it("x86_64 ELF vmlinux: PT_LOADs at p_paddr, entry translated from the virtual e_entry", () => {
+    const elf = elf64({
+      machine: 62,
+      entry: 0,
+      loads: [
+        { paddr: 0x1000000, vaddr: 0xffffffff81000000n, filesz: 0x3000, memsz: 0x5000 },
+        { paddr: 0x2000000, vaddr: 0xffffffff82000000n, filesz: 0x100, memsz: 0x1000 },
+      ],
+    });
+    // e_entry = 0xffffffff81000040 (written below as a full 64-bit value).
+    new DataView(elf.buffer).setBigUint64(24, 0xffffffff81000040n, true);
+    const p = planLoad({ arch: "x86_64", kernel: elf, iomem: X86_IOMEM });
+    expect(p.kernelEntry).toBe(0x1000040);
+    expect(layout(p).map((s) => [s[0], s[1], s[2], s[3]])).toEqual([
+      ["kernel[0]", 0x1000000, 0x5000, 0x3000],
+      ["kernel[1]", 0x2000000, 0x1000, 0x100],
+      ["purgatory", 0x63fff7000, 0x9000, 0x5000],
+    ]);
+    // A PT_LOAD over the running kernel's reservations is fine on x86 (kexec-tools uses all RAM),
+    // but one outside RAM is refused.
+    const out = elf64({
+      machine: 62,
+      entry: 0xc0000000,
+      loads: [{ paddr: 0xc0000000, filesz: 16, memsz: 16 }],
+    });
+    expect(fail(() => planLoad({ arch: "x86_64", kernel: out, iomem: X86_IOMEM })).code).toBe("E_NO_HOLE");
+  });
+
+  it("kexec_file crash load: elfcorehdr top-down, kernel, initrd and DTB inside the region", () => {
+    const p = planLoad({
+      arch: "arm64",
+      loader: "kexec-file",
+      kernel: IMAGE,
+      initrd: new Uint8Array(8 * MiB),
+      dtb: JUNO_DTB,
+      crash: true,
+      crashRegion: { start: 0x90000000, end: 0xa0000000 },
+    });
+    // elfcorehdr: one page at the top, 0x9ffff000. Kernel: lowest 2 MiB boundary, 0x90000000.
+    // initrd right after the kernel (0x91aa0000). DTB: highest 2 MiB boundary below the elfcorehdr: 0x9fe00000.
+    expect(layout(p).map((s) => [s[0], s[1]])).toEqual([
+      ["elfcorehdr", 0x9ffff000],
+      ["kernel", 0x90000000],
+      ["initrd", 0x91aa0000],
+      ["dtb", 0x9fe00000],
+    ]);
+    kernelAccepts(p);
+  });
+});
+
 describe("output formats", () => {
   it("JSON: segments with kind, mem, memsz, bufsz and the entry", () => {
     const j = planToJson(planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB }));

@@ -220,17 +220,19 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
   const strings: string[] = [];
   const offsets = new Map<string, number>();
   let stringsSize = 0;
-  const joined = () => strings.join("\0");
+  /** The strings block so far, each name NUL-terminated. */
+  let table = "";
   const nameOffset = (name: string): number => {
     const known = offsets.get(name);
     if (known !== undefined) return known;
-    const idx = stringsSize > 0 ? `${joined()}\0`.indexOf(`${name}\0`) : -1;
+    const idx = table.indexOf(`${name}\0`);
     if (idx >= 0) {
       offsets.set(name, idx);
       return idx;
     }
     offsets.set(name, stringsSize);
     strings.push(name);
+    table += `${name}\0`;
     stringsSize += name.length + 1;
     return stringsSize - name.length - 1;
   };
@@ -309,7 +311,7 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
   }
   v.setUint32(at, FDT_END);
   at += 4;
-  out.set(latin1Bytes(`${joined()}${strings.length > 0 ? "\0" : ""}`), at);
+  out.set(latin1Bytes(table), at);
   return out;
 }
 
