@@ -25,8 +25,8 @@
  *                arrives (the next address depends on them): this is why the entry walk cannot be
  *                hidden by prefetching when its line misses.
  *
- * Large runs: at most `sample` copy events (pages) are simulated exactly, as evenly spaced blocks of 64
- * consecutive pages; the time of each kind of event in the skipped blocks is extrapolated from the
+ * Large runs: at most about `sample` copy events (pages) are simulated exactly, as evenly spaced blocks
+ * of 64 consecutive pages (counted with the page-sized maintenance events around them); the time of each kind of event in the skipped blocks is extrapolated from the
  * simulated events of the same kind (per byte or per event). `sampled` says when that happened.
  */
 
@@ -537,7 +537,10 @@ export function modelTraceDetailed(
   opts: ModelOptions = {},
 ): ModelDetail {
   const events = Math.floor(trace.length / 5);
-  // Pre-scan: copies and bytes.
+  // Pre-scan: copies, bytes, and the "heavy" events (page copies and page-sized maintenance) that
+  // sampling blocks are counted in.
+  const heavyCmoBytes = profile.lineBytes * 8;
+  let heavy = 0;
   let copies = 0;
   let copyBytes = 0;
   let relocatedBytes = 0;
@@ -546,6 +549,9 @@ export function modelTraceDetailed(
       copies++;
       copyBytes += trace[e * 5 + 3]!;
       if ((trace[e * 5 + 4]! & COPY_SCRATCH) === 0) relocatedBytes += trace[e * 5 + 3]!;
+      heavy++;
+    } else if (trace[e * 5] === EV_CMO && trace[e * 5 + 3]! >= heavyCmoBytes) {
+      heavy++;
     }
   }
   const avgCopy = copies > 0 ? copyBytes / copies : 4096;
@@ -554,7 +560,8 @@ export function modelTraceDetailed(
     Math.floor(opts.sample ?? Math.max(256, Math.floor(DEFAULT_SAMPLE_BYTES / avgCopy))),
   );
   const sampled = copies > sample;
-  const blocks = Math.ceil(copies / SAMPLE_BLOCK);
+  const blockSize = Math.max(1, Math.round((SAMPLE_BLOCK * heavy) / Math.max(1, copies)));
+  const blocks = Math.ceil(heavy / blockSize);
   const simBlocks = Math.max(1, Math.floor(sample / SAMPLE_BLOCK));
   const isSimulated = (b: number): boolean =>
     !sampled || b === 0 || Math.floor((b * simBlocks) / blocks) > Math.floor(((b - 1) * simBlocks) / blocks);
@@ -565,7 +572,7 @@ export function modelTraceDetailed(
   const totalUnits = new Float64Array(CLASSES);
   const classComp = new Int8Array(CLASSES).fill(-1);
 
-  let copiesSeen = 0;
+  let heavySeen = 0;
   let currentBlock = -1;
   let blockSimulated = true;
   // Time that is not extrapolated: barrier waits and the final drain, by component.
@@ -577,13 +584,13 @@ export function modelTraceDetailed(
     const b = trace[o + 2]!;
     const n = trace[o + 3]!;
     const flags = trace[o + 4]!;
-    if (kind === EV_COPY) {
-      const blk = Math.floor(copiesSeen / SAMPLE_BLOCK);
+    if (kind === EV_COPY || (kind === EV_CMO && n >= heavyCmoBytes)) {
+      const blk = Math.floor(heavySeen / blockSize);
       if (blk !== currentBlock) {
         currentBlock = blk;
         blockSimulated = isSimulated(blk);
       }
-      copiesSeen++;
+      heavySeen++;
     }
     const comp = componentOf(kind, flags);
     const cls = (kind & 7) * CLASS_FLAGS + (flags & (CLASS_FLAGS - 1));
