@@ -8,8 +8,9 @@ import { registerInspect } from "./inspect.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
 import { registerRun } from "./run.js";
+import { registerSweep } from "./sweep.js";
 import { registerValidate } from "./validate.js";
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
 
-export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit];
+export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit, registerSweep];
