@@ -1,11 +1,14 @@
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
 import type { FreePagePolicy } from "../../machine/freepages.js";
 import type { PageSize } from "../../machine/physmem.js";
-import { strategyNames } from "../../reloc/registry.js";
+import { registerStrategy, strategyNames } from "../../reloc/registry.js";
 import type { RunResult } from "../../reloc/result.js";
 import { runScenario } from "../../reloc/run.js";
+import type { RelocationStrategy } from "../../reloc/strategy.js";
 import { formatBytes, formatCount, formatSeconds, renderTable } from "../../report/format.js";
 import { defaultScenario } from "../../scenario/default.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -25,6 +28,33 @@ interface RunOptions {
   seed: string;
   json?: boolean;
   timings?: boolean;
+  loadStrategy?: string[];
+}
+
+function isStrategy(v: unknown): v is RelocationStrategy {
+  const s = v as RelocationStrategy | null;
+  return (
+    typeof s === "object" &&
+    s !== null &&
+    typeof s.name === "string" &&
+    typeof s.prepare === "function" &&
+    Array.isArray(s.arches)
+  );
+}
+
+/** Import a user strategy file and register every strategy it exports. */
+async function loadStrategyFile(file: string, cwd: string): Promise<void> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(resolve(cwd, file)).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new KexecLabError("E_FILE_READ", `cannot load strategy module: ${(e as Error).message}`, { file });
+  }
+  const found = [...new Set(Object.values(mod).filter(isStrategy))];
+  if (found.length === 0) {
+    throw new KexecLabError("E_FIELD_VALUE", "the module exports no relocation strategy", { file });
+  }
+  for (const s of found) registerStrategy(s);
 }
 
 const GRANULES: Record<string, PageSize> = {
@@ -98,6 +128,7 @@ Examples:
   $ kexec-lab run --strategy linear-map-copy --linear-map page --granule 16K
   $ kexec-lab run --arch x86_64 --x86-swap --gbpages
   $ kexec-lab run --content synthetic --free-pages random:7 --timings
+  $ kexec-lab run --load-strategy examples/strategies/source-window.ts --strategy source-window,va-copy
 `;
 
 export function registerRun(program: Command, ctx: CliContext): Command {
@@ -131,10 +162,16 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       "lowest",
     )
     .option("--seed <n>", "seed of the scenario's contents and random policies", "1")
+    .option(
+      "--load-strategy <file>",
+      "import a strategy module (see docs/strategies.md) before running; repeatable",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option("--json", "print one JSON document")
     .option("--timings", "include wall-clock seconds of each relocation (breaks byte-identical output)")
     .addHelpText("after", HELP)
-    .action((opts: RunOptions) => {
+    .action(async (opts: RunOptions) => {
+      for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
       const seed = parseInteger(opts.seed, "--seed");
       const pageSize = parseGranule(opts.granule, opts.arch);
       const vaBits = opts.vaBits !== undefined ? parseInteger(opts.vaBits, "--va-bits") : undefined;
