@@ -2,6 +2,7 @@
 
 import type { Command } from "commander";
 import type { CliContext } from "../main.js";
+import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
 import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
@@ -13,4 +14,4 @@ import { registerValidate } from "./validate.js";
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
 
-export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit, registerSweep];
+export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit, registerSweep, registerBench];
