@@ -1,8 +1,10 @@
 /**
  * Walk conformance: random mappings -> tables built by src/mmu in RAM (some descriptors then broken on
  * purpose) -> the A64 routine loads from chosen VAs on QEMU with the MMU on -> every load's value, or
- * its fault (ESR DFSC, FAR), must equal what the simulator's walker predicts. 4K, 16K and 64K granules,
- * 48-bit VA, 40-bit PA (so an output address bit flipped above bit 39 is an Address size fault).
+ * its fault (ESR DFSC, FAR), must equal what the simulator's walker predicts. 4K, 16K and 64K granules
+ * with 48-bit VA and 40-bit PA (so an output address bit flipped above bit 39 is an Address size
+ * fault), the 2- and 3-level configurations (39/42/47-bit VA), and 52-bit VA and PA (FEAT_LPA2 for
+ * 4K/16K, with a level -1 table for 4K; FEAT_LVA/LPA for 64K).
  */
 
 import fc from "fast-check";
@@ -17,10 +19,11 @@ import {
   type ProbeOutcome,
   predictProbe,
 } from "../../src/emit/probe.js";
+import { ttbrValue } from "../../src/emit/strategy.js";
 import { type PageSize, PhysMem } from "../../src/machine/physmem.js";
 import { bumpAllocator, TableBuilder } from "../../src/mmu/builder.js";
 import { createFormat, MAIR_EL1, tcrFor } from "../../src/mmu/formats.js";
-import type { MapAttributes, TranslationFormat, WalkStep } from "../../src/mmu/types.js";
+import { type MapAttributes, type TranslationFormat, toVaParts, type WalkStep } from "../../src/mmu/types.js";
 import { walk } from "../../src/mmu/walker.js";
 import { QEMU_ARM64, requireTool, runEmitted } from "./harness.js";
 
@@ -61,10 +64,17 @@ interface Scenario {
   corruptions: string[];
 }
 
-function buildScenario(granule: PageSize, seed: number): Scenario {
+interface Config {
+  granule: PageSize;
+  vaBits: 39 | 42 | 47 | 48 | 52;
+  paBits: number;
+}
+
+function buildScenario(cfg: Config, seed: number): Scenario {
+  const { granule } = cfg;
   const rng = new Rng(seed);
   const mem = new PhysMem({ pageSize: granule, ram: [{ start: RAM_START, end: RAM_END }] });
-  const format = createFormat({ arch: "arm64", granule, vaBits: 48, paBits: 40 });
+  const format = createFormat({ arch: "arm64", granule, vaBits: cfg.vaBits, paBits: cfg.paBits });
   const builder = new TableBuilder(mem, format, bumpAllocator(mem, TABLES[0], TABLES[1], granule));
   const dataPage = ROUTINE + granule;
   const code: MapAttributes = { memType: "normal", writable: true, executable: true };
@@ -73,7 +83,7 @@ function buildScenario(granule: PageSize, seed: number): Scenario {
 
   const block = granule === 4096 ? 2 * MiB : granule === 16384 ? 32 * MiB : 0;
   const lowVa = 2 ** 32;
-  const span = 2 ** 48;
+  const span = 2 ** cfg.vaBits;
   const mapped: { half: 0 | 1; va: number; size: number }[] = [];
   const nMaps = 1 + rng.int(10);
   for (let i = 0; i < nMaps; i++) {
@@ -81,7 +91,7 @@ function buildScenario(granule: PageSize, seed: number): Scenario {
     const useBlock = block > 0 && rng.next() < 0.25;
     const unit = useBlock ? block : granule;
     const size = useBlock ? block : granule * (1 + rng.int(12));
-    const vaUnits = Math.floor((span - lowVa - size) / unit);
+    const vaUnits = Math.floor((span - (half === 0 ? lowVa : 0) - size) / unit);
     const va = (half === 0 ? lowVa : 0) + rng.int(vaUnits) * unit;
     const paUnits = Math.floor((TARGET[1] - TARGET[0] - size) / unit);
     const pa = TARGET[0] + rng.int(paUnits + 1) * unit;
@@ -160,8 +170,9 @@ function buildScenario(granule: PageSize, seed: number): Scenario {
   for (const va of probes) {
     const o = predictProbe(mem, format, roots, va);
     if (o.kind !== "value") continue;
-    const parts = va >= 2n ** 63n ? 1 : 0;
-    const r = walk(mem, format, parts === 0 ? roots.ttbr0 : roots.ttbr1, parts, Number(va % 2n ** 48n));
+    const parts = toVaParts(va, format.vaBits);
+    if (parts === undefined) continue;
+    const r = walk(mem, format, parts.half === 0 ? roots.ttbr0 : roots.ttbr1, parts.half, parts.va);
     if (!r.ok) continue;
     const page = r.pa - (r.pa % granule);
     if (page >= TARGET[0] && page < TARGET[1] && !filled.has(page)) {
@@ -182,8 +193,8 @@ function mmuRegisters(s: Scenario) {
   return {
     mair: (BigInt(MAIR_EL1.hi) << 32n) | BigInt(MAIR_EL1.lo),
     tcr: (BigInt(tcr.hi) << 32n) | BigInt(tcr.lo),
-    ttbr0: BigInt(roots.ttbr0),
-    ttbr1: BigInt(roots.ttbr1),
+    ttbr0: ttbrValue(roots.ttbr0),
+    ttbr1: ttbrValue(roots.ttbr1),
   };
 }
 
@@ -219,14 +230,26 @@ function mismatches(s: Scenario, got: ProbeOutcome[]): string[] {
 }
 
 describe.skipIf(!haveQemu)("walk conformance: src/mmu walker vs QEMU's MMU", () => {
-  for (const granule of [4096, 16384, 65536] as PageSize[]) {
-    it(`${granule / 1024}K granule: random mappings and broken descriptors`, {
+  const configs: (Config & { runs: number })[] = [
+    { granule: 4096, vaBits: 48, paBits: 40, runs: 8 },
+    { granule: 16384, vaBits: 48, paBits: 40, runs: 8 },
+    { granule: 65536, vaBits: 48, paBits: 40, runs: 8 },
+    { granule: 4096, vaBits: 39, paBits: 48, runs: 4 },
+    { granule: 16384, vaBits: 47, paBits: 48, runs: 4 },
+    { granule: 65536, vaBits: 42, paBits: 48, runs: 4 },
+    { granule: 4096, vaBits: 52, paBits: 52, runs: 4 },
+    { granule: 16384, vaBits: 52, paBits: 52, runs: 4 },
+    { granule: 65536, vaBits: 52, paBits: 52, runs: 4 },
+  ];
+  for (const cfg of configs) {
+    const { granule } = cfg;
+    it(`${granule / 1024}K granule, ${cfg.vaBits}-bit VA, ${cfg.paBits}-bit PA: random mappings and broken descriptors`, {
       timeout: 180_000,
     }, async () => {
       const kinds = new Set<string>();
       await fc.assert(
         fc.asyncProperty(fc.integer({ min: 1, max: 0x7fffffff }), async (seed) => {
-          const s = buildScenario(granule, seed);
+          const s = buildScenario(cfg, seed);
           const got = await runScenario(s, granule);
           for (const o of s.expected)
             kinds.add(o.kind === "value" ? "value" : `dfsc 0x${o.dfsc.toString(16)}`);
@@ -235,8 +258,10 @@ describe.skipIf(!haveQemu)("walk conformance: src/mmu walker vs QEMU's MMU", () 
             throw new Error(`seed ${seed}, corruptions [${s.corruptions.join(", ")}]:\n${bad.join("\n")}`);
           }
         }),
-        { numRuns: Number(process.env.KEXEC_QEMU_RUNS ?? 8) },
+        { numRuns: Number(process.env.KEXEC_QEMU_RUNS ?? cfg.runs) },
       );
+      if (process.env.KEXEC_QEMU_VERBOSE)
+        process.stderr.write(`${cfg.granule}/${cfg.vaBits}/${cfg.paBits}: ${[...kinds].sort().join(" ")}\n`);
       // The runs must have exercised values and faults, or the comparison proves little.
       expect(kinds.has("value")).toBe(true);
       expect([...kinds].some((k) => k.startsWith("dfsc"))).toBe(true);
@@ -247,18 +272,19 @@ describe.skipIf(!haveQemu)("walk conformance: src/mmu walker vs QEMU's MMU", () 
     timeout: 60_000,
   }, async () => {
     const granule = 4096;
+    const cfg: Config = { granule, vaBits: 48, paBits: 40 };
     let seed = 1;
-    let s = buildScenario(granule, seed);
+    let s = buildScenario(cfg, seed);
     while (s.corruptions.length > 0 || !s.expected.some((o) => o.kind === "value")) {
-      s = buildScenario(granule, ++seed);
+      s = buildScenario(cfg, ++seed);
     }
     // Predict with the intact tables, then flip OA bit 21 of one leaf on the path of a value probe.
     const i = s.expected.findIndex((o) => o.kind === "value");
     const va = s.vas[i]!;
-    const half = va >= 2n ** 63n ? 1 : 0;
+    const { half, va: low } = toVaParts(va, s.format.vaBits)!;
     const steps: WalkStep[] = [];
     const roots = s.builder.rootsForTlb();
-    walk(s.mem, s.format, half === 0 ? roots.ttbr0 : roots.ttbr1, half, Number(va % 2n ** 48n), steps);
+    walk(s.mem, s.format, half === 0 ? roots.ttbr0 : roots.ttbr1, half, low, steps);
     const leaf = steps[steps.length - 1]!;
     s.mem.write32(leaf.descriptorPa, (leaf.lo ^ (1 << 21)) >>> 0);
     const got = await runScenario(s, granule);
