@@ -117,6 +117,25 @@ describe("kexec-lab run", () => {
     expect(d.code).toBe(2);
   });
 
+  it("--profile attaches the timing model to every strategy", async () => {
+    const { code, out } = await cli([
+      "run",
+      "--content",
+      "synthetic",
+      "--strategy",
+      "mmu-off,linear-map-copy",
+      "--profile",
+      "published-25mb",
+      "--json",
+    ]);
+    expect(code).toBe(0);
+    const r = JSON.parse(out) as RunResult;
+    const [off, lm] = r.strategies;
+    expect(off!.model![0]!.profile).toBe("published-25mb");
+    // the MMU-off relocation is modeled much slower than the MMU-on one
+    expect(off!.model![0]!.seconds).toBeGreaterThan(5 * lm!.model![0]!.seconds);
+  });
+
   it("--help has examples", async () => {
     const { out } = await cli(["run", "--help"]);
     expect(out).toMatch(/Examples:/);

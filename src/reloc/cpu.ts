@@ -17,6 +17,7 @@ import {
   ACC_ENTRY,
   ACC_UNCACHED,
   type AccessSink,
+  COPY_SCRATCH,
   EV_BARRIER,
   EV_CMO,
   EV_COPY,
@@ -317,10 +318,11 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
           if (sw < 0) break;
         }
         // swap_pages: source -> swap, destination -> source, swap -> destination
+        // (the model counts the destination -> source copy as the relocated bytes, as its shapes do)
         cpu.guard.release(src);
-        cpu.copyScratch(sw, src, copyFlags);
+        cpu.copyScratch(sw, src, copyFlags | COPY_SCRATCH);
         cpu.copyScratch(src, dst, copyFlags);
-        cpu.copyPage(dst, sw, copyFlags);
+        cpu.copyPage(dst, sw, copyFlags | COPY_SCRATCH);
       }
       if (cmoAfter !== 0) cpu.cmo(dst, pageSize, cmoAfter, true, true);
       if (cpu.halted) break;

@@ -5,6 +5,7 @@ import { KexecLabError } from "../../errors.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
 import type { FreePagePolicy } from "../../machine/freepages.js";
 import type { PageSize } from "../../machine/physmem.js";
+import { traceModeler } from "../../model/model.js";
 import { registerStrategy, strategyNames } from "../../reloc/registry.js";
 import type { RunResult } from "../../reloc/result.js";
 import { runScenario } from "../../reloc/run.js";
@@ -14,6 +15,7 @@ import { defaultScenario } from "../../scenario/default.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { paint, printJson } from "../io.js";
 import type { CliContext } from "../main.js";
+import { resolveProfile } from "./calibrate.js";
 
 interface RunOptions {
   arch: Arch;
@@ -29,6 +31,7 @@ interface RunOptions {
   json?: boolean;
   timings?: boolean;
   loadStrategy?: string[];
+  profile?: string;
 }
 
 function isStrategy(v: unknown): v is RelocationStrategy {
@@ -128,6 +131,7 @@ Examples:
   $ kexec-lab run --strategy linear-map-copy --linear-map page --granule 16K
   $ kexec-lab run --arch x86_64 --x86-swap --gbpages
   $ kexec-lab run --content synthetic --free-pages random:7 --timings
+  $ kexec-lab run --profile PROFILE_NAME   (timing model; see docs/model.md for the builtin profiles)
   $ kexec-lab run --load-strategy examples/strategies/source-window.ts --strategy source-window,va-copy
 `;
 
@@ -167,6 +171,10 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       "import a strategy module (see docs/strategies.md) before running; repeatable",
       (v: string, prev: string[] = []) => [...prev, v],
     )
+    .option(
+      "--profile <names>",
+      "timing model: comma-separated builtin profile names or profile JSON files; adds `model` to each strategy",
+    )
     .option("--json", "print one JSON document")
     .option("--timings", "include wall-clock seconds of each relocation (breaks byte-identical output)")
     .addHelpText("after", HELP)
@@ -193,6 +201,17 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         x86Swap: opts.x86Swap === true,
         gbpages: opts.gbpages === true,
         timings: opts.timings === true,
+        ...(opts.profile !== undefined
+          ? {
+              model: traceModeler(
+                opts.profile
+                  .split(",")
+                  .map((p) => p.trim())
+                  .filter((p) => p.length > 0)
+                  .map(resolveProfile),
+              ),
+            }
+          : {}),
       });
       if (!outcome.ok) {
         if (opts.json) printJson(ctx.io, { refused: outcome.verdict });
@@ -277,6 +296,25 @@ function renderRun(r: RunResult, ctx: CliContext): string {
       ["left", "left"],
     ),
   );
+  const modeled = r.strategies.filter((s) => s.model !== undefined && s.model.length > 0);
+  if (modeled.length > 0) {
+    lines.push("");
+    lines.push(
+      renderTable(
+        ["strategy", "profile", "modeled time", "copy limit", "x limit"],
+        modeled.flatMap((s) =>
+          s.model!.map((m) => [
+            s.name,
+            m.profile,
+            formatSeconds(m.seconds),
+            formatSeconds(m.limitSeconds),
+            `${m.ratioToLimit.toFixed(2)}x`,
+          ]),
+        ),
+        ["left", "left"],
+      ),
+    );
+  }
   for (const s of r.strategies) {
     for (const f of s.failures) lines.push(`${s.name}: ${f.kind}: ${f.message}`);
   }
