@@ -19,3 +19,60 @@ export {
   planLoad,
   planToJson,
 } from "./loader/plan.js";
+
+// --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
+export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
+export { type GuardedKind, PageGuard } from "./reloc/guard.js";
+export { type ListVisitor, walkEntryList } from "./reloc/list.js";
+export {
+  BUILTIN_STRATEGIES,
+  findStrategy,
+  registerStrategy,
+  strategiesFor,
+  strategyNames,
+} from "./reloc/registry.js";
+export type {
+  ModelSummary,
+  PageTableCost,
+  RelocCounters,
+  RunResult,
+  StrategyResult,
+  VerificationFailure,
+} from "./reloc/result.js";
+export {
+  LoadRefused,
+  type RelocScenario,
+  type RunOutcome,
+  type RunScenarioOptions,
+  type RunStrategyOptions,
+  runScenario,
+  runStrategy,
+  type StrategyRun,
+} from "./reloc/run.js";
+export {
+  DEFAULT_STRATEGY_OPTIONS,
+  type PreparedRelocation,
+  type RelocationStrategy,
+  type StrategyContext,
+  type StrategyOptions,
+} from "./reloc/strategy.js";
+export { type AccessSink, NULL_SINK, TraceBuffer } from "./reloc/trace.js";
+export { type VerifyOutcome, verifySegments } from "./reloc/verify.js";
+export { defaultScenario } from "./scenario/default.js";
+
+// --- scenario files and reports (src/scenario, src/report) ---------------------------------------------
+export type { PageMap } from "./reloc/result.js";
+export { type Curve, type ReportCurves, tableCostCurves, timeCurves } from "./report/curves.js";
+export { escapeHtml, jsonForScript } from "./report/escape.js";
+export { type HtmlReportOptions, renderHtmlReport, renderMemoryMapSvg } from "./report/html.js";
+export { buildPageMap } from "./report/pagemap.js";
+export { loadRunResult } from "./report/result-schema.js";
+export {
+  loadScenario,
+  type Scenario,
+  type ScenarioSegment,
+  scenarioMemoryMap,
+  scenarioSegments,
+  toRelocScenario,
+} from "./scenario/load.js";
+export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
