@@ -31,8 +31,10 @@ export {
   strategiesFor,
   strategyNames,
 } from "./reloc/registry.js";
+// --- scenario files and reports (src/scenario, src/report) ---------------------------------------------
 export type {
   ModelSummary,
+  PageMap,
   PageTableCost,
   RelocCounters,
   RunResult,
@@ -58,15 +60,12 @@ export {
 } from "./reloc/strategy.js";
 export { type AccessSink, NULL_SINK, TraceBuffer } from "./reloc/trace.js";
 export { type VerifyOutcome, verifySegments } from "./reloc/verify.js";
-export { defaultScenario } from "./scenario/default.js";
-
-// --- scenario files and reports (src/scenario, src/report) ---------------------------------------------
-export type { PageMap } from "./reloc/result.js";
 export { type Curve, type ReportCurves, tableCostCurves, timeCurves } from "./report/curves.js";
 export { escapeHtml, jsonForScript } from "./report/escape.js";
 export { type HtmlReportOptions, renderHtmlReport, renderMemoryMapSvg } from "./report/html.js";
 export { buildPageMap } from "./report/pagemap.js";
 export { loadRunResult } from "./report/result-schema.js";
+export { defaultScenario } from "./scenario/default.js";
 export {
   loadScenario,
   type Scenario,
