@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { KexecLabError } from "../src/errors.js";
 import { CacheHierarchy, CacheLevel } from "../src/model/cache.js";
 import { COMPONENTS, modelTrace, modelTraceDetailed, physicalLimitSeconds } from "../src/model/model.js";
 import { builtinProfile, loadProfile, type Profile } from "../src/model/profiles.js";
@@ -260,6 +261,57 @@ describe("memory system", () => {
         expect(JSON.stringify(modelTrace(t.raw(), p))).toBe(JSON.stringify(s));
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it("one huge event is partly simulated and extrapolated, and says so", () => {
+    const p = profile();
+    const one = new TraceBuffer();
+    one.event(EV_COPY, 0x40000000, 0x100000000, 16 * MiB, 0);
+    const big = modelTrace(one.raw(), p);
+    const pages = modelTrace(streamCopy(16 * MiB), p);
+    expect(big.sampled).toBe(true);
+    expect(pages.sampled).toBe(false);
+    expect(Math.abs(big.seconds / pages.seconds - 1)).toBeLessThan(0.1);
+    const cmo = new TraceBuffer();
+    cmo.event(EV_CMO, 0, 0, 2 ** 40, CMO_DC_CIVAC); // 1 TiB of maintenance finishes
+    const m = modelTrace(cmo.raw(), p);
+    expect(m.sampled).toBe(true);
+    expect(m.seconds).toBeGreaterThan(0);
+  });
+
+  it("malformed traces are refused with a catalogued error; any well-formed one gives finite times", () => {
+    const p = profile();
+    const bad = (values: number[]) => {
+      try {
+        modelTrace(Float64Array.from(values), p);
+        return "accepted";
+      } catch (e) {
+        return e instanceof KexecLabError ? e.code : String(e);
+      }
+    };
+    expect(bad([1, 0, 0, 4096])).toBe("E_FIELD_VALUE");
+    expect(bad([9, 0, 0, 0, 0])).toBe("E_FIELD_VALUE");
+    expect(bad([1, Number.NaN, 0, 4096, 0])).toBe("E_FIELD_VALUE");
+    expect(bad([2, -64, 0, 8, 0])).toBe("E_FIELD_VALUE");
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 7, 8, 64, 4096, 1e6, 2 ** 40, 2 ** 52, -1, Number.NaN, 0.5),
+          { maxLength: 60 },
+        ),
+        (values) => {
+          const t = Float64Array.from(values.slice(0, values.length - (values.length % 5)));
+          try {
+            const s = modelTrace(t, p);
+            expect(Number.isFinite(s.seconds)).toBe(true);
+            expect(s.seconds).toBeGreaterThanOrEqual(0);
+          } catch (e) {
+            expect(e).toBeInstanceOf(KexecLabError);
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

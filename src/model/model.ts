@@ -30,6 +30,7 @@
  * simulated events of the same kind (per byte or per event). `sampled` says when that happened.
  */
 
+import { KexecLabError } from "../errors.js";
 import type { ModelSummary } from "../reloc/result.js";
 import {
   ACC_ENTRY,
@@ -71,6 +72,8 @@ const C_OTHER = 5;
 
 /** Pages per exactly simulated block when sampling. */
 export const SAMPLE_BLOCK = 64;
+/** Lines of one event simulated exactly; the rest of a bigger event is extrapolated from them. */
+export const MAX_EVENT_LINES = 1 << 16;
 /** Copy bytes simulated exactly by default before sampling starts (64 MiB). */
 export const DEFAULT_SAMPLE_BYTES = 64 * 1024 * 1024;
 
@@ -181,6 +184,8 @@ class MemorySystem {
   lastDoneComp = C_OTHER;
   vaSrc = VA_SRC_BASE;
   vaDst = VA_DST_BASE;
+  /** Events longer than MAX_EVENT_LINES, partly extrapolated. */
+  extrapolatedEvents = 0;
   readonly stats: ModelStats = {
     demandLines: 0,
     prefetchLines: 0,
@@ -401,11 +406,23 @@ class MemorySystem {
     const ss0 = Math.floor(sBase / lb);
     const ds0 = Math.floor(dBase / lb);
     const full = src % lb === 0 && dst % lb === 0 && n % lb === 0;
-    for (let i = 0; i < lines; i++) {
+    const exact = Math.min(lines, MAX_EVENT_LINES);
+    const before = this.now;
+    for (let i = 0; i < exact; i++) {
       this.read(src0 + i, ss0 + i);
       this.write(dst0 + i, ds0 + i, full);
       this.now += this.coreNsPerLine;
     }
+    if (exact < lines) this.extrapolate(before, lines / exact);
+  }
+
+  /** The event simulated so far since `before` stands for `factor` times as much work. */
+  private extrapolate(before: number, factor: number): void {
+    const extra = (this.now - before) * (factor - 1);
+    this.now += extra;
+    this.busFree = Math.max(this.busFree, this.now);
+    if (this.lastDone < this.now) this.lastDone = this.now;
+    this.extrapolatedEvents++;
   }
 
   /** A load the core must wait for (entry list, descriptors); returns the stall end. */
@@ -419,9 +436,12 @@ class MemorySystem {
     const lb = this.lineBytes;
     const first = Math.floor(a / lb);
     const last = Math.floor((a + Math.max(n, 1) - 1) / lb);
+    const stop = Math.min(last, first + MAX_EVENT_LINES - 1);
+    const before = this.now;
     let done = this.now;
-    for (let l = first; l <= last; l++) done = Math.max(done, this.read(l, l));
+    for (let l = first; l <= stop; l++) done = Math.max(done, this.read(l, l));
     if (dependent && done > this.now) this.now = done;
+    if (stop < last) this.extrapolate(before, (last - first + 1) / (stop - first + 1));
   }
 
   store(a: number, n: number, flags: number): void {
@@ -434,10 +454,13 @@ class MemorySystem {
     const lb = this.lineBytes;
     const first = Math.floor(a / lb);
     const last = Math.floor((a + Math.max(n, 1) - 1) / lb);
-    for (let l = first; l <= last; l++) {
+    const stop = Math.min(last, first + MAX_EVENT_LINES - 1);
+    const before = this.now;
+    for (let l = first; l <= stop; l++) {
       const full = a <= l * lb && a + n >= (l + 1) * lb;
       this.write(l, l, full);
     }
+    if (stop < last) this.extrapolate(before, (last - first + 1) / (stop - first + 1));
   }
 
   entryCost(): void {
@@ -459,7 +482,10 @@ class MemorySystem {
     const pou = op === CMO_DC_CVAU || op === CMO_IC_IVAU;
     const opNs = pou ? this.pouNs : this.pocNs;
     const W = this.cmoWindow;
-    for (let l = first; l <= last; l++) {
+    const before = this.now;
+    const total = last - first + 1;
+    const stop = first + Math.min(total, MAX_EVENT_LINES) - 1;
+    for (let l = first; l <= stop; l++) {
       this.now += this.cmoLineNs;
       let dirty = false;
       if (op === CMO_DC_CIVAC) dirty = this.caches.maintain(l, true, true);
@@ -480,7 +506,8 @@ class MemorySystem {
         this.lastDoneComp = this.comp;
       }
     }
-    this.stats.maintenanceLines += last - first + 1;
+    this.stats.maintenanceLines += stop - first + 1;
+    if (stop < last) this.extrapolate(before, total / (stop - first + 1));
   }
 
   /** A barrier; returns how long it waited for outstanding work (charged to that work's component). */
@@ -536,7 +563,12 @@ export function modelTraceDetailed(
   profile: Profile,
   opts: ModelOptions = {},
 ): ModelDetail {
-  const events = Math.floor(trace.length / 5);
+  if (trace.length % 5 !== 0) {
+    throw new KexecLabError("E_FIELD_VALUE", `a trace is 5 numbers per event; got ${trace.length}`, {
+      field: "trace",
+    });
+  }
+  const events = trace.length / 5;
   // Pre-scan: copies, bytes, and the "heavy" events (page copies and page-sized maintenance) that
   // sampling blocks are counted in.
   const heavyCmoBytes = profile.lineBytes * 8;
@@ -545,6 +577,20 @@ export function modelTraceDetailed(
   let copyBytes = 0;
   let relocatedBytes = 0;
   for (let e = 0; e < events; e++) {
+    const k = trace[e * 5]!;
+    if (!(k >= EV_COPY && k <= EV_BARRIER && Number.isInteger(k))) {
+      throw new KexecLabError("E_FIELD_VALUE", `trace event ${e} has unknown kind ${k}`, {
+        field: `trace[${e}]`,
+      });
+    }
+    for (let f = 1; f < 5; f++) {
+      const v = trace[e * 5 + f]!;
+      if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER)) {
+        throw new KexecLabError("E_FIELD_VALUE", `trace event ${e} field ${f} is ${v}`, {
+          field: `trace[${e}]`,
+        });
+      }
+    }
     if (trace[e * 5] === EV_COPY) {
       copies++;
       copyBytes += trace[e * 5 + 3]!;
@@ -659,7 +705,7 @@ export function modelTraceDetailed(
       breakdown,
       limitSeconds,
       ratioToLimit: limitSeconds > 0 ? total / limitSeconds : 0,
-      sampled,
+      sampled: sampled || m.extrapolatedEvents > 0,
     },
     stats: m.stats,
   };
