@@ -31,7 +31,6 @@ export {
   strategiesFor,
   strategyNames,
 } from "./reloc/registry.js";
-// --- scenario files and reports (src/scenario, src/report) ---------------------------------------------
 export type {
   ModelSummary,
   PageMap,
