@@ -134,12 +134,12 @@ describe("kexec-lab plan", () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.segments.map((s: { kind: string; mem: string }) => [s.kind, s.mem])).toEqual([
-      ["kernel", "0x43800000"],
-      ["initrd", "0x452a0000"],
-      ["dtb", "0x4929f000"],
-      ["purgatory", "0x492a1000"],
+      ["kernel", "0x40000000"],
+      ["dtb", "0x41aa0000"],
+      ["purgatory", "0x41aa2000"],
+      ["initrd", "0x43666000"],
     ]);
-    expect(j.entry).toBe("0x492a1000");
+    expect(j.entry).toBe("0x41aa2000");
     expect(j.kernelCheck.ok).toBe(true);
     expect((await cli(...arm, "--json")).out).toBe(r.out);
   });
@@ -151,12 +151,12 @@ describe("kexec-lab plan", () => {
       "nr_segments = 4",
       "segment[0].buf   = 0x10000000",
       "segment[0].bufsz = 0x19f97c0",
-      "segment[0].mem   = 0x43800000",
+      "segment[0].mem   = 0x40000000",
       "segment[0].memsz = 0x1aa0000",
       "segment[1].buf   = 0x119fa000",
-      "segment[1].bufsz = 0x3ffec78",
-      "segment[1].mem   = 0x452a0000",
-      "segment[1].memsz = 0x3fff000",
+      "segment[1].bufsz = 0x1dbf",
+      "segment[1].mem   = 0x41aa0000",
+      "segment[1].memsz = 0x2000",
     ]);
   });
 
@@ -169,15 +169,15 @@ describe("kexec-lab plan", () => {
       const get = (prop: string, t: string) =>
         execFileSync("fdtget", [t, out, "/chosen", prop], { encoding: "utf8" }).trim();
       expect(get("bootargs", "-ts")).toBe("console=ttyAMA0");
-      expect(get("linux,initrd-start", "-tx")).toBe("0 452a0000");
-      expect(get("linux,initrd-end", "-tx")).toBe("0 4929ec78");
+      expect(get("linux,initrd-start", "-tx")).toBe("0 43666000");
+      expect(get("linux,initrd-end", "-tx")).toBe("0 47664c78");
     },
   );
 
   it("human output: a table with units, the entry and notes", async () => {
     const r = await cli(...arm);
-    expect(r.out).toMatch(/kernel\s+0x43800000\s+0x452a0000\s+26\.6 MiB/);
-    expect(r.out).toContain("entry 0x492a1000");
+    expect(r.out).toMatch(/kernel\s+0x40000000\s+0x41aa0000\s+26\.6 MiB/);
+    expect(r.out).toContain("entry 0x41aa2000");
     expect(r.out).toContain("note: purgatory is a size model");
   });
 

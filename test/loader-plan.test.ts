@@ -97,28 +97,44 @@ describe("kexec-tools, arm64, on the real files", () => {
   };
 
   it("places kernel, initrd, DTB and purgatory as worked out by hand", () => {
-    // Free RAM (System RAM minus reserved/Kernel code/Kernel data): [0x40000000, 0x41a10000) is
-    // 0x1a10000 bytes, too small for text_offset + image_size = 0x1aa0000; the next free range starts
-    // at 0x43666000, whose first 2 MiB boundary is 0x43800000. The kernel ends at 0x452a0000 (hole_min).
-    // initrd: 0x3ffec78 bytes, page-aligned lowest fit at 0x452a0000, memsz 0x3fff000, ends 0x4929ec78.
-    // DTB right after (0x4929f000), then the purgatory after the DTB's two pages (0x492a1000).
+    // kexec-tools' free memory: System RAM minus every child except "Kernel code" and "Kernel data"
+    // (the running kernel may be overwritten: the copy happens after it stopped). So
+    // [0x40000000, 0x42d80000) is free (0x2d80000 bytes, up to the first "reserved"), and the
+    // kernel (text_offset + image_size = 0x1aa0000) goes to its 2 MiB-aligned start 0x40000000;
+    // hole_min = 0x41aa0000. The initrd (0x3ffec78 bytes, memsz 0x3fff000) fits neither in
+    // [0x41aa0000, 0x42d80000) (0x12e0000) nor in Kernel data [0x43200000, 0x434a0000), so it goes
+    // to 0x43666000 and ends at 0x47664c78. The DTB (2 pages) then takes the lowest fit above
+    // hole_min, 0x41aa0000, and the purgatory 0x41aa2000. Listed sorted by address.
     const p = planLoad(base);
     expect(layout(p)).toEqual([
-      ["kernel", 0x43800000, 0x1aa0000, 27236288],
-      ["initrd", 0x452a0000, 0x3fff000, 64 * MiB - 5000],
-      ["dtb", 0x4929f000, 0x2000, p.patchedDtb!.length],
-      ["purgatory", 0x492a1000, 0x4000, 0x3000],
+      ["kernel", 0x40000000, 0x1aa0000, 27236288],
+      ["dtb", 0x41aa0000, 0x2000, p.patchedDtb!.length],
+      ["purgatory", 0x41aa2000, 0x4000, 0x3000],
+      ["initrd", 0x43666000, 0x3fff000, 64 * MiB - 5000],
     ]);
-    expect(p.entry).toBe(0x492a1000);
-    expect(p.kernelEntry).toBe(0x43800000);
+    expect(p.entry).toBe(0x41aa2000);
+    expect(p.kernelEntry).toBe(0x40000000);
     expect(p.memoryMapSource).toBe("iomem");
     kernelAccepts(p);
     const chosen = deviceTreeInfo(parseFdt(p.patchedDtb!)).chosen!;
     expect(chosen).toMatchObject({
       bootargs: "console=ttyAMA0",
-      initrdStart: 0x452a0000,
-      initrdEnd: 0x4929ec78,
+      initrdStart: 0x43666000,
+      initrdEnd: 0x47664c78,
     });
+  });
+
+  it("may overwrite the running kernel's image (kexec-tools) but never reserved memory; kexec_file avoids both", () => {
+    const map = planLoad(base).memoryMap;
+    const running = map.regions.filter((r) => r.name === "Kernel code" || r.name === "Kernel data");
+    const reserved = map.regions.filter((r) => r.type === "reserved" && r.name === "reserved");
+    for (const loader of ["kexec-tools", "kexec-file"] as const) {
+      const p = planLoad({ ...base, loader });
+      const hits = (rs: typeof running) =>
+        p.segments.some((s) => rs.some((r) => s.mem < r.end && r.start < s.mem + s.memsz));
+      expect(hits(reserved)).toBe(false);
+      expect(hits(running)).toBe(loader === "kexec-tools");
+    }
   });
 
   it.skipIf(!HAVE_FDTGET)(
@@ -130,8 +146,8 @@ describe("kexec-tools, arm64, on the real files", () => {
       const get = (prop: string, t = "-ts") =>
         execFileSync("fdtget", [t, file, "/chosen", prop], { encoding: "utf8" }).trim();
       expect(get("bootargs")).toBe("console=ttyAMA0");
-      expect(get("linux,initrd-start", "-tx")).toBe("0 452a0000");
-      expect(get("linux,initrd-end", "-tx")).toBe("0 4929ec78");
+      expect(get("linux,initrd-start", "-tx")).toBe("0 43666000");
+      expect(get("linux,initrd-end", "-tx")).toBe("0 47664c78");
       expect(spawnSync("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
     },
   );
@@ -140,28 +156,40 @@ describe("kexec-tools, arm64, on the real files", () => {
     expect(fail(() => planLoad({ ...base, wipeKaslrSeed: false })).code).toBe("E_DTB_KASLR_SEED");
   });
 
-  it("agrees with the hand-placed default scenario when the initrd is a whole 64 MiB", () => {
-    // default.ts: a 28 MiB kernel, a 64 MiB initrd and a 64 KiB DTB on the same iomem map, placed at
-    // kernel 0x43800000, initrd 0x45400000, dtb 0x49400000.
+  it("the default scenario's hand placement vs kexec-tools' rules", () => {
+    // default.ts places a 28 MiB kernel, a 64 MiB initrd and a 64 KiB DTB at 0x43800000, 0x45400000
+    // and 0x49400000: the lowest fits when the running kernel's image is excluded too. kexec-tools
+    // keeps "Kernel code"/"Kernel data" usable, so on the same map it puts the kernel at 0x40000000
+    // (the 0x2d80000 bytes before the first "reserved" hold 28 MiB), the DTB right after the kernel
+    // at 0x41c00000, the purgatory at 0x41c10000 and the initrd at 0x43666000.
     const sc = defaultScenario("arm64");
     const dtb = serializeFdt(parseFdt(JUNO_DTB), { padTo: 64 * 1024 });
-    const plan = (initrdBytes: number) =>
-      planLoad({
-        arch: "arm64",
-        kernel: arm64Header({ imageSize: 28 * MiB }, 28 * MiB - 123 * 1024 - 64),
-        initrd: new Uint8Array(initrdBytes),
-        dtb,
-        memoryMap: sc.memoryMap,
-      });
-    const p = plan(64 * MiB);
-    expect(p.segments.slice(0, 3).map((s) => [s.label, s.mem, s.memsz])).toEqual(
-      sc.segments.map((s) => [s.label, s.mem, s.memsz]),
+    const input = (initrdBytes: number, memoryMap: MemoryMap): PlanInput => ({
+      arch: "arm64",
+      kernel: arm64Header({ imageSize: 28 * MiB }, 28 * MiB - 123 * 1024 - 64),
+      initrd: new Uint8Array(initrdBytes),
+      dtb,
+      memoryMap,
+    });
+    expect(planLoad(input(64 * MiB, sc.memoryMap)).segments.map((s) => [s.label, s.mem, s.memsz])).toEqual([
+      ["kernel", 0x40000000, 28 * MiB],
+      ["dtb", 0x41c00000, 0x10000],
+      ["purgatory", 0x41c10000, 0x4000],
+      ["initrd", 0x43666000, 64 * MiB],
+    ]);
+    // With the running kernel's image excluded as well (every carve-out named "reserved"), the
+    // default scenario's addresses come out exactly when the initrd is a whole 64 MiB ...
+    const strict = new MemoryMap(
+      sc.memoryMap.regions.map((r) => (r.type === "reserved" ? { ...r, name: "reserved" } : r)),
     );
-    expect(p.segments[3]).toMatchObject({ label: "purgatory", mem: 0x49410000 });
-    // With default.ts's own initrd bufsz (64 MiB - 5000 bytes) kexec-tools gives the initrd
-    // memsz = page-rounded size 0x3fff000, not 64 MiB, so the DTB lands one page lower: 0x493ff000.
-    const q = plan(64 * MiB - 5000);
-    expect(q.segments.map((s) => [s.label, s.mem, s.memsz])).toEqual([
+    expect(
+      planLoad(input(64 * MiB, strict))
+        .segments.slice(0, 3)
+        .map((s) => [s.label, s.mem, s.memsz]),
+    ).toEqual(sc.segments.map((s) => [s.label, s.mem, s.memsz]));
+    // ... while with default.ts's own initrd bufsz (64 MiB - 5000 bytes) kexec-tools gives the initrd
+    // memsz = page-rounded size 0x3fff000, not 64 MiB, and the DTB lands one page lower: 0x493ff000.
+    expect(planLoad(input(64 * MiB - 5000, strict)).segments.map((s) => [s.label, s.mem, s.memsz])).toEqual([
       ["kernel", 0x43800000, 28 * MiB],
       ["initrd", 0x45400000, 0x3fff000],
       ["dtb", 0x493ff000, 0x10000],
@@ -172,7 +200,7 @@ describe("kexec-tools, arm64, on the real files", () => {
   it("--mem-min moves every segment up; --mem-max bounds them", () => {
     const p = planLoad({ ...base, memMin: 0x80000000 });
     expect(layout(p).map((s) => s[1])).toEqual([0x80000000, 0x81aa0000, 0x85a9f000, 0x85aa1000]);
-    const e = fail(() => planLoad({ ...base, memMax: 0x47ffffff }));
+    const e = fail(() => planLoad({ ...base, memMax: 0x45ffffff }));
     expect(e.code).toBe("E_NO_HOLE");
     expect(e.message).toContain("initrd");
   });

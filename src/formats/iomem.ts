@@ -2,13 +2,14 @@
  * /proc/iomem and /sys/firmware/memmap dumps, turned into a MemoryMap.
  *
  * /proc/iomem: one resource per line, "start-end : name", hex, end inclusive, nested by two spaces
- * of indentation per level. What counts for placement (the rule kexec-tools uses on arm64):
+ * of indentation per level. The MemoryMap it gives describes the running kernel's memory:
  *   - a top-level "System RAM" line is RAM;
- *   - inside System RAM, children named "reserved", "Kernel code", "Kernel data", "Kernel rodata",
- *     "Kernel bss" and "Crash kernel" are carved out as reserved (never free for placement; the
- *     crash kernel region is where -p loads go);
- *   - any other child (e.g. a device's sub-range) does not change anything;
+ *   - every child of System RAM ("Kernel code", "Kernel data", "reserved", "Crash kernel", ...) is a
+ *     reserved region, with its name kept: none of it is free to the running kernel's allocator;
  *   - other top-level lines are devices (not RAM).
+ * Which reserved regions a loader may still place segments over is the loader's rule, decided in
+ * src/loader/plan.ts from the region names (kexec-tools on arm64 keeps "Kernel code" and "Kernel data"
+ * usable, since the copy happens after the running kernel has stopped).
  *
  * /sys/firmware/memmap: one entry per line "start end type" (hex, end inclusive), as printed by
  *   for d in /sys/firmware/memmap/*; do echo $(cat $d/start) $(cat $d/end) $(cat $d/type); done
@@ -34,16 +35,6 @@ export interface Iomem {
   /** "Crash kernel" ranges (children of System RAM). */
   crashKernel: { start: number; end: number }[];
 }
-
-/** Children of System RAM that are carved out for placement. */
-export const IOMEM_RESERVED_CHILDREN = [
-  "reserved",
-  "Kernel code",
-  "Kernel data",
-  "Kernel rodata",
-  "Kernel bss",
-  "Crash kernel",
-];
 
 const IOMEM_LINE = /^( *)([0-9a-fA-F]+)-([0-9a-fA-F]+) : (.*)$/;
 const MEMMAP_LINE = /^\s*(?:0x)?([0-9a-fA-F]+)\s+(?:0x)?([0-9a-fA-F]+)\s+(\S.*?)\s*$/;
@@ -173,7 +164,7 @@ export function iomemToMemoryMap(io: Iomem): MemoryMap {
       if (ramParent) regions.push({ start: e.start, end: e.end, type: "ram", name: "System RAM" });
       else if (io.kind === "iomem" || e.name !== "System RAM")
         regions.push({ start: e.start, end: e.end, type: "device", name: e.name });
-    } else if (ramParent && IOMEM_RESERVED_CHILDREN.includes(e.name)) {
+    } else if (ramParent && e.depth === 1) {
       regions.push({ start: e.start, end: e.end, type: "reserved", name: e.name });
     }
   }

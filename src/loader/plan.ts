@@ -167,6 +167,29 @@ function memoryMapFor(
   );
 }
 
+/**
+ * kexec-tools on arm64 (get_memory_ranges, to_be_excluded): System RAM minus every resource inside it
+ * except "Kernel code" and "Kernel data" (the running kernel's image may be overwritten: the copy
+ * happens after it has stopped) and, for crash loads, the crash kernel region itself.
+ */
+export const KEXEC_TOOLS_ARM64_KEPT = ["Kernel code", "Kernel data"];
+
+/**
+ * The memory each loader may place segments in:
+ *   kexec-tools arm64: RAM minus the reserved regions other than the running kernel's image;
+ *   kexec-tools x86_64: all RAM (its ranges come from /sys/firmware/memmap, which lists no kernel);
+ *   kexec_file_load: free memblock memory, i.e. RAM minus every reserved region (MemoryMap.usable).
+ */
+export function freeForLoader(arch: Arch, loader: LoaderKind, map: MemoryMap): RangeSet {
+  if (loader === "kexec-file") return map.usable;
+  if (arch === "x86_64") return map.ram;
+  return map.ram.subtract(
+    map.regions.filter(
+      (r) => r.type === "reserved" && !KEXEC_TOOLS_ARM64_KEPT.some((k) => r.name.startsWith(k)),
+    ),
+  );
+}
+
 function crashRegionFor(input: PlanInput): Range | undefined {
   if (!input.crash) return undefined;
   if (input.crashRegion) return input.crashRegion;
@@ -196,7 +219,7 @@ export function planLoad(input: PlanInput): Plan {
   if (input.dtb && input.arch === "x86_64") notes.push("a DTB is ignored on x86_64");
   const { map, source } = memoryMapFor(input, dtb, notes);
   const crashRegion = crashRegionFor(input);
-  let free = input.arch === "x86_64" && loader === "kexec-tools" ? map.ram : map.usable;
+  let free = freeForLoader(input.arch, loader, map);
   if (crashRegion) free = map.ram.intersect([crashRegion]);
   if (input.memMin !== undefined && input.memMax !== undefined && input.memMax < input.memMin) {
     throw new KexecLabError(
