@@ -37,6 +37,8 @@ export interface QemuDemoOptions {
   seed?: number;
   /** Simulated RAM in MiB (default 64 on arm64, 128 on x86_64). */
   ramMiB?: number;
+  /** Size of the initrd segment's buffer in MiB (default 1 MiB + 12345 bytes; memsz rounds up to 2 MiB). */
+  initrdMiB?: number;
 }
 
 /** kernel 4 MiB (3 MiB of bytes), initrd 2 MiB (1 MiB + 12345 bytes), dtb 2 MiB (64 KiB): seeded content. */
@@ -44,16 +46,18 @@ export function qemuDemoScenario(opts: QemuDemoOptions): RelocScenario {
   const seed = opts.seed ?? 1;
   const ramMiB = opts.ramMiB ?? (opts.arch === "arm64" ? 64 : 128);
   const base = opts.arch === "arm64" ? QEMU_VIRT_RAM_BASE + 8 * MiB : 32 * MiB;
+  const initrdBytes = opts.initrdMiB !== undefined ? opts.initrdMiB * MiB : MiB + 12345;
+  const initrdMemsz = Math.ceil(initrdBytes / (2 * MiB)) * 2 * MiB;
   const segments: Segment[] = [
     { mem: base, memsz: 4 * MiB, content: { kind: "synthetic", seed, bufsz: 3 * MiB }, label: "kernel" },
     {
       mem: base + 4 * MiB,
-      memsz: 2 * MiB,
-      content: { kind: "synthetic", seed: seed + 1, bufsz: MiB + 12345 },
+      memsz: initrdMemsz,
+      content: { kind: "synthetic", seed: seed + 1, bufsz: initrdBytes },
       label: "initrd",
     },
     {
-      mem: base + 6 * MiB,
+      mem: base + 4 * MiB + initrdMemsz,
       memsz: 2 * MiB,
       content: { kind: "synthetic", seed: seed + 2, bufsz: 64 * 1024 },
       label: "dtb",
