@@ -268,7 +268,8 @@ describe("memory system", () => {
     const p = profile();
     const one = new TraceBuffer();
     one.event(EV_COPY, 0x40000000, 0x100000000, 16 * MiB, 0);
-    const big = modelTrace(one.raw(), p);
+    const big = modelTrace(one.raw(), p, { maxEventLines: 1 << 16 });
+    expect(modelTrace(one.raw(), p).sampled).toBe(false); // 262144 lines: exact by default
     const pages = modelTrace(streamCopy(16 * MiB), p);
     expect(big.sampled).toBe(true);
     expect(pages.sampled).toBe(false);

@@ -72,14 +72,17 @@ const C_OTHER = 5;
 
 /** Pages per exactly simulated block when sampling. */
 export const SAMPLE_BLOCK = 64;
-/** Lines of one event simulated exactly; the rest of a bigger event is extrapolated from them. */
-export const MAX_EVENT_LINES = 1 << 16;
+/** Lines of one event simulated exactly by default (64 MiB of 64-byte lines); the rest of a bigger
+ * event (say, one dc civac over a whole segment) is extrapolated from them. */
+export const MAX_EVENT_LINES = 1 << 20;
 /** Copy bytes simulated exactly by default before sampling starts (64 MiB). */
 export const DEFAULT_SAMPLE_BYTES = 64 * 1024 * 1024;
 
 export interface ModelOptions {
   /** Maximum copy events (pages) simulated exactly; default: 64 MiB worth of copies. */
   sample?: number;
+  /** Lines of one event simulated exactly (default MAX_EVENT_LINES); the rest is extrapolated. */
+  maxEventLines?: number;
   /** Bytes relocated, for the physical limit; default: the copies in the trace except COPY_SCRATCH ones. */
   bytes?: number;
 }
@@ -184,8 +187,9 @@ class MemorySystem {
   lastDoneComp = C_OTHER;
   vaSrc = VA_SRC_BASE;
   vaDst = VA_DST_BASE;
-  /** Events longer than MAX_EVENT_LINES, partly extrapolated. */
+  /** Events longer than maxEventLines, partly extrapolated. */
   extrapolatedEvents = 0;
+  private readonly maxEventLines: number;
   readonly stats: ModelStats = {
     demandLines: 0,
     prefetchLines: 0,
@@ -197,7 +201,8 @@ class MemorySystem {
     totalCopies: 0,
   };
 
-  constructor(p: Profile) {
+  constructor(p: Profile, maxEventLines = MAX_EVENT_LINES) {
+    this.maxEventLines = Math.max(1, Math.floor(maxEventLines));
     const ghz = p.cpu.ghz;
     this.lineBytes = p.lineBytes;
     this.caches = new CacheHierarchy(p.caches, p.lineBytes);
@@ -406,7 +411,7 @@ class MemorySystem {
     const ss0 = Math.floor(sBase / lb);
     const ds0 = Math.floor(dBase / lb);
     const full = src % lb === 0 && dst % lb === 0 && n % lb === 0;
-    const exact = Math.min(lines, MAX_EVENT_LINES);
+    const exact = Math.min(lines, this.maxEventLines);
     const before = this.now;
     for (let i = 0; i < exact; i++) {
       this.read(src0 + i, ss0 + i);
@@ -436,7 +441,7 @@ class MemorySystem {
     const lb = this.lineBytes;
     const first = Math.floor(a / lb);
     const last = Math.floor((a + Math.max(n, 1) - 1) / lb);
-    const stop = Math.min(last, first + MAX_EVENT_LINES - 1);
+    const stop = Math.min(last, first + this.maxEventLines - 1);
     const before = this.now;
     let done = this.now;
     for (let l = first; l <= stop; l++) done = Math.max(done, this.read(l, l));
@@ -454,7 +459,7 @@ class MemorySystem {
     const lb = this.lineBytes;
     const first = Math.floor(a / lb);
     const last = Math.floor((a + Math.max(n, 1) - 1) / lb);
-    const stop = Math.min(last, first + MAX_EVENT_LINES - 1);
+    const stop = Math.min(last, first + this.maxEventLines - 1);
     const before = this.now;
     for (let l = first; l <= stop; l++) {
       const full = a <= l * lb && a + n >= (l + 1) * lb;
@@ -484,7 +489,7 @@ class MemorySystem {
     const W = this.cmoWindow;
     const before = this.now;
     const total = last - first + 1;
-    const stop = first + Math.min(total, MAX_EVENT_LINES) - 1;
+    const stop = first + Math.min(total, this.maxEventLines) - 1;
     for (let l = first; l <= stop; l++) {
       this.now += this.cmoLineNs;
       let dirty = false;
@@ -612,7 +617,7 @@ export function modelTraceDetailed(
   const isSimulated = (b: number): boolean =>
     !sampled || b === 0 || Math.floor((b * simBlocks) / blocks) > Math.floor(((b - 1) * simBlocks) / blocks);
 
-  const m = new MemorySystem(profile);
+  const m = new MemorySystem(profile, opts.maxEventLines);
   const simSec = new Float64Array(CLASSES);
   const simUnits = new Float64Array(CLASSES);
   const totalUnits = new Float64Array(CLASSES);
