@@ -134,6 +134,9 @@ describe("kexec-tools, arm64, on the real files", () => {
         p.segments.some((s) => rs.some((r) => s.mem < r.end && r.start < s.mem + s.memsz));
       expect(hits(reserved)).toBe(false);
       expect(hits(running)).toBe(loader === "kexec-tools");
+      expect(p.notes.some((n) => n.includes('overlaps the running kernel\'s "Kernel code"'))).toBe(
+        loader === "kexec-tools",
+      );
     }
   });
 
@@ -387,6 +390,17 @@ describe("failures", () => {
     const e = fail(() => planLoad(input(14)));
     expect(e.code).toBe("E_TOO_MANY_SEGMENTS");
     expect(e.message).toContain("17 segments");
+  });
+
+  it("kexec_file_load refuses a pre-3.17 Image (image_size 0); kexec-tools uses the defaults", () => {
+    const old = arm64Header({ imageSize: 0 }, 4096);
+    const e = fail(() => planLoad({ arch: "arm64", loader: "kexec-file", kernel: old, dtb }));
+    expect(e.code).toBe("E_KERNEL_UNSUPPORTED");
+    expect(e.where.field).toBe("image_size");
+    // kexec-tools: text_offset 0x80000 + 16 MiB from the 2 MiB-aligned hole at 0x80000000.
+    const p = planLoad({ arch: "arm64", kernel: old, dtb });
+    expect(p.segments[0]).toMatchObject({ label: "kernel", mem: 0x80080000, memsz: 16 * MiB });
+    expect(p.notes.join(" ")).toContain("older than 3.17");
   });
 
   it("kernels the architecture cannot load", () => {

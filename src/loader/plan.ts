@@ -310,6 +310,15 @@ export function planLoad(input: PlanInput): Plan {
     );
   }
   const segments = loader === "kexec-tools" ? [...ctx.segments].sort((a, b) => a.mem - b.mem) : ctx.segments;
+  for (const s of segments) {
+    for (const r of map.regions) {
+      if (r.type === "reserved" && s.mem < r.end && r.start < s.mem + s.memsz) {
+        notes.push(
+          `${s.label} [${hex(s.mem)}, ${hex(s.mem + s.memsz)}) overlaps the running kernel's "${r.name}" [${hex(r.start)}, ${hex(r.end)}): allowed, the copy happens after the running kernel has stopped`,
+        );
+      }
+    }
+  }
   const verdict = validateLoad({
     arch: input.arch,
     pageSize,
@@ -614,6 +623,20 @@ function arm64KexecFile(
   map: MemoryMap,
 ) {
   const input = ctx.input;
+  if (img.pre317) {
+    throw new KexecLabError(
+      "E_KERNEL_UNSUPPORTED",
+      "kexec_file_load's image loader refuses an Image with image_size 0 (a kernel older than 3.17): EINVAL",
+      {
+        ...(input.kernelName !== undefined ? { file: input.kernelName } : {}),
+        offset: 0x10,
+        field: "image_size",
+      },
+    );
+  }
+  if (img.bigEndian) {
+    ctx.notes.push("a big-endian Image: kexec_file_load refuses it unless the CPUs support mixed endianness");
+  }
   const dtb = requireDtb(srcDtb);
   ctx.notes.push("kexec_file_load edits the running kernel's own FDT: --dtb stands for /sys/firmware/fdt");
   const crash = crashSetup(ctx, map, crashRegion, true);
