@@ -12,6 +12,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
     arch: "arm64",
     sources: [
       "lineBytes 64, caches[0] (32 KiB, 2-way), caches[1] (up to 2 MiB, 16-way): Arm Cortex-A72 MPCore Technical Reference Manual, L1 and L2 memory system chapters",
+      "caches[0] 2 ways and caches[1] 16 ways, 64-byte lines: cross-checked against ../shared/data/dtb/juno.dtb (Cortex-A72 cpu nodes: d-cache-size 0x8000 with 256 sets; the A72 cluster's l2-cache0: 2 MiB, 2048 sets)",
       "caches[1].bytes 1 MiB, cpu.ghz 1.8: Rockchip RK3399 datasheet (A72 cluster); the Raspberry Pi 4 BCM2711 also has 1 MiB of L2",
       "caches[*].latencyCycles: estimates from published latency measurements of A72 boards",
       "dram.latencyNs 130, dram.bandwidthGBps 4.5 (single core), dram.outstandingMisses 6: estimates from published single-core STREAM and latency measurements",
@@ -227,8 +228,8 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       "One Marvell (Cavium) ThunderX2 CN99xx core: 32 KiB L1D, 256 KiB L2, 32 MiB shared L3, 8 channels of DDR4-2666.",
     arch: "arm64",
     sources: [
-      "caches[0] (32 KiB, 8-way), caches[1] (256 KiB, 8-way), caches[2] (32 MiB shared L3), lineBytes 64: Marvell ThunderX2 CN99xx product brief and published microarchitecture descriptions",
-      "cpu.ghz 2.5: ThunderX2 CN9975 nominal frequency",
+      "caches[2] (32 MiB shared last-level cache), cpu.ghz 2.5 (2.4-2.8 GHz nominal range): Electronic Design, 'Cavium ThunderX2 54-core SoC' (2017); core description: AnandTech, 'Assessing Cavium's ThunderX2' (2018)",
+      "caches[0] (32 KiB, 8-way), caches[1] (256 KiB, 8-way): published microarchitecture descriptions; unverified (../shared/data/dtb/thunder2-99xx.dtb has no cache nodes)",
       "caches[*].latencyCycles, caches[2].ways: estimates",
       "dram.latencyNs 115, dram.bandwidthGBps 12 (single core), dram.outstandingMisses 10: estimates from published single-core STREAM and latency measurements",
       "prefetcher, uncached.*, cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles: estimates",
