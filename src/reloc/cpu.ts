@@ -163,6 +163,13 @@ export class RelocCpu {
     this.microTlbHits += microTlbHits;
   }
 
+  /** Page copies and clean+invalidate lines done by a loop that inlined copyPage and cmo(…, true, true). */
+  addLoopCounts(pagesCopied: number, cleanInvalLines: number): void {
+    this.pagesCopied += pagesCopied;
+    this.linesCleaned += cleanInvalLines;
+    this.linesInvalidated += cleanInvalLines;
+  }
+
   followIndirection(): void {
     this.indirections++;
   }
@@ -296,21 +303,44 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
   let entryFrame: Uint8Array | undefined;
   let clobbersSeen = cpu.clobberCount;
   let microHits = 0;
+  let copied = 0;
+  let cmoLines = 0;
+  const linesPerPage = Math.ceil(pageSize / cpu.lineSize);
+  const guard = cpu.guard;
+  const tlb = mmuOn ? cpu.tlb : null;
+  if (mmuOn && tlb === null) throw new Error("relocateList: the MMU is on but no TLB is installed");
   // while (!(entry & IND_DONE)); entries are below 2^53, so the flags are in the low word
   for (let low = entry % TWO_32; (low & IND_DONE) === 0; low = entry % TWO_32) {
     const addr = entry - (low % pageSize);
     if ((low & IND_SOURCE) !== 0) {
       let src = addr;
       let dst = dest;
-      if (mmuOn) {
-        src = cpu.translate(half, addr + off);
-        if (src < 0) break;
-        dst = cpu.translate(half, dest + off);
-        if (dst < 0) break;
+      if (tlb !== null) {
+        src = tlb.translate(half, addr + off);
+        if (src < 0) {
+          cpu.translate(half, addr + off); // records the fault
+          break;
+        }
+        dst = tlb.translate(half, dest + off);
+        if (dst < 0) {
+          cpu.translate(half, dest + off);
+          break;
+        }
       }
       if (cmoBefore !== 0) cpu.cmo(dst, pageSize, cmoBefore, false, true);
       if (swap < 0) {
-        cpu.copyPage(dst, src, copyFlags);
+        // cpu.copyPage, inlined: guard, copy, count
+        if (!guard.passCopy(dst, src)) cpu.clobber(dst, src);
+        if (!mem.copyPage(dst, src)) {
+          cpu.fault(
+            `copy of page 0x${src.toString(16)} -> 0x${dst.toString(16)} touches an address with no RAM`,
+            dst,
+          );
+          break;
+        }
+        copied++;
+        cpu.step++;
+        if (tracing) cpu.sink.event(EV_COPY, dst, src, pageSize, copyFlags);
       } else {
         let sw = swap;
         if (mmuOn) {
@@ -324,8 +354,11 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
         cpu.copyScratch(src, dst, copyFlags);
         cpu.copyPage(dst, sw, copyFlags | COPY_SCRATCH);
       }
-      if (cmoAfter !== 0) cpu.cmo(dst, pageSize, cmoAfter, true, true);
-      if (cpu.halted) break;
+      if (cmoAfter !== 0) {
+        cmoLines += linesPerPage;
+        if (tracing) cpu.sink.event(EV_CMO, dst, 0, pageSize, cmoAfter);
+      }
+      if (swap >= 0 && cpu.halted) break;
       dest += pageSize;
     } else if ((low & IND_INDIRECTION) !== 0) {
       ptr = addr;
@@ -376,6 +409,7 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
     ptr += 8;
   }
   cpu.addEntryReads(reads, microHits);
+  cpu.addLoopCounts(copied, cmoLines);
 }
 
 export { IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE };
