@@ -46,6 +46,7 @@ export interface ScenarioFiles {
   dtb?: string;
   append?: string;
   loader: "kexec-tools" | "kexec_file";
+  wipeKaslrSeed: boolean;
 }
 
 export interface ScenarioStrategy {
@@ -316,6 +317,7 @@ export function loadScenario(json: unknown, baseDir = "", defaultName = "scenari
           ...(s.files.dtb !== undefined ? { dtb: resolvePath(baseDir, s.files.dtb) } : {}),
           ...(s.files.append !== undefined ? { append: s.files.append } : {}),
           loader: s.files.loader ?? "kexec-tools",
+          wipeKaslrSeed: s.files.wipeKaslrSeed ?? false,
         };
   const strategies: ScenarioStrategy[] = (s.strategies ?? []).map((st) => {
     if (typeof st === "string") return { name: st, options: {} };

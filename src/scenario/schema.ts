@@ -142,6 +142,10 @@ export const filesSchema = z
       .describe(
         "Placement rules: kexec-tools' kexec_load or the kernel's kexec_file_load. Default kexec-tools.",
       ),
+    wipeKaslrSeed: z
+      .boolean()
+      .optional()
+      .describe("Zero /chosen/kaslr-seed first, as a running kernel does to the DTB in /sys/firmware/fdt."),
   })
   .strict()
   .describe("Real files, placed by the loader's rules.");
