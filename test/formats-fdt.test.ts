@@ -297,3 +297,132 @@ describe("DTB patch", () => {
     ).not.toThrow();
   });
 });
+
+describe("device-tree semantics on a generated tree", () => {
+  const u32s = (...xs: number[]) => {
+    const b = new Uint8Array(xs.length * 4);
+    const v = new DataView(b.buffer);
+    xs.forEach((x, i) => v.setUint32(i * 4, x));
+    return b;
+  };
+  const str = (s: string) => new TextEncoder().encode(`${s}\0`);
+  const node = (name: string, props: [string, Uint8Array][], children: FdtNode[] = []): FdtNode => ({
+    name,
+    props: props.map(([n, value]) => ({ name: n, value })),
+    children,
+  });
+  const tree: Fdt = {
+    version: 17,
+    lastCompVersion: 16,
+    bootCpuidPhys: 0,
+    totalSize: 0,
+    memreserve: [{ address: 0x48000000, size: 0x1000 }],
+    root: node(
+      "",
+      [
+        ["#address-cells", u32s(1)],
+        ["#size-cells", u32s(1)],
+      ],
+      [
+        node("memory@40000000", [
+          ["device_type", str("memory")],
+          ["reg", u32s(0x40000000, 0x10000000, 0x60000000, 0x10000000)],
+        ]),
+        node("memory@80000000", [
+          ["device_type", str("memory")],
+          ["status", str("disabled")],
+          ["reg", u32s(0x80000000, 0x10000000)],
+        ]),
+        node("memory@90000000", [
+          ["device_type", str("memory")],
+          ["status", str("okay")],
+          ["reg", u32s(0x90000000, 0x10000000)],
+          ["linux,usable-memory", u32s(0x90000000, 0x1000000)],
+        ]),
+        node(
+          "reserved-memory",
+          [
+            ["#address-cells", u32s(2)],
+            ["#size-cells", u32s(2)],
+            ["ranges", new Uint8Array(0)],
+          ],
+          [
+            node("fw@4f000000", [
+              ["reg", u32s(0, 0x4f000000, 0, 0x100000)],
+              ["no-map", new Uint8Array(0)],
+            ]),
+            node("cma", [
+              ["compatible", str("shared-dma-pool")],
+              ["reusable", new Uint8Array(0)],
+              ["size", u32s(0, 0x4000000)],
+              ["alignment", u32s(0, 0x400000)],
+            ]),
+            node("off@4e000000", [
+              ["reg", u32s(0, 0x4e000000, 0, 0x1000)],
+              ["status", str("disabled")],
+            ]),
+          ],
+        ),
+      ],
+    ),
+  };
+
+  it("cells per level, status, linux,usable-memory, no-map, dynamic regions", () => {
+    const info = deviceTreeInfo(parseFdt(serializeFdt(tree)));
+    expect(info.memory).toEqual([
+      { start: 0x40000000, size: 0x10000000 },
+      { start: 0x60000000, size: 0x10000000 },
+      { start: 0x90000000, size: 0x1000000 },
+    ]);
+    expect(info.memreserve).toEqual([{ start: 0x48000000, size: 0x1000 }]);
+    expect(info.reservedMemory).toEqual([
+      {
+        name: "fw@4f000000",
+        reg: [{ start: 0x4f000000, size: 0x100000 }],
+        noMap: true,
+        reusable: false,
+        status: "okay",
+      },
+      {
+        name: "cma",
+        reg: [],
+        dynamicSize: 0x4000000,
+        alignment: 0x400000,
+        noMap: false,
+        reusable: true,
+        status: "okay",
+      },
+      {
+        name: "off@4e000000",
+        reg: [{ start: 0x4e000000, size: 0x1000 }],
+        noMap: false,
+        reusable: false,
+        status: "disabled",
+      },
+    ]);
+    const map = deviceTreeMemoryMap(info);
+    // RAM minus /memreserve/ and the enabled static region; the disabled one stays free.
+    expect(map.usable.contains(0x48000000)).toBe(false);
+    expect(map.usable.contains(0x4f000000)).toBe(false);
+    expect(map.usable.contains(0x4e000000)).toBe(true);
+    expect(map.ramBytes).toBe(0x21000000);
+  });
+
+  itDtc("dtc accepts the generated tree and fdtget reads the same reg cells", () => {
+    const file = tmpFile(serializeFdt(tree));
+    expect(fdtget(file, "-tx", "/reserved-memory/fw@4f000000", "reg")).toBe("0 4f000000 0 100000");
+    expect(fdtget(file, "-tx", "/memory@40000000", "reg")).toBe("40000000 10000000 60000000 10000000");
+  });
+
+  it("a reg whose length does not match the cells is a catalogued error", () => {
+    const bad = structuredClone(tree);
+    bad.root.children[0]!.props[1]!.value = u32s(0x40000000, 0x1000, 0x5);
+    try {
+      deviceTreeInfo(parseFdt(serializeFdt(bad)));
+      expect.unreachable();
+    } catch (e) {
+      expect((e as KexecLabError).code).toBe("E_FORMAT_CORRUPT");
+      expect((e as KexecLabError).where.field).toBe("/memory@40000000/reg");
+    }
+  });
+});
