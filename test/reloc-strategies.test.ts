@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryMap } from "../src/machine/memmap.js";
-import { PhysMem } from "../src/machine/physmem.js";
+import { type PageSize, PhysMem } from "../src/machine/physmem.js";
 import { PageGuard } from "../src/reloc/guard.js";
 import { findStrategy, strategiesFor } from "../src/reloc/registry.js";
 import type { RunResult, StrategyResult } from "../src/reloc/result.js";
@@ -95,6 +95,24 @@ describe("default scenarios", () => {
       expect(lm[startLevel]).toBe(2); // one root per TTBR
       expect(Object.values(lm).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(idmapTables + 1);
     }
+  });
+
+  it("other VA sizes and x86_64 5-level paging verify", () => {
+    const combos: [PageSize, number][] = [
+      [4096, 39],
+      [4096, 52],
+      [16384, 47],
+      [65536, 42],
+      [65536, 52],
+    ];
+    for (const [pageSize, vaBits] of combos) {
+      const r = run(defaultScenario("arm64", "synthetic", 2, { pageSize, vaBits }));
+      for (const s of r.strategies) expect(s.verified, `${s.name} ${pageSize} ${vaBits}`).toBe(true);
+    }
+    const x = run(defaultScenario("x86_64", "synthetic", 2, { vaBits: 57 }));
+    const t = byName(x, "x86-ident");
+    expect(t.verified).toBe(true);
+    expect(t.pageTables.byLevel["-1"]).toBe(1); // the PML5 root
   });
 
   it("is deterministic: the same scenario gives byte-identical results", () => {
