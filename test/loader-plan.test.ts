@@ -295,6 +295,23 @@ describe("x86_64 bzImage, kexec-tools", () => {
     expect(layout(p).map((s) => s[1])).toEqual([0xb8c01000, 0xbcc00000, 0xbfff1000, 0xbfff7000]);
   });
 
+  it("refuses what bzImage64_probe refuses; warns about a kernel placed above 4 GiB that cannot be", () => {
+    const patched = (at: number, value: number) => {
+      const b = BZIMAGE.slice();
+      b[at] = value;
+      return b;
+    };
+    expect(fail(() => planLoad({ ...base, kernel: patched(0x234, 0) })).where.field).toBe(
+      "relocatable_kernel",
+    );
+    expect(fail(() => planLoad({ ...base, kernel: patched(0x211, 0) })).where.field).toBe("loadflags");
+    const low = planLoad({ ...base, kernel: patched(0x236, 0x7d) }); // XLF_CAN_BE_LOADED_ABOVE_4G cleared
+    expect(low.notes.filter((n) => n.includes("XLF_CAN_BE_LOADED_ABOVE_4G"))).toHaveLength(2);
+    expect(
+      planLoad({ ...base, kernel: patched(0x236, 0x7d), memMax: 0xffffffff }).notes.join(" "),
+    ).not.toContain("XLF_CAN_BE_LOADED_ABOVE_4G");
+  });
+
   it("refuses a command line longer than cmdline_size, and a missing memory map", () => {
     expect(fail(() => planLoad({ ...base, append: "x".repeat(2047) })).code).toBe("E_CMDLINE_TOO_LONG");
     expect(() => planLoad({ ...base, append: "x".repeat(2046) })).not.toThrow();

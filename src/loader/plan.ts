@@ -12,7 +12,7 @@
 import { KexecLabError } from "../errors.js";
 import { type Arm64Image, parseArm64Image } from "../formats/arm64-image.js";
 import { hex } from "../formats/bytes.js";
-import { type BzImage, parseBzImage } from "../formats/bzimage.js";
+import { type BzImage, LOADED_HIGH, parseBzImage } from "../formats/bzimage.js";
 import { detectKind } from "../formats/detect.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../formats/devicetree.js";
 import { type Elf64, parseElf64 } from "../formats/elf.js";
@@ -708,6 +708,26 @@ function arm64KexecFile(
 
 function x86BzImageKexecTools(ctx: Ctx, bz: BzImage) {
   const input = ctx.input;
+  // bzImage64_probe: a 64-bit, relocatable kernel that can be loaded high.
+  const where = (offset: number, field: string) => ({
+    ...(input.kernelName !== undefined ? { file: input.kernelName } : {}),
+    offset,
+    field,
+  });
+  if (!bz.relocatable) {
+    throw new KexecLabError(
+      "E_KERNEL_UNSUPPORTED",
+      "kexec-tools' bzImage64 loader needs a relocatable kernel (relocatable_kernel is 0)",
+      where(0x234, "relocatable_kernel"),
+    );
+  }
+  if ((bz.loadflags & LOADED_HIGH) === 0) {
+    throw new KexecLabError(
+      "E_KERNEL_UNSUPPORTED",
+      "loadflags LOADED_HIGH is clear: the kernel cannot be loaded high",
+      where(0x211, "loadflags"),
+    );
+  }
   const cmdline = input.append ?? "";
   const cmdlineLen = cmdline.length + 1;
   if (cmdlineLen > bz.cmdlineSize) {
@@ -787,6 +807,15 @@ function x86BzImageKexecTools(ctx: Ctx, bz: BzImage) {
   ctx.notes.push(
     "x86_64 setup segment: setup header and command line only (boot_params fields such as e820 and ramdisk_image are not filled)",
   );
+  if (!bz.canBeLoadedAbove4G) {
+    for (const s of ctx.segments) {
+      if ((s.label === "kernel" || s.label === "initrd") && s.mem + s.memsz > 2 ** 32) {
+        ctx.notes.push(
+          `the ${s.label} is placed above 4 GiB but xloadflags lacks XLF_CAN_BE_LOADED_ABOVE_4G: this kernel may not boot; try --mem-max 0xffffffff`,
+        );
+      }
+    }
+  }
   return { entry: purgBase, kernelEntry: addr + 0x200, ...(initrd ? { initrd } : {}) };
 }
 
