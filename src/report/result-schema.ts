@@ -78,8 +78,30 @@ export const runResultSchema = z.looseObject({
     .optional(),
 });
 
+/** A run result is at most a few levels deep; deeper input is hostile (JSON.stringify would overflow). */
+const MAX_DEPTH = 64;
+
+/** The nesting depth of a parsed JSON value, without recursion; stops counting past `limit`. */
+function jsonDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
 /** Validate a parsed `run --json` document. */
 export function loadRunResult(json: unknown, file?: string): RunResult {
+  if (jsonDepth(json, MAX_DEPTH) > MAX_DEPTH) {
+    throw new KexecLabError("E_LIMIT", `the document nests deeper than ${MAX_DEPTH} levels`, {
+      ...(file !== undefined ? { file } : {}),
+    });
+  }
   const parsed = runResultSchema.safeParse(json);
   if (!parsed.success) {
     const e = issueToError(parsed.error.issues[0]!, json);
