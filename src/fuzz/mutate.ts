@@ -217,6 +217,10 @@ function randomBytes(rng: FuzzRng, n: number): Uint8Array {
 
 // ---- JSON ----------------------------------------------------------------------------------------
 
+/** Strings a report must escape; their unescaped appearance in HTML output is an injection. */
+export const HTML_PROBE_SCRIPT = "</script><script>kexecLabProbe(1)</script>";
+export const HTML_PROBE_TAG = "\"'><img src=x onerror=kexecLabProbe(2)>";
+
 /** Markers replaced by deeply nested arrays in the serialized text (JSON.stringify itself recurses). */
 const DEEP_MARKER_100 = "\u0000deep:100\u0000";
 const DEEP_MARKER_100K = "\u0000deep:100000\u0000";
@@ -233,7 +237,7 @@ export function serializeMutatedJson(value: unknown): string {
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 function hostileValue(rng: FuzzRng, sibling: Json): Json {
-  const r = rng.below(26);
+  const r = rng.below(28);
   switch (r) {
     case 0:
       return 0;
@@ -267,9 +271,11 @@ function hostileValue(rng: FuzzRng, sibling: Json): Json {
       // Deep nesting, spliced in as text after serialization (see DEEP_MARKER).
       return rng.chance(0.5) ? DEEP_MARKER_100 : DEEP_MARKER_100K;
     case 15: {
-      // A long array of copies of a small sibling (e.g. 20,000 segments); a big one only 17 times.
-      const small = (JSON.stringify(sibling) ?? "").length < 200;
-      return new Array(small && rng.chance(0.3) ? 20_000 : 17).fill(sibling);
+      // A long array of copies of a small sibling (e.g. 20,000 segments); a big one only 17 times,
+      // and nothing past about 2 MB (stacked blow-ups grow exponentially).
+      const size = (JSON.stringify(sibling) ?? "").length + 1;
+      const count = size < 100 && rng.chance(0.3) ? 20_000 : 17;
+      return size * count > 2_000_000 ? [sibling] : new Array(count).fill(sibling);
     }
     case 16:
       return "-4096";
@@ -289,6 +295,11 @@ function hostileValue(rng: FuzzRng, sibling: Json): Json {
       return "1P";
     case 24:
       return -0;
+    case 25:
+      // Markup in a string: the HTML report must show it as text, never run it.
+      return rng.chance(0.5) ? HTML_PROBE_SCRIPT : HTML_PROBE_TAG;
+    case 26:
+      return "\u2028\u0000\u001b[31m";
     default:
       return Number.MAX_SAFE_INTEGER;
   }
@@ -316,6 +327,8 @@ export function mutateJson(doc: unknown, rng: FuzzRng): { value: unknown; ops: s
   const ops: string[] = [];
   const nOps = 1 + (rng.chance(0.6) ? 0 : rng.below(3));
   for (let k = 0; k < nOps; k++) {
+    // Stop stacking once the document is big: copies of copies grow exponentially.
+    if (k > 0 && (JSON.stringify(root)?.length ?? 0) > 1_000_000) break;
     const all: Array<Array<string | number>> = [];
     paths(root, [], all);
     const path = rng.pick(all);
@@ -331,8 +344,11 @@ export function mutateJson(doc: unknown, rng: FuzzRng): { value: unknown; ops: s
     const container = parent as Record<string | number, Json>;
     const r = rng.below(10);
     if (r < 6) {
-      container[key] = hostileValue(rng, container[key]!);
+      const v = hostileValue(rng, container[key]!);
+      container[key] = v;
       ops.push(`set ${where}`);
+      // Copies share one object: editing one later would edit them all (a square blow-up). Stop here.
+      if (Array.isArray(v) && v.length >= 17) break;
     } else if (r < 8) {
       if (Array.isArray(parent)) parent.splice(key as number, 1);
       else delete container[key];

@@ -1,3 +1,3 @@
 import { fuzzSuite } from "./suite.js";
 
-fuzzSuite("JSON inputs", ["validate", "load", "scenario", "run"]);
+fuzzSuite("JSON inputs", ["validate", "load", "scenario", "run", "report"]);

@@ -22,6 +22,7 @@ import { parseElf64 } from "../../src/formats/elf.js";
 import { parseFdt, serializeFdt } from "../../src/formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../../src/formats/iomem.js";
 import type { FuzzSeed, FuzzTarget } from "../../src/fuzz/harness.js";
+import { HTML_PROBE_SCRIPT, HTML_PROBE_TAG } from "../../src/fuzz/mutate.js";
 import { kexecLoad } from "../../src/kimage/load.js";
 import { validateLoad } from "../../src/kimage/validate.js";
 import { editDtbKexecTools } from "../../src/loader/dtb-edit.js";
@@ -30,6 +31,8 @@ import { Machine } from "../../src/machine/machine.js";
 import { MemoryMap } from "../../src/machine/memmap.js";
 import type { PageSize } from "../../src/machine/physmem.js";
 import { runScenario } from "../../src/reloc/run.js";
+import { renderHtmlReport } from "../../src/report/html.js";
+import { loadRunResult } from "../../src/report/result-schema.js";
 import { loadScenario, toRelocScenario } from "../../src/scenario/load.js";
 import { toSafeNumber } from "../../src/scenario/numbers.js";
 import { parseJson, parseLoadRequest } from "../../src/scenario/validate-input.js";
@@ -355,6 +358,27 @@ function scenarioRun(bytes: Uint8Array): void {
   runScenario(rs, { strategies: sc.strategies.map((s) => s.name) });
 }
 
+/** `run --json` results of the tiny scenarios: the report's input. */
+function runResultSeeds(): FuzzSeed[] {
+  return tinyScenarioSeeds().map((seed) => {
+    const sc = loadScenario(parseJson(dec.decode(seed.bytes)), "", seed.name);
+    const out = runScenario(toRelocScenario(sc), { strategies: sc.strategies.map((s) => s.name) });
+    if (!out.ok) throw new Error(`seed scenario ${seed.name} was refused`);
+    return jsonSeed(`result-${seed.name}`, out.result);
+  });
+}
+
+/** The HTML report of a (mutated) run result; markup from the input must come out escaped. */
+function reportCase(bytes: Uint8Array): void {
+  const html = renderHtmlReport(loadRunResult(parseJson(dec.decode(bytes)), "result.json"), {
+    chartJs: "/* chart.js */",
+    subtitle: HTML_PROBE_SCRIPT,
+  });
+  for (const probe of ["<script>kexecLabProbe", "<img src=x", HTML_PROBE_TAG]) {
+    if (html.includes(probe)) throw new CliCrash(`unescaped input in the HTML report: ${probe}`);
+  }
+}
+
 /** Which role a plan seed plays; the other inputs stay the real, unmutated files. */
 function planSeeds(): FuzzSeed[] {
   return [
@@ -558,6 +582,13 @@ export const TARGETS: FuzzTarget[] = [
     kind: "json",
     seeds: tinyScenarioSeeds,
     run: scenarioRun,
+  },
+  {
+    name: "report",
+    description: "loadRunResult + renderHtmlReport on mutated run results; input markup must be escaped",
+    kind: "json",
+    seeds: runResultSeeds,
+    run: reportCase,
   },
   {
     name: "plan",
