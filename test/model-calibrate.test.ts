@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { calibrate } from "../src/model/calibrate.js";
@@ -36,6 +37,33 @@ describe("calibrate", () => {
     // in fact the fit is exact to well under 1%
     expect(Math.abs(off.seconds / 0.440510736 - 1)).toBeLessThan(0.01);
     expect(Math.abs(on.seconds / 0.022158152 - 1)).toBeLessThan(0.01);
+  });
+
+  it("property: calibration never makes the fit worse than the starting profile", () => {
+    const start = builtinProfile("thunderx2-server");
+    const bytes = 64 * 1024;
+    const traces = {
+      "mmu-off": shapeTrace("mmu-off", bytes).raw(),
+      "linear-map-copy": shapeTrace("linear-map-copy", bytes).raw(),
+    };
+    const err = (p: typeof start, pts: { seconds: number; trace: Float64Array }[]) =>
+      pts.reduce((s, pt) => s + Math.log(modelTrace(pt.trace, p).seconds / pt.seconds) ** 2, 0);
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1e-4, max: 1, noNaN: true }),
+        fc.double({ min: 1e-6, max: 0.1, noNaN: true }),
+        (off, on) => {
+          const pts = [
+            { bytes, strategy: "mmu-off", seconds: off, trace: traces["mmu-off"] },
+            { bytes, strategy: "linear-map-copy", seconds: on, trace: traces["linear-map-copy"] },
+          ];
+          const r = calibrate(start, pts, { maxIterations: 4 });
+          expect(err(r.profile, pts)).toBeLessThanOrEqual(err(start, pts) + 1e-12);
+          for (const res of r.residuals) expect(Number.isFinite(res.modeledSeconds)).toBe(true);
+        },
+      ),
+      { numRuns: 8 },
+    );
   });
 
   it("refuses what it cannot fit", () => {
