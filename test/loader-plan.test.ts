@@ -13,6 +13,7 @@ import { type ErrorCode, KexecLabError } from "../src/errors.js";
 import { deviceTreeInfo } from "../src/formats/devicetree.js";
 import { type FdtNode, parseFdt, serializeFdt } from "../src/formats/fdt.js";
 import { arm64Header, elf64 } from "../src/formats/synth.js";
+import { kexecLoad } from "../src/kimage/load.js";
 import { validateLoad } from "../src/kimage/validate.js";
 import {
   formatPrintSegments,
@@ -22,6 +23,7 @@ import {
   planToJson,
   segmentBufszOf,
 } from "../src/loader/plan.js";
+import { Machine } from "../src/machine/machine.js";
 import { MemoryMap, type Region } from "../src/machine/memmap.js";
 import { defaultScenario } from "../src/scenario/default.js";
 
@@ -548,6 +550,34 @@ describe("page size, ELF kernels, kexec_file crash loads", () => {
     ]);
     kernelAccepts(p);
   });
+});
+
+describe("a plan runs through the simulated kexec_load", () => {
+  for (const loader of ["kexec-tools", "kexec-file"] as const) {
+    it(`${loader}: the real Image, a DTB and an initrd, loaded page by page into the kimage`, () => {
+      const initrd = new Uint8Array(3 * MiB + 123).map((_, i) => (i * 7) & 0xff);
+      const p = planLoad({
+        arch: "arm64",
+        loader,
+        kernel: IMAGE,
+        initrd,
+        dtb: QEMU_DTB,
+        iomem: ARM_IOMEM,
+        wipeKaslrSeed: true,
+      });
+      const machine = new Machine({
+        arch: "arm64",
+        pageSize: 4096,
+        memoryMap: p.memoryMap,
+        contentMode: "exact",
+      });
+      const r = kexecLoad(machine, p.segments);
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      const pages = p.segments.reduce((n, s) => n + s.memsz / 4096, 0);
+      expect(r.image.counters.sourcePages).toBe(pages);
+    });
+  }
 });
 
 describe("output formats", () => {
