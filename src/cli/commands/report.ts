@@ -99,8 +99,7 @@ size per granule and of modeled time vs size per strategy (Chart.js, inlined), a
 
 Examples:
   $ kexec-lab run --json > result.json && kexec-lab report result.json -o report.html
-  $ kexec-lab report result.json -o report.html --force --profile neoverse-n1-server
-  $ kexec-lab run --html report.html          (the same in one step)`,
+  $ kexec-lab report result.json -o report.html --force --profile neoverse-n1-server`,
     )
     .action((file: string, opts: ReportOptions) => {
       const result = loadRunResult(parseJson(readTextFile(file), file), file);
