@@ -38,6 +38,8 @@ export interface FuzzTarget {
   /** "json" targets also get structural JSON mutations. Default "bytes". */
   kind?: "bytes" | "json";
   hints?: MutationHints;
+  /** Cases in the CI budget when a case is too slow for the default (e.g. a whole `run`). */
+  ciCases?: number;
   /** The function under test. Return normally or throw a KexecLabError; anything else is a crash. */
   run: (bytes: Uint8Array, seedName: string) => unknown | Promise<unknown>;
 }

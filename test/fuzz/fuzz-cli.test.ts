@@ -1,3 +1,3 @@
 import { fuzzSuite } from "./suite.js";
 
-fuzzSuite("CLI", ["cli-validate", "cli-inspect", "cli-plan"]);
+fuzzSuite("CLI", ["cli-validate", "cli-inspect", "cli-plan", "cli-run"]);

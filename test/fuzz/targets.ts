@@ -612,6 +612,48 @@ export const TARGETS: FuzzTarget[] = [
     run: (bytes) => cliCase((f) => ["inspect", f, "--json"], bytes, "bin"),
   },
   {
+    name: "cli-run",
+    description:
+      "kexec-lab run with mutated options (the default scenario, synthetic contents; 300 cases in CI)",
+    kind: "json",
+    ciCases: 300,
+    seeds: () =>
+      [
+        ["run", "--json", "--content", "synthetic"],
+        ["run", "--arch", "x86_64", "--content", "synthetic", "--free-pages", "random:3", "--x86-swap"],
+        [
+          "run",
+          "--granule",
+          "64k",
+          "--content",
+          "synthetic",
+          "--va-bits",
+          "42",
+          "--strategy",
+          "mmu-off,va-copy",
+        ],
+        ["--max-memory", "256M", "run", "--content", "shared", "--free-pages", "fragmented:0.5", "--json"],
+      ].map((args, i) => jsonSeed(`args-${i}`, args)),
+    run: async (bytes) => {
+      const args = parseJson(dec.decode(bytes));
+      if (!Array.isArray(args)) return;
+      const argv = args.map((a) =>
+        typeof a === "string" ? a : typeof a === "number" || typeof a === "boolean" ? String(a) : "[]",
+      );
+      // Keep every case small: synthetic contents unless the case asks otherwise, never --timings.
+      if (!argv.includes("--content")) argv.push("--content", "synthetic");
+      const r = await runCli(argv.filter((a) => a !== "--timings" && a !== "--html"));
+      if (r.code !== 0 && r.code !== 1 && r.code !== 2) throw new CliCrash(`exit code ${r.code}`);
+      if (r.err.includes("E_INTERNAL")) throw new CliCrash(r.err.split("\n")[0] ?? r.err);
+      const m = /kexec-lab: error\[(E_[A-Z0-9_]+)\]: (.*)/.exec(r.err);
+      if (r.code === 2) {
+        if (m === null || !(m[1]! in CATALOG))
+          throw new CliCrash(`exit 2 without a catalogued error: ${r.err}`);
+        throw new KexecLabError(m[1] as ErrorCode, m[2]!);
+      }
+    },
+  },
+  {
     name: "cli-plan",
     description: "kexec-lab plan --json with one of kernel, DTB or iomem mutated",
     seeds: smallFileSeeds,
