@@ -52,6 +52,8 @@ export interface StrategyEmission {
   machine: Machine;
   /** Table pages the strategy allocated, with the level each was asked for. */
   tables: { pa: number; level: number }[];
+  /** The strategy's prepared relocation (its translation regime, when it has one). */
+  prepared: PreparedRelocation;
 }
 
 export interface EmitStrategyOptions extends Partial<StrategyOptions> {
@@ -205,6 +207,7 @@ export function emitStrategy(
     kimage: image,
     machine,
     tables,
+    prepared,
   };
 }
 

@@ -6,6 +6,7 @@ import { get64 } from "../../src/emit/blobs.js";
 import type { StrategyEmission } from "../../src/emit/strategy.js";
 import { X86_PARAM } from "../../src/emit/x86.js";
 import type { Arch } from "../../src/kimage/constants.js";
+import type { FreePagePolicy } from "../../src/machine/freepages.js";
 import type { PageSize } from "../../src/machine/physmem.js";
 import type { RelocScenario } from "../../src/reloc/run.js";
 import { pcMachine, smallSegments, virtMachine } from "./fixtures.js";
@@ -13,7 +14,12 @@ import { firstDiff, type QemuResult, runEmitted } from "./harness.js";
 
 const MiB = 1024 * 1024;
 
-export function scenario(arch: Arch, pageSize: PageSize, seed: number): RelocScenario {
+export function scenario(
+  arch: Arch,
+  pageSize: PageSize,
+  seed: number,
+  freePages: FreePagePolicy = { kind: "random", seed },
+): RelocScenario {
   const machine =
     arch === "arm64"
       ? virtMachine(pageSize, 64, { kind: "random", seed })
@@ -28,7 +34,7 @@ export function scenario(arch: Arch, pageSize: PageSize, seed: number): RelocSce
     segments: smallSegments(arch, base, seed),
     contentMode: "exact",
     seed,
-    freePages: { kind: "random", seed },
+    freePages,
   };
 }
 
