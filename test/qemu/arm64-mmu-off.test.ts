@@ -4,9 +4,10 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { ARM64_PARAM, emitArm64MmuOff, STATUS_DONE } from "../../src/emit/arm64.js";
+import { ARM64_PARAM, emitArm64, emitArm64MmuOff, STATUS_DONE } from "../../src/emit/arm64.js";
 import { get64 } from "../../src/emit/blobs.js";
-import type { PageSize } from "../../src/machine/physmem.js";
+import { IND_INDIRECTION } from "../../src/kimage/constants.js";
+import { type PageSize, PhysMem } from "../../src/machine/physmem.js";
 import {
   expectedSegment,
   loadOrThrow,
@@ -40,4 +41,27 @@ describe.skipIf(!haveQemu)("arm64 mmu-off relocation on QEMU virt", () => {
       });
     });
   }
+});
+
+describe.skipIf(!haveQemu)("the harness bounds every run", () => {
+  it("an entry list that loops for ever is killed at the hard timeout, its status read first", {
+    timeout: 60_000,
+  }, async () => {
+    const mem = new PhysMem({ pageSize: 4096, ram: [{ start: 0x40000000, end: 0x44000000 }] });
+    const page = 0x40400000;
+    mem.write64(page, page + IND_INDIRECTION); // the first entry points back at its own page
+    const img = emitArm64({
+      mem,
+      pages: [page],
+      routinePage: 0x40200000,
+      params: { mode: "mmu-off", pageSize: 4096, head: page + IND_INDIRECTION },
+      checks: [],
+      description: "looping list",
+    });
+    const run = await runEmitted(img, { timeoutMs: 3000 });
+    expect(run.outcome).toBe("timeout");
+    expect(run.seconds).toBeLessThan(30);
+    expect(run.params.length).toBe(ARM64_PARAM.size);
+    expect(Number(get64(run.params, ARM64_PARAM.status))).not.toBe(STATUS_DONE);
+  });
 });

@@ -39,6 +39,7 @@ export interface QemuResult {
   outcome: "shutdown" | "timeout" | "exit";
   /** The SHUTDOWN event's reason ("guest-shutdown", "guest-reset" for a triple fault, ...). */
   reason: string;
+  /** The parameter block after the run; on a timeout, read after stopping the guest (empty if QMP did not answer). */
   params: Uint8Array;
   /** One per image.checks entry (empty when the run did not reach shutdown). */
   dumps: Uint8Array[];
@@ -163,11 +164,26 @@ export async function runEmitted(img: EmittedImage, opts: RunOptions = {}): Prom
       })();
       const first = await Promise.race([session, exited, timedOut]);
       if (first === "timeout" || first === "exit") {
+        // On a timeout, stop the guest and read its parameter block (status, counters, fault
+        // registers) for the diagnosis, giving QMP two seconds at most.
+        let params: Uint8Array = new Uint8Array(0);
+        if (first === "timeout" && child.exitCode === null) {
+          const f = join(dir, "params-at-timeout.bin");
+          const diag = (async () => {
+            await qmp.command("stop");
+            await qmp.command("pmemsave", { val: img.paramsAddr, size: img.paramsSize, filename: f });
+            return new Uint8Array(readFileSync(f));
+          })().catch(() => new Uint8Array(0));
+          params = await Promise.race([
+            diag,
+            new Promise<Uint8Array>((r) => setTimeout(() => r(new Uint8Array(0)), 2000)),
+          ]);
+        }
         kill();
         return {
           outcome: first,
           reason: "",
-          params: new Uint8Array(0),
+          params,
           dumps: [],
           stderr,
           seconds: (Date.now() - started) / 1000,
