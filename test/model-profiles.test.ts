@@ -111,14 +111,18 @@ describe("loadProfile errors name the field", () => {
       "cpu.copyBytesPerCycle",
     ];
     fc.assert(
-      fc.property(fc.constantFrom(...fields), fc.double({ max: 0, noNaN: true, noDefaultInfinity: true }), (field, v) => {
-        const p = base();
-        const [a, b] = field.split(".");
-        p[a!][b!] = v;
-        const e = thrown(() => loadProfile(p));
-        expect(e.code).toBe("E_FIELD_VALUE");
-        expect(e.where.field).toBe(field);
-      }),
+      fc.property(
+        fc.constantFrom(...fields),
+        fc.double({ max: 0, noNaN: true, noDefaultInfinity: true }),
+        (field, v) => {
+          const p = base();
+          const [a, b] = field.split(".");
+          p[a!][b!] = v;
+          const e = thrown(() => loadProfile(p));
+          expect(e.code).toBe("E_FIELD_VALUE");
+          expect(e.where.field).toBe(field);
+        },
+      ),
     );
   });
 
