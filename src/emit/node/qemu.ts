@@ -21,7 +21,8 @@ export const QEMU_X86 = "qemu-system-x86_64";
 const available = new Map<string, boolean>();
 
 export function haveTool(bin: string): boolean {
-  let ok = available.get(bin);
+  const key = `${bin}\0${process.env.PATH ?? ""}`;
+  let ok = available.get(key);
   if (ok === undefined) {
     try {
       execFileSync(bin, ["--version"], { stdio: "ignore" });
@@ -29,7 +30,7 @@ export function haveTool(bin: string): boolean {
     } catch {
       ok = false;
     }
-    available.set(bin, ok);
+    available.set(key, ok);
   }
   return ok;
 }
