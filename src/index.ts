@@ -67,6 +67,9 @@ export { loadRunResult } from "./report/result-schema.js";
 export { defaultScenario } from "./scenario/default.js";
 export {
   loadScenario,
+  placeScenarioFiles,
+  type RunLoadedOptions,
+  runLoadedScenario,
   type Scenario,
   type ScenarioSegment,
   scenarioMemoryMap,

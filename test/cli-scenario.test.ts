@@ -10,6 +10,7 @@ import {
   fieldPath,
   loadScenario,
   resolvePath,
+  runLoadedScenario,
   scenarioMemoryMap,
   toRelocScenario,
 } from "../src/scenario/load.js";
@@ -251,5 +252,55 @@ describe("scenario properties", () => {
         },
       ),
     );
+  });
+});
+
+describe("running a scenario", () => {
+  it("runs each strategy entry with its own options, and attaches the page map", () => {
+    const sc = loadScenario({
+      machine: { arch: "arm64", ram: [{ start: "0x40000000", size: "1G" }] },
+      segments: [
+        { label: "kernel", mem: "0x40200000", memsz: "2M" },
+        { label: "initrd", mem: "0x40400000", memsz: "2M", bufsz: 5000 },
+      ],
+      strategies: ["linear-map-copy", { name: "linear-map-copy", linearMap: "page" }, "mmu-off"],
+      contentMode: "synthetic",
+      freePages: "random",
+    });
+    const out = runLoadedScenario(sc, undefined, { pageMap: true });
+    if (!out.ok) throw new Error("refused");
+    const r = out.result;
+    expect(r.strategies.map((s) => s.name)).toEqual([
+      "linear-map-copy",
+      "linear-map-copy (linearMap=page)",
+      "mmu-off",
+    ]);
+    expect(r.strategies.every((s) => s.verified)).toBe(true);
+    // A page-granular linear map of 1 GiB copies its 512 PTE tables; the block map does not.
+    expect(r.strategies[1]!.pageTables.pages).toBeGreaterThan(r.strategies[0]!.pageTables.pages + 500);
+    const pages = r.pageMap!.source.reduce((a, [, n]) => a + n, 0);
+    expect(pages).toBe(r.kimage.sourcePages);
+    expect(r.scenario.freePages).toBe("random(seed=1)");
+  });
+
+  it("places real files with the loader (examples/debian-arm64-files.json)", () => {
+    const json = JSON.parse(readFileSync(join(EXAMPLES, "debian-arm64-files.json"), "utf8"));
+    const sc = loadScenario(json, EXAMPLES);
+    const reloc = toRelocScenario(sc, readFile);
+    expect(reloc.segments.map((s) => s.label)).toEqual(["kernel", "dtb", "purgatory"]);
+    // kexec-tools: the kernel at the lowest 2 MiB-aligned hole of QEMU virt's RAM.
+    expect(reloc.segments[0]!.mem).toBe(0x40000000);
+  });
+
+  it("a refused load is an outcome, not an exception", () => {
+    const sc = loadScenario({
+      machine: { arch: "arm64", ram: [{ start: "0x40000000", size: "64M" }] },
+      segments: [{ mem: "0x40000000", memsz: "48M" }],
+      contentMode: "synthetic",
+      strategies: ["mmu-off"],
+    });
+    const out = runLoadedScenario(sc);
+    expect(out.ok).toBe(false);
+    if (!out.ok) expect(out.verdict.errno).toBe("EINVAL");
   });
 });

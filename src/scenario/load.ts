@@ -17,12 +17,23 @@ import { parseFdt } from "../formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
+import { kexecLoad } from "../kimage/load.js";
+import { planLoad } from "../loader/plan.js";
 import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";
 import { MemoryMap, type Region } from "../machine/memmap.js";
 import type { PageSize } from "../machine/physmem.js";
-import type { RelocScenario } from "../reloc/run.js";
+import { findStrategy, strategiesFor } from "../reloc/registry.js";
+import type { RunResult } from "../reloc/result.js";
+import {
+  machineFor,
+  type RelocScenario,
+  type RunOutcome,
+  type RunScenarioOptions,
+  runScenario,
+} from "../reloc/run.js";
 import type { StrategyOptions } from "../reloc/strategy.js";
+import { buildPageMap } from "../report/pagemap.js";
 import { parseSize, parseU64, toSafeNumber } from "./numbers.js";
 import { scenarioSchema } from "./schema.js";
 
@@ -45,7 +56,7 @@ export interface ScenarioFiles {
   initrd?: string;
   dtb?: string;
   append?: string;
-  loader: "kexec-tools" | "kexec_file";
+  loader: "kexec-tools" | "kexec-file";
   wipeKaslrSeed: boolean;
 }
 
@@ -403,28 +414,51 @@ export function scenarioSegments(sc: Scenario, readFile: ReadFile = noFiles): Se
 }
 
 /**
- * The scenario as src/reloc/run.ts runs it. Scenarios with `files` need the loader to place the
- * segments first: pass `segments` (the placed ones) in that case.
+ * Place a scenario's `files` with the loader's rules (src/loader/plan.ts) on the scenario's memory map.
+ * Returns the placed segments; a placement the kernel would refuse is left to run's verdict.
+ */
+export function placeScenarioFiles(
+  sc: Scenario,
+  readFile: ReadFile = noFiles,
+): { segments: Segment[]; memoryMap: MemoryMap } {
+  const f = sc.files;
+  if (f === undefined) {
+    throw new KexecLabError("E_FIELD_MISSING", 'the scenario has no "files"', { field: "files" });
+  }
+  const memoryMap = scenarioMemoryMap(sc, readFile);
+  const plan = planLoad({
+    arch: sc.arch,
+    loader: f.loader,
+    kernel: readFile(f.kernel),
+    kernelName: f.kernel,
+    ...(f.initrd !== undefined ? { initrd: readFile(f.initrd), initrdName: f.initrd } : {}),
+    ...(f.dtb !== undefined ? { dtb: readFile(f.dtb), dtbName: f.dtb } : {}),
+    ...(f.append !== undefined ? { append: f.append } : {}),
+    memoryMap,
+    pageSize: sc.pageSize,
+    seed: sc.seed,
+    wipeKaslrSeed: f.wipeKaslrSeed,
+  });
+  return { segments: plan.segments, memoryMap: plan.memoryMap };
+}
+
+/**
+ * The scenario as src/reloc/run.ts runs it. Scenarios with `files` are placed by the loader first
+ * (or pass `placed` when you placed them yourself).
  */
 export function toRelocScenario(
   sc: Scenario,
   readFile: ReadFile = noFiles,
   placed?: { segments: Segment[]; memoryMap?: MemoryMap },
 ): RelocScenario {
-  if (sc.files !== undefined && placed === undefined) {
-    throw new KexecLabError(
-      "E_NOT_MODELED",
-      "a scenario with files needs the loader to place its segments first (pass the placed segments)",
-      { field: "files" },
-    );
-  }
+  const where = placed ?? (sc.files !== undefined ? placeScenarioFiles(sc, readFile) : undefined);
   const out: RelocScenario = {
     name: sc.name,
     arch: sc.arch,
     pageSize: sc.pageSize,
     vaBits: sc.vaBits,
-    memoryMap: placed?.memoryMap ?? scenarioMemoryMap(sc, readFile),
-    segments: placed?.segments ?? scenarioSegments(sc, readFile),
+    memoryMap: where?.memoryMap ?? scenarioMemoryMap(sc, readFile),
+    segments: where?.segments ?? scenarioSegments(sc, readFile),
     contentMode: sc.contentMode,
     seed: sc.seed,
     freePages: sc.freePages,
@@ -432,4 +466,61 @@ export function toRelocScenario(
   if (sc.arch === "x86_64") out.x86Levels = sc.x86Levels;
   if (sc.paBits !== undefined) out.paBits = sc.paBits;
   return out;
+}
+
+/** "linear-map-copy (linearMap=page)" for a strategy entry with options; the bare name without. */
+export function strategyLabel(st: ScenarioStrategy): string {
+  const opts = Object.entries(st.options);
+  return opts.length === 0 ? st.name : `${st.name} (${opts.map(([k, v]) => `${k}=${String(v)}`).join(", ")})`;
+}
+
+export interface RunLoadedOptions extends Omit<RunScenarioOptions, "strategies"> {
+  /** Attach RunResult.pageMap (one extra kexec_load of the image, no relocation). For the HTML report. */
+  pageMap?: boolean;
+  /** Already placed segments (see toRelocScenario). */
+  placed?: { segments: Segment[]; memoryMap?: MemoryMap };
+}
+
+/**
+ * Run a loaded scenario: every strategy entry with its own options (the same strategy may appear
+ * twice with different options; entries with options are named "name (option=value)"), as one
+ * RunResult. Options given here (linearMap, x86Swap, ...) apply where an entry does not set them.
+ */
+export function runLoadedScenario(
+  sc: Scenario,
+  readFile: ReadFile = noFiles,
+  opts: RunLoadedOptions = {},
+): RunOutcome {
+  const reloc = toRelocScenario(sc, readFile, opts.placed);
+  const entries: ScenarioStrategy[] =
+    sc.strategies.length > 0
+      ? sc.strategies
+      : strategiesFor(sc.arch).map((s) => ({ name: s.name, options: {} }));
+  for (const e of entries) findStrategy(e.name);
+  const { pageMap, placed: _placed, onStrategy, ...runOpts } = opts;
+  let merged: RunResult | undefined;
+  for (const [i, entry] of entries.entries()) {
+    const out = runScenario(reloc, {
+      ...runOpts,
+      ...entry.options,
+      strategies: [entry.name],
+      onStrategy: (name) => onStrategy?.(name, i, entries.length),
+    });
+    if (!out.ok) return out;
+    const r = out.result.strategies[0]!;
+    r.name = strategyLabel(entry);
+    if (merged === undefined) merged = out.result;
+    else merged.strategies.push(r);
+  }
+  const result = merged!;
+  if (pageMap === true) {
+    const machine = machineFor(reloc);
+    const loaded = kexecLoad(
+      machine,
+      reloc.segments,
+      reloc.x86Levels !== undefined ? { x86Levels: reloc.x86Levels } : {},
+    );
+    if (loaded.ok) result.pageMap = buildPageMap(loaded.image, machine.mem);
+  }
+  return { ok: true, result };
 }

@@ -137,7 +137,7 @@ export const filesSchema = z
     dtb: z.string().min(1).optional().describe("arm64: the DTB passed to the new kernel."),
     append: z.string().max(65536).optional().describe("Kernel command line (bootargs)."),
     loader: z
-      .enum(["kexec-tools", "kexec_file"])
+      .enum(["kexec-tools", "kexec-file"])
       .optional()
       .describe(
         "Placement rules: kexec-tools' kexec_load or the kernel's kexec_file_load. Default kexec-tools.",
