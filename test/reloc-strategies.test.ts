@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MemoryMap } from "../src/machine/memmap.js";
 import { type PageSize, PhysMem } from "../src/machine/physmem.js";
 import { PageGuard } from "../src/reloc/guard.js";
+import { walkEntryList } from "../src/reloc/list.js";
 import { findStrategy, strategiesFor } from "../src/reloc/registry.js";
 import type { RunResult, StrategyResult } from "../src/reloc/result.js";
 import { type RelocScenario, runScenario, runStrategy } from "../src/reloc/run.js";
@@ -113,6 +114,27 @@ describe("default scenarios", () => {
     const t = byName(x, "x86-ident");
     expect(t.verified).toBe(true);
     expect(t.pageTables.byLevel["-1"]).toBe(1); // the PML5 root
+  });
+
+  it("x86_64 builds its tables before the segments are loaded, arm64 after (lowest-first free pages)", () => {
+    for (const [arch, name] of [
+      ["x86_64", "x86-ident"],
+      ["arm64", "linear-map-copy"],
+    ] as const) {
+      const r = runStrategy(defaultScenario(arch, "synthetic"), findStrategy(name));
+      const tables = r.result.controlPages.map((h) => Number(h));
+      let minSource = Infinity;
+      let maxSource = 0;
+      walkEntryList(r.machine.mem, r.image.head, {
+        source(dest, src) {
+          if (dest === src) return;
+          minSource = Math.min(minSource, src);
+          maxSource = Math.max(maxSource, src);
+        },
+      });
+      if (arch === "x86_64") expect(Math.max(...tables)).toBeLessThan(minSource);
+      else expect(Math.min(...tables)).toBeGreaterThan(maxSource);
+    }
   });
 
   it("is deterministic: the same scenario gives byte-identical results", () => {
