@@ -95,7 +95,7 @@ export function countTablePages(
           list = [];
           intervals.set(key, list);
         }
-        list.push([Math.floor(a / span), Math.floor((b - 1) / span)]);
+        list.push([Math.floor(a / span), Math.ceil(b / span) - 1]);
       }
     });
   }
