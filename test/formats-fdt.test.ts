@@ -298,6 +298,39 @@ describe("DTB patch", () => {
   });
 });
 
+describe("deep trees", () => {
+  it("a DTB nested 200,000 levels deep parses, edits and writes back without recursion", () => {
+    // Built directly: header, empty reservation block, then BEGIN_NODE "a" x depth, END_NODE x depth.
+    const depth = 200_000;
+    const structSize = 8 + depth * 8 + depth * 4 + 4 + 4;
+    const total = 40 + 16 + structSize;
+    const b = new Uint8Array(total);
+    const v = new DataView(b.buffer);
+    [0xd00dfeed, total, 56, total, 40, 17, 16, 0, 0, structSize].forEach((x, i) => v.setUint32(i * 4, x));
+    let at = 56;
+    v.setUint32(at, 1);
+    at += 8; // root: BEGIN_NODE + "" padded
+    for (let i = 0; i < depth; i++) {
+      v.setUint32(at, 1);
+      b[at + 4] = 0x61;
+      at += 8;
+    }
+    for (let i = 0; i <= depth; i++) {
+      v.setUint32(at, 2);
+      at += 4;
+    }
+    v.setUint32(at, 9);
+    const fdt = parseFdt(b);
+    const edited = editDtbKexecTools(fdt, {
+      seed: 0,
+      cmdline: "deep",
+      initrd: { start: 0x1000, end: 0x2000 },
+    });
+    const back = parseFdt(serializeFdt(edited.fdt));
+    expect(back.root.children.map((c) => c.name)).toEqual(["chosen", "a"]);
+  });
+});
+
 describe("device-tree semantics on a generated tree", () => {
   const u32s = (...xs: number[]) => {
     const b = new Uint8Array(xs.length * 4);

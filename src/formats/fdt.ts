@@ -317,12 +317,24 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
 
 // --- tree access -----------------------------------------------------------------------------------
 
+/** A deep copy, iteratively (a DTB may nest deeper than the JS stack). */
 export function cloneNode(n: FdtNode): FdtNode {
-  return {
-    name: n.name,
-    props: n.props.map((p) => ({ name: p.name, value: p.value.slice() })),
-    children: n.children.map(cloneNode),
-  };
+  const copy = (x: FdtNode): FdtNode => ({
+    name: x.name,
+    props: x.props.map((p) => ({ name: p.name, value: p.value.slice() })),
+    children: [],
+  });
+  const root = copy(n);
+  const work: [FdtNode, FdtNode][] = [[n, root]];
+  while (work.length > 0) {
+    const [from, to] = work.pop()!;
+    for (const c of from.children) {
+      const cc = copy(c);
+      to.children.push(cc);
+      work.push([c, cc]);
+    }
+  }
+  return root;
 }
 
 export function cloneFdt(f: Fdt): Fdt {
