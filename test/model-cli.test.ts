@@ -148,6 +148,49 @@ describe("kexec-lab calibrate", () => {
     expect(fit.err).toContain("cannot be fitted");
   });
 
+  it("with a scenario, fits to the traces of the real relocation", async () => {
+    const scenario = join(process.cwd(), "examples/published-25mb.json");
+    const pts = file(
+      JSON.stringify({
+        scenario,
+        points: [
+          { strategy: "mmu-off", seconds: 0.440510736 },
+          { strategy: "linear-map-copy", seconds: 0.022158152 },
+        ],
+      }),
+    );
+    const r = await cli(["calibrate", "--profile", "cortex-a72-board", "--points", pts, "--json"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.residuals.map((x: { bytes: number }) => x.bytes)).toEqual([
+      25 * 1024 * 1024,
+      25 * 1024 * 1024,
+    ]);
+    for (const res of doc.residuals) expect(Math.abs(res.relativeError)).toBeLessThan(0.01);
+    // close to the shipped calibration, which was fitted to the shapes
+    expect(doc.profile.uncached.loadNs / 243.2).toBeGreaterThan(0.95);
+    expect(doc.profile.uncached.loadNs / 243.2).toBeLessThan(1.05);
+    const shapeless = await cli([
+      "calibrate",
+      "--profile",
+      "cortex-a72-board",
+      "--points",
+      file(JSON.stringify({ points: [{ strategy: "x86-ident", seconds: 1, bytes: 4096 }] })),
+    ]);
+    expect(shapeless.code).toBe(2);
+    expect(shapeless.err).toContain("points[0].strategy");
+    const noBytes = await cli([
+      "calibrate",
+      "--profile",
+      "cortex-a72-board",
+      "--points",
+      file(JSON.stringify({ points: [{ strategy: "mmu-off", seconds: 1 }] })),
+    ]);
+    expect(noBytes.code).toBe(2);
+    expect(noBytes.err).toContain("E_FIELD_MISSING");
+  });
+
   it("has help with examples", async () => {
     const r = await cli(["calibrate", "--help"]);
     expect(r.code).toBe(0);

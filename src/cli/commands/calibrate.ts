@@ -1,13 +1,17 @@
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { KexecLabError } from "../../errors.js";
 import { calibrate } from "../../model/calibrate.js";
 import { builtinProfile, loadProfile, type Profile } from "../../model/profiles.js";
-import { SHAPE_STRATEGIES, shapeTrace } from "../../model/shapes.js";
+import { SHAPE_STRATEGIES, type ShapeStrategy, shapeTrace } from "../../model/shapes.js";
+import { runScenario } from "../../reloc/run.js";
+import { COPY_SCRATCH, EV_COPY } from "../../reloc/trace.js";
 import { formatBytes, formatSeconds, renderTable } from "../../report/format.js";
+import { loadScenario, toRelocScenario } from "../../scenario/load.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK } from "../exit.js";
-import { readTextFile, writeOutputFile } from "../files.js";
+import { readInputFile, readTextFile, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
@@ -22,19 +26,58 @@ interface CalibrateOptions {
   sample?: string;
 }
 
-const pointsSchema = z.object({
-  pageSize: z.union([z.literal(4096), z.literal(16384), z.literal(65536)]).optional(),
-  layout: z.enum(["contiguous", "scattered"]).optional(),
-  points: z
-    .array(
-      z.object({
-        bytes: z.union([z.number(), z.string()]),
-        strategy: z.enum(SHAPE_STRATEGIES),
-        seconds: z.number().positive(),
-      }),
-    )
-    .min(1),
-});
+const pointsSchema = z
+  .object({
+    pageSize: z.union([z.literal(4096), z.literal(16384), z.literal(65536)]).optional(),
+    layout: z.enum(["contiguous", "scattered"]).optional(),
+    /** A scenario file (relative to the points file): traces come from running it, not from shapes. */
+    scenario: z.string().min(1).optional(),
+    points: z
+      .array(
+        z
+          .object({
+            bytes: z.union([z.number(), z.string()]).optional(),
+            strategy: z.string().min(1),
+            seconds: z.number().positive(),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .strict();
+
+/** Bytes relocated by a trace: its copies except scratch ones. */
+function relocatedBytes(trace: Float64Array): number {
+  let bytes = 0;
+  for (let i = 0; i < trace.length; i += 5) {
+    if (trace[i] === EV_COPY && (trace[i + 4]! & COPY_SCRATCH) === 0) bytes += trace[i + 3]!;
+  }
+  return bytes;
+}
+
+/** The access stream of `strategy` relocating the scenario in `file`. */
+function scenarioTrace(file: string, strategy: string, field: string): Float64Array {
+  const sc = loadScenario(parseJson(readTextFile(file), file), dirname(file));
+  let trace: Float64Array | undefined;
+  const out = runScenario(toRelocScenario(sc, readInputFile), {
+    strategies: [strategy],
+    model: (t) => {
+      trace = t.raw().slice();
+      return [];
+    },
+  });
+  if (!out.ok) {
+    throw new KexecLabError(
+      "E_FIELD_VALUE",
+      `the kernel refuses the scenario's load: ${out.verdict.reason}`,
+      {
+        file,
+        field,
+      },
+    );
+  }
+  return trace ?? new Float64Array(0);
+}
 
 function parseJson(text: string, file: string): unknown {
   try {
@@ -62,12 +105,13 @@ export function registerCalibrate(program: Command, ctx: CliContext): Command {
     .command("calibrate")
     .description(
       "fit a machine profile's free parameters (timing model) to measured relocation times;\n" +
-        "each point's access stream is the strategy's loop shape over contiguous page pairs",
+        "each point's access stream is the strategy's loop shape over `bytes` of page pairs, or,\n" +
+        'with "scenario", the stream of the strategy really relocating that scenario',
     )
     .requiredOption("--profile <name|file.json>", "builtin profile name or profile JSON file to start from")
     .requiredOption(
       "--points <file.json>",
-      'measured points: {"pageSize"?, "layout"?, "points": [{"bytes", "strategy", "seconds"}]}',
+      'measured points: {"pageSize"?, "layout"?, "scenario"?, "points": [{"bytes", "strategy", "seconds"}]}',
     )
     .option("--fit <params>", "comma-separated dotted fields to fit (default: the profile's free list)")
     .option("--name <name>", "name of the calibrated profile (default: <profile>-calibrated)")
@@ -83,7 +127,9 @@ export function registerCalibrate(program: Command, ctx: CliContext): Command {
         "\nmeasured.json:\n" +
         '  {"pageSize": 4096, "points": [{"bytes": "25M", "strategy": "mmu-off", "seconds": 0.4405},\n' +
         '                                {"bytes": "25M", "strategy": "linear-map-copy", "seconds": 0.0222}]}\n' +
-        `strategies: ${SHAPE_STRATEGIES.join(", ")}`,
+        `strategies (shapes): ${SHAPE_STRATEGIES.join(", ")}\n` +
+        'with "scenario": "../examples/published-25mb.json" (relative to the points file), the\n' +
+        "strategies are the scenario's (mmu-off, va-copy, linear-map-copy, x86-ident) and bytes is optional",
     )
     .action((opts: CalibrateOptions) => {
       const profile = resolveProfile(opts.profile);
@@ -98,19 +144,40 @@ export function registerCalibrate(program: Command, ctx: CliContext): Command {
       }
       const spec = parsed.data;
       const pageSize = spec.pageSize ?? 4096;
+      const scenarioFile =
+        spec.scenario === undefined ? undefined : resolve(dirname(opts.points), spec.scenario);
       const points = spec.points.map((pt, i) => {
-        const bytes = toSafeNumber(parseSize(pt.bytes, `points[${i}].bytes`), `points[${i}].bytes`);
-        if (bytes < pageSize) {
-          throw new KexecLabError("E_FIELD_VALUE", `${bytes} bytes is less than one page`, {
-            file: opts.points,
+        if (scenarioFile !== undefined) {
+          const trace = scenarioTrace(scenarioFile, pt.strategy, `points[${i}].strategy`);
+          return { bytes: relocatedBytes(trace), strategy: pt.strategy, seconds: pt.seconds, trace };
+        }
+        const where = { file: opts.points, field: `points[${i}]` };
+        if (!(SHAPE_STRATEGIES as readonly string[]).includes(pt.strategy)) {
+          throw new KexecLabError(
+            "E_FIELD_VALUE",
+            `strategy "${pt.strategy}" has no loop shape (${SHAPE_STRATEGIES.join(", ")}); give a "scenario" to run real strategies`,
+            { ...where, field: `points[${i}].strategy` },
+          );
+        }
+        if (pt.bytes === undefined) {
+          throw new KexecLabError("E_FIELD_MISSING", "bytes is required without a scenario", {
+            ...where,
             field: `points[${i}].bytes`,
           });
         }
+        const bytes = toSafeNumber(parseSize(pt.bytes, `points[${i}].bytes`), `points[${i}].bytes`);
+        if (bytes < pageSize) {
+          throw new KexecLabError("E_FIELD_VALUE", `${bytes} bytes is less than one page`, {
+            ...where,
+            field: `points[${i}].bytes`,
+          });
+        }
+        const strategy = pt.strategy as ShapeStrategy;
         return {
           bytes,
-          strategy: pt.strategy,
+          strategy,
           seconds: pt.seconds,
-          trace: shapeTrace(pt.strategy, bytes, { pageSize, layout: spec.layout ?? "contiguous" }).raw(),
+          trace: shapeTrace(strategy, bytes, { pageSize, layout: spec.layout ?? "contiguous" }).raw(),
         };
       });
       let sample: number | undefined;
