@@ -107,7 +107,11 @@ describe("CLI output snapshots", () => {
   it("--help lists every command", async () => {
     const r = await cli(["--help"]);
     expect(r.code).toBe(0);
-    await expect(r.stdout).toMatchFileSnapshot("__snapshots__/cli/help.txt");
+    // Not a whole-output snapshot: each command's one-line description belongs to its owner.
+    const listed = [...r.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
+    for (const c of ["run", "validate", "inspect", "plan", "report", "sweep", "bench", "calibrate", "help"]) {
+      expect(listed).toContain(c);
+    }
   });
 
   it("report --help", async () => {
