@@ -5,13 +5,14 @@
  * list has swaps, parked pages and several indirection pages. Browser-safe (no files).
  */
 
+import { KexecLabError } from "../errors.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
-import { MemoryMap } from "../machine/memmap.js";
+import { MemoryMap, type Region } from "../machine/memmap.js";
 import type { PageSize } from "../machine/physmem.js";
 import type { RelocScenario } from "../reloc/run.js";
 import { QEMU_VIRT_DTB_RESERVE, QEMU_VIRT_RAM_BASE } from "./arm64.js";
-import { QEMU_PC_LOW_RESERVE_END, QEMU_PC_TOP_RESERVE } from "./x86.js";
+import { QEMU_PC_EXTRA_RAM, QEMU_PC_LOW_RESERVE_END, QEMU_PC_TOP_RESERVE } from "./x86.js";
 
 const MiB = 1024 * 1024;
 
@@ -74,4 +75,50 @@ export function qemuDemoScenario(opts: QemuDemoOptions): RelocScenario {
     seed,
     freePages: { kind: "random", seed },
   };
+}
+
+/** Most RAM an emission target may ask QEMU for (TCG allocates it lazily, but -m must fit the host). */
+export const QEMU_MAX_RAM_BYTES = 8 * 1024 * MiB;
+
+/**
+ * A scenario made fit for a QEMU target: the areas QEMU and the boot path write (arm64 virt: the DTB at
+ * the start of RAM; x86_64 pc: below 16 MiB) are added as reserved regions, so neither the running
+ * kernel's allocator nor the emitter puts anything there, and the RAM must lie where QEMU has it.
+ */
+export function fitScenarioForQemu(sc: RelocScenario): RelocScenario {
+  const ram = sc.memoryMap.ram.ranges;
+  const first = ram[0]?.start ?? 0;
+  const end = ram[ram.length - 1]?.end ?? 0;
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  const extra =
+    sc.arch === "arm64"
+      ? { start: QEMU_VIRT_RAM_BASE, end: QEMU_VIRT_RAM_BASE + QEMU_VIRT_DTB_RESERVE, name: "QEMU DTB" }
+      : { start: 0, end: QEMU_PC_LOW_RESERVE_END, name: "boot stub and firmware" };
+  if (sc.arch === "arm64" && first < QEMU_VIRT_RAM_BASE) {
+    throw new KexecLabError(
+      "E_NOT_MODELED",
+      `RAM starts at ${hex(first)}; QEMU virt's RAM starts at ${hex(QEMU_VIRT_RAM_BASE)}`,
+      { field: "machine.memoryMap" },
+    );
+  }
+  const base = sc.arch === "arm64" ? QEMU_VIRT_RAM_BASE : 0;
+  if (end - base > QEMU_MAX_RAM_BYTES) {
+    throw new KexecLabError(
+      "E_LIMIT",
+      `QEMU would need ${Math.ceil((end - base) / 2 ** 30)} GiB of RAM to reach ${hex(end)} (at most ${QEMU_MAX_RAM_BYTES / 2 ** 30} GiB)`,
+      { field: "machine.memoryMap" },
+    );
+  }
+  if (sc.arch === "x86_64" && end + QEMU_PC_EXTRA_RAM > 0xc0000000) {
+    // QEMU pc splits larger RAM at 3 GiB and SeaBIOS writes below that split: keep it all low.
+    throw new KexecLabError(
+      "E_NOT_MODELED",
+      `RAM ends at ${hex(end)}; x86_64 emission needs all RAM (plus ${QEMU_PC_EXTRA_RAM / MiB} MiB for SeaBIOS) below 3 GiB`,
+      { field: "machine.memoryMap" },
+    );
+  }
+  const regions: Region[] = [...sc.memoryMap.regions];
+  const overlapRam = sc.memoryMap.ram.intersect([{ start: extra.start, end: extra.end }]);
+  for (const r of overlapRam.ranges) regions.push({ ...r, type: "reserved", name: extra.name });
+  return { ...sc, memoryMap: new MemoryMap(regions) };
 }

@@ -108,4 +108,46 @@ describe("kexec-lab emit", () => {
       expect(code).toBe(0);
     },
   );
+
+  it.skipIf(!haveArm)(
+    "--scenario: the 4 GiB QEMU virt example through va-copy on QEMU",
+    { timeout: 180_000 },
+    async () => {
+      const io = fakeIo();
+      const code = await main(
+        ["emit", "--scenario", "examples/qemu-virt-4g.json", "--strategy", "va-copy", "--run", "--json"],
+        io,
+      );
+      const doc = JSON.parse(io.out) as {
+        pageSize: number;
+        checks: { label: string }[];
+        qemu: { verified: boolean };
+      };
+      expect(doc.checks.map((c) => c.label).slice(0, 3)).toEqual(["kernel", "initrd", "dtb"]);
+      expect(doc.qemu.verified).toBe(true);
+      expect(code).toBe(0);
+    },
+  );
+
+  it("--scenario that does not fit the target is refused with a catalogued error", async () => {
+    let io = fakeIo();
+    expect(await main(["emit", "--scenario", "examples/juno-16k-random.json", "--run"], io)).toBe(2);
+    expect(io.err).toContain("E_LIMIT");
+    io = fakeIo();
+    expect(
+      await main(
+        ["emit", "--scenario", "examples/qemu-virt-4g.json", "--target", "qemu-pc-x86_64", "--run"],
+        io,
+      ),
+    ).toBe(2);
+    expect(io.err).toContain("E_FIELD_VALUE");
+    io = fakeIo();
+    expect(
+      await main(
+        ["emit", "--scenario", "examples/pc-4g-x86_64.json", "--target", "qemu-pc-x86_64", "--run"],
+        io,
+      ),
+    ).toBe(2);
+    expect(io.err).toContain("E_NOT_MODELED");
+  });
 });

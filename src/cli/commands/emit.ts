@@ -1,17 +1,18 @@
 import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { qemuArm64Args, STATUS_DONE } from "../../emit/arm64.js";
 import { get64 } from "../../emit/blobs.js";
 import { firstDiff, haveTool, QEMU_ARM64, QEMU_X86, runEmitted } from "../../emit/node/qemu.js";
-import { qemuDemoScenario } from "../../emit/scenario.js";
+import { fitScenarioForQemu, qemuDemoScenario } from "../../emit/scenario.js";
 import { emitStrategy, type StrategyEmission } from "../../emit/strategy.js";
 import { qemuX86Args } from "../../emit/x86.js";
 import { KexecLabError } from "../../errors.js";
 import type { PageSize } from "../../machine/physmem.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
+import { loadScenario, toRelocScenario } from "../../scenario/load.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
-import { writeOutputFile } from "../files.js";
+import { readInputFile, readTextFile, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
@@ -23,6 +24,7 @@ interface EmitOptions {
   strategy?: string;
   granule: string;
   seed: string;
+  scenario?: string;
   linearMap: "block" | "page";
   x86Swap?: boolean;
   x86ClearNx?: boolean;
@@ -53,6 +55,7 @@ Examples:
   $ kexec-lab emit --target qemu-virt-arm64 --strategy linear-map-copy --granule 16K --run
   $ kexec-lab emit --target qemu-virt-arm64 --strategy va-copy --out /tmp/va-copy-4k
   $ kexec-lab emit --target qemu-pc-x86_64 --x86-swap --x86-clear-nx --run --json
+  $ kexec-lab emit --scenario examples/qemu-virt-4g.json --strategy va-copy --run
 `;
 
 function parseGranule(s: string, target: Target): PageSize {
@@ -70,6 +73,14 @@ function parseGranule(s: string, target: Target): PageSize {
     throw new KexecLabError("E_PAGE_SIZE", "x86_64 has 4K pages only", { field: "--granule" });
   }
   return g;
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new KexecLabError("E_JSON_PARSE", (e as Error).message, { file });
+  }
 }
 
 function parseCount(s: string, field: string): number {
@@ -149,7 +160,11 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
       "mmu-off, linear-map-copy, va-copy, in-place (arm64); x86-ident (x86_64; the default there)",
     )
     .option("--granule <size>", "arm64 translation granule and page size: 4K, 16K or 64K", "4K")
-    .option("--seed <n>", "seed of the scenario's contents and free-page order", "1")
+    .option("--seed <n>", "seed of the built-in scenario's contents and free-page order", "1")
+    .option(
+      "--scenario <file>",
+      "a scenario file with explicit segments (docs/scenario.md) instead of the built-in one; its RAM must lie where the target's is",
+    )
     .addOption(
       new Option("--linear-map <kind>", "linear-map-copy: block-mapped or page-granular linear map")
         .choices(["block", "page"])
@@ -169,13 +184,27 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
     .action(async (opts: EmitOptions) => {
       const arch = opts.target === "qemu-virt-arm64" ? "arm64" : "x86_64";
       const strategy = opts.strategy ?? (arch === "arm64" ? "linear-map-copy" : "x86-ident");
-      const pageSize = parseGranule(opts.granule, opts.target);
-      const seed = parseCount(opts.seed, "--seed");
+      let pageSize = parseGranule(opts.granule, opts.target);
+      let seed = parseCount(opts.seed, "--seed");
+      let sc = qemuDemoScenario({ arch, pageSize, seed });
+      if (opts.scenario !== undefined) {
+        const file = resolve(ctx.io.cwd, opts.scenario);
+        const loaded = loadScenario(parseJson(readTextFile(file), file), dirname(file));
+        if (loaded.arch !== arch) {
+          throw new KexecLabError(
+            "E_FIELD_VALUE",
+            `the scenario is ${loaded.arch}; target ${opts.target} runs ${arch}`,
+            { file, field: "machine.arch" },
+          );
+        }
+        sc = fitScenarioForQemu(toRelocScenario(loaded, readInputFile));
+        pageSize = sc.pageSize;
+        seed = sc.seed;
+      }
       const timeout = parseCount(opts.timeout, "--timeout");
       if (opts.out === undefined && !opts.run) {
         throw new KexecLabError("E_USAGE", "give --out DIR, --run, or both", { field: "--out" });
       }
-      const sc = qemuDemoScenario({ arch, pageSize, seed });
       const e = emitStrategy(sc, strategy, {
         linearMap: opts.linearMap,
         x86Swap: opts.x86Swap === true,
