@@ -310,8 +310,8 @@ function strategyTable(result: RunResult): string {
   });
   const profile = result.strategies.find((s) => s.model?.length)?.model?.[0]?.profile;
   return `<table class="grid"><thead><tr><th>strategy</th><th>verified</th><th>table pages</th><th>table bytes</th>
-<th>control pages</th><th>entries walked</th><th>TLB misses</th><th>copied</th><th>modeled time${profile !== undefined ? ` (${escapeHtml(profile)})` : ""}</th></tr></thead>
-<tbody>${rows.join("\n")}</tbody></table>`;
+<th>control pages</th><th>entries walked</th><th>TLB misses</th><th>copied</th><th>modeled time</th></tr></thead>
+<tbody>${rows.join("\n")}</tbody></table>${profile !== undefined ? `<p class="note">Modeled time: the timing model on profile ${escapeHtml(profile)} (docs/model.md).</p>` : ""}`;
 }
 
 function segmentTable(result: RunResult): string {
@@ -342,7 +342,7 @@ section{background:var(--card);border:1px solid var(--line);border-radius:8px;pa
 h2{font-size:16px;margin:0 0 10px}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;margin:0 0 18px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px}.card .k{color:var(--muted);font-size:12px}.card .v{font-size:18px;font-weight:600}
-.grid{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}.grid th,.grid td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+.grid{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}.note{color:var(--muted);font-size:12px;margin:6px 0 0}.grid th,.grid td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
 .grid th:first-child,.grid td:first-child{text-align:left}.grid tr.desc td{color:var(--muted);font-size:12px;text-align:left;white-space:normal;padding-top:0}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}.ok{color:#2e9e5b;font-weight:600}.bad{color:#d64545;font-weight:700}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
@@ -421,7 +421,8 @@ const PAGE_SCRIPT = `
   function lineChart(id, curves, yTitle, yFmt){
     var el = document.getElementById(id); if (!el || !curves) return;
     new Chart(el, { type: "line",
-      data: { datasets: curves.map(function(c,i){ return { label: c.label, data: c.points.map(function(p){ return {x:p[0], y:p[1]}; }), borderColor: colors[i%colors.length], backgroundColor: colors[i%colors.length], pointRadius: 3, tension: 0 }; }) },
+      data: { datasets: curves.map(function(c,i){ var k = c.run ? curves.findIndex(function(o){ return !o.run && c.label === "this run: " + o.label; }) : i; var col = colors[(k < 0 ? i : k)%colors.length];
+        return { label: c.label, data: c.points.map(function(p){ return {x:p[0], y:p[1]}; }), borderColor: c.run ? "#1d2330" : col, backgroundColor: col, pointRadius: c.run ? 7 : 3, pointStyle: c.run ? "rectRot" : "circle", showLine: !c.run, tension: 0 }; }) },
       options: { responsive: true, maintainAspectRatio: false, parsing: false,
         plugins: { tooltip: { callbacks: { label: function(c){ return c.dataset.label+": "+yFmt(c.raw.y)+" for "+bytes(c.raw.x); } } } },
         scales: { x: { type: "logarithmic", title: { display: true, text: "bytes relocated" }, afterBuildTicks: pow2Ticks, ticks: { callback: function(v){ return bytes(v); } } },
@@ -429,7 +430,7 @@ const PAGE_SCRIPT = `
   }
   if (data.curves) {
     lineChart("chart-table-cost", data.curves.tableCost, "page-table bytes", bytes);
-    if (data.curves.time) lineChart("chart-time", data.curves.time.curves, "modeled seconds ("+data.curves.time.profile+")", function(v){ return v>=1 ? v.toFixed(2)+" s" : v>=1e-3 ? (v*1e3).toFixed(1)+" ms" : (v*1e6).toFixed(0)+" µs"; });
+    if (data.curves.time) lineChart("chart-time", data.curves.time.curves.concat(strategies.filter(function(s){ return s.model && s.model.length && s.model[0].profile === data.curves.time.profile && s.counters.bytesCopied > 0; }).map(function(s){ return { label: "this run: " + s.name, points: [[s.counters.bytesCopied, s.model[0].seconds]], run: true }; })), "modeled seconds ("+data.curves.time.profile+")", function(v){ return v>=1 ? v.toFixed(2)+" s" : v>=1e-3 ? (v*1e3).toFixed(1)+" ms" : (v*1e6).toFixed(0)+" µs"; });
   }
   window.__kexecLabReport = { charts: Object.keys(Chart.instances).length };
 })();
