@@ -292,8 +292,7 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
   const mem = cpu.mem;
   const tracing = cpu.tracing;
   const entryFlags = uncached ? ACC_ENTRY | ACC_UNCACHED : ACC_ENTRY;
-  let entry = w.head;
-  let ptr = -1;
+  const entry = w.head;
   let dest = 0;
   let reads = 0;
   // The page of entries being read: its PA and, when it holds exact bytes, its frame. Entry loads in
@@ -309,9 +308,17 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
   const guard = cpu.guard;
   const tlb = mmuOn ? cpu.tlb : null;
   if (mmuOn && tlb === null) throw new Error("relocateList: the MMU is on but no TLB is installed");
-  // while (!(entry & IND_DONE)); entries are below 2^53, so the flags are in the low word
-  for (let low = entry % TWO_32; (low & IND_DONE) === 0; low = entry % TWO_32) {
-    const addr = entry - (low % pageSize);
+  // The entry is kept as its two 32-bit halves (no floating-point modulo in the loop); ptr as the PA
+  // of its page and an offset in it.
+  let lo = entry % TWO_32;
+  let hi = (entry - lo) / TWO_32;
+  let ptrPage = -1;
+  let ptrOff = 0;
+  const addrMaskLo = ~(pageSize - 1); // PAGE_MASK, low word
+  // while (!(entry & IND_DONE))
+  while ((lo & IND_DONE) === 0) {
+    const low = lo;
+    const addr = hi * TWO_32 + ((lo & addrMaskLo) >>> 0);
     if ((low & IND_SOURCE) !== 0) {
       let src = addr;
       let dst = dest;
@@ -361,52 +368,58 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
       if (swap >= 0 && cpu.halted) break;
       dest += pageSize;
     } else if ((low & IND_INDIRECTION) !== 0) {
-      ptr = addr;
+      ptrPage = addr;
+      ptrOff = 0;
       cpu.followIndirection();
     } else if ((low & IND_DESTINATION) !== 0) {
       dest = addr;
     }
     // entry = *ptr++
-    if (ptr < 0 || ++reads > w.maxEntries) {
+    if (ptrPage < 0 || ++reads > w.maxEntries) {
       cpu.fault(
-        ptr < 0
+        ptrPage < 0
           ? "the list continues past image->head without an indirection page"
           : "the entry list does not end",
-        ptr,
+        ptrPage + ptrOff,
       );
       break;
     }
-    const offset = ptr % pageSize;
-    const page = ptr - offset;
-    if (page !== entryPage || cpu.clobberCount !== clobbersSeen) {
-      let pa = page;
+    if (ptrOff === pageSize) {
+      // ran off the end of an indirection page without a link (a corrupted list): keep reading
+      ptrPage += pageSize;
+      ptrOff = 0;
+    }
+    const offset = ptrOff;
+    if (ptrPage !== entryPage || cpu.clobberCount !== clobbersSeen) {
+      let pa = ptrPage;
       if (mmuOn) {
-        pa = cpu.translate(half, page + off);
+        pa = cpu.translate(half, ptrPage + off);
         if (pa < 0) break;
       }
-      entryPage = page;
+      entryPage = ptrPage;
       entryPagePa = pa;
       entryFrame = mem.exactFrame(Math.floor(pa / pageSize));
       clobbersSeen = cpu.clobberCount;
     } else if (mmuOn) {
       microHits++;
     }
-    const at = entryPagePa + offset;
-    if (tracing) cpu.sink.event(EV_LOAD, at, 0, 8, entryFlags);
+    if (tracing) cpu.sink.event(EV_LOAD, entryPagePa + offset, 0, 8, entryFlags);
     if (entryFrame !== undefined) {
       const f = entryFrame;
-      entry =
-        ((f[offset + 4]! | (f[offset + 5]! << 8) | (f[offset + 6]! << 16) | (f[offset + 7]! << 24)) >>> 0) *
-          TWO_32 +
-        ((f[offset]! | (f[offset + 1]! << 8) | (f[offset + 2]! << 16) | (f[offset + 3]! << 24)) >>> 0);
+      lo = (f[offset]! | (f[offset + 1]! << 8) | (f[offset + 2]! << 16) | (f[offset + 3]! << 24)) >>> 0;
+      hi = (f[offset + 4]! | (f[offset + 5]! << 8) | (f[offset + 6]! << 16) | (f[offset + 7]! << 24)) >>> 0;
     } else {
-      entry = mem.read64(at);
-      if (entry < 0) {
+      const at = entryPagePa + offset;
+      const l = mem.read32(at);
+      const h = l < 0 ? -1 : mem.read32(at + 4);
+      if (h < 0) {
         cpu.fault(`entry load at 0x${at.toString(16)} hit an address with no RAM`, at);
         break;
       }
+      lo = l;
+      hi = h;
     }
-    ptr += 8;
+    ptrOff += 8;
   }
   cpu.addEntryReads(reads, microHits);
   cpu.addLoopCounts(copied, cmoLines);
