@@ -290,6 +290,37 @@ describe("x86_64 bzImage, kexec-tools", () => {
     expect(setup.subarray(0x202, 0x206)).toEqual(new Uint8Array([0x48, 0x64, 0x72, 0x53]));
   });
 
+  it("kexec_file_load: purgatory, boot_params, kernel (above pref_address), initrd, top-down, in load order", () => {
+    // purgatory 0x9000 at 0x63fff7000; boot_params: align16(4096 + 15 + 30) + 16 + 96 + 16 + 32 =
+    // 4304 bytes -> two pages (0x2000) at 0x63fff5000; kernel 0x3378000 2 MiB-aligned below:
+    // align_down(0x63fff5000 - 0x3378000, 2M) = 0x63cc00000; initrd 0x3fff000 below: 0x638c01000.
+    const p = planLoad({ ...base, loader: "kexec-file" });
+    expect(layout(p)).toEqual([
+      ["purgatory", 0x63fff7000, 0x9000, 0x5000],
+      ["bootparams", 0x63fff5000, 0x2000, 4304],
+      ["kernel", 0x63cc00000, 0x3378000, BZIMAGE.length - 20480],
+      ["initrd", 0x638c01000, 0x3fff000, 64 * MiB - 5000],
+    ]);
+    expect(p.kernelEntry).toBe(0x63cc00200);
+    kernelAccepts(p);
+    // The kernel never goes below pref_address (16 MiB here): RAM only below it leaves no hole.
+    const low = ramMap([[0x100000, 0x1000000 + 0x3378000 - 0x200000]]);
+    const e = fail(() =>
+      planLoad({ ...base, loader: "kexec-file", iomem: undefined, memoryMap: low, initrd: undefined }),
+    );
+    expect(e.code).toBe("E_NO_HOLE");
+    expect(e.where.field).toBe("kernel");
+    expect(
+      planLoad({ ...base, iomem: undefined, memoryMap: low, initrd: undefined }).segments.find(
+        (s) => s.label === "kernel",
+      )!.mem,
+    ).toBeLessThan(0x1000000);
+    // bzImage64_probe refuses a kernel that cannot be loaded above 4 GiB.
+    const b = BZIMAGE.slice();
+    b[0x236] = 0x7d;
+    expect(fail(() => planLoad({ ...base, loader: "kexec-file", kernel: b })).where.field).toBe("xloadflags");
+  });
+
   it("--mem-max below 3 GiB moves everything under it", () => {
     // Top of RAM under the limit: 0xc0000000. purgatory 0xbfff7000, setup 0xbfff1000,
     // kernel align_down(0xbfff1000 - 0x3378000, 2M) = 0xbcc00000, initrd 0xbcc00000 - 0x3fff000.
@@ -318,7 +349,9 @@ describe("x86_64 bzImage, kexec-tools", () => {
     expect(fail(() => planLoad({ ...base, append: "x".repeat(2047) })).code).toBe("E_CMDLINE_TOO_LONG");
     expect(() => planLoad({ ...base, append: "x".repeat(2046) })).not.toThrow();
     expect(fail(() => planLoad({ arch: "x86_64", kernel: BZIMAGE })).code).toBe("E_NO_MEMORY_MAP");
-    expect(fail(() => planLoad({ ...base, loader: "kexec-file" })).code).toBe("E_NOT_MODELED");
+    expect(fail(() => planLoad({ ...base, loader: "kexec-file", append: "x".repeat(2017) })).code).toBe(
+      "E_CMDLINE_TOO_LONG",
+    );
   });
 });
 

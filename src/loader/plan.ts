@@ -178,11 +178,12 @@ export const KEXEC_TOOLS_ARM64_KEPT = ["Kernel code", "Kernel data"];
  * The memory each loader may place segments in:
  *   kexec-tools arm64: RAM minus the reserved regions other than the running kernel's image;
  *   kexec-tools x86_64: all RAM (its ranges come from /sys/firmware/memmap, which lists no kernel);
- *   kexec_file_load: free memblock memory, i.e. RAM minus every reserved region (MemoryMap.usable).
+ *   kexec_file_load arm64: free memblock memory, i.e. RAM minus every reserved region (usable);
+ *   kexec_file_load x86_64: every System RAM resource (walk_system_ram_res), i.e. all RAM.
  */
 export function freeForLoader(arch: Arch, loader: LoaderKind, map: MemoryMap): RangeSet {
-  if (loader === "kexec-file") return map.usable;
   if (arch === "x86_64") return map.ram;
+  if (loader === "kexec-file") return map.usable;
   return map.ram.subtract(
     map.regions.filter(
       (r) => r.type === "reserved" && !KEXEC_TOOLS_ARM64_KEPT.some((k) => r.name.startsWith(k)),
@@ -279,13 +280,16 @@ export function planLoad(input: PlanInput): Plan {
       );
     }
   } else {
-    if (loader !== "kexec-tools")
+    if (loader !== "kexec-tools" && kind !== "bzimage")
       throw new KexecLabError(
         "E_NOT_MODELED",
-        "kexec_file_load on x86_64 is not modelled yet; use --loader kexec-tools",
+        "kexec_file_load on x86_64 is modelled for bzImage kernels only",
+        where,
       );
-    if (kind === "bzimage") result = x86BzImageKexecTools(ctx, parseBzImage(input.kernel, input.kernelName));
-    else if (kind === "elf64") {
+    if (kind === "bzimage") {
+      const bz = parseBzImage(input.kernel, input.kernelName);
+      result = loader === "kexec-tools" ? x86BzImageKexecTools(ctx, bz) : x86BzImageKexecFile(ctx, bz);
+    } else if (kind === "elf64") {
       const elf = parseElf64(input.kernel, input.kernelName);
       if (elf.arch !== "x86_64")
         throw new KexecLabError(
@@ -816,6 +820,131 @@ function x86BzImageKexecTools(ctx: Ctx, bz: BzImage) {
       }
     }
   }
+  return { entry: purgBase, kernelEntry: addr + 0x200, ...(initrd ? { initrd } : {}) };
+}
+
+// --- x86_64, kexec_file_load --------------------------------------------------------------------------
+
+/** arch/x86/kernel/kexec-bzimage64.c: lowest addresses of the segments, and string room reserved. */
+export const X86_KEXEC_FILE = {
+  MIN_PURGATORY_ADDR: 0x3000,
+  MIN_BOOTPARAM_ADDR: 0x3000,
+  MIN_KERNEL_LOAD_ADDR: 0x100000,
+  MIN_INITRD_LOAD_ADDR: 0x1000000,
+  MAX_ELFCOREHDR_STR_LEN: 30,
+  /** sizeof(struct boot_params). */
+  BOOT_PARAMS_SIZE: 4096,
+  /** sizeof(struct setup_data), sizeof(struct efi_setup_data), RNG seed bytes. */
+  SETUP_DATA_SIZE: 16,
+  EFI_SETUP_DATA_SIZE: 96,
+  RNG_SEED_LENGTH: 32,
+};
+
+function x86BzImageKexecFile(ctx: Ctx, bz: BzImage) {
+  const input = ctx.input;
+  const K = X86_KEXEC_FILE;
+  const where = (offset: number, field: string) => ({
+    ...(input.kernelName !== undefined ? { file: input.kernelName } : {}),
+    offset,
+    field,
+  });
+  // bzImage64_probe.
+  if ((bz.loadflags & LOADED_HIGH) === 0) {
+    throw new KexecLabError(
+      "E_KERNEL_UNSUPPORTED",
+      "loadflags LOADED_HIGH is clear: bzImage64_probe refuses the kernel",
+      where(0x211, "loadflags"),
+    );
+  }
+  if (!bz.relocatable) {
+    throw new KexecLabError(
+      "E_KERNEL_UNSUPPORTED",
+      "relocatable_kernel is 0: bzImage64_probe refuses the kernel",
+      where(0x234, "relocatable_kernel"),
+    );
+  }
+  if (!bz.canBeLoadedAbove4G) {
+    throw new KexecLabError(
+      "E_KERNEL_UNSUPPORTED",
+      "XLF_CAN_BE_LOADED_ABOVE_4G is not set: bzImage64_probe refuses the kernel",
+      where(0x236, "xloadflags"),
+    );
+  }
+  if (crashRegionFor(input))
+    throw new KexecLabError(
+      "E_NOT_MODELED",
+      "x86_64 crash loads (backup region, elfcorehdr, e820 edits) are not modelled",
+    );
+  const cmdline = input.append ?? "";
+  const cmdlineLen = cmdline.length + 1;
+  if (cmdlineLen + K.MAX_ELFCOREHDR_STR_LEN > bz.cmdlineSize) {
+    throw new KexecLabError(
+      "E_CMDLINE_TOO_LONG",
+      `the command line with its NUL is ${cmdlineLen} bytes; kexec_file_load keeps ${K.MAX_ELFCOREHDR_STR_LEN} bytes free for "elfcorehdr=" within this kernel's cmdline_size ${bz.cmdlineSize}`,
+      { field: "append" },
+    );
+  }
+  const purg = input.purgatory ?? DEFAULT_PURGATORY.x86_64;
+  const purgBase = place(ctx, "purgatory", {
+    size: alignUp(purg.memsz, ctx.pageSize),
+    align: ctx.pageSize,
+    min: K.MIN_PURGATORY_ADDR,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+  });
+  addSegment(ctx, "purgatory", purgBase, new Uint8Array(purg.bufsz), purg.memsz);
+  ctx.notes.push(
+    `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); the kernel's built-in purgatory size depends on the build`,
+  );
+  // boot_params + command line + setup_data for EFI (no EFI memory map modelled) and the RNG seed.
+  const paramsCmdline = alignUp(K.BOOT_PARAMS_SIZE + cmdlineLen + K.MAX_ELFCOREHDR_STR_LEN, 16);
+  const paramsSize =
+    paramsCmdline + K.SETUP_DATA_SIZE + K.EFI_SETUP_DATA_SIZE + K.SETUP_DATA_SIZE + K.RNG_SEED_LENGTH;
+  const params = new Uint8Array(paramsSize);
+  const headerLen = Math.min(0x202 + input.kernel[0x201]! - 0x1f1, 0x7f);
+  params.set(input.kernel.subarray(0x1f1, 0x1f1 + headerLen), 0x1f1);
+  for (let i = 0; i < cmdline.length; i++) params[K.BOOT_PARAMS_SIZE + i] = cmdline.charCodeAt(i) & 0xff;
+  const paramsBase = place(ctx, "bootparams", {
+    size: alignUp(paramsSize, ctx.pageSize),
+    align: 16,
+    min: K.MIN_BOOTPARAM_ADDR,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+  });
+  addSegment(ctx, "bootparams", paramsBase, params, paramsSize);
+  // The kernel: above max(MIN_KERNEL_LOAD_ADDR, pref_address).
+  const memsz = alignUp(bz.initSize, ctx.pageSize);
+  const kernelBytes = input.kernel.subarray(bz.setupSize);
+  if (kernelBytes.length > memsz) {
+    throw new KexecLabError(
+      "E_FORMAT_CORRUPT",
+      `the protected-mode kernel (${kernelBytes.length} bytes) is larger than init_size (${bz.initSize})`,
+      where(0x260, "init_size"),
+    );
+  }
+  const addr = place(ctx, "kernel", {
+    size: memsz,
+    align: bz.kernelAlignment,
+    min: Math.max(K.MIN_KERNEL_LOAD_ADDR, bz.prefAddress),
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+  });
+  addSegment(ctx, "kernel", addr, kernelBytes, memsz);
+  let initrd: { start: number; end: number } | undefined;
+  if (input.initrd && input.initrd.length > 0) {
+    const base = place(ctx, "initrd", {
+      size: alignUp(input.initrd.length, ctx.pageSize),
+      align: ctx.pageSize,
+      min: K.MIN_INITRD_LOAD_ADDR,
+      max: Number.POSITIVE_INFINITY,
+      topDown: true,
+    });
+    addSegment(ctx, "initrd", base, input.initrd, input.initrd.length);
+    initrd = { start: base, end: base + input.initrd.length };
+  }
+  ctx.notes.push(
+    "x86_64 kexec_file boot_params: setup header and command line only (e820, EFI and setup_data contents are not filled; no EFI memory map is modelled in its size)",
+  );
   return { entry: purgBase, kernelEntry: addr + 0x200, ...(initrd ? { initrd } : {}) };
 }
 
