@@ -6,12 +6,15 @@ import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
 import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
+import { registerOverhead } from "./overhead.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
 import { registerRun } from "./run.js";
 import { registerSweep } from "./sweep.js";
+import { registerTables } from "./tables.js";
 import { registerValidate } from "./validate.js";
+import { registerWalk } from "./walk.js";
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
 
-export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit, registerSweep, registerBench];
+export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit, registerSweep, registerBench, registerTables, registerWalk, registerOverhead];
