@@ -306,7 +306,8 @@ describe("deep trees", () => {
     const total = 40 + 16 + structSize;
     const b = new Uint8Array(total);
     const v = new DataView(b.buffer);
-    [0xd00dfeed, total, 56, total, 40, 17, 16, 0, 0, structSize].forEach((x, i) => v.setUint32(i * 4, x));
+    for (const [i, x] of [0xd00dfeed, total, 56, total, 40, 17, 16, 0, 0, structSize].entries())
+      v.setUint32(i * 4, x);
     let at = 56;
     v.setUint32(at, 1);
     at += 8; // root: BEGIN_NODE + "" padded
@@ -335,7 +336,7 @@ describe("device-tree semantics on a generated tree", () => {
   const u32s = (...xs: number[]) => {
     const b = new Uint8Array(xs.length * 4);
     const v = new DataView(b.buffer);
-    xs.forEach((x, i) => v.setUint32(i * 4, x));
+    for (const [i, x] of xs.entries()) v.setUint32(i * 4, x);
     return b;
   };
   const str = (s: string) => new TextEncoder().encode(`${s}\0`);
