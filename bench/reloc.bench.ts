@@ -13,6 +13,7 @@
  * relocated by linear-map-copy and verified. Goals: < 60 s (4K), < 10 s (64K), RSS < 4 GiB.
  */
 
+import { KexecLabError } from "../src/errors.js";
 import type { SegmentContent } from "../src/kimage/kimage.js";
 import { MemoryMap } from "../src/machine/memmap.js";
 import type { PageSize } from "../src/machine/physmem.js";
@@ -104,9 +105,9 @@ function exactFigures(): BenchFigure[] {
   ];
 }
 
-function syntheticFigures(pageSize: PageSize, goalSeconds: number): BenchFigure[] {
-  const sc: RelocScenario = {
-    name: `bench-synthetic-64g-${pageSize}`,
+function syntheticScenario(pageSize: PageSize, gib: number): RelocScenario {
+  return {
+    name: `bench-synthetic-${gib}g-${pageSize}`,
     arch: "arm64",
     pageSize,
     vaBits: 48,
@@ -114,42 +115,61 @@ function syntheticFigures(pageSize: PageSize, goalSeconds: number): BenchFigure[
     segments: [
       {
         mem: 0x80000000 + 512 * GiB,
-        memsz: 64 * GiB,
-        content: { kind: "synthetic", seed: 5, bufsz: 64 * GiB },
+        memsz: gib * GiB,
+        content: { kind: "synthetic", seed: 5, bufsz: gib * GiB },
       },
     ],
     contentMode: "synthetic",
     seed: 1,
     freePages: { kind: "lowest" },
   };
-  const t0 = performance.now();
-  const run = runStrategy(sc, linearMapCopy, { timings: true });
-  const total = (performance.now() - t0) / 1000;
-  const rss = process.memoryUsage().rss;
+}
+
+function syntheticFigures(pageSize: PageSize, goalSeconds: number): BenchFigure[] {
   const label = pageSize === 4096 ? "4K" : pageSize === 16384 ? "16K" : "64K";
-  return [
+  const out: BenchFigure[] = [];
+  let gib = 64;
+  let run: ReturnType<typeof runStrategy> | undefined;
+  let total = 0;
+  for (;;) {
+    const t0 = performance.now();
+    try {
+      run = runStrategy(syntheticScenario(pageSize, gib), linearMapCopy, { timings: true });
+    } catch (e) {
+      // The kimage's index holds at most 2^24 - 2^16 pages (src/kimage/load.ts MAX_LOAD_PAGES): with
+      // 4K pages a 64 GiB load is refused with E_LIMIT. Say so, and measure the largest that loads.
+      if (e instanceof KexecLabError && e.code === "E_LIMIT" && gib === 64) {
+        out.push({
+          name: `synthetic 64 GiB ${label}: refused (${e.detail})`,
+          value: 0,
+          unit: "",
+          goal: "runs",
+          met: false,
+        });
+        gib = 63;
+        continue;
+      }
+      throw e;
+    }
+    total = (performance.now() - t0) / 1000;
+    break;
+  }
+  const rss = process.memoryUsage().rss;
+  const name = `synthetic ${gib} GiB ${label}`;
+  out.push(
+    { name: `${name}: source pages`, value: run.result.counters.pagesCopied, unit: "pages" },
+    { name: `${name}: verified`, value: run.result.verified ? 1 : 0, unit: "bool" },
+    { name: `${name}: relocation only`, value: run.result.wallSeconds!, unit: "s" },
     {
-      name: `synthetic 64 GiB ${label}: source pages`,
-      value: run.result.counters.pagesCopied,
-      unit: "pages",
-    },
-    { name: `synthetic 64 GiB ${label}: verified`, value: run.result.verified ? 1 : 0, unit: "bool" },
-    { name: `synthetic 64 GiB ${label}: relocation only`, value: run.result.wallSeconds!, unit: "s" },
-    {
-      name: `synthetic 64 GiB ${label}: load+relocate+verify`,
+      name: `${name}: load+relocate+verify`,
       value: total,
       unit: "s",
       goal: `< ${goalSeconds} s`,
       met: total < goalSeconds && run.result.verified,
     },
-    {
-      name: `synthetic 64 GiB ${label}: RSS after`,
-      value: rss / GiB,
-      unit: "GiB",
-      goal: "< 4 GiB",
-      met: rss < 4 * GiB,
-    },
-  ];
+    { name: `${name}: RSS after`, value: rss / GiB, unit: "GiB", goal: "< 4 GiB", met: rss < 4 * GiB },
+  );
+  return out;
 }
 
 const bench: BenchModule = {
