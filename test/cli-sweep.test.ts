@@ -130,4 +130,31 @@ describe("sweep", () => {
     expect(badStrategy.code).toBe(2);
     expect(badStrategy.stderr).toContain("known: x86-ident, in-place");
   });
+
+  it("sweeps a scenario file: its parameters unless overridden, the initrd resized, segments above moved", async () => {
+    const r = await cli([
+      "sweep",
+      "--scenario",
+      "examples/qemu-virt-4g.json",
+      "--initrd",
+      "8M,256M",
+      "--strategy",
+      "linear-map-copy",
+      "--jobs",
+      "1",
+      "--json",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout).rows;
+    expect(rows.map((x: SweepRow) => [x.initrdBytes, x.outcome, x.strategy])).toEqual([
+      [8 * 2 ** 20, "verified", "linear-map-copy"],
+      [256 * 2 ** 20, "verified", "linear-map-copy"],
+    ]);
+    // 28 MiB kernel + initrd + 64 KiB DTB.
+    expect(rows[1].relocatedBytes).toBe((28 + 256) * 2 ** 20 + 65536);
+    const files = await cli(["sweep", "--scenario", "examples/debian-arm64-files.json", "--initrd", "8M"]);
+    expect(files.code).toBe(2);
+    expect(files.stderr).toContain("places files");
+  });
 });

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { basename, dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
@@ -13,9 +14,11 @@ import { strategiesFor } from "../../reloc/registry.js";
 import { type RelocScenario, runScenario } from "../../reloc/run.js";
 import { formatBytes } from "../../report/format.js";
 import { defaultScenario } from "../../scenario/default.js";
+import { loadScenario, runLoadedScenario, type Scenario, strategyLabel } from "../../scenario/load.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
+import { parseJson } from "../../scenario/validate-input.js";
 import { EXIT_OK } from "../exit.js";
-import { writeOutputFile } from "../files.js";
+import { readInputFile, readTextFile, writeOutputFile } from "../files.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 
@@ -31,6 +34,10 @@ export interface SweepPoint {
   strategies: string[];
   linearMaps: ("block" | "page")[];
   profile?: string;
+  /** A scenario file as the base instead of the default machine (its path; read in the worker). */
+  scenarioFile?: string;
+  /** Override the initrd's size (scenario files: only when given). */
+  overrideInitrd?: boolean;
 }
 
 export interface SweepRow {
@@ -109,8 +116,98 @@ export function sweepScenario(p: SweepPoint): RelocScenario {
   };
 }
 
+/** A grid point on a scenario file: the file's scenario with the point's parameters. */
+export function scenarioPoint(p: SweepPoint): Scenario {
+  const file = p.scenarioFile!;
+  const base = loadScenario(parseJson(readTextFile(file), file), dirname(file), basename(file, ".json"));
+  const sc: Scenario = {
+    ...base,
+    pageSize: p.granule,
+    vaBits: p.vaBits,
+    seed: p.seed,
+    freePages: parseFreePages(p.freePages, p.seed),
+    contentMode: p.content,
+  };
+  if (p.overrideInitrd) {
+    const i = sc.segments.findIndex((g) => g.label === "initrd");
+    if (i < 0) {
+      throw new KexecLabError("E_FIELD_VALUE", `the scenario has no segment labelled "initrd" to resize`, {
+        file,
+        field: "--initrd",
+      });
+    }
+    const size = Math.ceil(p.initrdBytes / p.granule) * p.granule;
+    // Segments above the initrd move up with its end, as kexec-tools would place them (arm64 order).
+    const old = sc.segments[i]!;
+    const delta = size - old.memsz;
+    sc.segments = sc.segments.map((g, k) =>
+      k === i ? { ...g, memsz: size, bufsz: size } : g.mem > old.mem ? { ...g, mem: g.mem + delta } : g,
+    );
+  }
+  if (p.strategies.length > 0) {
+    sc.strategies = p.strategies.flatMap((name) =>
+      name === "linear-map-copy"
+        ? p.linearMaps.map((m) => ({ name, options: m === "block" ? {} : { linearMap: m } }))
+        : [{ name, options: {} }],
+    );
+  }
+  return sc;
+}
+
+function evaluateScenarioPoint(p: SweepPoint): SweepRow[] {
+  const sc = scenarioPoint(p);
+  const model =
+    p.profile !== undefined ? traceModeler([builtinProfile(p.profile)], { sample: 4096 }) : undefined;
+  const out = runLoadedScenario(sc, readInputFile, model !== undefined ? { model } : {});
+  const initrd = sc.segments.find((g) => g.label === "initrd")?.memsz ?? 0;
+  const entries =
+    sc.strategies.length > 0
+      ? sc.strategies
+      : strategiesFor(sc.arch).map((x) => ({ name: x.name, options: {} }));
+  const common = {
+    arch: sc.arch,
+    granule: sc.pageSize,
+    vaBits: sc.vaBits,
+    initrdBytes: initrd,
+    freePages: p.freePages,
+    seed: p.seed,
+  };
+  if (!out.ok) {
+    return entries.map((e) => ({
+      ...common,
+      relocatedBytes: sc.segments.reduce((a, g) => a + g.memsz, 0),
+      strategy: strategyLabel(e),
+      linearMap: (e.options as { linearMap?: string }).linearMap ?? "block",
+      outcome: "refused" as const,
+      tablePages: 0,
+      tableBytes: 0,
+      controlPages: 0,
+      entriesRead: 0,
+      tlbMisses: 0,
+      bytesCopied: 0,
+      modelSeconds: null,
+    }));
+  }
+  const relocatedBytes = out.result.kimage.segments.reduce((a, g) => a + g.memsz, 0);
+  return out.result.strategies.map((s, k) => ({
+    ...common,
+    relocatedBytes,
+    strategy: s.name,
+    linearMap: (entries[k]?.options as { linearMap?: string } | undefined)?.linearMap ?? "block",
+    outcome: s.verified ? "verified" : "failed",
+    tablePages: s.pageTables.pages,
+    tableBytes: s.pageTables.bytes,
+    controlPages: s.counters.controlPages,
+    entriesRead: s.counters.entriesRead,
+    tlbMisses: s.counters.tlbMisses,
+    bytesCopied: s.counters.bytesCopied,
+    modelSeconds: s.model?.[0]?.seconds ?? null,
+  }));
+}
+
 /** Run every strategy on one grid point. */
 export function evaluatePoint(p: SweepPoint): SweepRow[] {
+  if (p.scenarioFile !== undefined) return evaluateScenarioPoint(p);
   const sc = sweepScenario(p);
   const relocatedBytes = sc.segments.reduce((a, s) => a + s.memsz, 0);
   const model =
@@ -234,6 +331,18 @@ export async function runGrid(
   return results.flat();
 }
 
+function policyText(p: FreePagePolicy): string {
+  switch (p.kind) {
+    case "lowest":
+    case "highest":
+      return p.kind;
+    case "random":
+      return `random:${p.seed}`;
+    case "fragmented":
+      return `fragmented:${p.fraction}`;
+  }
+}
+
 function list(text: string): string[] {
   return text
     .split(",")
@@ -252,14 +361,15 @@ const GRANULES: Record<string, PageSize> = {
 
 interface SweepOptions {
   arch: Arch;
-  granule: string;
-  vaBits: string;
-  initrd: string;
+  scenario?: string;
+  granule?: string;
+  vaBits?: string;
+  initrd?: string;
   strategy?: string;
   linearMap: string;
-  freePages: string;
-  seed: string;
-  content: ContentMode;
+  freePages?: string;
+  seed?: string;
+  content?: ContentMode;
   profile?: string;
   format: "csv" | "json";
   output?: string;
@@ -270,29 +380,50 @@ interface SweepOptions {
 
 /** The grid the options describe (cartesian product, in a fixed order). */
 export function gridFrom(opts: SweepOptions): SweepPoint[] {
-  const granules = list(opts.granule).map((g) => {
+  // With --scenario, parameters not given come from the scenario file.
+  let base: Scenario | undefined;
+  if (opts.scenario !== undefined) {
+    base = loadScenario(parseJson(readTextFile(opts.scenario), opts.scenario), dirname(opts.scenario));
+    opts = { ...opts, arch: base.arch };
+    if (opts.initrd !== undefined && base.files !== undefined) {
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        "--initrd resizes an explicit segment; this scenario places files",
+        {
+          field: "--initrd",
+        },
+      );
+    }
+  }
+  const granuleText = opts.granule ?? (base !== undefined ? String(base.pageSize) : "4K");
+  const vaText = opts.vaBits ?? String(base?.vaBits ?? 48);
+  const initrdText = opts.initrd ?? (base !== undefined ? "0" : "64M");
+  const seedText = opts.seed ?? String(base?.seed ?? 1);
+  const freeText = opts.freePages ?? (base !== undefined ? policyText(base.freePages) : "lowest");
+  const content: ContentMode = opts.content ?? "synthetic";
+  const granules = list(granuleText).map((g) => {
     const v = GRANULES[g.toLowerCase()];
     if (v === undefined || (opts.arch === "x86_64" && v !== 4096)) {
       throw new KexecLabError("E_PAGE_SIZE", `granule "${g}" on ${opts.arch}`, { field: "--granule" });
     }
     return v;
   });
-  const vaBits = list(opts.vaBits).map((v) => {
+  const vaBits = list(vaText).map((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 39 || n > 57) {
       throw new KexecLabError("E_FIELD_VALUE", `VA bits "${v}"`, { field: "--va-bits" });
     }
     return n;
   });
-  const sizes = list(opts.initrd).map((s) => toSafeNumber(parseSize(s, "--initrd"), "--initrd"));
-  const seeds = list(opts.seed).map((s) => {
+  const sizes = list(initrdText).map((s) => toSafeNumber(parseSize(s, "--initrd"), "--initrd"));
+  const seeds = list(seedText).map((s) => {
     const n = Number(s);
     if (!Number.isSafeInteger(n) || n < 0)
       throw new KexecLabError("E_FIELD_VALUE", `seed "${s}"`, { field: "--seed" });
     return n;
   });
   const known = strategiesFor(opts.arch).map((s) => s.name);
-  const strategies = opts.strategy !== undefined ? list(opts.strategy) : known;
+  const strategies = opts.strategy !== undefined ? list(opts.strategy) : base !== undefined ? [] : known;
   for (const s of strategies) {
     if (!known.includes(s)) {
       throw new KexecLabError(
@@ -309,7 +440,7 @@ export function gridFrom(opts: SweepOptions): SweepPoint[] {
       throw new KexecLabError("E_FIELD_VALUE", `linear map "${m}"`, { field: "--linear-map" });
     return m;
   });
-  const policies = list(opts.freePages);
+  const policies = list(freeText);
   for (const p of policies) parseFreePages(p, 1);
   if (opts.profile !== undefined) builtinProfile(opts.profile);
   const points: SweepPoint[] = [];
@@ -325,10 +456,13 @@ export function gridFrom(opts: SweepOptions): SweepPoint[] {
               initrdBytes,
               freePages,
               seed,
-              content: opts.content,
+              content,
               strategies,
               linearMaps,
               ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
+              ...(opts.scenario !== undefined
+                ? { scenarioFile: opts.scenario, overrideInitrd: opts.initrd !== undefined }
+                : {}),
             });
   if (points.length > 10000) {
     throw new KexecLabError("E_LIMIT", `${points.length} grid points (at most 10000)`, { field: "(grid)" });
@@ -343,17 +477,20 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
       "run the default machine over a grid of parameters (granule, VA bits, initrd size, policy, seed) to CSV or JSON",
     )
     .addOption(new Option("--arch <arch>", "architecture").choices(ARCHES).default("arm64"))
-    .option("--granule <list>", "granules: 4K,16K,64K", "4K")
-    .option("--va-bits <list>", "VA bits: e.g. 39,48,52", "48")
-    .option("--initrd <list>", "initrd sizes: e.g. 16M,64M,256M", "64M")
+    .option(
+      "--scenario <file>",
+      "a scenario file as the base instead of the default machine (docs/scenario.md)",
+    )
+    .option("--granule <list>", "granules: 4K,16K,64K (default: 4K, or the scenario's)")
+    .option("--va-bits <list>", "VA bits: e.g. 39,48,52 (default: 48, or the scenario's)")
+    .option("--initrd <list>", "initrd sizes: e.g. 16M,64M,256M (default: 64M, or the scenario's initrd)")
     .option("--strategy <list>", "strategies (default: every one for the arch)")
     .option("--linear-map <list>", "linear-map-copy variants: block,page", "block")
     .option(
       "--free-pages <list>",
-      "free-page policies: lowest,highest,random[:seed],fragmented[:fraction]",
-      "lowest",
+      "free-page policies: lowest,highest,random[:seed],fragmented[:fraction] (default: lowest, or the scenario's)",
     )
-    .option("--seed <list>", "seeds", "1")
+    .option("--seed <list>", "seeds (default: 1, or the scenario's)")
     .option("--content <mode>", "page contents: synthetic (fast), shared or exact", "synthetic")
     .option("--profile <name>", "add modeled seconds on this timing-model profile")
     .option("--format <format>", "csv or json", "csv")
@@ -365,9 +502,11 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
       "after",
       `
 Every grid point is the default machine (QEMU virt 4 GiB for arm64, a 4 GiB PC for x86_64) with its
-28 MiB kernel and 64 KiB DTB and an initrd of the given size, run through each strategy on a fresh
-simulated machine and verified; the points run in parallel on worker threads. Rows: one per point and
-strategy (and linear-map variant), in grid order, so the output is the same whatever --jobs is.
+28 MiB kernel and 64 KiB DTB and an initrd of the given size, or the --scenario file's machine and
+image (--initrd resizes its segment labelled "initrd"; segments above it move up), run through each
+strategy on a fresh simulated machine and verified. The points run in parallel on worker threads.
+Rows: one per point and strategy (and linear-map variant), in grid order, so the output is the same
+whatever --jobs is.
 
 Columns: ${SWEEP_COLUMNS.join(", ")}.
 
@@ -375,7 +514,8 @@ Examples:
   $ kexec-lab sweep --granule 4K,16K,64K --initrd 16M,64M,256M
   $ kexec-lab sweep --strategy linear-map-copy --linear-map block,page --initrd 64M,1G -o lm.csv
   $ kexec-lab sweep --free-pages lowest,random,fragmented --seed 1,2,3 --json
-  $ kexec-lab sweep --arch x86_64 --initrd 64M,512M --profile x86_64-server`,
+  $ kexec-lab sweep --arch x86_64 --initrd 64M,512M --profile x86_64-server
+  $ kexec-lab sweep --scenario examples/juno-16k-random.json --granule 4K,16K,64K --seed 1,2,3`,
     )
     .action(async (opts: SweepOptions) => {
       if (opts.format !== "csv" && opts.format !== "json") {
@@ -383,7 +523,7 @@ Examples:
           field: "--format",
         });
       }
-      if (!["synthetic", "shared", "exact"].includes(opts.content)) {
+      if (opts.content !== undefined && !["synthetic", "shared", "exact"].includes(opts.content)) {
         throw new KexecLabError("E_FIELD_VALUE", `content "${opts.content}"`, { field: "--content" });
       }
       const points = gridFrom(opts);
