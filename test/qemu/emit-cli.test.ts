@@ -90,8 +90,12 @@ describe("kexec-lab emit", () => {
     async () => {
       const io = fakeIo();
       expect(await main(["emit", "--granule", "16K", "--run", "--json"], io)).toBe(0);
-      const doc = JSON.parse(io.out) as { qemu: { verified: boolean; differences: string[] } };
+      const doc = JSON.parse(io.out) as {
+        qemu: { verified: boolean; differences: string[]; pagesCopied: number };
+      };
       expect(doc.qemu).toMatchObject({ verified: true, differences: [] });
+      // kernel 4 MiB + initrd 2 MiB + dtb 2 MiB in 16K pages
+      expect(doc.qemu.pagesCopied).toBe((8 * 1024 * 1024) / 16384);
     },
   );
 

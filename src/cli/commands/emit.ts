@@ -1,12 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { qemuArm64Args, STATUS_DONE } from "../../emit/arm64.js";
+import { ARM64_PARAM, qemuArm64Args, STATUS_DONE } from "../../emit/arm64.js";
 import { get64 } from "../../emit/blobs.js";
 import { firstDiff, haveTool, QEMU_ARM64, QEMU_X86, runEmitted } from "../../emit/node/qemu.js";
 import { fitScenarioForQemu, qemuDemoScenario } from "../../emit/scenario.js";
 import { emitStrategy, type StrategyEmission } from "../../emit/strategy.js";
-import { qemuX86Args } from "../../emit/x86.js";
+import { qemuX86Args, X86_PARAM } from "../../emit/x86.js";
 import { KexecLabError } from "../../errors.js";
 import type { PageSize } from "../../machine/physmem.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
@@ -217,7 +217,9 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
           ? writeDirectory(resolve(ctx.io.cwd, opts.out), e, opts.force === true, qemuBin)
           : [];
 
-      let run: { outcome: string; status: string; seconds?: number; differences: string[] } | undefined;
+      let run:
+        | { outcome: string; status: string; differences: string[]; pagesCopied: number; entriesRead: number }
+        | undefined;
       if (opts.run) {
         if (!haveTool(qemuBin)) {
           throw new KexecLabError("E_TOOL_MISSING", `${qemuBin} is not installed`, { field: "--run" });
@@ -246,7 +248,15 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
               : `the routine did not finish (status ${hexAddr(status)})`,
           );
         }
-        run = { outcome: r.outcome, status: hexAddr(status), differences };
+        const offsets = arch === "arm64" ? ARM64_PARAM : X86_PARAM;
+        const counter = (at: number) => (r.params.length >= at + 8 ? Number(get64(r.params, at)) : 0);
+        run = {
+          outcome: r.outcome,
+          status: hexAddr(status),
+          differences,
+          pagesCopied: counter(offsets.pagesCopied),
+          entriesRead: counter(offsets.entriesRead),
+        };
       }
 
       const verified = run === undefined ? undefined : run.differences.length === 0;
@@ -262,7 +272,16 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
           checks: e.image.checks.map((c) => ({ label: c.label, addr: hexAddr(c.addr), size: c.size })),
           ...(opts.out !== undefined ? { out: opts.out, files } : {}),
           ...(run !== undefined
-            ? { qemu: { outcome: run.outcome, status: run.status, verified, differences: run.differences } }
+            ? {
+                qemu: {
+                  outcome: run.outcome,
+                  status: run.status,
+                  pagesCopied: run.pagesCopied,
+                  entriesRead: run.entriesRead,
+                  verified,
+                  differences: run.differences,
+                },
+              }
             : {}),
         });
       } else {
@@ -277,7 +296,7 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
         if (run !== undefined) {
           ctx.io.stdout(
             verified
-              ? `\nQEMU: ${e.image.checks.length} ranges equal the simulator's byte for byte\n`
+              ? `\nQEMU: ${run.pagesCopied} pages copied, ${e.image.checks.length} ranges equal the simulator's byte for byte\n`
               : `\nQEMU: MISMATCH\n${run.differences.map((d) => `  ${d}`).join("\n")}\n`,
           );
         }
