@@ -17,4 +17,17 @@ import { registerWalk } from "./walk.js";
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => Command;
 
-export const COMMANDS: RegisterCommand[] = [registerRun, registerValidate, registerCalibrate, registerInspect, registerPlan, registerReport, registerEmit, registerSweep, registerBench, registerTables, registerWalk, registerOverhead];
+export const COMMANDS: RegisterCommand[] = [
+  registerRun,
+  registerValidate,
+  registerCalibrate,
+  registerInspect,
+  registerPlan,
+  registerReport,
+  registerEmit,
+  registerSweep,
+  registerBench,
+  registerTables,
+  registerWalk,
+  registerOverhead,
+];
