@@ -20,6 +20,39 @@ export {
   planToJson,
 } from "./loader/plan.js";
 
+// --- translation tables (src/mmu): formats, builder, walker, TLB, table-page accounting ----------------
+export { bumpAllocator, checkMapRequest, leafLevels, TableBuilder, type TableCost } from "./mmu/builder.js";
+export { type CountMapping, type CountResult, countTablePages, decompose } from "./mmu/count.js";
+export { type DescribedWalk, describeWalk, dumpTree, tableImage } from "./mmu/dump.js";
+export { Arm64Format, MAIR_EL1, tcrFor } from "./mmu/format-arm64.js";
+export {
+  EFER_LMA,
+  EFER_LME,
+  EFER_NXE,
+  MSR_EFER,
+  X86_CR0_PG,
+  X86_CR4_LA57,
+  X86_CR4_PAE,
+  X86Format,
+} from "./mmu/format-x86.js";
+export { createFormat, entrySize, type FormatSpec, levelIndex } from "./mmu/formats.js";
+export { buildSingleRange, planSingleRange, type SingleRangeSpec } from "./mmu/single.js";
+export type {
+  DecodedDescriptor,
+  LevelInfo,
+  MapAttributes,
+  MapOptions,
+  MapRequest,
+  TableAllocator,
+  TranslationFormat,
+  VaHalf,
+  WalkFault,
+  WalkResult,
+  WalkStep,
+} from "./mmu/types.js";
+export { formatVa, fromVaParts, toVaParts } from "./mmu/types.js";
+export { Tlb, WalkScratch, walk, walkInto } from "./mmu/walker.js";
+
 // --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
 export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
 export { type GuardedKind, PageGuard } from "./reloc/guard.js";
