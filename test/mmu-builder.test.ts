@@ -386,3 +386,37 @@ describe("builder behaviour", () => {
     expect(r).toMatchObject({ ok: true, pa: 0x8000_0000 + 2 ** 29 + 8, level: 3 });
   });
 });
+
+describe("contiguous hint (property)", () => {
+  it.each([4096, 16384, 65536] as const)(
+    "granule %i: hint exactly on whole VA- and PA-aligned groups",
+    (granule) => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 400 }),
+          fc.integer({ min: 1, max: 400 }),
+          fc.integer({ min: 0, max: 300 }),
+          fc.boolean(),
+          (vaPage, pages, paPage, pageGranular) => {
+            const { format, mem, builder } = setup({ arch: "arm64", granule, vaBits: 48 });
+            const va = 2 ** 33 + vaPage * granule;
+            const pa = 2 ** 32 + (pageGranular ? paPage : vaPage) * granule;
+            const size = pages * granule;
+            builder.map({ half: 0, va, pa, size, attrs: RW }, { contiguous: true, pageGranular });
+            for (let p = 0; p < pages; p++) {
+              const r = walk(mem, format, builder.root(0), 0, va + p * granule);
+              expect(r.ok).toBe(true);
+              if (!r.ok) continue;
+              const group = format.contiguousEntries(r.level) * r.size;
+              const at = va + p * granule;
+              const g0 = at - (at % group);
+              const want = g0 >= va && g0 + group <= va + size && (pa + (g0 - va)) % group === 0;
+              expect(format.isContiguous(r.lo, r.hi)).toBe(want);
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    },
+  );
+});
