@@ -3,11 +3,16 @@ import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { findStrategy } from "../src/reloc/registry.js";
 import type { RunResult } from "../src/reloc/result.js";
-import { runStrategy } from "../src/reloc/run.js";
+import { runScenario, runStrategy } from "../src/reloc/run.js";
 import { tableCostCurves } from "../src/report/curves.js";
 import { escapeHtml, jsonForScript } from "../src/report/escape.js";
 import { focusRange, ramBanks, renderHtmlReport, renderMemoryMapSvg } from "../src/report/html.js";
-import { bucketBytesFor, buildPageMap } from "../src/report/pagemap.js";
+import {
+  bucketBytesFor,
+  buildPageMap,
+  parseFreePagesDescription,
+  reconstructPageMap,
+} from "../src/report/pagemap.js";
 import { loadRunResult } from "../src/report/result-schema.js";
 import { defaultScenario } from "../src/scenario/default.js";
 
@@ -221,6 +226,48 @@ describe("page map", () => {
       expect(Number.parseInt(b, 16) % pm.bucketBytes).toBe(0);
       expect(n).toBeLessThanOrEqual(pm.bucketBytes / pm.pageSize);
     }
+  });
+});
+
+describe("page map reconstruction", () => {
+  for (const [arch, first, freePages] of [
+    ["arm64", "mmu-off", { kind: "random", seed: 5 }],
+    ["x86_64", "x86-ident", { kind: "lowest" }],
+  ] as const) {
+    it(`rebuilds exactly the page map of the run (${arch})`, () => {
+      const sc = { ...defaultScenario(arch, "synthetic", 3), freePages };
+      const out = runScenario(sc);
+      if (!out.ok) throw new Error("refused");
+      const run = runStrategy(sc, findStrategy(first));
+      expect(reconstructPageMap(JSON.parse(JSON.stringify(out.result)))).toEqual(
+        buildPageMap(run.image, run.machine.mem),
+      );
+    });
+  }
+
+  it("refuses to guess when the result's kimage does not match", () => {
+    const out = runScenario(defaultScenario("arm64", "synthetic", 1));
+    if (!out.ok) throw new Error("refused");
+    const r = JSON.parse(JSON.stringify(out.result));
+    r.kimage.swaps += 1;
+    expect(reconstructPageMap(r)).toBeUndefined();
+    r.kimage.swaps -= 1;
+    r.scenario.freePages = "newest";
+    expect(reconstructPageMap(r)).toBeUndefined();
+  });
+
+  it("reads back every free-page description", () => {
+    expect(parseFreePagesDescription("random(seed=7)")).toEqual({ kind: "random", seed: 7 });
+    expect(parseFreePagesDescription("fragmented(seed=3, fraction=0.25)")).toEqual({
+      kind: "fragmented",
+      seed: 3,
+      fraction: 0.25,
+    });
+    expect(parseFreePagesDescription("fragmented(seed=3, 50% in use)")).toEqual({
+      kind: "fragmented",
+      seed: 3,
+      fraction: 0.5,
+    });
   });
 });
 

@@ -5,6 +5,7 @@ import { type ReportCurves, tableCostCurves, timeCurves } from "../../report/cur
 import { formatBytes } from "../../report/format.js";
 import { renderHtmlReport } from "../../report/html.js";
 import { chartJsSource } from "../../report/node/chart-source.js";
+import { reconstructPageMap } from "../../report/pagemap.js";
 import { loadRunResult } from "../../report/result-schema.js";
 import { parseJson } from "../../scenario/validate-input.js";
 import { EXIT_OK } from "../exit.js";
@@ -73,6 +74,7 @@ interface ReportOptions {
   output: string;
   force?: boolean;
   curves: boolean;
+  pageMap: boolean;
   profile?: string;
   json?: boolean;
 }
@@ -87,6 +89,7 @@ export function registerReport(program: Command, ctx: CliContext): Command {
     .requiredOption("-o, --output <file>", "HTML file to write")
     .option("--force", "overwrite the output file if it exists")
     .option("--no-curves", "leave out the cost-vs-size charts (they take a few seconds to model)")
+    .option("--no-page-map", "do not rebuild the page map when the result has none")
     .option("--profile <name>", "timing-model profile for the time-vs-size chart (see kexec-lab calibrate)")
     .option("--json", "print what was written as JSON")
     .addHelpText(
@@ -103,6 +106,12 @@ Examples:
     )
     .action((file: string, opts: ReportOptions) => {
       const result = loadRunResult(parseJson(readTextFile(file), file), file);
+      // A result without a page map: rebuild it by loading the same segments again (checked against
+      // the result's kimage; left out when it does not match).
+      if (result.pageMap === undefined && opts.pageMap) {
+        const pm = reconstructPageMap(result);
+        if (pm !== undefined) result.pageMap = pm;
+      }
       const bytes = writeHtmlReport(ctx, result, opts.output, {
         curves: opts.curves,
         ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
