@@ -10,6 +10,8 @@
  *   mode 0  copy   one copy per source page (rep movsq of PAGE_SIZE/8 qwords; Linux >= 6.14)
  *   mode 1  swap   source -> swap page, destination -> source, swap page -> destination
  *                  (Linux < 6.14, and preserve_context since)
+ *   mode 2  probe  load 8 bytes from each VA of a list; a #PF or #GP is caught (IDT vectors 13 and
+ *                  14) and its vector, error code and CR2 are recorded instead (walk conformance)
  *
  * It ends with an ACPI S5 request on QEMU's PIIX4 PM1a control port (0x604, as SeaBIOS sets PMBASE
  * 0x600), which QEMU turns into a shutdown event; the harness runs QEMU with -no-shutdown so memory can
@@ -43,6 +45,11 @@
 	.set	P_SWAP_PAGE, 0x20
 	.set	P_PAGES_COPIED, 0x28
 	.set	P_ENTRIES_READ, 0x30
+	.set	P_PROBE_COUNT, 0x38
+	.set	P_PROBE_LIST, 0x40
+	.set	P_PROBE_RESULTS, 0x48
+	.set	MODE_PROBE, 2
+	.set	STATUS_FAULT, 0x544c4146
 
 	.text
 	.code32
@@ -79,6 +86,8 @@ long_mode:
 	movl	%eax, %es
 	movl	%eax, %ss
 	leaq	params(%rip), %rbp
+	cmpq	$MODE_PROBE, P_MODE(%rbp)
+	je	walk_probe
 	movq	P_HEAD(%rbp), %rcx		/* rcx = entry */
 	movq	P_MODE(%rbp), %r12
 	movq	P_SWAP_PAGE(%rbp), %r10
@@ -130,11 +139,88 @@ read_next:
 	incq	%r14
 	jmp	next_entry
 
+/* ---- mode 2: loads from a list of VAs, faults recorded ---- */
+walk_probe:
+	leaq	stack_top(%rip), %rsp
+	leaq	idt(%rip), %rdi
+	leaq	gp_handler(%rip), %rax
+	movl	$13, %ecx
+	call	set_gate
+	leaq	pf_handler(%rip), %rax
+	movl	$14, %ecx
+	call	set_gate
+	lidt	idt_pointer(%rip)
+	movq	P_PROBE_COUNT(%rbp), %r12
+	movq	P_PROBE_LIST(%rbp), %r13
+	movq	P_PROBE_RESULTS(%rbp), %r14
+	xorl	%r15d, %r15d
+	testq	%r12, %r12
+	jz	probe_done
+1:	movq	(%r13), %rsi
+	addq	$8, %r13
+	movl	$0xdead0000, %eax		/* what a faulting load leaves behind */
+	xorl	%r9d, %r9d			/* vector + 1, set by a handler */
+	xorl	%r10d, %r10d			/* error code */
+	xorl	%r11d, %r11d			/* CR2 */
+probe_load:
+	movq	(%rsi), %rax
+probe_next:
+	movq	%rax, (%r14)
+	movq	%r9, 8(%r14)
+	movq	%r10, 16(%r14)
+	movq	%r11, 24(%r14)
+	addq	$32, %r14
+	incq	%r15
+	decq	%r12
+	jnz	1b
+probe_done:
+	xorl	%r13d, %r13d
+	movq	%r15, %r14
+	jmp	done
+
+/* rax = handler, ecx = vector: a 64-bit interrupt gate, selector 0x08, DPL 0 */
+set_gate:
+	movq	%rcx, %rdx
+	shlq	$4, %rdx
+	addq	%rdi, %rdx
+	movw	%ax, (%rdx)
+	movw	$0x08, 2(%rdx)
+	movw	$0x8e00, 4(%rdx)
+	movq	%rax, %rbx
+	shrq	$16, %rbx
+	movw	%bx, 6(%rdx)
+	shrq	$32, %rax
+	movl	%eax, 8(%rdx)
+	movl	$0, 12(%rdx)
+	ret
+
+pf_handler:
+	movl	$15, %r9d
+	popq	%r10
+	movq	%cr2, %r11
+	jmp	fault_common
+gp_handler:
+	movl	$14, %r9d
+	popq	%r10
+	xorl	%r11d, %r11d
+fault_common:
+	leaq	probe_load(%rip), %rbx
+	cmpq	%rbx, (%rsp)
+	jne	fatal
+	leaq	probe_next(%rip), %rbx
+	movq	%rbx, (%rsp)			/* resume after the load */
+	iretq
+fatal:
+	movq	$STATUS_FAULT, %rax
+	movq	%rax, P_STATUS(%rbp)
+	jmp	power_off
+
 done:
 	movq	%r13, P_PAGES_COPIED(%rbp)
 	movq	%r14, P_ENTRIES_READ(%rbp)
 	movq	$STATUS_DONE, %rax
 	movq	%rax, P_STATUS(%rbp)
+power_off:
 	mfence
 	movw	$PM1A_CNT, %dx
 	movw	$SLP_EN_S5, %ax
@@ -152,9 +238,22 @@ gdt_pointer:
 	.word	gdt_end - gdt - 1
 	.long	gdt
 
+	.balign	16
+idt:
+	.fill	16 * 16, 1, 0
+idt_pointer:
+	.word	16 * 16 - 1
+	.long	idt				/* 64-bit base: the stub lives below 4 GiB (ELF32 relocations) */
+	.long	0
+
+	.balign	16
+stack:
+	.fill	512, 1, 0
+stack_top:
+
 	.balign	64
 	.globl	params
 params:
-	.fill	0x40, 1, 0
+	.fill	0x60, 1, 0
 	.globl	boot_end
 boot_end:

@@ -43,10 +43,13 @@ export const X86_PARAM = {
   swapPage: 0x20,
   pagesCopied: 0x28,
   entriesRead: 0x30,
-  size: 0x40,
+  probeCount: 0x38,
+  probeList: 0x40,
+  probeResults: 0x48,
+  size: 0x60,
 } as const;
 
-export type X86Mode = "copy" | "swap";
+export type X86Mode = "copy" | "swap" | "probe";
 
 export interface X86Params {
   mode: X86Mode;
@@ -55,6 +58,10 @@ export interface X86Params {
   cr3: number;
   /** The kimage's swap page (swap mode). */
   swapPage: number;
+  /** probe mode: number of VAs, and the PAs (identity-mapped) of the list and of the results. */
+  probeCount?: number;
+  probeList?: number;
+  probeResults?: number;
 }
 
 /** The Multiboot stub ELF with its parameter block filled in. */
@@ -70,10 +77,13 @@ export function x86BootWithParams(p: X86Params): Uint8Array {
   }
   const elf = fromBase64(X86_BOOT_ELF_BASE64);
   const at = X86_BOOT_PARAMS_FILE_OFFSET;
-  put64(elf, at + X86_PARAM.mode, p.mode === "swap" ? 1 : 0);
+  put64(elf, at + X86_PARAM.mode, p.mode === "swap" ? 1 : p.mode === "probe" ? 2 : 0);
   put64(elf, at + X86_PARAM.head, p.head);
   put64(elf, at + X86_PARAM.cr3, p.cr3);
   put64(elf, at + X86_PARAM.swapPage, p.swapPage);
+  put64(elf, at + X86_PARAM.probeCount, p.probeCount ?? 0);
+  put64(elf, at + X86_PARAM.probeList, p.probeList ?? 0);
+  put64(elf, at + X86_PARAM.probeResults, p.probeResults ?? 0);
   return elf;
 }
 
