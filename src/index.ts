@@ -110,3 +110,19 @@ export {
   toRelocScenario,
 } from "./scenario/load.js";
 export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
+
+// --- executable proof on QEMU (src/emit; the QEMU runner itself is Node-only: src/emit/node/qemu.ts) ---
+export {
+  type Arm64Params,
+  type EmittedImage,
+  emitArm64,
+  emitArm64MmuOff,
+  type QemuRange,
+  qemuArm64Args,
+} from "./emit/arm64.js";
+export { type EmitBlob, kimagePages, pagesToBlobs } from "./emit/blobs.js";
+export { emitProbeImage, type ProbeOutcome, predictProbe } from "./emit/probe.js";
+export { emitX86ProbeImage, predictX86Probe, type X86ProbeOutcome } from "./emit/probe-x86.js";
+export { fitScenarioForQemu, qemuDemoScenario } from "./emit/scenario.js";
+export { type EmitStrategyOptions, emitStrategy, type StrategyEmission } from "./emit/strategy.js";
+export { emitX86, qemuX86Args } from "./emit/x86.js";
