@@ -136,8 +136,8 @@ function syntheticFigures(pageSize: PageSize, goalSeconds: number): BenchFigure[
     try {
       run = runStrategy(syntheticScenario(pageSize, gib), linearMapCopy, { timings: true });
     } catch (e) {
-      // The kimage's index holds at most 2^24 - 2^16 pages (src/kimage/load.ts MAX_LOAD_PAGES): with
-      // 4K pages a 64 GiB load is refused with E_LIMIT. Say so, and measure the largest that loads.
+      // A load beyond --max-memory (entry list plus the kimage's per-page index) is refused with
+      // E_LIMIT. Say so, and measure a slightly smaller one.
       if (e instanceof KexecLabError && e.code === "E_LIMIT" && gib === 64) {
         out.push({
           name: `synthetic 64 GiB ${label}: refused (${e.detail})`,

@@ -118,10 +118,20 @@ export class Kimage {
 
   /** The destination that the next SOURCE entry will fill (tracks kimage_set_destination). */
   private buildDest = 0;
-  /** dest page PA -> PA of the slot holding its SOURCE entry (the kernel finds it by scanning). */
-  private readonly sourceSlotOf = new Map<number, number>();
-  /** image->dest_pages: pages in some destination, parked until their destination is asked for. */
-  private readonly destPages = new Set<number>();
+  /**
+   * Per-destination-page state, indexed by (segment, page within segment) in typed arrays, so a
+   * 64 GiB load costs 9 bytes a page and no hash table:
+   *   sourceSlot[s][i]  PA of the slot holding the SOURCE entry for that page, -1 when none yet
+   *                     (the kernel's kimage_dst_used finds it by scanning the list)
+   *   parked[s][i]      1 while the page itself sits on image->dest_pages
+   */
+  private readonly destSegments: {
+    start: number;
+    end: number;
+    sourceSlot: Float64Array;
+    parked: Uint8Array;
+  }[];
+  private parkedNow = 0;
   private readonly unusablePages: number[] = [];
   readonly controlPages: ControlPage[] = [];
   readonly indirectionPages: number[] = [];
@@ -158,6 +168,18 @@ export class Kimage {
     this.segments = opts.segments;
     this.crashRegion = opts.crashRegion;
     this.destinations = new RangeSet(opts.segments.map((s) => ({ start: s.mem, end: s.mem + s.memsz })));
+    this.destSegments = opts.segments
+      .filter((s) => s.memsz > 0)
+      .map((s) => {
+        const pages = Math.ceil(s.memsz / this.pageSize);
+        return {
+          start: s.mem,
+          end: s.mem + pages * this.pageSize,
+          sourceSlot: new Float64Array(pages).fill(-1),
+          parked: new Uint8Array(pages),
+        };
+      })
+      .sort((a, b) => a.start - b.start);
     const limits = archLimits(opts.arch, opts.x86Levels ?? 4);
     this.sourceLimit = Number(limits.sourceLimit);
     this.controlLimit = Number(limits.controlLimit);
@@ -257,9 +279,15 @@ export class Kimage {
    */
   allocPage(destination: number): number {
     // A page parked earlier for exactly this destination?
-    if (this.destPages.delete(destination)) {
-      this.counters.parkedReused++;
-      return destination;
+    const wanted = this.destSegmentOf(destination);
+    if (wanted !== undefined) {
+      const i = (destination - wanted.start) / this.pageSize;
+      if (wanted.parked[i] === 1) {
+        wanted.parked[i] = 0;
+        this.parkedNow--;
+        this.counters.parkedReused++;
+        return destination;
+      }
     }
     for (;;) {
       const pa = this.takePage();
@@ -282,7 +310,9 @@ export class Kimage {
         this.counters.inPlacePages++;
         return oldPa;
       }
-      this.destPages.add(pa);
+      const seg = this.destSegmentOf(pa)!;
+      seg.parked[(pa - seg.start) / this.pageSize] = 1;
+      this.parkedNow++;
       this.counters.parkedPages++;
     }
   }
@@ -290,7 +320,23 @@ export class Kimage {
   /** kimage_dst_used: the slot of the SOURCE entry whose destination is `page`, or -1. */
   private dstUsed(page: number): number {
     this.counters.dstUsedScans += this.counters.entries;
-    return this.sourceSlotOf.get(page) ?? -1;
+    const seg = this.destSegmentOf(page);
+    return seg === undefined ? -1 : seg.sourceSlot[(page - seg.start) / this.pageSize]!;
+  }
+
+  /** The destination segment containing page `pa`, or undefined (segments are disjoint and sorted). */
+  private destSegmentOf(pa: number): (typeof this.destSegments)[number] | undefined {
+    const segs = this.destSegments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = segs[mid]!;
+      if (pa < s.start) hi = mid - 1;
+      else if (pa >= s.end) lo = mid + 1;
+      else return s;
+    }
+    return undefined;
   }
 
   // ---- the entry list -----------------------------------------------------------------------------
@@ -336,7 +382,8 @@ export class Kimage {
   addPage(page: number): void {
     const pa = page - (page % this.pageSize);
     const slot = this.addEntry(pa + IND_SOURCE);
-    this.sourceSlotOf.set(this.buildDest, slot);
+    const seg = this.destSegmentOf(this.buildDest);
+    if (seg !== undefined) seg.sourceSlot[(this.buildDest - seg.start) / this.pageSize] = slot;
     if (pa === this.buildDest) this.counters.inPlacePages++;
     this.buildDest += this.pageSize;
     this.counters.sourcePages++;
@@ -419,8 +466,15 @@ export class Kimage {
     return out;
   }
 
+  /** Pages still parked on dest_pages, in address order. */
   get parkedPages(): readonly number[] {
-    return [...this.destPages];
+    const out: number[] = [];
+    if (this.parkedNow === 0) return out;
+    for (const seg of this.destSegments) {
+      for (let i = 0; i < seg.parked.length; i++)
+        if (seg.parked[i] === 1) out.push(seg.start + i * this.pageSize);
+    }
+    return out;
   }
 
   get unusable(): readonly number[] {

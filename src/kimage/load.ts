@@ -43,34 +43,24 @@ export function loadRequestFor(
   return req;
 }
 
-/**
- * The most source pages one simulated load may list: the kimage keeps a Map from destination page to
- * entry slot, and V8 Maps stop at 2^24 entries with a fatal (uncatchable) error. With 4K pages that
- * is a 64 GiB load.
- */
-export const MAX_LOAD_PAGES = 2 ** 24 - 2 ** 16;
+/** Bytes of simulator bookkeeping per listed page: the kimage's per-destination index (slot + parked flag). */
+const INDEX_BYTES_PER_PAGE = 9;
 
 /**
- * Fail fast, with E_LIMIT, on a load the kernel would accept but the simulator cannot hold: too many
- * pages for the kimage's index, or indirection pages (always exact bytes) beyond --max-memory.
+ * Fail fast, with E_LIMIT, on a load the kernel would accept but the simulator cannot hold within
+ * --max-memory: indirection pages (always exact bytes) plus the kimage's per-page index.
  */
 function checkLoadLimits(machine: Machine, segments: readonly Segment[], type: ImageType): void {
   if (type !== "normal") return;
   const ps = machine.pageSize;
   const pages = segments.reduce((n, s) => n + Math.ceil(s.memsz / ps), 0);
-  if (pages > MAX_LOAD_PAGES) {
-    throw new KexecLabError(
-      "E_LIMIT",
-      `the load lists ${pages} pages; the simulator holds at most ${MAX_LOAD_PAGES} (${Math.floor((MAX_LOAD_PAGES * ps) / 2 ** 30)} GiB with ${ps / 1024}K pages)`,
-      { field: "segments" },
-    );
-  }
   // One entry per page plus one DESTINATION per segment; the last slot of each page is the link.
   const indirectionBytes = Math.ceil((pages + segments.length + 1) / (ps / 8 - 1)) * ps;
-  if (indirectionBytes > machine.mem.maxBytes) {
+  const needed = indirectionBytes + pages * INDEX_BYTES_PER_PAGE;
+  if (needed > machine.mem.maxBytes) {
     throw new KexecLabError(
       "E_LIMIT",
-      `the entry list needs ${Math.ceil(indirectionBytes / 2 ** 20)} MiB of indirection pages, more than the ${Math.floor(machine.mem.maxBytes / 2 ** 20)} MiB allowed`,
+      `listing ${pages} pages needs ${Math.ceil(needed / 2 ** 20)} MiB for the entry list and its index, more than the ${Math.floor(machine.mem.maxBytes / 2 ** 20)} MiB allowed`,
       { field: "--max-memory" },
     );
   }
