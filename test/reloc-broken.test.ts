@@ -231,6 +231,36 @@ describe("broken strategies are caught on the default scenarios", () => {
     });
   }
 
+  it("x86_64: an NX identity map cannot run relocate_kernel's copy (the fetch faults)", () => {
+    const real = findStrategy("x86-ident");
+    const nx: RelocationStrategy = {
+      ...real,
+      name: "broken-nx-identity",
+      prepare(ctx) {
+        const p = real.prepare(ctx);
+        return {
+          ...p,
+          execute(cpu) {
+            const t = p.translation!;
+            const steps: WalkStep[] = [];
+            expect(walk(ctx.machine.mem, t.format, t.ttbr0, 0, ctx.image.controlCodePage, steps).ok).toBe(
+              true,
+            );
+            const leaf = steps[steps.length - 1]!;
+            ctx.machine.mem.write32(leaf.descriptorPa + 4, (leaf.hi | 0x80000000) >>> 0);
+            p.execute(cpu);
+          },
+        };
+      },
+    };
+    const r = runStrategy(defaultScenario("x86_64", "synthetic"), nx).result;
+    expect(r.verified).toBe(false);
+    expect(
+      r.failures.some((f) => f.kind === "fault" && /non-executable mapping \(NX set\)/.test(f.message)),
+    ).toBe(true);
+    expect(runStrategy(defaultScenario("x86_64", "synthetic"), real).result.verified).toBe(true);
+  });
+
   it("arm64: a wrong output-address bit in the linear map is caught", () => {
     // bit 30 of a 1 GiB block moves the mapping by 1 GiB
     const r = runStrategy(defaultScenario("arm64", "synthetic"), wrongDescriptorBit("arm64", 30)).result;

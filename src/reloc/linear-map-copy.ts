@@ -18,6 +18,7 @@ import { relocateList } from "./cpu.js";
 import {
   CODE_ATTRS,
   DATA_ATTRS,
+  fetch,
   formatFor,
   installTlb,
   maxEntriesOf,
@@ -64,10 +65,11 @@ export const linearMapCopy: RelocationStrategy = {
         { pageGranular: true },
       );
     }
+    const translation = { format, ...builder.rootsForTlb() };
     return {
       pageTables: tableCost(builder),
       livePages: tablePagePas(builder),
-      translation: { format, ...builder.rootsForTlb() },
+      translation,
       execute(cpu) {
         if (inPlaceImage) return;
         installTlb(cpu, format, builder);
@@ -75,7 +77,7 @@ export const linearMapCopy: RelocationStrategy = {
         cpu.barrier(BARRIER_ISB);
         cpu.barrier(BARRIER_MMU_ON);
         // the CPU fetches the relocation routine through the identity map
-        if (cpu.translate(0, image.controlCodePage) < 0) return;
+        if (fetch(cpu, machine, translation, 0, image.controlCodePage) < 0) return;
         relocateList(cpu, {
           head: image.head,
           mmuOn: true,

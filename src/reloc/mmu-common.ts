@@ -9,7 +9,7 @@ import type { PageSize } from "../machine/physmem.js";
 import type { TableBuilder } from "../mmu/builder.js";
 import { createFormat } from "../mmu/formats.js";
 import type { MapAttributes, TranslationFormat } from "../mmu/types.js";
-import { Tlb } from "../mmu/walker.js";
+import { Tlb, walk } from "../mmu/walker.js";
 import type { RelocCpu } from "./cpu.js";
 import type { PageTableCost } from "./result.js";
 import { NULL_SINK } from "./trace.js";
@@ -18,6 +18,38 @@ import { NULL_SINK } from "./trace.js";
 export const DATA_ATTRS: MapAttributes = { memType: "normal", writable: true, executable: false };
 /** The relocation code page: normal memory, read-only, executable. */
 export const CODE_ATTRS: MapAttributes = { memType: "normal", writable: false, executable: true };
+/**
+ * x86_64's identity map: read-write AND executable (init_pgtable maps with __PAGE_KERNEL_LARGE_EXEC),
+ * since relocate_kernel jumps to its identity-mapped copy and runs from there.
+ */
+export const IDENT_ATTRS: MapAttributes = { memType: "normal", writable: true, executable: true };
+
+/**
+ * An instruction fetch at (half, va): translate it, then check that the leaf allows execution at the
+ * kernel's privilege (arm64 PXN clear, x86_64 NX clear). A non-executable leaf halts the CPU with a
+ * fault, as the real CPU would take a prefetch abort / #PF. Returns the PA, or -1.
+ */
+export function fetch(
+  cpu: RelocCpu,
+  machine: Machine,
+  translation: { format: TranslationFormat; ttbr0: number; ttbr1: number },
+  half: 0 | 1,
+  va: number,
+): number {
+  const pa = cpu.translate(half, va);
+  if (pa < 0) return pa;
+  const { format } = translation;
+  const root = half === 1 ? translation.ttbr1 : translation.ttbr0;
+  const leaf = walk(machine.mem, format, root, half, va);
+  if (leaf.ok && !format.leafAttributes(leaf.lo, leaf.hi, leaf.level).executable) {
+    cpu.fault(
+      `instruction fetch from a non-executable mapping (${machine.arch === "x86_64" ? "NX" : "PXN"} set) at ${half === 1 ? "upper-half" : "lower-half"} VA offset 0x${va.toString(16)}`,
+      va,
+    );
+    return -1;
+  }
+  return pa;
+}
 
 export function formatFor(machine: Machine, vaBits: number, x86Levels: 4 | 5 = 4): TranslationFormat {
   if (machine.arch === "arm64") {

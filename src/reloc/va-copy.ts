@@ -14,7 +14,15 @@
 import { TableBuilder } from "../mmu/builder.js";
 import type { MapRequest } from "../mmu/types.js";
 import { walkEntryList } from "./list.js";
-import { CODE_ATTRS, DATA_ATTRS, formatFor, installTlb, tableCost, tablePagePas } from "./mmu-common.js";
+import {
+  CODE_ATTRS,
+  DATA_ATTRS,
+  fetch,
+  formatFor,
+  installTlb,
+  tableCost,
+  tablePagePas,
+} from "./mmu-common.js";
 import type { RelocationStrategy } from "./strategy.js";
 import {
   BARRIER_DSB,
@@ -87,10 +95,11 @@ export const vaCopy: RelocationStrategy = {
       const code = image.controlCodePage;
       builder.map({ half: 0, va: code, pa: code, size: ps, attrs: CODE_ATTRS }, { pageGranular: true });
     }
+    const translation = { format, ...builder.rootsForTlb() };
     return {
       pageTables: tableCost(builder),
       livePages: tablePagePas(builder),
-      translation: { format, ...builder.rootsForTlb() },
+      translation,
       prepareCounters: { loadTimeEntriesRead: entriesRead },
       execute(cpu) {
         if (inPlaceImage) return;
@@ -98,7 +107,7 @@ export const vaCopy: RelocationStrategy = {
         cpu.barrier(BARRIER_TLBI);
         cpu.barrier(BARRIER_ISB);
         cpu.barrier(BARRIER_MMU_ON);
-        if (cpu.translate(0, image.controlCodePage) < 0) return;
+        if (fetch(cpu, machine, translation, 0, image.controlCodePage) < 0) return;
         // 1: copy_page dst, src; sub length, PAGE_SIZE; cbnz 1b
         for (let i = 0; i < pages; i++) {
           const src = cpu.translate(1, srcBase + i * ps);

@@ -8,6 +8,9 @@
  * was dropped, every page went through the swap page (source -> swap, destination -> source,
  * swap -> destination: 3 copies), which `--x86-swap` selects.
  *
+ * The identity map is executable (__PAGE_KERNEL_LARGE_EXEC): relocate_kernel runs from its
+ * identity-mapped copy, and the simulated CPU checks that fetch (QEMU found an NX map faulting).
+ *
  * Modeling choices: every RAM range of the memory map and every segment, each rounded out to 2 MiB,
  * merged; no EFI/ACPI/UART extras (the memory maps used carry none outside RAM). The transition VA is
  * 0xffffffff81000000 (the conventional start of kernel text) plus the control page's offset in its 2M.
@@ -18,8 +21,9 @@ import { TableBuilder } from "../mmu/builder.js";
 import { relocateList } from "./cpu.js";
 import {
   CODE_ATTRS,
-  DATA_ATTRS,
+  fetch,
   formatFor,
+  IDENT_ATTRS,
   installTlb,
   maxEntriesOf,
   tableCost,
@@ -53,7 +57,7 @@ export const x86Ident: RelocationStrategy = {
     );
     for (const r of rounded.ranges) {
       builder.map(
-        { half: 0, va: r.start, pa: r.start, size: r.end - r.start, attrs: DATA_ATTRS },
+        { half: 0, va: r.start, pa: r.start, size: r.end - r.start, attrs: IDENT_ATTRS },
         { largestBlocks: options.gbpages },
       );
     }
@@ -66,16 +70,17 @@ export const x86Ident: RelocationStrategy = {
       { pageGranular: true },
     );
     const swap = options.x86Swap ? image.swapPage : -1;
+    const translation = { format, ...builder.rootsForTlb() };
     return {
       pageTables: tableCost(builder),
       livePages: tablePagePas(builder),
-      translation: { format, ...builder.rootsForTlb() },
+      translation,
       execute(cpu) {
         installTlb(cpu, format, builder);
         cpu.barrier(BARRIER_TLBI);
         // relocate_kernel runs from the transition mapping, then jumps to its identity-mapped copy
-        if (cpu.translate(1, transitionVa) < 0) return;
-        if (cpu.translate(0, code) < 0) return;
+        if (fetch(cpu, machine, translation, 1, transitionVa) < 0) return;
+        if (fetch(cpu, machine, translation, 0, code) < 0) return;
         relocateList(cpu, {
           head: image.head,
           mmuOn: true,
