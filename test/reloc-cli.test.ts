@@ -100,8 +100,8 @@ describe("kexec-lab run", () => {
   it("prints aligned tables for humans", async () => {
     const { code, out } = await cli(["run", "--content", "synthetic"]);
     expect(code).toBe(0);
-    expect(out).toMatch(/strategy\s+verified\s+table pages\s+table bytes/);
-    expect(out).toMatch(/linear-map-copy\s+yes\s+6\s+24 KiB/);
+    expect(out).toMatch(/strategy\s+verified\s+page tables\s+control pages\s+entries walked\s+TLB misses\s+modeled \(neoverse-n1-server\)/);
+    expect(out).toMatch(/linear-map-copy\s+yes\s+24 KiB \(6\)\s+8\s+23,618/);
   });
 
   it("bad input exits 2 with a catalogued error", async () => {

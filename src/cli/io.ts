@@ -11,7 +11,17 @@ export interface CliIo {
   cwd: string;
 }
 
+/** A reader that went away (`kexec-lab run | head`) is not an error: stop quietly. */
+function exitOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 export function processIo(): CliIo {
+  exitOnBrokenPipe(process.stdout);
+  exitOnBrokenPipe(process.stderr);
   return {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),

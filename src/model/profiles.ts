@@ -238,3 +238,8 @@ export function resolveProfileRefs(
     }
   });
 }
+
+/** The profile `run` models with when none is named: a Neoverse N1-class server, or an x86_64 server. */
+export function defaultProfileName(arch: "arm64" | "x86_64"): string {
+  return arch === "x86_64" ? "x86_64-server" : "neoverse-n1-server";
+}

@@ -163,3 +163,16 @@ export function reconstructPageMap(result: RunResult): PageMap | undefined {
     return undefined;
   }
 }
+
+/**
+ * The page map of a scenario as run would load it: one more kexec_load on a fresh machine (no
+ * relocation). Undefined when the kernel would refuse the load.
+ */
+export function scenarioPageMap(
+  machine: Machine,
+  segments: Segment[],
+  x86Levels?: 4 | 5,
+): PageMap | undefined {
+  const loaded = kexecLoad(machine, segments, x86Levels !== undefined ? { x86Levels } : {});
+  return loaded.ok ? buildPageMap(loaded.image, machine.mem) : undefined;
+}

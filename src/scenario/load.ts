@@ -33,7 +33,7 @@ import {
   runScenario,
 } from "../reloc/run.js";
 import type { StrategyOptions } from "../reloc/strategy.js";
-import { buildPageMap } from "../report/pagemap.js";
+import { scenarioPageMap } from "../report/pagemap.js";
 import { parseSize, parseU64, toSafeNumber } from "./numbers.js";
 import { scenarioSchema } from "./schema.js";
 
@@ -479,6 +479,8 @@ export interface RunLoadedOptions extends Omit<RunScenarioOptions, "strategies">
   pageMap?: boolean;
   /** Already placed segments (see toRelocScenario). */
   placed?: { segments: Segment[]; memoryMap?: MemoryMap };
+  /** Host-memory budget for exact page contents (the CLI's --max-memory). */
+  maxBytes?: number;
 }
 
 /**
@@ -492,12 +494,13 @@ export function runLoadedScenario(
   opts: RunLoadedOptions = {},
 ): RunOutcome {
   const reloc = toRelocScenario(sc, readFile, opts.placed);
+  if (opts.maxBytes !== undefined) reloc.maxBytes = opts.maxBytes;
   const entries: ScenarioStrategy[] =
     sc.strategies.length > 0
       ? sc.strategies
       : strategiesFor(sc.arch).map((s) => ({ name: s.name, options: {} }));
   for (const e of entries) findStrategy(e.name);
-  const { pageMap, placed: _placed, onStrategy, ...runOpts } = opts;
+  const { pageMap, placed: _placed, maxBytes: _maxBytes, onStrategy, ...runOpts } = opts;
   let merged: RunResult | undefined;
   for (const [i, entry] of entries.entries()) {
     const out = runScenario(reloc, {
@@ -514,13 +517,8 @@ export function runLoadedScenario(
   }
   const result = merged!;
   if (pageMap === true) {
-    const machine = machineFor(reloc);
-    const loaded = kexecLoad(
-      machine,
-      reloc.segments,
-      reloc.x86Levels !== undefined ? { x86Levels: reloc.x86Levels } : {},
-    );
-    if (loaded.ok) result.pageMap = buildPageMap(loaded.image, machine.mem);
+    const map = scenarioPageMap(machineFor(reloc), reloc.segments, reloc.x86Levels);
+    if (map !== undefined) result.pageMap = map;
   }
   return { ok: true, result };
 }

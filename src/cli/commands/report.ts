@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { builtinProfile } from "../../model/profiles.js";
+import { builtinProfile, defaultProfileName } from "../../model/profiles.js";
 import type { RunResult } from "../../reloc/result.js";
 import { type ReportCurves, tableCostCurves, timeCurves } from "../../report/curves.js";
 import { formatBytes } from "../../report/format.js";
@@ -27,7 +27,7 @@ function defaultProfile(result: RunResult): string {
   const fromResult = result.strategies.find((s) => s.model !== undefined && s.model.length > 0)?.model?.[0]
     ?.profile;
   if (fromResult !== undefined && !fromResult.startsWith("{")) return fromResult;
-  return result.machine.arch === "x86_64" ? "x86_64-server" : "cortex-a72-board";
+  return defaultProfileName(result.machine.arch === "x86_64" ? "x86_64" : "arm64");
 }
 
 /**

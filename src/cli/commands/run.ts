@@ -1,21 +1,36 @@
-import { resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
+import { readPlanFiles } from "../../formats/node/plan-files.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
+import { LOADERS, type LoaderKind, type PlanInput, planLoad } from "../../loader/plan.js";
 import type { FreePagePolicy } from "../../machine/freepages.js";
 import type { PageSize } from "../../machine/physmem.js";
 import { traceModeler } from "../../model/model.js";
+import { defaultProfileName, type Profile, resolveProfileRefs } from "../../model/profiles.js";
 import { registerStrategy, strategyNames } from "../../reloc/registry.js";
 import type { RunResult } from "../../reloc/result.js";
-import { runScenario } from "../../reloc/run.js";
+import {
+  machineFor,
+  type RelocScenario,
+  type RunOutcome,
+  type RunScenarioOptions,
+  runScenario,
+} from "../../reloc/run.js";
 import type { RelocationStrategy } from "../../reloc/strategy.js";
 import { formatBytes, formatCount, formatSeconds, renderTable } from "../../report/format.js";
+import { scenarioPageMap } from "../../report/pagemap.js";
 import { defaultScenario } from "../../scenario/default.js";
+import { loadScenario, runLoadedScenario } from "../../scenario/load.js";
+import { parseJson } from "../../scenario/validate-input.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
+import { readInputFile, readTextFile } from "../files.js";
 import { paint, printJson } from "../io.js";
 import type { CliContext } from "../main.js";
+import { scenarioProgress, startProgress } from "../progress.js";
 import { resolveProfile } from "./calibrate.js";
+import { writeHtmlReport } from "./report.js";
 
 interface RunOptions {
   arch: Arch;
@@ -32,6 +47,16 @@ interface RunOptions {
   timings?: boolean;
   loadStrategy?: string[];
   profile?: string;
+  scenario?: string;
+  kernel?: string;
+  initrd?: string;
+  dtb?: string;
+  iomem?: string;
+  append?: string;
+  loader: LoaderKind;
+  wipeKaslrSeed?: boolean;
+  html?: string;
+  force?: boolean;
 }
 
 function isStrategy(v: unknown): v is RelocationStrategy {
@@ -120,6 +145,11 @@ the strategy's page tables (from control pages), executes the relocation on the 
 list and descriptors read from simulated RAM through a TLB), and verifies every destination byte.
 With no arguments: the embedded default scenario (QEMU virt, 4 GiB RAM at 0x40000000, 4K granule,
 48-bit VA, a 28 MiB kernel, a 64 MiB initrd, a 64 KiB DTB) through every arm64 strategy.
+With --scenario FILE: a scenario file (docs/scenario.md). With --kernel (and --initrd, --dtb,
+--iomem, --append, --loader): real files, placed as kexec-tools or kexec_file_load places them.
+
+Modeled time: each strategy's access stream through a machine profile's timing model (default
+profile neoverse-n1-server on arm64, x86_64-server on x86_64; --profile none turns it off).
 
 Strategies: mmu-off, va-copy, linear-map-copy (arm64); x86-ident (x86_64); in-place (both).
 
@@ -131,7 +161,9 @@ Examples:
   $ kexec-lab run --strategy linear-map-copy --linear-map page --granule 16K
   $ kexec-lab run --arch x86_64 --x86-swap --gbpages
   $ kexec-lab run --content synthetic --free-pages random:7 --timings
-  $ kexec-lab run --profile PROFILE_NAME   (timing model; see docs/model.md for the builtin profiles)
+  $ kexec-lab run --profile thunderx2-server,cortex-a72-board
+  $ kexec-lab run --scenario examples/published-25mb.json --json
+  $ kexec-lab run --kernel Image --initrd initrd.img --dtb virt.dtb --wipe-kaslr-seed --html report.html
   $ kexec-lab run --load-strategy examples/strategies/source-window.ts --strategy source-window,va-copy
 `;
 
@@ -173,46 +205,34 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     )
     .option(
       "--profile <names>",
-      "timing model: comma-separated builtin profile names or profile JSON files; adds `model` to each strategy",
+      "timing model: comma-separated builtin profile names or profile JSON files, or none",
     )
+    .option("--scenario <file>", "run a scenario file (JSON, see docs/scenario.md) instead of the default")
+    .option("--kernel <file>", "real kernel: arm64 Image (or Image.gz), x86_64 bzImage, or ELF64 vmlinux")
+    .option("--initrd <file>", "initial ramdisk (with --kernel)")
+    .option("--dtb <file>", "device tree (with --kernel; arm64)")
+    .option("--iomem <file>", "/proc/iomem of the running machine (with --kernel)")
+    .option("--append <cmdline>", "kernel command line (with --kernel)")
+    .addOption(
+      new Option("--loader <loader>", "placement rules (with --kernel)")
+        .choices(LOADERS)
+        .default("kexec-tools"),
+    )
+    .option("--wipe-kaslr-seed", "treat a non-zero /chosen/kaslr-seed as wiped (a running kernel's DTB)")
+    .option("--html <file>", "also write the self-contained HTML report")
+    .option("--force", "overwrite the --html file if it exists")
     .option("--json", "print one JSON document")
     .option("--timings", "include wall-clock seconds of each relocation (breaks byte-identical output)")
     .addHelpText("after", HELP)
     .action(async (opts: RunOptions) => {
       for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
-      const seed = parseInteger(opts.seed, "--seed");
-      const pageSize = parseGranule(opts.granule, opts.arch);
-      const vaBits = opts.vaBits !== undefined ? parseInteger(opts.vaBits, "--va-bits") : undefined;
-      const sc = {
-        ...defaultScenario(opts.arch, opts.content, seed, {
-          pageSize,
-          ...(vaBits !== undefined ? { vaBits } : {}),
-        }),
-        freePages: parseFreePages(opts.freePages, seed),
-        maxBytes: ctx.maxMemory,
-      };
-      const strategies = opts.strategy
-        ?.split(",")
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
-      const outcome = runScenario(sc, {
-        ...(strategies !== undefined ? { strategies } : {}),
-        linearMap: opts.linearMap,
-        x86Swap: opts.x86Swap === true,
-        gbpages: opts.gbpages === true,
-        timings: opts.timings === true,
-        ...(opts.profile !== undefined
-          ? {
-              model: traceModeler(
-                opts.profile
-                  .split(",")
-                  .map((p) => p.trim())
-                  .filter((p) => p.length > 0)
-                  .map(resolveProfile),
-              ),
-            }
-          : {}),
-      });
+      const progress = startProgress(ctx.io, "run");
+      let outcome: RunOutcome;
+      try {
+        outcome = runFromOptions(opts, ctx, scenarioProgress(progress));
+      } finally {
+        progress.stop();
+      }
       if (!outcome.ok) {
         if (opts.json) printJson(ctx.io, { refused: outcome.verdict });
         else ctx.io.stdout(`refused with ${outcome.verdict.errno}: ${outcome.verdict.reason}\n`);
@@ -220,10 +240,119 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         return;
       }
       const result = outcome.result;
+      if (opts.html !== undefined) {
+        const bytes = writeHtmlReport(ctx, result, opts.html, { force: opts.force === true });
+        if (!opts.json) ctx.io.stderr(`wrote ${opts.html} (${formatBytes(bytes)})\n`);
+      }
       if (opts.json) printJson(ctx.io, result);
       else ctx.io.stdout(renderRun(result, ctx));
       ctx.exitCode = result.strategies.every((s) => s.verified) ? EXIT_OK : EXIT_REFUSED;
     });
+}
+
+/** The profiles to model: --profile (or none), else the scenario's, else the arch's default. */
+function profilesFor(opts: RunOptions, arch: Arch, fromScenario: Profile[]): Profile[] {
+  if (opts.profile !== undefined) {
+    const names = opts.profile
+      .split(",")
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0);
+    if (names.length === 1 && names[0] === "none") return [];
+    return names.map(resolveProfile);
+  }
+  if (fromScenario.length > 0) return fromScenario;
+  return [resolveProfile(defaultProfileName(arch))];
+}
+
+function strategyList(opts: RunOptions): string[] | undefined {
+  return opts.strategy
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Pick the input (scenario file, real files, or the default) and run it. */
+function runFromOptions(
+  opts: RunOptions,
+  ctx: CliContext,
+  progress: Pick<RunScenarioOptions, "onStrategy" | "onProgress">,
+): RunOutcome {
+  const common: RunScenarioOptions = {
+    linearMap: opts.linearMap,
+    x86Swap: opts.x86Swap === true,
+    gbpages: opts.gbpages === true,
+    timings: opts.timings === true,
+    ...progress,
+  };
+  const withModel = (profiles: Profile[]): RunScenarioOptions =>
+    profiles.length > 0 ? { ...common, model: traceModeler(profiles) } : common;
+
+  if (opts.scenario !== undefined) {
+    if (opts.kernel !== undefined) {
+      throw new KexecLabError("E_USAGE", "give either --scenario or --kernel, not both", {
+        field: "--kernel",
+      });
+    }
+    const file = opts.scenario;
+    const sc = loadScenario(parseJson(readTextFile(file), file), dirname(file), basename(file, ".json"));
+    const strategies = strategyList(opts);
+    if (strategies !== undefined) sc.strategies = strategies.map((name) => ({ name, options: {} }));
+    const profiles = profilesFor(opts, sc.arch, resolveProfileRefs(sc.profiles, "profiles", file));
+    return runLoadedScenario(sc, readInputFile, {
+      ...withModel(profiles),
+      maxBytes: ctx.maxMemory,
+      pageMap: opts.html !== undefined,
+    });
+  }
+
+  const seed = parseInteger(opts.seed, "--seed");
+  const pageSize = parseGranule(opts.granule, opts.arch);
+  const vaBits = opts.vaBits !== undefined ? parseInteger(opts.vaBits, "--va-bits") : undefined;
+  const base = defaultScenario(opts.arch, opts.content, seed, {
+    pageSize,
+    ...(vaBits !== undefined ? { vaBits } : {}),
+  });
+  let sc: RelocScenario = {
+    ...base,
+    freePages: parseFreePages(opts.freePages, seed),
+    maxBytes: ctx.maxMemory,
+  };
+  if (opts.kernel !== undefined) {
+    const input: PlanInput = {
+      arch: opts.arch,
+      loader: opts.loader,
+      pageSize,
+      seed,
+      ...readPlanFiles({
+        kernel: opts.kernel,
+        ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
+        ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
+        ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
+      }),
+      ...(opts.append !== undefined ? { append: opts.append } : {}),
+      ...(opts.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
+    };
+    // Without --iomem or --dtb the machine is the default scenario's.
+    if (opts.iomem === undefined && opts.dtb === undefined) input.memoryMap = base.memoryMap;
+    const plan = planLoad(input);
+    sc = {
+      ...sc,
+      name: basename(opts.kernel),
+      memoryMap: plan.memoryMap,
+      segments: plan.segments,
+      contentMode: opts.content,
+    };
+  }
+  const strategies = strategyList(opts);
+  const outcome = runScenario(sc, {
+    ...withModel(profilesFor(opts, sc.arch, [])),
+    ...(strategies !== undefined ? { strategies } : {}),
+  });
+  if (outcome.ok && opts.html !== undefined) {
+    const map = scenarioPageMap(machineFor(sc), sc.segments, sc.x86Levels);
+    if (map !== undefined) outcome.result.pageMap = map;
+  }
+  return outcome;
 }
 
 function renderRun(r: RunResult, ctx: CliContext): string {
@@ -244,71 +373,97 @@ function renderRun(r: RunResult, ctx: CliContext): string {
   lines.push(
     `kimage: ${formatCount(k.sourcePages)} source pages, ${formatCount(k.entries)} entries, ` +
       `${formatCount(k.indirectionPages)} indirection pages, ${formatCount(k.inPlacePages)} in place, ` +
-      `${formatCount(k.swaps)} swaps`,
+      `${formatCount(k.swaps)} swaps, ${formatCount(k.parkedPages)} parked`,
   );
   lines.push("");
+  // The comparison: what each strategy costs and whether it is right.
+  const firstModel = (s: RunResult["strategies"][number]) => s.model?.[0];
+  const modeled = r.strategies.some((s) => firstModel(s) !== undefined);
   const timed = r.strategies.some((s) => s.wallSeconds !== undefined);
-  const header = [
-    "strategy",
-    "verified",
-    "table pages",
-    "table bytes",
-    "copied",
-    "entries read",
-    "TLB hits",
-    "TLB misses",
-    "desc reads",
-    "lines cleaned",
-    "lines inval",
-  ];
+  const header = ["strategy", "verified", "page tables", "control pages", "entries walked", "TLB misses"];
+  if (modeled)
+    header.push(`modeled (${firstModel(r.strategies.find((s) => firstModel(s))!)!.profile})`, "x limit");
   if (timed) header.push("wall time");
   const rows = r.strategies.map((s) => {
     const c = s.counters;
-    const descReads = Object.values(c.descriptorReadsByLevel).reduce((a, b) => a + b, 0);
     const row = [
       s.name,
       s.verified ? paint(ctx.io, "green", "yes") : paint(ctx.io, "red", "NO"),
-      formatCount(s.pageTables.pages),
-      formatBytes(s.pageTables.bytes),
-      formatBytes(c.bytesCopied),
+      s.pageTables.pages > 0
+        ? `${formatBytes(s.pageTables.bytes)} (${formatCount(s.pageTables.pages)})`
+        : "none",
+      formatCount(c.controlPages),
       formatCount(c.entriesRead),
-      formatCount(c.tlbHits),
       formatCount(c.tlbMisses),
-      formatCount(descReads),
-      formatCount(c.cacheLinesCleaned),
-      formatCount(c.cacheLinesInvalidated),
     ];
+    if (modeled) {
+      const m = firstModel(s);
+      row.push(
+        m ? formatSeconds(m.seconds) : "-",
+        m && m.limitSeconds > 0 ? `${m.ratioToLimit.toFixed(2)}x` : "-",
+      );
+    }
     if (timed) row.push(s.wallSeconds !== undefined ? formatSeconds(s.wallSeconds) : "-");
     return row;
   });
   lines.push(renderTable(header, rows));
   lines.push("");
+  // The details behind it.
   lines.push(
     renderTable(
-      ["strategy", "tables by level (pages)"],
-      r.strategies.map((s) => [
-        s.name,
-        Object.entries(s.pageTables.byLevel)
-          .filter(([, n]) => n > 0)
-          .map(([l, n]) => `L${l}: ${n}`)
-          .join(", ") || "none",
-      ]),
-      ["left", "left"],
+      [
+        "strategy",
+        "copied",
+        "TLB hits",
+        "desc reads",
+        "lines cleaned",
+        "lines inval",
+        "tables by level (pages)",
+      ],
+      r.strategies.map((s) => {
+        const c = s.counters;
+        const descReads = Object.values(c.descriptorReadsByLevel).reduce((a, b) => a + b, 0);
+        return [
+          s.name,
+          formatBytes(c.bytesCopied),
+          formatCount(c.tlbHits),
+          formatCount(descReads),
+          formatCount(c.cacheLinesCleaned),
+          formatCount(c.cacheLinesInvalidated),
+          Object.entries(s.pageTables.byLevel)
+            .filter(([, n]) => n > 0)
+            .map(([l, n]) => `L${l}: ${n}`)
+            .join(", ") || "none",
+        ];
+      }),
+      ["left", "right", "right", "right", "right", "right", "left"],
     ),
   );
-  const modeled = r.strategies.filter((s) => s.model !== undefined && s.model.length > 0);
-  if (modeled.length > 0) {
+  if (modeled) {
+    const parts = ["copy", "entryWalk", "tableWalk", "cacheMaintenance", "tlb"];
     lines.push("");
     lines.push(
       renderTable(
-        ["strategy", "profile", "modeled time", "copy limit", "x limit"],
-        modeled.flatMap((s) =>
-          s.model!.map((m) => [
+        [
+          "strategy",
+          "profile",
+          "modeled",
+          "copy",
+          "list walk",
+          "table walk",
+          "cache maint",
+          "TLB",
+          "limit",
+          "x limit",
+        ],
+        r.strategies.flatMap((s) =>
+          (s.model ?? []).map((m) => [
             s.name,
             m.profile,
             formatSeconds(m.seconds),
+            ...parts.map((p) => formatSeconds(m.breakdown[p] ?? 0)),
             formatSeconds(m.limitSeconds),
-            `${m.ratioToLimit.toFixed(2)}x`,
+            m.limitSeconds > 0 ? `${m.ratioToLimit.toFixed(2)}x${m.sampled ? " (sampled)" : ""}` : "-",
           ]),
         ),
         ["left", "left"],
