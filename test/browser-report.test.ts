@@ -102,9 +102,11 @@ describe("HTML report in Chromium", () => {
       tables: document.querySelectorAll("#memory-map line.table").length,
       width: document.getElementById("memory-map")!.getBoundingClientRect().width,
     }));
-    // The detail row plus the one RAM bank of QEMU virt.
-    expect(counts.tracks).toBe(2);
-    expect(counts.segments).toBe(6);
+    // The one RAM bank of QEMU virt; no detail row, since the default's random free-page order spreads
+    // the source pages over all of RAM (a detail row appears when the image's pages sit in a quarter).
+    expect(counts.tracks).toBe(1);
+    // four segments: kernel, dtb, purgatory, initrd
+    expect(counts.segments).toBe(4);
     expect(counts.source).toBeGreaterThan(10);
     expect(counts.indirection).toBeGreaterThan(0);
     expect(counts.tables).toBeGreaterThan(0);

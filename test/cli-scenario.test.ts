@@ -59,6 +59,7 @@ describe("scenario schema", () => {
     expect(sc.segments).toEqual(def.segments);
     expect(sc.memoryMap.regions).toEqual(def.memoryMap.regions);
     expect([sc.pageSize, sc.vaBits, sc.seed]).toEqual([def.pageSize, def.vaBits, def.seed]);
+    expect(sc.freePages).toEqual(def.freePages);
   });
 
   it("applies defaults", () => {

@@ -63,3 +63,28 @@ export function elf64(o: {
   for (let i = o.loads.length; i < phnum; i++) v.setUint32(64 + i * 56, 4, le); // PT_NOTE
   return b;
 }
+
+/**
+ * A minimal x86_64 bzImage: boot sector signature, a 64-bit relocatable setup header (protocol 2.15)
+ * and `payload` bytes of protected-mode kernel after the setup sectors.
+ */
+export function bzImageHeader(
+  o: { initSize: number; prefAddress?: number; kernelAlignment?: number; setupSects?: number },
+  payload = 0,
+): Uint8Array {
+  const setupSects = o.setupSects ?? 4;
+  const b = new Uint8Array((setupSects + 1) * 512 + payload);
+  const v = new DataView(b.buffer);
+  v.setUint8(0x1f1, setupSects);
+  v.setUint16(0x1fe, 0xaa55, true);
+  b.set([0x48, 0x64, 0x72, 0x53], 0x202); // "HdrS"
+  v.setUint16(0x206, 0x020f, true);
+  v.setUint8(0x211, 0x01); // LOADED_HIGH
+  v.setUint32(0x230, o.kernelAlignment ?? 0x200000, true);
+  v.setUint8(0x234, 1); // relocatable
+  v.setUint16(0x236, 0x3, true); // XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G
+  v.setUint32(0x238, 2047, true); // cmdline_size
+  v.setUint32(0x258, o.prefAddress ?? 0x1000000, true);
+  v.setUint32(0x260, o.initSize, true);
+  return b;
+}

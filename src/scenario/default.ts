@@ -4,14 +4,25 @@
  * arm64: QEMU's virt machine with 4 GiB of RAM at 0x40000000 and a 4K granule, 48-bit VA; the running
  * kernel's image and firmware reservations as a Debian 6.1 kernel reports them in /proc/iomem on that
  * machine (../shared/data/iomem/arm64-qemu-virt-4g.txt). The new kernel is 28 MiB, the initrd 64 MiB,
- * the DTB 64 KiB, placed as kexec-tools places them (kernel at the lowest 2 MiB-aligned hole, initrd
- * and DTB page-aligned lowest fits above the kernel).
+ * the DTB 64 KiB.
  *
- * x86_64: a 4 GiB PC (RAM below the 3 GiB PCI hole and 1 GiB above 4 GiB), with the same sizes.
+ * x86_64: a 4 GiB PC (RAM below the 3 GiB PCI hole and 1 GiB above 4 GiB), a bzImage with the same
+ * sizes (init_size 44 MiB), the same initrd.
+ *
+ * Placement is not written down here: the loader (src/loader/plan.ts) places synthetic files of those
+ * sizes exactly as kexec-tools would (arm64: kernel at the lowest 2 MiB-aligned hole, DTB, purgatory
+ * and initrd at the lowest page-aligned fits above it; kexec-tools keeps the running kernel's own
+ * "Kernel code"/"Kernel data" usable). The contents are then synthetic, seeded per segment. The free
+ * pages come in a seeded random order: lowest-first would hand out the destinations themselves, first
+ * page first, and leave nothing to relocate.
  */
 
+import { serializeFdt } from "../formats/fdt.js";
+import { arm64Header, bzImageHeader } from "../formats/synth.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
+import { planLoad } from "../loader/plan.js";
+import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";
 import { MemoryMap, type Region } from "../machine/memmap.js";
 import type { PageSize } from "../machine/physmem.js";
@@ -28,6 +39,8 @@ export interface DefaultScenario {
   segments: Segment[];
   contentMode: ContentMode;
   seed: number;
+  /** The running kernel's free-page order: random (seeded), as on a machine that has run a while. */
+  freePages: FreePagePolicy;
 }
 
 function ram(start: number, end: number): Region {
@@ -68,55 +81,97 @@ export interface DefaultScenarioOptions {
   vaBits?: number;
 }
 
+const KERNEL_BUFSZ = 28 * MiB - 123 * 1024;
+const INITRD_BYTES = 64 * MiB - 5000;
+
+function be32(...words: number[]): Uint8Array {
+  const b = new Uint8Array(words.length * 4);
+  const v = new DataView(b.buffer);
+  words.forEach((w, i) => v.setUint32(i * 4, w));
+  return b;
+}
+
+/** A 64 KiB DTB of the virt machine: root cells, one memory node, an empty /chosen. */
+function virtDtb(): Uint8Array {
+  return serializeFdt(
+    {
+      version: 17,
+      lastCompVersion: 16,
+      bootCpuidPhys: 0,
+      totalSize: 0,
+      memreserve: [],
+      root: {
+        name: "",
+        props: [
+          { name: "#address-cells", value: be32(2) },
+          { name: "#size-cells", value: be32(2) },
+        ],
+        children: [
+          {
+            name: "memory@40000000",
+            props: [
+              { name: "device_type", value: new TextEncoder().encode("memory\0") },
+              { name: "reg", value: be32(0, 0x40000000, 1, 0) },
+            ],
+            children: [],
+          },
+          { name: "chosen", props: [], children: [] },
+        ],
+      },
+    },
+    { padTo: 64 * 1024 },
+  );
+}
+
 export function defaultScenario(
   arch: Arch = "arm64",
   contentMode: ContentMode = "exact",
   seed = 1,
   opts: DefaultScenarioOptions = {},
 ): DefaultScenario {
-  const seg = (mem: number, memsz: number, bufsz: number, label: string, salt: number): Segment => ({
-    mem,
-    memsz,
-    label,
-    content: { kind: "synthetic", seed: seed * 7919 + salt, bufsz },
-  });
-  if (arch === "arm64") {
-    // Kernel: lowest 2 MiB-aligned hole of 28 MiB above the running kernel's reservations.
-    const kernel = 0x43800000;
-    const initrd = kernel + 28 * MiB;
-    const dtb = initrd + 64 * MiB;
-    return {
-      name: "default-arm64-qemu-virt-4g",
-      arch,
-      pageSize: opts.pageSize ?? 4096,
-      vaBits: opts.vaBits ?? 48,
-      memoryMap: qemuVirt4gMap(),
-      contentMode,
-      seed,
-      segments: [
-        seg(kernel, 28 * MiB, 28 * MiB - 123 * 1024, "kernel", 1),
-        seg(initrd, 64 * MiB, 64 * MiB - 5000, "initrd", 2),
-        seg(dtb, 64 * 1024, 64 * 1024, "dtb", 3),
-      ],
-    };
-  }
-  // x86_64: bzImage rules put the kernel at the highest fit; the initrd and boot params below it.
-  const kernel = 0xc0000000 - 32 * MiB;
-  const initrd = kernel - 64 * MiB;
-  const params = initrd - 64 * 1024;
+  const pageSize = arch === "arm64" ? (opts.pageSize ?? 4096) : 4096;
+  const memoryMap = arch === "arm64" ? qemuVirt4gMap() : pc4gMap();
+  const plan = planLoad(
+    arch === "arm64"
+      ? {
+          arch,
+          loader: "kexec-tools",
+          kernel: arm64Header({ imageSize: 28 * MiB }, KERNEL_BUFSZ - 64),
+          initrd: new Uint8Array(INITRD_BYTES),
+          dtb: virtDtb(),
+          memoryMap,
+          pageSize,
+        }
+      : {
+          arch,
+          loader: "kexec-tools",
+          kernel: bzImageHeader({ initSize: 44 * MiB }, KERNEL_BUFSZ),
+          initrd: new Uint8Array(INITRD_BYTES),
+          memoryMap,
+          pageSize,
+        },
+  );
+  // Same placement, synthetic contents: segment i gets seed (seed * 7919 + i + 1), as scenario files do.
+  const segments: Segment[] = plan.segments.map((s, i) => ({
+    mem: s.mem,
+    memsz: s.memsz,
+    label: s.label ?? `segment${i}`,
+    content: {
+      kind: "synthetic",
+      seed: (seed * 7919 + i + 1) >>> 0,
+      bufsz: s.content.kind === "bytes" ? s.content.data.length : s.content.bufsz,
+    },
+  }));
   return {
-    name: "default-x86_64-pc-4g",
+    name: arch === "arm64" ? "default-arm64-qemu-virt-4g" : "default-x86_64-pc-4g",
     arch,
-    pageSize: 4096,
+    pageSize,
     vaBits: opts.vaBits ?? 48,
-    memoryMap: pc4gMap(),
+    memoryMap,
     contentMode,
     seed,
-    segments: [
-      seg(params, 64 * 1024, 64 * 1024, "boot-params", 3),
-      seg(initrd, 64 * MiB, 64 * MiB - 5000, "initrd", 2),
-      seg(kernel, 28 * MiB, 28 * MiB - 123 * 1024, "kernel", 1),
-    ],
+    segments,
+    freePages: { kind: "random", seed },
   };
 }
 

@@ -127,7 +127,7 @@ describe("kexec-lab emit", () => {
         checks: { label: string }[];
         qemu: { verified: boolean };
       };
-      expect(doc.checks.map((c) => c.label).slice(0, 3)).toEqual(["kernel", "initrd", "dtb"]);
+      expect(doc.checks.map((c) => c.label).slice(0, 4)).toEqual(["kernel", "dtb", "purgatory", "initrd"]);
       expect(doc.qemu.verified).toBe(true);
       expect(code).toBe(0);
     },

@@ -41,7 +41,7 @@ interface RunOptions {
   x86Swap?: boolean;
   gbpages?: boolean;
   content: "exact" | "shared" | "synthetic";
-  freePages: string;
+  freePages?: string;
   seed: string;
   json?: boolean;
   timings?: boolean;
@@ -194,8 +194,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     )
     .option(
       "--free-pages <policy>",
-      "running kernel's free-page order: lowest, highest, random[:seed], fragmented[:fraction]",
-      "lowest",
+      "running kernel's free-page order: lowest, highest, random[:seed], fragmented[:fraction] (default random)",
     )
     .option("--seed <n>", "seed of the scenario's contents and random policies", "1")
     .option(
@@ -314,7 +313,7 @@ function runFromOptions(
   });
   let sc: RelocScenario = {
     ...base,
-    freePages: parseFreePages(opts.freePages, seed),
+    ...(opts.freePages !== undefined ? { freePages: parseFreePages(opts.freePages, seed) } : {}),
     maxBytes: ctx.maxMemory,
   };
   if (opts.kernel !== undefined) {
