@@ -1,5 +1,20 @@
 /** kexec-lab's public API. Each area adds its exports in its own block. */
 
+// --- executable proof on QEMU (src/emit; the QEMU runner itself is Node-only: src/emit/node/qemu.ts) ---
+export {
+  type Arm64Params,
+  type EmittedImage,
+  emitArm64,
+  emitArm64MmuOff,
+  type QemuRange,
+  qemuArm64Args,
+} from "./emit/arm64.js";
+export { type EmitBlob, kimagePages, pagesToBlobs } from "./emit/blobs.js";
+export { emitProbeImage, type ProbeOutcome, predictProbe } from "./emit/probe.js";
+export { emitX86ProbeImage, predictX86Probe, type X86ProbeOutcome } from "./emit/probe-x86.js";
+export { fitScenarioForQemu, qemuDemoScenario } from "./emit/scenario.js";
+export { type EmitStrategyOptions, emitStrategy, type StrategyEmission } from "./emit/strategy.js";
+export { emitX86, qemuX86Args } from "./emit/x86.js";
 // --- real inputs: parsers (src/formats) and segment placement (src/loader) ---------------------------
 export { type Arm64Image, parseArm64Image } from "./formats/arm64-image.js";
 export { type BzImage, parseBzImage } from "./formats/bzimage.js";
@@ -19,7 +34,6 @@ export {
   planLoad,
   planToJson,
 } from "./loader/plan.js";
-
 // --- translation tables (src/mmu): formats, builder, walker, TLB, table-page accounting ----------------
 export { bumpAllocator, checkMapRequest, leafLevels, TableBuilder, type TableCost } from "./mmu/builder.js";
 export { type CountMapping, type CountResult, countTablePages, decompose } from "./mmu/count.js";
@@ -52,7 +66,6 @@ export type {
 } from "./mmu/types.js";
 export { formatVa, fromVaParts, toVaParts } from "./mmu/types.js";
 export { Tlb, WalkScratch, walk, walkInto } from "./mmu/walker.js";
-
 // --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
 export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
 export { type GuardedKind, PageGuard } from "./reloc/guard.js";
@@ -110,19 +123,3 @@ export {
   toRelocScenario,
 } from "./scenario/load.js";
 export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
-
-// --- executable proof on QEMU (src/emit; the QEMU runner itself is Node-only: src/emit/node/qemu.ts) ---
-export {
-  type Arm64Params,
-  type EmittedImage,
-  emitArm64,
-  emitArm64MmuOff,
-  type QemuRange,
-  qemuArm64Args,
-} from "./emit/arm64.js";
-export { type EmitBlob, kimagePages, pagesToBlobs } from "./emit/blobs.js";
-export { emitProbeImage, type ProbeOutcome, predictProbe } from "./emit/probe.js";
-export { emitX86ProbeImage, predictX86Probe, type X86ProbeOutcome } from "./emit/probe-x86.js";
-export { fitScenarioForQemu, qemuDemoScenario } from "./emit/scenario.js";
-export { type EmitStrategyOptions, emitStrategy, type StrategyEmission } from "./emit/strategy.js";
-export { emitX86, qemuX86Args } from "./emit/x86.js";
