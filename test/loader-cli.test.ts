@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
 import { main } from "../src/cli/main.js";
+import { fakeIo } from "./helpers/cli.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
@@ -24,24 +24,6 @@ if (!HAVE_FDTGET)
 const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-cli-"));
 const initrd = join(tmp, "initrd.img");
 writeFileSync(initrd, new Uint8Array(64 * 1024 * 1024 - 5000).fill(7));
-
-function fakeIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: "",
-    err: "",
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env: {},
-    cwd: process.cwd(),
-  };
-  return io;
-}
 
 async function cli(...args: string[]) {
   const io = fakeIo();

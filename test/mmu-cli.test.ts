@@ -2,32 +2,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
+import { runCli } from "./helpers/cli.js";
 
-function fakeIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: "",
-    err: "",
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env: {},
-    cwd: process.cwd(),
-  };
-  return io;
-}
-
-async function run(args: string[]) {
-  const io = fakeIo();
-  const code = await main(args, io);
-  return { code, out: io.out, err: io.err };
-}
+const run = runCli;
 
 const json = async (args: string[]) => {
   const r = await run([...args, "--json"]);

@@ -2,27 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
 import { loadProfile } from "../src/model/profiles.js";
-
-function fakeIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: "",
-    err: "",
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env: {},
-    cwd: process.cwd(),
-  };
-  return io;
-}
+import { runCli } from "./helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kexec-lab-calibrate-"));
 let n = 0;
@@ -32,11 +13,7 @@ function file(content: string): string {
   return p;
 }
 
-async function cli(args: string[]) {
-  const io = fakeIo();
-  const code = await main(args, io);
-  return { code, out: io.out, err: io.err };
-}
+const cli = runCli;
 
 const points = JSON.stringify({
   pageSize: 4096,

@@ -1,31 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
 import type { RunResult } from "../src/reloc/result.js";
+import { runCli } from "./helpers/cli.js";
 
-function fakeIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: "",
-    err: "",
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env: {},
-    cwd: process.cwd(),
-  };
-  return io;
-}
-
-async function cli(args: string[]) {
-  const io = fakeIo();
-  const code = await main(args, io);
-  return { code, out: io.out, err: io.err };
-}
+const cli = runCli;
 
 describe("kexec-lab run", () => {
   it("with no arguments runs the default arm64 scenario through every arm64 strategy (--json)", async () => {

@@ -2,26 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
 import { main } from "../src/cli/main.js";
-
-function fakeIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: "",
-    err: "",
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env: {},
-    cwd: process.cwd(),
-  };
-  return io;
-}
+import { fakeIo } from "./helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kexec-lab-validate-"));
 let n = 0;

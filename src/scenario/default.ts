@@ -87,7 +87,7 @@ const INITRD_BYTES = 64 * MiB - 5000;
 function be32(...words: number[]): Uint8Array {
   const b = new Uint8Array(words.length * 4);
   const v = new DataView(b.buffer);
-  words.forEach((w, i) => v.setUint32(i * 4, w));
+  for (const [i, w] of words.entries()) v.setUint32(i * 4, w);
   return b;
 }
 

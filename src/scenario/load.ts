@@ -17,7 +17,6 @@ import { parseFdt } from "../formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
-import { kexecLoad } from "../kimage/load.js";
 import { planLoad } from "../loader/plan.js";
 import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";

@@ -11,8 +11,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CliIo } from "../../src/cli/io.js";
-import { main } from "../../src/cli/main.js";
 import { CATALOG, type ErrorCode, KexecLabError } from "../../src/errors.js";
 import { parseArm64Image } from "../../src/formats/arm64-image.js";
 import { parseBzImage } from "../../src/formats/bzimage.js";
@@ -36,6 +34,7 @@ import { loadRunResult } from "../../src/report/result-schema.js";
 import { loadScenario, toRelocScenario } from "../../src/scenario/load.js";
 import { toSafeNumber } from "../../src/scenario/numbers.js";
 import { parseJson, parseLoadRequest } from "../../src/scenario/validate-input.js";
+import { fakeIo, runCli } from "../helpers/cli.js";
 
 /** ../shared/data, relative to the repository root. */
 export const DATA_DIR = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
@@ -62,29 +61,7 @@ export interface CliRun {
   err: string;
 }
 
-export function fakeIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: "",
-    err: "",
-    stdout(t: string) {
-      io.out += t;
-    },
-    stderr(t: string) {
-      io.err += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env: {},
-    cwd: process.cwd(),
-  };
-  return io;
-}
-
-export async function runCli(args: string[]): Promise<CliRun> {
-  const io = fakeIo();
-  const code = await main(args, io);
-  return { code, out: io.out, err: io.err };
-}
+export { fakeIo, runCli };
 
 /** A crash as the fuzz harness sees it: not a KexecLabError. */
 export class CliCrash extends Error {
