@@ -19,7 +19,6 @@ import { MemoryMap } from "../src/machine/memmap.js";
 import { PhysMem } from "../src/machine/physmem.js";
 import { bumpAllocator, TableBuilder } from "../src/mmu/builder.js";
 import { createFormat } from "../src/mmu/formats.js";
-import { loadScenario, toRelocScenario } from "../src/scenario/load.js";
 import { DATA_DIR, runCli, smallArm64Image, smallElf64 } from "./fuzz/targets.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kexec-lab-errors-"));
@@ -136,15 +135,9 @@ const TRIGGERS = {
     detail: /needs more than 64 MiB .*--max-memory/,
   },
   E_NOT_MODELED: {
-    what: "a scenario with `files` run without placing its segments",
-    lib: () =>
-      toRelocScenario(
-        loadScenario({
-          machine: { arch: "arm64", ram: [{ start: "0x40000000", size: "64M" }] },
-          files: { kernel: "Image" },
-        }),
-      ),
-    detail: /needs the loader to place its segments first/,
+    what: "a translation regime Linux does not have (64K granule with a 39-bit VA)",
+    lib: () => createFormat({ arch: "arm64", granule: 65536, vaBits: 39 as 42 }),
+    detail: /no 39-bit VA configuration with the 64K granule/,
   },
   E_RAM_LAYOUT: {
     what: "a memory map with overlapping RAM regions",

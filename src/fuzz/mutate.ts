@@ -225,11 +225,16 @@ export const HTML_PROBE_TAG = "\"'><img src=x onerror=kexecLabProbe(2)>";
 const DEEP_MARKER_100 = "\u0000deep:100\u0000";
 const DEEP_MARKER_100K = "\u0000deep:100000\u0000";
 
-/** Serialize a mutated document, splicing in deep nesting where the markers are. */
+/** At most this many characters of deep nesting per document: copies of a marker must not multiply it past V8's string limit. */
+const DEEP_BUDGET = 4_000_000;
+
+/** Serialize a mutated document, splicing in deep nesting where the markers are (within DEEP_BUDGET). */
 export function serializeMutatedJson(value: unknown): string {
   const text = JSON.stringify(value) ?? "null";
+  let budget = DEEP_BUDGET;
   return text.replace(/"\\u0000deep:(\d+)\\u0000"/g, (_m, n: string) => {
-    const depth = Number(n);
+    const depth = Math.min(Number(n), Math.floor(budget / 2));
+    budget -= 2 * depth;
     return `${"[".repeat(depth)}1${"]".repeat(depth)}`;
   });
 }
