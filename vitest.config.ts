@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    setupFiles: ["test/setup.ts"],
     // UPDATE_SNAPSHOTS=1 npm test rewrites the snapshot files (the same as vitest -u).
     ...(process.env.UPDATE_SNAPSHOTS === "1" ? { update: true } : {}),
   },
