@@ -66,7 +66,7 @@ Examples:
           field: "--repeat",
         });
       }
-      const sc = defaultScenario(opts.arch, opts.content, 1);
+      const sc = { ...defaultScenario(opts.arch, opts.content, 1), maxBytes: ctx.maxMemory };
       const strategies = opts.strategy?.split(",").map((s) => s.trim());
       const progress = startProgress(ctx.io, "bench");
       const best = new Map<string, BenchRow>();

@@ -205,7 +205,7 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
       if (opts.out === undefined && !opts.run) {
         throw new KexecLabError("E_USAGE", "give --out DIR, --run, or both", { field: "--out" });
       }
-      const e = emitStrategy(sc, strategy, {
+      const e = emitStrategy({ ...sc, maxBytes: ctx.maxMemory }, strategy, {
         linearMap: opts.linearMap,
         x86Swap: opts.x86Swap === true,
         x86ClearNx: opts.x86ClearNx === true,
