@@ -3,8 +3,7 @@
  * gzip-compressed kernel. For the CLI commands `plan` and `run`; the library's planLoad takes bytes.
  */
 
-import { readFileSync } from "node:fs";
-import { KexecLabError } from "../../errors.js";
+import { readInputFile as readBytes } from "../../cli/files.js";
 import type { PlanInput } from "../../loader/plan.js";
 import { maybeGunzip } from "./decompress.js";
 
@@ -15,22 +14,8 @@ export interface PlanFiles {
   iomem?: string;
 }
 
-export function readBytes(path: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "";
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (e as Error).message;
-    throw new KexecLabError("E_FILE_READ", why, { file: path });
-  }
-}
+/** A whole file as bytes; a missing or unreadable file is E_FILE_READ naming it. */
+export { readInputFile as readBytes } from "../../cli/files.js";
 
 /** The file-derived fields of a PlanInput (the caller adds arch, loader, append, ...). */
 export function readPlanFiles(
