@@ -29,13 +29,8 @@ import { RelocCpu } from "../reloc/cpu.js";
 import { PageGuard } from "../reloc/guard.js";
 import { formatFor, memstartOf } from "../reloc/mmu-common.js";
 import { findStrategy } from "../reloc/registry.js";
-import { defaultInPlaceRegion, machineFor, type RelocScenario } from "../reloc/run.js";
-import {
-  DEFAULT_STRATEGY_OPTIONS,
-  type PreparedRelocation,
-  type StrategyContext,
-  type StrategyOptions,
-} from "../reloc/strategy.js";
+import { defaultInPlaceRegion, machineFor, type RelocScenario, strategyOptionsFor } from "../reloc/run.js";
+import type { PreparedRelocation, StrategyContext, StrategyOptions } from "../reloc/strategy.js";
 import { NULL_SINK } from "../reloc/trace.js";
 import { verifySegments } from "../reloc/verify.js";
 import { type Arm64Params, type EmittedImage, emitArm64, type QemuRange, segmentChecks } from "./arm64.js";
@@ -76,19 +71,7 @@ export function emitStrategy(
   opts: EmitStrategyOptions = {},
 ): StrategyEmission {
   const strategy = findStrategy(strategyName);
-  if (!strategy.arches.includes(sc.arch)) {
-    throw new KexecLabError(
-      "E_FIELD_VALUE",
-      `strategy "${strategy.name}" exists on ${strategy.arches.join(", ")}, not on ${sc.arch}`,
-      { field: "--strategy" },
-    );
-  }
-  const options: StrategyOptions = {
-    vaBits: opts.vaBits ?? sc.vaBits ?? DEFAULT_STRATEGY_OPTIONS.vaBits,
-    linearMap: opts.linearMap ?? DEFAULT_STRATEGY_OPTIONS.linearMap,
-    x86Swap: opts.x86Swap ?? DEFAULT_STRATEGY_OPTIONS.x86Swap,
-    gbpages: opts.gbpages ?? DEFAULT_STRATEGY_OPTIONS.gbpages,
-  };
+  const options = strategyOptionsFor(sc, strategy, opts);
   const machine = machineFor(sc);
   const tables: { pa: number; level: number }[] = [];
   let prepared: PreparedRelocation | undefined;

@@ -107,12 +107,15 @@ export function defaultInPlaceRegion(sc: RelocScenario): Range {
   return { start, end };
 }
 
-/** Run one strategy on a fresh machine and kimage built from the scenario. */
-export function runStrategy(
+/**
+ * The options a strategy runs with on a scenario (given options over the scenario's VA bits over the
+ * defaults); refuses a strategy that does not exist on the scenario's architecture.
+ */
+export function strategyOptionsFor(
   sc: RelocScenario,
   strategy: RelocationStrategy,
-  opts: RunStrategyOptions = {},
-): StrategyRun {
+  opts: Partial<StrategyOptions>,
+): StrategyOptions {
   if (!strategy.arches.includes(sc.arch)) {
     throw new KexecLabError(
       "E_FIELD_VALUE",
@@ -120,12 +123,21 @@ export function runStrategy(
       { field: "--strategy" },
     );
   }
-  const options: StrategyOptions = {
+  return {
     vaBits: opts.vaBits ?? sc.vaBits ?? DEFAULT_STRATEGY_OPTIONS.vaBits,
     linearMap: opts.linearMap ?? DEFAULT_STRATEGY_OPTIONS.linearMap,
     x86Swap: opts.x86Swap ?? DEFAULT_STRATEGY_OPTIONS.x86Swap,
     gbpages: opts.gbpages ?? DEFAULT_STRATEGY_OPTIONS.gbpages,
   };
+}
+
+/** Run one strategy on a fresh machine and kimage built from the scenario. */
+export function runStrategy(
+  sc: RelocScenario,
+  strategy: RelocationStrategy,
+  opts: RunStrategyOptions = {},
+): StrategyRun {
+  const options = strategyOptionsFor(sc, strategy, opts);
   const machine = machineFor(sc);
   const strategyControl: number[] = [];
   let prepared: PreparedRelocation | undefined;
