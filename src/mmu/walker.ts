@@ -202,8 +202,8 @@ const WAYS = 4;
 
 /**
  * The executing CPU's TLB: one 4-way set-associative array per leaf size (like a unified L2 TLB that
- * holds pages and blocks side by side), LRU within a set, plus a one-entry micro-TLB for the last
- * translation (the copy loop touches one page many times in a row). An entry caches the leaf's size,
+ * holds pages and blocks side by side), LRU within a set, plus a two-entry micro-TLB for the last two
+ * leaves used (a copy loop alternates between its source and its destination leaf). An entry caches the leaf's size,
  * so a 2M block serves all 512 of its 4K pages. Faults are never cached. Everything lives in flat
  * typed arrays; translate() allocates nothing unless it faults.
  */
@@ -228,11 +228,15 @@ export class Tlb {
   private readonly scratch = new WalkScratch();
   private present = 0;
   private clock = 0;
-  // micro-TLB
+  // micro-TLB: the most recent leaf (u) and the one before it (v)
   private uHalf = -1;
   private uVa = 0;
   private uEnd = 0;
   private uPa = 0;
+  private vHalf = -1;
+  private vVa = 0;
+  private vEnd = 0;
+  private vPa = 0;
 
   /** `entries` per leaf size (rounded up to a multiple of 4 sets x 4 ways); default 1024. */
   constructor(
@@ -259,6 +263,19 @@ export class Tlb {
     this.tags.fill(-1);
     this.present = 0;
     this.uHalf = -1;
+    this.vHalf = -1;
+  }
+
+  /** Make (half, [vaBase, vaBase+size) -> paBase) the most recent micro-TLB entry. */
+  private remember(half: number, vaBase: number, size: number, paBase: number): void {
+    this.vHalf = this.uHalf;
+    this.vVa = this.uVa;
+    this.vEnd = this.uEnd;
+    this.vPa = this.uPa;
+    this.uHalf = half;
+    this.uVa = vaBase;
+    this.uEnd = vaBase + size;
+    this.uPa = paBase;
   }
 
   /** PA of (half, va), or -1 on a fault (then lastFault says which). */
@@ -266,6 +283,10 @@ export class Tlb {
     if (half === this.uHalf && va >= this.uVa && va < this.uEnd) {
       this.hits++;
       return this.uPa + (va - this.uVa);
+    }
+    if (half === this.vHalf && va >= this.vVa && va < this.vEnd) {
+      this.hits++;
+      return this.vPa + (va - this.vVa);
     }
     const sizes = this.sizes;
     const tags = this.tags;
@@ -280,10 +301,7 @@ export class Tlb {
           this.hits++;
           this.stamps[w] = ++this.clock;
           const vaBase = vpn * size;
-          this.uHalf = half;
-          this.uVa = vaBase;
-          this.uEnd = vaBase + size;
-          this.uPa = this.bases[w]!;
+          this.remember(half, vaBase, size, this.bases[w]!);
           return this.uPa + (va - vaBase);
         }
       }
@@ -327,10 +345,7 @@ export class Tlb {
     this.bases[victim] = paBase;
     this.stamps[victim] = ++this.clock;
     this.present |= 1 << k;
-    this.uHalf = half;
-    this.uVa = vaBase;
-    this.uEnd = vaBase + size;
-    this.uPa = paBase;
+    this.remember(half, vaBase, size, paBase);
     return s.pa;
   }
 }
