@@ -138,6 +138,30 @@ function place(ctx: Ctx, label: string, req: HoleRequest): number {
   return base;
 }
 
+/**
+ * kexec-tools' add_buffer / the kernel's kexec_add_buffer: find a hole for `memsz` bytes (page-rounded)
+ * and add the buffer there as a segment. Returns its address.
+ */
+function addBuffer(
+  ctx: Ctx,
+  label: string,
+  data: Uint8Array,
+  memsz: number,
+  hole: Omit<HoleRequest, "size">,
+): number {
+  const mem = place(ctx, label, { ...hole, size: alignUp(memsz, ctx.pageSize) });
+  addSegment(ctx, label, mem, data, memsz);
+  return mem;
+}
+
+/** The initrd, when there is one, as a buffer in `hole`; its range [start, start + length). */
+function addInitrd(ctx: Ctx, hole: Omit<HoleRequest, "size">): { start: number; end: number } | undefined {
+  const data = ctx.input.initrd;
+  if (data === undefined || data.length === 0) return undefined;
+  const start = addBuffer(ctx, "initrd", data, data.length, hole);
+  return { start, end: start + data.length };
+}
+
 function addSegment(ctx: Ctx, label: string, mem: number, data: Uint8Array, memsz: number): Segment {
   const seg: Segment = { mem, memsz: alignUp(memsz, ctx.pageSize), content: { kind: "bytes", data }, label };
   ctx.segments.push(seg);
@@ -370,14 +394,12 @@ function kernelTooBig(img: Arm64Image, memsz: number, name: string | undefined):
 function crashSetup(ctx: Ctx, map: MemoryMap, crashRegion: Range | undefined, topDown: boolean) {
   if (!crashRegion) return undefined;
   const size = elfcorehdrSize(map, ctx.input.cpus ?? 1);
-  const base = place(ctx, "elfcorehdr", {
-    size: alignUp(size, ctx.pageSize),
+  const base = addBuffer(ctx, "elfcorehdr", new Uint8Array(size), size, {
     align: ctx.pageSize,
     min: crashRegion.start,
     max: crashRegion.end,
     topDown,
   });
-  addSegment(ctx, "elfcorehdr", base, new Uint8Array(size), size);
   ctx.notes.push(
     `elfcorehdr is a size model (${size} bytes: ELF header, one PT_NOTE per CPU and vmcoreinfo, one PT_LOAD per RAM range)`,
   );
@@ -487,24 +509,20 @@ function arm64KexecTools(
   const hadKaslr =
     dtb.root.children.find((c) => c.name === "chosen")?.props.some((p) => p.name === "kaslr-seed") ?? false;
   const dtbBytes = dtbSegment(edited.fdt, hadKaslr || crash ? 0 : dtb.totalSize, input.dtbName);
-  const dtbBase = place(ctx, "dtb", {
-    size: alignUp(dtbBytes.length, ctx.pageSize),
+  const dtbBase = addBuffer(ctx, "dtb", dtbBytes, dtbBytes.length, {
     align: ctx.pageSize,
     min: holeMin,
     max: holeMax,
     topDown: false,
   });
-  addSegment(ctx, "dtb", dtbBase, dtbBytes, dtbBytes.length);
 
   const purg = input.purgatory ?? DEFAULT_PURGATORY.arm64;
-  const purgBase = place(ctx, "purgatory", {
-    size: alignUp(purg.memsz, ctx.pageSize),
+  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
     align: ctx.pageSize,
     min: holeMin,
     max: holeMax,
     topDown: false,
   });
-  addSegment(ctx, "purgatory", purgBase, new Uint8Array(purg.bufsz), purg.memsz);
   ctx.notes.push(
     `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); its size depends on the kexec-tools build`,
   );
@@ -528,18 +546,12 @@ function arm64ElfKexecTools(
   const dtb = requireDtb(srcDtb);
   const crash = crashSetup(ctx, map, crashRegion, true);
   const { end, entry } = elfSegments(ctx, elf);
-  let initrd: { start: number; end: number } | undefined;
-  if (input.initrd && input.initrd.length > 0) {
-    const base = place(ctx, "initrd", {
-      size: alignUp(input.initrd.length, ctx.pageSize),
-      align: ctx.pageSize,
-      min: end,
-      max: Number.POSITIVE_INFINITY,
-      topDown: false,
-    });
-    addSegment(ctx, "initrd", base, input.initrd, input.initrd.length);
-    initrd = { start: base, end: base + input.initrd.length };
-  }
+  const initrd = addInitrd(ctx, {
+    align: ctx.pageSize,
+    min: end,
+    max: Number.POSITIVE_INFINITY,
+    topDown: false,
+  });
   const edited = editDtbKexecTools(dtb, {
     ...(input.append !== undefined ? { cmdline: input.append } : {}),
     ...(initrd ? { initrd } : {}),
@@ -552,23 +564,19 @@ function arm64ElfKexecTools(
     "ELF kernel: PT_LOAD segments placed at their physical addresses (p_paddr); kexec-tools' arm64 ELF relocation is not modelled",
   );
   const dtbBytes = dtbSegment(edited.fdt, 0, input.dtbName);
-  const dtbBase = place(ctx, "dtb", {
-    size: alignUp(dtbBytes.length, ctx.pageSize),
+  const dtbBase = addBuffer(ctx, "dtb", dtbBytes, dtbBytes.length, {
     align: ctx.pageSize,
     min: end,
     max: Number.POSITIVE_INFINITY,
     topDown: false,
   });
-  addSegment(ctx, "dtb", dtbBase, dtbBytes, dtbBytes.length);
   const purg = input.purgatory ?? DEFAULT_PURGATORY.arm64;
-  const purgBase = place(ctx, "purgatory", {
-    size: alignUp(purg.memsz, ctx.pageSize),
+  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
     align: ctx.pageSize,
     min: end,
     max: Number.POSITIVE_INFINITY,
     topDown: false,
   });
-  addSegment(ctx, "purgatory", purgBase, new Uint8Array(purg.bufsz), purg.memsz);
   return {
     entry: purgBase,
     kernelEntry: entry,
@@ -691,14 +699,12 @@ function arm64KexecFile(
   });
   ctx.notes.push(...edited.notes);
   const dtbBytes = dtbSegment(edited.fdt, 0, input.dtbName);
-  const dtbBase = place(ctx, "dtb", {
-    size: alignUp(dtbBytes.length, ctx.pageSize),
+  const dtbBase = addBuffer(ctx, "dtb", dtbBytes, dtbBytes.length, {
     align: 2 * MiB,
     min: kernelEnd,
     max: crashRegion ? crashRegion.end : Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  addSegment(ctx, "dtb", dtbBase, dtbBytes, dtbBytes.length);
   return {
     entry: kernelMem,
     kernelEntry: kernelMem,
@@ -748,14 +754,12 @@ function x86BzImageKexecTools(ctx: Ctx, bz: BzImage) {
     );
   // Purgatory first: anywhere above 0x3000, top-down.
   const purg = input.purgatory ?? DEFAULT_PURGATORY.x86_64;
-  const purgBase = place(ctx, "purgatory", {
-    size: alignUp(purg.memsz, ctx.pageSize),
+  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
     align: ctx.pageSize,
     min: 0x3000,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  addSegment(ctx, "purgatory", purgBase, new Uint8Array(purg.bufsz), purg.memsz);
   ctx.notes.push(
     `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); its size depends on the kexec-tools build`,
   );
@@ -766,14 +770,12 @@ function x86BzImageKexecTools(ctx: Ctx, bz: BzImage) {
   const headerLen = Math.min(input.kernel[0x201]! + 0x202 - 0x1f1, 0x7f);
   setup.set(input.kernel.subarray(0x1f1, 0x1f1 + headerLen), 0x1f1);
   for (let i = 0; i < cmdline.length; i++) setup[kern16Needed + i] = cmdline.charCodeAt(i) & 0xff;
-  const setupBase = place(ctx, "setup", {
-    size: alignUp(setupSize, ctx.pageSize),
+  addBuffer(ctx, "setup", setup, setupSize, {
     align: 16,
     min: 0x3000,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  addSegment(ctx, "setup", setupBase, setup, setupSize);
   // The kernel: init_size bytes at kernel_alignment, above 1 MiB, top-down.
   const memsz = alignUp(bz.initSize, 4096);
   const kernelBytes = input.kernel.subarray(bz.setupSize);
@@ -796,18 +798,12 @@ function x86BzImageKexecTools(ctx: Ctx, bz: BzImage) {
     topDown: true,
   });
   addSegment(ctx, "kernel", addr, kernelBytes, memsz);
-  let initrd: { start: number; end: number } | undefined;
-  if (input.initrd && input.initrd.length > 0) {
-    const base = place(ctx, "initrd", {
-      size: alignUp(input.initrd.length, ctx.pageSize),
-      align: 4096,
-      min: X86_INITRD_BASE,
-      max: Number.POSITIVE_INFINITY,
-      topDown: true,
-    });
-    addSegment(ctx, "initrd", base, input.initrd, input.initrd.length);
-    initrd = { start: base, end: base + input.initrd.length };
-  }
+  const initrd = addInitrd(ctx, {
+    align: 4096,
+    min: X86_INITRD_BASE,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+  });
   ctx.notes.push(
     "x86_64 setup segment: setup header and command line only (boot_params fields such as e820 and ramdisk_image are not filled)",
   );
@@ -885,14 +881,12 @@ function x86BzImageKexecFile(ctx: Ctx, bz: BzImage) {
     );
   }
   const purg = input.purgatory ?? DEFAULT_PURGATORY.x86_64;
-  const purgBase = place(ctx, "purgatory", {
-    size: alignUp(purg.memsz, ctx.pageSize),
+  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
     align: ctx.pageSize,
     min: K.MIN_PURGATORY_ADDR,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  addSegment(ctx, "purgatory", purgBase, new Uint8Array(purg.bufsz), purg.memsz);
   ctx.notes.push(
     `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); the kernel's built-in purgatory size depends on the build`,
   );
@@ -904,14 +898,12 @@ function x86BzImageKexecFile(ctx: Ctx, bz: BzImage) {
   const headerLen = Math.min(0x202 + input.kernel[0x201]! - 0x1f1, 0x7f);
   params.set(input.kernel.subarray(0x1f1, 0x1f1 + headerLen), 0x1f1);
   for (let i = 0; i < cmdline.length; i++) params[K.BOOT_PARAMS_SIZE + i] = cmdline.charCodeAt(i) & 0xff;
-  const paramsBase = place(ctx, "bootparams", {
-    size: alignUp(paramsSize, ctx.pageSize),
+  addBuffer(ctx, "bootparams", params, paramsSize, {
     align: 16,
     min: K.MIN_BOOTPARAM_ADDR,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  addSegment(ctx, "bootparams", paramsBase, params, paramsSize);
   // The kernel: above max(MIN_KERNEL_LOAD_ADDR, pref_address).
   const memsz = alignUp(bz.initSize, ctx.pageSize);
   const kernelBytes = input.kernel.subarray(bz.setupSize);
@@ -930,18 +922,12 @@ function x86BzImageKexecFile(ctx: Ctx, bz: BzImage) {
     topDown: true,
   });
   addSegment(ctx, "kernel", addr, kernelBytes, memsz);
-  let initrd: { start: number; end: number } | undefined;
-  if (input.initrd && input.initrd.length > 0) {
-    const base = place(ctx, "initrd", {
-      size: alignUp(input.initrd.length, ctx.pageSize),
-      align: ctx.pageSize,
-      min: K.MIN_INITRD_LOAD_ADDR,
-      max: Number.POSITIVE_INFINITY,
-      topDown: true,
-    });
-    addSegment(ctx, "initrd", base, input.initrd, input.initrd.length);
-    initrd = { start: base, end: base + input.initrd.length };
-  }
+  const initrd = addInitrd(ctx, {
+    align: ctx.pageSize,
+    min: K.MIN_INITRD_LOAD_ADDR,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+  });
   ctx.notes.push(
     "x86_64 kexec_file boot_params: setup header and command line only (e820, EFI and setup_data contents are not filled; no EFI memory map is modelled in its size)",
   );
@@ -952,26 +938,18 @@ function x86ElfKexecTools(ctx: Ctx, elf: Elf64) {
   const input = ctx.input;
   const { entry } = elfSegments(ctx, elf);
   const purg = input.purgatory ?? DEFAULT_PURGATORY.x86_64;
-  const purgBase = place(ctx, "purgatory", {
-    size: alignUp(purg.memsz, ctx.pageSize),
+  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
     align: ctx.pageSize,
     min: 0x3000,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  addSegment(ctx, "purgatory", purgBase, new Uint8Array(purg.bufsz), purg.memsz);
-  let initrd: { start: number; end: number } | undefined;
-  if (input.initrd && input.initrd.length > 0) {
-    const base = place(ctx, "initrd", {
-      size: alignUp(input.initrd.length, ctx.pageSize),
-      align: 4096,
-      min: X86_INITRD_BASE,
-      max: Number.POSITIVE_INFINITY,
-      topDown: true,
-    });
-    addSegment(ctx, "initrd", base, input.initrd, input.initrd.length);
-    initrd = { start: base, end: base + input.initrd.length };
-  }
+  const initrd = addInitrd(ctx, {
+    align: 4096,
+    min: X86_INITRD_BASE,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+  });
   ctx.notes.push("ELF kernel: PT_LOAD segments placed at their physical addresses (p_paddr)");
   return { entry: purgBase, kernelEntry: entry, ...(initrd ? { initrd } : {}) };
 }
