@@ -207,11 +207,14 @@ export function emitArm64MmuOff(image: Kimage): EmittedImage {
   });
 }
 
-/** Build the QEMU command line; blob i is read from blobFiles[i]. */
-export function qemuArm64Args(img: EmittedImage, blobFiles: readonly string[]): string[] {
+/**
+ * The QEMU options every emitted image runs with: one CPU, RAM of the image's size, no devices, no
+ * display, stop (not reboot) at shutdown; then one `-device loader` per blob (blob i from blobFiles[i]).
+ */
+export function qemuCommonArgs(machine: string, img: EmittedImage, blobFiles: readonly string[]): string[] {
   const args = [
     "-M",
-    "virt,secure=off,virtualization=off,gic-version=2",
+    machine,
     "-cpu",
     img.cpu,
     "-m",
@@ -231,6 +234,14 @@ export function qemuArm64Args(img: EmittedImage, blobFiles: readonly string[]): 
   img.blobs.forEach((b, i) => {
     args.push("-device", `loader,file=${blobFiles[i]},addr=0x${b.addr.toString(16)},force-raw=on`);
   });
-  args.push("-device", `loader,addr=0x${img.entry.toString(16)},cpu-num=0`);
   return args;
+}
+
+/** Build the QEMU command line; blob i is read from blobFiles[i]; the CPU starts at the image's entry. */
+export function qemuArm64Args(img: EmittedImage, blobFiles: readonly string[]): string[] {
+  return [
+    ...qemuCommonArgs("virt,secure=off,virtualization=off,gic-version=2", img, blobFiles),
+    "-device",
+    `loader,addr=0x${img.entry.toString(16)},cpu-num=0`,
+  ];
 }

@@ -15,7 +15,7 @@
 import { KexecLabError } from "../errors.js";
 import type { Kimage } from "../kimage/kimage.js";
 import type { EmittedImage } from "./arm64.js";
-import { segmentChecks } from "./arm64.js";
+import { qemuCommonArgs, segmentChecks } from "./arm64.js";
 import { fromBase64, kimagePages, pagesToBlobs, put64 } from "./blobs.js";
 import {
   X86_BOOT_ELF_BASE64,
@@ -136,29 +136,5 @@ export function emitX86(opts: X86EmitOptions): EmittedImage {
 }
 
 export function qemuX86Args(img: EmittedImage, blobFiles: readonly string[], kernelFile: string): string[] {
-  const args = [
-    "-M",
-    "pc",
-    "-cpu",
-    img.cpu,
-    "-m",
-    `${Math.ceil(img.ramBytes / (1024 * 1024))}M`,
-    "-smp",
-    "1",
-    "-display",
-    "none",
-    "-monitor",
-    "none",
-    "-serial",
-    "none",
-    "-nodefaults",
-    "-no-shutdown",
-    "-no-reboot",
-    "-kernel",
-    kernelFile,
-  ];
-  img.blobs.forEach((b, i) => {
-    args.push("-device", `loader,file=${blobFiles[i]},addr=0x${b.addr.toString(16)},force-raw=on`);
-  });
-  return args;
+  return [...qemuCommonArgs("pc", img, blobFiles), "-kernel", kernelFile];
 }
