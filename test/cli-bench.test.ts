@@ -1,23 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
+import { runCli } from "./helpers/cli.js";
 
 async function cli(args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env: {},
-    cwd: process.cwd(),
-  };
-  return { code: await main(args, io), stdout, stderr };
+  const r = await runCli(args);
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 describe("bench command", () => {

@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/io.js";
-import { main } from "../src/cli/main.js";
+import { runCli } from "./helpers/cli.js";
 
 interface Captured {
   code: number;
@@ -18,22 +17,8 @@ interface Captured {
 }
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<Captured> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    isTTY: false,
-    stderrTTY: false,
-    env,
-    cwd: process.cwd(),
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
+  const r = await runCli(args, { env });
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 const work = mkdtempSync(join(tmpdir(), "kexec-lab-cli-"));
