@@ -154,6 +154,19 @@ function addBuffer(
   return mem;
 }
 
+/**
+ * The purgatory as a buffer in `hole`. Its size is a model (a Debian build's), said in the plan's notes;
+ * `builtin` for kexec_file_load, whose purgatory is part of the kernel.
+ */
+function addPurgatory(ctx: Ctx, arch: Arch, builtin: boolean, hole: Omit<HoleRequest, "size">): number {
+  const purg = ctx.input.purgatory ?? DEFAULT_PURGATORY[arch];
+  const base = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, hole);
+  ctx.notes.push(
+    `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); ${builtin ? "the kernel's built-in purgatory size depends on the build" : "its size depends on the kexec-tools build"}`,
+  );
+  return base;
+}
+
 /** The initrd, when there is one, as a buffer in `hole`; its range [start, start + length). */
 function addInitrd(ctx: Ctx, hole: Omit<HoleRequest, "size">): { start: number; end: number } | undefined {
   const data = ctx.input.initrd;
@@ -516,16 +529,12 @@ function arm64KexecTools(
     topDown: false,
   });
 
-  const purg = input.purgatory ?? DEFAULT_PURGATORY.arm64;
-  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
+  const purgBase = addPurgatory(ctx, "arm64", false, {
     align: ctx.pageSize,
     min: holeMin,
     max: holeMax,
     topDown: false,
   });
-  ctx.notes.push(
-    `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); its size depends on the kexec-tools build`,
-  );
   return {
     entry: purgBase,
     kernelEntry: imageBase,
@@ -570,8 +579,7 @@ function arm64ElfKexecTools(
     max: Number.POSITIVE_INFINITY,
     topDown: false,
   });
-  const purg = input.purgatory ?? DEFAULT_PURGATORY.arm64;
-  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
+  const purgBase = addPurgatory(ctx, "arm64", false, {
     align: ctx.pageSize,
     min: end,
     max: Number.POSITIVE_INFINITY,
@@ -753,16 +761,12 @@ function x86BzImageKexecTools(ctx: Ctx, bz: BzImage) {
       "x86_64 crash loads (backup region, elfcorehdr, e820 edits) are not modelled",
     );
   // Purgatory first: anywhere above 0x3000, top-down.
-  const purg = input.purgatory ?? DEFAULT_PURGATORY.x86_64;
-  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
+  const purgBase = addPurgatory(ctx, "x86_64", false, {
     align: ctx.pageSize,
     min: 0x3000,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  ctx.notes.push(
-    `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); its size depends on the kexec-tools build`,
-  );
   // The setup segment: zero page with the setup header copied, then the command line.
   const kern16Needed = Math.max(bz.setupSize, 4096);
   const setupSize = kern16Needed + cmdlineLen + PURGATORY_CMDLINE_SIZE;
@@ -880,16 +884,12 @@ function x86BzImageKexecFile(ctx: Ctx, bz: BzImage) {
       { field: "append" },
     );
   }
-  const purg = input.purgatory ?? DEFAULT_PURGATORY.x86_64;
-  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
+  const purgBase = addPurgatory(ctx, "x86_64", true, {
     align: ctx.pageSize,
     min: K.MIN_PURGATORY_ADDR,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
   });
-  ctx.notes.push(
-    `purgatory is a size model (bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)}); the kernel's built-in purgatory size depends on the build`,
-  );
   // boot_params + command line + setup_data for EFI (no EFI memory map modelled) and the RNG seed.
   const paramsCmdline = alignUp(K.BOOT_PARAMS_SIZE + cmdlineLen + K.MAX_ELFCOREHDR_STR_LEN, 16);
   const paramsSize =
@@ -935,10 +935,8 @@ function x86BzImageKexecFile(ctx: Ctx, bz: BzImage) {
 }
 
 function x86ElfKexecTools(ctx: Ctx, elf: Elf64) {
-  const input = ctx.input;
   const { entry } = elfSegments(ctx, elf);
-  const purg = input.purgatory ?? DEFAULT_PURGATORY.x86_64;
-  const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
+  const purgBase = addPurgatory(ctx, "x86_64", false, {
     align: ctx.pageSize,
     min: 0x3000,
     max: Number.POSITIVE_INFINITY,
