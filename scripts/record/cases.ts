@@ -1,0 +1,175 @@
+/** The recording cases: which kernel runs, which kexec-tools loads what, with which syscall. */
+
+export type Arch = "x86_64" | "arm64";
+
+export interface RecordCase {
+  id: string;
+  arch: Arch;
+  machine: "q35" | "pc" | "virt";
+  memory: string;
+  smp: number;
+  /** running kernel: a path relative to the repo root, or artifact:<path under /work/artifacts> */
+  running: string;
+  /** extra words on the running kernel's command line (crashkernel=...) */
+  runningExtra: string;
+  suite: "bookworm" | "trixie";
+  syscall: "kexec_load" | "kexec_file_load";
+  crash: boolean;
+  /** loaded kernel, same notation as `running` */
+  loaded: string;
+  initrd: boolean;
+  /** what the case is for, one line (docs/recording.md lists these) */
+  about: string;
+  timeoutSec: number;
+}
+
+const X86 = "../shared/data/kernels/debian-6.1.0-56-cloud-amd64.bzImage";
+const ARM = "../shared/data/kernels/debian-6.1.0-50-cloud-arm64.Image";
+const ARM_CUSTOM = "artifact:kernel-arm64/Image";
+const ZBOOT = "artifact:kernel-arm64/vmlinuz-gzip.efi";
+
+function x86(
+  machine: "q35" | "pc",
+  gib: number,
+  syscall: RecordCase["syscall"],
+  crash: boolean,
+  extra = crash ? "crashkernel=256M" : "",
+  tag = "",
+  suite: RecordCase["suite"] = "bookworm",
+): RecordCase {
+  return {
+    id: `x86_64-${machine}-${gib}g${crash ? "-crash" : ""}${tag}-${syscall}${suite === "trixie" ? "-kexec-tools-2.0.29" : ""}`,
+    arch: "x86_64",
+    machine,
+    memory: `${gib}G`,
+    smp: 2,
+    running: X86,
+    runningExtra: extra,
+    suite,
+    syscall,
+    crash,
+    loaded: X86,
+    initrd: true,
+    about: `Debian 6.1 bzImage loads itself${crash ? ` as crash kernel (${extra})` : ""} with ${syscall}`,
+    timeoutSec: gib > 4 ? 600 : 420,
+  };
+}
+
+function arm(
+  syscall: RecordCase["syscall"],
+  crash: boolean,
+  running: string,
+  loaded: string,
+  tag: string,
+  about: string,
+  suite: RecordCase["suite"] = "bookworm",
+): RecordCase {
+  return {
+    id: `arm64-virt-4g${crash ? "-crash" : ""}-${syscall}${tag}`,
+    arch: "arm64",
+    machine: "virt",
+    memory: "4G",
+    smp: 2,
+    running,
+    runningExtra: crash ? "crashkernel=256M" : "",
+    suite,
+    syscall,
+    crash,
+    loaded,
+    initrd: true,
+    about,
+    timeoutSec: 600,
+  };
+}
+
+export const CASES: RecordCase[] = [
+  x86("q35", 2, "kexec_load", false),
+  x86("q35", 2, "kexec_file_load", false),
+  x86("q35", 2, "kexec_load", true),
+  x86("q35", 2, "kexec_file_load", true),
+  arm(
+    "kexec_load",
+    false,
+    ARM,
+    ARM,
+    "",
+    "Debian arm64 Image loads itself with kexec_load (dtb from /sys/firmware/fdt)",
+  ),
+  arm("kexec_load", true, ARM, ARM, "", "Debian arm64 Image loads itself as crash kernel (crashkernel=256M)"),
+  arm(
+    "kexec_file_load",
+    false,
+    ARM,
+    ARM,
+    "-unsupported",
+    "kexec -s on Debian's arm64 6.1 kernel (no CONFIG_KEXEC_FILE): the failure is the fixture",
+  ),
+  x86("q35", 8, "kexec_load", false),
+  x86("q35", 8, "kexec_file_load", false),
+  x86("q35", 8, "kexec_load", true),
+  x86("q35", 8, "kexec_file_load", true),
+  x86("q35", 8, "kexec_load", true, "crashkernel=512M,high", "-high"),
+  x86("q35", 8, "kexec_file_load", true, "crashkernel=512M,high", "-high"),
+  x86("pc", 2, "kexec_load", false),
+  x86("pc", 2, "kexec_file_load", false),
+  arm(
+    "kexec_file_load",
+    false,
+    ARM_CUSTOM,
+    ARM_CUSTOM,
+    "-custom",
+    "custom 6.1 arm64 kernel (KEXEC_FILE) loads itself with kexec_file_load",
+  ),
+  arm(
+    "kexec_file_load",
+    true,
+    ARM_CUSTOM,
+    ARM_CUSTOM,
+    "-custom",
+    "custom 6.1 arm64 kernel loads itself as crash kernel with kexec_file_load",
+  ),
+  arm(
+    "kexec_load",
+    false,
+    ARM_CUSTOM,
+    ARM_CUSTOM,
+    "-custom",
+    "custom 6.1 arm64 kernel loads itself with kexec_load",
+  ),
+  arm(
+    "kexec_load",
+    true,
+    ARM_CUSTOM,
+    ARM_CUSTOM,
+    "-custom",
+    "custom 6.1 arm64 kernel loads itself as crash kernel with kexec_load",
+  ),
+  arm(
+    "kexec_load",
+    false,
+    ARM_CUSTOM,
+    ZBOOT,
+    "-zboot-gzip",
+    "kexec-tools 2.0.25 given a zboot (vmlinuz.efi, gzip) image",
+  ),
+  arm(
+    "kexec_file_load",
+    false,
+    ARM_CUSTOM,
+    ZBOOT,
+    "-zboot-gzip-kexec-tools-2.0.29",
+    "kexec-tools 2.0.29 (trixie) loads a zboot (gzip) image with kexec_file_load",
+    "trixie",
+  ),
+  arm(
+    "kexec_load",
+    false,
+    ARM_CUSTOM,
+    ZBOOT,
+    "-zboot-gzip-kexec-tools-2.0.29",
+    "kexec-tools 2.0.29 (trixie) loads a zboot (gzip) image with kexec_load",
+    "trixie",
+  ),
+  x86("q35", 2, "kexec_load", false, "", "", "trixie"),
+  x86("q35", 2, "kexec_file_load", false, "", "", "trixie"),
+];

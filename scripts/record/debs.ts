@@ -1,0 +1,205 @@
+/**
+ * Debian packages for the recordings: download with `apt-get download` into a cache, unpack with `dpkg -x`
+ * (foreign-architecture packages are only unpacked, never run on the host), and collect a binary's shared
+ * libraries by following DT_NEEDED (read with binutils `readelf`, which reads any ELF architecture).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export type Suite = "bookworm" | "trixie";
+export type DebArch = "amd64" | "arm64";
+
+export const CACHE = process.env.RECORD_CACHE ?? "/work/artifacts/record-cache";
+
+/** Packages whose files end up in the guest: kexec-tools, its library closure (Depends), busybox-static. */
+const PACKAGES: Record<Suite, string[]> = {
+  bookworm: [
+    "kexec-tools",
+    "busybox-static",
+    "libc6",
+    "zlib1g",
+    "liblzma5",
+    "libzstd1",
+    "libfdt1",
+    "libgcc-s1",
+    "libuuid1",
+    "libyajl2",
+    "libxenmisc4.17",
+    "libxencall1",
+    "libxendevicemodel1",
+    "libxenevtchn1",
+    "libxenforeignmemory1",
+    "libxengnttab1",
+    "libxenhypfs1",
+    "libxenstore4",
+    "libxentoolcore1",
+    "libxentoollog1",
+  ],
+  trixie: [
+    "kexec-tools",
+    "libc6",
+    "zlib1g",
+    "liblzma5",
+    "libzstd1",
+    "libfdt1",
+    "libgcc-s1",
+    "libuuid1",
+    "libyajl2",
+    "libxenmisc4.20",
+    "libxencall1",
+    "libxendevicemodel1",
+    "libxenevtchn1",
+    "libxenforeignmemory1",
+    "libxengnttab1",
+    "libxenhypfs1",
+    "libxenstore4",
+    "libxentoolcore1",
+    "libxentoollog1",
+  ],
+};
+
+/**
+ * apt options for trixie: a private sources list, lists and cache under CACHE/apt-trixie, so the host's own apt
+ * configuration (bookworm) is never changed, not even for a moment. Same Debian host as the configured one.
+ */
+function trixieAptOptions(): string[] {
+  const t = join(CACHE, "apt-trixie");
+  const parts = join(t, "etc", "sources.list.d");
+  mkdirSync(parts, { recursive: true });
+  mkdirSync(join(t, "lists", "partial"), { recursive: true });
+  mkdirSync(join(t, "cache", "archives", "partial"), { recursive: true });
+  writeFileSync(join(t, "etc", "sources.list"), "");
+  writeFileSync(
+    join(parts, "trixie.sources"),
+    [
+      "Types: deb",
+      "URIs: http://deb.debian.org/debian",
+      "Suites: trixie",
+      "Components: main",
+      "Architectures: amd64 arm64",
+      "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
+      "",
+    ].join("\n"),
+  );
+  return [
+    "-o",
+    `Dir::Etc::sourcelist=${join(t, "etc", "sources.list")}`,
+    "-o",
+    `Dir::Etc::sourceparts=${parts}`,
+    "-o",
+    `Dir::State::Lists=${join(t, "lists")}`,
+    "-o",
+    `Dir::Cache=${join(t, "cache")}`,
+    "-o",
+    "Dir::State::status=/dev/null",
+    "-o",
+    "APT::Architectures::=amd64",
+    "-o",
+    "APT::Architectures::=arm64",
+  ];
+}
+
+function debsDir(suite: Suite): string {
+  return join(CACHE, "debs", suite);
+}
+
+function findDeb(suite: Suite, pkg: string, arch: DebArch): string | undefined {
+  const dir = debsDir(suite);
+  if (!existsSync(dir)) return undefined;
+  const esc = pkg.replace(/[.+]/g, (c) => `\\${c}`);
+  const re = new RegExp(`^${esc}_[^_]+_${arch}\\.deb$`);
+  const hits = readdirSync(dir).filter((f) => re.test(f));
+  return hits.length ? join(dir, hits.sort().at(-1)!) : undefined;
+}
+
+/** Download (once) every package of the suite for the architecture. Returns the .deb paths by package name. */
+export function ensureDebs(suite: Suite, arch: DebArch): Map<string, string> {
+  const dir = debsDir(suite);
+  mkdirSync(dir, { recursive: true });
+  const missing = PACKAGES[suite].filter((p) => !findDeb(suite, p, arch));
+  if (missing.length) {
+    let opts: string[] = [];
+    if (suite === "trixie") {
+      opts = trixieAptOptions();
+      if (readdirSync(join(CACHE, "apt-trixie", "lists")).length <= 1) {
+        execFileSync("apt-get", [...opts, "update", "-qq"], { stdio: "inherit" });
+      }
+    }
+    execFileSync("apt-get", [...opts, "download", ...missing.map((p) => `${p}:${arch}`)], {
+      cwd: dir,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+  }
+  const out = new Map<string, string>();
+  for (const p of PACKAGES[suite]) {
+    const f = findDeb(suite, p, arch);
+    if (!f) throw new Error(`record: ${p}:${arch} (${suite}) could not be downloaded`);
+    out.set(p, f);
+  }
+  return out;
+}
+
+/** `dpkg -x` every package into CACHE/roots/<suite>-<arch> (once). Returns that directory. */
+export function unpack(suite: Suite, arch: DebArch, debs: Map<string, string>): string {
+  const root = join(CACHE, "roots", `${suite}-${arch}`);
+  const stamp = join(root, ".unpacked");
+  const want = [...debs.values()].sort().join("\n");
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) return root;
+  mkdirSync(root, { recursive: true });
+  for (const deb of debs.values()) execFileSync("dpkg", ["-x", deb, root]);
+  writeFileSync(stamp, want);
+  return root;
+}
+
+/** Debian package version (the Version field) of a .deb. */
+export function debVersion(deb: string): string {
+  return execFileSync("dpkg-deb", ["-f", deb, "Version"], { encoding: "utf8" }).trim();
+}
+
+const TRIPLET: Record<DebArch, string> = { amd64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" };
+
+function needed(elf: string): string[] {
+  const out = execFileSync("readelf", ["-d", "-W", elf], { encoding: "utf8" });
+  return [...out.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+}
+
+/** The program interpreter a dynamically linked ELF asks for (PT_INTERP), e.g. /lib64/ld-linux-x86-64.so.2. */
+export function interpreter(elf: string): string {
+  const out = execFileSync("readelf", ["-l", "-W", elf], { encoding: "utf8" });
+  const m = /Requesting program interpreter: ([^\]]+)\]/.exec(out);
+  if (!m) throw new Error(`record: ${elf} has no PT_INTERP`);
+  return m[1];
+}
+
+/**
+ * The shared-library closure of `elf` inside an unpacked root: soname -> real file on the host.
+ * Searches lib/<triplet>, usr/lib/<triplet>, lib, usr/lib of the root, as ld.so's default paths would.
+ */
+export function libClosure(root: string, arch: DebArch, elf: string): Map<string, string> {
+  const dirs = [`lib/${TRIPLET[arch]}`, `usr/lib/${TRIPLET[arch]}`, "lib", "usr/lib"].map((d) =>
+    join(root, d),
+  );
+  const found = new Map<string, string>();
+  const todo = [elf];
+  while (todo.length) {
+    const cur = todo.pop()!;
+    for (const so of needed(cur)) {
+      if (found.has(so)) continue;
+      const dir = dirs.find((d) => existsSync(join(d, so)));
+      if (!dir)
+        throw new Error(`record: ${so} (needed by ${cur}) is in none of the unpacked packages under ${root}`);
+      const real = realpathSync(join(dir, so));
+      found.set(so, real);
+      todo.push(real);
+    }
+  }
+  const interp = interpreter(elf);
+  const base = interp.split("/").at(-1)!;
+  if (!found.has(base)) {
+    const dir = dirs.find((d) => existsSync(join(d, base)));
+    if (!dir) throw new Error(`record: interpreter ${interp} not found under ${root}`);
+    found.set(base, realpathSync(join(dir, base)));
+  }
+  return found;
+}

@@ -1,0 +1,265 @@
+/**
+ * One recording boot: an initramfs with busybox, kexec-tools and the files to load, an /init that prints
+ * everything between markers on the serial console, QEMU run under `setpriv --pdeathsig KILL` with a timeout,
+ * and the host side that cuts the console output into the fixture files.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { type CpioEntry, writeNewc } from "./cpio.js";
+
+/** A kexec-tools build placed in the guest under /kx/<name>/, run through its own ld.so. */
+export interface GuestKexec {
+  name: string;
+  binary: string;
+  libs: Map<string, string>;
+  interp: string;
+}
+
+export interface GuestPlan {
+  busybox: string;
+  kexecs: GuestKexec[];
+  /** guest path -> host file, e.g. /k/kernel */
+  files: Map<string, string>;
+  /** extra in-memory files, e.g. /k/initrd */
+  blobs: Map<string, Uint8Array>;
+  /** the load command, as argv after the kexec binary (which is /bin/kexec-<name>) */
+  kexecName: string;
+  args: string[];
+  crash: boolean;
+  /** after a successful load: boot it (kexec -e, or a panic for a crash load) */
+  confirm: boolean;
+}
+
+export const M_BEGIN = "@@KXL-BEGIN ";
+export const M_END = "@@KXL-END@@";
+export const M_EXEC = "@@KXL-EXEC@@";
+export const M_DONE = "@@KXL-DONE@@";
+
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The files dynamic debug is switched on for (kernel 6.1 names); lines for files a kernel lacks just fail. */
+const DYNDBG_FILES = [
+  "kernel/kexec.c",
+  "kernel/kexec_core.c",
+  "kernel/kexec_file.c",
+  "kernel/crash_core.c",
+  "arch/x86/kernel/kexec-bzimage64.c",
+  "arch/x86/kernel/machine_kexec_64.c",
+  "arch/x86/kernel/crash.c",
+  "arch/arm64/kernel/kexec_image.c",
+  "arch/arm64/kernel/machine_kexec.c",
+  "arch/arm64/kernel/machine_kexec_file.c",
+];
+
+/** The guest's /init (busybox sh). Prints each record as BEGIN name / content / newline / END. */
+export function initScript(plan: GuestPlan): string {
+  const kx = `/bin/kexec-${plan.kexecName}`;
+  const cmd = [kx, ...plan.args].map(shq).join(" ");
+  const exec = plan.crash ? "echo c > /proc/sysrq-trigger" : `${kx} -e`;
+  return `#!/bin/sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# keep kernel messages off the console while records are printed (they stay in dmesg)
+echo 1 > /proc/sys/kernel/printk
+sec() { n=$1; shift; echo "${M_BEGIN}$n@@"; "$@" 2>&1; echo; echo "${M_END}"; }
+catf() { if [ -e "$1" ]; then cat "$1"; else printf 'absent'; fi; }
+DC=/proc/dynamic_debug/control
+[ -e $DC ] || DC=/sys/kernel/debug/dynamic_debug/control
+dyn() {
+  if [ ! -e $DC ]; then printf 'absent'; return; fi
+  for f in ${DYNDBG_FILES.join(" ")}; do echo "file $f +p" > $DC 2>/dev/null; done
+  grep -E 'kexec|crash' $DC | grep -v '=_ ' | grep -v '^#'
+}
+memmap() {
+  if [ ! -d /sys/firmware/memmap ]; then printf 'absent'; return; fi
+  for i in $(ls /sys/firmware/memmap | sort -n); do d=/sys/firmware/memmap/$i; echo "$(cat $d/start) $(cat $d/end) $(cat $d/type)"; done
+}
+sec dyndbg dyn
+sec uname uname -r
+sec nproc nproc
+sec cmdline cat /proc/cmdline
+sec meminfo grep -E '^(MemTotal|MemFree):' /proc/meminfo
+sec kexec_crash_size catf /sys/kernel/kexec_crash_size
+sec iomem cat /proc/iomem
+sec memmap memmap
+sec memblock-memory catf /sys/kernel/debug/memblock/memory
+sec memblock-reserved catf /sys/kernel/debug/memblock/reserved
+if [ -e /sys/firmware/fdt ]; then sec fdt.b64 base64 /sys/firmware/fdt; fi
+sec kexec-version ${kx} --version
+dmesg > /tmp/dmesg.before
+${cmd} > /tmp/kx.out 2>&1
+echo $? > /tmp/kx.rc
+sec kexec-d cat /tmp/kx.out
+sec exit-code cat /tmp/kx.rc
+sec dmesg dmesg
+sec kexec_loaded catf /sys/kernel/kexec_loaded
+sec kexec_crash_loaded catf /sys/kernel/kexec_crash_loaded
+if [ "$(cat /tmp/kx.rc)" = 0 ] && [ ${plan.confirm ? 1 : 0} = 1 ]; then
+  echo 7 > /proc/sys/kernel/printk
+  echo "${M_EXEC}"
+  ${exec}
+  echo "@@KXL-EXEC-RETURNED $?@@"
+fi
+echo "${M_DONE}"
+poweroff -f
+sleep 5
+echo b > /proc/sysrq-trigger
+`;
+}
+
+/** The initramfs for a plan (uncompressed newc; the kernel takes it as is). */
+export function buildInitramfs(plan: GuestPlan): Uint8Array {
+  const enc = new TextEncoder();
+  const entries: CpioEntry[] = [];
+  const dirs = new Set<string>();
+  const dir = (p: string): void => {
+    const parts = p.split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const d = parts.slice(0, i).join("/");
+      if (!dirs.has(d)) {
+        dirs.add(d);
+        entries.push({ kind: "dir", path: d });
+      }
+    }
+  };
+  const file = (p: string, data: Uint8Array, mode = 0o644): void => {
+    dir(p.split("/").slice(0, -1).join("/"));
+    entries.push({ kind: "file", path: p, data, mode });
+  };
+  file("bin/busybox", readFileSync(plan.busybox), 0o755);
+  entries.push({ kind: "symlink", path: "bin/sh", target: "busybox" });
+  for (const k of plan.kexecs) {
+    file(`kx/${k.name}/sbin/kexec`, readFileSync(k.binary), 0o755);
+    for (const [so, host] of k.libs) file(`kx/${k.name}/lib/${so}`, readFileSync(host), 0o755);
+    const ld = k.interp.split("/").at(-1)!;
+    file(
+      `bin/kexec-${k.name}`,
+      enc.encode(
+        `#!/bin/sh\nexec /kx/${k.name}/lib/${ld} --library-path /kx/${k.name}/lib /kx/${k.name}/sbin/kexec "$@"\n`,
+      ),
+      0o755,
+    );
+  }
+  for (const [g, host] of plan.files) file(g.replace(/^\//, ""), readFileSync(host));
+  for (const [g, data] of plan.blobs) file(g.replace(/^\//, ""), data);
+  file("init", enc.encode(initScript(plan)), 0o755);
+  return writeNewc(entries);
+}
+
+export interface BootResult {
+  console: string;
+  timedOut: boolean;
+  confirmed: boolean;
+  confirmNote: string;
+  seconds: number;
+}
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const killAll = (): void => {
+    for (const c of live) c.kill("SIGKILL");
+  };
+  process.on("exit", killAll);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+/**
+ * Run QEMU (killed with its parent through setpriv --pdeathsig KILL, and by us on every exit path) until the
+ * guest prints DONE, powers off, the loaded kernel's banner is seen after EXEC, or the timeout.
+ */
+export function boot(qemu: string, args: string[], timeoutSec: number, crash: boolean): Promise<BootResult> {
+  hookExit();
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", qemu, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    live.add(child);
+    let out = "";
+    let timedOut = false;
+    let bannerAt = -1;
+    let finished = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      if (!finished) {
+        finished = true;
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, timeoutSec * 1000);
+    const onData = (b: Buffer): void => {
+      out += b.toString("latin1");
+      const ex = out.indexOf(M_EXEC);
+      if (ex >= 0 && bannerAt < 0) {
+        const m = /Linux version \d/.exec(out.slice(ex));
+        if (m) {
+          bannerAt = ex + m.index;
+          // a few seconds more for the banner's own line and the command line the new kernel prints
+          graceTimer = setTimeout(stop, 8000);
+        }
+      }
+      if (out.includes(`${M_DONE}`) && ex < 0) setTimeout(stop, 2000);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", () => {
+      clearTimeout(timer);
+      if (graceTimer) clearTimeout(graceTimer);
+      live.delete(child);
+      finished = true;
+      const text = out.replace(/\r/g, "");
+      let confirmed = false;
+      let note: string;
+      const ex = text.indexOf(M_EXEC);
+      if (ex < 0) note = "not booted: the load failed or confirmation was not asked for";
+      else {
+        const after = text.slice(ex);
+        const b = /^.*Linux version \d.*$/m.exec(after);
+        const ret = /@@KXL-EXEC-RETURNED (\d+)@@/.exec(after);
+        if (b) {
+          confirmed = true;
+          const cl = /^.*(Command line|Kernel command line): .*$/m.exec(after.slice(b.index));
+          note = `${crash ? "after echo c > /proc/sysrq-trigger" : "after kexec -e"} the console showed: ${b[0].trim()}${cl ? ` | ${cl[0].trim()}` : ""}`;
+        } else if (ret) note = `kexec -e returned ${ret[1]}; no new kernel`;
+        else note = `no new kernel banner within the timeout after ${crash ? "the panic" : "kexec -e"}`;
+      }
+      resolve({ console: text, timedOut, confirmed, confirmNote: note, seconds: (Date.now() - t0) / 1000 });
+    });
+  });
+}
+
+/** Cut the console text into records: name -> content (exactly what was printed between the markers). */
+export function records(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let pos = 0;
+  for (;;) {
+    const b = text.indexOf(M_BEGIN, pos);
+    if (b < 0) break;
+    const nl = text.indexOf("@@\n", b + M_BEGIN.length);
+    if (nl < 0) break;
+    const name = text.slice(b + M_BEGIN.length, nl);
+    const start = nl + 3;
+    const e = text.indexOf(`\n${M_END}`, start);
+    if (e < 0) break;
+    out.set(name, text.slice(start, e));
+    pos = e + M_END.length + 1;
+  }
+  return out;
+}

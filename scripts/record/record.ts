@@ -1,0 +1,317 @@
+/**
+ * npm run record:kexec [-- --only <substring>] [--commit] [--list]
+ *
+ * Boots real kernels under QEMU (TCG) with a busybox initramfs, runs Debian's real kexec-tools in the guest and
+ * writes what the guest printed into test/fixtures/recordings/<case-id>/ (format: that folder's README.md).
+ * Outside CI: it needs QEMU, network access to deb.debian.org (apt-get download, cached under
+ * /work/artifacts/record-cache) and, for the custom arm64 cases, scripts/record/build-arm64-kernel.sh's output.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CASES, type RecordCase } from "./cases.js";
+import { writeNewc } from "./cpio.js";
+import {
+  CACHE,
+  type DebArch,
+  debVersion,
+  ensureDebs,
+  interpreter,
+  libClosure,
+  type Suite,
+  unpack,
+} from "./debs.js";
+import { boot, buildInitramfs, type GuestKexec, type GuestPlan, records } from "./guest.js";
+import { writePurgatoryFacts } from "./purgatory.js";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const OUT = join(REPO, "test", "fixtures", "recordings");
+const ARTIFACTS = process.env.RECORD_ARTIFACTS ?? "/work/artifacts";
+const LOGS = join(ARTIFACTS, "record-logs");
+
+const APPEND_LOADED: Record<RecordCase["arch"], string> = {
+  x86_64: "console=ttyS0 reset_devices kexec_lab=loaded",
+  arm64: "console=ttyAMA0 reset_devices kexec_lab=loaded",
+};
+
+function hostPath(ref: string): string {
+  return ref.startsWith("artifact:") ? join(ARTIFACTS, ref.slice("artifact:".length)) : resolve(REPO, ref);
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** The small initrd every case loads: a newc archive with one 60,000-byte file of a fixed pattern. */
+function smallInitrd(): Uint8Array {
+  const data = new Uint8Array(60000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
+  return writeNewc([{ kind: "file", path: "kexec-lab-initrd.bin", data }]);
+}
+
+interface Tools {
+  kexec: GuestKexec;
+  deb: string;
+  version: string;
+  busybox: string;
+}
+
+const toolCache = new Map<string, Tools>();
+function tools(suite: Suite, arch: DebArch): Tools {
+  const key = `${suite}-${arch}`;
+  const hit = toolCache.get(key);
+  if (hit) return hit;
+  const debs = ensureDebs(suite, arch);
+  const root = unpack(suite, arch, debs);
+  const binary = [join(root, "sbin", "kexec"), join(root, "usr", "sbin", "kexec")].find((f) => existsSync(f));
+  if (!binary) throw new Error(`record: no sbin/kexec in ${root}`);
+  const kexec: GuestKexec = {
+    name: suite,
+    binary,
+    libs: libClosure(root, arch, binary),
+    interp: interpreter(binary),
+  };
+  // busybox-static comes from bookworm for both suites
+  const bb = unpack("bookworm", arch, ensureDebs("bookworm", arch));
+  const t: Tools = {
+    kexec,
+    deb: debs.get("kexec-tools")!,
+    version: debVersion(debs.get("kexec-tools")!),
+    busybox: join(bb, "bin", "busybox"),
+  };
+  toolCache.set(key, t);
+  return t;
+}
+
+function qemuArgs(
+  c: RecordCase,
+  initramfs: string,
+): { binary: string; args: string[]; cpu: string; append: string } {
+  const console = c.arch === "x86_64" ? "ttyS0" : "ttyAMA0";
+  const append = `console=${console} panic=0${c.runningExtra ? ` ${c.runningExtra}` : ""}`;
+  const common = ["-m", c.memory, "-smp", String(c.smp), "-nographic", "-no-reboot", "-accel", "tcg"];
+  const kernel = ["-kernel", hostPath(c.running), "-initrd", initramfs, "-append", append];
+  if (c.arch === "x86_64") {
+    return {
+      binary: "qemu-system-x86_64",
+      args: ["-machine", c.machine, "-cpu", "qemu64", ...common, ...kernel],
+      cpu: "qemu64",
+      append,
+    };
+  }
+  return {
+    binary: "qemu-system-aarch64",
+    args: ["-machine", "virt", "-cpu", "cortex-a57", ...common, ...kernel],
+    cpu: "cortex-a57",
+    append,
+  };
+}
+
+const FILES: Record<string, string> = {
+  "kexec-d": "kexec-d.txt",
+  dmesg: "dmesg.txt",
+  iomem: "iomem.txt",
+  memmap: "memmap.txt",
+  "memblock-memory": "memblock-memory.txt",
+  "memblock-reserved": "memblock-reserved.txt",
+  cmdline: "cmdline.txt",
+  meminfo: "meminfo.txt",
+  nproc: "nproc.txt",
+  kexec_crash_size: "kexec_crash_size.txt",
+  uname: "uname.txt",
+  "kexec-version": "kexec-version.txt",
+  dyndbg: "dyndbg.txt",
+};
+
+async function recordCase(c: RecordCase): Promise<Record<string, unknown> | undefined> {
+  const arch: DebArch = c.arch === "x86_64" ? "amd64" : "arm64";
+  for (const ref of new Set([c.running, c.loaded])) {
+    if (!existsSync(hostPath(ref))) {
+      console.log(
+        `  skip ${c.id}: ${hostPath(ref)} does not exist (run scripts/record/build-arm64-kernel.sh)`,
+      );
+      return undefined;
+    }
+  }
+  const t = tools(c.suite, arch);
+  const initrd = smallInitrd();
+  const append = APPEND_LOADED[c.arch];
+  const args = ["-d", c.crash ? "-p" : "-l"];
+  if (c.syscall === "kexec_file_load") args.splice(1, 0, "-s");
+  args.push("/k/kernel");
+  if (c.initrd) args.push("--initrd=/k/initrd");
+  args.push(`--append=${append}`);
+  const plan: GuestPlan = {
+    busybox: t.busybox,
+    kexecs: [t.kexec],
+    files: new Map([["/k/kernel", hostPath(c.loaded)]]),
+    blobs: new Map([["/k/initrd", initrd]]),
+    kexecName: c.suite,
+    args,
+    crash: c.crash,
+    confirm: true,
+  };
+  mkdirSync(join(CACHE, "initramfs"), { recursive: true });
+  const initramfs = join(CACHE, "initramfs", `${c.id}.cpio`);
+  writeFileSync(initramfs, buildInitramfs(plan));
+  const q = qemuArgs(c, initramfs);
+  const started = new Date();
+  console.log(`  ${c.id}: ${q.binary} ${q.args.join(" ")}`);
+  const r = await boot(q.binary, q.args, c.timeoutSec, c.crash);
+  mkdirSync(LOGS, { recursive: true });
+  writeFileSync(join(LOGS, `${c.id}.console.txt`), r.console);
+  const rec = records(r.console);
+  if (!rec.has("exit-code")) {
+    console.log(
+      `  FAILED ${c.id}: the guest did not print its records (timedOut=${r.timedOut}); console in ${join(LOGS, `${c.id}.console.txt`)}`,
+    );
+    return undefined;
+  }
+  const dir = join(OUT, c.id);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const [name, file] of Object.entries(FILES)) {
+    const v = rec.get(name);
+    if (v !== undefined) writeFileSync(join(dir, file), v);
+  }
+  const fdt = rec.get("fdt.b64");
+  if (fdt !== undefined) writeFileSync(join(dir, "fdt.dtb"), Buffer.from(fdt.replace(/\s+/g, ""), "base64"));
+  const exitCode = Number(rec.get("exit-code")!.trim());
+  const kernelBytes = readFileSync(hostPath(c.loaded));
+  const runningBytes = readFileSync(hostPath(c.running));
+  const loadedKernel: Record<string, unknown> = {
+    file: c.loaded,
+    size: kernelBytes.length,
+    sha256: sha256(kernelBytes),
+  };
+  if (c.loaded.startsWith("artifact:")) {
+    writeFileSync(join(dir, "kernel-head.bin"), kernelBytes.subarray(0, 65536));
+    loadedKernel.head = "kernel-head.bin";
+  }
+  const kexecVersion = rec.get("kexec-version") ?? "";
+  const confirmed = exitCode === 0 && r.confirmed;
+  let confirmNote = r.confirmNote;
+  if (exitCode !== 0) confirmNote = `load failed (exit code ${exitCode}); nothing to boot`;
+  const caseJson = {
+    id: c.id,
+    arch: c.arch,
+    about: c.about,
+    qemu: {
+      binary: q.binary,
+      machine: c.machine,
+      cpu: q.cpu,
+      memory: c.memory,
+      smp: c.smp,
+      append: q.append,
+    },
+    runningKernel: {
+      file: c.running,
+      uname: (rec.get("uname") ?? "").trim(),
+      size: runningBytes.length,
+      sha256: sha256(runningBytes),
+    },
+    kexecTools: {
+      version: /kexec-tools ([\w.+~-]+)/.exec(kexecVersion)?.[1] ?? kexecVersion.trim(),
+      debianPackage: `kexec-tools_${t.version}_${arch}.deb`,
+      suite: c.suite,
+    },
+    command: ["kexec", ...args],
+    syscall: c.syscall,
+    crash: c.crash,
+    loaded: {
+      kernel: loadedKernel,
+      initrd: c.initrd ? { size: initrd.length, sha256: sha256(initrd) } : null,
+      append,
+    },
+    exitCode,
+    confirmed,
+    confirmNote,
+    recordedAt: started.toISOString(),
+    durationSeconds: Math.round(r.seconds * 10) / 10,
+    files: [...readdirNames(dir), "case.json"].sort(),
+  };
+  writeFileSync(join(dir, "case.json"), `${JSON.stringify(caseJson, null, 2)}\n`);
+  console.log(
+    `  -> ${c.id}: exit ${exitCode}, confirmed ${confirmed} (${confirmNote}), ${r.seconds.toFixed(1)} s`,
+  );
+  return caseJson;
+}
+
+function readdirNames(dir: string): string[] {
+  return execFileSync("ls", ["-1", dir], { encoding: "utf8" }).split("\n").filter(Boolean);
+}
+
+function updateIndex(): void {
+  const ids = readdirNames(OUT).filter((d) => existsSync(join(OUT, d, "case.json")));
+  const cases = ids.map((id) => {
+    const j = JSON.parse(readFileSync(join(OUT, id, "case.json"), "utf8"));
+    return {
+      id,
+      arch: j.arch,
+      syscall: j.syscall,
+      crash: j.crash,
+      exitCode: j.exitCode,
+      confirmed: j.confirmed,
+    };
+  });
+  writeFileSync(join(OUT, "index.json"), `${JSON.stringify({ cases }, null, 2)}\n`);
+}
+
+function commit(paths: string[], msg: string): void {
+  execFileSync("git", ["-C", REPO, "add", ...paths]);
+  const staged = execFileSync("git", ["-C", REPO, "diff", "--cached", "--name-only"], { encoding: "utf8" });
+  if (staged.trim()) execFileSync("git", ["-C", REPO, "commit", "-q", "-m", msg]);
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const argv = process.argv.slice(2);
+  const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
+  const doCommit = argv.includes("--commit");
+  if (argv.includes("--list")) {
+    for (const c of CASES) console.log(`${c.id}\t${c.about}`);
+    return;
+  }
+  mkdirSync(OUT, { recursive: true });
+  const selected = CASES.filter((c) => !only || only.split(",").some((o) => c.id.includes(o)));
+  if (!only || only === "purgatory") {
+    const facts = [];
+    for (const suite of ["bookworm", "trixie"] as const)
+      for (const arch of ["amd64", "arm64"] as const) {
+        const t = tools(suite, arch);
+        facts.push({
+          suite,
+          arch,
+          binary: t.kexec.binary,
+          guestPath: t.kexec.binary.slice(t.kexec.binary.indexOf("/", CACHE.length + 8)),
+          debianPackage: `kexec-tools_${t.version}_${arch}.deb`,
+        });
+      }
+    writePurgatoryFacts(join(OUT, "purgatory.json"), facts);
+    console.log("purgatory.json written");
+    if (doCommit)
+      commit([join(OUT, "purgatory.json")], "recordings: purgatory.json from Debian's kexec binaries");
+  }
+  let ok = 0;
+  for (const c of selected) {
+    const res = await recordCase(c);
+    if (!res) continue;
+    ok++;
+    updateIndex();
+    if (doCommit) {
+      commit(
+        [join(OUT, c.id), join(OUT, "index.json")],
+        `recordings: ${c.id} (exit ${res.exitCode}, confirmed ${res.confirmed})`,
+      );
+    }
+  }
+  const secs = (Date.now() - t0) / 1000;
+  console.log(`record:kexec: ${ok}/${selected.length} cases recorded in ${secs.toFixed(1)} s`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});
