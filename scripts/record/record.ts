@@ -1,5 +1,5 @@
 /**
- * npm run record:kexec [-- --only <substring>] [--commit] [--list]
+ * npm run record:kexec [-- --only <substr>[,<substr>...]] [--skip-existing] [--commit] [--list]
  *
  * Boots real kernels under QEMU (TCG) with a busybox initramfs, runs Debian's real kexec-tools in the guest and
  * writes what the guest printed into test/fixtures/recordings/<case-id>/ (format: that folder's README.md).
@@ -295,7 +295,12 @@ async function main(): Promise<void> {
       commit([join(OUT, "purgatory.json")], "recordings: purgatory.json from Debian's kexec binaries");
   }
   let ok = 0;
+  const skipExisting = argv.includes("--skip-existing");
   for (const c of selected) {
+    if (skipExisting && existsSync(join(OUT, c.id, "case.json"))) {
+      console.log(`  ${c.id}: already recorded (--skip-existing)`);
+      continue;
+    }
     const res = await recordCase(c);
     if (!res) continue;
     ok++;
