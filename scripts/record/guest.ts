@@ -4,7 +4,7 @@
  * and the host side that cuts the console output into the fixture files.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { type CpioEntry, writeNewc } from "./cpio.js";
 
 /** A kexec-tools build placed in the guest under /kx/<name>/, run through its own ld.so. */
@@ -103,6 +103,8 @@ sec kexec_crash_loaded catf /sys/kernel/kexec_crash_loaded
 if [ "$(cat /tmp/kx.rc)" = 0 ] && [ ${plan.confirm ? 1 : 0} = 1 ]; then
   echo 7 > /proc/sys/kernel/printk
   echo "${M_EXEC}"
+  # let the UART drain: a panic or kexec -e right away can lose the marker still in the tty buffer
+  sleep 2
   ${exec}
   echo "@@KXL-EXEC-RETURNED $?@@"
 fi
@@ -179,10 +181,18 @@ function hookExit(): void {
 
 /**
  * Run QEMU (killed with its parent through setpriv --pdeathsig KILL, and by us on every exit path) until the
- * guest prints DONE, powers off, the loaded kernel's banner is seen after EXEC, or the timeout.
+ * guest prints DONE, powers off, the loaded kernel's banner is seen after EXEC, or the timeout. The raw console
+ * goes to logFile as it arrives.
  */
-export function boot(qemu: string, args: string[], timeoutSec: number, crash: boolean): Promise<BootResult> {
+export function boot(
+  qemu: string,
+  args: string[],
+  timeoutSec: number,
+  crash: boolean,
+  logFile: string,
+): Promise<BootResult> {
   hookExit();
+  writeFileSync(logFile, "");
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", qemu, ...args], {
@@ -206,7 +216,8 @@ export function boot(qemu: string, args: string[], timeoutSec: number, crash: bo
     }, timeoutSec * 1000);
     const onData = (b: Buffer): void => {
       out += b.toString("latin1");
-      const ex = out.indexOf(M_EXEC);
+      appendFileSync(logFile, b);
+      const ex = execAnchor(out);
       if (ex >= 0 && bannerAt < 0) {
         const m = /Linux version \d/.exec(out.slice(ex));
         if (m) {
@@ -215,7 +226,7 @@ export function boot(qemu: string, args: string[], timeoutSec: number, crash: bo
           graceTimer = setTimeout(stop, 8000);
         }
       }
-      if (out.includes(`${M_DONE}`) && ex < 0) setTimeout(stop, 2000);
+      if (out.includes(`${M_DONE}`) && !out.includes(M_EXEC)) setTimeout(stop, 2000);
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
@@ -227,7 +238,7 @@ export function boot(qemu: string, args: string[], timeoutSec: number, crash: bo
       const text = out.replace(/\r/g, "");
       let confirmed = false;
       let note: string;
-      const ex = text.indexOf(M_EXEC);
+      const ex = execAnchor(text);
       if (ex < 0) note = "not booted: the load failed or confirmation was not asked for";
       else {
         const after = text.slice(ex);
@@ -235,7 +246,8 @@ export function boot(qemu: string, args: string[], timeoutSec: number, crash: bo
         const ret = /@@KXL-EXEC-RETURNED (\d+)@@/.exec(after);
         if (b) {
           confirmed = true;
-          const cl = /^.*(Command line|Kernel command line): .*$/m.exec(after.slice(b.index));
+          const rest = after.slice(b.index);
+          const cl = /^.*Kernel command line: .*$/m.exec(rest) ?? /^.*Command line: .*$/m.exec(rest);
           note = `${crash ? "after echo c > /proc/sysrq-trigger" : "after kexec -e"} the console showed: ${b[0].trim()}${cl ? ` | ${cl[0].trim()}` : ""}`;
         } else if (ret) note = `kexec -e returned ${ret[1]}; no new kernel`;
         else note = `no new kernel banner within the timeout after ${crash ? "the panic" : "kexec -e"}`;
@@ -243,6 +255,18 @@ export function boot(qemu: string, args: string[], timeoutSec: number, crash: bo
       resolve({ console: text, timedOut, confirmed, confirmNote: note, seconds: (Date.now() - t0) / 1000 });
     });
   });
+}
+
+/**
+ * Where to look for the loaded kernel's banner: right after the last record (kexec_crash_loaded), which /init
+ * prints after dmesg (so the running kernel's own "Linux version" line inside dmesg.txt is never taken for it)
+ * and before the EXEC marker and the kexec -e / panic. -1 while that record is not complete.
+ */
+function execAnchor(text: string): number {
+  const b = text.indexOf(`${M_BEGIN}kexec_crash_loaded@@`);
+  if (b < 0) return -1;
+  const e = text.indexOf(M_END, b);
+  return e < 0 ? -1 : e + M_END.length;
 }
 
 /** Cut the console text into records: name -> content (exactly what was printed between the markers). */

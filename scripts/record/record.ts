@@ -159,8 +159,8 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const q = qemuArgs(c, initramfs);
   const started = new Date();
   console.log(`  ${c.id}: ${q.binary} ${q.args.join(" ")}`);
-  const r = await boot(q.binary, q.args, c.timeoutSec, c.crash);
   mkdirSync(LOGS, { recursive: true });
+  const r = await boot(q.binary, q.args, c.timeoutSec, c.crash, join(LOGS, `${c.id}.console.log`));
   writeFileSync(join(LOGS, `${c.id}.console.txt`), r.console);
   const rec = records(r.console);
   if (!rec.has("exit-code")) {
