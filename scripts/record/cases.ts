@@ -18,6 +18,12 @@ export interface RecordCase {
   /** loaded kernel, same notation as `running` */
   loaded: string;
   initrd: boolean;
+  /**
+   * Pass -d (default). kexec-tools >= 2.0.28 turns -d into KEXEC_FILE_DEBUG (0x8) for kexec_file_load, a flag
+   * kernels before 6.7 reject with EINVAL (kernel/kexec_file.c: flags outside KEXEC_FILE_FLAGS), so the
+   * "-nodebug" cases load without it to get an accepted load from kexec-tools 2.0.29 on a 6.1 kernel.
+   */
+  debug?: boolean;
   /** what the case is for, one line (docs/recording.md lists these) */
   about: string;
   timeoutSec: number;
@@ -63,8 +69,10 @@ function arm(
   tag: string,
   about: string,
   suite: RecordCase["suite"] = "bookworm",
+  debug = true,
 ): RecordCase {
   return {
+    debug,
     id: `arm64-virt-4g${crash ? "-crash" : ""}-${syscall}${tag}`,
     arch: "arm64",
     machine: "virt",
@@ -165,9 +173,10 @@ export const CASES: RecordCase[] = [
     false,
     ARM_CUSTOM,
     ZBOOT,
-    "-zboot-gzip-kexec-tools-2.0.29",
-    "kexec-tools 2.0.29 (trixie) loads a zboot (gzip) image with kexec_file_load",
+    "-zboot-gzip-kexec-tools-2.0.29-nodebug",
+    "kexec-tools 2.0.29 (trixie) loads a zboot (gzip) image with kexec_file_load (no -d: see debug)",
     "trixie",
+    false,
   ),
   arm(
     "kexec_load",
@@ -180,4 +189,11 @@ export const CASES: RecordCase[] = [
   ),
   x86("q35", 2, "kexec_load", false, "", "", "trixie"),
   x86("q35", 2, "kexec_file_load", false, "", "", "trixie"),
+  {
+    ...x86("q35", 2, "kexec_file_load", false, "", "", "trixie"),
+    id: "x86_64-q35-2g-kexec_file_load-kexec-tools-2.0.29-nodebug",
+    debug: false,
+    about:
+      "kexec-tools 2.0.29 (trixie) kexec -s -l without -d (with -d it sends KEXEC_FILE_DEBUG, which 6.1 rejects)",
+  },
 ];

@@ -138,8 +138,9 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const t = tools(c.suite, arch);
   const initrd = smallInitrd();
   const append = APPEND_LOADED[c.arch];
-  const args = ["-d", c.crash ? "-p" : "-l"];
-  if (c.syscall === "kexec_file_load") args.splice(1, 0, "-s");
+  const args = [c.crash ? "-p" : "-l"];
+  if (c.syscall === "kexec_file_load") args.unshift("-s");
+  if (c.debug !== false) args.unshift("-d");
   args.push("/k/kernel");
   if (c.initrd) args.push("--initrd=/k/initrd");
   args.push(`--append=${append}`);
