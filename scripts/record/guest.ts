@@ -90,7 +90,8 @@ sec iomem cat /proc/iomem
 sec memmap memmap
 sec memblock-memory catf /sys/kernel/debug/memblock/memory
 sec memblock-reserved catf /sys/kernel/debug/memblock/reserved
-if [ -e /sys/firmware/fdt ]; then sec fdt.b64 base64 /sys/firmware/fdt; fi
+# gzip first: QEMU's virt fdt is 1 MiB of mostly padding and the emulated UART is slow
+if [ -e /sys/firmware/fdt ]; then sec fdt.gz.b64 sh -c 'gzip -c /sys/firmware/fdt | base64'; fi
 sec kexec-version ${kx} --version
 dmesg > /tmp/dmesg.before
 ${cmd} > /tmp/kx.out 2>&1

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { CASES, type RecordCase } from "./cases.js";
 import { writeNewc } from "./cpio.js";
 import {
@@ -177,8 +178,9 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     const v = rec.get(name);
     if (v !== undefined) writeFileSync(join(dir, file), v);
   }
-  const fdt = rec.get("fdt.b64");
-  if (fdt !== undefined) writeFileSync(join(dir, "fdt.dtb"), Buffer.from(fdt.replace(/\s+/g, ""), "base64"));
+  const fdt = rec.get("fdt.gz.b64");
+  if (fdt !== undefined)
+    writeFileSync(join(dir, "fdt.dtb"), gunzipSync(Buffer.from(fdt.replace(/\s+/g, ""), "base64")));
   const exitCode = Number(rec.get("exit-code")!.trim());
   const kernelBytes = readFileSync(hostPath(c.loaded));
   const runningBytes = readFileSync(hostPath(c.running));
