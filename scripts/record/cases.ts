@@ -8,6 +8,8 @@ export interface RecordCase {
   machine: "q35" | "pc" | "virt";
   memory: string;
   smp: number;
+  /** extra -machine properties, e.g. "dtb-randomness=off" (QEMU 7.2: no kaslr-seed/rng-seed in the virt dtb) */
+  machineOptions?: string;
   /** running kernel: a path relative to the repo root, or artifact:<path under /work/artifacts> */
   running: string;
   /** extra words on the running kernel's command line (crashkernel=...) */
@@ -186,6 +188,18 @@ export const CASES: RecordCase[] = [
     "-zboot-gzip-kexec-tools-2.0.29",
     "kexec-tools 2.0.29 (trixie) loads a zboot (gzip) image with kexec_load",
     "trixie",
+  ),
+  ...[
+    arm("kexec_load", false, ARM_CUSTOM, ARM_CUSTOM, "-custom", ""),
+    arm("kexec_load", true, ARM_CUSTOM, ARM_CUSTOM, "-custom", ""),
+    arm("kexec_load", false, ARM_CUSTOM, ZBOOT, "-zboot-gzip-kexec-tools-2.0.29", "", "trixie"),
+  ].map(
+    (c): RecordCase => ({
+      ...c,
+      id: `${c.id}-nokaslrseed`,
+      machineOptions: "dtb-randomness=off",
+      about: `${c.id} again on -machine virt,dtb-randomness=off: kexec-tools refuses a non-zero /chosen/kaslr-seed (the custom kernel has no RANDOMIZE_BASE, so nothing wipes QEMU's seed)`,
+    }),
   ),
   x86("q35", 2, "kexec_load", false, "", "", "trixie"),
   x86("q35", 2, "kexec_file_load", false, "", "", "trixie"),

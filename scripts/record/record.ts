@@ -104,7 +104,14 @@ function qemuArgs(
   }
   return {
     binary: "qemu-system-aarch64",
-    args: ["-machine", "virt", "-cpu", "cortex-a57", ...common, ...kernel],
+    args: [
+      "-machine",
+      c.machineOptions ? `virt,${c.machineOptions}` : "virt",
+      "-cpu",
+      "cortex-a57",
+      ...common,
+      ...kernel,
+    ],
     cpu: "cortex-a57",
     append,
   };
@@ -204,6 +211,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     qemu: {
       binary: q.binary,
       machine: c.machine,
+      ...(c.machineOptions ? { machineOptions: c.machineOptions } : {}),
       cpu: q.cpu,
       memory: c.memory,
       smp: c.smp,
