@@ -5,7 +5,7 @@
 # Outputs (not in the repo): $OUT (default /work/artifacts/kernel-arm64)
 #   Image, vmlinuz-<comp>.efi for gzip lz4 lzma lzo xz zstd, config, manifest.json (size + sha256 of each file)
 # Needs (Debian): gcc-aarch64-linux-gnu make bc flex bison libssl-dev libelf-dev lz4 lzop zstd xz-utils
-# Usage: scripts/record/build-arm64-kernel.sh   (env: OUT, WORK, JOBS, LINUX_SOURCE_VERSION)
+# Usage: scripts/record/build-arm64-kernel.sh [--manifest-only]   (env: OUT, WORK, JOBS, LINUX_SOURCE_VERSION)
 set -euo pipefail
 start=$(date +%s)
 WORK=${WORK:-/work/artifacts}
@@ -16,6 +16,60 @@ VER=${LINUX_SOURCE_VERSION:-6.1.192-2}
 SRC=$WORK/linux-source-6.1
 BUILD=$WORK/kernel-arm64-build
 mkdir -p "$OUT" "$CACHE/src" "$BUILD"
+
+# manifest.json: size and sha256 of every output; for each zboot image the payload named in its header
+# (drivers/firmware/efi/libstub/zboot-header.S: 'zimg' at 4, payload offset at 8 and size at 12, le32, the
+# compression name at 0x18) is decompressed with the
+# Debian tool and compared with Image.
+le32() { od -An -tu4 -j"$2" -N4 "$1" | tr -d ' '; }
+zboot_check() {
+  local f=$1 comp=$2 off size tool
+  [[ "$(dd if="$f" bs=1 skip=4 count=4 status=none)" == zimg ]] || { echo '"not a zboot image"'; return; }
+  off=$(le32 "$f" 8)
+  size=$(le32 "$f" 12)
+  case $comp in
+    gzip) tool="gzip -dc" ;; lz4) tool="lz4 -dc" ;; lzma) tool="lzma -dc" ;; lzo) tool="lzop -dc" ;;
+    xz) tool="xz -dc --single-stream" ;; zstd) tool="zstd -dc" ;; *) echo '"unknown compression"'; return ;;
+  esac
+  if tail -c +$((off + 1)) "$f" | head -c "$size" | $tool 2>/dev/null | cmp -s - "$OUT/Image"; then
+    echo true
+  else
+    echo false
+  fi
+}
+write_manifest() {
+  local seconds=$1 first=1 f comp
+  {
+    echo "{"
+    echo "  \"source\": \"Debian linux-source-6.1 $VER\","
+    echo "  \"builtAt\": \"$(date -u -r "$OUT/Image" +%Y-%m-%dT%H:%M:%SZ)\","
+    echo "  \"buildSeconds\": $seconds,"
+    echo "  \"jobs\": $JOBS,"
+    echo "  \"files\": ["
+    for f in Image vmlinuz-gzip.efi vmlinuz-lz4.efi vmlinuz-lzma.efi vmlinuz-lzo.efi vmlinuz-xz.efi vmlinuz-zstd.efi; do
+      [[ -f "$OUT/$f" ]] || continue
+      ((first)) || echo ","
+      first=0
+      printf '    {"name": "%s", "size": %d, "sha256": "%s"' "$f" "$(stat -c %s "$OUT/$f")" \
+        "$(sha256sum "$OUT/$f" | cut -d' ' -f1)"
+      if [[ $f == vmlinuz-* ]]; then
+        comp=${f#vmlinuz-}
+        comp=${comp%.efi}
+        printf ', "compression": "%s", "payloadIsImage": %s' "$comp" "$(zboot_check "$OUT/$f" "$comp")"
+      fi
+      printf '}'
+    done
+    echo
+    echo "  ]"
+    echo "}"
+  } >"$OUT/manifest.json"
+  cat "$OUT/manifest.json"
+}
+
+if [[ ${1:-} == --manifest-only ]]; then
+  write_manifest "$(cat "$OUT/build-seconds" 2>/dev/null || echo null)"
+  exit 0
+fi
 
 deb=$(ls "$CACHE"/src/linux-source-6.1_"${VER}"_all.deb 2>/dev/null || true)
 if [[ -z "$deb" ]]; then
@@ -66,23 +120,6 @@ for comp in gzip lz4 lzma lzo xz zstd; do
 done
 
 end=$(date +%s)
-{
-  echo "{"
-  echo "  \"source\": \"Debian linux-source-6.1 $VER\","
-  echo "  \"builtAt\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
-  echo "  \"buildSeconds\": $((end - start)),"
-  echo "  \"jobs\": $JOBS,"
-  echo "  \"files\": ["
-  first=1
-  for f in Image vmlinuz-gzip.efi vmlinuz-lz4.efi vmlinuz-lzma.efi vmlinuz-lzo.efi vmlinuz-xz.efi vmlinuz-zstd.efi; do
-    [[ -f "$OUT/$f" ]] || continue
-    ((first)) || echo ","
-    first=0
-    printf '    {"name": "%s", "size": %d, "sha256": "%s"}' "$f" "$(stat -c %s "$OUT/$f")" "$(sha256sum "$OUT/$f" | cut -d' ' -f1)"
-  done
-  echo
-  echo "  ]"
-  echo "}"
-} >"$OUT/manifest.json"
-cat "$OUT/manifest.json"
+echo $((end - start)) >"$OUT/build-seconds"
+write_manifest $((end - start))
 echo "build-arm64-kernel: took $((end - start)) s"
