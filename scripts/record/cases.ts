@@ -203,6 +203,15 @@ export const CASES: RecordCase[] = [
   ),
   x86("q35", 2, "kexec_load", false, "", "", "trixie"),
   x86("q35", 2, "kexec_file_load", false, "", "", "trixie"),
+  arm(
+    "kexec_load",
+    false,
+    ARM,
+    ARM,
+    "-kexec-tools-2.0.29",
+    "kexec-tools 2.0.29 (trixie) loads the Debian arm64 Image with kexec_load (compare with 2.0.25)",
+    "trixie",
+  ),
   {
     ...x86("q35", 2, "kexec_file_load", false, "", "", "trixie"),
     id: "x86_64-q35-2g-kexec_file_load-kexec-tools-2.0.29-nodebug",
