@@ -20,22 +20,25 @@ mkdir -p "$OUT" "$CACHE/src" "$BUILD"
 # manifest.json: size and sha256 of every output; for each zboot image the payload named in its header
 # (drivers/firmware/efi/libstub/zboot-header.S: 'zimg' at 4, payload offset at 8 and size at 12, le32, the
 # compression name at 0x18) is decompressed with the
-# Debian tool and compared with Image.
+# Debian tool; its size and sha256 are recorded and compared with Image (payloadIsImage). Switching the
+# compression relinks vmlinux (new build timestamp), so only the first zboot (gzip) holds exactly Image.
 le32() { od -An -tu4 -j"$2" -N4 "$1" | tr -d ' '; }
 zboot_check() {
   local f=$1 comp=$2 off size tool
-  [[ "$(dd if="$f" bs=1 skip=4 count=4 status=none)" == zimg ]] || { echo '"not a zboot image"'; return; }
+  [[ "$(dd if="$f" bs=1 skip=4 count=4 status=none)" == zimg ]] || { printf '"zboot": false'; return; }
   off=$(le32 "$f" 8)
   size=$(le32 "$f" 12)
   case $comp in
     gzip) tool="gzip -dc" ;; lz4) tool="lz4 -dc" ;; lzma) tool="lzma -dc" ;; lzo) tool="lzop -dc" ;;
-    xz) tool="xz -dc --single-stream" ;; zstd) tool="zstd -dc" ;; *) echo '"unknown compression"'; return ;;
+    xz) tool="xz -dc --single-stream" ;; zstd) tool="zstd -dc" ;; *) printf '"zboot": "unknown compression"'; return ;;
   esac
-  if tail -c +$((off + 1)) "$f" | head -c "$size" | $tool 2>/dev/null | cmp -s - "$OUT/Image"; then
-    echo true
-  else
-    echo false
-  fi
+  local tmp
+  tmp=$(mktemp)
+  tail -c +$((off + 1)) "$f" | head -c "$size" | $tool >"$tmp" 2>/dev/null || true
+  printf '"payloadOffset": %d, "payloadSize": %d, "decompressedSize": %d, "decompressedSha256": "%s", "payloadIsImage": %s' \
+    "$off" "$size" "$(stat -c %s "$tmp")" "$(sha256sum "$tmp" | cut -d' ' -f1)" \
+    "$(cmp -s "$tmp" "$OUT/Image" && echo true || echo false)"
+  rm -f "$tmp"
 }
 write_manifest() {
   local seconds=$1 first=1 f comp
@@ -55,7 +58,7 @@ write_manifest() {
       if [[ $f == vmlinuz-* ]]; then
         comp=${f#vmlinuz-}
         comp=${comp%.efi}
-        printf ', "compression": "%s", "payloadIsImage": %s' "$comp" "$(zboot_check "$OUT/$f" "$comp")"
+        printf ', "compression": "%s", %s' "$comp" "$(zboot_check "$OUT/$f" "$comp")"
       fi
       printf '}'
     done
