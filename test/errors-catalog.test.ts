@@ -6,8 +6,7 @@
  * here. docs/errors.md is generated from the catalog and these triggers: UPDATE_DOCS=1 rewrites it.
  */
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -20,8 +19,9 @@ import { PhysMem } from "../src/machine/physmem.js";
 import { bumpAllocator, TableBuilder } from "../src/mmu/builder.js";
 import { createFormat } from "../src/mmu/formats.js";
 import { DATA_DIR, runCli, smallArm64Image, smallElf64 } from "./fuzz/targets.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-errors-"));
+const dir = testTempDir("errors");
 let n = 0;
 function file(content: string | Uint8Array, name = `f${n++}`): string {
   const p = join(dir, name);

@@ -11,11 +11,11 @@
  * (as --32, ld -m elf_i386, nm), or x86_64-linux-gnu-* when present.
  */
 
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { execFileSyncOwned } from "../../src/node/child.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -33,7 +33,7 @@ export interface AssembledRoutine {
 function tool(name: string, x86 = false): string {
   if (!x86) return `aarch64-linux-gnu-${name}`;
   try {
-    execFileSync(`x86_64-linux-gnu-${name}`, ["--version"], { stdio: "ignore" });
+    execFileSyncOwned(`x86_64-linux-gnu-${name}`, ["--version"], { stdio: "ignore" });
     return `x86_64-linux-gnu-${name}`;
   } catch {
     return name;
@@ -41,7 +41,7 @@ function tool(name: string, x86 = false): string {
 }
 
 function run(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSyncOwned(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 function symbolsOf(nm: string, elf: string, base: number): Record<string, number> {

@@ -73,6 +73,16 @@ export function spawnOwned(cmd: string, args: readonly string[], opts: SpawnOpti
 export function spawnSyncOwned(
   cmd: string,
   args: readonly string[],
+  opts: SpawnSyncOptions & { encoding: BufferEncoding },
+): SpawnSyncReturns<string>;
+export function spawnSyncOwned(
+  cmd: string,
+  args: readonly string[],
+  opts?: SpawnSyncOptions,
+): SpawnSyncReturns<Buffer>;
+export function spawnSyncOwned(
+  cmd: string,
+  args: readonly string[],
   opts: SpawnSyncOptions = {},
 ): SpawnSyncReturns<string | Buffer> {
   const w = withPdeathsig(cmd, args);

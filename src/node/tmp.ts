@@ -13,6 +13,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isMainThread } from "node:worker_threads";
 
 const live = new Set<string>();
 
@@ -54,9 +55,22 @@ export function liveTempDirs(): string[] {
   return [...live];
 }
 
-/** Remove every live directory of this process (synchronous; used by exit and signal handlers). */
-export function removeLiveTempDirs(): void {
+/**
+ * Remove every live directory of this thread (synchronous; used by exit and signal handlers); with
+ * `allThreads`, also every `kexec-*-<this pid>-XXXXXX` directory in os.tmpdir() (those of worker
+ * threads, whose own exit hooks do not run when the process exits under them).
+ */
+export function removeLiveTempDirs(opts: { allThreads?: boolean } = {}): void {
   for (const p of [...live]) removeTempDir(p);
+  if (opts.allThreads !== true) return;
+  const mine = new RegExp(`^${TEMP_PREFIX}.*-${process.pid}-[A-Za-z0-9]{6}$`);
+  let names: string[] = [];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) if (mine.test(name)) removeTempDir(join(tmpdir(), name));
 }
 
 function pidAlive(pid: number): boolean {
@@ -126,5 +140,5 @@ export function sweepStaleTempDirs(opts: SweepOptions = {}): string[] {
 }
 
 process.once("exit", () => {
-  removeLiveTempDirs();
+  removeLiveTempDirs({ allThreads: isMainThread });
 });

@@ -1,11 +1,11 @@
 /** `kexec-lab emit`, in process. */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
+import { makeTempDir } from "../../src/node/tmp.js";
 import { QEMU_ARM64, QEMU_X86, requireTool } from "./harness.js";
 
 function fakeIo(cwd = process.cwd()): CliIo & { out: string; err: string } {
@@ -49,7 +49,8 @@ describe("kexec-lab emit", () => {
   });
 
   it("--out writes the blobs, expected memory, manifest and script; same inputs, same bytes", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kexec-emit-"));
+    const tmp = makeTempDir("kexec-lab-emit");
+    const dir = tmp.path;
     try {
       const io = fakeIo(dir);
       expect(
@@ -84,7 +85,7 @@ describe("kexec-lab emit", () => {
       );
       expect(refused.err).toContain("E_FILE_EXISTS");
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      tmp.dispose();
     }
   });
 
