@@ -48,10 +48,14 @@ export function installSignalHandlers(write: (s: string) => void = (s) => proces
   }
 }
 
+const nextCheckPhase = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Let pending signal handlers run (one turn of the event loop: libuv reads its signal pipe in the
- * poll phase, before setImmediate callbacks). Call before writing an output after a synchronous step.
+ * Let pending signal handlers run. Call before writing an output after a synchronous step. libuv reads
+ * its signal pipe in the poll phase; a first setImmediate may still run in the current loop turn (when
+ * we are called after that turn's poll), the second one runs only after the next poll.
  */
-export function signalCheckpoint(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+export async function signalCheckpoint(): Promise<void> {
+  await nextCheckPhase();
+  await nextCheckPhase();
 }

@@ -10,9 +10,9 @@
  * than an hour.
  */
 
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { isMainThread } from "node:worker_threads";
 
 const live = new Set<string>();
@@ -40,13 +40,26 @@ export function makeTempDir(prefix: string): TempDir {
   };
 }
 
-/** Remove a directory made by makeTempDir (idempotent; errors other than "gone" are ignored). */
+/**
+ * Remove a directory made by makeTempDir (idempotent; errors are ignored: the sweep at the next start
+ * catches what remains). The directory is first renamed (atomically, within its parent) so that a
+ * thread still writing into it (a fuzz worker, while the main thread handles a signal) gets ENOENT
+ * instead of refilling it under the recursive removal.
+ */
 export function removeTempDir(path: string): void {
   live.delete(path);
+  let target = path;
   try {
-    rmSync(path, { recursive: true, force: true, maxRetries: 2 });
+    const suffix = Math.random().toString(36).slice(2, 8).padEnd(6, "0");
+    target = join(dirname(path), `${TEMP_PREFIX}removing-${process.pid}-${suffix}`);
+    renameSync(path, target);
   } catch {
-    // best effort: the sweep at the next start catches what remains
+    target = path;
+  }
+  try {
+    rmSync(target, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    // best effort
   }
 }
 

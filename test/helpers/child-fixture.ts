@@ -6,10 +6,13 @@
  *   spawnSync   spawnSyncOwned from the main thread (blocks; the test finds the sleep by its parent)
  *   worker      spawnOwned from a worker thread; prints {"sleep": PID}, then ends the worker when a
  *               line arrives on stdin and prints {"workerEnded": true}
+ *   tmp-exit    makes a temporary directory (src/node/tmp.ts), prints {"dir": PATH}, process.exit(0)
+ *   tmp-throw   the same, then dies of an uncaught exception
  */
 
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { spawnOwned, spawnSyncOwned } from "../../src/node/child.js";
+import { makeTempDir } from "../../src/node/tmp.js";
 
 const mode = process.argv[2];
 
@@ -37,6 +40,12 @@ if (!isMainThread) {
     });
   });
   process.stdin.resume();
+} else if (mode === "tmp-exit" || mode === "tmp-throw") {
+  const dir = makeTempDir("kexec-lab-fixture");
+  process.stdout.write(`${JSON.stringify({ dir: dir.path })}\n`, () => {
+    if (mode === "tmp-exit") process.exit(0);
+    throw new Error("fixture: uncaught on purpose");
+  });
 } else {
   throw new Error(`mode ${mode}`);
 }

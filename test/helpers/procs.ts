@@ -82,12 +82,9 @@ export interface Collected {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/**
- * Start `node --import tsx SCRIPT ARGS` (TypeScript sources, no build needed) through spawnOwned, in
- * the repository root, collecting its output.
- */
-export function startTsNode(script: string, args: string[], env: Record<string, string> = {}): Collected {
-  const child = spawnOwned(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], {
+/** Start `node ARGS` through spawnOwned, in the repository root, collecting its output. */
+export function startNode(args: string[], env: Record<string, string> = {}): Collected {
+  const child = spawnOwned(process.execPath, args, {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, KEXEC_LAB_NO_PROGRESS: "1", ...env },
@@ -107,4 +104,9 @@ export function startTsNode(script: string, args: string[], env: Record<string, 
     c.err += s;
   });
   return c;
+}
+
+/** Start `node --import tsx SCRIPT ARGS` (TypeScript sources, no build needed); see startNode. */
+export function startTsNode(script: string, args: string[], env: Record<string, string> = {}): Collected {
+  return startNode(["--import", "tsx", join(ROOT, script), ...args], env);
 }

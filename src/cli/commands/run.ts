@@ -29,7 +29,6 @@ import { readInputFile, readTextFile } from "../files.js";
 import { paint, printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { scenarioProgress, startProgress } from "../progress.js";
-import { signalCheckpoint } from "../signals.js";
 import { resolveProfile } from "./calibrate.js";
 import { writeHtmlReport } from "./report.js";
 
@@ -241,8 +240,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       }
       const result = outcome.result;
       if (opts.html !== undefined) {
-        await signalCheckpoint(); // a SIGINT/SIGTERM during the simulation stops here, before writing
-        const bytes = writeHtmlReport(ctx, result, opts.html, { force: opts.force === true });
+        const bytes = await writeHtmlReport(ctx, result, opts.html, { force: opts.force === true });
         if (!opts.json) ctx.io.stderr(`wrote ${opts.html} (${formatBytes(bytes)})\n`);
       }
       if (opts.json) printJson(ctx.io, result);
