@@ -5,10 +5,11 @@
  * failure is reproducible. FC_SEED=<n> picks other cases; FC_SEED=random lets fast-check choose.
  *
  * The current test file and test go to a state file per worker pid (see test/global-setup.ts), so a
- * worker that dies is named at the end of the run.
+ * worker that dies is named at the end of the run; each file's effect on its worker's peak RSS goes to
+ * memory.tsv beside it.
  */
 
-import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeEach, expect } from "vitest";
@@ -28,6 +29,7 @@ if (stateDir !== undefined) {
     renameSync(tmp, stateFile);
   };
   record(null);
+  const peakAtStart = process.resourceUsage().maxRSS;
   beforeEach((ctx) => {
     const names: string[] = [];
     type Named = { name: string; suite?: Named };
@@ -39,5 +41,8 @@ if (stateDir !== undefined) {
   });
   afterAll(() => {
     rmSync(stateFile, { force: true });
+    // the worker's peak RSS (kB) before and after this file, for the memory summary of global-setup.ts
+    const peak = process.resourceUsage().maxRSS;
+    appendFileSync(join(stateDir, "memory.tsv"), `${file}\t${process.pid}\t${peakAtStart}\t${peak}\n`);
   });
 }
