@@ -379,6 +379,12 @@ success). \`--debug\` adds the stack trace. With \`--json\`, library callers get
 \`KexecLabError.toJSON()\`: \`{code, message, hint, where: {file, offset, field}}\`. Anything else on
 stderr (\`error[E_INTERNAL]\`) is a bug in kexec-lab: please report it with the input (docs/security.md).
 
+Interrupted by SIGINT or SIGTERM, a command prints \`kexec-lab: interrupted by SIGINT: ...\` and exits 130
+(143 for SIGTERM), as shells expect, after killing its child processes (QEMU) and removing its
+temporary directories and the temporary file of an unfinished output (outputs are written beside the
+target and renamed: a file is complete or absent). A synchronous step (the simulation of \`run\`) ends
+before the signal is acted on; nothing is written after it (src/cli/signals.ts).
+
 | code | title | hint | example that triggers it |
 | --- | --- | --- | --- |
 ${rows.join("\n")}

@@ -126,6 +126,9 @@ child.on("exit", (code, signal) => {
           peakRssSumProcesses: peakSumCount,
           intervalMs: interval,
           processes: top.map(([pid, p]) => ({ pid, name: p.name, hwmBytes: p.hwm, cmd: p.cmd })),
+          // every pid seen in the command's process tree (scripts/ci/leftovers.mjs attributes
+          // temporary directories named kexec-<what>-<pid>-XXXXXX by it)
+          pids: [...perPid.keys()],
           exitCode: code,
           signal,
         },
