@@ -1,6 +1,6 @@
 // `npm start`: run the default comparison. `npm install` already built dist/ (the prepare script), so
 // rebuild only when a source file is newer than the built CLI; then run it.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,5 +31,9 @@ if (built === 0 || newestSource(join(root, "src")) > built) {
     },
   );
 }
-const r = spawnSync(process.execPath, [cli, "run", ...process.argv.slice(2)], { stdio: "inherit" });
-process.exitCode = r.status ?? 2;
+// The CLI dies with this script (src/node/child.ts: setpriv --pdeathsig KILL); a terminal's Ctrl-C
+// reaches both, and the CLI's own exit code (130/143 on SIGINT/SIGTERM) is passed on.
+const { spawnSyncOwned } = await import(join(root, "dist", "node", "child.js"));
+const r = spawnSyncOwned(process.execPath, [cli, "run", ...process.argv.slice(2)], { stdio: "inherit" });
+const signals = { SIGINT: 130, SIGTERM: 143, SIGKILL: 137 };
+process.exitCode = r.status ?? signals[r.signal] ?? 2;

@@ -6,10 +6,14 @@ export {
   type EmittedImage,
   emitArm64,
   emitArm64MmuOff,
+  type QemuRamFile,
   type QemuRange,
   qemuArm64Args,
+  qemuRamBase,
+  qemuRamMiB,
 } from "./emit/arm64.js";
 export { type EmitBlob, kimagePages, pagesToBlobs } from "./emit/blobs.js";
+export { type CompareOptions, compareEmission, compareRanges, type MemoryReader } from "./emit/compare.js";
 export { emitProbeImage, type ProbeOutcome, predictProbe } from "./emit/probe.js";
 export { emitX86ProbeImage, predictX86Probe, type X86ProbeOutcome } from "./emit/probe-x86.js";
 export { fitScenarioForQemu, qemuDemoScenario } from "./emit/scenario.js";

@@ -5,13 +5,13 @@
  * test-artifacts/report.png.
  */
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { builtinProfile } from "../src/model/profiles.js";
+import { makeTempDir, type TempDir } from "../src/node/tmp.js";
 import { findStrategy } from "../src/reloc/registry.js";
 import { runScenario, runStrategy } from "../src/reloc/run.js";
 import { tableCostCurves, timeCurves } from "../src/report/curves.js";
@@ -23,18 +23,20 @@ import { defaultScenario } from "../src/scenario/default.js";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const CHROMIUM = "/usr/bin/chromium";
+/** Launches CHROMIUM through setpriv --pdeathsig KILL (see the script). */
+const CHROMIUM_LAUNCHER = join(ROOT, "test/helpers/chromium-pdeathsig.sh");
 const MiB = 1024 * 1024;
 
 let browser: BrowserContext;
 let page: Page;
-let work: string;
+let work: TempDir | undefined;
 const errors: string[] = [];
 const network: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
-  work = mkdtempSync(join(tmpdir(), "kexec-lab-browser-"));
+  work = makeTempDir("kexec-lab-browser");
   const sc = {
     ...defaultScenario("arm64", "synthetic", 1),
     name: `qemu-virt-4g <img src=x onerror="alert(1)">`,
@@ -53,11 +55,11 @@ beforeAll(async () => {
       },
     },
   });
-  const file = join(work, "report.html");
+  const file = join(work.path, "report.html");
   writeFileSync(file, html);
   // A fresh user-data-dir per run (launchPersistentContext is how playwright takes one).
-  browser = await chromium.launchPersistentContext(join(work, "profile"), {
-    executablePath: CHROMIUM,
+  browser = await chromium.launchPersistentContext(join(work.path, "profile"), {
+    executablePath: CHROMIUM_LAUNCHER,
     viewport: { width: 1280, height: 900 },
     args: [
       "--headless",
@@ -89,7 +91,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  work?.dispose();
 });
 
 describe("HTML report in Chromium", () => {

@@ -4,11 +4,11 @@
  * and review the diff of test/__snapshots__/cli/.
  */
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 interface Captured {
   code: number;
@@ -21,8 +21,7 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<Ca
   return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
-const work = mkdtempSync(join(tmpdir(), "kexec-lab-cli-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = testTempDir("cli");
 
 describe("CLI output snapshots", () => {
   it("run (the default comparison, as npm start prints it)", async () => {

@@ -5,13 +5,13 @@
  * vacuous). `run --timings` is the one documented exception (wall-clock seconds) and is not used.
  */
 
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DATA_DIR, runCli } from "./fuzz/targets.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-determinism-"));
+const dir = testTempDir("determinism");
 const data = (p: string) => join(DATA_DIR, p);
 const IMAGE = data("kernels/debian-6.1.0-50-cloud-arm64.Image");
 const BZIMAGE = data("kernels/debian-6.1.0-56-cloud-amd64.bzImage");

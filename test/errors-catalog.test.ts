@@ -6,8 +6,7 @@
  * here. docs/errors.md is generated from the catalog and these triggers: UPDATE_DOCS=1 rewrites it.
  */
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -20,8 +19,9 @@ import { PhysMem } from "../src/machine/physmem.js";
 import { bumpAllocator, TableBuilder } from "../src/mmu/builder.js";
 import { createFormat } from "../src/mmu/formats.js";
 import { DATA_DIR, runCli, smallArm64Image, smallElf64 } from "./fuzz/targets.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-errors-"));
+const dir = testTempDir("errors");
 let n = 0;
 function file(content: string | Uint8Array, name = `f${n++}`): string {
   const p = join(dir, name);
@@ -378,6 +378,12 @@ on stderr and exits 2 (exit 1 means the kernel would refuse the load or a verifi
 success). \`--debug\` adds the stack trace. With \`--json\`, library callers get the same fields from
 \`KexecLabError.toJSON()\`: \`{code, message, hint, where: {file, offset, field}}\`. Anything else on
 stderr (\`error[E_INTERNAL]\`) is a bug in kexec-lab: please report it with the input (docs/security.md).
+
+Interrupted by SIGINT or SIGTERM, a command prints \`kexec-lab: interrupted by SIGINT: ...\` and exits 130
+(143 for SIGTERM), as shells expect, after killing its child processes (QEMU) and removing its
+temporary directories and the temporary file of an unfinished output (outputs are written beside the
+target and renamed: a file is complete or absent). A synchronous step (the simulation of \`run\`) ends
+before the signal is acted on; nothing is written after it (src/cli/signals.ts).
 
 | code | title | hint | example that triggers it |
 | --- | --- | --- | --- |

@@ -4,24 +4,16 @@
  * through a command that writes a file (`plan --out-dtb`).
  */
 
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { writeOutputFile } from "../src/cli/files.js";
 import { KexecLabError } from "../src/errors.js";
 import { DATA_DIR, runCli, smallArm64Image } from "./fuzz/targets.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const root = mkdtempSync(join(tmpdir(), "kexec-lab-files-"));
+const root = testTempDir("files");
 let n = 0;
 const fresh = () => {
   const d = join(root, `d${n++}`);

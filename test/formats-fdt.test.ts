@@ -1,6 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
@@ -10,13 +8,15 @@ import { inspectBytes } from "../src/formats/detect.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../src/formats/devicetree.js";
 import { type Fdt, type FdtNode, parseFdt, serializeFdt } from "../src/formats/fdt.js";
 import { editDtbKexecFile, editDtbKexecTools } from "../src/loader/dtb-edit.js";
+import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const DTBS = ["qemu-virt-4g.dtb", "juno.dtb", "apm-mustang.dtb", "fvp-base-revc.dtb", "thunder2-99xx.dtb"];
 const path = (name: string) => `${DATA}dtb/${name}`;
 const read = (name: string) => new Uint8Array(readFileSync(path(name)));
 
-const have = (tool: string) => spawnSync(tool, ["--version"]).error === undefined;
+const have = (tool: string) => spawnSyncOwned(tool, ["--version"]).error === undefined;
 const HAVE_DTC = have("dtc") && have("fdtget");
 if (!HAVE_DTC)
   console.warn(
@@ -24,7 +24,7 @@ if (!HAVE_DTC)
   );
 const itDtc = HAVE_DTC ? it : it.skip;
 
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-fdt-"));
+const tmp = testTempDir("fdt");
 let n = 0;
 function tmpFile(bytes: Uint8Array): string {
   const p = join(tmp, `t${n++}.dtb`);
@@ -33,7 +33,7 @@ function tmpFile(bytes: Uint8Array): string {
 }
 
 function fdtget(file: string, ...args: string[]): string {
-  return execFileSync("fdtget", [file, ...args], { encoding: "utf8" }).trim();
+  return execFileSyncOwned("fdtget", [file, ...args], { encoding: "utf8" }).trim();
 }
 
 /** reg of a node as fdtget prints it (-tx: 32-bit hex cells), decoded with the parent's cells. */
@@ -57,7 +57,7 @@ function fdtgetReg(
 
 function cellsAt(file: string, node: string): { ac: number; sc: number } {
   const get = (p: string, d: number) => {
-    const r = spawnSync("fdtget", ["-tu", file, node, p], { encoding: "utf8" });
+    const r = spawnSyncOwned("fdtget", ["-tu", file, node, p], { encoding: "utf8" });
     return r.status === 0 ? Number(r.stdout.trim()) : d;
   };
   return { ac: get("#address-cells", 2), sc: get("#size-cells", 1) };
@@ -65,7 +65,7 @@ function cellsAt(file: string, node: string): { ac: number; sc: number } {
 
 /** /memreserve/ entries as dtc prints them. */
 function dtcMemreserve(file: string): { start: number; size: number }[] {
-  const dts = execFileSync("dtc", ["-I", "dtb", "-O", "dts", file], {
+  const dts = execFileSyncOwned("dtc", ["-I", "dtb", "-O", "dts", file], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "ignore"],
   });
@@ -83,7 +83,7 @@ describe("FDT read: each real DTB agrees with fdtget and dtc", () => {
       const root = cellsAt(file, "/");
       const expected: { start: number; size: number }[] = [];
       for (const child of fdtget(file, "-l", "/").split("\n")) {
-        const t = spawnSync("fdtget", ["-ts", file, `/${child}`, "device_type"], { encoding: "utf8" });
+        const t = spawnSyncOwned("fdtget", ["-ts", file, `/${child}`, "device_type"], { encoding: "utf8" });
         if (t.status !== 0 || t.stdout.trim() !== "memory") continue;
         expected.push(...fdtgetReg(file, `/${child}`, "reg", root.ac, root.sc));
       }
@@ -91,7 +91,7 @@ describe("FDT read: each real DTB agrees with fdtget and dtc", () => {
       expect(expected.length).toBeGreaterThan(0);
       expect(info.memory).toEqual(expected);
       expect(info.memreserve).toEqual(dtcMemreserve(file));
-      const rm = spawnSync("fdtget", ["-l", file, "/reserved-memory"], { encoding: "utf8" });
+      const rm = spawnSyncOwned("fdtget", ["-l", file, "/reserved-memory"], { encoding: "utf8" });
       const rmExpected: { name: string; start: number; size: number; noMap: boolean }[] = [];
       if (rm.status === 0) {
         const cells = cellsAt(file, "/reserved-memory");
@@ -152,7 +152,7 @@ describe("FDT read: each real DTB agrees with fdtget and dtc", () => {
 
 /** dtc's own rendering of a DTB, without header comments (for comparing two blobs' trees). */
 function dts(bytes: Uint8Array): string {
-  return execFileSync("dtc", ["-I", "dtb", "-O", "dts", "-s", tmpFile(bytes)], {
+  return execFileSyncOwned("dtc", ["-I", "dtb", "-O", "dts", "-s", tmpFile(bytes)], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "ignore"],
   });
@@ -163,7 +163,7 @@ describe("FDT write", () => {
     itDtc(`${name}: written back, dtc reads the same tree`, () => {
       const orig = read(name);
       const out = serializeFdt(parseFdt(orig));
-      const check = spawnSync("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", tmpFile(out)], {
+      const check = spawnSyncOwned("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", tmpFile(out)], {
         encoding: "utf8",
       });
       expect(check.status, check.stderr).toBe(0);
@@ -227,7 +227,7 @@ describe("DTB patch", () => {
       wipeKaslrSeed: true,
     });
     const file = tmpFile(serializeFdt(edited.fdt));
-    expect(spawnSync("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
+    expect(spawnSyncOwned("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
     expect(fdtget(file, "/chosen", "bootargs")).toBe("console=ttyAMA0 root=/dev/vda2");
     expect(fdtget(file, "-tx", "/chosen", "linux,initrd-start")).toBe("0 452a0000");
     expect(fdtget(file, "-tx", "/chosen", "linux,initrd-end")).toBe("0 4929ec78");

@@ -1,12 +1,12 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
+import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { fakeIo } from "./helpers/cli.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
@@ -15,13 +15,13 @@ const QEMU_DTB = `${DATA}dtb/qemu-virt-4g.dtb`;
 const JUNO_DTB = `${DATA}dtb/juno.dtb`;
 const ARM_IOMEM = `${DATA}iomem/arm64-qemu-virt-4g.txt`;
 const X86_IOMEM = `${DATA}iomem/x86_64-cloud-vm.txt`;
-const HAVE_FDTGET = spawnSync("fdtget", ["--version"]).error === undefined;
+const HAVE_FDTGET = spawnSyncOwned("fdtget", ["--version"]).error === undefined;
 if (!HAVE_FDTGET)
   console.warn(
     "loader-cli: fdtget not installed: the fdtget check is SKIPPED (CI installs device-tree-compiler)",
   );
 
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-cli-"));
+const tmp = testTempDir("cli");
 const initrd = join(tmp, "initrd.img");
 writeFileSync(initrd, new Uint8Array(64 * 1024 * 1024 - 5000).fill(7));
 
@@ -149,7 +149,7 @@ describe("kexec-lab plan", () => {
       const r = await cli(...arm, "--out-dtb", out, "--force");
       expect(r.code).toBe(0);
       const get = (prop: string, t: string) =>
-        execFileSync("fdtget", [t, out, "/chosen", prop], { encoding: "utf8" }).trim();
+        execFileSyncOwned("fdtget", [t, out, "/chosen", prop], { encoding: "utf8" }).trim();
       expect(get("bootargs", "-ts")).toBe("console=ttyAMA0");
       expect(get("linux,initrd-start", "-tx")).toBe("0 43666000");
       expect(get("linux,initrd-end", "-tx")).toBe("0 47664c78");

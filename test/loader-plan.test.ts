@@ -2,9 +2,7 @@
  * Placement by both loaders, with the expected addresses worked out by hand in the comments.
  */
 
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
@@ -25,7 +23,9 @@ import {
 } from "../src/loader/plan.js";
 import { Machine } from "../src/machine/machine.js";
 import { MemoryMap, type Region } from "../src/machine/memmap.js";
+import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { defaultScenario } from "../src/scenario/default.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
@@ -40,12 +40,12 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const INITRD = new Uint8Array(64 * MiB - 5000).fill(0xa5);
 
-const HAVE_FDTGET = spawnSync("fdtget", ["--version"]).error === undefined;
+const HAVE_FDTGET = spawnSyncOwned("fdtget", ["--version"]).error === undefined;
 if (!HAVE_FDTGET)
   console.warn(
     "loader-plan: fdtget not installed: the fdtget checks are SKIPPED (CI installs device-tree-compiler)",
   );
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-plan-"));
+const tmp = testTempDir("plan");
 
 function fail(f: () => unknown): KexecLabError {
   try {
@@ -149,11 +149,11 @@ describe("kexec-tools, arm64, on the real files", () => {
       const file = join(tmp, "patched.dtb");
       writeFileSync(file, p.patchedDtb!);
       const get = (prop: string, t = "-ts") =>
-        execFileSync("fdtget", [t, file, "/chosen", prop], { encoding: "utf8" }).trim();
+        execFileSyncOwned("fdtget", [t, file, "/chosen", prop], { encoding: "utf8" }).trim();
       expect(get("bootargs")).toBe("console=ttyAMA0");
       expect(get("linux,initrd-start", "-tx")).toBe("0 43666000");
       expect(get("linux,initrd-end", "-tx")).toBe("0 47664c78");
-      expect(spawnSync("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
+      expect(spawnSyncOwned("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
     },
   );
 

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
+import { testTempDir } from "./helpers/tmp.js";
 
+const dir = testTempDir("tables");
 const run = runCli;
 
 const json = async (args: string[]) => {
@@ -93,7 +94,6 @@ describe("kexec-lab tables and walk", () => {
       /\[0\.\.15\] 0xffff000000000000 -> 0x0\.\.0xffff 16 x page 4K: 0x0070000000000703 .*Contiguous/,
     );
     expect(r.out).toMatch(/\[16\.\.17\] 0xffff000000010000 -> 0x10000\.\.0x11fff 2 x page 4K/);
-    const dir = mkdtempSync(join(tmpdir(), "kexec-lab-tables-"));
     const bin = join(dir, "t.bin");
     const j = await json(["tables", "--arch", "x86_64", "--map", "block", "--size", "4M", "--binary", bin]);
     expect(j.tablePages).toBe(3);

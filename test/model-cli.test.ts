@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadProfile } from "../src/model/profiles.js";
 import { runCli } from "./helpers/cli.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-calibrate-"));
+const dir = testTempDir("calibrate");
 let n = 0;
 function file(content: string): string {
   const p = join(dir, `f${n++}.json`);

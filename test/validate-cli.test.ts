@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
 import { fakeIo } from "./helpers/cli.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-validate-"));
+const dir = testTempDir("validate");
 let n = 0;
 function file(content: string): string {
   const p = join(dir, `in${n++}.json`);

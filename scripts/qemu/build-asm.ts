@@ -11,11 +11,11 @@
  * (as --32, ld -m elf_i386, nm), or x86_64-linux-gnu-* when present.
  */
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { execFileSyncOwned } from "../../src/node/child.js";
+import { makeTempDir } from "../../src/node/tmp.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -33,7 +33,7 @@ export interface AssembledRoutine {
 function tool(name: string, x86 = false): string {
   if (!x86) return `aarch64-linux-gnu-${name}`;
   try {
-    execFileSync(`x86_64-linux-gnu-${name}`, ["--version"], { stdio: "ignore" });
+    execFileSyncOwned(`x86_64-linux-gnu-${name}`, ["--version"], { stdio: "ignore" });
     return `x86_64-linux-gnu-${name}`;
   } catch {
     return name;
@@ -41,7 +41,7 @@ function tool(name: string, x86 = false): string {
 }
 
 function run(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSyncOwned(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 function symbolsOf(nm: string, elf: string, base: number): Record<string, number> {
@@ -55,7 +55,8 @@ function symbolsOf(nm: string, elf: string, base: number): Record<string, number
 }
 
 export function assembleArm64(): AssembledRoutine {
-  const dir = mkdtempSync(join(tmpdir(), "kexec-asm-"));
+  const tmp = makeTempDir("kexec-asm");
+  const dir = tmp.path;
   try {
     const obj = join(dir, "reloc.o");
     const elf = join(dir, "reloc.elf");
@@ -65,7 +66,7 @@ export function assembleArm64(): AssembledRoutine {
     run(tool("objcopy"), ["-O", "binary", elf, bin]);
     return { bytes: new Uint8Array(readFileSync(bin)), symbols: symbolsOf(tool("nm"), elf, 0) };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.dispose();
   }
 }
 
@@ -73,7 +74,8 @@ export const X86_LINK_ADDRESS = 0x100000;
 
 /** x86: link twice (stripped for the bytes, unstripped for the symbols) and find the text file offset. */
 export function assembleX86WithSymbols(): AssembledRoutine {
-  const dir = mkdtempSync(join(tmpdir(), "kexec-asm-"));
+  const tmp = makeTempDir("kexec-asm");
+  const dir = tmp.path;
   try {
     const obj = join(dir, "boot.o");
     const elf = join(dir, "boot.elf");
@@ -101,7 +103,7 @@ export function assembleX86WithSymbols(): AssembledRoutine {
       paramsFileOffset: textOffset + symbols.params!,
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.dispose();
   }
 }
 

@@ -12,6 +12,7 @@ import { parseSize } from "../scenario/numbers.js";
 import { COMMANDS } from "./commands/index.js";
 import { EXIT_OK, reportError } from "./exit.js";
 import { type CliIo, processIo } from "./io.js";
+import { installSignalHandlers } from "./signals.js";
 
 export interface CliContext {
   io: CliIo;
@@ -92,6 +93,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  installSignalHandlers();
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

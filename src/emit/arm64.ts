@@ -4,9 +4,9 @@
  * What QEMU gets: every RAM page the kimage populated (indirection pages, source pages, control pages
  * with the strategy's translation tables), the project's A64 routine (asm/arm64/reloc.S) in the
  * kimage's control code page, as the kernel copies its relocation code there, and the routine's
- * parameter block (head entry, MAIR/TCR/TTBRs, mode, VA bases, length). QEMU places each blob with
- * `-device loader,file=...,addr=...` and starts the CPU at the routine (`-device loader,addr=...,
- * cpu-num=0`). With no -kernel and no -bios, and with secure=off,virtualization=off, the CPU starts at
+ * parameter block (head entry, MAIR/TCR/TTBRs, mode, VA bases, length). The blobs go into a sparse RAM
+ * image file that backs the guest's RAM (qemuCommonArgs), and QEMU starts the CPU at the routine
+ * (`-device loader,addr=...,cpu-num=0`). With no -kernel and no -bios, and with secure=off,virtualization=off, the CPU starts at
  * EL1; QEMU copies its own DTB to the start of RAM (0x40000000), so the machines used for emission keep
  * the first 2 MiB of RAM reserved (QEMU_VIRT_DTB_RESERVE).
  */
@@ -207,18 +207,43 @@ export function emitArm64MmuOff(image: Kimage): EmittedImage {
   });
 }
 
+/** Where QEMU's RAM starts for a target: byte 0 of the RAM image file is this PA. */
+export function qemuRamBase(img: Pick<EmittedImage, "target">): number {
+  return img.target === "qemu-virt-arm64" ? QEMU_VIRT_RAM_BASE : 0;
+}
+
+/** QEMU's -m for an image, in MiB (the RAM image file has exactly this many bytes). */
+export function qemuRamMiB(img: Pick<EmittedImage, "ramBytes">): number {
+  return Math.ceil(img.ramBytes / (1024 * 1024));
+}
+
+export interface QemuRamFile {
+  /** Path QEMU opens (a file, or /dev/fd/N for a descriptor it inherits). */
+  path: string;
+  /**
+   * share=on: the guest writes into the file (the runner reads memory back from it);
+   * share=off (default): a private copy-on-write mapping, the file is left as it is.
+   */
+  share?: boolean;
+}
+
 /**
- * The QEMU options every emitted image runs with: one CPU, RAM of the image's size, no devices, no
- * display, stop (not reboot) at shutdown; then one `-device loader` per blob (blob i from blobFiles[i]).
+ * The QEMU options every emitted image runs with: one CPU, no devices, no display, stop (not reboot)
+ * at shutdown, and the guest's RAM backed by the RAM image file (`memory-backend-file`): a sparse file
+ * of -m bytes holding the blobs at their offsets (PA - qemuRamBase), so QEMU maps only what the image
+ * populated and the pages the guest touches, never a copy of the whole RAM.
  */
-export function qemuCommonArgs(machine: string, img: EmittedImage, blobFiles: readonly string[]): string[] {
-  const args = [
+export function qemuCommonArgs(machine: string, img: EmittedImage, ram: QemuRamFile): string[] {
+  const mib = qemuRamMiB(img);
+  return [
     "-M",
-    machine,
+    `${machine},memory-backend=ram0`,
+    "-object",
+    `memory-backend-file,id=ram0,size=${mib}M,mem-path=${ram.path},share=${ram.share === true ? "on" : "off"}`,
     "-cpu",
     img.cpu,
     "-m",
-    `${Math.ceil(img.ramBytes / (1024 * 1024))}M`,
+    `${mib}M`,
     "-smp",
     "1",
     "-display",
@@ -231,16 +256,12 @@ export function qemuCommonArgs(machine: string, img: EmittedImage, blobFiles: re
     "-no-shutdown",
     "-no-reboot",
   ];
-  img.blobs.forEach((b, i) => {
-    args.push("-device", `loader,file=${blobFiles[i]},addr=0x${b.addr.toString(16)},force-raw=on`);
-  });
-  return args;
 }
 
-/** Build the QEMU command line; blob i is read from blobFiles[i]; the CPU starts at the image's entry. */
-export function qemuArm64Args(img: EmittedImage, blobFiles: readonly string[]): string[] {
+/** Build the QEMU command line over a RAM image file; the CPU starts at the image's entry. */
+export function qemuArm64Args(img: EmittedImage, ram: QemuRamFile): string[] {
   return [
-    ...qemuCommonArgs("virt,secure=off,virtualization=off,gic-version=2", img, blobFiles),
+    ...qemuCommonArgs("virt,secure=off,virtualization=off,gic-version=2", img, ram),
     "-device",
     `loader,addr=0x${img.entry.toString(16)},cpu-num=0`,
   ];

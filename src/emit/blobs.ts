@@ -1,8 +1,9 @@
 /**
  * An emitted bare-metal image is a set of (physical address, bytes) blobs. This module turns a set of
- * simulated RAM pages into as few blobs as reasonable (adjacent pages merge; small gaps are filled with
- * zeros, which is what unwritten RAM holds in the simulator and in QEMU), overlays extra blobs (the
- * routine, its parameters) and hands the result to a target (src/emit/arm64.ts, src/emit/x86.ts).
+ * simulated RAM pages into blobs (adjacent pages merge; by default nothing else, so an image holds
+ * only the populated pages: a kimage scattered over 4 GiB is about the size of its segments, not of
+ * the RAM between them), overlays extra blobs (the routine, its parameters) and hands the result to a
+ * target (src/emit/arm64.ts, src/emit/x86.ts).
  */
 
 import { KexecLabError } from "../errors.js";
@@ -18,7 +19,10 @@ export interface EmitBlob {
 }
 
 export interface BlobOptions {
-  /** Merge two runs of pages when the hole between them is at most this many bytes. Default 1 MiB. */
+  /**
+   * Merge two runs of pages when the hole between them is at most this many bytes (the hole becomes
+   * zeros, as unwritten RAM is in the simulator and in QEMU). Default 0: adjacent pages only.
+   */
   maxGap?: number;
 }
 
@@ -37,7 +41,7 @@ export function kimagePages(image: Kimage): number[] {
  */
 export function pagesToBlobs(mem: PhysMem, pages: Iterable<number>, opts: BlobOptions = {}): EmitBlob[] {
   const ps = mem.pageSize;
-  const maxGap = opts.maxGap ?? 1024 * 1024;
+  const maxGap = opts.maxGap ?? 0;
   const sorted = [...new Set(pages)].sort((a, b) => a - b);
   const runs: { start: number; end: number }[] = [];
   for (const p of sorted) {

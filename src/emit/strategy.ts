@@ -39,8 +39,11 @@ import { emitX86 } from "./x86.js";
 
 export interface StrategyEmission {
   image: EmittedImage;
-  /** The simulator's memory after its relocation, one array per image.checks entry. */
-  simulated: Uint8Array[];
+  /**
+   * The simulator's memory after its relocation for image.checks[i], read on demand from the
+   * simulated machine (nothing is copied until asked; compareEmission streams instead).
+   */
+  simulated(i: number): Uint8Array;
   /** The simulator verified its own relocation (every destination byte). */
   simulatorVerified: boolean;
   kimage: Kimage;
@@ -178,14 +181,16 @@ export function emitStrategy(
   prepared.execute(cpu);
   cpu.finish();
   const verify = verifySegments(machine.mem, image.segments);
-  const simulated = emitted.checks.map((c) => {
-    const out = new Uint8Array(c.size);
-    machine.mem.readBytes(c.addr, out);
-    return out;
-  });
+  const checksNow = emitted.checks;
   return {
     image: emitted,
-    simulated,
+    simulated(i: number): Uint8Array {
+      const c = checksNow[i];
+      if (c === undefined) throw new RangeError(`no check ${i}`);
+      const out = new Uint8Array(c.size);
+      machine.mem.readBytes(c.addr, out);
+      return out;
+    },
     simulatorVerified: cpu.failures.length === 0 && verify.badPages === 0,
     kimage: image,
     machine,

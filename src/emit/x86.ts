@@ -5,8 +5,8 @@
  * QEMU's multiboot option ROM load it at 0x100000 and enter it in 32-bit protected mode, paging off.
  * The stub loads its own GDT, sets CR4.PAE, CR3 = the x86-ident strategy's top-level table, EFER.LME,
  * CR0.PG, far-jumps to 64-bit code, and walks the kimage entry list with rep movsq (copy mode, Linux
- * >= 6.14) or through the swap page (swap mode, Linux < 6.14). The kimage's pages reach RAM as
- * `-device loader` blobs, loaded at reset before SeaBIOS runs. The machines used for emission keep the
+ * >= 6.14) or through the swap page (swap mode, Linux < 6.14). The kimage's pages are in the RAM image
+ * file that backs the guest's RAM (present before SeaBIOS runs). The machines used for emission keep the
  * stub's area [1 MiB, 16 MiB) and the top of RAM (SeaBIOS's tables) reserved, so nothing of the kimage
  * lands where the firmware or the multiboot loader write, and QEMU gets QEMU_PC_EXTRA_RAM more RAM than
  * the simulated machine has (SeaBIOS writes near the top of RAM).
@@ -15,7 +15,7 @@
 import { KexecLabError } from "../errors.js";
 import type { Kimage } from "../kimage/kimage.js";
 import type { EmittedImage } from "./arm64.js";
-import { qemuCommonArgs, segmentChecks } from "./arm64.js";
+import { type QemuRamFile, qemuCommonArgs, segmentChecks } from "./arm64.js";
 import { fromBase64, kimagePages, pagesToBlobs, put64 } from "./blobs.js";
 import {
   X86_BOOT_ELF_BASE64,
@@ -135,6 +135,7 @@ export function emitX86(opts: X86EmitOptions): EmittedImage {
   };
 }
 
-export function qemuX86Args(img: EmittedImage, blobFiles: readonly string[], kernelFile: string): string[] {
-  return [...qemuCommonArgs("pc", img, blobFiles), "-kernel", kernelFile];
+/** The QEMU command line over a RAM image file, with the Multiboot stub from `kernelFile`. */
+export function qemuX86Args(img: EmittedImage, ram: QemuRamFile, kernelFile: string): string[] {
+  return [...qemuCommonArgs("pc", img, ram), "-kernel", kernelFile];
 }

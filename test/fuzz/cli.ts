@@ -15,6 +15,7 @@ import { appendFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { installSignalHandlers } from "../../src/cli/signals.js";
 import { describeFailure, makeCase, runCase } from "../../src/fuzz/harness.js";
 import { TARGETS, target } from "./targets.js";
 import type { WorkerJob, WorkerMessage } from "./worker.js";
@@ -237,6 +238,8 @@ async function replay(args: Args): Promise<void> {
 }
 
 async function mainFuzz(): Promise<number> {
+  // SIGINT/SIGTERM: exit 130/143 with one line, no worker, no scratch directory left (src/cli/signals.ts).
+  installSignalHandlers();
   const args = parseArgs(process.argv.slice(2));
   if (args.replay !== null) {
     await replay(args);

@@ -7,8 +7,7 @@
  * fail the case when the exit code is not 0, 1 or 2, or when the CLI reports an internal error.
  */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CATALOG, type ErrorCode, KexecLabError } from "../../src/errors.js";
@@ -28,6 +27,7 @@ import { type PlanInput, planLoad } from "../../src/loader/plan.js";
 import { Machine } from "../../src/machine/machine.js";
 import { MemoryMap } from "../../src/machine/memmap.js";
 import type { PageSize } from "../../src/machine/physmem.js";
+import { makeTempDir } from "../../src/node/tmp.js";
 import { runScenario } from "../../src/reloc/run.js";
 import { renderHtmlReport } from "../../src/report/html.js";
 import { loadRunResult } from "../../src/report/result-schema.js";
@@ -71,11 +71,7 @@ export class CliCrash extends Error {
 let scratch: string | null = null;
 /** A per-process scratch directory for CLI inputs (removed at exit). */
 export function scratchDir(): string {
-  if (scratch === null) {
-    scratch = mkdtempSync(join(tmpdir(), "kexec-lab-fuzz-"));
-    const dir = scratch;
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
+  if (scratch === null) scratch = makeTempDir("kexec-lab-fuzz").path;
   return scratch;
 }
 

@@ -3,7 +3,6 @@
  * and the parameter-block layout the emitter writes matches the assembly's.
  */
 
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
@@ -18,13 +17,15 @@ import { get64 } from "../../src/emit/blobs.js";
 import { ARM64_RELOC_SIZE, ARM64_RELOC_SYMBOLS } from "../../src/emit/generated/arm64-reloc.js";
 import { X86_BOOT_PARAMS_FILE_OFFSET } from "../../src/emit/generated/x86-boot.js";
 import { X86_PARAM, x86BootWithParams } from "../../src/emit/x86.js";
+import { execFileSyncOwned } from "../../src/node/child.js";
 import { requireTool } from "./harness.js";
 
 const haveArmAs = requireTool("aarch64-linux-gnu-as");
 function haveX86As(): boolean {
   for (const t of ["x86_64-linux-gnu-as", "as"]) {
     try {
-      if (/target of `(x86_64|i\d86)/.test(execFileSync(t, ["--version"], { encoding: "utf8" }))) return true;
+      if (/target of `(x86_64|i\d86)/.test(execFileSyncOwned(t, ["--version"], { encoding: "utf8" })))
+        return true;
     } catch {
       // not installed
     }

@@ -1,11 +1,11 @@
 /** `kexec-lab emit`, in process. */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
+import { makeTempDir } from "../../src/node/tmp.js";
 import { QEMU_ARM64, QEMU_X86, requireTool } from "./harness.js";
 
 function fakeIo(cwd = process.cwd()): CliIo & { out: string; err: string } {
@@ -49,7 +49,8 @@ describe("kexec-lab emit", () => {
   });
 
   it("--out writes the blobs, expected memory, manifest and script; same inputs, same bytes", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kexec-emit-"));
+    const tmp = makeTempDir("kexec-lab-emit");
+    const dir = tmp.path;
     try {
       const io = fakeIo(dir);
       expect(
@@ -60,12 +61,16 @@ describe("kexec-lab emit", () => {
       for (const f of doc.files) expect(existsSync(join(dir, "a", f)), f).toBe(true);
       const manifest = JSON.parse(readFileSync(join(dir, "a", "manifest.json"), "utf8")) as {
         args: string[];
-        checks: { expected: string; size: number }[];
+        checks: { expected: string; size: number; offset: number }[];
       };
       expect(manifest.args).toContain("-no-shutdown");
-      expect(readFileSync(join(dir, "a", manifest.checks[0]!.expected)).length).toBe(
-        manifest.checks[0]!.size,
-      );
+      // expected.img and ram.img are sparse RAM images of QEMU's -m (64 MiB for the built-in scenario)
+      expect(statSync(join(dir, "a", "expected.img")).size).toBe(64 * 1024 * 1024);
+      expect(statSync(join(dir, "a", "ram.img")).size).toBe(64 * 1024 * 1024);
+      for (const c of manifest.checks) {
+        expect(c.expected).toBe("expected.img");
+        expect(c.offset + c.size).toBeLessThanOrEqual(64 * 1024 * 1024);
+      }
       const again = fakeIo(dir);
       expect(
         await main(["emit", "--strategy", "mmu-off", "--granule", "64K", "--out", "b", "--json"], again),
@@ -80,7 +85,7 @@ describe("kexec-lab emit", () => {
       );
       expect(refused.err).toContain("E_FILE_EXISTS");
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      tmp.dispose();
     }
   });
 

@@ -3,6 +3,7 @@
 import { expect } from "vitest";
 import { ARM64_PARAM, QEMU_VIRT_RAM_BASE, STATUS_DONE } from "../../src/emit/arm64.js";
 import { get64 } from "../../src/emit/blobs.js";
+import { compareEmission, type MemoryReader } from "../../src/emit/compare.js";
 import type { StrategyEmission } from "../../src/emit/strategy.js";
 import { X86_PARAM } from "../../src/emit/x86.js";
 import type { Arch } from "../../src/kimage/constants.js";
@@ -10,7 +11,7 @@ import type { FreePagePolicy } from "../../src/machine/freepages.js";
 import type { PageSize } from "../../src/machine/physmem.js";
 import type { RelocScenario } from "../../src/reloc/run.js";
 import { pcMachine, smallSegments, virtMachine } from "./fixtures.js";
-import { firstDiff, type QemuResult, runEmitted } from "./harness.js";
+import { type QemuResult, runEmitted } from "./harness.js";
 
 const MiB = 1024 * 1024;
 
@@ -38,28 +39,21 @@ export function scenario(
   };
 }
 
-/** Compare QEMU's dumps with the simulator's, ignoring the routine's own page (code and parameters). */
+/**
+ * Compare QEMU's dumps with the simulator's (compareEmission: streamed, ignoring the routine's own
+ * page), reading QEMU's side from the run's dumps of image.checks.
+ */
 export function compare(e: StrategyEmission, run: QemuResult): string[] {
-  const out: string[] = [];
-  const ps = e.kimage.pageSize;
-  const code = e.image.target === "qemu-virt-arm64" ? e.kimage.controlCodePage : -1;
-  e.image.checks.forEach((c, i) => {
-    const q = run.dumps[i]!.slice();
-    const s = e.simulated[i]!.slice();
-    if (code >= 0 && code + ps > c.addr && code < c.addr + c.size) {
-      const from = Math.max(code, c.addr) - c.addr;
-      const to = Math.min(code + ps, c.addr + c.size) - c.addr;
-      q.fill(0, from, to);
-      s.fill(0, from, to);
-    }
-    const d = firstDiff(q, s);
-    if (d >= 0) {
-      out.push(
-        `${c.label}: first difference at 0x${(c.addr + d).toString(16)} (QEMU 0x${q[d]?.toString(16)}, simulator 0x${s[d]?.toString(16)})`,
-      );
-    }
-  });
-  return out;
+  const checks = e.image.checks;
+  const qemu: MemoryReader = {
+    read(addr, out) {
+      out.fill(0);
+      const i = checks.findIndex((c) => addr >= c.addr && addr + out.length <= c.addr + c.size);
+      if (i < 0 || run.dumps[i] === undefined) throw new Error(`no dump of 0x${addr.toString(16)}`);
+      out.set(run.dumps[i]!.subarray(addr - checks[i]!.addr, addr - checks[i]!.addr + out.length));
+    },
+  };
+  return compareEmission(e, qemu);
 }
 
 export async function runAndCompare(e: StrategyEmission): Promise<{ run: QemuResult; diffs: string[] }> {

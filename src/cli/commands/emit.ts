@@ -1,9 +1,17 @@
-import { mkdirSync } from "node:fs";
+import { ftruncateSync, mkdirSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { ARM64_PARAM, qemuArm64Args, STATUS_DONE } from "../../emit/arm64.js";
+import {
+  ARM64_PARAM,
+  type QemuRamFile,
+  qemuArm64Args,
+  qemuRamBase,
+  qemuRamMiB,
+  STATUS_DONE,
+} from "../../emit/arm64.js";
 import { get64 } from "../../emit/blobs.js";
-import { firstDiff, haveTool, QEMU_ARM64, QEMU_X86, runEmitted } from "../../emit/node/qemu.js";
+import { compareEmission } from "../../emit/compare.js";
+import { haveTool, QEMU_ARM64, QEMU_X86, runEmitted, writeRamImage } from "../../emit/node/qemu.js";
 import { fitScenarioForQemu, qemuDemoScenario } from "../../emit/scenario.js";
 import { emitStrategy, type StrategyEmission } from "../../emit/strategy.js";
 import { qemuX86Args, X86_PARAM } from "../../emit/x86.js";
@@ -12,11 +20,13 @@ import type { PageSize } from "../../machine/physmem.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
 import { loadScenario, toRelocScenario } from "../../scenario/load.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
-import { readInputFile, readTextFile, writeOutputFile } from "../files.js";
+import { readInputFile, readTextFile, writeOutputFile, writeOutputFileWith } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
 const TARGETS = ["qemu-virt-arm64", "qemu-pc-x86_64"] as const;
+/** Blobs listed one per row in the text output; the rest are summed up (a scattered kimage has thousands). */
+const BLOB_ROWS = 16;
 type Target = (typeof TARGETS)[number];
 
 interface EmitOptions {
@@ -42,9 +52,10 @@ QEMU's: every RAM page the kimage populated (indirection pages, source pages, co
 strategy's translation tables), the project's relocation routine (asm/arm64/reloc.S in the control
 code page; on x86_64 the Multiboot stub asm/x86_64/boot.S), and its parameter block.
 
---out DIR writes: one raw file per RAM blob, boot.elf (x86_64), expected-N.bin (the simulator's memory
-after its own relocation, one per checked range), manifest.json, and run-qemu.sh (QEMU with the QMP
-monitor on stdio, stopped at the end by -no-shutdown so memory can be saved with pmemsave).
+--out DIR writes: ram.img (QEMU's RAM as a sparse file: only the populated pages are written, at
+PA - RAM base), boot.elf (x86_64), expected.img (the same layout holding the simulator's memory after its
+own relocation in every checked range), manifest.json, and run-qemu.sh (QEMU with ram.img as its RAM and
+the QMP monitor on stdio, stopped at the end by -no-shutdown so memory can be saved with pmemsave).
 --run runs QEMU itself (qemu-system-aarch64 / qemu-system-x86_64), dumps the checked ranges and compares
 them with the simulator's, byte for byte.
 
@@ -88,41 +99,59 @@ function parseCount(s: string, field: string): number {
   return Number(s);
 }
 
+/**
+ * Write the image as files: ram.img (the RAM image: a sparse file of QEMU's -m bytes, every blob at
+ * PA - RAM base, written blob by blob), boot.elf (x86_64), expected.img (the same layout with the
+ * simulator's memory after its own relocation in every checked range), manifest.json, run-qemu.sh.
+ */
 function writeDirectory(dir: string, e: StrategyEmission, force: boolean, qemuBin: string): string[] {
   mkdirSync(dir, { recursive: true });
   const img = e.image;
+  const base = qemuRamBase(img);
   const files: string[] = [];
-  const blobs = img.blobs.map((b) => {
-    const name = `ram-0x${b.addr.toString(16)}.bin`;
-    writeOutputFile(join(dir, name), b.bytes, force);
-    files.push(name);
-    return { file: name, addr: hexAddr(b.addr), size: b.bytes.length, label: b.label };
-  });
+  writeOutputFileWith(join(dir, "ram.img"), (fd) => writeRamImage(fd, img), force);
+  files.push("ram.img");
+  const blobs = img.blobs.map((b) => ({ addr: hexAddr(b.addr), size: b.bytes.length, label: b.label }));
   if (img.kernelElf !== undefined) {
     writeOutputFile(join(dir, "boot.elf"), img.kernelElf, force);
     files.push("boot.elf");
   }
-  const checks = img.checks.map((c, i) => {
-    const name = `expected-${i}.bin`;
-    writeOutputFile(join(dir, name), e.simulated[i]!, force);
-    files.push(name);
-    return { label: c.label, addr: hexAddr(c.addr), size: c.size, expected: name };
-  });
-  const args = qemuArgsFor(
-    e,
-    blobs.map((b) => b.file),
-    "boot.elf",
+  writeOutputFileWith(
+    join(dir, "expected.img"),
+    (fd) => {
+      ftruncateSync(fd, qemuRamMiB(img) * 1024 * 1024);
+      const chunk = new Uint8Array(1024 * 1024);
+      for (const c of img.checks) {
+        for (let off = 0; off < c.size; off += chunk.length) {
+          const part = chunk.subarray(0, Math.min(chunk.length, c.size - off));
+          e.machine.mem.readBytes(c.addr + off, part);
+          writeSync(fd, part, 0, part.length, c.addr + off - base);
+        }
+      }
+    },
+    force,
   );
+  files.push("expected.img");
+  const checks = img.checks.map((c) => ({
+    label: c.label,
+    addr: hexAddr(c.addr),
+    size: c.size,
+    expected: "expected.img",
+    offset: c.addr - base,
+  }));
+  const args = qemuArgsFor(e, { path: "ram.img", share: false }, "boot.elf");
   const manifest = {
     target: img.target,
     description: img.description,
     qemu: qemuBin,
     args,
     entry: hexAddr(img.entry),
+    ramBase: hexAddr(base),
+    ramImage: "ram.img",
     params: { addr: hexAddr(img.paramsAddr), size: img.paramsSize, statusDone: hexAddr(STATUS_DONE) },
     blobs,
     checks,
-    note: "the routine's own page (the control code page) holds code and parameters the simulator does not have",
+    note: "ram.img and expected.img are sparse: byte PA - ramBase holds PA; only the blobs (ram.img) and the checked ranges (expected.img) are written. The routine's own page (the control code page) holds code and parameters the simulator does not have.",
     controlCodePage: hexAddr(e.kimage.controlCodePage),
   };
   writeOutputFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, force);
@@ -130,7 +159,8 @@ function writeDirectory(dir: string, e: StrategyEmission, force: boolean, qemuBi
     "#!/bin/sh",
     "# Generated by kexec-lab emit. QMP on stdio: send",
     '#   {"execute":"qmp_capabilities"}  then  {"execute":"cont"}',
-    "# and, after the SHUTDOWN event, pmemsave each range of manifest.json's checks.",
+    "# and, after the SHUTDOWN event, pmemsave each range of manifest.json's checks",
+    "# (ram.img is mapped copy-on-write: the run leaves it as it is).",
     'cd "$(dirname "$0")" || exit 2',
     `exec ${qemuBin} ${args.map((a) => (/^[\w,=.+:/-]+$/.test(a) ? a : `'${a}'`)).join(" ")} -S -qmp stdio`,
     "",
@@ -140,10 +170,10 @@ function writeDirectory(dir: string, e: StrategyEmission, force: boolean, qemuBi
   return files;
 }
 
-function qemuArgsFor(e: StrategyEmission, blobFiles: string[], kernel: string): string[] {
+function qemuArgsFor(e: StrategyEmission, ram: QemuRamFile, kernel: string): string[] {
   return e.image.target === "qemu-virt-arm64"
-    ? qemuArm64Args(e.image, blobFiles)
-    : qemuX86Args(e.image, blobFiles, kernel);
+    ? qemuArm64Args(e.image, ram)
+    : qemuX86Args(e.image, ram, kernel);
 }
 
 export function registerEmit(program: Command, ctx: CliContext): Command {
@@ -224,23 +254,17 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
         if (!haveTool(qemuBin)) {
           throw new KexecLabError("E_TOOL_MISSING", `${qemuBin} is not installed`, { field: "--run" });
         }
-        const r = await runEmitted(e.image, { timeoutMs: timeout * 1000 });
+        // Streamed: each checked range is read back from QEMU's RAM in chunks and compared with the
+        // simulator's (compareEmission); the routine's own page is left out on arm64.
+        const r = await runEmitted(e.image, {
+          timeoutMs: timeout * 1000,
+          dumps: false,
+          inspect: (mem) => compareEmission(e, mem),
+        });
         const status = r.params.length >= 8 ? Number(get64(r.params, 0)) : 0;
         const differences: string[] = [];
-        const code = e.kimage.controlCodePage;
         if (r.outcome === "shutdown" && status === STATUS_DONE) {
-          e.image.checks.forEach((c, i) => {
-            const q = r.dumps[i]!.slice();
-            const s = e.simulated[i]!.slice();
-            if (arch === "arm64" && code + pageSize > c.addr && code < c.addr + c.size) {
-              const from = Math.max(code, c.addr) - c.addr;
-              const to = Math.min(code + pageSize, c.addr + c.size) - c.addr;
-              q.fill(0, from, to);
-              s.fill(0, from, to);
-            }
-            const d = firstDiff(q, s);
-            if (d >= 0) differences.push(`${c.label}: first difference at ${hexAddr(c.addr + d)}`);
-          });
+          differences.push(...(r.inspected ?? []));
         } else {
           differences.push(
             r.outcome !== "shutdown"
@@ -289,8 +313,14 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
         ctx.io.stdout(
           `${renderTable(
             ["blob", "address", "size"],
-            e.image.blobs.map((b) => [b.label, hexAddr(b.addr), formatBytes(b.bytes.length)]),
-          )}\n`,
+            e.image.blobs
+              .slice(0, BLOB_ROWS)
+              .map((b) => [b.label, hexAddr(b.addr), formatBytes(b.bytes.length)]),
+          )}\n${
+            e.image.blobs.length > BLOB_ROWS
+              ? `... and ${e.image.blobs.length - BLOB_ROWS} more blobs: ${e.image.blobs.length} in all, ${formatBytes(e.image.blobs.reduce((n, b) => n + b.bytes.length, 0))} of populated pages\n`
+              : ""
+          }`,
         );
         if (opts.out !== undefined) ctx.io.stdout(`\nwrote ${files.length} files to ${opts.out}\n`);
         if (run !== undefined) {

@@ -13,6 +13,7 @@ import { readTextFile, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
+import { signalCheckpoint } from "../signals.js";
 
 export interface HtmlReportCliOptions {
   /** Add the cost-vs-size charts (page tables analytically; modeled time on `profile`). Default true. */
@@ -34,12 +35,12 @@ function defaultProfile(result: RunResult): string {
  * Render `result` as the self-contained HTML report and write it to `path` (used by `report` and by
  * `run --html`). Returns the number of bytes written.
  */
-export function writeHtmlReport(
+export async function writeHtmlReport(
   ctx: CliContext,
   result: RunResult,
   path: string,
   opts: HtmlReportCliOptions = {},
-): number {
+): Promise<number> {
   let curves: ReportCurves | undefined;
   if (opts.curves !== false) {
     const profileName = opts.profile ?? defaultProfile(result);
@@ -66,6 +67,9 @@ export function writeHtmlReport(
     ...(opts.subtitle !== undefined ? { subtitle: opts.subtitle } : {}),
   });
   const bytes = new TextEncoder().encode(html);
+  // The modeling and rendering above are synchronous: a SIGINT/SIGTERM that arrived meanwhile stops
+  // the command here, before the file is written (src/cli/signals.ts).
+  await signalCheckpoint();
   writeOutputFile(path, bytes, opts.force === true);
   return bytes.length;
 }
@@ -104,7 +108,7 @@ Examples:
   $ kexec-lab run --json > result.json && kexec-lab report result.json -o report.html
   $ kexec-lab report result.json -o report.html --force --profile neoverse-n1-server`,
     )
-    .action((file: string, opts: ReportOptions) => {
+    .action(async (file: string, opts: ReportOptions) => {
       const result = loadRunResult(parseJson(readTextFile(file), file), file);
       // A result without a page map: rebuild it by loading the same segments again (checked against
       // the result's kimage; left out when it does not match).
@@ -112,7 +116,7 @@ Examples:
         const pm = reconstructPageMap(result);
         if (pm !== undefined) result.pageMap = pm;
       }
-      const bytes = writeHtmlReport(ctx, result, opts.output, {
+      const bytes = await writeHtmlReport(ctx, result, opts.output, {
         curves: opts.curves,
         ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
         ...(opts.force !== undefined ? { force: opts.force } : {}),

@@ -240,7 +240,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       }
       const result = outcome.result;
       if (opts.html !== undefined) {
-        const bytes = writeHtmlReport(ctx, result, opts.html, { force: opts.force === true });
+        const bytes = await writeHtmlReport(ctx, result, opts.html, { force: opts.force === true });
         if (!opts.json) ctx.io.stderr(`wrote ${opts.html} (${formatBytes(bytes)})\n`);
       }
       if (opts.json) printJson(ctx.io, result);

@@ -21,6 +21,7 @@ import { EXIT_OK } from "../exit.js";
 import { readInputFile, readTextFile, writeOutputFile } from "../files.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
+import { signalCheckpoint } from "../signals.js";
 
 /** One point of the grid: a machine and image; every strategy runs on it. */
 export interface SweepPoint {
@@ -543,6 +544,7 @@ Examples:
       const json = opts.json === true || opts.format === "json";
       const text = json ? `${JSON.stringify({ columns: SWEEP_COLUMNS, rows }, null, 2)}\n` : toCsv(rows);
       if (opts.output !== undefined) {
+        await signalCheckpoint(); // after a synchronous grid (--jobs 1), a pending signal stops here
         writeOutputFile(opts.output, text, opts.force === true);
         ctx.io.stderr(`wrote ${opts.output}: ${rows.length} rows (${formatBytes(text.length)})\n`);
       } else {

@@ -1,0 +1,61 @@
+/**
+ * SIGINT and SIGTERM for the command line (Node only). A shell expects a command stopped by a signal
+ * to end with 128 + the signal number (130 for SIGINT, 143 for SIGTERM), and kexec-lab must leave
+ * nothing behind: on either signal it SIGKILLs its children (QEMU; src/node/child.ts), removes its
+ * temporary directories (src/node/tmp.ts) and the temporary files of writes in progress
+ * (src/cli/files.ts: outputs are written beside the target and renamed, so an output file is either
+ * complete or absent), prints one line on stderr and exits.
+ *
+ * Node runs a signal handler only between two pieces of JavaScript, so a long synchronous step (the
+ * simulation in `run`) finishes before the handler runs; commands call `signalCheckpoint()` before
+ * they write an output, so a signal that arrived during the step stops the command there, before
+ * anything is written. A second signal while the first is handled exits at once.
+ */
+
+import { killOwnedChildren } from "../node/child.js";
+import { removeLiveTempDirs } from "../node/tmp.js";
+import { removePartialOutputs } from "./files.js";
+
+export const EXIT_SIGINT = 130;
+export const EXIT_SIGTERM = 143;
+
+const CODES = { SIGINT: EXIT_SIGINT, SIGTERM: EXIT_SIGTERM } as const;
+
+let installed = false;
+let handling = false;
+
+/** Stop everything this process started and exit with 128 + the signal number. */
+export function stopOnSignal(signal: keyof typeof CODES, write: (s: string) => void): never {
+  const code = CODES[signal];
+  if (handling) process.exit(code);
+  handling = true;
+  const children = killOwnedChildren();
+  removeLiveTempDirs({ allThreads: true });
+  removePartialOutputs();
+  const what = children > 0 ? `stopped ${children} child process${children === 1 ? "" : "es"}, ` : "";
+  write(
+    `kexec-lab: interrupted by ${signal}: ${what}removed temporary files and unfinished output (exit ${code})\n`,
+  );
+  process.exit(code);
+}
+
+/** Install the SIGINT/SIGTERM handlers (once per process). `write` defaults to stderr. */
+export function installSignalHandlers(write: (s: string) => void = (s) => process.stderr.write(s)): void {
+  if (installed) return;
+  installed = true;
+  for (const signal of Object.keys(CODES) as (keyof typeof CODES)[]) {
+    process.on(signal, () => stopOnSignal(signal, write));
+  }
+}
+
+const nextCheckPhase = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Let pending signal handlers run. Call before writing an output after a synchronous step. libuv reads
+ * its signal pipe in the poll phase; a first setImmediate may still run in the current loop turn (when
+ * we are called after that turn's poll), the second one runs only after the next poll.
+ */
+export async function signalCheckpoint(): Promise<void> {
+  await nextCheckPhase();
+  await nextCheckPhase();
+}

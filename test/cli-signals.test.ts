@@ -1,0 +1,138 @@
+/**
+ * Whatever ends a command, it leaves no child process, no temporary directory and no partial output.
+ * Each case starts the CLI (TypeScript sources through tsx) in a child Node process, waits until it
+ * is working, signals it, and looks at what remains:
+ *
+ * - `emit --run` SIGKILLed while QEMU runs: QEMU dies with it (setpriv --pdeathsig KILL) and the RAM
+ *   image's directory was already gone (QEMU got it as an open descriptor);
+ * - SIGINT / SIGTERM during `emit --run`, `run --html`, `sweep -o` and `npm run fuzz`: exit 130 / 143
+ *   with one line on stderr, no child (QEMU; the others start none: sweep and fuzz use worker threads,
+ *   which end with the process), no output file, no temporary file or directory.
+ */
+
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { haveTool, QEMU_ARM64 } from "../src/emit/node/qemu.js";
+import { childrenOf, cpuSeconds, isAlive, startTsNode, waitUntil } from "./helpers/procs.js";
+import { testTempDir } from "./helpers/tmp.js";
+
+const CLI = "src/cli/main.ts";
+const work = testTempDir("signals");
+
+/** Temporary directories (src/node/tmp.ts names them kexec-...-<pid>-XXXXXX) a process left. */
+function tempDirsOf(pid: number): string[] {
+  return readdirSync(tmpdir()).filter((n) => n.startsWith("kexec-") && n.includes(`-${pid}-`));
+}
+
+/** Files in `work` whose name contains `stem` (the output and its .stem.RANDOM.tmp). */
+function outputsLike(stem: string): string[] {
+  return readdirSync(work).filter((n) => n.includes(stem));
+}
+
+/** A QEMU child of `pid` that is still running half a second after it was first seen. */
+async function runningQemu(pid: number, timeoutMs: number): Promise<number> {
+  let found = -1;
+  const ok = await waitUntil(
+    () => {
+      const q = childrenOf(pid).find((p) => p.name.startsWith("qemu-system"));
+      if (q === undefined) return false;
+      if (found === q.pid) return true;
+      found = q.pid;
+      return false;
+    },
+    timeoutMs,
+    500,
+  );
+  expect(ok, "QEMU did not start").toBe(true);
+  return found;
+}
+
+const EMIT_4G = ["emit", "--scenario", "examples/qemu-virt-4g.json", "--strategy", "va-copy", "--run"];
+
+describe.skipIf(!haveTool(QEMU_ARM64))("emit --run", () => {
+  it("SIGKILLed while QEMU runs: no QEMU and no temporary directory remain", {
+    timeout: 240_000,
+  }, async () => {
+    const c = startTsNode(CLI, EMIT_4G);
+    const pid = c.child.pid!;
+    const qemu = await runningQemu(pid, 180_000);
+    c.child.kill("SIGKILL");
+    expect((await c.done).signal).toBe("SIGKILL");
+    expect(await waitUntil(() => !isAlive(qemu), 5000), "QEMU outlived its parent").toBe(true);
+    expect(tempDirsOf(pid)).toEqual([]);
+  });
+
+  it("SIGTERM while QEMU runs: exit 143, a message, QEMU stopped, nothing left", {
+    timeout: 240_000,
+  }, async () => {
+    const c = startTsNode(CLI, [...EMIT_4G, "--json"]);
+    const pid = c.child.pid!;
+    const qemu = await runningQemu(pid, 180_000);
+    c.child.kill("SIGTERM");
+    const end = await c.done;
+    expect(end.code).toBe(143);
+    expect(c.err).toMatch(/kexec-lab: interrupted by SIGTERM: stopped 1 child process/);
+    expect(c.out).toBe("");
+    expect(await waitUntil(() => !isAlive(qemu), 5000)).toBe(true);
+    expect(tempDirsOf(pid)).toEqual([]);
+  });
+});
+
+describe("SIGINT and SIGTERM in the other long commands", () => {
+  it("run --html: SIGINT during the simulation exits 130 before anything is written", {
+    timeout: 240_000,
+  }, async () => {
+    const html = join(work, "report.html");
+    const c = startTsNode(CLI, ["run", "--html", html]);
+    const pid = c.child.pid!;
+    // working: past tsx's start-up, inside the simulation (the whole run takes several CPU seconds)
+    expect(await waitUntil(() => cpuSeconds(pid) > 3, 120_000, 100)).toBe(true);
+    expect(outputsLike("report.html")).toEqual([]);
+    c.child.kill("SIGINT");
+    const end = await c.done;
+    expect(end.code, c.err).toBe(130);
+    expect(c.err).toContain("kexec-lab: interrupted by SIGINT");
+    expect(outputsLike("report.html")).toEqual([]);
+    expect(tempDirsOf(pid)).toEqual([]);
+  });
+
+  it("sweep -o: SIGINT while the worker threads compute exits 130, no output file", {
+    timeout: 240_000,
+  }, async () => {
+    const csv = join(work, "sweep.csv");
+    const c = startTsNode(CLI, ["sweep", "--initrd", "64M,256M,1G", "--jobs", "2", "-o", csv]);
+    const pid = c.child.pid!;
+    expect(await waitUntil(() => cpuSeconds(pid) > 4, 120_000, 100)).toBe(true);
+    c.child.kill("SIGINT");
+    const end = await c.done;
+    expect(end.code, c.err).toBe(130);
+    expect(c.err).toContain("kexec-lab: interrupted by SIGINT");
+    expect(outputsLike("sweep.csv")).toEqual([]);
+    expect(tempDirsOf(pid)).toEqual([]);
+  });
+
+  it("npm run fuzz: SIGTERM exits 143, its workers' scratch directories removed", {
+    timeout: 240_000,
+  }, async () => {
+    const c = startTsNode("scripts/fuzz.ts", [
+      "--cases",
+      "100000000",
+      "--no-save",
+      "--jobs",
+      "1",
+      "--target",
+      "cli-validate",
+    ]);
+    const pid = c.child.pid!;
+    expect(await waitUntil(() => c.err.includes("fuzz: seed") && cpuSeconds(pid) > 4, 120_000, 100)).toBe(
+      true,
+    );
+    c.child.kill("SIGTERM");
+    const end = await c.done;
+    expect(end.code, c.err).toBe(143);
+    expect(c.err).toContain("kexec-lab: interrupted by SIGTERM");
+    expect(tempDirsOf(pid)).toEqual([]);
+  });
+});

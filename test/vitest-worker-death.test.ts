@@ -1,0 +1,24 @@
+/**
+ * A test worker that dies (SIGKILL, the OOM killer) is named with the file and test it was running:
+ * a child vitest runs test/fixtures/vitest/worker-death.fixture.ts, whose second test SIGKILLs its own
+ * worker; the child's output must name that file and test (test/setup.ts + test/global-setup.ts).
+ */
+
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, startNode } from "./helpers/procs.js";
+
+describe("a dead vitest worker", () => {
+  it("is reported with its test file and test", { timeout: 180_000 }, async () => {
+    const c = startNode([join(ROOT, "node_modules/vitest/vitest.mjs"), "run"], {
+      KEXEC_LAB_FIXTURE_TESTS: "test/fixtures/vitest/worker-death.fixture.ts",
+      NO_COLOR: "1",
+    });
+    const end = await c.done;
+    const all = c.out + c.err;
+    expect(end.code, all).not.toBe(0);
+    expect(all).toMatch(
+      /vitest worker \d+ died while running test\/fixtures\/vitest\/worker-death\.fixture\.ts > a worker that dies > is killed by SIGKILL in the middle of this test/,
+    );
+  });
+});
