@@ -131,7 +131,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
     },
     dram: {
       latencyNs: 130,
-      bandwidthGBps: 2.3705,
+      bandwidthGBps: 2.8522,
       outstandingMisses: 6,
     },
     uncached: {
@@ -356,7 +356,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
     },
     dram: {
       latencyNs: 130,
-      bandwidthGBps: 2.3714,
+      bandwidthGBps: 2.8569,
       outstandingMisses: 6,
     },
     uncached: {

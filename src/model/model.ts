@@ -504,7 +504,12 @@ class MemorySystem {
       const issue = Math.max(this.now, W[this.cmoSlot]!);
       this.now = issue;
       let done = issue + opNs;
-      if (dirty) {
+      if (dirty && !pou) {
+        // A dirty line cleaned to PoC is complete only when the memory has acknowledged its write:
+        // a full DRAM round trip after the write-back leaves, at least.
+        this.flushWritebacks();
+        done = Math.max(done, issue + this.latencyNs, this.busFree);
+      } else if (dirty) {
         this.flushWritebacks();
         if (this.busFree > done) done = this.busFree;
       }
