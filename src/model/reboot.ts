@@ -65,8 +65,10 @@ export interface RebootReport {
   savings: RebootSaving[];
 }
 
-/** Pages simulated exactly for the granule what-ifs (the rest is extrapolated; they are ratios). */
-const GRANULE_SAMPLE_PAGES = 2048;
+/** Bytes of pages simulated exactly for the granule what-ifs (the rest is extrapolated; they are ratios). */
+const GRANULE_SAMPLE_BYTES = 8 * 1024 * 1024;
+/** The granule what-ifs compare loop shapes over at most this many bytes: time is linear in size. */
+const GRANULE_SHAPE_BYTES = 64 * 1024 * 1024;
 
 function segmentsOf(r: RunResult, opts: RebootOptions): RebootSegment[] {
   return r.kimage.segments.map((s, i) => ({
@@ -178,7 +180,7 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
     if (arch === "arm64" && shape !== undefined && rel.bytes > 0) {
       const at = (pageSize: number) =>
         modelTrace(shapeTrace(shape, rel.bytes, { pageSize }).raw(), profile, {
-          sample: GRANULE_SAMPLE_PAGES,
+          sample: Math.max(64, GRANULE_SAMPLE_BYTES / pageSize),
         }).seconds;
       const now = at(r.machine.pageSize);
       for (const g of [16384, 65536]) {
