@@ -6,6 +6,7 @@ import { builtinProfile } from "../src/model/profiles.js";
 import { rebootReport } from "../src/model/reboot.js";
 import { runScenario } from "../src/reloc/run.js";
 import { defaultScenario } from "../src/scenario/default.js";
+import { runCli } from "./helpers/cli.js";
 
 const MiB = 1024 * 1024;
 const altra = builtinProfile("ampere-altra");
@@ -64,5 +65,41 @@ describe("kernel payload", () => {
     expect(bz.format).toBe("bzImage");
     expect(bz.uncompressedBytes).toBeGreaterThan(bz.compressedBytes);
     expect(syntheticKernelPayload("arm64", 10).format).toBe("Image");
+  });
+});
+
+describe("kexec-lab run: the reboot breakdown", () => {
+  const args = [
+    "run",
+    "--strategy",
+    "linear-map-copy",
+    "--content",
+    "synthetic",
+    "--profile",
+    "ampere-altra",
+  ];
+
+  it("prints every phase and what saves how much", async () => {
+    const r = await runCli(args);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("kexec -e to the new kernel on ampere-altra: kexec_load, purgatory checks on");
+    expect(r.out).toMatch(/strategy\s+relocation\s+purgatory\s+decompress\s+total/);
+    expect(r.out).toContain("what saves how much (baseline linear-map-copy");
+    expect(r.out).toContain("kexec --no-checks");
+  });
+
+  it("--no-checks and --cma change the scenario, and the JSON says so", async () => {
+    const plain = JSON.parse((await runCli([...args, "--json"])).out);
+    const noChecks = JSON.parse((await runCli([...args, "--json", "--no-checks"])).out);
+    const cma = JSON.parse((await runCli([...args, "--json", "--cma"])).out);
+    const purg = (d: { reboot: { strategies: { phases: { name: string; seconds: number }[] }[] } }) =>
+      d.reboot.strategies[0]!.phases.find((p) => p.name === "purgatory")!.seconds;
+    expect(purg(plain)).toBeGreaterThan(1);
+    expect(noChecks.reboot.purgatoryChecks).toBe(false);
+    expect(purg(noChecks)).toBe(0);
+    expect(cma.reboot.call).toBe("kexec_file_load");
+    expect(cma.reboot.strategies[0].seconds).toBe(0);
+    // the relocation phase is the strategy's modeled time either way
+    expect(noChecks.reboot.strategies[0].phases[0].seconds).toBe(noChecks.strategies[0].model[0].seconds);
   });
 });
