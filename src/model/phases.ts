@@ -78,6 +78,13 @@ export const SHA256_BLOCK = {
   dataAccesses: 47,
 } as const;
 
+/**
+ * The same function built for x86_64 purgatory (gcc 12 -O2 with kexec-tools' x86_64 purgatory flags
+ * -mcmodel=large -march=x86-64 -mno-sse -mno-sse2 -mno-avx): 3460 instructions per block
+ * (`CC=gcc OBJDUMP=objdump X86=1 sh bench/purgatory-sha256.sh`).
+ */
+export const SHA256_BLOCK_X86_64_INSTRUCTIONS = 3460;
+
 export interface RebootSegment {
   label: string;
   /** Bytes of the segment's buffer (what purgatory hashes). */
@@ -136,11 +143,13 @@ export function hashedBytes(segments: readonly RebootSegment[]): number {
  * SHA-256 over `bytes` on the profile, in seconds.
  * caches off (arm64 purgatory): every block costs (data accesses + code bytes / fetchBytes) serialized
  *   round trips of uncached.loadNs, plus its instructions at cpu.ipc.
- * caches on (x86_64): the instructions at cpu.ipc, or the read stream at dram.bandwidthGBps if slower.
+ * caches on (x86_64): the instructions (of the profile's arch build) at cpu.ipc, or the read stream at
+ *   dram.bandwidthGBps if slower.
  */
 export function sha256Seconds(bytes: number, profile: Profile, cachesOn: boolean): number {
   const blocks = Math.ceil(bytes / SHA256_BLOCK.bytes);
-  const computeNs = SHA256_BLOCK.instructions / profile.cpu.ipc / profile.cpu.ghz;
+  const instructions = profile.arch === "x86_64" ? SHA256_BLOCK_X86_64_INSTRUCTIONS : SHA256_BLOCK.instructions;
+  const computeNs = instructions / profile.cpu.ipc / profile.cpu.ghz;
   if (!cachesOn) {
     const trips = SHA256_BLOCK.dataAccesses + Math.ceil(SHA256_BLOCK.codeBytes / profile.uncached.fetchBytes);
     return blocks * (trips * profile.uncached.loadNs + computeNs) * 1e-9;
