@@ -175,6 +175,13 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
         `no decompression, but ${Math.round(extra / 1048576)} MiB more to relocate and hash`,
       );
     }
+    if (arch === "arm64") {
+      add(
+        "an uncompressed kernel",
+        input,
+        "nothing: arm64 kernels are entered uncompressed (kexec-tools and systemd unpack Image.gz or zboot at load time)",
+      );
+    }
     const shape = shapeOf(b.name);
     const rel = input.relocation;
     if (arch === "arm64" && shape !== undefined && rel.bytes > 0) {
