@@ -148,7 +148,8 @@ export function hashedBytes(segments: readonly RebootSegment[]): number {
  */
 export function sha256Seconds(bytes: number, profile: Profile, cachesOn: boolean): number {
   const blocks = Math.ceil(bytes / SHA256_BLOCK.bytes);
-  const instructions = profile.arch === "x86_64" ? SHA256_BLOCK_X86_64_INSTRUCTIONS : SHA256_BLOCK.instructions;
+  const instructions =
+    profile.arch === "x86_64" ? SHA256_BLOCK_X86_64_INSTRUCTIONS : SHA256_BLOCK.instructions;
   const computeNs = instructions / profile.cpu.ipc / profile.cpu.ghz;
   if (!cachesOn) {
     const trips = SHA256_BLOCK.dataAccesses + Math.ceil(SHA256_BLOCK.codeBytes / profile.uncached.fetchBytes);

@@ -186,7 +186,7 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
     const rel = input.relocation;
     if (arch === "arm64" && shape !== undefined && rel.bytes > 0) {
       const at = (pageSize: number) =>
-        modelTrace(shapeTrace(shape, rel.bytes, { pageSize }).raw(), profile, {
+        modelTrace(shapeTrace(shape, Math.min(rel.bytes, GRANULE_SHAPE_BYTES), { pageSize }).raw(), profile, {
           sample: Math.max(64, GRANULE_SAMPLE_BYTES / pageSize),
         }).seconds;
       const now = at(r.machine.pageSize);
