@@ -2,15 +2,15 @@
  * Timing-model benchmarks: how long modeling takes (goal: a 512 MiB relocation, 131072 pages, in
  * under 10 s including building its access stream), and the modeled figures quoted in docs/model.md
  * (the seed's question: va-copy vs linear-map-copy vs mmu-off on 4K/16K/64K granules at 64 MiB and
- * 512 MiB, with and without a page-crossing prefetcher).
+ * 512 MiB, with and without a page-crossing prefetcher) and every published point's prediction.
  *
  *   npx tsx bench/run.ts model
  */
 
-import { calibrate } from "../src/model/calibrate.js";
 import { modelTrace } from "../src/model/model.js";
 import { BUILTIN_PROFILES, builtinProfile, type Profile } from "../src/model/profiles.js";
 import { type ShapeStrategy, shapeTrace } from "../src/model/shapes.js";
+import { validationRows } from "../src/model/validation.js";
 import type { BenchFigure } from "./run.js";
 
 const MiB = 1024 * 1024;
@@ -78,52 +78,14 @@ export default {
       }
     }
     if (process.env.MODEL_TABLE !== "0") {
-      // The other published points, predicted on the 25 MB machine, and what each implies when fitted alone.
-      for (const mb of [37, 120, 380]) {
-        for (const s of ["mmu-off", "linear-map-copy"] as const) {
-          const m = modelTrace(shapeTrace(s, mb * MiB).raw(), pub);
-          figures.push({
-            name: `published-25mb predicts ${mb} MiB ${s}`,
-            value: m.seconds * 1e3,
-            unit: "ms",
-          });
-        }
-      }
-      const implied = (mb: number, off: number, on?: number) => {
-        const pts = [
-          {
-            bytes: mb * MiB,
-            strategy: "mmu-off",
-            seconds: off,
-            trace: shapeTrace("mmu-off", mb * MiB).raw(),
-          },
-        ];
-        if (on !== undefined) {
-          pts.push({
-            bytes: mb * MiB,
-            strategy: "linear-map-copy",
-            seconds: on,
-            trace: shapeTrace("linear-map-copy", mb * MiB).raw(),
-          });
-        }
-        const free = on !== undefined ? ["uncached.loadNs", "dram.bandwidthGBps"] : ["uncached.loadNs"];
-        const r = calibrate(pub, pts, { free }).profile;
+      // Every published point, predicted on its machine's profile (docs/model.md, validation).
+      for (const r of validationRows()) {
         figures.push({
-          name: `${mb} MiB point implies uncached.loadNs`,
-          value: r.uncached.loadNs,
-          unit: "ns",
+          name: `${r.point.id} (${r.point.role}, ${r.point.profile}) error ${(r.error * 100).toFixed(1)}%`,
+          value: r.predicted,
+          unit: "s",
         });
-        if (on !== undefined) {
-          figures.push({
-            name: `${mb} MiB point implies dram.bandwidthGBps`,
-            value: r.dram.bandwidthGBps,
-            unit: "GB/s",
-          });
-        }
-      };
-      implied(37, 0.35);
-      implied(120, 0.58, 0.06);
-      implied(380, 3.57, 0.3); // if the whole reboot saving were relocation (docs/model.md)
+      }
       // Every profile at 64 MiB.
       for (const [name, p] of Object.entries(BUILTIN_PROFILES)) {
         for (const s of ["mmu-off", "linear-map-copy", "va-copy", "x86-copy", "x86-swap"] as const) {

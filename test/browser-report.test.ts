@@ -10,7 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { traceModeler } from "../src/model/model.js";
 import { builtinProfile } from "../src/model/profiles.js";
+import { rebootReport } from "../src/model/reboot.js";
 import { makeTempDir, type TempDir } from "../src/node/tmp.js";
 import { findStrategy } from "../src/reloc/registry.js";
 import { runScenario, runStrategy } from "../src/reloc/run.js";
@@ -41,8 +43,14 @@ beforeAll(async () => {
     ...defaultScenario("arm64", "synthetic", 1),
     name: `qemu-virt-4g <img src=x onerror="alert(1)">`,
   };
-  const out = runScenario(sc);
+  const altra = builtinProfile("ampere-altra");
+  const out = runScenario(sc, { model: traceModeler([altra]) });
   if (!out.ok) throw new Error("the default scenario was refused");
+  out.result.reboot = rebootReport(out.result, altra, {
+    call: "kexec_load",
+    purgatoryChecks: true,
+    cma: false,
+  });
   const run = runStrategy(sc, findStrategy("mmu-off"));
   out.result.pageMap = buildPageMap(run.image, run.machine.mem);
   const html = renderHtmlReport(out.result, {
@@ -117,7 +125,13 @@ describe("HTML report in Chromium", () => {
 
   it("draws every chart on its canvas", async () => {
     const drawn = await page.evaluate(() =>
-      ["chart-strategies", "chart-table-cost", "chart-time"].map((id) => {
+      [
+        "chart-strategies",
+        "chart-table-cost",
+        "chart-time",
+        "chart-reboot-seconds",
+        "chart-reboot-bytes",
+      ].map((id) => {
         const c = document.getElementById(id) as HTMLCanvasElement | null;
         if (c === null) return -1;
         const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
@@ -131,7 +145,43 @@ describe("HTML report in Chromium", () => {
       await page.evaluate(
         () => (window as unknown as { __kexecLabReport: { charts: number } }).__kexecLabReport.charts,
       ),
-    ).toBe(3);
+    ).toBe(5);
+  });
+
+  it("draws the reboot breakdown as stacked bars, one per strategy, seconds and bytes apart", async () => {
+    const charts = await page.evaluate(() => {
+      interface Ds {
+        label: string;
+        data: number[];
+      }
+      interface Ch {
+        data: { labels: string[]; datasets: Ds[] };
+        options: { scales: { x: { stacked?: boolean; title: { text: string } }; y: { stacked?: boolean } } };
+      }
+      const C = (window as unknown as { Chart: { getChart(el: Element): Ch } }).Chart;
+      return ["chart-reboot-seconds", "chart-reboot-bytes"].map((id) => {
+        const ch = C.getChart(document.getElementById(id)!);
+        return {
+          labels: ch.data.labels,
+          phases: ch.data.datasets.map((d) => d.label),
+          stacked: ch.options.scales.x.stacked === true && ch.options.scales.y.stacked === true,
+          purgatory: ch.data.datasets.find((d) => d.label === "purgatory")!.data,
+          axis: ch.options.scales.x.title.text,
+        };
+      });
+    });
+    for (const c of charts) {
+      expect(c.labels).toEqual(["mmu-off", "va-copy", "linear-map-copy", "in-place"]);
+      expect(c.phases).toEqual(["relocation", "purgatory", "decompress"]);
+      expect(c.stacked).toBe(true);
+      for (const v of c.purgatory) expect(v).toBeGreaterThan(0);
+    }
+    expect(charts[0]!.axis).toContain("seconds");
+    expect(charts[1]!.axis).toContain("bytes");
+    // the savings table lists what saves how much
+    const rows = await page.locator("#reboot-savings tbody tr").allTextContents();
+    expect(rows.some((r) => r.includes("--no-checks"))).toBe(true);
+    expect(rows.some((r) => r.includes("CMA"))).toBe(true);
   });
 
   it("shows details on click and zooms on the wheel", async () => {

@@ -146,8 +146,8 @@ describe("kexec-lab calibrate", () => {
     ]);
     for (const res of doc.residuals) expect(Math.abs(res.relativeError)).toBeLessThan(0.01);
     // close to the shipped calibration, which was fitted to the shapes
-    expect(doc.profile.uncached.loadNs / 243.2).toBeGreaterThan(0.95);
-    expect(doc.profile.uncached.loadNs / 243.2).toBeLessThan(1.05);
+    expect(doc.profile.uncached.loadNs / 129.3).toBeGreaterThan(0.95);
+    expect(doc.profile.uncached.loadNs / 129.3).toBeLessThan(1.05);
     const shapeless = await cli([
       "calibrate",
       "--profile",

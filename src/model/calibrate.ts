@@ -45,7 +45,7 @@ export interface CalibrateOptions {
 
 /** Fields whose values are continuous (integers such as sizes, ways and counts cannot be fitted). */
 const FITTABLE =
-  /^(cpu\.(ghz|copyBytesPerCycle|entryCycles)|caches\.\d+\.latencyCycles|tlb\.missCycles|dram\.(latencyNs|bandwidthGBps)|uncached\.(loadNs|storeNs)|cmo\.(lineCycles|pocNs|pouNs|icacheInvalidateNs)|barrierCycles\.(dsb|isb|tlbi|mmuSwitch))$/;
+  /^(cpu\.(ghz|copyBytesPerCycle|entryCycles|ipc)|caches\.\d+\.latencyCycles|tlb\.missCycles|dram\.(latencyNs|bandwidthGBps)|uncached\.loadNs|cmo\.(lineCycles|pocNs|pouNs|icacheInvalidateNs)|barrierCycles\.(dsb|isb|tlbi|mmuSwitch))$/;
 
 /** Solve the small dense system A x = b (Gaussian elimination with partial pivoting). */
 function solve(A: number[][], b: number[]): number[] {

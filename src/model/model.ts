@@ -16,8 +16,11 @@
  *                misses it runs ahead by a distance ramping up to `distanceLines`, stopping at
  *                `boundaryBytes` unless `crossesPages`. Prefetched lines use the bus when issued; a
  *                demand access to a prefetched line waits only until it has arrived.
- *   uncached     with the MMU off (or ACC_UNCACHED/COPY_UNCACHED), every access of `accessBytes` costs
- *                loadNs or storeNs in sequence, bypassing caches and prefetcher.
+ *   uncached     with the MMU off (or ACC_UNCACHED/COPY_UNCACHED) arm64 data accesses are
+ *                Device-nGnRnE (Arm ARM B2.7.2, and the D-cache is off): no gathering, no reordering,
+ *                no early write acknowledgement. So every access of `accessBytes`, load or store,
+ *                waits for its full round trip to memory (`uncached.loadNs`) before the next one is
+ *                issued: a store costs what a load costs, and nothing overlaps.
  *   maintenance  one instruction per line; the line is cleaned/invalidated in the simulated caches;
  *                each operation takes pocNs (or pouNs) to complete, `outstanding` at a time; dirty
  *                data goes over the bus; a DSB waits for all of it.
@@ -142,8 +145,8 @@ class MemorySystem {
   private readonly writeStreaming: boolean;
   // uncached
   private readonly ucBytes: number;
-  private readonly ucLoadNs: number;
-  private readonly ucStoreNs: number;
+  /** One Device-nGnRnE access, load or store: the full round trip (no early write acknowledgement). */
+  private readonly ucRoundTripNs: number;
   // maintenance
   private readonly cmoLineNs: number;
   private readonly pocNs: number;
@@ -214,8 +217,7 @@ class MemorySystem {
     this.entryNs = p.cpu.entryCycles / ghz;
     this.writeStreaming = p.writeStreaming;
     this.ucBytes = p.uncached.accessBytes;
-    this.ucLoadNs = p.uncached.loadNs;
-    this.ucStoreNs = p.uncached.storeNs;
+    this.ucRoundTripNs = p.uncached.loadNs;
     this.cmoLineNs = p.cmo.lineCycles / ghz;
     this.pocNs = p.cmo.pocNs;
     this.pouNs = p.cmo.pouNs;
@@ -390,7 +392,8 @@ class MemorySystem {
     if (this.mmuOff || (flags & COPY_UNCACHED) !== 0) {
       const accesses = Math.ceil(n / this.ucBytes);
       this.stats.uncachedAccesses += 2 * accesses;
-      this.now += accesses * (this.ucLoadNs + this.ucStoreNs);
+      // ldp then stp of each access: two serialized round trips.
+      this.now += 2 * accesses * this.ucRoundTripNs;
       return;
     }
     const lb = this.lineBytes;
@@ -435,7 +438,7 @@ class MemorySystem {
     if (this.mmuOff || (flags & ACC_UNCACHED) !== 0) {
       const accesses = Math.max(1, Math.ceil(n / this.ucBytes));
       this.stats.uncachedAccesses += accesses;
-      this.now += accesses * this.ucLoadNs;
+      this.now += accesses * this.ucRoundTripNs;
       return;
     }
     const lb = this.lineBytes;
@@ -453,7 +456,8 @@ class MemorySystem {
     if (this.mmuOff || (flags & ACC_UNCACHED) !== 0) {
       const accesses = Math.max(1, Math.ceil(n / this.ucBytes));
       this.stats.uncachedAccesses += accesses;
-      this.now += accesses * this.ucStoreNs;
+      // Device-nGnRnE: the store completes only when the memory acknowledges it.
+      this.now += accesses * this.ucRoundTripNs;
       return;
     }
     const lb = this.lineBytes;
@@ -500,7 +504,12 @@ class MemorySystem {
       const issue = Math.max(this.now, W[this.cmoSlot]!);
       this.now = issue;
       let done = issue + opNs;
-      if (dirty) {
+      if (dirty && !pou) {
+        // A dirty line cleaned to PoC is complete only when the memory has acknowledged its write:
+        // a full DRAM round trip after the write-back leaves, at least.
+        this.flushWritebacks();
+        done = Math.max(done, issue + this.latencyNs, this.busFree);
+      } else if (dirty) {
         this.flushWritebacks();
         if (this.busFree > done) done = this.busFree;
       }

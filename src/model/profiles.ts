@@ -36,6 +36,8 @@ export const profileSchema = z.object({
     copyBytesPerCycle: positive,
     /** Core cycles of the entry-walk loop per entry read (decode flags, branch), besides the load. */
     entryCycles: nonNegative,
+    /** Sustained instructions per cycle on scalar integer code (SHA-256 rounds) with warm caches. */
+    ipc: positive.default(2),
   }),
   lineBytes: z.union([z.literal(32), z.literal(64), z.literal(128)]),
   /** Data cache levels, innermost first. */
@@ -67,14 +69,18 @@ export const profileSchema = z.object({
     /** Demand misses one core can have in flight (line fill buffers / MSHRs). */
     outstandingMisses: z.number().int().min(1).max(256),
   }),
-  /** Accesses with the MMU off (Device / Non-cacheable): no cache, no prefetch, no overlap. */
+  /**
+   * Accesses with the MMU off: arm64 data accesses are Device-nGnRnE (no gathering, no reordering, no
+   * early write acknowledgement), so every access, load or store, costs one full round trip to memory
+   * and none overlaps the next. Instruction fetches with SCTLR.I clear are Normal Non-cacheable.
+   */
   uncached: z.object({
     /** Bytes per access of the copy loop (ldp/stp of two X registers: 16). */
     accessBytes: count,
-    /** Cost of one load, waited for before the next (includes the memory latency). */
+    /** Round trip of one Device access to DRAM (load data back, or store acknowledged), in ns. */
     loadNs: positive,
-    /** Cost of one store (posted to the interconnect). */
-    storeNs: nonNegative,
+    /** Bytes per Non-cacheable instruction fetch request (I-cache off: each is a round trip). */
+    fetchBytes: count.default(16),
   }),
   /** Cache maintenance by VA, one instruction per line. */
   cmo: z.object({

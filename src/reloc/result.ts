@@ -5,6 +5,7 @@
  */
 
 import type { KimageSummary } from "../kimage/summary.js";
+import type { RebootReport } from "../model/reboot.js";
 
 export interface PageTableCost {
   /** Table pages (each one granule). */
@@ -83,6 +84,8 @@ export interface RunResult {
   strategies: StrategyResult[];
   /** Where the kimage's pages are, in density buckets, for the HTML memory map (src/report/pagemap.ts). */
   pageMap?: PageMap;
+  /** The path from `kexec -e` to the new kernel, phase by phase, and what would save how much (src/model/reboot.ts). */
+  reboot?: RebootReport;
 }
 
 /**

@@ -432,9 +432,49 @@ const PAGE_SCRIPT = `
     lineChart("chart-table-cost", data.curves.tableCost, "page-table bytes", bytes);
     if (data.curves.time) lineChart("chart-time", data.curves.time.curves.concat(strategies.filter(function(s){ return s.model && s.model.length && s.model[0].profile === data.curves.time.profile && s.counters.bytesCopied > 0; }).map(function(s){ return { label: "this run: " + s.name, points: [[s.counters.bytesCopied, s.model[0].seconds]], run: true }; })), "modeled seconds ("+data.curves.time.profile+")", function(v){ return v>=1 ? v.toFixed(2)+" s" : v>=1e-3 ? (v*1e3).toFixed(1)+" ms" : (v*1e6).toFixed(0)+" µs"; });
   }
+  if (result.reboot && result.reboot.strategies.length) {
+    var rb = result.reboot, phaseColors = { relocation: "#2f6fde", purgatory: "#d1495b", decompress: "#e0832f" };
+    var phaseNames = rb.strategies[0].phases.map(function(p){ return p.name; });
+    function stacked(id, field, title, fmt){
+      var el = document.getElementById(id); if (!el) return;
+      new Chart(el, { type: "bar",
+        data: { labels: rb.strategies.map(function(s){ return s.strategy; }),
+          datasets: phaseNames.map(function(n){ return { label: n, backgroundColor: phaseColors[n] || "#888",
+            data: rb.strategies.map(function(s){ var p = s.phases.find(function(q){ return q.name === n; }); return p ? p[field] : 0; }) }; }) },
+        options: { responsive: true, maintainAspectRatio: false, indexAxis: "y",
+          plugins: { tooltip: { callbacks: { label: function(c){ return c.dataset.label+": "+fmt(c.raw); } } } },
+          scales: { x: { stacked: true, title: { display: true, text: title }, ticks: { callback: function(v){ return fmt(v); } } }, y: { stacked: true } } } });
+    }
+    var secs = function(v){ return v>=60 ? (v/60).toFixed(1)+" min" : v>=1 ? v.toFixed(2)+" s" : v>=1e-3 ? (v*1e3).toFixed(1)+" ms" : (v*1e6).toFixed(0)+" µs"; };
+    stacked("chart-reboot-seconds", "seconds", "modeled seconds ("+rb.profile+")", secs);
+    stacked("chart-reboot-bytes", "bytes", "bytes moved or read per phase", bytes);
+  }
   window.__kexecLabReport = { charts: Object.keys(Chart.instances).length };
 })();
 `;
+
+function fmtSeconds(v: number): string {
+  return v >= 60 ? `${(v / 60).toFixed(1)} min` : formatSeconds(v);
+}
+
+/** Where the reboot's time goes: stacked bars (seconds and bytes on separate charts) and the savings. */
+function rebootSection(result: RunResult): string {
+  const rb = result.reboot;
+  if (rb === undefined || rb.strategies.length === 0) return "";
+  const k = rb.kernel;
+  const what = `${rb.call}${rb.cma ? ", CMA placement" : ""}, purgatory checks ${rb.purgatoryChecks ? "on" : "off"}, kernel ${k === null ? "unknown" : `${k.format}${k.codec !== "none" ? ` (${k.codec})` : ""}`}`;
+  const rows = rb.savings
+    .map(
+      (s) =>
+        `<tr><td>${escapeHtml(s.change)}</td><td>${escapeHtml(fmtSeconds(s.seconds))}</td><td>${escapeHtml(`${s.saved >= 0 ? "" : "-"}${fmtSeconds(Math.abs(s.saved))}`)}</td><td style="text-align:left;white-space:normal">${escapeHtml(s.note)}</td></tr>`,
+    )
+    .join("");
+  return `<section id="reboot-section"><h2>Where the reboot's time goes</h2>
+<p class="k">From <span class="mono">kexec -e</span> to the new kernel's entry, per strategy, on ${escapeHtml(rb.profile)}: ${escapeHtml(what)}.</p>
+<div class="charts"><div><div class="chartbox"><canvas id="chart-reboot-seconds"></canvas></div></div><div><div class="chartbox"><canvas id="chart-reboot-bytes"></canvas></div></div></div>
+${rb.savings.length > 0 ? `<h3>What saves how much (baseline ${escapeHtml(rb.baseline)}: ${escapeHtml(fmtSeconds(rb.baselineSeconds))})</h3><table class="grid" id="reboot-savings"><thead><tr><th>change</th><th>total</th><th>saved</th><th>how</th></tr></thead><tbody>${rows}</tbody></table>` : ""}
+</section>`;
+}
 
 /** The whole report as one HTML document. */
 export function renderHtmlReport(result: RunResult, opts: HtmlReportOptions): string {
@@ -493,6 +533,7 @@ ${renderMemoryMapSvg(result)}
 </section>
 <section><h2>Segments</h2>${segmentTable(result)}</section>
 <section><h2>Strategies</h2>${strategyTable(result)}<div class="chartbox" style="height:260px;margin-top:14px"><canvas id="chart-strategies"></canvas></div></section>
+${rebootSection(result)}
 ${failures(result)}
 ${
   curves !== undefined

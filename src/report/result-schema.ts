@@ -76,6 +76,27 @@ export const runResultSchema = z.looseObject({
       control: bucketList,
     })
     .optional(),
+  reboot: z
+    .looseObject({
+      profile: z.string(),
+      call: z.string(),
+      purgatoryChecks: z.boolean(),
+      cma: z.boolean(),
+      kernel: z.looseObject({ format: z.string(), codec: z.string() }).nullable(),
+      strategies: z.array(
+        z.looseObject({
+          strategy: z.string(),
+          seconds: count,
+          phases: z.array(z.looseObject({ name: z.string(), seconds: count, bytes: count, how: z.string() })),
+        }),
+      ),
+      baseline: z.string(),
+      baselineSeconds: count,
+      savings: z.array(
+        z.looseObject({ change: z.string(), seconds: count, saved: z.number(), note: z.string() }),
+      ),
+    })
+    .optional(),
 });
 
 /** A run result is at most a few levels deep; deeper input is hostile (JSON.stringify would overflow). */

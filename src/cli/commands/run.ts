@@ -7,8 +7,11 @@ import { ARCHES, type Arch } from "../../kimage/constants.js";
 import { LOADERS, type LoaderKind, type PlanInput, planLoad } from "../../loader/plan.js";
 import type { FreePagePolicy } from "../../machine/freepages.js";
 import type { PageSize } from "../../machine/physmem.js";
+import { kernelPayloadOf, syntheticKernelPayload } from "../../model/kernel-payload.js";
 import { traceModeler } from "../../model/model.js";
+import type { KernelPayload, LoadCall } from "../../model/phases.js";
 import { defaultProfileName, type Profile, resolveProfileRefs } from "../../model/profiles.js";
+import { type RebootReport, rebootReport } from "../../model/reboot.js";
 import { registerStrategy, strategyNames } from "../../reloc/registry.js";
 import type { RunResult } from "../../reloc/result.js";
 import {
@@ -57,6 +60,16 @@ interface RunOptions {
   wipeKaslrSeed?: boolean;
   html?: string;
   force?: boolean;
+  /** commander's --no-checks: false when given. */
+  checks: boolean;
+  cma?: boolean;
+}
+
+/** What the reboot model needs that the RunResult does not say (src/model/reboot.ts). */
+interface RebootContext {
+  profiles: Profile[];
+  call: LoadCall;
+  kernel?: KernelPayload;
 }
 
 function isStrategy(v: unknown): v is RelocationStrategy {
@@ -218,6 +231,11 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         .default("kexec-tools"),
     )
     .option("--wipe-kaslr-seed", "treat a non-zero /chosen/kaslr-seed as wiped (a running kernel's DTB)")
+    .option("--no-checks", "reboot model: kexec-tools --no-checks (purgatory skips its SHA-256)")
+    .option(
+      "--cma",
+      "reboot model: kexec_file_load with CMA placement (Linux 6.17+), nothing relocated at reboot",
+    )
     .option("--html <file>", "also write the self-contained HTML report")
     .option("--force", "overwrite the --html file if it exists")
     .option("--json", "print one JSON document")
@@ -227,8 +245,9 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
       const progress = startProgress(ctx.io, "run");
       let outcome: RunOutcome;
+      let reboot: RebootContext;
       try {
-        outcome = runFromOptions(opts, ctx, scenarioProgress(progress));
+        ({ outcome, reboot } = runFromOptions(opts, ctx, scenarioProgress(progress)));
       } finally {
         progress.stop();
       }
@@ -239,6 +258,15 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         return;
       }
       const result = outcome.result;
+      const profile = reboot.profiles[0];
+      if (profile !== undefined) {
+        result.reboot = rebootReport(result, profile, {
+          call: opts.cma === true ? "kexec_file_load" : reboot.call,
+          purgatoryChecks: opts.checks,
+          cma: opts.cma === true,
+          ...(reboot.kernel !== undefined ? { kernel: reboot.kernel } : {}),
+        });
+      }
       if (opts.html !== undefined) {
         const bytes = await writeHtmlReport(ctx, result, opts.html, { force: opts.force === true });
         if (!opts.json) ctx.io.stderr(`wrote ${opts.html} (${formatBytes(bytes)})\n`);
@@ -275,7 +303,7 @@ function runFromOptions(
   opts: RunOptions,
   ctx: CliContext,
   progress: Pick<RunScenarioOptions, "onStrategy" | "onProgress">,
-): RunOutcome {
+): { outcome: RunOutcome; reboot: RebootContext } {
   const common: RunScenarioOptions = {
     linearMap: opts.linearMap,
     x86Swap: opts.x86Swap === true,
@@ -297,11 +325,12 @@ function runFromOptions(
     const strategies = strategyList(opts);
     if (strategies !== undefined) sc.strategies = strategies.map((name) => ({ name, options: {} }));
     const profiles = profilesFor(opts, sc.arch, resolveProfileRefs(sc.profiles, "profiles", file));
-    return runLoadedScenario(sc, readInputFile, {
+    const outcome = runLoadedScenario(sc, readInputFile, {
       ...withModel(profiles),
       maxBytes: ctx.maxMemory,
       pageMap: opts.html !== undefined,
     });
+    return { outcome, reboot: { profiles, call: callOf(sc.arch, outcome) } };
   }
 
   const seed = parseInteger(opts.seed, "--seed");
@@ -311,6 +340,7 @@ function runFromOptions(
     pageSize,
     ...(vaBits !== undefined ? { vaBits } : {}),
   });
+  let kernelBytes: Uint8Array | undefined;
   let sc: RelocScenario = {
     ...base,
     ...(opts.freePages !== undefined ? { freePages: parseFreePages(opts.freePages, seed) } : {}),
@@ -333,6 +363,7 @@ function runFromOptions(
     };
     // Without --iomem or --dtb the machine is the default scenario's.
     if (opts.iomem === undefined && opts.dtb === undefined) input.memoryMap = base.memoryMap;
+    kernelBytes = input.kernel;
     const plan = planLoad(input);
     sc = {
       ...sc,
@@ -343,15 +374,48 @@ function runFromOptions(
     };
   }
   const strategies = strategyList(opts);
+  const profiles = profilesFor(opts, sc.arch, []);
   const outcome = runScenario(sc, {
-    ...withModel(profilesFor(opts, sc.arch, [])),
+    ...withModel(profiles),
     ...(strategies !== undefined ? { strategies } : {}),
   });
   if (outcome.ok && opts.html !== undefined) {
     const map = scenarioPageMap(machineFor(sc), sc.segments, sc.x86Levels);
     if (map !== undefined) outcome.result.pageMap = map;
   }
-  return outcome;
+  let kernel: KernelPayload | undefined;
+  if (kernelBytes !== undefined) kernel = kernelPayloadOf(kernelBytes);
+  else {
+    // the embedded default: synthetic contents behind a known header
+    const k = sc.segments.find((s) => s.label === "kernel");
+    if (k !== undefined) {
+      kernel =
+        k.content.kind === "bytes"
+          ? kernelPayloadOf(k.content.data)
+          : syntheticKernelPayload(sc.arch, k.content.bufsz);
+    }
+  }
+  const call: LoadCall =
+    opts.kernel !== undefined
+      ? opts.loader === "kexec-file"
+        ? "kexec_file_load"
+        : "kexec_load"
+      : callOf(sc.arch, outcome);
+  return {
+    outcome,
+    reboot: { profiles, call, ...(kernel !== undefined ? { kernel } : {}) },
+  };
+}
+
+/**
+ * The load call a placed image implies: on arm64 only kexec-tools' kexec_load path loads a purgatory
+ * segment (kexec_file_load jumps straight to the kernel); on x86_64 both do, so kexec_load is assumed.
+ */
+function callOf(arch: Arch, outcome: RunOutcome): LoadCall {
+  if (arch === "x86_64" || !outcome.ok) return "kexec_load";
+  return outcome.result.kimage.segments.some((s) => s.label === "purgatory")
+    ? "kexec_load"
+    : "kexec_file_load";
 }
 
 function renderRun(r: RunResult, ctx: CliContext): string {
@@ -469,11 +533,61 @@ function renderRun(r: RunResult, ctx: CliContext): string {
       ),
     );
   }
+  if (r.reboot !== undefined) lines.push("", ...renderReboot(r.reboot));
   for (const s of r.strategies) {
     for (const f of s.failures) lines.push(`${s.name}: ${f.kind}: ${f.message}`);
   }
   lines.push("");
   return `${lines.join("\n")}\n`;
+}
+
+function seconds(v: number): string {
+  const sign = v < 0 ? "-" : "";
+  const a = Math.abs(v);
+  return sign + (a >= 60 ? `${(a / 60).toFixed(1)} min` : formatSeconds(a));
+}
+
+/** The per-phase breakdown from `kexec -e` to the new kernel, and what saves how much. */
+function renderReboot(rb: RebootReport): string[] {
+  const k = rb.kernel;
+  const kernel =
+    k === null
+      ? "kernel format unknown"
+      : `kernel ${k.format}${k.codec !== "none" ? ` (${k.codec}, ${formatBytes(k.compressedBytes)} -> ${formatBytes(k.uncompressedBytes)}${k.sizeFrom === "assumed" ? " assumed" : ""})` : ""}`;
+  const out = [
+    `kexec -e to the new kernel on ${rb.profile}: ${rb.call}${rb.cma ? " with CMA placement" : ""}, ` +
+      `purgatory checks ${rb.purgatoryChecks ? "on" : "off"}, ${kernel}`,
+  ];
+  const names = rb.strategies[0]?.phases.map((p) => p.name) ?? [];
+  out.push(
+    renderTable(
+      ["strategy", ...names, "total"],
+      rb.strategies.map((s) => [
+        s.strategy,
+        ...s.phases.map((p) => seconds(p.seconds)),
+        `${seconds(s.seconds)}${s.sampled ? " (sampled)" : ""}`,
+      ]),
+      ["left"],
+    ),
+  );
+  const first = rb.strategies.find((s) => s.strategy === rb.baseline) ?? rb.strategies[0];
+  if (first !== undefined) for (const p of first.phases) out.push(`  ${p.name}: ${p.how}`);
+  if (rb.savings.length > 0) {
+    out.push("", `what saves how much (baseline ${rb.baseline}, ${seconds(rb.baselineSeconds)}):`);
+    out.push(
+      renderTable(
+        ["change", "total", "saved", "how"],
+        rb.savings.map((v) => [
+          v.change,
+          seconds(v.seconds),
+          `${seconds(v.saved)}${rb.baselineSeconds > 0 ? ` (${((100 * v.saved) / rb.baselineSeconds).toFixed(1)}%)` : ""}`,
+          v.note,
+        ]),
+        ["left", "right", "right", "left"],
+      ),
+    );
+  }
+  return out;
 }
 
 export { strategyNames };

@@ -1,0 +1,96 @@
+/**
+ * What the reboot model needs to know about the kernel being entered: its format, and for an x86_64
+ * bzImage the compressed payload's codec and sizes (the decompression the kernel does on itself).
+ * Reads the bytes the loader loads (formats/bzimage.ts parseBzImage: payload_offset/payload_length and
+ * the payload's magic); a gzip payload states its uncompressed size in its last four bytes (ISIZE,
+ * RFC 1952), other codecs get ASSUMED_RATIO and say so.
+ */
+
+import { isArm64Image } from "../formats/arm64-image.js";
+import { isBzImage, parseBzImage } from "../formats/bzimage.js";
+import { ASSUMED_RATIO, type Codec, type KernelPayload } from "./phases.js";
+
+const CODECS: readonly Codec[] = ["gzip", "bzip2", "lzma", "xz", "lzo", "lz4", "zstd"];
+
+/**
+ * The payload of a kernel file. `bytes`: the file as loaded (or at least its headers); `size`: its
+ * length when `bytes` holds only part of it. A bzImage whose payload magic is not recognised (e.g. the
+ * synthetic default scenario's) is taken as gzip with the assumed ratio, labelled "assumed".
+ */
+export function kernelPayloadOf(bytes: Uint8Array, size = bytes.length): KernelPayload {
+  if (isArm64Image(bytes)) {
+    return {
+      format: "Image",
+      codec: "none",
+      compressedBytes: size,
+      uncompressedBytes: size,
+      sizeFrom: "file",
+    };
+  }
+  if (isBzImage(bytes)) {
+    let codec: Codec = "gzip";
+    let compressed = Math.max(0, size - 0x4000);
+    let uncompressed = -1;
+    try {
+      const bz = parseBzImage(bytes);
+      if (bz.payloadLength > 0) compressed = bz.payloadLength;
+      if ((CODECS as readonly string[]).includes(bz.payloadFormat)) codec = bz.payloadFormat as Codec;
+      else if (bz.payloadFormat === "elf") codec = "none";
+      const end = (bytes[0x1f1] === 0 ? 4 : bytes[0x1f1]! + 1) * 512 + bz.payloadOffset + bz.payloadLength;
+      if (codec === "gzip" && bz.payloadFormat === "gzip" && end <= bytes.length && end >= 4) {
+        uncompressed =
+          (bytes[end - 4]! | (bytes[end - 3]! << 8) | (bytes[end - 2]! << 16) | (bytes[end - 1]! << 24)) >>>
+          0;
+      }
+    } catch {
+      // a header the parser refuses: keep the assumptions
+    }
+    const fromFile = uncompressed > 0;
+    return {
+      format: "bzImage",
+      codec,
+      compressedBytes: compressed,
+      uncompressedBytes:
+        codec === "none"
+          ? compressed
+          : fromFile
+            ? uncompressed
+            : Math.round(compressed * ASSUMED_RATIO[codec]),
+      sizeFrom: fromFile || codec === "none" ? "file" : "assumed",
+    };
+  }
+  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+    return { format: "elf", codec: "none", compressedBytes: size, uncompressedBytes: size, sizeFrom: "file" };
+  }
+  return {
+    format: "unknown",
+    codec: "none",
+    compressedBytes: size,
+    uncompressedBytes: size,
+    sizeFrom: "file",
+  };
+}
+
+/**
+ * The kernel of a scenario whose kernel bytes are synthetic (the embedded default): an arm64 Image, or
+ * an x86_64 bzImage whose gzip payload is the file minus its 16 KiB of setup, at the assumed ratio.
+ */
+export function syntheticKernelPayload(arch: "arm64" | "x86_64", size: number): KernelPayload {
+  if (arch === "arm64") {
+    return {
+      format: "Image",
+      codec: "none",
+      compressedBytes: size,
+      uncompressedBytes: size,
+      sizeFrom: "file",
+    };
+  }
+  const compressed = Math.max(0, size - 0x4000);
+  return {
+    format: "bzImage",
+    codec: "gzip",
+    compressedBytes: compressed,
+    uncompressedBytes: Math.round(compressed * ASSUMED_RATIO.gzip),
+    sizeFrom: "assumed",
+  };
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { bzImageHeader } from "../src/formats/synth.js";
+import { kernelPayloadOf, syntheticKernelPayload } from "../src/model/kernel-payload.js";
+import { traceModeler } from "../src/model/model.js";
+import { builtinProfile } from "../src/model/profiles.js";
+import { rebootReport } from "../src/model/reboot.js";
+import { runScenario } from "../src/reloc/run.js";
+import { defaultScenario } from "../src/scenario/default.js";
+import { runCli } from "./helpers/cli.js";
+
+const MiB = 1024 * 1024;
+const altra = builtinProfile("ampere-altra");
+
+describe("reboot report of a run", () => {
+  const sc = defaultScenario("arm64", "synthetic", 1);
+  const out = runScenario(sc, { strategies: ["linear-map-copy", "in-place"], model: traceModeler([altra]) });
+  if (!out.ok) throw new Error("refused");
+  const r = out.result;
+  const kernel = syntheticKernelPayload("arm64", 28 * MiB);
+  const rb = rebootReport(r, altra, { call: "kexec_load", purgatoryChecks: true, cma: false, kernel });
+
+  it("has every phase for every strategy; the relocation phase is the trace model's time", () => {
+    expect(rb.strategies.map((s) => s.strategy)).toEqual(["linear-map-copy", "in-place"]);
+    const lmc = rb.strategies[0]!;
+    expect(lmc.phases.map((p) => p.name)).toEqual(["relocation", "purgatory", "decompress"]);
+    expect(lmc.phases[0]!.seconds).toBe(r.strategies[0]!.model![0]!.seconds);
+    expect(lmc.seconds).toBeCloseTo(
+      lmc.phases.reduce((a, p) => a + p.seconds, 0),
+      12,
+    );
+    // the in-place load relocates nothing
+    expect(rb.strategies[1]!.phases[0]!.seconds).toBe(0);
+    expect(rb.baseline).toBe("linear-map-copy");
+  });
+
+  it("what saves how much: --no-checks saves the purgatory, CMA on arm64 saves everything", () => {
+    const purg = rb.strategies[0]!.phases[1]!.seconds;
+    const noChecks = rb.savings.find((s) => s.change.includes("--no-checks"))!;
+    expect(noChecks.saved).toBeCloseTo(purg, 12);
+    const cma = rb.savings.find((s) => s.change.includes("CMA"))!;
+    expect(cma.seconds).toBe(0);
+    const file = rb.savings.find((s) => s.change.startsWith("kexec_file_load instead"))!;
+    expect(file.saved).toBeCloseTo(purg, 12);
+    const granules = rb.savings.filter((s) => s.change.includes("granule")).map((s) => s.change);
+    expect(granules).toEqual([
+      "16K granule (CONFIG_ARM64_16K_PAGES)",
+      "64K granule (CONFIG_ARM64_64K_PAGES)",
+    ]);
+  });
+
+  it("--cma: nothing relocated, no purgatory on arm64 (kexec_file_load)", () => {
+    const c = rebootReport(r, altra, { call: "kexec_file_load", purgatoryChecks: true, cma: true, kernel });
+    for (const s of c.strategies) expect(s.seconds).toBe(0);
+  });
+
+  it("is deterministic", () => {
+    const again = rebootReport(r, altra, { call: "kexec_load", purgatoryChecks: true, cma: false, kernel });
+    expect(JSON.stringify(again)).toBe(JSON.stringify(rb));
+  });
+});
+
+describe("kernel payload", () => {
+  it("an x86_64 bzImage is decompressed at boot; an arm64 Image is not", () => {
+    const bz = kernelPayloadOf(bzImageHeader({ initSize: 44 * MiB }, 8 * MiB));
+    expect(bz.format).toBe("bzImage");
+    expect(bz.uncompressedBytes).toBeGreaterThan(bz.compressedBytes);
+    expect(syntheticKernelPayload("arm64", 10).format).toBe("Image");
+  });
+});
+
+describe("kexec-lab run: the reboot breakdown", () => {
+  const args = [
+    "run",
+    "--strategy",
+    "linear-map-copy",
+    "--content",
+    "synthetic",
+    "--profile",
+    "ampere-altra",
+  ];
+
+  it("prints every phase and what saves how much", async () => {
+    const r = await runCli(args);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("kexec -e to the new kernel on ampere-altra: kexec_load, purgatory checks on");
+    expect(r.out).toMatch(/strategy\s+relocation\s+purgatory\s+decompress\s+total/);
+    expect(r.out).toContain("what saves how much (baseline linear-map-copy");
+    expect(r.out).toContain("kexec --no-checks");
+  });
+
+  it("--no-checks and --cma change the scenario, and the JSON says so", async () => {
+    const plain = JSON.parse((await runCli([...args, "--json"])).out);
+    const noChecks = JSON.parse((await runCli([...args, "--json", "--no-checks"])).out);
+    const cma = JSON.parse((await runCli([...args, "--json", "--cma"])).out);
+    const purg = (d: { reboot: { strategies: { phases: { name: string; seconds: number }[] }[] } }) =>
+      d.reboot.strategies[0]!.phases.find((p) => p.name === "purgatory")!.seconds;
+    expect(purg(plain)).toBeGreaterThan(1);
+    expect(noChecks.reboot.purgatoryChecks).toBe(false);
+    expect(purg(noChecks)).toBe(0);
+    expect(cma.reboot.call).toBe("kexec_file_load");
+    expect(cma.reboot.strategies[0].seconds).toBe(0);
+    // the relocation phase is the strategy's modeled time either way
+    expect(noChecks.reboot.strategies[0].phases[0].seconds).toBe(noChecks.strategies[0].model[0].seconds);
+  });
+});
