@@ -66,9 +66,9 @@ export interface RebootReport {
 }
 
 /** Bytes of pages simulated exactly for the granule what-ifs (the rest is extrapolated; they are ratios). */
-const GRANULE_SAMPLE_BYTES = 8 * 1024 * 1024;
+const GRANULE_SAMPLE_BYTES = 4 * 1024 * 1024;
 /** The granule what-ifs compare loop shapes over at most this many bytes: time is linear in size. */
-const GRANULE_SHAPE_BYTES = 64 * 1024 * 1024;
+const GRANULE_SHAPE_BYTES = 16 * 1024 * 1024;
 
 function segmentsOf(r: RunResult, opts: RebootOptions): RebootSegment[] {
   return r.kimage.segments.map((s, i) => ({
