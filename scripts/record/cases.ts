@@ -189,6 +189,16 @@ export const CASES: RecordCase[] = [
     "kexec-tools 2.0.29 (trixie) loads a zboot (gzip) image with kexec_load",
     "trixie",
   ),
+  arm(
+    "kexec_file_load",
+    false,
+    ARM_CUSTOM,
+    "artifact:kernel-arm64/vmlinuz-zstd.efi",
+    "-zboot-zstd-kexec-tools-2.0.29-nodebug",
+    "kexec-tools 2.0.29 (trixie) given a zstd zboot image (its Debian build links zlib only)",
+    "trixie",
+    false,
+  ),
   ...[
     arm("kexec_load", false, ARM_CUSTOM, ARM_CUSTOM, "-custom", ""),
     arm("kexec_load", true, ARM_CUSTOM, ARM_CUSTOM, "-custom", ""),
