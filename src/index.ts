@@ -123,3 +123,15 @@ export {
   toRelocScenario,
 } from "./scenario/load.js";
 export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
+// --- parameter sweeps (src/sweep; the worker-thread pool is Node-only: src/sweep/node/pool.ts) --------
+export {
+  evaluatePoint,
+  gridFrom,
+  parseFreePages,
+  SWEEP_COLUMNS,
+  type SweepGridOptions,
+  type SweepPoint,
+  type SweepRow,
+  type SweepScenarioSource,
+  toCsv,
+} from "./sweep/grid.js";

@@ -3,9 +3,9 @@
  * gzip-compressed kernel. For the CLI commands `plan` and `run`; the library's planLoad takes bytes.
  */
 
-import { readInputFile as readBytes } from "../../cli/files.js";
 import type { PlanInput } from "../../loader/plan.js";
 import { maybeGunzip } from "./decompress.js";
+import { readInputFile as readBytes } from "./files.js";
 
 export interface PlanFiles {
   kernel: string;
@@ -15,7 +15,7 @@ export interface PlanFiles {
 }
 
 /** A whole file as bytes; a missing or unreadable file is E_FILE_READ naming it. */
-export { readInputFile as readBytes } from "../../cli/files.js";
+export { readInputFile as readBytes } from "./files.js";
 
 /** The file-derived fields of a PlanInput (the caller adds arch, loader, append, ...). */
 export function readPlanFiles(
