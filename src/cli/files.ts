@@ -1,2 +1,2 @@
 /** The CLI's file helpers live in the library's Node folder (src/formats/node/files.ts). */
-export { readInputFile, readTextFile, writeOutputFile } from "../formats/node/files.js";
+export { checkOutputPath, readInputFile, readTextFile, writeOutputFile } from "../formats/node/files.js";

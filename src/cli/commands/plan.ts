@@ -1,7 +1,8 @@
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
-import { readPlanFiles } from "../../formats/node/plan-files.js";
-import { ARCHES, type Arch } from "../../kimage/constants.js";
+import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
+import { ARCH_NAMES, parseArch } from "../../formats/role.js";
+import type { Arch } from "../../kimage/constants.js";
 import {
   formatPrintSegments,
   LOADERS,
@@ -14,14 +15,16 @@ import {
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
-import { writeOutputFile } from "../files.js";
+import { checkOutputPath, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
 export interface PlanOptions {
-  arch: Arch;
+  /** --arch as typed (arm64, aarch64, x86_64, amd64); absent: from the kernel file. */
+  arch?: string;
   kernel: string;
   initrd?: string;
+  initrdSize?: string;
   dtb?: string;
   iomem?: string;
   append?: string;
@@ -51,17 +54,42 @@ export function parseCrashkernel(s: string): { start: number; end: number } {
   return { start, end: start + size };
 }
 
-/** Common options of `plan` (and of any command that plans from real files). */
-export function planInputFromOptions(opts: PlanOptions): PlanInput {
+/**
+ * The architecture of a plan: --arch (any name parseArch takes), else what the kernel file is (an
+ * Image is arm64, a bzImage x86_64, an ELF by e_machine), else arm64 (a gzip kernel is an Image.gz).
+ */
+export function planArch(opts: { arch?: string; kernel: string }): Arch {
+  if (opts.arch !== undefined) return parseArch(opts.arch);
+  return kernelFileArch(opts.kernel) ?? "arm64";
+}
+
+/**
+ * Common options of `plan` (and of any command that plans from real files). `read.sizesOnly` reads
+ * only the headers and sizes placement needs (see readPlanFiles).
+ */
+export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = {}): PlanInput {
+  if (opts.initrd !== undefined && opts.initrdSize !== undefined) {
+    throw new KexecLabError("E_USAGE", "--initrd and --initrd-size exclude each other", {
+      field: "--initrd-size",
+    });
+  }
   const input: PlanInput = {
-    arch: opts.arch,
+    arch: planArch(opts),
     loader: opts.loader,
-    ...readPlanFiles({
-      kernel: opts.kernel,
-      ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
-      ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
-      ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
-    }),
+    ...readPlanFiles(
+      {
+        kernel: opts.kernel,
+        ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
+        ...(opts.initrdSize !== undefined
+          ? {
+              initrdSize: toSafeNumber(parseSize(opts.initrdSize, "--initrd-size"), "--initrd-size"),
+            }
+          : {}),
+        ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
+        ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
+      },
+      read,
+    ),
   };
   if (opts.append !== undefined) input.append = opts.append;
   if (opts.memMin !== undefined) input.memMin = toSafeNumber(parseSize(opts.memMin, "mem-min"), "mem-min");
@@ -88,6 +116,10 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
       : cmd.option("--kernel <file>", kernelHelp)
   )
     .option("--initrd <file>", "initial ramdisk")
+    .option(
+      "--initrd-size <size>",
+      "an initrd of this size instead of a file (e.g. 1G): placement needs only its size",
+    )
     .option(
       "--dtb <file>",
       "device tree (arm64; for kexec-file this stands for the running kernel's /sys/firmware/fdt)",
@@ -117,7 +149,10 @@ export function registerPlan(program: Command, ctx: CliContext): Command {
     .description(
       "place a kernel, initrd and DTB as kexec-tools or kexec_file_load would: the dry run kexec lacks",
     )
-    .addOption(new Option("--arch <arch>", "architecture").choices(ARCHES).default("arm64"))
+    .option(
+      "--arch <arch>",
+      `architecture: ${ARCH_NAMES.join(", ")} (default: the kernel file's; an Image.gz is arm64)`,
+    )
     .option("--out-dtb <file>", "write the patched DTB here")
     .option("--force", "overwrite --out-dtb if it exists")
     .option("--print-segments", "print nr_segments and segment[i] lines in kexec-tools' --debug format")
@@ -129,7 +164,8 @@ Examples:
   $ kexec-lab plan --kernel Image --initrd initrd.img --dtb fdt.dtb --iomem iomem.txt --append "console=ttyAMA0"
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --loader kexec-file --json
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --iomem iomem.txt --print-segments | diff - real-debug.txt
-  $ kexec-lab plan --arch x86_64 --kernel bzImage --initrd initrd.img --iomem /proc/iomem
+  $ kexec-lab plan --kernel bzImage --initrd initrd.img --iomem /proc/iomem
+  $ kexec-lab plan --kernel bzImage --initrd-size 1G --iomem iomem.txt
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --crashkernel 256M@0x60000000 --iomem iomem.txt
 
 Without --iomem on arm64 the memory map comes from the DTB's memory nodes (minus reservations).
@@ -138,7 +174,8 @@ the placed segments (e.g. more than half of RAM), 2 when the load cannot be plac
 segment, its size and alignment and the largest free range).`,
     )
     .action((opts: PlanOptions) => {
-      const plan = planLoad(planInputFromOptions(opts));
+      if (opts.outDtb !== undefined) checkOutputPath(opts.outDtb, opts.force === true);
+      const plan = planLoad(planInputFromOptions(opts, { sizesOnly: opts.outDtb === undefined }));
       if (opts.outDtb !== undefined) {
         if (!plan.patchedDtb)
           throw new KexecLabError("E_USAGE", "--out-dtb: this load has no DTB", { field: "out-dtb" });
