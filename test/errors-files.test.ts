@@ -17,8 +17,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { writeOutputFile } from "../src/formats/node/files.js";
 import { KexecLabError } from "../src/errors.js";
+import { writeOutputFile } from "../src/formats/node/files.js";
 import { DATA_DIR, runCli, smallArm64Image } from "./fuzz/targets.js";
 
 const root = mkdtempSync(join(tmpdir(), "kexec-lab-files-"));
