@@ -13,6 +13,7 @@ import { writeOutputFile } from "../src/formats/node/files.js";
 import { readPlanFiles } from "../src/formats/node/plan-files.js";
 import { checkInputRole, kernelArchOf, parseArch } from "../src/formats/role.js";
 import { planLoad, planToJson } from "../src/loader/plan.js";
+import { PLAN_LEGEND, RUN_LEGEND } from "../src/report/legend.js";
 import { runCli } from "./helpers/cli.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
@@ -181,5 +182,17 @@ describe("light inputs", () => {
     expect(both.code).toBe(2);
     expect(both.err).toContain("exclude each other");
     expect(existsSync(INITRD)).toBe(true);
+  });
+});
+
+describe("--explain", () => {
+  it("explains every term the run and plan tables use", async () => {
+    const terms = RUN_LEGEND.map((t) => t.term).join(" | ");
+    for (const t of ["x limit", "parked", "swaps", "(sampled)", "limit", "in place"])
+      expect(terms).toContain(t);
+    const r = await runCli(["plan", "--kernel", BZIMAGE, "--iomem", X86_IOMEM, "--explain"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("legend:");
+    for (const t of PLAN_LEGEND) expect(r.out).toContain(t.term);
   });
 });

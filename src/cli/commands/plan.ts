@@ -13,6 +13,7 @@ import {
   segmentBufszOf,
 } from "../../loader/plan.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
+import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkOutputPath, writeOutputFile } from "../files.js";
@@ -40,6 +41,7 @@ export interface PlanOptions {
   force?: boolean;
   json?: boolean;
   printSegments?: boolean;
+  explain?: boolean;
 }
 
 /** "SIZE@OFFSET" as in crashkernel=256M@0x80000000: the region [OFFSET, OFFSET + SIZE). */
@@ -157,6 +159,7 @@ export function registerPlan(program: Command, ctx: CliContext): Command {
     .option("--force", "overwrite --out-dtb if it exists")
     .option("--print-segments", "print nr_segments and segment[i] lines in kexec-tools' --debug format")
     .option("--json", "print one JSON document")
+    .option("--explain", "after the table, what its terms mean")
     .addHelpText(
       "after",
       `
@@ -198,6 +201,7 @@ segment, its size and alignment and the largest free range).`,
         out += `${renderTable(["#", "segment", "mem", "end", "memsz", "bufsz"], rows, ["right", "left", "left", "left", "right", "right"])}\n\n`;
         out += `entry ${hexAddr(plan.entry)}, kernel entry ${hexAddr(plan.kernelEntry)}${plan.dtbAddress !== undefined ? `, dtb ${hexAddr(plan.dtbAddress)}` : ""}\n`;
         for (const n of plan.notes) out += `note: ${n}\n`;
+        if (opts.explain) out += `\n${formatLegend(PLAN_LEGEND)}`;
         ctx.io.stdout(out);
       }
       ctx.exitCode = plan.verdict.ok ? EXIT_OK : EXIT_REFUSED;
