@@ -6,6 +6,7 @@ import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
 import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
+import { registerMemory } from "./memory.js";
 import { registerOverhead } from "./overhead.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
@@ -23,6 +24,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerCalibrate,
   registerInspect,
   registerPlan,
+  registerMemory,
   registerReport,
   registerEmit,
   registerSweep,

@@ -2,6 +2,9 @@ import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
 import { ARCH_NAMES, parseArch } from "../../formats/role.js";
+import type { Host } from "../../host/host.js";
+import { readHostDir } from "../../host/node/read.js";
+import { hostPlanFields } from "../../host/plan.js";
 import type { Arch } from "../../kimage/constants.js";
 import {
   formatPrintSegments,
@@ -21,6 +24,10 @@ import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
 export interface PlanOptions {
+  /** A kexec-lab-collect directory (or a recording) standing for the machine. */
+  host?: string;
+  /** The host's /proc/cmdline as the command line (kexec --reuse-cmdline). */
+  reuseCmdline?: boolean;
   /** --arch as typed (arm64, aarch64, x86_64, amd64); absent: from the kernel file. */
   arch?: string;
   kernel: string;
@@ -60,9 +67,9 @@ export function parseCrashkernel(s: string): { start: number; end: number } {
  * The architecture of a plan: --arch (any name parseArch takes), else what the kernel file is (an
  * Image is arm64, a bzImage x86_64, an ELF by e_machine), else arm64 (a gzip kernel is an Image.gz).
  */
-export function planArch(opts: { arch?: string; kernel: string }): Arch {
+export function planArch(opts: { arch?: string; kernel: string }, host?: Host): Arch {
   if (opts.arch !== undefined) return parseArch(opts.arch);
-  return kernelFileArch(opts.kernel) ?? "arm64";
+  return kernelFileArch(opts.kernel) ?? host?.arch ?? "arm64";
 }
 
 /**
@@ -75,9 +82,17 @@ export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = 
       field: "--initrd-size",
     });
   }
+  const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
+  const arch = planArch(opts, host);
+  if (opts.reuseCmdline && host?.cmdline === undefined) {
+    throw new KexecLabError("E_USAGE", "--reuse-cmdline needs --host with a cmdline.txt", {
+      field: "--reuse-cmdline",
+    });
+  }
   const input: PlanInput = {
-    arch: planArch(opts),
+    arch,
     loader: opts.loader,
+    ...(host !== undefined ? hostPlanFields(host, arch, opts.loader) : {}),
     ...readPlanFiles(
       {
         kernel: opts.kernel,
@@ -93,6 +108,12 @@ export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = 
       read,
     ),
   };
+  if (opts.reuseCmdline && opts.append !== undefined) {
+    throw new KexecLabError("E_USAGE", "--reuse-cmdline and --append exclude each other", {
+      field: "--append",
+    });
+  }
+  if (opts.reuseCmdline) input.append = host!.cmdline!;
   if (opts.append !== undefined) input.append = opts.append;
   if (opts.memMin !== undefined) input.memMin = toSafeNumber(parseSize(opts.memMin, "mem-min"), "mem-min");
   if (opts.memMax !== undefined) input.memMax = toSafeNumber(parseSize(opts.memMax, "mem-max"), "mem-max");
@@ -127,6 +148,11 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
       "device tree (arm64; for kexec-file this stands for the running kernel's /sys/firmware/fdt)",
     )
     .option("--iomem <file>", "/proc/iomem or /sys/firmware/memmap dump of the running machine")
+    .option(
+      "--host <dir>",
+      "the machine as kexec-lab-collect saw it (memory map, fdt, CPUs, ...); --iomem/--dtb override its files",
+    )
+    .option("--reuse-cmdline", "the --host machine's /proc/cmdline as the command line")
     .option("--append <cmdline>", "kernel command line (/chosen/bootargs on arm64)")
     .addOption(new Option("--loader <loader>", "placement rules").choices(LOADERS).default("kexec-tools"))
     .option("--mem-min <addr>", "kexec-tools --mem-min: lowest address for segments")
