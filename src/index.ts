@@ -23,6 +23,18 @@ export { type DeviceTreeInfo, deviceTreeInfo, deviceTreeMemoryMap } from "./form
 export { type Elf64, type ElfLoad, parseElf64 } from "./formats/elf.js";
 export { type Fdt, type FdtNode, type FdtProp, parseFdt, serializeFdt } from "./formats/fdt.js";
 export { type Iomem, iomemToMemoryMap, parseIomem } from "./formats/iomem.js";
+export { checkInputRole, describeKind, kernelArchOf, parseArch } from "./formats/role.js";
+// --- the user's machine and kexec's own command line (src/host, src/memory, src/kexectools) ----------
+export { describeHost, HOST_FILES, type Host, parseHost, parseMeminfo } from "./host/host.js";
+export { hostCrashRegion, hostPlanFields } from "./host/plan.js";
+export { type KexecArgs, parseKexecArgs } from "./kexectools/args.js";
+export {
+  arm64MemoryRanges,
+  formatKexecLoad,
+  kexecLoadFlags,
+  parseKexecLoadTable,
+  x86MemoryRanges,
+} from "./kexectools/debug.js";
 export { editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
 export {
   DEFAULT_PURGATORY,
@@ -34,6 +46,9 @@ export {
   planLoad,
   planToJson,
 } from "./loader/plan.js";
+export { answerMemoryQuestions, type MemoryAnswer } from "./memory/answer.js";
+export { type CrashkernelEstimate, estimateCrashkernel, kdumpSystemGiB } from "./memory/crashkernel.js";
+export { type LoadMemory, loadMemory } from "./memory/load-memory.js";
 // --- translation tables (src/mmu): formats, builder, walker, TLB, table-page accounting ----------------
 export { bumpAllocator, checkMapRequest, leafLevels, TableBuilder, type TableCost } from "./mmu/builder.js";
 export { type CountMapping, type CountResult, countTablePages, decompose } from "./mmu/count.js";

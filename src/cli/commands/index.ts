@@ -6,6 +6,7 @@ import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
 import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
+import { registerKexec } from "./kexec.js";
 import { registerMemory } from "./memory.js";
 import { registerOverhead } from "./overhead.js";
 import { registerPlan } from "./plan.js";
@@ -25,6 +26,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerInspect,
   registerPlan,
   registerMemory,
+  registerKexec,
   registerReport,
   registerEmit,
   registerSweep,
