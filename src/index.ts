@@ -1,5 +1,7 @@
 /** kexec-lab's public API. Each area adds its exports in its own block. */
 
+export { type DiffReport, diffLoad, explainNoHole, type Finding, smallestChanges } from "./diagnose/diff.js";
+export { type KexecLogFacts, parseKexecLog } from "./diagnose/log.js";
 // --- executable proof on QEMU (src/emit; the QEMU runner itself is Node-only: src/emit/node/qemu.ts) ---
 export {
   type Arm64Params,

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { CliContext } from "../main.js";
 import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
+import { registerDiff } from "./diff.js";
 import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
 import { registerKexec } from "./kexec.js";
@@ -27,6 +28,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerPlan,
   registerMemory,
   registerKexec,
+  registerDiff,
   registerReport,
   registerEmit,
   registerSweep,
