@@ -61,21 +61,24 @@ export function parseKexecLog(text: string): KexecLogFacts {
   const table = parseKexecLoadTable(lines.join("\n"));
   if (table !== undefined) facts.table = table;
   const mr: string[] = [];
+  const NO_AREA = /^Could not find a free area of memory of 0x([0-9a-f]+) bytes/;
+  const NO_AREA_BELOW = /^Could not find a free area of memory below: 0x([0-9a-f]+)/;
+  const FAILED = /^(kexec_load|kexec_file_load) failed: (.+)$/;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
-    let m: RegExpExecArray | null;
+    const noArea = NO_AREA.exec(l);
+    const below = NO_AREA_BELOW.exec(l);
+    const failed = FAILED.exec(l);
     if (l === "MEMORY RANGES" || l === "System RAM ranges;") {
       mr.push(l);
       while (i + 1 < lines.length && RANGE_LINE.test(lines[i + 1]!)) mr.push(lines[++i]!);
     } else if (l.startsWith("get_memory_ranges:")) mr.push(l);
-    else if ((m = /^Could not find a free area of memory of 0x([0-9a-f]+) bytes/.exec(l)))
-      facts.noFreeArea.push(Number.parseInt(m[1]!, 16));
-    else if ((m = /^Could not find a free area of memory below: 0x([0-9a-f]+)/.exec(l)))
-      facts.noFreeAreaBelow.push(Number.parseInt(m[1]!, 16));
-    else if ((m = /^(kexec_load|kexec_file_load) failed: (.+)$/.exec(l)))
+    else if (noArea) facts.noFreeArea.push(Number.parseInt(noArea[1]!, 16));
+    else if (below) facts.noFreeAreaBelow.push(Number.parseInt(below[1]!, 16));
+    else if (failed)
       facts.failures.push({
-        syscall: m[1] as SyscallFailure["syscall"],
-        errno: STRERROR[m[2]!.trim()] ?? m[2]!.trim(),
+        syscall: failed[1] as SyscallFailure["syscall"],
+        errno: STRERROR[failed[2]!.trim()] ?? failed[2]!.trim(),
         message: l,
       });
     else if (l.startsWith("syscall kexec_file_load not available")) facts.fileLoadUnavailable = true;
