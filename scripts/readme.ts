@@ -1,5 +1,5 @@
 /**
- * README examples from real runs. A block in README.md marked with
+ * README and guide examples from real runs. A block in README.md or docs/guide.md (DOCS) marked with
  *
  *   <!-- readme-run [head=N] [tail=N] [width=N]: ARGS -->
  *   ```
@@ -11,8 +11,8 @@
  * first/last N lines, from=N starts at line N ("..." marks each cut), width cuts long lines (ending them with "..."). Paths in
  * ARGS are relative to the repository root; the shown command gives only their file names.
  *
- *   npm run readme            rewrite README.md
- *   npm run readme -- --check exit 1 when README.md is stale (test/readme.test.ts does the same)
+ *   npm run readme            rewrite README.md and docs/guide.md
+ *   npm run readme -- --check exit 1 when one is stale (test/readme.test.ts does the same)
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
@@ -91,10 +91,10 @@ export async function regenerate(readme: string, cwd: string): Promise<string> {
       const [k, v] = kv.split("=") as [string, string];
       if (k === "head" || k === "tail" || k === "from" || k === "width") block[k] = Number(v);
     }
-    if (lines[i + 1] !== "```") throw new Error(`README.md:${i + 2}: a code fence must follow the marker`);
+    if (lines[i + 1] !== "```") throw new Error(`line ${i + 2}: a code fence must follow the marker`);
     let end = i + 2;
     while (end < lines.length && lines[end] !== "```") end++;
-    if (end >= lines.length) throw new Error(`README.md:${i + 2}: unclosed code fence`);
+    if (end >= lines.length) throw new Error(`line ${i + 2}: unclosed code fence`);
     const text = await runOnce(block.args, cwd);
     out.push("```", `$ kexec-lab ${shown(block.args)}`, ...trim(text, block), "```");
     i = end;
@@ -104,17 +104,22 @@ export async function regenerate(readme: string, cwd: string): Promise<string> {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** The files whose marked blocks are generated, relative to the repository root. */
+export const DOCS = ["README.md", "docs/guide.md"];
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const path = join(root, "README.md");
-  const before = readFileSync(path, "utf8");
-  const after = await regenerate(before, root);
-  if (process.argv.includes("--check")) {
-    if (after !== before) {
-      process.stderr.write("README.md is stale: run `npm run readme`\n");
-      process.exitCode = 1;
+  for (const doc of DOCS) {
+    const path = join(root, doc);
+    const before = readFileSync(path, "utf8");
+    const after = await regenerate(before, root);
+    if (process.argv.includes("--check")) {
+      if (after !== before) {
+        process.stderr.write(`${doc} is stale: run \`npm run readme\`\n`);
+        process.exitCode = 1;
+      }
+    } else if (after !== before) {
+      writeFileSync(path, after);
+      process.stderr.write(`${doc} updated\n`);
     }
-  } else if (after !== before) {
-    writeFileSync(path, after);
-    process.stderr.write("README.md updated\n");
   }
 }
