@@ -50,6 +50,10 @@ export const CATALOG = {
     hint: "a simulated access hit an address with no RAM behind it",
   },
   // --- real inputs (src/formats) and placement (src/loader) ----------------------------------------
+  E_WRONG_FILE: {
+    title: "this file is not what the option takes",
+    hint: "pass each file to its own option: --kernel, --initrd, --dtb, --iomem (`kexec-lab inspect FILE` says what a file is)",
+  },
   E_FORMAT_UNKNOWN: {
     title: "unrecognized file format",
     hint: "expected an arm64 Image, an x86_64 bzImage, an ELF64 kernel, a DTB or a /proc/iomem dump",

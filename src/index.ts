@@ -1,5 +1,7 @@
 /** kexec-lab's public API. Each area adds its exports in its own block. */
 
+export { type DiffReport, diffLoad, explainNoHole, type Finding, smallestChanges } from "./diagnose/diff.js";
+export { type KexecLogFacts, parseKexecLog } from "./diagnose/log.js";
 // --- executable proof on QEMU (src/emit; the QEMU runner itself is Node-only: src/emit/node/qemu.ts) ---
 export {
   type Arm64Params,
@@ -27,6 +29,18 @@ export { type DeviceTreeInfo, deviceTreeInfo, deviceTreeMemoryMap } from "./form
 export { type Elf64, type ElfLoad, parseElf64 } from "./formats/elf.js";
 export { type Fdt, type FdtNode, type FdtProp, parseFdt, serializeFdt } from "./formats/fdt.js";
 export { type Iomem, iomemToMemoryMap, parseIomem } from "./formats/iomem.js";
+export { checkInputRole, describeKind, kernelArchOf, parseArch } from "./formats/role.js";
+// --- the user's machine and kexec's own command line (src/host, src/memory, src/kexectools) ----------
+export { describeHost, HOST_FILES, type Host, parseHost, parseMeminfo } from "./host/host.js";
+export { hostCrashRegion, hostPlanFields } from "./host/plan.js";
+export { type KexecArgs, parseKexecArgs } from "./kexectools/args.js";
+export {
+  arm64MemoryRanges,
+  formatKexecLoad,
+  kexecLoadFlags,
+  parseKexecLoadTable,
+  x86MemoryRanges,
+} from "./kexectools/debug.js";
 export { editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
 export {
   DEFAULT_PURGATORY,
@@ -38,6 +52,9 @@ export {
   planLoad,
   planToJson,
 } from "./loader/plan.js";
+export { answerMemoryQuestions, type MemoryAnswer } from "./memory/answer.js";
+export { type CrashkernelEstimate, estimateCrashkernel, kdumpSystemGiB } from "./memory/crashkernel.js";
+export { type LoadMemory, loadMemory } from "./memory/load-memory.js";
 // --- translation tables (src/mmu): formats, builder, walker, TLB, table-page accounting ----------------
 export { bumpAllocator, checkMapRequest, leafLevels, TableBuilder, type TableCost } from "./mmu/builder.js";
 export { type CountMapping, type CountResult, countTablePages, decompose } from "./mmu/count.js";
@@ -127,3 +144,15 @@ export {
   toRelocScenario,
 } from "./scenario/load.js";
 export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
+// --- parameter sweeps (src/sweep; the worker-thread pool is Node-only: src/sweep/node/pool.ts) --------
+export {
+  evaluatePoint,
+  gridFrom,
+  parseFreePages,
+  SWEEP_COLUMNS,
+  type SweepGridOptions,
+  type SweepPoint,
+  type SweepRow,
+  type SweepScenarioSource,
+  toCsv,
+} from "./sweep/grid.js";

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { gridFrom, runGrid, SWEEP_COLUMNS, type SweepRow, toCsv } from "../src/cli/commands/sweep.js";
+import { gridFrom, SWEEP_COLUMNS, type SweepRow, toCsv } from "../src/sweep/grid.js";
+import { runGrid } from "../src/sweep/node/pool.js";
 import { runCli } from "./helpers/cli.js";
 
 async function cli(args: string[]) {
@@ -107,6 +108,8 @@ describe("sweep", () => {
     expect(doc.columns).toEqual([...SWEEP_COLUMNS]);
     expect(doc.rows).toHaveLength(1);
     expect(doc.rows[0]).toMatchObject({ strategy: "mmu-off", outcome: "verified", granule: 4096 });
+    // Modeled with run's default profile unless --profile none.
+    expect(doc.rows[0].modelSeconds).toBeGreaterThan(0);
     const bad = await cli(["sweep", "--granule", "8K"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("E_PAGE_SIZE");

@@ -2,7 +2,7 @@
  * Every error code in the catalog has a trigger here that raises it through a real code path (the CLI
  * where a user would meet it, the library otherwise) and checks its message; the CLI prints it as
  * `kexec-lab: error[CODE]: title: detail (where)` plus the hint, exits 2, and prints a stack only with
- * --debug. A code added to src/errors.ts without a trigger fails to compile (`satisfies`) and fails
+ * --trace-errors. A code added to src/errors.ts without a trigger fails to compile (`satisfies`) and fails
  * here. docs/errors.md is generated from the catalog and these triggers: UPDATE_DOCS=1 rewrites it.
  */
 
@@ -96,7 +96,7 @@ const TRIGGERS = {
       "--out-dtb",
       join(dir, "no/x.dtb"),
     ],
-    detail: /ENOENT/,
+    detail: /its directory does not exist/,
   },
   E_JSON_PARSE: {
     what: "`validate` of a file holding `{`",
@@ -176,6 +176,12 @@ const TRIGGERS = {
     },
     detail: /table page 0x1000 is not RAM/,
   },
+  E_WRONG_FILE: {
+    what: "`plan` with a DTB given as --iomem",
+    cli: () => ["plan", "--kernel", IMAGE, "--iomem", QEMU_DTB],
+    detail:
+      /--iomem wants a \/proc\/iomem or \/sys\/firmware\/memmap dump: this is a DTB \(flattened device tree\); did you mean to pass it as --dtb\?/,
+  },
   E_FORMAT_UNKNOWN: {
     what: "`inspect` of a text file that is no known format",
     cli: () => ["inspect", file("hello, world\n")],
@@ -192,9 +198,17 @@ const TRIGGERS = {
     detail: /./,
   },
   E_KERNEL_UNSUPPORTED: {
-    what: "`plan` with a DTB given as the arm64 kernel",
-    cli: () => ["plan", "--kernel", QEMU_DTB, "--dtb", QEMU_DTB],
-    detail: /arm64 loads an Image or an ELF64 vmlinux; this file is dtb/,
+    what: "`plan --arch arm64` with an x86_64 bzImage",
+    cli: () => [
+      "plan",
+      "--arch",
+      "arm64",
+      "--kernel",
+      join(DATA_DIR, "kernels/debian-6.1.0-56-cloud-amd64.bzImage"),
+      "--dtb",
+      QEMU_DTB,
+    ],
+    detail: /arm64 loads an Image or an ELF64 vmlinux; this file is bzimage/,
   },
   E_NO_MEMORY_MAP: {
     what: "`plan --arch x86_64` without --iomem",
@@ -344,10 +358,10 @@ describe("error catalog", () => {
     }
   }
 
-  it("--debug adds the stack trace, and only then", async () => {
+  it("--trace-errors adds the stack trace, and only then", async () => {
     const args = TRIGGERS.E_FILE_READ.cli();
     const plain = await runCli(args);
-    const debug = await runCli(["--debug", ...args]);
+    const debug = await runCli(["--trace-errors", ...args]);
     expect(plain.err).not.toMatch(/\n\s+at /);
     expect(debug.code).toBe(2);
     expect(debug.err.startsWith(plain.err)).toBe(true);
@@ -375,7 +389,7 @@ Every bad input ends in one of these codes. The CLI prints
       hint: what to do
 
 on stderr and exits 2 (exit 1 means the kernel would refuse the load or a verification failed; 0 is
-success). \`--debug\` adds the stack trace. With \`--json\`, library callers get the same fields from
+success). \`--trace-errors\` adds the stack trace. With \`--json\`, library callers get the same fields from
 \`KexecLabError.toJSON()\`: \`{code, message, hint, where: {file, offset, field}}\`. Anything else on
 stderr (\`error[E_INTERNAL]\`) is a bug in kexec-lab: please report it with the input (docs/security.md).
 

@@ -8,8 +8,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { writeOutputFile } from "../src/cli/files.js";
 import { KexecLabError } from "../src/errors.js";
+import { writeOutputFile } from "../src/formats/node/files.js";
 import { DATA_DIR, runCli, smallArm64Image } from "./fuzz/targets.js";
 import { testTempDir } from "./helpers/tmp.js";
 

@@ -33,7 +33,7 @@ export function reportError(io: CliIo, e: unknown, debug: boolean): number {
   }
   const err = e instanceof Error ? e : new Error(String(e));
   io.stderr(
-    `${paint(io, "red", "kexec-lab: internal error")}[E_INTERNAL]: ${err.message}\n  hint: this is a bug in kexec-lab; rerun with --debug and report it with the input\n`,
+    `${paint(io, "red", "kexec-lab: internal error")}[E_INTERNAL]: ${err.message}\n  hint: this is a bug in kexec-lab; rerun with --trace-errors and report it with the input\n`,
   );
   if (debug && err.stack) io.stderr(`${err.stack}\n`);
   return EXIT_BAD_INPUT;

@@ -53,7 +53,7 @@ export function buildProgram(ctx: CliContext): Command {
         "and how long it takes.",
     )
     .version("0.1.0")
-    .option("--debug", "print stack traces of errors")
+    .option("--trace-errors", "print stack traces of errors (for reporting a bug in kexec-lab)")
     .option(
       "--max-memory <size>",
       "most host memory the simulator may allocate for page contents and tables (e.g. 4G); past it: E_LIMIT",
@@ -67,8 +67,35 @@ export function buildProgram(ctx: CliContext): Command {
   for (const register of COMMANDS) {
     const sub = register(program, ctx);
     sub.exitOverride().configureOutput(output);
+    deferMandatoryOptions(sub);
   }
   return program;
+}
+
+/**
+ * commander checks required options before unknown ones, so `plan --kernal F` said only that --kernel
+ * was missing. Required options are checked here instead, in a preAction hook, which runs after
+ * commander's unknown-option check (with its "did you mean --kernel?").
+ */
+function deferMandatoryOptions(cmd: Command): void {
+  const required = cmd.options.filter((o) => o.mandatory);
+  if (required.length === 0) return;
+  for (const o of required) o.mandatory = false;
+  cmd.hook("preAction", (_root, action) => {
+    for (const o of required) {
+      if (action.getOptionValue(o.attributeName()) === undefined) {
+        action.error(`error: required option '${o.flags}' not specified`, {
+          code: "commander.missingMandatoryOptionValue",
+          exitCode: 1,
+        });
+      }
+    }
+  });
+}
+
+/** True when the arguments ask for stack traces of errors (the global --trace-errors). */
+export function wantsTrace(args: readonly string[]): boolean {
+  return args.includes("--trace-errors");
 }
 
 /** Run the CLI with arguments (without "node" and the script). Returns the exit code. */
@@ -79,7 +106,7 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
   } catch (e) {
-    return reportError(io, e, args.includes("--debug"));
+    return reportError(io, e, wantsTrace(args));
   }
 }
 

@@ -64,6 +64,19 @@ function hexValue(
   return v >= 2 ** 53 ? null : v;
 }
 
+/** At most 60 characters of a line, with anything but printable ASCII as \xNN: never raw bytes. */
+function quoteLine(raw: string): string {
+  let out = "";
+  for (const ch of raw.slice(0, 60)) {
+    const c = ch.codePointAt(0)!;
+    out +=
+      c >= 0x20 && c < 0x7f && ch !== '"' && ch !== "\\"
+        ? ch
+        : `\\x${(c & 0xff).toString(16).padStart(2, "0")}`;
+  }
+  return out;
+}
+
 function where(file: string | undefined, offset: number, field: string) {
   return file !== undefined ? { file, offset, field } : { offset, field };
 }
@@ -91,7 +104,7 @@ export function parseIomem(text: string, file?: string): Iomem {
       if (!m)
         throw new KexecLabError(
           "E_FORMAT_CORRUPT",
-          `expected "start end type", got "${raw.slice(0, 60)}"`,
+          `expected "start end type", got "${quoteLine(raw)}"`,
           where(file, lineOffset, `line ${lineNo}`),
         );
       [, startHex, endHex, name] = m as unknown as [string, string, string, string];
@@ -101,7 +114,7 @@ export function parseIomem(text: string, file?: string): Iomem {
       if (!m)
         throw new KexecLabError(
           "E_FORMAT_CORRUPT",
-          `expected "start-end : name", got "${raw.slice(0, 60)}"`,
+          `expected "start-end : name", got "${quoteLine(raw)}"`,
           where(file, lineOffset, `line ${lineNo}`),
         );
       if (m[1]!.length % 2 !== 0) {

@@ -4,8 +4,11 @@ import type { Command } from "commander";
 import type { CliContext } from "../main.js";
 import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
+import { registerDiff } from "./diff.js";
 import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
+import { registerKexec } from "./kexec.js";
+import { registerMemory } from "./memory.js";
 import { registerOverhead } from "./overhead.js";
 import { registerPlan } from "./plan.js";
 import { registerReport } from "./report.js";
@@ -23,6 +26,9 @@ export const COMMANDS: RegisterCommand[] = [
   registerCalibrate,
   registerInspect,
   registerPlan,
+  registerMemory,
+  registerKexec,
+  registerDiff,
   registerReport,
   registerEmit,
   registerSweep,

@@ -1,7 +1,11 @@
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
-import { readPlanFiles } from "../../formats/node/plan-files.js";
-import { ARCHES, type Arch } from "../../kimage/constants.js";
+import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
+import { ARCH_NAMES, parseArch } from "../../formats/role.js";
+import type { Host } from "../../host/host.js";
+import { readHostDir } from "../../host/node/read.js";
+import { hostPlanFields } from "../../host/plan.js";
+import type { Arch } from "../../kimage/constants.js";
 import {
   formatPrintSegments,
   LOADERS,
@@ -12,16 +16,23 @@ import {
   segmentBufszOf,
 } from "../../loader/plan.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
+import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
-import { writeOutputFile } from "../files.js";
+import { checkOutputPath, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
 export interface PlanOptions {
-  arch: Arch;
+  /** A kexec-lab-collect directory (or a recording) standing for the machine. */
+  host?: string;
+  /** The host's /proc/cmdline as the command line (kexec --reuse-cmdline). */
+  reuseCmdline?: boolean;
+  /** --arch as typed (arm64, aarch64, x86_64, amd64); absent: from the kernel file. */
+  arch?: string;
   kernel: string;
   initrd?: string;
+  initrdSize?: string;
   dtb?: string;
   iomem?: string;
   append?: string;
@@ -37,6 +48,7 @@ export interface PlanOptions {
   force?: boolean;
   json?: boolean;
   printSegments?: boolean;
+  explain?: boolean;
 }
 
 /** "SIZE@OFFSET" as in crashkernel=256M@0x80000000: the region [OFFSET, OFFSET + SIZE). */
@@ -51,18 +63,57 @@ export function parseCrashkernel(s: string): { start: number; end: number } {
   return { start, end: start + size };
 }
 
-/** Common options of `plan` (and of any command that plans from real files). */
-export function planInputFromOptions(opts: PlanOptions): PlanInput {
+/**
+ * The architecture of a plan: --arch (any name parseArch takes), else what the kernel file is (an
+ * Image is arm64, a bzImage x86_64, an ELF by e_machine), else arm64 (a gzip kernel is an Image.gz).
+ */
+export function planArch(opts: { arch?: string; kernel: string }, host?: Host): Arch {
+  if (opts.arch !== undefined) return parseArch(opts.arch);
+  return kernelFileArch(opts.kernel) ?? host?.arch ?? "arm64";
+}
+
+/**
+ * Common options of `plan` (and of any command that plans from real files). `read.sizesOnly` reads
+ * only the headers and sizes placement needs (see readPlanFiles).
+ */
+export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = {}): PlanInput {
+  if (opts.initrd !== undefined && opts.initrdSize !== undefined) {
+    throw new KexecLabError("E_USAGE", "--initrd and --initrd-size exclude each other", {
+      field: "--initrd-size",
+    });
+  }
+  const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
+  const arch = planArch(opts, host);
+  if (opts.reuseCmdline && host?.cmdline === undefined) {
+    throw new KexecLabError("E_USAGE", "--reuse-cmdline needs --host with a cmdline.txt", {
+      field: "--reuse-cmdline",
+    });
+  }
   const input: PlanInput = {
-    arch: opts.arch,
+    arch,
     loader: opts.loader,
-    ...readPlanFiles({
-      kernel: opts.kernel,
-      ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
-      ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
-      ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
-    }),
+    ...(host !== undefined ? hostPlanFields(host, arch, opts.loader) : {}),
+    ...readPlanFiles(
+      {
+        kernel: opts.kernel,
+        ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
+        ...(opts.initrdSize !== undefined
+          ? {
+              initrdSize: toSafeNumber(parseSize(opts.initrdSize, "--initrd-size"), "--initrd-size"),
+            }
+          : {}),
+        ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
+        ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
+      },
+      read,
+    ),
   };
+  if (opts.reuseCmdline && opts.append !== undefined) {
+    throw new KexecLabError("E_USAGE", "--reuse-cmdline and --append exclude each other", {
+      field: "--append",
+    });
+  }
+  if (opts.reuseCmdline) input.append = host!.cmdline!;
   if (opts.append !== undefined) input.append = opts.append;
   if (opts.memMin !== undefined) input.memMin = toSafeNumber(parseSize(opts.memMin, "mem-min"), "mem-min");
   if (opts.memMax !== undefined) input.memMax = toSafeNumber(parseSize(opts.memMax, "mem-max"), "mem-max");
@@ -89,10 +140,19 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
   )
     .option("--initrd <file>", "initial ramdisk")
     .option(
+      "--initrd-size <size>",
+      "an initrd of this size instead of a file (e.g. 1G): placement needs only its size",
+    )
+    .option(
       "--dtb <file>",
       "device tree (arm64; for kexec-file this stands for the running kernel's /sys/firmware/fdt)",
     )
     .option("--iomem <file>", "/proc/iomem or /sys/firmware/memmap dump of the running machine")
+    .option(
+      "--host <dir>",
+      "the machine as kexec-lab-collect saw it (memory map, fdt, CPUs, ...); --iomem/--dtb override its files",
+    )
+    .option("--reuse-cmdline", "the --host machine's /proc/cmdline as the command line")
     .option("--append <cmdline>", "kernel command line (/chosen/bootargs on arm64)")
     .addOption(new Option("--loader <loader>", "placement rules").choices(LOADERS).default("kexec-tools"))
     .option("--mem-min <addr>", "kexec-tools --mem-min: lowest address for segments")
@@ -117,11 +177,15 @@ export function registerPlan(program: Command, ctx: CliContext): Command {
     .description(
       "place a kernel, initrd and DTB as kexec-tools or kexec_file_load would: the dry run kexec lacks",
     )
-    .addOption(new Option("--arch <arch>", "architecture").choices(ARCHES).default("arm64"))
+    .option(
+      "--arch <arch>",
+      `architecture: ${ARCH_NAMES.join(", ")} (default: the kernel file's; an Image.gz is arm64)`,
+    )
     .option("--out-dtb <file>", "write the patched DTB here")
     .option("--force", "overwrite --out-dtb if it exists")
     .option("--print-segments", "print nr_segments and segment[i] lines in kexec-tools' --debug format")
     .option("--json", "print one JSON document")
+    .option("--explain", "after the table, what its terms mean")
     .addHelpText(
       "after",
       `
@@ -129,7 +193,8 @@ Examples:
   $ kexec-lab plan --kernel Image --initrd initrd.img --dtb fdt.dtb --iomem iomem.txt --append "console=ttyAMA0"
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --loader kexec-file --json
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --iomem iomem.txt --print-segments | diff - real-debug.txt
-  $ kexec-lab plan --arch x86_64 --kernel bzImage --initrd initrd.img --iomem /proc/iomem
+  $ kexec-lab plan --kernel bzImage --initrd initrd.img --iomem /proc/iomem
+  $ kexec-lab plan --kernel bzImage --initrd-size 1G --iomem iomem.txt
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --crashkernel 256M@0x60000000 --iomem iomem.txt
 
 Without --iomem on arm64 the memory map comes from the DTB's memory nodes (minus reservations).
@@ -138,7 +203,8 @@ the placed segments (e.g. more than half of RAM), 2 when the load cannot be plac
 segment, its size and alignment and the largest free range).`,
     )
     .action((opts: PlanOptions) => {
-      const plan = planLoad(planInputFromOptions(opts));
+      if (opts.outDtb !== undefined) checkOutputPath(opts.outDtb, opts.force === true);
+      const plan = planLoad(planInputFromOptions(opts, { sizesOnly: opts.outDtb === undefined }));
       if (opts.outDtb !== undefined) {
         if (!plan.patchedDtb)
           throw new KexecLabError("E_USAGE", "--out-dtb: this load has no DTB", { field: "out-dtb" });
@@ -161,6 +227,7 @@ segment, its size and alignment and the largest free range).`,
         out += `${renderTable(["#", "segment", "mem", "end", "memsz", "bufsz"], rows, ["right", "left", "left", "left", "right", "right"])}\n\n`;
         out += `entry ${hexAddr(plan.entry)}, kernel entry ${hexAddr(plan.kernelEntry)}${plan.dtbAddress !== undefined ? `, dtb ${hexAddr(plan.dtbAddress)}` : ""}\n`;
         for (const n of plan.notes) out += `note: ${n}\n`;
+        if (opts.explain) out += `\n${formatLegend(PLAN_LEGEND)}`;
         ctx.io.stdout(out);
       }
       ctx.exitCode = plan.verdict.ok ? EXIT_OK : EXIT_REFUSED;

@@ -23,12 +23,13 @@ import {
 } from "../../reloc/run.js";
 import type { RelocationStrategy } from "../../reloc/strategy.js";
 import { formatBytes, formatCount, formatSeconds, renderTable } from "../../report/format.js";
+import { formatLegend, RUN_LEGEND } from "../../report/legend.js";
 import { scenarioPageMap } from "../../report/pagemap.js";
 import { defaultScenario } from "../../scenario/default.js";
 import { loadScenario, runLoadedScenario } from "../../scenario/load.js";
 import { parseJson } from "../../scenario/validate-input.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
-import { readInputFile, readTextFile } from "../files.js";
+import { checkOutputPath, readInputFile, readTextFile } from "../files.js";
 import { paint, printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { scenarioProgress, startProgress } from "../progress.js";
@@ -37,6 +38,7 @@ import { writeHtmlReport } from "./report.js";
 
 interface RunOptions {
   arch: Arch;
+  explain?: boolean;
   strategy?: string;
   linearMap: "block" | "page";
   granule: string;
@@ -239,9 +241,11 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .option("--html <file>", "also write the self-contained HTML report")
     .option("--force", "overwrite the --html file if it exists")
     .option("--json", "print one JSON document")
+    .option("--explain", "after the tables, what their terms mean (x limit, parked, swaps, (sampled), ...)")
     .option("--timings", "include wall-clock seconds of each relocation (breaks byte-identical output)")
     .addHelpText("after", HELP)
     .action(async (opts: RunOptions) => {
+      if (opts.html !== undefined) checkOutputPath(opts.html, opts.force === true);
       for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
       const progress = startProgress(ctx.io, "run");
       let outcome: RunOutcome;
@@ -272,7 +276,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         if (!opts.json) ctx.io.stderr(`wrote ${opts.html} (${formatBytes(bytes)})\n`);
       }
       if (opts.json) printJson(ctx.io, result);
-      else ctx.io.stdout(renderRun(result, ctx));
+      else ctx.io.stdout(renderRun(result, ctx) + (opts.explain ? `\n${formatLegend(RUN_LEGEND)}` : ""));
       ctx.exitCode = result.strategies.every((s) => s.verified) ? EXIT_OK : EXIT_REFUSED;
     });
 }

@@ -1,0 +1,80 @@
+import type { Command } from "commander";
+import { diffLoad } from "../../diagnose/diff.js";
+import { parseKexecLog } from "../../diagnose/log.js";
+import { parseIomem } from "../../formats/iomem.js";
+import { ARCH_NAMES } from "../../formats/role.js";
+import { readHostDir } from "../../host/node/read.js";
+import { arm64MemoryRanges, x86MemoryRanges } from "../../kexectools/debug.js";
+import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
+import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
+import { readTextFile } from "../files.js";
+import { printJson } from "../io.js";
+import type { CliContext } from "../main.js";
+import { addPlanInputOptions, type PlanOptions, planInputFromOptions } from "./plan.js";
+
+interface DiffOptions extends PlanOptions {
+  memFree?: string;
+  json?: boolean;
+}
+
+const MARK = { same: "=", explained: "~", unexplained: "!" } as const;
+
+export function registerDiff(program: Command, ctx: CliContext): Command {
+  const cmd = program.command("diff");
+  addPlanInputOptions(cmd, { kernelRequired: true });
+  return cmd
+    .description(
+      "explain a real `kexec -d` output or dmesg: every difference from the planned load and every failure",
+    )
+    .argument("<log>", "kexec -d output (stdout and stderr) and/or dmesg / journalctl text")
+    .option("--arch <arch>", `architecture: ${ARCH_NAMES.join(", ")} (default: the kernel file's)`)
+    .option("--mem-free <size>", "MemFree when the load ran (default: --host's meminfo.txt), for ENOMEM")
+    .option("--json", "print one JSON document")
+    .addHelpText(
+      "after",
+      `
+Give the same load as the logged run (kernel, initrd or --initrd-size, --append, -p, --mem-min/--mem-max)
+and the machine (--host DIR from kexec-lab-collect, or --iomem/--dtb). Each finding is marked
+"=" same, "~" different or failed for a reason named here, "!" not explained.
+
+Examples:
+  $ kexec -d -l vmlinuz --initrd=initrd.img --reuse-cmdline > kexec.log 2>&1
+  $ kexec-lab diff kexec.log --kernel vmlinuz --initrd initrd.img --reuse-cmdline --host ./my-host
+  $ kexec-lab diff kexec.log --kernel Image --initrd-size 1200M -p --host ./my-host
+
+Exit code 0 when every finding is explained, 1 when some are not.`,
+    )
+    .action((log: string, opts: DiffOptions) => {
+      const facts = parseKexecLog(readTextFile(log));
+      const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
+      const plan = planInputFromOptions(opts, { sizesOnly: true });
+      let ourMemoryRanges: string[] | undefined;
+      const crashRegion = plan.crash
+        ? (plan.crashRegion ??
+          (plan.iomem !== undefined ? parseIomem(plan.iomem).crashKernel.at(-1) : undefined))
+        : undefined;
+      if (plan.arch === "x86_64" && host?.memmap !== undefined)
+        ourMemoryRanges = x86MemoryRanges(host.memmap).lines;
+      else if (plan.arch === "arm64" && plan.iomem !== undefined)
+        ourMemoryRanges = arm64MemoryRanges(plan.iomem, crashRegion).lines;
+      const memFree =
+        opts.memFree !== undefined
+          ? toSafeNumber(parseSize(opts.memFree, "--mem-free"), "--mem-free")
+          : host?.memFree;
+      const report = diffLoad({
+        facts,
+        plan,
+        ...(ourMemoryRanges !== undefined ? { ourMemoryRanges } : {}),
+        ...(host?.memTotal !== undefined ? { memTotal: host.memTotal } : {}),
+        ...(memFree !== undefined ? { memFree } : {}),
+      });
+      if (opts.json) printJson(ctx.io, report);
+      else {
+        let out = "";
+        for (const f of report.findings) out += `${MARK[f.status]} ${f.topic}: ${f.text}\n`;
+        out += `${report.findings.length} findings, ${report.unexplained} not explained\n`;
+        ctx.io.stdout(out);
+      }
+      ctx.exitCode = report.unexplained === 0 ? EXIT_OK : EXIT_REFUSED;
+    });
+}

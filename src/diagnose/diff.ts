@@ -1,0 +1,356 @@
+/**
+ * `kexec-lab diff`: a real log against the same load planned here. Every difference and every
+ * failure in the log gets a finding: what matched, what differs and why (the rule or model behind
+ * it), what failed and which constraint ruled each free range out, and the smallest change that
+ * makes the load fit. A finding that cannot be explained is marked so and counted: the goal is none.
+ */
+
+import { KexecLabError } from "../errors.js";
+import { hex } from "../formats/bytes.js";
+import { parseIomem } from "../formats/iomem.js";
+import { type KtSegment, kexecLoadFlags } from "../kexectools/debug.js";
+import { validateLoad } from "../kimage/validate.js";
+import { freeForLoader, type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
+import { loadMemory } from "../memory/load-memory.js";
+import { formatBytes } from "../report/format.js";
+import type { KexecLogFacts } from "./log.js";
+
+export type FindingStatus = "same" | "explained" | "unexplained";
+
+export interface Finding {
+  topic: string;
+  status: FindingStatus;
+  text: string;
+}
+
+export interface DiffInput {
+  facts: KexecLogFacts;
+  plan: PlanInput;
+  /** The memory-range lines kexec-lab derives for the machine (x86MemoryRanges / arm64MemoryRanges). */
+  ourMemoryRanges?: string[];
+  /** totalram of the machine (MemTotal) for kexec_load's checks. */
+  memTotal?: number;
+  memFree?: number;
+}
+
+export interface DiffReport {
+  findings: Finding[];
+  unexplained: number;
+}
+
+const GiB = 2 ** 30;
+
+function tryPlan(input: PlanInput): { plan?: Plan; error?: KexecLabError } {
+  try {
+    return { plan: planLoad(input) };
+  } catch (e) {
+    if (e instanceof KexecLabError) return { error: e };
+    throw e;
+  }
+}
+
+/** Largest n in [lo, hi] (step `step`) for which ok(n) holds, assuming ok is monotone; undefined if none. */
+function largest(lo: number, hi: number, step: number, ok: (n: number) => boolean): number | undefined {
+  if (!ok(lo)) return undefined;
+  let a = lo;
+  let b = hi;
+  while (b - a > step) {
+    const mid = Math.floor((a + b) / 2 / step) * step;
+    if (mid <= a) break;
+    if (ok(mid)) a = mid;
+    else b = mid;
+  }
+  return a;
+}
+
+/** Smallest n in [lo, hi] for which ok(n) holds (monotone), undefined if none. */
+function smallest(lo: number, hi: number, step: number, ok: (n: number) => boolean): number | undefined {
+  if (!ok(hi)) return undefined;
+  let a = lo;
+  let b = hi;
+  while (b - a > step) {
+    const mid = Math.ceil((a + b) / 2 / step) * step;
+    if (mid >= b) break;
+    if (ok(mid)) b = mid;
+    else a = mid;
+  }
+  return b;
+}
+
+/** The crash region of a crash load: given, or the iomem's last "Crash kernel" line. */
+function crashRegionOf(input: PlanInput): { start: number; end: number } | undefined {
+  if (!input.crash) return undefined;
+  if (input.crashRegion !== undefined) return input.crashRegion;
+  if (input.iomem === undefined) return undefined;
+  return parseIomem(input.iomem).crashKernel.at(-1);
+}
+
+/** The smallest changes that make a failing load place: a smaller initrd, a higher --mem-max, a larger crash region. */
+export function smallestChanges(input: PlanInput): string[] {
+  const out: string[] = [];
+  const fits = (i: PlanInput) => tryPlan(i).plan !== undefined;
+  const initrd = input.initrd;
+  if (initrd !== undefined && initrd.length > 0) {
+    const n = largest(0, initrd.length, 4096, (size) => fits({ ...input, initrd: initrd.subarray(0, size) }));
+    if (n !== undefined && n < initrd.length)
+      out.push(
+        `an initrd of at most ${hex(n)} bytes (${formatBytes(n)}) fits; this one is ${formatBytes(initrd.length)}`,
+      );
+  }
+  if (input.memMax !== undefined) {
+    const m = smallest(input.memMax, 2 ** 48, 4096, (max) => fits({ ...input, memMax: max }));
+    if (m !== undefined) out.push(`--mem-max ${hex(m)} (or higher) fits; it is ${hex(input.memMax)}`);
+    else if (fits({ ...input, memMax: undefined as unknown as number }))
+      out.push("without --mem-max it fits");
+  }
+  const region = crashRegionOf(input);
+  if (region !== undefined) {
+    const r = region;
+    const size = r.end - r.start;
+    const s = smallest(size, size + 64 * GiB, 1 << 20, (sz) =>
+      fits({ ...input, crashRegion: { start: r.start, end: r.start + sz } }),
+    );
+    if (s !== undefined && s > size)
+      out.push(
+        `crashkernel=${s / 2 ** 20}M@${hex(r.start)} (${formatBytes(s - size)} more) fits; it is ${formatBytes(size)}`,
+      );
+  }
+  return out;
+}
+
+/** Which constraint rules out each free range for a hole of `size` bytes (the largest first). */
+export function explainNoHole(input: PlanInput, size: number): string[] {
+  const out: string[] = [];
+  let plan: Plan | undefined;
+  try {
+    plan = planLoad({ ...input, initrd: new Uint8Array(0) });
+  } catch {
+    plan = undefined;
+  }
+  if (plan === undefined) return out;
+  const free = freeForLoader(plan.arch, plan.loader, plan.memoryMap);
+  const placed = plan.segments.map((s) => ({ start: s.mem, end: s.mem + s.memsz }));
+  const min = input.memMin ?? 0;
+  const max = input.memMax !== undefined ? input.memMax + 1 : Number.POSITIVE_INFINITY;
+  const region = crashRegionOf(input);
+  // A crash load has one place to go: its reservation.
+  const ranges =
+    region !== undefined ? [region] : [...free.ranges].sort((a, b) => b.end - b.start - (a.end - a.start));
+  for (const r of ranges.slice(0, 8)) {
+    const len = r.end - r.start;
+    const why: string[] = [];
+    if (len < size) why.push(`too small (${formatBytes(len)} < ${formatBytes(size)})`);
+    if (r.end <= min) why.push(`below --mem-min ${hex(min)}`);
+    if (r.start >= max) why.push(`above --mem-max ${hex(max - 1)}`);
+    if (region !== undefined && (r.end <= region.start || r.start >= region.end))
+      why.push("outside the crashkernel reservation");
+    const taken = placed
+      .filter((p) => p.start < r.end && p.end > r.start)
+      .reduce((a, p) => a + Math.min(p.end, r.end) - Math.max(p.start, r.start), 0);
+    if (taken > 0 && why.length === 0)
+      why.push(`the other segments take ${formatBytes(taken)} of it, leaving no ${formatBytes(size)} gap`);
+    out.push(
+      `${region !== undefined ? "crashkernel reservation" : "free range"} [${hex(r.start)}, ${hex(r.end)}) ${formatBytes(len)}: ${why.length > 0 ? why.join("; ") : "fits on its own"}`,
+    );
+  }
+  return out;
+}
+
+function segmentExplanation(
+  label: string | undefined,
+  field: string,
+  real: number,
+  ours: number,
+): string | undefined {
+  if (label === "purgatory" && field === "bufsz")
+    return `the purgatory is a size model (bufsz ${hex(ours)}); this kexec build's purgatory has ${hex(real)} (give its kexec binary to size it exactly)`;
+  if (label === "dtb" && field === "bufsz")
+    return `the DTB after kexec-tools' libfdt edits is ${hex(real)} bytes; kexec-lab's edit gives ${hex(ours)} (packing and property order)`;
+  if (label === "elfcorehdr" && field === "bufsz")
+    return `the ELF core header size is a model (one PT_NOTE per CPU, one PT_LOAD per RAM range): real ${hex(real)}, modelled ${hex(ours)}`;
+  return undefined;
+}
+
+export function diffLoad(d: DiffInput): DiffReport {
+  const findings: Finding[] = [];
+  const f = d.facts;
+  const add = (topic: string, status: FindingStatus, text: string) => findings.push({ topic, status, text });
+
+  if (f.memoryRanges !== undefined && d.ourMemoryRanges !== undefined) {
+    const a = f.memoryRanges;
+    const b = d.ourMemoryRanges;
+    const first = a.findIndex((l, i) => l !== b[i]);
+    if (first < 0 && a.length === b.length) add("memory ranges", "same", `${a.length} lines, the same`);
+    else
+      add(
+        "memory ranges",
+        "explained",
+        `the log's machine is not the --host machine: line ${first + 1} is "${a[first] ?? "(none)"}" in the log, "${b[first] ?? "(none)"}" here`,
+      );
+  }
+
+  const { plan, error } = tryPlan(d.plan);
+  if (error !== undefined && f.noFreeArea.length === 0 && f.failures.length === 0)
+    add(
+      "placement",
+      "unexplained",
+      `kexec-lab cannot place this load but the log shows no failure: ${error.code}: ${error.detail}`,
+    );
+
+  if (f.table !== undefined && plan !== undefined) {
+    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
+    const real = [...f.table.segments].sort((a, b) => a.mem - b.mem);
+    const flags = kexecLoadFlags(plan.arch, plan.crashRegion !== undefined);
+    add(
+      "flags",
+      flags === f.table.flags ? "same" : "unexplained",
+      flags === f.table.flags
+        ? `flags ${hex(flags)}`
+        : `flags ${hex(f.table.flags)} in the log, ${hex(flags)} here (architecture or -p differ)`,
+    );
+    if (real.length !== ours.length)
+      add(
+        "segments",
+        "unexplained",
+        `${real.length} segments in the log, ${ours.length} here (${ours.map((s) => s.label).join(", ")})`,
+      );
+    for (let i = 0; i < Math.min(real.length, ours.length); i++) {
+      const r: KtSegment = real[i]!;
+      const o = ours[i]!;
+      const ob: KtSegment = { mem: o.mem, memsz: o.memsz, bufsz: segmentBufszOf(o) };
+      const name = `segment[${i}] (${o.label ?? "?"})`;
+      const diffs = (["mem", "memsz", "bufsz"] as const).filter((k) => r[k] !== ob[k]);
+      if (diffs.length === 0) {
+        add(name, "same", `mem ${hex(r.mem)} memsz ${hex(r.memsz)} bufsz ${hex(r.bufsz)}`);
+        continue;
+      }
+      for (const k of diffs) {
+        const why = segmentExplanation(o.label, k, r[k], ob[k]);
+        add(
+          name,
+          why !== undefined ? "explained" : "unexplained",
+          why ?? `${k} ${hex(r[k])} in the log, ${hex(ob[k])} here`,
+        );
+      }
+    }
+    if (f.table.entry === plan.entry) add("entry", "same", `entry ${hex(plan.entry)}`);
+    else {
+      const purg = plan.segments.find((s) => s.label === "purgatory");
+      const inPurg = purg !== undefined && f.table.entry >= purg.mem && f.table.entry < purg.mem + purg.memsz;
+      add(
+        "entry",
+        inPurg ? "explained" : "unexplained",
+        inPurg
+          ? `the entry is purgatory_start, ${hex(f.table.entry - purg!.mem)} into this build's purgatory; kexec-lab models it at the purgatory's base (${hex(plan.entry)})`
+          : `entry ${hex(f.table.entry)} in the log, ${hex(plan.entry)} here`,
+      );
+    }
+  }
+
+  for (const size of f.noFreeArea) {
+    const lines = explainNoHole(d.plan, size);
+    const changes = smallestChanges(d.plan);
+    const here =
+      error !== undefined
+        ? `kexec-lab fails too: ${error.detail}`
+        : "kexec-lab places the load: the inputs differ from the logged run";
+    add(
+      "locate_hole",
+      error !== undefined ? "explained" : "unexplained",
+      [
+        `Could not find a free area of memory of ${hex(size)} bytes (${formatBytes(size)}): ${here}`,
+        ...lines.map((l) => `  ${l}`),
+        ...changes.map((c) => `  smallest change: ${c}`),
+      ].join("\n"),
+    );
+  }
+  for (const max of f.noFreeAreaBelow) {
+    const changes = smallestChanges(d.plan);
+    add(
+      "locate_hole",
+      error !== undefined ? "explained" : "unexplained",
+      [
+        `a hole was found but it ends above hole_max ${hex(max)} (the loader's upper bound for that segment, or --mem-max)`,
+        ...changes.map((c) => `  smallest change: ${c}`),
+      ].join("\n"),
+    );
+  }
+
+  for (const fail of f.failures) {
+    add("syscall", ...explainErrno(fail.syscall, fail.errno, d, plan, error));
+  }
+  if (f.fileLoadUnavailable)
+    add(
+      "syscall",
+      "explained",
+      'kexec_file_load was refused (kexec-tools prints "not available" for ENOSYS, EINVAL, ENOEXEC or ENOTSUP: a kernel without CONFIG_KEXEC_FILE, an image the kernel\'s loader does not take, e.g. a compressed arm64 Image, or a flag it does not know); with -a kexec-tools falls back to kexec_load',
+    );
+  for (const l of f.unrecognisedKexecLines) add("log", "unexplained", `not understood: ${l}`);
+  return { findings, unexplained: findings.filter((x) => x.status === "unexplained").length };
+}
+
+function explainErrno(
+  syscall: string,
+  errno: string,
+  d: DiffInput,
+  plan: Plan | undefined,
+  error: KexecLabError | undefined,
+): [FindingStatus, string] {
+  const head = `${syscall} failed with ${errno}`;
+  if (errno === "ENOMEM") {
+    if (plan === undefined)
+      return ["unexplained", `${head}: kexec-lab cannot place the load to count its memory`];
+    const m = loadMemory(plan, { pageSize: d.plan.pageSize ?? 4096 });
+    const free = d.memFree;
+    return [
+      free !== undefined ? "explained" : "unexplained",
+      `${head}: kimage_alloc_pages() could not get the pages: the load needs ${formatBytes(m.peakBytes)} at its peak (${m.sourcePages} source pages, ${m.indirectionPages} indirection pages, ${m.controlPages} control pages, plus the files' copies)${free !== undefined ? `, MemFree is ${formatBytes(free)}` : "; give MemFree (--host with meminfo.txt or --mem-free) to compare"}`,
+    ];
+  }
+  if (errno === "EBUSY")
+    return [
+      "explained",
+      `${head}: kexec_load/kexec_file_load take kexec_lock with a trylock (kernel/kexec.c, kexec_file.c): another load or unload was running at the same moment (e.g. a kdump service loading the crash kernel); the load itself is not at fault, retry`,
+    ];
+  if (error !== undefined && error.code === "E_INITRD_WINDOW" && errno === "EADDRNOTAVAIL")
+    return ["explained", `${head}: ${error.detail}`];
+  if (
+    syscall === "kexec_load" &&
+    d.facts.table !== undefined &&
+    d.memTotal !== undefined &&
+    plan !== undefined
+  ) {
+    const t = d.facts.table;
+    const crash = plan.crashRegion;
+    const v = validateLoad({
+      arch: plan.arch,
+      pageSize: d.plan.pageSize ?? 4096,
+      ramBytes: BigInt(d.memTotal),
+      flags: t.flags & 0xffff,
+      segments: t.segments.map((s) => ({
+        mem: BigInt(s.mem),
+        memsz: BigInt(s.memsz),
+        bufsz: BigInt(s.bufsz),
+      })),
+      ...(crash !== undefined ? { crash: { start: BigInt(crash.start), end: BigInt(crash.end - 1) } } : {}),
+      ...(t.entry !== 0 ? { entry: BigInt(t.entry) } : {}),
+    });
+    if (!v.ok && v.errno === errno)
+      return [
+        "explained",
+        `${head}: the kernel's ${v.check} check${v.segment !== null ? ` (segment ${v.segment})` : ""}: ${v.reason}`,
+      ];
+    if (v.ok)
+      return [
+        "unexplained",
+        `${head}, but the logged segments pass kexec_load's checks here (totalram ${formatBytes(d.memTotal)})`,
+      ];
+    return ["unexplained", `${head}; the checks here say ${v.errno} (${v.check}: ${v.reason})`];
+  }
+  if (error !== undefined)
+    return ["explained", `${head}: kexec-lab refuses the load too: ${error.code}: ${error.detail}`];
+  return [
+    "unexplained",
+    `${head}: no segment table in the log to check (run kexec with -d) or no MemTotal (--host)`,
+  ];
+}

@@ -1,0 +1,89 @@
+/**
+ * What a real log says about a load: the output of `kexec -d` (kexec-tools) and/or a dmesg or journal
+ * text. Recognised (the exact strings kexec-tools 2.0.25 and Linux 6.1 print):
+ *   - the memory ranges kexec-tools read (x86 "MEMORY RANGES", arm64 get_memory_ranges / "System RAM
+ *     ranges;");
+ *   - "kexec_load: entry = ... flags = ..." and print_segments' table;
+ *   - locate_hole's "Could not find a free area of memory of 0x... bytes..." and "... below: 0x...";
+ *   - "kexec_load failed: <strerror>", "kexec_file_load failed: <strerror>",
+ *     "syscall kexec_file_load not available.";
+ *   - journal prefixes ("Nov 30 09:00:00 host kernel: ", "[   12.345678] ") are stripped first.
+ */
+
+import { type KtSegment, parseKexecLoadTable } from "../kexectools/debug.js";
+import type { Errno } from "../kimage/validate.js";
+
+/** strerror() texts (glibc) of the errnos a kexec load returns. */
+export const STRERROR: Record<string, Errno | "ENOEXEC" | "ENOSYS" | "ENOENT"> = {
+  "Invalid argument": "EINVAL",
+  "Cannot assign requested address": "EADDRNOTAVAIL",
+  "Cannot allocate memory": "ENOMEM",
+  "Device or resource busy": "EBUSY",
+  "Operation not permitted": "EPERM",
+  "Exec format error": "ENOEXEC",
+  "Function not implemented": "ENOSYS",
+  "No such file or directory": "ENOENT",
+};
+
+export interface SyscallFailure {
+  syscall: "kexec_load" | "kexec_file_load";
+  errno: string;
+  message: string;
+}
+
+export interface KexecLogFacts {
+  table?: { entry: number; flags: number; segments: KtSegment[] };
+  /** The memory-range lines as printed (x86 MEMORY RANGES block, or arm64's lines). */
+  memoryRanges?: string[];
+  /** Sizes from "Could not find a free area of memory of 0x... bytes...". */
+  noFreeArea: number[];
+  /** hole_max from "Could not find a free area of memory below: 0x...". */
+  noFreeAreaBelow: number[];
+  failures: SyscallFailure[];
+  /** "syscall kexec_file_load not available." */
+  fileLoadUnavailable: boolean;
+  /** Lines nothing here recognised that mention kexec (reported, never silently dropped). */
+  unrecognisedKexecLines: string[];
+}
+
+const PREFIX = /^(?:\w{3} +\d+ [\d:]+ \S+ kernel: |\[ *\d+\.\d+\] )/;
+const RANGE_LINE = /^[0-9a-f]{16}-[0-9a-f]{16} \(\d+\)$/;
+
+export function parseKexecLog(text: string): KexecLogFacts {
+  const lines = text.split("\n").map((l) => l.replace(/\r$/, "").replace(PREFIX, ""));
+  const facts: KexecLogFacts = {
+    noFreeArea: [],
+    noFreeAreaBelow: [],
+    failures: [],
+    fileLoadUnavailable: false,
+    unrecognisedKexecLines: [],
+  };
+  const table = parseKexecLoadTable(lines.join("\n"));
+  if (table !== undefined) facts.table = table;
+  const mr: string[] = [];
+  const NO_AREA = /^Could not find a free area of memory of 0x([0-9a-f]+) bytes/;
+  const NO_AREA_BELOW = /^Could not find a free area of memory below: 0x([0-9a-f]+)/;
+  const FAILED = /^(kexec_load|kexec_file_load) failed: (.+)$/;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    const noArea = NO_AREA.exec(l);
+    const below = NO_AREA_BELOW.exec(l);
+    const failed = FAILED.exec(l);
+    if (l === "MEMORY RANGES" || l === "System RAM ranges;") {
+      mr.push(l);
+      while (i + 1 < lines.length && RANGE_LINE.test(lines[i + 1]!)) mr.push(lines[++i]!);
+    } else if (l.startsWith("get_memory_ranges:")) mr.push(l);
+    else if (noArea) facts.noFreeArea.push(Number.parseInt(noArea[1]!, 16));
+    else if (below) facts.noFreeAreaBelow.push(Number.parseInt(below[1]!, 16));
+    else if (failed)
+      facts.failures.push({
+        syscall: failed[1] as SyscallFailure["syscall"],
+        errno: STRERROR[failed[2]!.trim()] ?? failed[2]!.trim(),
+        message: l,
+      });
+    else if (l.startsWith("syscall kexec_file_load not available")) facts.fileLoadUnavailable = true;
+    else if (/kexec/i.test(l) && /fail|error|could not|cannot/i.test(l)) facts.unrecognisedKexecLines.push(l);
+  }
+  if (mr.length > 0) facts.memoryRanges = mr;
+  return facts;
+}

@@ -1,0 +1,191 @@
+/**
+ * A host description: what the loaders read on a user's machine, as `kexec-lab-collect` gathers it
+ * (bin/kexec-lab-collect) and as the recording fixtures store it (test/fixtures/recordings/<case>/):
+ * one file per source, the same names in both. Browser-safe: the files come in as bytes; the Node
+ * reader is src/host/node/read.ts.
+ *
+ * | file | source | used for |
+ * | --- | --- | --- |
+ * | iomem.txt | /proc/iomem (root: real addresses) | arm64 kexec-tools' memory ranges, kexec_file x86_64, crash region, totalram estimate |
+ * | memmap.txt | /sys/firmware/memmap/N/{start,end,type} | x86_64 kexec-tools' memory ranges |
+ * | memblock-memory.txt, memblock-reserved.txt | /sys/kernel/debug/memblock/* | arm64 kexec_file_load's free memblock ranges |
+ * | fdt.dtb | /sys/firmware/fdt | arm64 DTB (its kaslr-seed is already wiped by the running kernel) |
+ * | cmdline.txt | /proc/cmdline | --reuse-cmdline |
+ * | uname.txt, uname-m.txt | uname -r, uname -m | the running kernel, the architecture |
+ * | kexec-version.txt, kexec-path.txt | kexec --version, command -v kexec | which kexec-tools (its purgatory) |
+ * | kexec_crash_size.txt | /sys/kernel/kexec_crash_size | the crashkernel reservation's size |
+ * | nproc.txt | nproc | CPUs (the crash ELF core header has one PT_NOTE per CPU) |
+ * | meminfo.txt | MemTotal, MemFree, MemAvailable of /proc/meminfo | totalram (MemTotal = totalram_pages), memory for a load |
+ * | modules.txt | /proc/modules (name and size) | crashkernel estimate (module sizes) |
+ * | case.json | recordings only | the architecture of a recorded case |
+ */
+
+import { KexecLabError } from "../errors.js";
+import { isFdt } from "../formats/fdt.js";
+import type { Arch } from "../kimage/constants.js";
+
+/** Every file name a host directory may hold (others are ignored). */
+export const HOST_FILES = [
+  "iomem.txt",
+  "memmap.txt",
+  "memblock-memory.txt",
+  "memblock-reserved.txt",
+  "fdt.dtb",
+  "cmdline.txt",
+  "uname.txt",
+  "uname-m.txt",
+  "kexec-version.txt",
+  "kexec-path.txt",
+  "kexec_crash_size.txt",
+  "nproc.txt",
+  "meminfo.txt",
+  "modules.txt",
+  "case.json",
+] as const;
+export type HostFileName = (typeof HOST_FILES)[number];
+
+export interface Host {
+  /** Where it came from (the directory), for messages. */
+  source: string;
+  arch?: Arch;
+  /** uname -r of the running kernel. */
+  release?: string;
+  /** /proc/cmdline without its newline. */
+  cmdline?: string;
+  iomem?: string;
+  memmap?: string;
+  memblockMemory?: string;
+  memblockReserved?: string;
+  fdt?: Uint8Array;
+  kexecVersion?: string;
+  kexecPath?: string;
+  /** /sys/kernel/kexec_crash_size in bytes (0: no reservation). */
+  crashSize?: number;
+  cpus?: number;
+  /** MemTotal in bytes: totalram_pages() x PAGE_SIZE, what kexec_load's "half of RAM" check uses. */
+  memTotal?: number;
+  memFree?: number;
+  memAvailable?: number;
+  /** Sum of the sizes in /proc/modules (bytes): every loaded module. */
+  modulesBytes?: number;
+  /** The file names that were present. */
+  files: HostFileName[];
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+/** A one-line file's content; an "absent" placeholder (as the recordings write it) counts as missing. */
+function line(b: Uint8Array | undefined): string | undefined {
+  if (b === undefined) return undefined;
+  const t = text(b).trim();
+  return t === "" || t === "absent" ? undefined : t;
+}
+
+function integer(b: Uint8Array | undefined, file: string, source: string): number | undefined {
+  const t = line(b);
+  if (t === undefined) return undefined;
+  if (!/^\d+$/.test(t)) {
+    throw new KexecLabError("E_FIELD_VALUE", `expected a decimal number, got "${t.slice(0, 40)}"`, {
+      file: `${source}/${file}`,
+    });
+  }
+  return Number(t);
+}
+
+/** "MemTotal:  4010836 kB" lines of /proc/meminfo, in bytes. */
+export function parseMeminfo(t: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of t.split("\n")) {
+    const m = /^(\w+):\s+(\d+)(?:\s+kB)?\s*$/.exec(l.trim());
+    if (m) out[m[1]!] = Number(m[2]) * (/kB\s*$/.test(l) ? 1024 : 1);
+  }
+  return out;
+}
+
+/** Architecture from uname -m (aarch64, x86_64) or Debian's names. */
+function archOf(t: string | undefined): Arch | undefined {
+  if (t === "aarch64" || t === "arm64") return "arm64";
+  if (t === "x86_64" || t === "amd64") return "x86_64";
+  return undefined;
+}
+
+/**
+ * A Host from a directory's files (name -> bytes; absent files missing). E_FIELD_VALUE names a file
+ * whose content is not what its name says.
+ */
+export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, source: string): Host {
+  const host: Host = { source, files: HOST_FILES.filter((f) => files[f] !== undefined) };
+  const t = (f: HostFileName) =>
+    files[f] !== undefined && line(files[f]) !== undefined ? text(files[f]!) : undefined;
+  const iomem = t("iomem.txt");
+  if (iomem !== undefined) host.iomem = iomem;
+  const memmap = t("memmap.txt");
+  if (memmap !== undefined) host.memmap = memmap;
+  const mm = t("memblock-memory.txt");
+  if (mm !== undefined) host.memblockMemory = mm;
+  const mr = t("memblock-reserved.txt");
+  if (mr !== undefined) host.memblockReserved = mr;
+  if (files["fdt.dtb"] !== undefined && files["fdt.dtb"].length > 0) {
+    if (!isFdt(files["fdt.dtb"])) {
+      throw new KexecLabError("E_FIELD_VALUE", "fdt.dtb is not a flattened device tree", {
+        file: `${source}/fdt.dtb`,
+      });
+    }
+    host.fdt = files["fdt.dtb"];
+  }
+  const cmdline =
+    files["cmdline.txt"] !== undefined ? text(files["cmdline.txt"]).replace(/\n$/, "") : undefined;
+  if (cmdline !== undefined) host.cmdline = cmdline;
+  const release = line(files["uname.txt"]);
+  if (release !== undefined) host.release = release;
+  const kv = line(files["kexec-version.txt"]);
+  if (kv !== undefined) host.kexecVersion = kv;
+  const kp = line(files["kexec-path.txt"]);
+  if (kp !== undefined) host.kexecPath = kp;
+  const crash = integer(files["kexec_crash_size.txt"], "kexec_crash_size.txt", source);
+  if (crash !== undefined) host.crashSize = crash;
+  const cpus = integer(files["nproc.txt"], "nproc.txt", source);
+  if (cpus !== undefined) host.cpus = cpus;
+  const meminfo = t("meminfo.txt");
+  if (meminfo !== undefined) {
+    const m = parseMeminfo(meminfo);
+    if (m.MemTotal !== undefined) host.memTotal = m.MemTotal;
+    if (m.MemFree !== undefined) host.memFree = m.MemFree;
+    if (m.MemAvailable !== undefined) host.memAvailable = m.MemAvailable;
+  }
+  const modules = t("modules.txt");
+  if (modules !== undefined) {
+    // "name size refcount deps state address" per line (/proc/modules).
+    host.modulesBytes = modules
+      .split("\n")
+      .map((l) => Number(l.trim().split(/\s+/)[1]))
+      .filter((n) => Number.isFinite(n))
+      .reduce((a, b) => a + b, 0);
+  }
+  let arch = archOf(line(files["uname-m.txt"]));
+  if (arch === undefined && files["case.json"] !== undefined) {
+    try {
+      arch = archOf(String((JSON.parse(text(files["case.json"])) as { arch?: unknown }).arch));
+    } catch {
+      throw new KexecLabError("E_JSON_PARSE", "case.json is not JSON", { file: `${source}/case.json` });
+    }
+  }
+  if (arch === undefined && host.fdt !== undefined) arch = "arm64";
+  if (arch !== undefined) host.arch = arch;
+  if (host.iomem === undefined && host.memmap === undefined && host.fdt === undefined) {
+    throw new KexecLabError(
+      "E_NO_MEMORY_MAP",
+      `${source} has none of iomem.txt, memmap.txt, fdt.dtb: not a kexec-lab-collect directory`,
+      { file: source },
+    );
+  }
+  return host;
+}
+
+/** One-line description: "arm64, 6.1.0-50-cloud-arm64, 4 CPUs, MemTotal 3.8 GiB, kexec-tools 2.0.25". */
+export function describeHost(h: Host): string {
+  const parts = [h.arch ?? "arch unknown"];
+  if (h.release !== undefined) parts.push(h.release);
+  if (h.cpus !== undefined) parts.push(`${h.cpus} CPUs`);
+  if (h.kexecVersion !== undefined) parts.push(h.kexecVersion);
+  return parts.join(", ");
+}

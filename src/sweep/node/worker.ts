@@ -1,0 +1,23 @@
+/** Worker thread of a sweep (see pool.ts): evaluates its share of the grid points and posts the rows back. */
+
+import { parentPort, workerData } from "node:worker_threads";
+import { KexecLabError } from "../../errors.js";
+import { readInputFile } from "../../formats/node/files.js";
+import { evaluatePoint, type SweepPoint } from "../grid.js";
+import type { SweepWorkerMessage } from "./pool.js";
+
+const chunk = workerData as { index: number; point: SweepPoint }[];
+for (const { index, point } of chunk) {
+  try {
+    parentPort!.postMessage({
+      index,
+      rows: evaluatePoint(point, readInputFile),
+    } satisfies SweepWorkerMessage);
+  } catch (e) {
+    parentPort!.postMessage({
+      index,
+      error: e instanceof KexecLabError ? { code: e.code, message: e.detail } : { message: String(e) },
+    } satisfies SweepWorkerMessage);
+    break;
+  }
+}

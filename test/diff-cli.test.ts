@@ -1,0 +1,200 @@
+/**
+ * `kexec-lab diff`: every recorded real log explained (issue #16 item 3), and constructed failures of
+ * each errno a load returns, each explained with the check or constraint behind it.
+ */
+
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseKexecLog } from "../src/diagnose/log.js";
+import { runCli } from "./helpers/cli.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const REC = join(ROOT, "test/fixtures/recordings");
+const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-diff-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Rec {
+  id: string;
+  dir: string;
+  arch: string;
+  syscall: string;
+  crash: boolean;
+  exitCode: number;
+  kernel: string;
+  initrdSize: number;
+  append: string;
+}
+const recs: Rec[] = readdirSync(REC, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => {
+    const c = JSON.parse(readFileSync(join(REC, d.name, "case.json"), "utf8"));
+    return {
+      id: c.id,
+      dir: join(REC, d.name),
+      arch: c.arch,
+      syscall: c.syscall,
+      crash: c.crash,
+      exitCode: c.exitCode,
+      kernel: join(ROOT, c.loaded.kernel.file),
+      initrdSize: c.loaded.initrd?.size ?? 0,
+      append: c.loaded.append ?? c.command.find((a: string) => a.startsWith("--append="))?.slice(9) ?? "",
+    };
+  });
+
+async function diff(log: string, r: Rec, extra: string[] = []) {
+  const res = await runCli([
+    "diff",
+    log,
+    "--kernel",
+    r.kernel,
+    "--initrd-size",
+    String(r.initrdSize),
+    "--append",
+    r.append,
+    "--host",
+    r.dir,
+    ...(r.crash ? ["-p"] : []),
+    ...(r.syscall === "kexec_file_load" ? ["--loader", "kexec-file"] : []),
+    ...extra,
+    "--json",
+  ]);
+  return { ...res, report: res.out !== "" ? JSON.parse(res.out) : undefined };
+}
+
+const arm = recs.find((r) => r.id === "arm64-virt-4g-kexec_load")!;
+const armCrash = recs.find((r) => r.id === "arm64-virt-4g-crash-kexec_load")!;
+
+describe("kexec-lab diff on the recorded real logs", () => {
+  const logs = recs.filter((r) => r.syscall === "kexec_load" && r.exitCode === 0);
+  for (const r of logs) {
+    it(`${r.id}: every difference explained`, async () => {
+      const { report, err } = await diff(join(r.dir, "kexec-d.txt"), r);
+      expect(err).toBe("");
+      const byStatus = (s: string) => report.findings.filter((f: { status: string }) => f.status === s);
+      if (r.arch === "x86_64" && r.crash) {
+        // main's loader does not place x86_64 crash loads yet (issue #13's does): the one finding
+        // left unexplained says so.
+        expect(
+          byStatus("unexplained")
+            .map((f: { text: string }) => f.text)
+            .join("\n"),
+        ).toContain("E_NOT_MODELED");
+        return;
+      }
+      expect(byStatus("unexplained")).toEqual([]);
+      // The memory ranges and the kernel and initrd segments are the same, not merely explained.
+      const same = byStatus("same").map((f: { topic: string }) => f.topic);
+      expect(same).toContain("memory ranges");
+      expect(same).toContain("flags");
+      expect(same.filter((t: string) => /\((kernel|initrd)\)/.test(t)).length).toBe(2);
+    });
+  }
+
+  it("a kexec_file_load the kernel refused (syscall not available) is explained", async () => {
+    const r = recs.find((x) => x.id === "arm64-virt-4g-kexec_file_load-unsupported")!;
+    const facts = parseKexecLog(readFileSync(join(r.dir, "kexec-d.txt"), "utf8"));
+    expect(facts.fileLoadUnavailable).toBe(true);
+    const { report } = await diff(join(r.dir, "kexec-d.txt"), r);
+    expect(report.unexplained).toBe(0);
+    expect(JSON.stringify(report)).toContain("falls back to kexec_load");
+  });
+});
+
+function log(name: string, text: string): string {
+  const p = join(tmp, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+/** The arm64 crash recording's segment table with `edit` applied, as a kexec -d log ending in `failure`. */
+function crashLog(edit: (lines: string[]) => void, failure: string): string {
+  const real = readFileSync(join(armCrash.dir, "kexec-d.txt"), "utf8").split("\n");
+  edit(real);
+  return `${real.join("\n")}\n${failure}\n`;
+}
+
+describe("kexec-lab diff on constructed failures", () => {
+  it("Could not find a free area: which constraint rules out each range, the largest, the smallest change", async () => {
+    const p = log(
+      "nohole.txt",
+      "Could not find a free area of memory of 0xc0000000 bytes...\nCannot load Image\n",
+    );
+    const { report } = await diff(p, { ...arm, initrdSize: 3 * 2 ** 30 });
+    const f = report.findings.find((x: { topic: string }) => x.topic === "locate_hole");
+    expect(f.status).toBe("explained");
+    expect(f.text).toContain("kexec-lab fails too");
+    expect(f.text).toMatch(/free range \[0x[0-9a-f]+, 0x[0-9a-f]+\) .*too small/);
+    expect(f.text).toMatch(/smallest change: an initrd of at most 0x[0-9a-f]+ bytes/);
+  });
+
+  it("a crash load too big for its reservation: the crashkernel= that fits", async () => {
+    const p = log("nohole-crash.txt", "Could not find a free area of memory of 0x12c00000 bytes...\n");
+    const { report } = await diff(p, { ...armCrash, initrdSize: 300 * 2 ** 20 });
+    const f = report.findings.find((x: { topic: string }) => x.topic === "locate_hole");
+    expect(f.status).toBe("explained");
+    expect(f.text).toMatch(/smallest change: crashkernel=\d+M@0x[0-9a-f]+ \(.* more\) fits/);
+  });
+
+  it("EADDRNOTAVAIL: a crash segment outside the reservation", async () => {
+    const p = log(
+      "eaddrnotavail.txt",
+      crashLog((l) => {
+        const i = l.findIndex((x) => x.startsWith("segment[1].mem"));
+        l[i] = "segment[1].mem   = 0x40000000";
+      }, "kexec_load failed: Cannot assign requested address"),
+    );
+    const { report } = await diff(p, armCrash);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "syscall");
+    expect(f.status).toBe("explained");
+    expect(f.text).toMatch(/EADDRNOTAVAIL: the kernel's crash_region check \(segment 1\)/);
+  });
+
+  it("EINVAL: overlapping segments", async () => {
+    const p = log(
+      "einval.txt",
+      crashLog((l) => {
+        const i = l.findIndex((x) => x.startsWith("segment[1].mem"));
+        const j = l.findIndex((x) => x.startsWith("segment[0].mem"));
+        l[i] = l[j]!.replace("segment[0]", "segment[1]");
+      }, "kexec_load failed: Invalid argument"),
+    );
+    const { report } = await diff(p, armCrash);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "syscall");
+    expect(f.status).toBe("explained");
+    expect(f.text).toMatch(/EINVAL: the kernel's segment_overlap check/);
+  });
+
+  it("ENOMEM: the load's peak against MemFree", async () => {
+    const p = log(
+      "enomem.txt",
+      `${readFileSync(join(arm.dir, "kexec-d.txt"), "utf8")}kexec_load failed: Cannot allocate memory\n`,
+    );
+    const { report } = await diff(p, arm, ["--mem-free", "20M"]);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "syscall");
+    expect(f.status).toBe("explained");
+    expect(f.text).toMatch(
+      /ENOMEM: kimage_alloc_pages\(\) could not get the pages: the load needs .* source pages.*MemFree is 20 MiB/,
+    );
+  });
+
+  it("EBUSY: another load held kexec_lock", async () => {
+    const p = log("ebusy.txt", "kexec_load failed: Device or resource busy\n");
+    const { report } = await diff(p, arm);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "syscall");
+    expect(f.status).toBe("explained");
+    expect(f.text).toContain("kexec_lock");
+  });
+
+  it("journal prefixes are stripped, and kexec lines it does not understand are reported, not dropped", async () => {
+    const facts = parseKexecLog(
+      "Nov 30 09:00:00 box kernel: kexec_file_load failed: Invalid argument\n[   12.345678] kexec: weird failure here\n",
+    );
+    expect(facts.failures).toEqual([
+      { syscall: "kexec_file_load", errno: "EINVAL", message: "kexec_file_load failed: Invalid argument" },
+    ]);
+    expect(facts.unrecognisedKexecLines).toEqual(["kexec: weird failure here"]);
+  });
+});
