@@ -209,7 +209,18 @@ const TRIGGERS = {
   },
   E_NO_HOLE: {
     what: "`plan --mem-max` below the end of the first page of RAM",
-    cli: () => ["plan", "--kernel", IMAGE, "--dtb", QEMU_DTB, "--wipe-kaslr-seed", "--mem-max", "0x40001000"],
+    cli: () => [
+      "plan",
+      "--loader",
+      "kexec-tools",
+      "--kernel",
+      IMAGE,
+      "--dtb",
+      QEMU_DTB,
+      "--wipe-kaslr-seed",
+      "--mem-max",
+      "0x40001000",
+    ],
     detail: /kernel: no free range/,
   },
   E_INITRD_WINDOW: {
@@ -240,13 +251,15 @@ const TRIGGERS = {
   },
   E_DTB_KASLR_SEED: {
     what: "`plan` with QEMU's DTB (non-zero /chosen/kaslr-seed) and no --wipe-kaslr-seed",
-    cli: () => ["plan", "--kernel", IMAGE, "--dtb", QEMU_DTB],
+    cli: () => ["plan", "--loader", "kexec-tools", "--kernel", IMAGE, "--dtb", QEMU_DTB],
     detail: /kaslr-seed/,
   },
   E_CMDLINE_TOO_LONG: {
     what: "`plan --append` of 3000 characters",
     cli: () => [
       "plan",
+      "--loader",
+      "kexec-tools",
       "--kernel",
       IMAGE,
       "--dtb",

@@ -1,8 +1,10 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
-import { readPlanFiles } from "../../formats/node/plan-files.js";
+import { readBytes, readPlanFiles } from "../../formats/node/plan-files.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
+import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
 import {
+  formatPlacement,
   formatPrintSegments,
   LOADERS,
   type LoaderKind,
@@ -24,8 +26,16 @@ export interface PlanOptions {
   initrd?: string;
   dtb?: string;
   iomem?: string;
+  memmap?: string;
+  memblockMemory?: string;
+  memblockReserved?: string;
   append?: string;
   loader: LoaderKind;
+  kernelVersion?: string;
+  kexecToolsVersion?: string;
+  kexecBinary?: string;
+  purgatory?: string;
+  cpus?: string;
   memMin?: string;
   memMax?: string;
   crash?: boolean;
@@ -37,6 +47,15 @@ export interface PlanOptions {
   force?: boolean;
   json?: boolean;
   printSegments?: boolean;
+}
+
+/** uname -m and Debian spellings: aarch64 is arm64, amd64 is x86_64. */
+export function parseArchAlias(v: string): Arch {
+  const a = v === "aarch64" ? "arm64" : v === "amd64" ? "x86_64" : v;
+  if (!(ARCHES as readonly string[]).includes(a)) {
+    throw new InvalidArgumentError(`Allowed choices are ${[...ARCHES, "aarch64", "amd64"].join(", ")}.`);
+  }
+  return a as Arch;
 }
 
 /** "SIZE@OFFSET" as in crashkernel=256M@0x80000000: the region [OFFSET, OFFSET + SIZE). */
@@ -72,6 +91,30 @@ export function planInputFromOptions(opts: PlanOptions): PlanInput {
     input.pageSize = toSafeNumber(parseSize(opts.pageSize, "page-size"), "page-size");
   if (opts.seed !== undefined) input.seed = toSafeNumber(parseU64(opts.seed, "seed"), "seed", 0xffffffffn);
   if (opts.wipeKaslrSeed) input.wipeKaslrSeed = true;
+  const text = (f: string) => new TextDecoder().decode(readBytes(f));
+  if (opts.memmap !== undefined) {
+    input.memmap = text(opts.memmap);
+    input.memmapName = opts.memmap;
+  }
+  if (opts.memblockMemory !== undefined) input.memblockMemory = text(opts.memblockMemory);
+  if (opts.memblockReserved !== undefined) input.memblockReserved = text(opts.memblockReserved);
+  if (opts.kernelVersion !== undefined) input.kernelVersion = opts.kernelVersion;
+  if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
+  if (opts.cpus !== undefined) input.cpus = toSafeNumber(parseU64(opts.cpus, "cpus"), "cpus", 8192n);
+  if (opts.kexecBinary !== undefined && opts.purgatory !== undefined)
+    throw new KexecLabError("E_USAGE", "give --kexec-binary or --purgatory, not both", {
+      field: "purgatory",
+    });
+  if (opts.kexecBinary !== undefined) {
+    const p = purgatoryFromKexecBinary(readBytes(opts.kexecBinary), opts.arch, opts.kexecBinary);
+    input.purgatory = {
+      bufsz: p.bufsz,
+      memsz: p.memsz,
+      align: p.align,
+      ...(p.source ? { source: p.source } : {}),
+    };
+  }
+  if (opts.purgatory !== undefined) input.purgatory = purgatoryPreset(opts.purgatory, opts.arch);
   return input;
 }
 
@@ -92,9 +135,34 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
       "--dtb <file>",
       "device tree (arm64; for kexec-file this stands for the running kernel's /sys/firmware/fdt)",
     )
-    .option("--iomem <file>", "/proc/iomem or /sys/firmware/memmap dump of the running machine")
+    .option("--iomem <file>", "/proc/iomem, /sys/firmware/memmap or `kexec -d` output of the running machine")
+    .option(
+      "--memmap <file>",
+      "/sys/firmware/memmap dump (x86_64 kexec-tools reads it in preference to /proc/iomem)",
+    )
+    .option(
+      "--memblock-memory <file>",
+      "/sys/kernel/debug/memblock/memory (arm64 kexec_file_load walks memblock)",
+    )
+    .option("--memblock-reserved <file>", "/sys/kernel/debug/memblock/reserved")
     .option("--append <cmdline>", "kernel command line (/chosen/bootargs on arm64)")
-    .addOption(new Option("--loader <loader>", "placement rules").choices(LOADERS).default("kexec-tools"))
+    .addOption(
+      new Option(
+        "--loader <loader>",
+        "auto: as kexec-tools does (kexec_file_load first from 2.0.27, then kexec_load); kexec-tools: kexec_load (-c); kexec-file: kexec_file_load (-s)",
+      )
+        .choices(LOADERS)
+        .default("auto"),
+    )
+    .option("--kernel-version <v>", "running kernel for kexec_file_load rules (6.1, 6.8, ...)", "6.1")
+    .option(
+      "--kexec-tools-version <v>",
+      "kexec-tools release whose syscall choice --loader auto follows",
+      "2.0.32",
+    )
+    .option("--kexec-binary <file>", "the kexec binary whose embedded purgatory sizes the purgatory segment")
+    .option("--purgatory <preset>", "purgatory size of a measured distribution build")
+    .option("--cpus <n>", "CPUs of the running machine (crash elfcorehdr size)")
     .option("--mem-min <addr>", "kexec-tools --mem-min: lowest address for segments")
     .option("--mem-max <addr>", "kexec-tools --mem-max: highest address (inclusive) for segments")
     .option("-p, --crash", 'crash load (kexec -p) into the "Crash kernel" region of --iomem')
@@ -117,7 +185,11 @@ export function registerPlan(program: Command, ctx: CliContext): Command {
     .description(
       "place a kernel, initrd and DTB as kexec-tools or kexec_file_load would: the dry run kexec lacks",
     )
-    .addOption(new Option("--arch <arch>", "architecture").choices(ARCHES).default("arm64"))
+    .addOption(
+      new Option("--arch <arch>", "architecture: arm64 (or aarch64, as uname -m says), x86_64 (or amd64)")
+        .default("arm64")
+        .argParser(parseArchAlias),
+    )
     .option("--out-dtb <file>", "write the patched DTB here")
     .option("--force", "overwrite --out-dtb if it exists")
     .option("--print-segments", "print nr_segments and segment[i] lines in kexec-tools' --debug format")
@@ -157,8 +229,13 @@ segment, its size and alignment and the largest free range).`,
           formatBytes(s.memsz),
           formatBytes(segmentBufszOf(s)),
         ]);
-        let out = `${plan.arch} ${plan.loader}, memory map from ${plan.memoryMapSource} (${formatBytes(plan.memoryMap.ramBytes)} RAM)\n\n`;
+        let out = `${plan.arch} ${plan.loader === "kexec-file" ? "kexec_file_load" : "kexec_load"}${plan.kernelVersion !== undefined ? ` (kernel ${plan.kernelVersion} rules)` : ""}, memory map from ${plan.memoryMapSource} (${formatBytes(plan.memoryMap.ramBytes)} RAM)\n`;
+        out += `syscall: ${plan.selection}\n\n`;
         out += `${renderTable(["#", "segment", "mem", "end", "memsz", "bufsz"], rows, ["right", "left", "left", "left", "right", "right"])}\n\n`;
+        plan.segments.forEach((s, i) => {
+          out += `${i} ${s.label}: ${formatPlacement(s.placement)}\n`;
+        });
+        out += "\n";
         out += `entry ${hexAddr(plan.entry)}, kernel entry ${hexAddr(plan.kernelEntry)}${plan.dtbAddress !== undefined ? `, dtb ${hexAddr(plan.dtbAddress)}` : ""}\n`;
         for (const n of plan.notes) out += `note: ${n}\n`;
         ctx.io.stdout(out);
