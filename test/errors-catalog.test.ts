@@ -249,6 +249,11 @@ const TRIGGERS = {
     cli: () => ["plan", "--kernel", file(elfWithLoads(17)), "--dtb", QEMU_DTB, "--wipe-kaslr-seed"],
     detail: /kexec_load takes at most 16/,
   },
+  E_SYSCALL_REFUSED: {
+    what: "`plan --loader kexec-file` of an ELF vmlinux on arm64 (image_probe refuses it)",
+    cli: () => ["plan", "--loader", "kexec-file", "--kernel", file(elfWithLoads(1)), "--dtb", QEMU_DTB],
+    detail: /EINVAL: arm64 kexec_file_load takes an Image/,
+  },
   E_DTB_KASLR_SEED: {
     what: "`plan` with QEMU's DTB (non-zero /chosen/kaslr-seed) and no --wipe-kaslr-seed",
     cli: () => ["plan", "--loader", "kexec-tools", "--kernel", IMAGE, "--dtb", QEMU_DTB],

@@ -67,6 +67,11 @@ function versionBefore(a: number[], b: number[]): boolean {
   return false;
 }
 
+/** kexec-tools version a is older than b ("2.0.25" < "2.0.29"). */
+export function toolsBefore(a: string, b: string): boolean {
+  return versionBefore(parseToolsVersion(a), parseToolsVersion(b));
+}
+
 /** The first syscall to try and whether kexec-tools would fall back to kexec_load. */
 export function syscallPlan(
   loader: LoaderKind,
@@ -95,8 +100,18 @@ export function syscallPlan(
   };
 }
 
+/** A refusal by the kernel with a known errno (E_SYSCALL_REFUSED). */
+export class KernelRefusal extends KexecLabError {
+  readonly errno: string;
+  constructor(errno: string, detail: string, where: ConstructorParameters<typeof KexecLabError>[2] = {}) {
+    super("E_SYSCALL_REFUSED", `${errno}: ${detail}`, where);
+    this.errno = errno;
+  }
+}
+
 /** The errno the kernel's kexec_file_load returns for a placement error, where one maps. */
 export function kexecFileErrno(arch: Arch, e: KexecLabError): string | undefined {
+  if (e instanceof KernelRefusal) return e.errno;
   switch (e.code) {
     case "E_KERNEL_UNSUPPORTED":
       return arch === "arm64" ? "EINVAL" : "ENOEXEC";

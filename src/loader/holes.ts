@@ -153,7 +153,10 @@ function holeInRange(
   placed: readonly PlacedRange[],
 ): number | undefined {
   if (kbuf.topDown) {
-    let tempStart = Math.min(endIncl, kbuf.bufMax) - kbuf.memsz + 1;
+    // temp_start = temp_end - memsz, with temp_end inclusive: one byte lower than the last fit, so a
+    // range whose end is page-aligned loses a page (6.1 put a 0xf000 initrd at 0x7ffcf000 under a
+    // range ending at 0x7ffdefff, not at 0x7ffd0000: recording x86_64-q35-2g-kexec_file_load).
+    let tempStart = Math.min(endIncl, kbuf.bufMax) - kbuf.memsz;
     for (;;) {
       tempStart = alignDown(tempStart, kbuf.bufAlign);
       if (tempStart < start || tempStart < kbuf.bufMin) return undefined;

@@ -21,7 +21,14 @@ import { parseIomem } from "../formats/iomem.js";
 import { KEXEC_SEGMENT_MAX } from "../kimage/constants.js";
 import { validateLoad } from "../kimage/validate.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
-import { kexecFileAcceptance, kexecFileErrno, syscallPlan } from "./auto.js";
+import {
+  DEFAULT_KEXEC_TOOLS_VERSION,
+  KernelRefusal,
+  kexecFileAcceptance,
+  kexecFileErrno,
+  syscallPlan,
+  toolsBefore,
+} from "./auto.js";
 import { type Ctx, kernelPlacer, kexecToolsPlacer, type Placer } from "./context.js";
 import type { NamedRange } from "./holes.js";
 import { arm64ImageKexecFile } from "./kexec-file/arm64.js";
@@ -37,6 +44,7 @@ export {
   type Acceptance,
   DEFAULT_KEXEC_TOOLS_VERSION,
   FALLBACK_ERRNOS,
+  KernelRefusal,
   kexecFileAcceptance,
 } from "./auto.js";
 export { DEFAULT_KERNEL_VERSION } from "./kexec-file/version.js";
@@ -125,8 +133,25 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   const where = input.kernelName !== undefined ? { file: input.kernelName, offset: 0 } : { offset: 0 };
   let result: Result;
   if (loader === "kexec-file") {
+    if (input.kexecFileSyscall === false)
+      throw new KernelRefusal(
+        "ENOSYS",
+        "the running kernel has no kexec_file_load (CONFIG_KEXEC_FILE is off)",
+      );
+    // kexec-tools 2.0.29+ (9d9cf8d) passes KEXEC_FILE_DEBUG (0x8) with -d; kernels before 6.8 do not
+    // know the flag and refuse it (flags & ~KEXEC_FILE_FLAGS): EINVAL, so -a falls back to kexec_load.
+    if (
+      input.kexecDebug &&
+      !toolsBefore(input.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION, "2.0.29") &&
+      !atLeast(version, ...KERNEL_RULES.fileDebugFlag.since)
+    ) {
+      throw new KernelRefusal(
+        "EINVAL",
+        `kexec -d passes KEXEC_FILE_DEBUG (kexec-tools ${input.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION}), which a ${input.kernelVersion ?? DEFAULT_KERNEL_VERSION} kernel does not know (added in 6.8)`,
+      );
+    }
     const acc = kexecFileAcceptance(input.arch, kind);
-    if (!acc.accepted) throw new KexecLabError("E_KERNEL_UNSUPPORTED", `${acc.reason}: ${acc.errno}`, where);
+    if (!acc.accepted) throw new KernelRefusal(acc.errno, acc.reason, where);
   }
   if (input.arch === "arm64") {
     if (kind === "arm64-image") {
@@ -162,7 +187,11 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
     const bz = parseBzImage(input.kernel, input.kernelName);
     result =
       loader === "kexec-tools"
-        ? x86BzImageKexecTools(ctx, bz)
+        ? x86BzImageKexecTools(
+            ctx,
+            bz,
+            crashRegion ? { regions: crashRegionsAll(input, crashRegion), iomem } : undefined,
+          )
         : x86BzImageKexecFile(
             ctx,
             bz,
@@ -236,6 +265,13 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   if (loader === "kexec-file") plan.kernelVersion = input.kernelVersion ?? DEFAULT_KERNEL_VERSION;
   if (crashRegion) plan.crashRegion = crashRegion;
   return plan;
+}
+
+/** Every crash kernel region (crash_reserved_mem): the "Crash kernel" lines of the iomem input, or the one given. */
+function crashRegionsAll(input: PlanInput, crash: Range): Range[] {
+  if (input.crashRegion || input.iomem === undefined) return [crash];
+  const ck = parseIomem(input.iomem, input.iomemName).crashKernel;
+  return ck.length > 0 ? ck : [crash];
 }
 
 /** x86 crash elfcorehdr: System RAM resources with [0, 1 MiB) and the crash region cut out. */

@@ -27,6 +27,8 @@ export interface PurgatorySize {
   source?: string;
   /** Largest section alignment (elf_rel_load aligns the purgatory's base to it). */
   align?: number;
+  /** Offset of purgatory_start from the purgatory's base (the kexec entry), when known. */
+  entryOffset?: number;
 }
 
 /** One range of the kernel's memblock view (/sys/kernel/debug/memblock/{memory,reserved}). */
@@ -81,6 +83,22 @@ export interface PlanInput {
   kernelVersion?: string;
   /** kexec-tools release, "2.0.32" (default) ... "2.0.25": decides what --loader auto does. */
   kexecToolsVersion?: string;
+  /**
+   * The running kernel's random pool is initialized (default true). kexec-tools' x86 setup_rng_seed
+   * asks getrandom(GRND_NONBLOCK) for a seed and adds no setup_data segment when it is not.
+   */
+  crngReady?: boolean;
+  /**
+   * x86: the ACPI RSDP address kexec-tools' get_acpi_rsdp finds (dmesg "ACPI: RSDP 0x..."); crash
+   * loads through kexec_load append " acpi_rsdp=0x..." to the command line on a non-EFI machine.
+   */
+  acpiRsdp?: number;
+  /** kexec runs with -d (kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG to kexec_file_load). */
+  kexecDebug?: boolean;
+  /** Size of the running kernel's own purgatory (kexec_file_load on x86_64); default: a model. */
+  kernelPurgatory?: PurgatorySize;
+  /** The running kernel has kexec_file_load (CONFIG_KEXEC_FILE; default true). Without it: ENOSYS. */
+  kexecFileSyscall?: boolean;
 }
 
 /** Why a segment sits where it does. Addresses are byte numbers; `window` is [min, max). */

@@ -36,6 +36,8 @@ export interface PlanOptions {
   kexecBinary?: string;
   purgatory?: string;
   cpus?: string;
+  crngNotReady?: boolean;
+  kexecFileSyscall?: boolean;
   memMin?: string;
   memMax?: string;
   crash?: boolean;
@@ -99,6 +101,8 @@ export function planInputFromOptions(opts: PlanOptions): PlanInput {
   if (opts.memblockMemory !== undefined) input.memblockMemory = text(opts.memblockMemory);
   if (opts.memblockReserved !== undefined) input.memblockReserved = text(opts.memblockReserved);
   if (opts.kernelVersion !== undefined) input.kernelVersion = opts.kernelVersion;
+  if (opts.crngNotReady) input.crngReady = false;
+  if (opts.kexecFileSyscall === false) input.kexecFileSyscall = false;
   if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
   if (opts.cpus !== undefined) input.cpus = toSafeNumber(parseU64(opts.cpus, "cpus"), "cpus", 8192n);
   if (opts.kexecBinary !== undefined && opts.purgatory !== undefined)
@@ -163,6 +167,14 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     .option("--kexec-binary <file>", "the kexec binary whose embedded purgatory sizes the purgatory segment")
     .option("--purgatory <preset>", "purgatory size of a measured distribution build")
     .option("--cpus <n>", "CPUs of the running machine (crash elfcorehdr size)")
+    .option(
+      "--crng-not-ready",
+      "the running kernel's random pool is not initialized yet (no x86 RNG seed setup_data)",
+    )
+    .option(
+      "--no-kexec-file-syscall",
+      "the running kernel lacks kexec_file_load (CONFIG_KEXEC_FILE off: ENOSYS)",
+    )
     .option("--mem-min <addr>", "kexec-tools --mem-min: lowest address for segments")
     .option("--mem-max <addr>", "kexec-tools --mem-max: highest address (inclusive) for segments")
     .option("-p, --crash", 'crash load (kexec -p) into the "Crash kernel" region of --iomem')

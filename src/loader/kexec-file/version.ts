@@ -28,4 +28,9 @@ export const KERNEL_RULES = {
   walkRev: { since: [6, 8] as const, commit: "b3ba234171cd" },
   /** bzImage64_load: the kernel's buf_min is max(MIN_KERNEL_LOAD_ADDR, pref_address). */
   prefAddress: { since: [6, 8] as const, commit: "x86/kexec pref_address (bzImage64_load)" },
+  /** "kexec_file: add kexec_file flag to control debug printing": KEXEC_FILE_DEBUG (0x8) is accepted. */
+  fileDebugFlag: {
+    since: [6, 8] as const,
+    commit: "kexec_file: add kexec_file flag to control debug printing",
+  },
 };

@@ -38,3 +38,58 @@ export function arm64CrashMemoryRanges(
     : [...map.ram.ranges];
   return ram.flatMap((r) => [...new RangeSet([r]).subtract(crash).ranges]);
 }
+
+/**
+ * x86 (kexec/arch/i386/crashdump-x86.c get_crash_memory_ranges): every /proc/iomem line, nested ones
+ * too, that names "System RAM" (anywhere in the name), "ACPI Tables", "ACPI Non-volatile Storage",
+ * "Persistent Memory (legacy)", "Persistent Memory", "reserved" or "Reserved"; then exclude_region
+ * cuts each crash region out (splitting a range in two where it lies inside). A "GART" line is cut
+ * out too. Returned in the order kexec-tools keeps them (type: true for RAM).
+ */
+export function x86CrashMemoryRanges(
+  iomem: Iomem,
+  crash: readonly Range[],
+): { start: number; end: number; ram: boolean }[] {
+  const names = new Set([
+    "ACPI Tables",
+    "ACPI Non-volatile Storage",
+    "Persistent Memory (legacy)",
+    "Persistent Memory",
+    "reserved",
+    "Reserved",
+  ]);
+  let list: { start: number; end: number; ram: boolean }[] = [];
+  const gart: Range[] = [];
+  for (const e of iomem.entries) {
+    if (e.name.includes("System RAM")) list.push({ start: e.start, end: e.end, ram: true });
+    else if (names.has(e.name)) list.push({ start: e.start, end: e.end, ram: false });
+    else if (e.name === "GART") gart.push({ start: e.start, end: e.end });
+  }
+  // exclude_region, with kexec-tools' inclusive ends: a range that strictly contains the region
+  // is split; one that shares an edge is trimmed.
+  const exclude = (r: Range) => {
+    const start = r.start;
+    const end = r.end - 1;
+    const out: typeof list = [];
+    for (const m of list) {
+      const mend = m.end - 1;
+      if (start < mend && end > m.start) {
+        if (start !== m.start && end !== mend) {
+          out.push({ ...m, end: start });
+          out.push({ start: end + 1, end: m.end, ram: true });
+        } else if (start !== m.start) out.push({ ...m, end: start });
+        else out.push({ ...m, start: end + 1 });
+      } else out.push(m);
+    }
+    list = out;
+  };
+  for (const c of crash) exclude(c);
+  for (const g of gart) exclude(g);
+  return list;
+}
+
+/** get_backup_area: the first RAM range ending at or below 640 KiB (0xa0000), else [0, 640 KiB). */
+export function x86BackupArea(ranges: readonly { start: number; end: number; ram: boolean }[]): Range {
+  const r = ranges.find((m) => m.ram && m.end - 1 <= 0xa0000);
+  return r ? { start: r.start, end: r.end } : { start: 0, end: 0xa0000 };
+}

@@ -15,8 +15,13 @@ export function addPurgatory(ctx: Ctx, arch: Arch, hole: Omit<HoleRequest, "size
     align: Math.max(purg.align ?? 1, ctx.pageSize),
   });
   const src = purg.source ?? "given size";
+  if (purg.entryOffset === undefined)
+    ctx.notes.push(
+      "purgatory_start's offset in the purgatory is unknown: the kexec entry is shown as the purgatory's base",
+    );
   ctx.notes.push(
     `purgatory: bufsz ${hex(purg.bufsz)}, memsz ${hex(purg.memsz)} from ${src}${src.startsWith("model") ? "; its size depends on the kexec-tools build: pass --kexec-binary or --purgatory PRESET" : ""}`,
   );
-  return base;
+  // elf_rel_get_addr(&info->rhdr, "purgatory_start"): the entry, when the offset is known.
+  return base + (purg.entryOffset ?? 0);
 }

@@ -132,10 +132,46 @@ export function purgatoryFromKexecBinary(
 }
 
 /**
- * Purgatory sizes measured from distributions' kexec binaries (elf_rel_load footprint of the embedded
- * purgatory; memsz before page rounding). Each entry says which package it was measured from.
+ * Purgatory sizes measured from distributions' kexec binaries: the elf_rel_load footprint of the
+ * embedded purgatory's sections (test/fixtures/recordings/purgatory.json lists them; a test recomputes
+ * these numbers from it); memsz before page rounding. entryOffset (purgatory_start) is the kexec entry
+ * minus the purgatory base that the recorded `kexec -d` runs printed.
  */
-export const PURGATORY_PRESETS: Record<string, Partial<Record<Arch, PurgatorySize>>> = {};
+export const PURGATORY_PRESETS: Record<string, Partial<Record<Arch, PurgatorySize>>> = {
+  /** kexec-tools 2.0.25, Debian 12: kexec-tools_1:2.0.25-3+deb12u3_{amd64,arm64}.deb. */
+  "debian-bookworm": {
+    x86_64: {
+      bufsz: 0x70e0,
+      memsz: 0x9000,
+      align: 4096,
+      entryOffset: 0x760,
+      source: "preset debian-bookworm (kexec-tools 2.0.25-3+deb12u3 amd64)",
+    },
+    arm64: {
+      bufsz: 0x3558,
+      memsz: 0x3558,
+      align: 16,
+      entryOffset: 0x6a0,
+      source: "preset debian-bookworm (kexec-tools 2.0.25-3+deb12u3 arm64)",
+    },
+  },
+  /** kexec-tools 2.0.29, Debian 13: kexec-tools_1:2.0.29-2+b2_amd64.deb, 2.0.29-2+b1_arm64.deb. */
+  "debian-trixie": {
+    x86_64: {
+      bufsz: 0x70e0,
+      memsz: 0x9000,
+      align: 4096,
+      entryOffset: 0x730,
+      source: "preset debian-trixie (kexec-tools 2.0.29-2+b2 amd64)",
+    },
+    arm64: {
+      bufsz: 0x3580,
+      memsz: 0x3580,
+      align: 32,
+      source: "preset debian-trixie (kexec-tools 2.0.29-2+b1 arm64)",
+    },
+  },
+};
 
 /** Last resort: a modelled size, labelled as such wherever it is used. */
 export const DEFAULT_PURGATORY: Record<Arch, PurgatorySize> = {

@@ -13,11 +13,15 @@
  */
 
 import { KexecLabError } from "../../errors.js";
+import { hex } from "../../formats/bytes.js";
 import { type BzImage, LOADED_HIGH } from "../../formats/bzimage.js";
 import type { Elf64 } from "../../formats/elf.js";
+import type { Iomem } from "../../formats/iomem.js";
+import type { Range } from "../../machine/ranges.js";
 import { elfSegments } from "../common.js";
 import { addBuffer, addInitrd, addSegment, alignUp, type Ctx, kernelWhere, place } from "../context.js";
 import { seededBytes } from "../dtb-edit.js";
+import { kexecToolsElfcorehdrSize, x86BackupArea, x86CrashMemoryRanges } from "./crash.js";
 import { addPurgatory } from "./purgatory-segment.js";
 
 /** kexec-tools x86: extra room after the command line in the setup segment (PURGATORY_CMDLINE_SIZE). */
@@ -34,6 +38,8 @@ export interface X86LoadResult {
   entry: number;
   kernelEntry: number;
   initrd?: { start: number; end: number };
+  /** The command line the kernel gets (crash loads append acpi_rsdp= and elfcorehdr=). */
+  cmdline?: string;
 }
 
 /** setup_rng_seed -> add_setup_data: the RNG seed setup_data, the lowest page from 1 MiB up. */
@@ -56,7 +62,54 @@ function addRngSeed(ctx: Ctx): void {
   );
 }
 
-export function x86BzImageKexecTools(ctx: Ctx, bz: BzImage): X86LoadResult {
+/**
+ * load_crashdump_segments (kexec/arch/i386/crashdump-x86.c), all inside the crash region (mem_min /
+ * mem_max): the backup of the first 640 KiB of RAM (align 1024, top-down), the ELF core header (bufsz
+ * rounded to ELF_CORE_HEADER_ALIGN, memsz at least 16 KiB, align 1024, top-down), and the command
+ * line with " acpi_rsdp=0x..." (cmdline_add_efi, non-EFI machines) and " elfcorehdr=NK" appended.
+ */
+function loadCrashdumpSegments(ctx: Ctx, iomem: Iomem, crash: readonly Range[], cmdline: string): string {
+  const input = ctx.input;
+  const ranges = x86CrashMemoryRanges(iomem, crash);
+  const backup = x86BackupArea(ranges);
+  const CRASH =
+    "kexec-tools kexec/arch/i386/crashdump-x86.c load_crashdump_segments -> add_buffer -> locate_hole";
+  const bsz = alignUp(backup.end - backup.start, 1024);
+  addBuffer(ctx, "backup", new Uint8Array(bsz), bsz, {
+    align: 1024,
+    min: 0,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+    source: CRASH,
+  });
+  const cpus = input.cpus ?? 1;
+  const bufsz = kexecToolsElfcorehdrSize(cpus, ranges.length);
+  const memsz = Math.max(bufsz, 16 * 1024);
+  const hdr = addBuffer(ctx, "elfcorehdr", new Uint8Array(bufsz), memsz, {
+    align: 1024,
+    min: 0,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+    source: CRASH,
+  });
+  ctx.notes.push(
+    `backup: [${hex(backup.start)}, ${hex(backup.end)}) of the first 640 KiB (get_backup_area); elfcorehdr: ${hex(bufsz)} bytes = 64 + 56 x (${cpus} CPU notes + vmcoreinfo + kernel text + ${ranges.length} crash memory ranges), rounded to 1024, memsz ${hex(memsz)} (at least 16 KiB); --cpus sets the CPU count`,
+  );
+  let out = cmdline;
+  if (input.acpiRsdp !== undefined) out += ` acpi_rsdp=0x${input.acpiRsdp.toString(16)}`;
+  else
+    ctx.notes.push(
+      'no --acpi-rsdp given: kexec-tools appends " acpi_rsdp=0x..." (get_acpi_rsdp) on a non-EFI machine, which lengthens the setup segment',
+    );
+  out += ` elfcorehdr=${Math.floor(hdr / 1024)}K`;
+  return out;
+}
+
+export function x86BzImageKexecTools(
+  ctx: Ctx,
+  bz: BzImage,
+  crash?: { regions: readonly Range[]; iomem: Iomem | undefined },
+): X86LoadResult {
   const input = ctx.input;
   // bzImage64_probe: a 64-bit, relocatable kernel that can be loaded high.
   if (!bz.relocatable) {
@@ -73,21 +126,33 @@ export function x86BzImageKexecTools(ctx: Ctx, bz: BzImage): X86LoadResult {
       kernelWhere(input, 0x211, "loadflags"),
     );
   }
-  const cmdline = input.append ?? "";
-  const cmdlineLen = cmdline.length + 1;
-  if (cmdlineLen > bz.cmdlineSize) {
+  let cmdline = input.append ?? "";
+  if (cmdline.length + 1 > bz.cmdlineSize) {
     throw new KexecLabError(
       "E_CMDLINE_TOO_LONG",
-      `the command line with its NUL is ${cmdlineLen} bytes; this kernel's cmdline_size is ${bz.cmdlineSize}`,
+      `the command line with its NUL is ${cmdline.length + 1} bytes; this kernel's cmdline_size is ${bz.cmdlineSize}`,
       { field: "append" },
     );
   }
-  if (input.crash) {
-    throw new KexecLabError(
-      "E_NOT_MODELED",
-      "x86_64 crash loads through kexec_load (kexec-tools' backup region, elfcorehdr, memmap= arguments) are not modelled yet; kexec_file_load crash loads are (--loader kexec-file)",
-    );
+  if (crash) {
+    if (!crash.iomem) {
+      throw new KexecLabError(
+        "E_NO_MEMORY_MAP",
+        "an x86_64 crash load through kexec_load reads /proc/iomem for the dump's memory ranges: pass --iomem",
+      );
+    }
+    cmdline = loadCrashdumpSegments(ctx, crash.iomem, crash.regions, cmdline);
+    if (cmdline.length > 2047) {
+      throw new KexecLabError(
+        "E_CMDLINE_TOO_LONG",
+        'kexec-tools: "Command line overflow" after appending the crash arguments',
+        {
+          field: "append",
+        },
+      );
+    }
   }
+  const cmdlineLen = cmdline.length + 1;
   const purgBase = addPurgatory(ctx, "x86_64", {
     min: 0x3000,
     max: Number.POSITIVE_INFINITY,
@@ -133,7 +198,11 @@ export function x86BzImageKexecTools(ctx: Ctx, bz: BzImage): X86LoadResult {
     source:
       "kexec-tools kexec/arch/i386/x86-linux-setup.c setup_linux_bootloader_parameters_high -> add_buffer -> locate_hole",
   });
-  addRngSeed(ctx);
+  if (input.crngReady === false) {
+    ctx.notes.push(
+      "no RNG seed setup_data: the running kernel's random pool is not initialized, so getrandom(GRND_NONBLOCK) fails and setup_rng_seed adds nothing",
+    );
+  } else addRngSeed(ctx);
   ctx.notes.push(
     "x86_64 setup segment: setup header and command line only (boot_params fields such as e820 and ramdisk_image are not filled)",
   );
@@ -146,7 +215,7 @@ export function x86BzImageKexecTools(ctx: Ctx, bz: BzImage): X86LoadResult {
       }
     }
   }
-  return { entry: purgBase, kernelEntry: k.mem + 0x200, ...(initrd ? { initrd } : {}) };
+  return { entry: purgBase, kernelEntry: k.mem + 0x200, ...(initrd ? { initrd } : {}), cmdline };
 }
 
 /** elf_x86_64_load: PT_LOADs at their physical addresses, then purgatory and initrd. */
