@@ -1,0 +1,371 @@
+/**
+ * Loader selection (--loader auto as kexec-tools does it), the memory maps each loader reads, crash
+ * header sizes, and the purgatory read from a kexec binary. Expected values are worked out from the
+ * kexec-tools and kernel source in the comments.
+ */
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { KexecLabError } from "../src/errors.js";
+import { parseIomem } from "../src/formats/iomem.js";
+import { elf64 } from "../src/formats/synth.js";
+import { kexecFileAcceptance, syscallPlan } from "../src/loader/auto.js";
+import { kexecLocateMemHole, locateHole } from "../src/loader/holes.js";
+import { kexecToolsElfcorehdrSize, x86CrashMemoryRanges } from "../src/loader/kexec-tools/crash.js";
+import { elfRelFootprint, purgatoryFromKexecBinary } from "../src/loader/kexec-tools/purgatory.js";
+import { fixupMemoryRanges, parseKexecDebugRanges, RANGE_RAM } from "../src/loader/memory.js";
+import { KernelRefusal, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
+import { runCli } from "./helpers/cli.js";
+
+const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
+const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
+const IMAGE = read("kernels/debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = read("kernels/debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = read("dtb/qemu-virt-4g.dtb");
+const X86_IOMEM = readFileSync(`${DATA}iomem/x86_64-cloud-vm.txt`, "utf8");
+const ARM_IOMEM = readFileSync(`${DATA}iomem/arm64-qemu-virt-4g.txt`, "utf8");
+
+function fail(f: () => unknown): KexecLabError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof KexecLabError) return e;
+    throw e;
+  }
+  throw new Error("expected a KexecLabError");
+}
+
+describe("--loader auto: kexec-tools' syscall choice", () => {
+  it("2.0.27+ tries kexec_file_load first and falls back; older releases use kexec_load; -s/-c force", () => {
+    expect(syscallPlan("auto", "2.0.32")).toMatchObject({ first: "kexec-file", fallback: true });
+    expect(syscallPlan("auto", "2.0.27")).toMatchObject({ first: "kexec-file", fallback: true });
+    expect(syscallPlan("auto", "2.0.26")).toMatchObject({ first: "kexec-tools", fallback: false });
+    expect(syscallPlan("kexec-file", "2.0.25")).toMatchObject({ first: "kexec-file", fallback: false });
+    expect(syscallPlan("kexec-tools", "2.0.32")).toMatchObject({ first: "kexec-tools", fallback: false });
+    expect(fail(() => syscallPlan("auto", "2.0")).code).toBe("E_USAGE");
+  });
+
+  it("the default plan is kexec_file_load where the kernel accepts the file, and says so", () => {
+    const p = planLoad({ arch: "x86_64", kernel: BZIMAGE, iomem: X86_IOMEM });
+    expect(p.loader).toBe("kexec-file");
+    expect(p.selection).toMatch(/kexec_file_load: kexec-tools 2\.0\.32 tries it first/);
+    expect(p.segments[0]!.placement.syscall).toBe("kexec_file_load");
+    const old = planLoad({ arch: "x86_64", kernel: BZIMAGE, iomem: X86_IOMEM, kexecToolsVersion: "2.0.25" });
+    expect(old.loader).toBe("kexec-tools");
+  });
+
+  it("a file the kernel refuses gets its errno, and auto falls back to kexec_load as kexec-tools does", () => {
+    // arm64: image_probe wants an Image: an ELF vmlinux is EINVAL; x86_64: bzImage64_probe: ENOEXEC.
+    expect(kexecFileAcceptance("arm64", "elf64")).toMatchObject({ accepted: false, errno: "EINVAL" });
+    expect(kexecFileAcceptance("x86_64", "elf64")).toMatchObject({ accepted: false, errno: "ENOEXEC" });
+    expect(kexecFileAcceptance("arm64", "arm64-image")).toEqual({ accepted: true });
+    const vmlinux = elf64({
+      machine: 62,
+      entry: 0x1000000,
+      loads: [{ paddr: 0x1000000, filesz: 4096, memsz: 8192 }],
+    });
+    const forced = fail(() =>
+      planLoad({ arch: "x86_64", loader: "kexec-file", kernel: vmlinux, iomem: X86_IOMEM }),
+    );
+    expect(forced).toBeInstanceOf(KernelRefusal);
+    expect((forced as KernelRefusal).errno).toBe("ENOEXEC");
+    const auto = planLoad({ arch: "x86_64", kernel: vmlinux, iomem: X86_IOMEM });
+    expect(auto.loader).toBe("kexec-tools");
+    expect(auto.selection).toMatch(/fail with ENOEXEC .* falls back to kexec_load/);
+    // A kernel without CONFIG_KEXEC_FILE: ENOSYS, also a fallback errno.
+    const nosys = planLoad({
+      arch: "arm64",
+      kernel: IMAGE,
+      dtb: QEMU_DTB,
+      iomem: ARM_IOMEM,
+      wipeKaslrSeed: true,
+      kexecFileSyscall: false,
+    });
+    expect(nosys.selection).toMatch(/ENOSYS/);
+    // No fallback for EADDRNOTAVAIL: a kexec_file_load that cannot place stays a failure.
+    const tiny = "00100000-002fffff : System RAM\n";
+    expect(fail(() => planLoad({ arch: "x86_64", kernel: BZIMAGE, iomem: tiny })).code).toBe("E_NO_HOLE");
+  });
+
+  it("kexec-tools 2.0.29+ with -d passes KEXEC_FILE_DEBUG: a 6.1 kernel says EINVAL, a 6.8 one takes it", () => {
+    const base: PlanInput = { arch: "x86_64", kernel: BZIMAGE, iomem: X86_IOMEM, kexecDebug: true };
+    expect(planLoad({ ...base, kexecToolsVersion: "2.0.29" }).loader).toBe("kexec-tools");
+    expect(planLoad({ ...base, kexecToolsVersion: "2.0.28" }).loader).toBe("kexec-file");
+    expect(planLoad({ ...base, kexecToolsVersion: "2.0.29", kernelVersion: "6.8" }).loader).toBe(
+      "kexec-file",
+    );
+  });
+});
+
+describe("memory maps as the loaders read them", () => {
+  const overlapping =
+    "0000000000100000 000000007fffffff System RAM\n0000000070000000 00000000bfffffff System RAM\n";
+
+  it("overlapping /sys/firmware/memmap entries plan (fixup_memory_ranges), not E_RAM_LAYOUT", () => {
+    // fixup_memory_ranges: the second entry's start moves to the first's inclusive end 0x7fffffff.
+    const fixed = fixupMemoryRanges([
+      { start: 0x100000, end: 0x80000000, type: RANGE_RAM },
+      { start: 0x70000000, end: 0xc0000000, type: RANGE_RAM },
+    ]);
+    expect(fixed).toEqual([
+      { start: 0x100000, end: 0x80000000, type: RANGE_RAM },
+      { start: 0x7fffffff, end: 0xc0000000, type: RANGE_RAM },
+    ]);
+    const p = planLoad({
+      arch: "x86_64",
+      loader: "kexec-tools",
+      kernel: BZIMAGE,
+      iomem: overlapping,
+      crngReady: false,
+    });
+    expect(p.memoryMap.ramBytes).toBe(0xc0000000 - 0x100000);
+    // locate_hole top-down: the purgatory (model memsz 0x9000) ends at the top of the last range.
+    expect(p.segments.at(-1)!.mem).toBe(0xc0000000 - 0x9000);
+    // Duplicates collapse too.
+    expect(
+      fixupMemoryRanges([
+        { start: 0x1000, end: 0x2000, type: 0 },
+        { start: 0x1000, end: 0x3000, type: 0 },
+      ]),
+    ).toEqual([{ start: 0x1000, end: 0x3000, type: 0 }]);
+  });
+
+  it("the MEMORY RANGES block of `kexec -d` is a memory map", () => {
+    const dbg =
+      "kernel: 0x0\nMEMORY RANGES\n0000000000000400-000000000009fbff (0)\n000000000009fc00-000000000009ffff (1)\n0000000000100000-000000007ffdefff (0)\nsym: x\n";
+    expect(parseKexecDebugRanges(dbg)).toEqual([
+      { start: 0x400, end: 0x9fc00, type: 0 },
+      { start: 0x9fc00, end: 0xa0000, type: 1 },
+      { start: 0x100000, end: 0x7ffdf000, type: 0 },
+    ]);
+    const p = planLoad({
+      arch: "x86_64",
+      loader: "kexec-tools",
+      kernel: BZIMAGE,
+      iomem: dbg,
+      crngReady: false,
+    });
+    expect(p.memoryMapSource).toBe("kexec-debug");
+    // Same as the recorded 2 GiB guest: kernel at 0x7cc00000.
+    expect(p.segments.find((s) => s.label === "kernel")!.mem).toBe(0x7cc00000);
+  });
+
+  it("kexec-tools' locate_hole keeps adjacent ranges apart; the kernel stops at the first range that fits", () => {
+    // Two adjacent 1 MiB ranges: a 1.5 MiB hole fits neither for locate_hole (no coalescing).
+    const two = [
+      { start: 0x100000, end: 0x200000 },
+      { start: 0x200000, end: 0x300000 },
+    ];
+    expect(
+      locateHole(
+        two,
+        [],
+        { size: 0x180000, align: 4096, holeMin: 0, holeMax: Infinity, holeEnd: -1 },
+        4096,
+        0,
+        Infinity,
+      ).mem,
+    ).toBeUndefined();
+    expect(
+      locateHole(
+        two,
+        [],
+        { size: 0x1000, align: 4096, holeMin: 0, holeMax: Infinity, holeEnd: -1 },
+        4096,
+        0,
+        Infinity,
+      ).mem,
+    ).toBe(0x2ff000);
+    // kexec_locate_mem_hole, ascending walk, top-down: the top of the FIRST range (less one page:
+    // temp_start = temp_end - memsz with an inclusive temp_end).
+    const walk = two.map((r) => ({ ...r, name: "System RAM" }));
+    const k = { memsz: 0x1000, bufAlign: 0x1000, bufMin: 0, bufMax: Infinity, topDown: true };
+    expect(kexecLocateMemHole(walk, [], k).mem).toBe(0x1fe000);
+    // A placed segment in the way: the next aligned start below it.
+    expect(kexecLocateMemHole(walk, [{ mem: 0x1f0000, memsz: 0x10000 }], k).mem).toBe(0x1ef000);
+    // Bottom-up: the lowest aligned start clear of the segments.
+    expect(kexecLocateMemHole(walk, [{ mem: 0x100000, memsz: 0x2000 }], { ...k, topDown: false }).mem).toBe(
+      0x102000,
+    );
+  });
+
+  it("arm64 kexec_file_load walks free memblock ranges when given, and says which view it used otherwise", () => {
+    const base: PlanInput = {
+      arch: "arm64",
+      loader: "kexec-file",
+      kernel: IMAGE,
+      dtb: QEMU_DTB,
+      iomem: ARM_IOMEM,
+    };
+    const without = planLoad(base);
+    expect(without.notes.some((n) => n.includes("without --memblock-memory"))).toBe(true);
+    // memblock: all of RAM free except [0x40000000, 0x48000000): the kernel goes to 0x48000000.
+    const p = planLoad({
+      ...base,
+      memblockMemory: "   0: 0x0000000040000000..0x000000013fffffff\n",
+      memblockReserved: "   0: 0x0000000040000000..0x0000000047ffffff\n",
+    });
+    expect(p.segments[0]!.mem).toBe(0x48000000);
+    expect(p.segments[0]!.placement.walk).toContain("free memblock");
+  });
+});
+
+describe("crash ELF core header sizes", () => {
+  it("kexec-tools on x86_64: one phdr per crash memory range of the 41-line iomem, per CPU, vmcoreinfo, kernel text", () => {
+    // get_crash_memory_ranges over ../shared/data/iomem/x86_64-cloud-vm.txt: Reserved 0-fff, System
+    // RAM 1000-9fbff, Reserved 9fc00-fffff, System RAM 100000-bfffffff, Reserved eec00000-febfffff,
+    // System RAM 100000000-63fffffff: 6 ranges; a crash region inside the second System RAM splits
+    // it: 7. With 4 CPUs: 64 + 56 x (4 + 1 + 7 + 1) = 792 -> 1024 (ELF_CORE_HEADER_ALIGN).
+    const iomem = X86_IOMEM.replace(
+      "  01000000-0220bb07 : Kernel code\n",
+      "  01000000-0220bb07 : Kernel code\n  20000000-2fffffff : Crash kernel\n",
+    );
+    const ranges = x86CrashMemoryRanges(parseIomem(iomem), [{ start: 0x20000000, end: 0x30000000 }]);
+    expect(ranges.map((r) => [r.start, r.end, r.ram])).toEqual([
+      [0x0, 0x1000, false],
+      [0x1000, 0x9fc00, true],
+      [0x9fc00, 0x100000, false],
+      [0x100000, 0x20000000, true],
+      [0x30000000, 0xc0000000, true],
+      [0xeec00000, 0xfec00000, false],
+      [0x100000000, 0x640000000, true],
+    ]);
+    expect(kexecToolsElfcorehdrSize(4, ranges.length)).toBe(0x400);
+    // 18 CPUs: 64 + 56 x 27 = 1576 -> 2048.
+    expect(kexecToolsElfcorehdrSize(18, ranges.length)).toBe(0x800);
+    const p = planLoad({
+      arch: "x86_64",
+      loader: "kexec-tools",
+      kernel: BZIMAGE,
+      iomem,
+      crash: true,
+      cpus: 4,
+      crngReady: false,
+    });
+    const hdr = p.segments.find((s) => s.label === "elfcorehdr")!;
+    expect([segmentBufszOf(hdr), hdr.memsz]).toEqual([0x400, 0x4000]);
+    // backup of [0x1000, 0x9fc00) top-down at the crash region's end; elfcorehdr below it.
+    const backup = p.segments.find((s) => s.label === "backup")!;
+    expect([backup.mem, backup.memsz]).toEqual([0x30000000 - 0x9f000, 0x9f000]);
+    expect(hdr.mem).toBe(backup.mem - 0x4000);
+    expect(p.cmdline).toBe(` elfcorehdr=${(hdr.mem / 1024).toString()}K`);
+    for (const s of p.segments) expect(s.mem >= 0x20000000 && s.mem + s.memsz <= 0x30000000).toBe(true);
+  });
+
+  it("arm64 kexec-tools: 0x400 for QEMU virt; kexec_file_load: 4 KiB, 64 KiB aligned below the region's end", () => {
+    const iomem = ARM_IOMEM.replace(
+      "  f8000000-ffffffff : reserved\n",
+      "  e8000000-ebffffff : Crash kernel\n  f8000000-ffffffff : reserved\n",
+    );
+    const base: PlanInput = {
+      arch: "arm64",
+      kernel: IMAGE,
+      dtb: QEMU_DTB,
+      iomem,
+      crash: true,
+      wipeKaslrSeed: true,
+      cpus: 2,
+    };
+    const tools = planLoad({ ...base, loader: "kexec-tools" });
+    const h = tools.segments.find((s) => s.label === "elfcorehdr")!;
+    expect([segmentBufszOf(h), h.mem]).toEqual([0x400, 0xebfff000]);
+    const file = planLoad({ ...base, loader: "kexec-file" });
+    const f = file.segments.find((s) => s.label === "elfcorehdr")!;
+    // top-down in [crash start, crash end]: align_down(0xebffffff - 0x1000, 64K) = 0xebff0000.
+    expect([segmentBufszOf(f), f.mem]).toEqual([0x1000, 0xebff0000]);
+  });
+});
+
+describe("purgatory from a kexec binary", () => {
+  /** A little ELF64 relocatable with .text (align 16), .data (8), .bss (16), as kexec-tools embeds. */
+  function relocatable(machine: number): Uint8Array {
+    const names = "\0.text\0.data\0.bss\0.shstrtab\0";
+    const sh = [
+      { name: 0, type: 0, flags: 0, size: 0, align: 0 },
+      { name: 1, type: 1, flags: 6, size: 0x1234, align: 16 },
+      { name: 7, type: 1, flags: 3, size: 0x21, align: 8 },
+      { name: 13, type: 8, flags: 3, size: 0x100, align: 16 },
+      { name: 18, type: 3, flags: 0, size: names.length, align: 1 },
+    ];
+    const shoff = 64 + names.length + 8;
+    const b = new Uint8Array(shoff + sh.length * 64);
+    const v = new DataView(b.buffer);
+    b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+    v.setUint16(16, 1, true);
+    v.setUint16(18, machine, true);
+    v.setBigUint64(40, BigInt(shoff), true);
+    v.setUint16(58, 64, true);
+    v.setUint16(60, sh.length, true);
+    v.setUint16(62, 4, true);
+    for (let i = 0; i < names.length; i++) b[64 + i] = names.charCodeAt(i);
+    sh.forEach((s, i) => {
+      const o = shoff + i * 64;
+      v.setUint32(o, s.name, true);
+      v.setUint32(o + 4, s.type, true);
+      v.setBigUint64(o + 8, BigInt(s.flags), true);
+      v.setBigUint64(o + 24, BigInt(i === 4 ? 64 : 0), true);
+      v.setBigUint64(o + 32, BigInt(s.size), true);
+      v.setBigUint64(o + 48, BigInt(s.align), true);
+    });
+    return b;
+  }
+
+  it("finds the embedded ELF relocatable and lays it out as elf_rel_load does", () => {
+    // bufsz: .text 0x1234, .data at align8(0x1234) = 0x1238 + 0x21 = 0x1259; bss_pad to 16: 0x1260;
+    // memsz 0x1260 + 0x100 = 0x1360; base alignment 16.
+    const host = new Uint8Array(0x3000);
+    host.set([0x7f, 0x45, 0x4c, 0x46]); // the kexec binary's own header is skipped
+    host.set(relocatable(183), 0x1100);
+    const p = purgatoryFromKexecBinary(host, "arm64", "kexec");
+    expect([p.offset, p.bufsz, p.memsz, p.align]).toEqual([0x1100, 0x1259, 0x1360, 16]);
+    expect(elfRelFootprint(p.sections)).toEqual({ bufsz: 0x1259, memsz: 0x1360, align: 16 });
+    expect(fail(() => purgatoryFromKexecBinary(host, "x86_64", "kexec")).code).toBe("E_FORMAT_UNKNOWN");
+  });
+});
+
+describe("CLI", () => {
+  it("--arch aarch64 is arm64, amd64 is x86_64; plan says which syscall placed it and why", async () => {
+    const r = await runCli([
+      "plan",
+      "--arch",
+      "aarch64",
+      "--kernel",
+      `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`,
+      "--dtb",
+      `${DATA}dtb/qemu-virt-4g.dtb`,
+      "--iomem",
+      `${DATA}iomem/arm64-qemu-virt-4g.txt`,
+      "--purgatory",
+      "debian-bookworm",
+      "--json",
+    ]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.arch).toBe("arm64");
+    expect(j.syscall).toBe("kexec_file_load");
+    expect(j.kernelVersion).toBe("6.1");
+    expect(j.segments[0].placement.source).toContain("arch/arm64/kernel/kexec_image.c image_load");
+    const bad = await runCli(["plan", "--arch", "ppc64", "--kernel", "x"]);
+    expect(bad.code).toBe(2);
+    const x = await runCli([
+      "plan",
+      "--arch",
+      "amd64",
+      "--kernel",
+      `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`,
+      "--iomem",
+      `${DATA}iomem/x86_64-cloud-vm.txt`,
+      "--loader",
+      "kexec-tools",
+      "--purgatory",
+      "debian-bookworm",
+    ]);
+    expect(x.code).toBe(0);
+    expect(x.out).toMatch(/^x86_64 kexec_load/);
+    expect(x.out).toMatch(/syscall: kexec_load \(--loader kexec-tools, as kexec -c\)/);
+    expect(x.out).toMatch(
+      /purgatory: kexec-tools kexec\/arch\/x86_64\/kexec-bzImage64\.c do_bzImage64_load -> elf_rel_build_load/,
+    );
+  });
+});
