@@ -322,13 +322,12 @@ describe("x86_64 bzImage, kexec-tools", () => {
     expect(p.segments[0]!.placement.walk).toContain("ascending");
     expect(p.segments[2]!.placement.skipped[0]).toContain("[0x1000, 0x9fc00) System RAM");
     kernelAccepts(p);
-    // From 6.8 (b3ba234171cd) top-down buffers walk the resources descending: the top of RAM, less
-    // the page that temp_start = temp_end - memsz (temp_end inclusive) loses: purgatory at
-    // align_down(0x63fffffff - 0x5000) = 0x63fffa000.
+    // From 6.8 (b3ba234171cd) top-down buffers walk the resources descending, and the search starts
+    // at temp_end - memsz + 1 (the off-by-one fix of the same release): the top of RAM.
     const p68 = planLoad({ ...base, loader: "kexec-file", kernelVersion: "6.8" });
     expect(layout(p68)).toEqual([
-      ["purgatory", 0x63fffa000, 0x5000, 0x4000],
-      ["bootparams", 0x63fff8000, 0x2000, 4304],
+      ["purgatory", 0x63fffb000, 0x5000, 0x4000],
+      ["bootparams", 0x63fff9000, 0x2000, 4304],
       ["kernel", 0x63cc00000, 0x3378000, BZIMAGE.length - 20480],
       ["initrd", 0x638c01000, 0x3fff000, 64 * MiB - 5000],
     ]);

@@ -12,6 +12,7 @@ import { parseIomem } from "../src/formats/iomem.js";
 import { elf64 } from "../src/formats/synth.js";
 import { kexecFileAcceptance, syscallPlan } from "../src/loader/auto.js";
 import { kexecLocateMemHole, locateHole } from "../src/loader/holes.js";
+import { getOrder, kexecAllocContig } from "../src/loader/kexec-file/cma.js";
 import { kexecToolsElfcorehdrSize, x86CrashMemoryRanges } from "../src/loader/kexec-tools/crash.js";
 import { elfRelFootprint, purgatoryFromKexecBinary } from "../src/loader/kexec-tools/purgatory.js";
 import { fixupMemoryRanges, parseKexecDebugRanges, RANGE_RAM } from "../src/loader/memory.js";
@@ -177,11 +178,19 @@ describe("memory maps as the loaders read them", () => {
         Infinity,
       ).mem,
     ).toBe(0x2ff000);
-    // kexec_locate_mem_hole, ascending walk, top-down: the top of the FIRST range (less one page:
-    // temp_start = temp_end - memsz with an inclusive temp_end).
+    // kexec_locate_mem_hole, ascending walk, top-down: the top of the FIRST range; before 6.8 one
+    // page lower (temp_start = temp_end - memsz with an inclusive temp_end).
     const walk = two.map((r) => ({ ...r, name: "System RAM" }));
-    const k = { memsz: 0x1000, bufAlign: 0x1000, bufMin: 0, bufMax: Infinity, topDown: true };
+    const k = {
+      memsz: 0x1000,
+      bufAlign: 0x1000,
+      bufMin: 0,
+      bufMax: Infinity,
+      topDown: true,
+      oneByteLow: true,
+    };
     expect(kexecLocateMemHole(walk, [], k).mem).toBe(0x1fe000);
+    expect(kexecLocateMemHole(walk, [], { ...k, oneByteLow: false }).mem).toBe(0x1ff000);
     // A placed segment in the way: the next aligned start below it.
     expect(kexecLocateMemHole(walk, [{ mem: 0x1f0000, memsz: 0x10000 }], k).mem).toBe(0x1ef000);
     // Bottom-up: the lowest aligned start clear of the segments.
@@ -367,5 +376,96 @@ describe("CLI", () => {
     expect(x.out).toMatch(
       /purgatory: kexec-tools kexec\/arch\/x86_64\/kexec-bzImage64\.c do_bzImage64_load -> elf_rel_build_load/,
     );
+  });
+});
+
+describe("KHO (6.16+) and CMA-first (6.17+), derived from the kernel source", () => {
+  const MiB = 1024 * 1024;
+  const base: PlanInput = {
+    arch: "x86_64",
+    loader: "kexec-file",
+    kernel: BZIMAGE,
+    initrd: new Uint8Array(8 * MiB),
+    iomem: X86_IOMEM,
+  };
+  const at = (p: ReturnType<typeof planLoad>) =>
+    p.segments.map((s) => [s.label, s.mem, s.placement.relocated]);
+
+  it("KHO: the scratch table first, then every segment inside the scratch areas in index order", () => {
+    // kho_fill_kimage: 2 x 16 bytes, one page, SZ_64K, top-down in scratch area 0 [0x10000000,
+    // 0x20000000): align_down(0x1fffffff - 0x1000 + 1, 64K) = 0x1fff0000. purgatory (0x5000):
+    // 0x1fffb000; boot_params (0x2000) below it: 0x1fff9000; kernel (0x3378000, 2 MiB):
+    // align_down(0x20000000 - 0x3378000, 2M) = 0x1cc00000; initrd (8 MiB) would overlap the kernel at
+    // 0x1f800000, so just below it: 0x1c400000. Area 1 is never needed.
+    const scratch = [
+      { start: 0x10000000, end: 0x20000000 },
+      { start: 0x100000000, end: 0x110000000 },
+    ];
+    const p = planLoad({ ...base, kernelVersion: "6.16", khoScratch: scratch });
+    expect(at(p)).toEqual([
+      ["kho-scratch", 0x1fff0000, true],
+      ["purgatory", 0x1fffb000, true],
+      ["bootparams", 0x1fff9000, true],
+      ["kernel", 0x1cc00000, true],
+      ["initrd", 0x1c400000, true],
+    ]);
+    expect(segmentBufszOf(p.segments[0]!)).toBe(32);
+    expect(p.segments[3]!.placement.walk).toContain("KHO scratch");
+    // Nothing fits in the scratch areas: EADDRNOTAVAIL, and no fallback to the rest of RAM.
+    const small = fail(() =>
+      planLoad({ ...base, kernelVersion: "6.16", khoScratch: [{ start: 0x10000000, end: 0x11000000 }] }),
+    );
+    expect(small.code).toBe("E_NO_HOLE");
+    expect(small.message).toContain("EADDRNOTAVAIL");
+    expect(
+      fail(() =>
+        planLoad({
+          ...base,
+          loader: "auto",
+          kernelVersion: "6.16",
+          khoScratch: [{ start: 0x10000000, end: 0x11000000 }],
+        }),
+      ).code,
+    ).toBe("E_NO_HOLE");
+    // Before 6.16 there is no KHO.
+    expect(fail(() => planLoad({ ...base, khoScratch: scratch })).code).toBe("E_USAGE");
+  });
+
+  it("CMA: buffers come from the CMA area first, lowest free aligned run, in place (not copied at reboot)", () => {
+    // kexec_alloc_contig ignores buf_min/top_down. purgatory (5 pages, order 0): 0x40000000;
+    // boot_params: 0x40005000; kernel: get_order(2 MiB) = 9, capped at CONFIG_CMA_ALIGNMENT 8 (1 MiB):
+    // 0x40100000; initrd (order 0): right after the kernel, 0x40100000 + 0x3378000 = 0x43478000.
+    const cma = { start: 0x40000000, end: 0x50000000 };
+    const p = planLoad({ ...base, kernelVersion: "6.17", cma });
+    expect(at(p)).toEqual([
+      ["purgatory", 0x40000000, false],
+      ["bootparams", 0x40005000, false],
+      ["kernel", 0x40100000, false],
+      ["initrd", 0x43478000, false],
+    ]);
+    // KEXEC_FILE_NO_CMA: the normal walk (6.17: descending, top of RAM), relocated at reboot.
+    const no = planLoad({ ...base, kernelVersion: "6.17", cma, noCma: true });
+    expect(no.segments[0]!.mem).toBe(0x63fffb000);
+    expect(no.segments.every((s) => s.placement.relocated)).toBe(true);
+    // Before 6.17 the CMA area is not used.
+    expect(planLoad({ ...base, kernelVersion: "6.16", cma }).segments[0]!.placement.relocated).toBe(true);
+    // A CMA area too small for the kernel: that buffer falls back to the walk, the others stay in CMA.
+    const tight = planLoad({ ...base, kernelVersion: "6.17", cma: { start: 0x40000000, end: 0x41000000 } });
+    expect(tight.segments.map((s) => s.placement.relocated)).toEqual([false, false, true, false]);
+    expect(tight.segments[2]!.placement.skipped[0]).toMatch(/^CMA: no free run/);
+  });
+
+  it("kexec_alloc_contig: a run overlapping a placed segment is released (-EBUSY)", () => {
+    const r = kexecAllocContig(
+      { start: 0x40000000, end: 0x50000000 },
+      [],
+      [{ mem: 0x40000000, memsz: 0x1000 }],
+      0x2000,
+      0x1000,
+      0x1000,
+    );
+    expect(r).toEqual({ reason: expect.stringContaining("-EBUSY") });
+    expect(getOrder(0x200000, 4096)).toBe(9);
+    expect(getOrder(4096, 4096)).toBe(0);
   });
 });

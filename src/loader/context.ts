@@ -16,6 +16,7 @@ import {
   type NamedRange,
   type PlacedRange,
 } from "./holes.js";
+import { kexecAllocContig } from "./kexec-file/cma.js";
 import type { Placement, PlanInput, PlannedSegment } from "./types.js";
 
 export const KiB = 1024;
@@ -38,7 +39,11 @@ export interface HoleRequest {
 /** Where holes are looked for: one per syscall. */
 export interface Placer {
   syscall: "kexec_load" | "kexec_file_load";
-  find(req: HoleRequest, placed: readonly PlacedRange[], pageSize: number): HoleResult & { walk: string };
+  find(
+    req: HoleRequest,
+    placed: readonly PlacedRange[],
+    pageSize: number,
+  ): HoleResult & { walk: string; inPlace?: boolean };
   largest(min: number, max: number, placed: readonly PlacedRange[]): Range | undefined;
 }
 
@@ -73,23 +78,58 @@ export function kexecToolsPlacer(
   };
 }
 
+export interface KernelPlacerOptions {
+  /** Kernels before 6.8 start a top-down search one byte low (see holes.ts). */
+  oneByteLow: boolean;
+  /** KHO on (6.16+, not a crash load): only these scratch areas, in index order. */
+  khoScratch?: readonly Range[];
+  /** CMA-first (6.17+, not a crash load, no KEXEC_FILE_NO_CMA): the default CMA area. */
+  cma?: Range;
+}
+
 /**
  * The kernel: kexec_locate_mem_hole over the ranges `walk(topDown)` returns in walk order (System RAM
- * resources, free memblock ranges, or the crash region).
+ * resources, free memblock ranges, or the crash region); with KHO the scratch areas only; with CMA
+ * kexec_alloc_contig first (kexec-file/kho.ts, kexec-file/cma.ts).
  */
-export function kernelPlacer(walk: (topDown: boolean) => { ranges: NamedRange[]; what: string }): Placer {
+export function kernelPlacer(
+  walk: (topDown: boolean) => { ranges: NamedRange[]; what: string },
+  opts: KernelPlacerOptions = { oneByteLow: false },
+): Placer {
+  const cmaTaken: Range[] = [];
   return {
     syscall: "kexec_file_load",
     find(req, placed, pageSize) {
-      const w = walk(req.topDown);
-      const r = kexecLocateMemHole(w.ranges, placed, {
+      const kbuf = {
         memsz: alignUp(req.size, pageSize),
         bufAlign: Math.max(req.align, pageSize),
         bufMin: req.min,
         bufMax: req.max - 1,
         topDown: req.topDown,
-      });
-      return { ...r, walk: w.what };
+        oneByteLow: opts.oneByteLow,
+      };
+      if (opts.khoScratch) {
+        const ranges = opts.khoScratch.map((r, i) => ({ ...r, name: `KHO scratch ${i}` }));
+        const r = kexecLocateMemHole(ranges, placed, kbuf);
+        return { ...r, walk: "KHO scratch areas in index order (kho_locate_mem_hole -> kho_walk_scratch)" };
+      }
+      const skipped: string[] = [];
+      if (opts.cma) {
+        const c = kexecAllocContig(opts.cma, cmaTaken, placed, kbuf.memsz, kbuf.bufAlign, pageSize);
+        if ("mem" in c) {
+          cmaTaken.push({ start: c.mem, end: c.mem + kbuf.memsz });
+          return {
+            mem: c.mem,
+            skipped: [],
+            walk: "the default CMA area (kexec_alloc_contig -> dma_alloc_from_contiguous: lowest free aligned run; buf_min/buf_max not consulted)",
+            inPlace: true,
+          };
+        }
+        skipped.push(c.reason);
+      }
+      const w = walk(req.topDown);
+      const r = kexecLocateMemHole(w.ranges, placed, kbuf);
+      return { mem: r.mem, skipped: [...skipped, ...r.skipped], walk: w.what };
     },
     largest: (min, max, placed) => largestFree(walk(false).ranges, placed, min, max),
   };
@@ -130,7 +170,7 @@ export function place(ctx: Ctx, label: string, req: HoleRequest): { mem: number;
       direction: req.topDown ? "top-down" : "bottom-up",
       walk: r.walk,
       skipped: r.skipped,
-      relocated: true,
+      relocated: !r.inPlace,
     },
   };
 }

@@ -128,6 +128,12 @@ export interface KexecBuf {
   /** Inclusive (Infinity: ULONG_MAX). */
   bufMax: number;
   topDown: boolean;
+  /**
+   * Before 6.8 (Yuntao Wang, "kexec_file: fix incorrect temp_start value in
+   * locate_mem_hole_top_down()") top-down starts at temp_end - memsz, one byte low; from 6.8 at
+   * temp_end - memsz + 1.
+   */
+  oneByteLow?: boolean;
 }
 
 function overlapsPlaced(placed: readonly PlacedRange[], start: number, end: number): PlacedRange | undefined {
@@ -153,10 +159,10 @@ function holeInRange(
   placed: readonly PlacedRange[],
 ): number | undefined {
   if (kbuf.topDown) {
-    // temp_start = temp_end - memsz, with temp_end inclusive: one byte lower than the last fit, so a
-    // range whose end is page-aligned loses a page (6.1 put a 0xf000 initrd at 0x7ffcf000 under a
-    // range ending at 0x7ffdefff, not at 0x7ffd0000: recording x86_64-q35-2g-kexec_file_load).
-    let tempStart = Math.min(endIncl, kbuf.bufMax) - kbuf.memsz;
+    // Before 6.8: temp_start = temp_end - memsz, with temp_end inclusive: one byte lower than the last
+    // fit, so a range whose end is page-aligned loses a page (6.1 put a 0xf000 initrd at 0x7ffcf000
+    // under a range ending at 0x7ffdefff, not at 0x7ffd0000: recording x86_64-q35-2g-kexec_file_load).
+    let tempStart = Math.min(endIncl, kbuf.bufMax) - kbuf.memsz + (kbuf.oneByteLow ? 0 : 1);
     for (;;) {
       tempStart = alignDown(tempStart, kbuf.bufAlign);
       if (tempStart < start || tempStart < kbuf.bufMin) return undefined;

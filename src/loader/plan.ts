@@ -29,9 +29,16 @@ import {
   syscallPlan,
   toolsBefore,
 } from "./auto.js";
-import { type Ctx, kernelPlacer, kexecToolsPlacer, type Placer } from "./context.js";
+import {
+  type Ctx,
+  type KernelPlacerOptions,
+  kernelPlacer,
+  kexecToolsPlacer,
+  type Placer,
+} from "./context.js";
 import type { NamedRange } from "./holes.js";
 import { arm64ImageKexecFile } from "./kexec-file/arm64.js";
+import { addKhoScratchTable } from "./kexec-file/kho.js";
 import { atLeast, DEFAULT_KERNEL_VERSION, KERNEL_RULES, parseKernelVersion } from "./kexec-file/version.js";
 import { x86BzImageKexecFile } from "./kexec-file/x86_64.js";
 import { arm64ElfKexecTools, arm64ImageKexecTools } from "./kexec-tools/arm64.js";
@@ -106,6 +113,30 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
       );
     const walk = kernelWalkRanges(input.arch, input, map, notes);
     const rev = input.arch === "arm64" || atLeast(version, ...KERNEL_RULES.walkRev.since);
+    const opts: KernelPlacerOptions = { oneByteLow: !atLeast(version, ...KERNEL_RULES.topDownPlusOne.since) };
+    if (input.khoScratch) {
+      if (!atLeast(version, ...KERNEL_RULES.kho.since)) {
+        throw new KexecLabError(
+          "E_USAGE",
+          `KHO scratch areas were given, but KHO needs kernel 6.16 or later (kernel ${input.kernelVersion ?? DEFAULT_KERNEL_VERSION})`,
+          {
+            field: "kho-scratch",
+          },
+        );
+      }
+      if (!crashRegion) opts.khoScratch = input.khoScratch;
+    }
+    if (input.cma) {
+      if (!atLeast(version, ...KERNEL_RULES.cma.since)) {
+        notes.push(
+          `a CMA area was given, but kexec_file_load allocates from CMA only from kernel 6.17 (${KERNEL_RULES.cma.commit}): not used`,
+        );
+      } else if (input.noCma) {
+        notes.push("KEXEC_FILE_NO_CMA (--no-cma): the kernel does not try CMA");
+      } else if (crashRegion) {
+        notes.push("crash loads never use CMA (kexec_alloc_contig returns -EPERM for KEXEC_TYPE_CRASH)");
+      } else if (!opts.khoScratch) opts.cma = input.cma;
+    }
     placer = kernelPlacer((topDown) => {
       if (crashRegion) {
         return {
@@ -126,12 +157,13 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
         ranges: walk.ranges,
         what: `${walk.what}, ascending (${input.arch === "arm64" ? "for_each_free_mem_range" : "walk_system_ram_res"}): the first range that fits wins`,
       };
-    });
+    }, opts);
   }
   const ctx: Ctx = { input, pageSize, placer, segments: [], notes };
   const kind = detectKind(input.kernel);
   const where = input.kernelName !== undefined ? { file: input.kernelName, offset: 0 } : { offset: 0 };
   let result: Result;
+  if (loader === "kexec-file" && input.khoScratch && !crashRegion) addKhoScratchTable(ctx, input.khoScratch);
   if (loader === "kexec-file") {
     if (input.kexecFileSyscall === false)
       throw new KernelRefusal(

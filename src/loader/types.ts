@@ -97,6 +97,15 @@ export interface PlanInput {
   kexecDebug?: boolean;
   /** Size of the running kernel's own purgatory (kexec_file_load on x86_64); default: a model. */
   kernelPurgatory?: PurgatorySize;
+  /**
+   * KHO scratch areas of the running kernel, in index order (kho=on; kernel 6.16+). With them every
+   * kexec_file_load segment must lie in a scratch area.
+   */
+  khoScratch?: Range[];
+  /** The default CMA area [start, end) (kernel 6.17+ places kexec_file_load buffers there first). */
+  cma?: Range;
+  /** KEXEC_FILE_NO_CMA (0x10): kexec_file_load does not use CMA. */
+  noCma?: boolean;
   /** The running kernel has kexec_file_load (CONFIG_KEXEC_FILE; default true). Without it: ENOSYS. */
   kexecFileSyscall?: boolean;
 }

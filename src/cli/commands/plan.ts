@@ -38,6 +38,11 @@ export interface PlanOptions {
   cpus?: string;
   crngNotReady?: boolean;
   kexecFileSyscall?: boolean;
+  khoScratch?: string;
+  /** --cma SIZE@ADDR gives a string; --no-cma sets false. */
+  cma?: string | boolean;
+  kexecDebug?: boolean;
+  acpiRsdp?: string;
   memMin?: string;
   memMax?: string;
   crash?: boolean;
@@ -102,6 +107,13 @@ export function planInputFromOptions(opts: PlanOptions): PlanInput {
   if (opts.memblockReserved !== undefined) input.memblockReserved = text(opts.memblockReserved);
   if (opts.kernelVersion !== undefined) input.kernelVersion = opts.kernelVersion;
   if (opts.crngNotReady) input.crngReady = false;
+  if (opts.khoScratch !== undefined)
+    input.khoScratch = opts.khoScratch.split(",").map((x) => parseCrashkernel(x));
+  if (typeof opts.cma === "string") input.cma = parseCrashkernel(opts.cma);
+  if (opts.cma === false) input.noCma = true;
+  if (opts.kexecDebug) input.kexecDebug = true;
+  if (opts.acpiRsdp !== undefined)
+    input.acpiRsdp = toSafeNumber(parseU64(opts.acpiRsdp, "acpi-rsdp"), "acpi-rsdp");
   if (opts.kexecFileSyscall === false) input.kexecFileSyscall = false;
   if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
   if (opts.cpus !== undefined) input.cpus = toSafeNumber(parseU64(opts.cpus, "cpus"), "cpus", 8192n);

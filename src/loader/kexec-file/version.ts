@@ -28,6 +28,15 @@ export const KERNEL_RULES = {
   walkRev: { since: [6, 8] as const, commit: "b3ba234171cd" },
   /** bzImage64_load: the kernel's buf_min is max(MIN_KERNEL_LOAD_ADDR, pref_address). */
   prefAddress: { since: [6, 8] as const, commit: "x86/kexec pref_address (bzImage64_load)" },
+  /** Yuntao Wang "kexec_file: fix incorrect temp_start value in locate_mem_hole_top_down()": + 1. */
+  topDownPlusOne: {
+    since: [6, 8] as const,
+    commit: "kexec_file: fix incorrect temp_start value in locate_mem_hole_top_down()",
+  },
+  /** "kexec: add KHO support to kexec file loads": kho_locate_mem_hole, kho_fill_kimage. */
+  kho: { since: [6, 16] as const, commit: "kexec: add KHO support to kexec file loads" },
+  /** 07d24902977e "kexec: enable CMA based contiguous allocation": kexec_alloc_contig. */
+  cma: { since: [6, 17] as const, commit: "07d24902977e" },
   /** "kexec_file: add kexec_file flag to control debug printing": KEXEC_FILE_DEBUG (0x8) is accepted. */
   fileDebugFlag: {
     since: [6, 8] as const,
