@@ -4,7 +4,9 @@
  * kexec-tools and kernel source in the comments.
  */
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
@@ -467,5 +469,86 @@ describe("KHO (6.16+) and CMA-first (6.17+), derived from the kernel source", ()
     expect(r).toEqual({ reason: expect.stringContaining("-EBUSY") });
     expect(getOrder(0x200000, 4096)).toBe(9);
     expect(getOrder(4096, 4096)).toBe(0);
+  });
+});
+
+describe("CLI: KHO, CMA and the recorded crash load", () => {
+  const K = `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`;
+  const IO = `${DATA}iomem/x86_64-cloud-vm.txt`;
+  it("--cma places in CMA from 6.17 (relocated false), --no-cma does not; --kho-scratch keeps to the areas", async () => {
+    const base = [
+      "plan",
+      "--arch",
+      "x86_64",
+      "--kernel",
+      K,
+      "--iomem",
+      IO,
+      "--loader",
+      "kexec-file",
+      "--json",
+    ];
+    const cma = JSON.parse(
+      (await runCli([...base, "--kernel-version", "6.17", "--cma", "256M@0x40000000"])).out,
+    );
+    expect(
+      cma.segments.map((s: { mem: string; placement: { relocated: boolean } }) => [
+        s.mem,
+        s.placement.relocated,
+      ]),
+    ).toEqual([
+      ["0x40000000", false],
+      ["0x40005000", false],
+      ["0x40100000", false],
+    ]);
+    const no = JSON.parse(
+      (await runCli([...base, "--kernel-version", "6.17", "--cma", "256M@0x40000000", "--no-cma"])).out,
+    );
+    expect(no.segments.every((s: { placement: { relocated: boolean } }) => s.placement.relocated)).toBe(true);
+    const kho = JSON.parse(
+      (await runCli([...base, "--kernel-version", "6.16", "--kho-scratch", "256M@0x10000000"])).out,
+    );
+    expect(kho.segments[0]).toMatchObject({ kind: "kho-scratch", mem: "0x1fff0000" });
+  });
+
+  it("--print-segments of a recorded x86_64 crash load equals the real kexec -d lines but for buf", async () => {
+    const R = fileURLToPath(new URL("fixtures/recordings/x86_64-q35-2g-crash-kexec_load/", import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), "kexec-lab-sel-"));
+    try {
+      const initrd = join(dir, "initrd");
+      writeFileSync(initrd, new Uint8Array(60256));
+      const r = await runCli([
+        "plan",
+        "--arch",
+        "amd64",
+        "--kernel",
+        K,
+        "--initrd",
+        initrd,
+        "--iomem",
+        `${R}iomem.txt`,
+        "--memmap",
+        `${R}memmap.txt`,
+        "--append",
+        "console=ttyS0 reset_devices kexec_lab=loaded",
+        "-p",
+        "--cpus",
+        "2",
+        "--crng-not-ready",
+        "--acpi-rsdp",
+        "0xf59e0",
+        "--purgatory",
+        "debian-bookworm",
+        "--kexec-tools-version",
+        "2.0.25",
+        "--print-segments",
+      ]);
+      expect(r.code).toBe(0);
+      const keep = (t: string) =>
+        t.split("\n").filter((l) => /^(nr_segments|segment\[\d+\]\.(bufsz|mem|memsz))/.test(l));
+      expect(keep(r.out)).toEqual(keep(readFileSync(`${R}kexec-d.txt`, "utf8")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

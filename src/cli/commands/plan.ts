@@ -187,6 +187,20 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
       "--no-kexec-file-syscall",
       "the running kernel lacks kexec_file_load (CONFIG_KEXEC_FILE off: ENOSYS)",
     )
+    .option(
+      "--kho-scratch <list>",
+      "KHO scratch areas SIZE@ADDR[,SIZE@ADDR...] in index order (kho=on; kernel 6.16+)",
+    )
+    .option(
+      "--cma <size@addr>",
+      "the default CMA area (kernel 6.17+ places kexec_file_load buffers there first)",
+    )
+    .option("--no-cma", "pass KEXEC_FILE_NO_CMA: kexec_file_load does not use CMA")
+    .option("--kexec-debug", "kexec runs with -d (kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG)")
+    .option(
+      "--acpi-rsdp <addr>",
+      'x86: the ACPI RSDP address (dmesg "ACPI: RSDP"); kexec_load crash loads append acpi_rsdp=',
+    )
     .option("--mem-min <addr>", "kexec-tools --mem-min: lowest address for segments")
     .option("--mem-max <addr>", "kexec-tools --mem-max: highest address (inclusive) for segments")
     .option("-p, --crash", 'crash load (kexec -p) into the "Crash kernel" region of --iomem')
