@@ -75,6 +75,8 @@ export interface DtbEditOptions {
   seed: number;
   /** kexec-tools: treat a non-zero kaslr-seed as wiped (as in /sys/firmware/fdt of a running kernel). */
   wipeKaslrSeed?: boolean;
+  /** kexec_file_load: rng_is_initialized() (default true). */
+  rngReady?: boolean;
   crash?: { elfcorehdr: { start: number; size: number }; usable: { start: number; size: number } };
   file?: string;
 }
@@ -178,6 +180,8 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
   deleteProp(ch, "linux,usable-memory-range");
   if (o.crash) {
     setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
+    // fdt_add_mem_rsv: keep the kdump kernel off its own ELF core header.
+    fdt.memreserve.push({ address: o.crash.elfcorehdr.start, size: o.crash.elfcorehdr.size });
     setProp(ch, "linux,usable-memory-range", rangeProp(fdt.root, o.crash.usable.start, o.crash.usable.size));
   }
   if (o.initrd) {
@@ -187,10 +191,16 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
   }
   if (o.cmdline !== undefined && o.cmdline.length > 0) setProp(ch, "bootargs", stringValue(o.cmdline));
   else deleteProp(ch, "bootargs");
+  // kaslr-seed is deleted, then set again and rng-seed added only when rng_is_initialized(); else the
+  // kernel prints 'RNG is not initialised: omitting "kaslr-seed" property' (and rng-seed).
   deleteProp(ch, "kaslr-seed");
-  setProp(ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
-  deleteProp(ch, "rng-seed");
-  setProp(ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
+  if (o.rngReady !== false) {
+    setProp(ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
+    deleteProp(ch, "rng-seed");
+    setProp(ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
+  } else {
+    notes.push("the random pool is not initialized: no kaslr-seed and no rng-seed (of_kexec_alloc_and_setup_fdt)");
+  }
   setProp(ch, "linux,booted-from-kexec", new Uint8Array(0));
   return { fdt, notes, packed: true };
 }

@@ -85,7 +85,8 @@ export interface PlanInput {
   kexecToolsVersion?: string;
   /**
    * The running kernel's random pool is initialized (default true). kexec-tools' x86 setup_rng_seed
-   * asks getrandom(GRND_NONBLOCK) for a seed and adds no setup_data segment when it is not.
+   * asks getrandom(GRND_NONBLOCK) for a seed and adds no setup_data segment when it is not; the
+   * kernel's kexec_file FDT gets no kaslr-seed and no rng-seed when it is not.
    */
   crngReady?: boolean;
   /**

@@ -122,6 +122,7 @@ export function arm64ImageKexecFile(
     ...(input.append !== undefined ? { cmdline: input.append } : {}),
     ...(initrd ? { initrd } : {}),
     seed: input.seed ?? 0,
+    ...(input.crngReady === false ? { rngReady: false } : {}),
     ...(crashDt ? { crash: crashDt } : {}),
   });
   ctx.notes.push(...edited.notes);
