@@ -199,7 +199,9 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
     deleteProp(ch, "rng-seed");
     setProp(ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
   } else {
-    notes.push("the random pool is not initialized: no kaslr-seed and no rng-seed (of_kexec_alloc_and_setup_fdt)");
+    notes.push(
+      "the random pool is not initialized: no kaslr-seed and no rng-seed (of_kexec_alloc_and_setup_fdt)",
+    );
   }
   setProp(ch, "linux,booted-from-kexec", new Uint8Array(0));
   return { fdt, notes, packed: true };
