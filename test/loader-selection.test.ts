@@ -4,7 +4,7 @@
  * kexec-tools and kernel source in the comments.
  */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,11 @@ import { kexecFileAcceptance, syscallPlan } from "../src/loader/auto.js";
 import { kexecLocateMemHole, locateHole } from "../src/loader/holes.js";
 import { getOrder, kexecAllocContig } from "../src/loader/kexec-file/cma.js";
 import { kexecToolsElfcorehdrSize, x86CrashMemoryRanges } from "../src/loader/kexec-tools/crash.js";
-import { elfRelFootprint, purgatoryFromKexecBinary } from "../src/loader/kexec-tools/purgatory.js";
+import {
+  elfRelFootprint,
+  PURGATORY_PRESETS,
+  purgatoryFromKexecBinary,
+} from "../src/loader/kexec-tools/purgatory.js";
 import { fixupMemoryRanges, parseKexecDebugRanges, RANGE_RAM } from "../src/loader/memory.js";
 import { KernelRefusal, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { runCli } from "./helpers/cli.js";
@@ -551,4 +555,32 @@ describe("CLI: KHO, CMA and the recorded crash load", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("purgatory from Debian's real kexec binaries (when the recording cache is present)", () => {
+  const ROOTS = "/work/artifacts/record-cache/roots/";
+  const cases = [
+    ["bookworm-amd64/sbin/kexec", "x86_64", "debian-bookworm"],
+    ["bookworm-arm64/sbin/kexec", "arm64", "debian-bookworm"],
+    ["trixie-amd64/usr/sbin/kexec", "x86_64", "debian-trixie"],
+    ["trixie-arm64/usr/sbin/kexec", "arm64", "debian-trixie"],
+  ] as const;
+  const have = cases.filter(([f]) => existsSync(ROOTS + f));
+  if (have.length < cases.length)
+    console.warn(
+      "loader-selection: Debian kexec binaries not found: the --kexec-binary checks against them are SKIPPED",
+    );
+  it.each(have)(
+    "%s: sizes and purgatory_start equal the preset (and so the recordings)",
+    (f, arch, preset) => {
+      const p = purgatoryFromKexecBinary(new Uint8Array(readFileSync(ROOTS + f)), arch);
+      const want = PURGATORY_PRESETS[preset]![arch]!;
+      expect([p.bufsz, p.memsz, p.align, p.entryOffset]).toEqual([
+        want.bufsz,
+        want.memsz,
+        want.align,
+        want.entryOffset,
+      ]);
+    },
+  );
 });

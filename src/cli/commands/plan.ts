@@ -126,8 +126,9 @@ export function planInputFromOptions(opts: PlanOptions): PlanInput {
     input.purgatory = {
       bufsz: p.bufsz,
       memsz: p.memsz,
-      align: p.align,
-      ...(p.source ? { source: p.source } : {}),
+      ...(p.align !== undefined ? { align: p.align } : {}),
+      ...(p.entryOffset !== undefined ? { entryOffset: p.entryOffset } : {}),
+      ...(p.source !== undefined ? { source: p.source } : {}),
     };
   }
   if (opts.purgatory !== undefined) input.purgatory = purgatoryPreset(opts.purgatory, opts.arch);

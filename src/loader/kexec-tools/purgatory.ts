@@ -28,6 +28,68 @@ export interface PurgatorySection {
   flags: number;
   size: number;
   addralign: number;
+  /** File offset and sh_link (kept for the symbol table). */
+  offset?: number;
+  link?: number;
+}
+
+const SHT_SYMTAB = 2;
+
+/**
+ * Offset of `symbol` from the purgatory's base once elf_rel_load has laid the sections out (what
+ * elf_rel_get_addr returns minus rel_addr), or undefined when the symbol or a symbol table is missing.
+ */
+export function elfRelSymbolOffset(
+  bytes: Uint8Array,
+  off: number,
+  sections: readonly PurgatorySection[],
+  symbol: string,
+): number | undefined {
+  // Section addresses as elf_rel_load assigns them (relative to the buffer's start).
+  const addr: (number | undefined)[] = [];
+  let data = 0;
+  let bufsz = 0;
+  let bssAlign = 1;
+  for (const s of sections) {
+    if (!(s.flags & SHF_ALLOC) || s.type === SHT_NOBITS) continue;
+    const a = s.addralign || 1;
+    bufsz = Math.ceil(bufsz / a) * a + s.size;
+  }
+  for (const s of sections)
+    if (s.flags & SHF_ALLOC && s.type === SHT_NOBITS) bssAlign = Math.max(bssAlign, s.addralign || 1);
+  let bss = bufsz + (bufsz % bssAlign ? bssAlign - (bufsz % bssAlign) : 0);
+  sections.forEach((s, i) => {
+    if (!(s.flags & SHF_ALLOC)) return;
+    const a = s.addralign || 1;
+    if (s.type !== SHT_NOBITS) {
+      data = Math.ceil(data / a) * a;
+      addr[i] = data;
+      data += s.size;
+    } else {
+      bss = Math.ceil(bss / a) * a;
+      addr[i] = bss;
+      bss += s.size;
+    }
+  });
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + off, bytes.length - off);
+  const symtab = sections.find((s) => s.type === SHT_SYMTAB);
+  if (!symtab || symtab.offset === undefined || symtab.link === undefined) return undefined;
+  const strtab = sections[symtab.link];
+  if (!strtab || strtab.offset === undefined) return undefined;
+  for (let p = symtab.offset; p + 24 <= symtab.offset + symtab.size && p + 24 <= dv.byteLength; p += 24) {
+    let name = "";
+    for (let q = strtab.offset + dv.getUint32(p, true); q < dv.byteLength; q++) {
+      const c = dv.getUint8(q);
+      if (c === 0) break;
+      name += String.fromCharCode(c);
+    }
+    if (name !== symbol) continue;
+    const shndx = dv.getUint16(p + 6, true);
+    const base = addr[shndx];
+    if (base === undefined) return undefined;
+    return base + Number(dv.getBigUint64(p + 8, true));
+  }
+  return undefined;
 }
 
 /** elf_rel_load's footprint of a relocatable object: bufsz, memsz (before page rounding), buf_align. */
@@ -77,6 +139,7 @@ export function readElfRel(bytes: Uint8Array, off: number, machine: number): Pur
       flags: Number(dv.getBigUint64(b + 8, true)),
       offset: Number(dv.getBigUint64(b + 24, true)),
       size: Number(dv.getBigUint64(b + 32, true)),
+      link: dv.getUint32(b + 40, true),
       addralign: Number(dv.getBigUint64(b + 48, true)),
     };
   };
@@ -93,7 +156,15 @@ export function readElfRel(bytes: Uint8Array, off: number, machine: number): Pur
   const out: PurgatorySection[] = [];
   for (let i = 0; i < shnum; i++) {
     const s = sh(i);
-    out.push({ name: name(s.nameOff), type: s.type, flags: s.flags, size: s.size, addralign: s.addralign });
+    out.push({
+      name: name(s.nameOff),
+      type: s.type,
+      flags: s.flags,
+      size: s.size,
+      addralign: s.addralign,
+      offset: s.offset,
+      link: s.link,
+    });
   }
   return out;
 }
@@ -115,10 +186,12 @@ export function purgatoryFromKexecBinary(
     const sections = readElfRel(bytes, i, machine);
     if (!sections?.some((s) => s.name === ".text")) continue;
     const f = elfRelFootprint(sections);
+    const entry = elfRelSymbolOffset(bytes, i, sections, "purgatory_start");
     return {
       bufsz: f.bufsz,
       memsz: f.memsz,
       align: f.align,
+      ...(entry !== undefined ? { entryOffset: entry } : {}),
       source: `${file ?? "kexec binary"}: purgatory ELF at offset 0x${i.toString(16)} (elf_rel_load layout)`,
       offset: i,
       sections,
@@ -134,8 +207,9 @@ export function purgatoryFromKexecBinary(
 /**
  * Purgatory sizes measured from distributions' kexec binaries: the elf_rel_load footprint of the
  * embedded purgatory's sections (test/fixtures/recordings/purgatory.json lists them; a test recomputes
- * these numbers from it); memsz before page rounding. entryOffset (purgatory_start) is the kexec entry
- * minus the purgatory base that the recorded `kexec -d` runs printed.
+ * these numbers from it); memsz before page rounding. entryOffset is purgatory_start's offset as
+ * elfRelSymbolOffset finds it in the Debian binaries; it equals the kexec entry minus the purgatory
+ * base that the recorded `kexec -d` runs printed (2.0.25 amd64 and arm64, 2.0.29 amd64).
  */
 export const PURGATORY_PRESETS: Record<string, Partial<Record<Arch, PurgatorySize>>> = {
   /** kexec-tools 2.0.25, Debian 12: kexec-tools_1:2.0.25-3+deb12u3_{amd64,arm64}.deb. */
@@ -168,6 +242,7 @@ export const PURGATORY_PRESETS: Record<string, Partial<Record<Arch, PurgatorySiz
       bufsz: 0x3580,
       memsz: 0x3580,
       align: 32,
+      entryOffset: 0x660,
       source: "preset debian-trixie (kexec-tools 2.0.29-2+b1 arm64)",
     },
   },
