@@ -29,6 +29,10 @@ const cases = recordedCases();
 const LEFT_OUT: Record<string, string> = {
   "arm64-virt-4g-kexec_file_load-zboot-gzip-kexec-tools-2.0.29-nodebug":
     "a zboot (EFI vmlinuz.efi with a gzip payload) kernel: kexec-tools 2.0.29 decompresses it and passes the Image; kexec-lab reads zboot files only once issue #14's formats land",
+  "arm64-virt-4g-kexec_load-zboot-gzip-kexec-tools-2.0.29-nokaslrseed":
+    "a zboot kernel that kexec-tools 2.0.29 unpacks for kexec_load (placed like the Image inside); kexec-lab cannot read zboot files yet (issue #14)",
+  "arm64-virt-4g-kexec_file_load-zboot-zstd-kexec-tools-2.0.29-nodebug":
+    "a zstd zboot kernel: kexec-tools' own file-type probe fails before any syscall; kexec-lab does not model kexec-tools' user-space probing for -s (issue #14's formats)",
   "arm64-virt-4g-kexec_load-zboot-gzip-kexec-tools-2.0.29":
     "a zboot kernel: kexec-tools 2.0.29 unpacks it for kexec_load and then fails on the kaslr-seed; kexec-lab refuses the file kind earlier (issue #14)",
 };
