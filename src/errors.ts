@@ -98,6 +98,10 @@ export const CATALOG = {
     title: "kernel command line too long",
     hint: "shorten --append (arm64 kexec-tools: 2047 bytes; x86_64: the bzImage's cmdline_size)",
   },
+  E_SYSCALL_REFUSED: {
+    title: "the kernel refuses the load",
+    hint: "the message names the errno the syscall returns; without -s/-c (--loader auto) kexec-tools falls back to kexec_load on ENOSYS, EINVAL, ENOEXEC and ENOTSUP",
+  },
   // --- translation tables (src/mmu) ----------------------------------------------------------------
   E_MAP_OVERLAP: {
     title: "mapping overlaps an existing mapping",

@@ -139,8 +139,8 @@ describe("sweep", () => {
       [8 * 2 ** 20, "verified", "linear-map-copy"],
       [256 * 2 ** 20, "verified", "linear-map-copy"],
     ]);
-    // 28 MiB kernel + initrd + 64 KiB DTB + 16 KiB purgatory.
-    expect(rows[1].relocatedBytes).toBe((28 + 256) * 2 ** 20 + 65536 + 16384);
+    // 28 MiB kernel + initrd + 4 KiB DTB (packed by kexec-tools) + 16 KiB purgatory.
+    expect(rows[1].relocatedBytes).toBe((28 + 256) * 2 ** 20 + 4096 + 16384);
     const files = await cli(["sweep", "--scenario", "examples/debian-arm64-files.json", "--initrd", "8M"]);
     expect(files.code).toBe(2);
     expect(files.stderr).toContain("places files");

@@ -223,7 +223,18 @@ const TRIGGERS = {
   },
   E_NO_HOLE: {
     what: "`plan --mem-max` below the end of the first page of RAM",
-    cli: () => ["plan", "--kernel", IMAGE, "--dtb", QEMU_DTB, "--wipe-kaslr-seed", "--mem-max", "0x40001000"],
+    cli: () => [
+      "plan",
+      "--loader",
+      "kexec-tools",
+      "--kernel",
+      IMAGE,
+      "--dtb",
+      QEMU_DTB,
+      "--wipe-kaslr-seed",
+      "--mem-max",
+      "0x40001000",
+    ],
     detail: /kernel: no free range/,
   },
   E_INITRD_WINDOW: {
@@ -252,15 +263,22 @@ const TRIGGERS = {
     cli: () => ["plan", "--kernel", file(elfWithLoads(17)), "--dtb", QEMU_DTB, "--wipe-kaslr-seed"],
     detail: /kexec_load takes at most 16/,
   },
+  E_SYSCALL_REFUSED: {
+    what: "`plan --loader kexec-file` of an ELF vmlinux on arm64 (image_probe refuses it)",
+    cli: () => ["plan", "--loader", "kexec-file", "--kernel", file(elfWithLoads(1)), "--dtb", QEMU_DTB],
+    detail: /EINVAL: arm64 kexec_file_load takes an Image/,
+  },
   E_DTB_KASLR_SEED: {
     what: "`plan` with QEMU's DTB (non-zero /chosen/kaslr-seed) and no --wipe-kaslr-seed",
-    cli: () => ["plan", "--kernel", IMAGE, "--dtb", QEMU_DTB],
+    cli: () => ["plan", "--loader", "kexec-tools", "--kernel", IMAGE, "--dtb", QEMU_DTB],
     detail: /kaslr-seed/,
   },
   E_CMDLINE_TOO_LONG: {
     what: "`plan --append` of 3000 characters",
     cli: () => [
       "plan",
+      "--loader",
+      "kexec-tools",
       "--kernel",
       IMAGE,
       "--dtb",

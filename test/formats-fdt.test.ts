@@ -228,7 +228,10 @@ describe("DTB patch", () => {
     });
     const file = tmpFile(serializeFdt(edited.fdt));
     expect(spawnSyncOwned("dtc", ["-I", "dtb", "-O", "dtb", "-o", "/dev/null", file]).status).toBe(0);
-    expect(fdtget(file, "/chosen", "bootargs")).toBe("console=ttyAMA0 root=/dev/vda2");
+    // dtb_set_property pads the value to 4 bytes with NULs (FDT_TAGALIGN): 30 characters + NUL -> 32,
+    // so fdtget sees a second (empty) string and needs -ts to print it as text.
+    expect(fdtget(file, "-ts", "/chosen", "bootargs")).toBe("console=ttyAMA0 root=/dev/vda2");
+    expect(fdtget(file, "-tbx", "/chosen", "bootargs").split(" ")).toHaveLength(32);
     expect(fdtget(file, "-tx", "/chosen", "linux,initrd-start")).toBe("0 452a0000");
     expect(fdtget(file, "-tx", "/chosen", "linux,initrd-end")).toBe("0 4929ec78");
     expect(fdtget(file, "-tx", "/chosen", "kaslr-seed")).not.toBe("4d1c0e0b b75c366a");
@@ -244,7 +247,8 @@ describe("DTB patch", () => {
       seed: 0,
     });
     const f1 = tmpFile(serializeFdt(withInitrd.fdt));
-    expect(fdtget(f1, "/chosen", "bootargs")).toBe("quiet");
+    expect(fdtget(f1, "-ts", "/chosen", "bootargs")).toBe("quiet");
+    expect(fdtget(f1, "-tbx", "/chosen", "bootargs")).toBe("71 75 69 65 74 0 0 0");
     expect(fdtget(f1, "-tx", "/chosen", "linux,initrd-start")).toBe("1 0");
     expect(fdtget(f1, "-tx", "/chosen", "linux,initrd-end")).toBe("1 1000000");
     const without = editDtbKexecTools(withInitrd.fdt, { seed: 0 });

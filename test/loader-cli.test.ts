@@ -25,10 +25,20 @@ const tmp = testTempDir("cli");
 const initrd = join(tmp, "initrd.img");
 writeFileSync(initrd, new Uint8Array(64 * 1024 * 1024 - 5000).fill(7));
 
-async function cli(...args: string[]) {
+async function cliRaw(...args: string[]) {
   const io = fakeIo();
   const code = await main(args, io);
   return { code, out: io.out, err: io.err };
+}
+
+/**
+ * These tests were written when kexec_load placement was plan's default; --loader auto is the
+ * default now (kexec-tools 2.0.27+ tries kexec_file_load first), so they name the loader they test.
+ */
+async function cli(...args: string[]) {
+  const withLoader =
+    args[0] === "plan" && !args.includes("--loader") ? [...args, "--loader", "kexec-tools"] : args;
+  return cliRaw(...withLoader);
 }
 
 describe("kexec-lab inspect", () => {
@@ -160,7 +170,7 @@ describe("kexec-lab plan", () => {
     const r = await cli(...arm);
     expect(r.out).toMatch(/kernel\s+0x40000000\s+0x41aa0000\s+26\.6 MiB/);
     expect(r.out).toContain("entry 0x41aa2000");
-    expect(r.out).toContain("note: purgatory is a size model");
+    expect(r.out).toContain("note: purgatory: bufsz 0x3000, memsz 0x4000 from model");
   });
 
   it("kexec-file and x86_64", async () => {

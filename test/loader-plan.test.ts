@@ -17,7 +17,7 @@ import {
   formatPrintSegments,
   type Plan,
   type PlanInput,
-  planLoad,
+  planLoad as planLoadAuto,
   planToJson,
   segmentBufszOf,
 } from "../src/loader/plan.js";
@@ -26,6 +26,13 @@ import { MemoryMap, type Region } from "../src/machine/memmap.js";
 import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { defaultScenario } from "../src/scenario/default.js";
 import { testTempDir } from "./helpers/tmp.js";
+
+/**
+ * The tests below were written for kexec-tools' placement when it was the default; since --loader
+ * auto became the default (kexec-tools 2.0.27+ tries kexec_file_load first) they ask for it by name.
+ * Tests that pass loader: "kexec-file" (or "auto") still get it.
+ */
+const planLoad = (input: PlanInput): Plan => planLoadAuto({ loader: "kexec-tools", ...input });
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
@@ -164,8 +171,9 @@ describe("kexec-tools, arm64, on the real files", () => {
   it("the default scenario is placed by these rules: kexec-tools keeps Kernel code/data usable", () => {
     // kexec-tools keeps "Kernel code"/"Kernel data" usable, so on the QEMU virt map it puts a 28 MiB
     // kernel at 0x40000000 (the 0x2d80000 bytes before the first "reserved" hold 28 MiB), the DTB
-    // right after the kernel at 0x41c00000, the purgatory at 0x41c10000 and the initrd at 0x43666000;
-    // an initrd of 64 MiB - 5000 bytes gets memsz = page-rounded 0x3fff000.
+    // right after the kernel at 0x41c00000, the purgatory after the DTB and the initrd at 0x43666000;
+    // an initrd of 64 MiB - 5000 bytes gets memsz = page-rounded 0x3fff000. The DTB is packed
+    // (dtb_set_initrd -> dtb_set_property ends in fdt_pack), so its 64 KiB padding goes: 0x7000.
     const sc = defaultScenario("arm64");
     const dtb = serializeFdt(parseFdt(JUNO_DTB), { padTo: 64 * 1024 });
     const input = (initrdBytes: number, memoryMap: MemoryMap): PlanInput => ({
@@ -177,14 +185,20 @@ describe("kexec-tools, arm64, on the real files", () => {
     });
     const expected = [
       ["kernel", 0x40000000, 28 * MiB],
-      ["dtb", 0x41c00000, 0x10000],
-      ["purgatory", 0x41c10000, 0x4000],
+      ["dtb", 0x41c00000, 0x7000],
+      ["purgatory", 0x41c07000, 0x4000],
       ["initrd", 0x43666000, 0x3fff000],
     ];
     expect(
       planLoad(input(64 * MiB - 5000, sc.memoryMap)).segments.map((s) => [s.label, s.mem, s.memsz]),
     ).toEqual(expected);
-    expect(sc.segments.map((s) => [s.label, s.mem, s.memsz])).toEqual(expected);
+    // The default scenario's own DTB packs to one page (dtb_set_property packs), so its purgatory follows at +0x1000.
+    expect(sc.segments.map((s) => [s.label, s.mem, s.memsz])).toEqual([
+      ["kernel", 0x40000000, 28 * MiB],
+      ["dtb", 0x41c00000, 0x1000],
+      ["purgatory", 0x41c01000, 0x4000],
+      ["initrd", 0x43666000, 0x3fff000],
+    ]);
     // Were the running kernel's image excluded too (every carve-out "reserved"), the kernel would go
     // to the first 2 MiB-aligned hole above it instead.
     const strict = new MemoryMap(
@@ -193,8 +207,8 @@ describe("kexec-tools, arm64, on the real files", () => {
     expect(planLoad(input(64 * MiB - 5000, strict)).segments.map((s) => [s.label, s.mem, s.memsz])).toEqual([
       ["kernel", 0x43800000, 28 * MiB],
       ["initrd", 0x45400000, 0x3fff000],
-      ["dtb", 0x493ff000, 0x10000],
-      ["purgatory", 0x4940f000, 0x4000],
+      ["dtb", 0x493ff000, 0x7000],
+      ["purgatory", 0x49406000, 0x4000],
     ]);
   });
 
@@ -270,9 +284,12 @@ describe("x86_64 bzImage, kexec-tools", () => {
     // RAM tops out at 0x640000000. purgatory (memsz 0x9000): 0x63fff7000. setup: (39+1)*512 = 20480
     // + 15 (command line with NUL) + 64 = 20559 bytes -> 0x6000 below: 0x63fff1000. kernel:
     // init_size 0x3378000, 2 MiB aligned: align_down(0x63fff1000 - 0x3378000, 2M) = 0x63cc00000.
-    // initrd (0x3fff000): 0x63cc00000 - 0x3fff000 = 0x638c01000. Sorted by address, as kexec-tools does.
+    // initrd (0x3fff000): 0x63cc00000 - 0x3fff000 = 0x638c01000. Then setup_rng_seed's setup_data
+    // (16-byte header + 32-byte seed = 0x30) bottom-up from 1 MiB: 0x100000, as the real kexec-tools
+    // 2.0.25 load does. Sorted by address, as kexec-tools does.
     const p = planLoad(base);
     expect(layout(p)).toEqual([
+      ["setup_data", 0x100000, 0x1000, 0x30],
       ["initrd", 0x638c01000, 0x3fff000, 64 * MiB - 5000],
       ["kernel", 0x63cc00000, 0x3378000, BZIMAGE.length - 20480],
       ["setup", 0x63fff1000, 0x6000, 20559],
@@ -281,29 +298,51 @@ describe("x86_64 bzImage, kexec-tools", () => {
     expect(p.kernelEntry).toBe(0x63cc00200);
     expect(p.entry).toBe(0x63fff7000);
     kernelAccepts(p);
-    const setup = p.segments[2]!.content.kind === "bytes" ? p.segments[2]!.content.data : new Uint8Array();
+    const setup = p.segments[3]!.content.kind === "bytes" ? p.segments[3]!.content.data : new Uint8Array();
     expect(new TextDecoder().decode(setup.subarray(20480, 20480 + 14))).toBe("root=/dev/vda1");
     expect(setup.subarray(0x202, 0x206)).toEqual(new Uint8Array([0x48, 0x64, 0x72, 0x53]));
   });
 
-  it("kexec_file_load: purgatory, boot_params, kernel (above pref_address), initrd, top-down, in load order", () => {
-    // purgatory 0x9000 at 0x63fff7000; boot_params: align16(4096 + 15 + 30) + 16 + 96 + 16 + 32 =
-    // 4304 bytes -> two pages (0x2000) at 0x63fff5000; kernel 0x3378000 2 MiB-aligned below:
-    // align_down(0x63fff5000 - 0x3378000, 2M) = 0x63cc00000; initrd 0x3fff000 below: 0x638c01000.
+  it("kexec_file_load (6.1): the first System RAM resource that fits, top-down inside it, in load order", () => {
+    // 6.1 walks the System RAM resources in ascending order (walk_system_ram_res) and takes the first
+    // that fits. purgatory (model memsz 0x5000, min 0x3000): the first resource [0x1000, 0x9fc00)
+    // holds it at align_down(0x9fc00 - 0x5000) = 0x9a000; boot_params: align16(4096 + 15 + 30) + 16 +
+    // 96 + 16 + 32 = 4304 bytes -> two pages, 0x9a000 - 0x2000 = 0x98000 (where Debian's 6.1 put them).
+    // kernel (min 1 MiB): [0x1000, 0x9fc00) ends below 1 MiB, so [0x100000, 0xc0000000): align_down(
+    // 0xc0000000 - 0x3378000, 2M) = 0xbcc00000; initrd 0x3fff000 below it: 0xb8c01000. The 20 GiB of
+    // RAM above 4 GiB is never reached.
     const p = planLoad({ ...base, loader: "kexec-file" });
     expect(layout(p)).toEqual([
-      ["purgatory", 0x63fff7000, 0x9000, 0x5000],
-      ["bootparams", 0x63fff5000, 0x2000, 4304],
+      ["purgatory", 0x9a000, 0x5000, 0x4000],
+      ["bootparams", 0x98000, 0x2000, 4304],
+      ["kernel", 0xbcc00000, 0x3378000, BZIMAGE.length - 20480],
+      ["initrd", 0xb8c01000, 0x3fff000, 64 * MiB - 5000],
+    ]);
+    expect(p.kernelEntry).toBe(0xbcc00200);
+    expect(p.segments[0]!.placement.walk).toContain("ascending");
+    expect(p.segments[2]!.placement.skipped[0]).toContain("[0x1000, 0x9fc00) System RAM");
+    kernelAccepts(p);
+    // From 6.8 (b3ba234171cd) top-down buffers walk the resources descending, and the search starts
+    // at temp_end - memsz + 1 (the off-by-one fix of the same release): the top of RAM.
+    const p68 = planLoad({ ...base, loader: "kexec-file", kernelVersion: "6.8" });
+    expect(layout(p68)).toEqual([
+      ["purgatory", 0x63fffb000, 0x5000, 0x4000],
+      ["bootparams", 0x63fff9000, 0x2000, 4304],
       ["kernel", 0x63cc00000, 0x3378000, BZIMAGE.length - 20480],
       ["initrd", 0x638c01000, 0x3fff000, 64 * MiB - 5000],
     ]);
-    expect(p.kernelEntry).toBe(0x63cc00200);
-    kernelAccepts(p);
-    // The kernel never goes below pref_address (16 MiB here): RAM only below it leaves no hole.
+    // From 6.8 the kernel never goes below pref_address (16 MiB here): RAM only below it leaves no
+    // hole; 6.1 only asks for MIN_KERNEL_LOAD_ADDR (1 MiB).
     const low = ramMap([[0x100000, 0x1000000 + 0x3378000 - 0x200000]]);
-    const e = fail(() =>
-      planLoad({ ...base, loader: "kexec-file", iomem: undefined, memoryMap: low, initrd: undefined }),
-    );
+    const lowInput = {
+      ...base,
+      loader: "kexec-file" as const,
+      iomem: undefined,
+      memoryMap: low,
+      initrd: undefined,
+    };
+    const e = fail(() => planLoad({ ...lowInput, kernelVersion: "6.8" }));
+    expect(planLoad(lowInput).segments.find((s) => s.label === "kernel")!.mem).toBeLessThan(0x1000000);
     expect(e.code).toBe("E_NO_HOLE");
     expect(e.where.field).toBe("kernel");
     expect(
@@ -319,9 +358,10 @@ describe("x86_64 bzImage, kexec-tools", () => {
 
   it("--mem-max below 3 GiB moves everything under it", () => {
     // Top of RAM under the limit: 0xc0000000. purgatory 0xbfff7000, setup 0xbfff1000,
-    // kernel align_down(0xbfff1000 - 0x3378000, 2M) = 0xbcc00000, initrd 0xbcc00000 - 0x3fff000.
+    // kernel align_down(0xbfff1000 - 0x3378000, 2M) = 0xbcc00000, initrd 0xbcc00000 - 0x3fff000;
+    // the RNG seed setup_data at 0x100000.
     const p = planLoad({ ...base, memMax: 0xbfffffff });
-    expect(layout(p).map((s) => s[1])).toEqual([0xb8c01000, 0xbcc00000, 0xbfff1000, 0xbfff7000]);
+    expect(layout(p).map((s) => s[1])).toEqual([0x100000, 0xb8c01000, 0xbcc00000, 0xbfff1000, 0xbfff7000]);
   });
 
   it("refuses what bzImage64_probe refuses; warns about a kernel placed above 4 GiB that cannot be", () => {
@@ -569,11 +609,12 @@ describe("page size, ELF kernels, kexec_file crash loads", () => {
       crash: true,
       crashRegion: { start: 0x90000000, end: 0xa0000000 },
     });
-    // elfcorehdr: one page at the top, 0x9ffff000. Kernel: lowest 2 MiB boundary, 0x90000000.
-    // initrd right after the kernel (0x91aa0000). DTB: highest 2 MiB boundary below the elfcorehdr: 0x9fe00000.
+    // load_other_segments order: kernel at the lowest 2 MiB boundary, 0x90000000; elfcorehdr (one
+    // page) top-down at 64 KiB alignment (SZ_64K): 0x9fff0000; initrd right after the kernel
+    // (0x91aa0000); DTB: highest 2 MiB boundary below the elfcorehdr: 0x9fe00000.
     expect(layout(p).map((s) => [s[0], s[1]])).toEqual([
-      ["elfcorehdr", 0x9ffff000],
       ["kernel", 0x90000000],
+      ["elfcorehdr", 0x9fff0000],
       ["initrd", 0x91aa0000],
       ["dtb", 0x9fe00000],
     ]);
@@ -613,10 +654,23 @@ describe("output formats", () => {
   it("JSON: segments with kind, mem, memsz, bufsz and the entry", () => {
     const j = planToJson(planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB }));
     expect(j.segments).toEqual([
-      { kind: "kernel", mem: "0x80000000", memsz: 0x1aa0000, bufsz: 27236288 },
-      { kind: "dtb", mem: "0x81aa0000", memsz: 0x7000, bufsz: expect.any(Number) },
-      { kind: "purgatory", mem: "0x81aa7000", memsz: 0x4000, bufsz: 0x3000 },
+      { kind: "kernel", mem: "0x80000000", memsz: 0x1aa0000, bufsz: 27236288, placement: expect.any(Object) },
+      {
+        kind: "dtb",
+        mem: "0x81aa0000",
+        memsz: 0x7000,
+        bufsz: expect.any(Number),
+        placement: expect.any(Object),
+      },
+      { kind: "purgatory", mem: "0x81aa7000", memsz: 0x4000, bufsz: 0x3000, placement: expect.any(Object) },
     ]);
+    expect((j.segments as { placement: unknown }[])[0]!.placement).toMatchObject({
+      syscall: "kexec_load",
+      source: expect.stringContaining("image_arm64_load"),
+      direction: "bottom-up",
+      align: "0x200000",
+      relocated: true,
+    });
     expect(j.entry).toBe("0x81aa7000");
   });
 

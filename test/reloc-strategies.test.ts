@@ -38,8 +38,9 @@ describe("default scenarios", () => {
         expect(s.verified).toBe(true);
       }
       expect(r.machine.ramBytes).toBe(4 * GiB);
-      // kernel, 64 MiB - 5000 bytes of initrd (0x3fff000 with 4K pages), 64 KiB DTB, 16 KiB purgatory
-      expect(r.kimage.sourcePages).toBe((28 * MiB + 0x3fff000 + 64 * KiB + 16 * KiB) / 4096);
+      // kernel, 64 MiB - 5000 bytes of initrd (0x3fff000 with 4K pages), the DTB packed to one page
+      // (kexec-tools' dtb_set_property packs it), 16 KiB purgatory
+      expect(r.kimage.sourcePages).toBe((28 * MiB + 0x3fff000 + 4 * KiB + 16 * KiB) / 4096);
     }
   });
 
@@ -222,7 +223,8 @@ describe("guard and verification", () => {
     const sc = defaultScenario("arm64", "exact");
     const r = runStrategy(sc, findStrategy("linear-map-copy"));
     expect(r.result.verified).toBe(true);
-    const seg = sc.segments[1]!;
+    // The initrd (segment 3): the packed DTB (segment 1) is a single page now.
+    const seg = sc.segments[3]!;
     const addr = seg.mem + 5 * 4096 + 123;
     const buf = new Uint8Array(1);
     r.machine.mem.readBytes(addr, buf);
@@ -233,7 +235,7 @@ describe("guard and verification", () => {
     expect(v.failures).toHaveLength(1);
     expect(v.failures[0]).toMatchObject({
       kind: "content",
-      segment: 1,
+      segment: 3,
       address: `0x${addr.toString(16)}`,
       expected: buf[0],
       found: wrong,

@@ -10,7 +10,8 @@ import { hex } from "../formats/bytes.js";
 import { parseIomem } from "../formats/iomem.js";
 import { type KtSegment, kexecLoadFlags } from "../kexectools/debug.js";
 import { validateLoad } from "../kimage/validate.js";
-import { freeForLoader, type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
+import { loaderSearchRanges } from "../loader/memory.js";
+import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
 import { loadMemory } from "../memory/load-memory.js";
 import { formatBytes } from "../report/format.js";
 import type { KexecLogFacts } from "./log.js";
@@ -128,7 +129,7 @@ export function explainNoHole(input: PlanInput, size: number): string[] {
     plan = undefined;
   }
   if (plan === undefined) return out;
-  const free = freeForLoader(plan.arch, plan.loader, plan.memoryMap);
+  const free = loaderSearchRanges(input, plan);
   const placed = plan.segments.map((s) => ({ start: s.mem, end: s.mem + s.memsz }));
   const min = input.memMin ?? 0;
   const max = input.memMax !== undefined ? input.memMax + 1 : Number.POSITIVE_INFINITY;

@@ -34,6 +34,11 @@ export interface FdtNode {
   name: string;
   props: FdtProp[];
   children: FdtNode[];
+  /**
+   * FDT_NOP tags read inside this node (a running kernel NOPs out properties it wipes, e.g. rng-seed);
+   * libfdt's fdt_open_into/fdt_pack keep them, so they are written back, after the node's properties.
+   */
+  nops?: number;
 }
 
 export interface FdtReserveEntry {
@@ -49,6 +54,11 @@ export interface Fdt {
   totalSize: number;
   memreserve: FdtReserveEntry[];
   root: FdtNode;
+  /**
+   * The strings block as read (latin1). libfdt never shrinks it: names of deleted or NOPed properties
+   * stay, and new names are appended (fdt_find_add_string), so a tree edited the libfdt way keeps it.
+   */
+  strings?: string;
 }
 
 export function isFdt(bytes: Uint8Array): boolean {
@@ -172,8 +182,11 @@ export function parseFdt(bytes: Uint8Array, file?: string): Fdt {
   for (;;) {
     const tokAt = at;
     t = token("token");
-    if (t === FDT_NOP) continue;
     const node = stack[stack.length - 1];
+    if (t === FDT_NOP) {
+      if (node !== undefined) node.nops = (node.nops ?? 0) + 1;
+      continue;
+    }
     if (t === FDT_PROP) {
       if (node === undefined) throw r.corrupt(tokAt, "token", "FDT_PROP outside any node");
       const len = token("property len");
@@ -203,7 +216,15 @@ export function parseFdt(bytes: Uint8Array, file?: string): Fdt {
       throw r.corrupt(tokAt, "token", `unknown structure token 0x${t.toString(16)}`);
     }
   }
-  return { version, lastCompVersion, bootCpuidPhys, totalSize, memreserve, root };
+  return {
+    version,
+    lastCompVersion,
+    bootCpuidPhys,
+    totalSize,
+    memreserve,
+    root,
+    strings: latin1(bytes, offStrings, offStrings + sizeStrings),
+  };
 }
 
 // --- serialization ---------------------------------------------------------------------------------
@@ -219,9 +240,9 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
   // string already present reuses it (as libfdt's fdt_find_string does).
   const strings: string[] = [];
   const offsets = new Map<string, number>();
-  let stringsSize = 0;
-  /** The strings block so far, each name NUL-terminated. */
-  let table = "";
+  /** The strings block so far, each name NUL-terminated: a tree read from a file starts from its own. */
+  let table = fdt.strings ?? "";
+  let stringsSize = table.length;
   const nameOffset = (name: string): number => {
     const known = offsets.get(name);
     if (known !== undefined) return known;
@@ -248,7 +269,7 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
     }
   };
   docOrder(fdt.root, (n) => {
-    structSize += 4 + align4(n.name.length + 1) + 4;
+    structSize += 4 + align4(n.name.length + 1) + 4 + 4 * (n.nops ?? 0);
     for (const p of n.props) structSize += 12 + align4(p.value.length);
   });
   // Property names in document order.
@@ -306,6 +327,10 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
       out.set(p.value, at + 12);
       at += 12 + align4(p.value.length);
     }
+    for (let i = 0; i < (top.n.nops ?? 0); i++) {
+      v.setUint32(at, FDT_NOP);
+      at += 4;
+    }
     st.push({ n: top.n, open: true });
     for (let i = top.n.children.length - 1; i >= 0; i--) st.push({ n: top.n.children[i]!, open: false });
   }
@@ -323,6 +348,7 @@ export function cloneNode(n: FdtNode): FdtNode {
     name: x.name,
     props: x.props.map((p) => ({ name: p.name, value: p.value.slice() })),
     children: [],
+    ...(x.nops ? { nops: x.nops } : {}),
   });
   const root = copy(n);
   const work: [FdtNode, FdtNode][] = [[n, root]];

@@ -18,6 +18,7 @@
 
 import { KexecLabError } from "../errors.js";
 import { MemoryMap, type Region } from "../machine/memmap.js";
+import { RangeSet } from "../machine/ranges.js";
 
 export interface IomemEntry {
   start: number;
@@ -183,6 +184,15 @@ export function iomemToMemoryMap(io: Iomem): MemoryMap {
   }
   if (!regions.some((r) => r.type === "ram")) {
     throw new KexecLabError("E_NO_MEMORY_MAP", 'the memory map has no "System RAM" range');
+  }
+  if (io.kind === "memmap") {
+    // /sys/firmware/memmap may list overlapping or duplicated entries (firmware e820 tables do);
+    // kexec-tools' fixup_memory_ranges merges them, and the machine's RAM is their union.
+    const ram = new RangeSet(regions.filter((r) => r.type === "ram"));
+    return new MemoryMap([
+      ...ram.ranges.map((r) => ({ start: r.start, end: r.end, type: "ram" as const, name: "System RAM" })),
+      ...regions.filter((r) => r.type !== "ram"),
+    ]);
   }
   return new MemoryMap(regions);
 }

@@ -12,7 +12,17 @@ import type { Host } from "./host.js";
 
 export type HostPlanFields = Pick<
   PlanInput,
-  "iomem" | "iomemName" | "dtb" | "dtbName" | "wipeKaslrSeed" | "cpus" | "crashRegion"
+  | "iomem"
+  | "iomemName"
+  | "memmap"
+  | "memmapName"
+  | "memblockMemory"
+  | "memblockReserved"
+  | "dtb"
+  | "dtbName"
+  | "wipeKaslrSeed"
+  | "cpus"
+  | "crashRegion"
 >;
 
 /** The "Crash kernel" region of the host's /proc/iomem (the last one when split low/high). */
@@ -23,24 +33,30 @@ export function hostCrashRegion(host: Host): Range | undefined {
 }
 
 /**
- * The plan fields a host gives, for `arch` and `loader`:
- *   memory map: x86_64 kexec-tools reads /sys/firmware/memmap when it exists (kexec/arch/i386/
- *   kexec-x86-common.c get_memory_ranges -> get_firmware_memmap_ranges), so memmap.txt when present;
- *   everything else /proc/iomem (iomem.txt);
+ * The plan fields a host gives; each loader then reads what it reads on that machine
+ * (src/loader/memory.ts):
+ *   /proc/iomem (iomem.txt): the resources (x86_64 kexec_file_load walks System RAM; arm64 kexec-tools
+ *   reads it; its "Crash kernel" lines give the crash region);
+ *   /sys/firmware/memmap (memmap.txt, x86_64): what x86_64 kexec-tools prefers for its memory ranges
+ *   (kexec/arch/i386/kexec-x86-common.c get_memory_ranges -> get_firmware_memmap_ranges);
+ *   memblock dumps (arm64): the free memblock ranges arm64 kexec_file_load walks;
  *   DTB (arm64): /sys/firmware/fdt (fdt.dtb), whose kaslr-seed the running kernel has wiped;
- *   cpus: nproc; crashRegion: iomem's "Crash kernel" when the map used is not iomem itself.
+ *   cpus: nproc.
+ * `loader` is kept for callers that want to know which of these a loader uses; every field is passed.
  */
-export function hostPlanFields(host: Host, arch: Arch, loader: LoaderKind): HostPlanFields {
+export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): HostPlanFields {
   const out: HostPlanFields = {};
-  const useMemmap = arch === "x86_64" && loader === "kexec-tools" && host.memmap !== undefined;
-  if (useMemmap) {
-    out.iomem = host.memmap!;
-    out.iomemName = `${host.source}/memmap.txt`;
-    const ck = hostCrashRegion(host);
-    if (ck !== undefined) out.crashRegion = ck;
-  } else if (host.iomem !== undefined) {
+  if (host.iomem !== undefined) {
     out.iomem = host.iomem;
     out.iomemName = `${host.source}/iomem.txt`;
+  }
+  if (arch === "x86_64" && host.memmap !== undefined) {
+    out.memmap = host.memmap;
+    out.memmapName = `${host.source}/memmap.txt`;
+  }
+  if (arch === "arm64" && host.memblockMemory !== undefined) {
+    out.memblockMemory = host.memblockMemory;
+    if (host.memblockReserved !== undefined) out.memblockReserved = host.memblockReserved;
   }
   if (arch === "arm64" && host.fdt !== undefined) {
     out.dtb = host.fdt;

@@ -2,7 +2,8 @@
  * The DTB edits each loader makes before the DTB becomes a segment.
  *
  * kexec-tools (kexec/arch/arm64/kexec-arm64.c setup_2nd_dtb, kexec/dt-ops.c):
- *   - bootargs in /chosen set to the command line when one is given (/chosen created if missing);
+ *   - bootargs in /chosen set to the command line when one is given (/chosen created if missing),
+ *     its value padded with NULs to a multiple of 4 (dtb_set_property's FDT_TAGALIGN);
  *   - kaslr-seed: when present it must be 0 (a running kernel wipes it after use), else the load
  *     fails; a zero seed is refilled with 8 random bytes;
  *   - crash loads: linux,elfcorehdr and linux,usable-memory-range in /chosen (#address-cells/#size-cells
@@ -74,6 +75,8 @@ export interface DtbEditOptions {
   seed: number;
   /** kexec-tools: treat a non-zero kaslr-seed as wiped (as in /sys/firmware/fdt of a running kernel). */
   wipeKaslrSeed?: boolean;
+  /** kexec_file_load: rng_is_initialized() (default true). */
+  rngReady?: boolean;
   crash?: { elfcorehdr: { start: number; size: number }; usable: { start: number; size: number } };
   file?: string;
 }
@@ -81,6 +84,20 @@ export interface DtbEditOptions {
 export interface DtbEditResult {
   fdt: Fdt;
   notes: string[];
+  /**
+   * kexec-tools: the tree went through fdt_pack (every dtb_set_property packs, and setup_2nd_dtb packs
+   * on its kaslr-seed and crash paths), so its totalsize is its content; otherwise the file's
+   * totalsize (with its padding) is kept.
+   */
+  packed: boolean;
+}
+
+/** dtb_set_property pads a property's value to FDT_TAGALIGN (4 bytes). */
+function tagAligned(v: Uint8Array): Uint8Array {
+  if (v.length % 4 === 0) return v;
+  const out = new Uint8Array(v.length + 4 - (v.length % 4));
+  out.set(v);
+  return out;
 }
 
 export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
@@ -94,7 +111,7 @@ export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
         { field: "append" },
       );
     }
-    setProp(ensureChild(fdt.root, "chosen"), "bootargs", stringValue(o.cmdline));
+    setProp(ensureChild(fdt.root, "chosen"), "bootargs", tagAligned(stringValue(o.cmdline)));
   }
   const chosen = fdt.root.children.find((c) => c.name === "chosen");
   const kaslr = chosen && getProp(chosen, "kaslr-seed");
@@ -120,7 +137,12 @@ export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
     setProp(ch, "linux,usable-memory-range", rangeProp(fdt.root, o.crash.usable.start, o.crash.usable.size));
   }
   setInitrd(fdt, o.initrd);
-  return { fdt, notes };
+  const packed =
+    (o.cmdline !== undefined && o.cmdline.length > 0) ||
+    (kaslr?.value.length ?? 0) === 8 ||
+    !!o.crash ||
+    !!o.initrd;
+  return { fdt, notes, packed };
 }
 
 /** dtb_set_initrd: linux,initrd-start/-end as u64 big-endian, or both deleted without an initrd. */
@@ -158,6 +180,8 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
   deleteProp(ch, "linux,usable-memory-range");
   if (o.crash) {
     setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
+    // fdt_add_mem_rsv: keep the kdump kernel off its own ELF core header.
+    fdt.memreserve.push({ address: o.crash.elfcorehdr.start, size: o.crash.elfcorehdr.size });
     setProp(ch, "linux,usable-memory-range", rangeProp(fdt.root, o.crash.usable.start, o.crash.usable.size));
   }
   if (o.initrd) {
@@ -167,10 +191,18 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
   }
   if (o.cmdline !== undefined && o.cmdline.length > 0) setProp(ch, "bootargs", stringValue(o.cmdline));
   else deleteProp(ch, "bootargs");
+  // kaslr-seed is deleted, then set again and rng-seed added only when rng_is_initialized(); else the
+  // kernel prints 'RNG is not initialised: omitting "kaslr-seed" property' (and rng-seed).
   deleteProp(ch, "kaslr-seed");
-  setProp(ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
-  deleteProp(ch, "rng-seed");
-  setProp(ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
+  if (o.rngReady !== false) {
+    setProp(ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
+    deleteProp(ch, "rng-seed");
+    setProp(ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
+  } else {
+    notes.push(
+      "the random pool is not initialized: no kaslr-seed and no rng-seed (of_kexec_alloc_and_setup_fdt)",
+    );
+  }
   setProp(ch, "linux,booted-from-kexec", new Uint8Array(0));
-  return { fdt, notes };
+  return { fdt, notes, packed: true };
 }

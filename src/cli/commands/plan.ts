@@ -1,12 +1,15 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
+import { readInputFile } from "../../formats/node/files.js";
 import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
 import { ARCH_NAMES, parseArch } from "../../formats/role.js";
 import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { hostPlanFields } from "../../host/plan.js";
 import type { Arch } from "../../kimage/constants.js";
+import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
 import {
+  formatPlacement,
   formatPrintSegments,
   LOADERS,
   type LoaderKind,
@@ -35,8 +38,23 @@ export interface PlanOptions {
   initrdSize?: string;
   dtb?: string;
   iomem?: string;
+  memmap?: string;
+  memblockMemory?: string;
+  memblockReserved?: string;
   append?: string;
   loader: LoaderKind;
+  kernelVersion?: string;
+  kexecToolsVersion?: string;
+  kexecBinary?: string;
+  purgatory?: string;
+  cpus?: string;
+  crngNotReady?: boolean;
+  kexecFileSyscall?: boolean;
+  khoScratch?: string;
+  /** --cma SIZE@ADDR gives a string; --no-cma sets false. */
+  cma?: string | boolean;
+  kexecDebug?: boolean;
+  acpiRsdp?: string;
   memMin?: string;
   memMax?: string;
   crash?: boolean;
@@ -123,6 +141,40 @@ export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = 
     input.pageSize = toSafeNumber(parseSize(opts.pageSize, "page-size"), "page-size");
   if (opts.seed !== undefined) input.seed = toSafeNumber(parseU64(opts.seed, "seed"), "seed", 0xffffffffn);
   if (opts.wipeKaslrSeed) input.wipeKaslrSeed = true;
+  const text = (f: string) => new TextDecoder().decode(readInputFile(f));
+  if (opts.memmap !== undefined) {
+    input.memmap = text(opts.memmap);
+    input.memmapName = opts.memmap;
+  }
+  if (opts.memblockMemory !== undefined) input.memblockMemory = text(opts.memblockMemory);
+  if (opts.memblockReserved !== undefined) input.memblockReserved = text(opts.memblockReserved);
+  if (opts.kernelVersion !== undefined) input.kernelVersion = opts.kernelVersion;
+  if (opts.crngNotReady) input.crngReady = false;
+  if (opts.khoScratch !== undefined)
+    input.khoScratch = opts.khoScratch.split(",").map((x) => parseCrashkernel(x));
+  if (typeof opts.cma === "string") input.cma = parseCrashkernel(opts.cma);
+  if (opts.cma === false) input.noCma = true;
+  if (opts.kexecDebug) input.kexecDebug = true;
+  if (opts.acpiRsdp !== undefined)
+    input.acpiRsdp = toSafeNumber(parseU64(opts.acpiRsdp, "acpi-rsdp"), "acpi-rsdp");
+  if (opts.kexecFileSyscall === false) input.kexecFileSyscall = false;
+  if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
+  if (opts.cpus !== undefined) input.cpus = toSafeNumber(parseU64(opts.cpus, "cpus"), "cpus", 8192n);
+  if (opts.kexecBinary !== undefined && opts.purgatory !== undefined)
+    throw new KexecLabError("E_USAGE", "give --kexec-binary or --purgatory, not both", {
+      field: "purgatory",
+    });
+  if (opts.kexecBinary !== undefined) {
+    const p = purgatoryFromKexecBinary(readInputFile(opts.kexecBinary), arch, opts.kexecBinary);
+    input.purgatory = {
+      bufsz: p.bufsz,
+      memsz: p.memsz,
+      ...(p.align !== undefined ? { align: p.align } : {}),
+      ...(p.entryOffset !== undefined ? { entryOffset: p.entryOffset } : {}),
+      ...(p.source !== undefined ? { source: p.source } : {}),
+    };
+  }
+  if (opts.purgatory !== undefined) input.purgatory = purgatoryPreset(opts.purgatory, arch);
   return input;
 }
 
@@ -149,12 +201,59 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     )
     .option("--iomem <file>", "/proc/iomem or /sys/firmware/memmap dump of the running machine")
     .option(
+      "--memmap <file>",
+      "/sys/firmware/memmap dump (x86_64 kexec-tools reads it in preference to /proc/iomem)",
+    )
+    .option(
+      "--memblock-memory <file>",
+      "/sys/kernel/debug/memblock/memory (arm64 kexec_file_load walks memblock)",
+    )
+    .option("--memblock-reserved <file>", "/sys/kernel/debug/memblock/reserved")
+    .option(
       "--host <dir>",
       "the machine as kexec-lab-collect saw it (memory map, fdt, CPUs, ...); --iomem/--dtb override its files",
     )
     .option("--reuse-cmdline", "the --host machine's /proc/cmdline as the command line")
     .option("--append <cmdline>", "kernel command line (/chosen/bootargs on arm64)")
-    .addOption(new Option("--loader <loader>", "placement rules").choices(LOADERS).default("kexec-tools"))
+    .addOption(
+      new Option(
+        "--loader <loader>",
+        "auto: as kexec-tools does (kexec_file_load first from 2.0.27, then kexec_load); kexec-tools: kexec_load (-c); kexec-file: kexec_file_load (-s)",
+      )
+        .choices(LOADERS)
+        .default("auto"),
+    )
+    .option("--kernel-version <v>", "running kernel for kexec_file_load rules (6.1, 6.8, ...)", "6.1")
+    .option(
+      "--kexec-tools-version <v>",
+      "kexec-tools release whose syscall choice --loader auto follows",
+      "2.0.32",
+    )
+    .option("--kexec-binary <file>", "the kexec binary whose embedded purgatory sizes the purgatory segment")
+    .option("--purgatory <preset>", "purgatory size of a measured distribution build")
+    .option("--cpus <n>", "CPUs of the running machine (crash elfcorehdr size)")
+    .option(
+      "--crng-not-ready",
+      "the running kernel's random pool is not initialized yet (no x86 RNG seed setup_data)",
+    )
+    .option(
+      "--no-kexec-file-syscall",
+      "the running kernel lacks kexec_file_load (CONFIG_KEXEC_FILE off: ENOSYS)",
+    )
+    .option(
+      "--kho-scratch <list>",
+      "KHO scratch areas SIZE@ADDR[,SIZE@ADDR...] in index order (kho=on; kernel 6.16+)",
+    )
+    .option(
+      "--cma <size@addr>",
+      "the default CMA area (kernel 6.17+ places kexec_file_load buffers there first)",
+    )
+    .option("--no-cma", "pass KEXEC_FILE_NO_CMA: kexec_file_load does not use CMA")
+    .option("--kexec-debug", "kexec runs with -d (kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG)")
+    .option(
+      "--acpi-rsdp <addr>",
+      'x86: the ACPI RSDP address (dmesg "ACPI: RSDP"); kexec_load crash loads append acpi_rsdp=',
+    )
     .option("--mem-min <addr>", "kexec-tools --mem-min: lowest address for segments")
     .option("--mem-max <addr>", "kexec-tools --mem-max: highest address (inclusive) for segments")
     .option("-p, --crash", 'crash load (kexec -p) into the "Crash kernel" region of --iomem')
@@ -223,8 +322,13 @@ segment, its size and alignment and the largest free range).`,
           formatBytes(s.memsz),
           formatBytes(segmentBufszOf(s)),
         ]);
-        let out = `${plan.arch} ${plan.loader}, memory map from ${plan.memoryMapSource} (${formatBytes(plan.memoryMap.ramBytes)} RAM)\n\n`;
+        let out = `${plan.arch} ${plan.loader === "kexec-file" ? "kexec_file_load" : "kexec_load"}${plan.kernelVersion !== undefined ? ` (kernel ${plan.kernelVersion} rules)` : ""}, memory map from ${plan.memoryMapSource} (${formatBytes(plan.memoryMap.ramBytes)} RAM)\n`;
+        out += `syscall: ${plan.selection}\n\n`;
         out += `${renderTable(["#", "segment", "mem", "end", "memsz", "bufsz"], rows, ["right", "left", "left", "left", "right", "right"])}\n\n`;
+        plan.segments.forEach((s, i) => {
+          out += `${i} ${s.label}: ${formatPlacement(s.placement)}\n`;
+        });
+        out += "\n";
         out += `entry ${hexAddr(plan.entry)}, kernel entry ${hexAddr(plan.kernelEntry)}${plan.dtbAddress !== undefined ? `, dtb ${hexAddr(plan.dtbAddress)}` : ""}\n`;
         for (const n of plan.notes) out += `note: ${n}\n`;
         if (opts.explain) out += `\n${formatLegend(PLAN_LEGEND)}`;

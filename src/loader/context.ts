@@ -1,0 +1,240 @@
+/**
+ * What every loader module shares while placing one load: the placer (kexec-tools' locate_hole or
+ * the kernel's kexec_locate_mem_hole over the memory that loader sees), the segments placed so far,
+ * notes, and add_buffer / kexec_add_buffer.
+ */
+
+import { KexecLabError } from "../errors.js";
+import { hex } from "../formats/bytes.js";
+import type { Range } from "../machine/ranges.js";
+import { formatBytes } from "../report/format.js";
+import {
+  type HoleResult,
+  kexecLocateMemHole,
+  largestFree,
+  locateHole,
+  type NamedRange,
+  type PlacedRange,
+} from "./holes.js";
+import { kexecAllocContig } from "./kexec-file/cma.js";
+import type { Placement, PlanInput, PlannedSegment } from "./types.js";
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+export const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
+export const alignDown = (x: number, a: number) => Math.floor(x / a) * a;
+
+/** One search: size in bytes, alignment, window [min, max) (max Infinity = no bound), direction. */
+export interface HoleRequest {
+  size: number;
+  align: number;
+  min: number;
+  max: number;
+  topDown: boolean;
+  /** The function chain that asks, e.g. "kexec-tools kexec/arch/arm64/kexec-image-arm64.c image_arm64_load -> add_buffer -> locate_hole". */
+  source: string;
+}
+
+/** Where holes are looked for: one per syscall. */
+export interface Placer {
+  syscall: "kexec_load" | "kexec_file_load";
+  find(
+    req: HoleRequest,
+    placed: readonly PlacedRange[],
+    pageSize: number,
+  ): HoleResult & { walk: string; inPlace?: boolean };
+  largest(min: number, max: number, placed: readonly PlacedRange[]): Range | undefined;
+}
+
+/** kexec-tools: locate_hole over its memory_range list, with --mem-min/--mem-max. */
+export function kexecToolsPlacer(
+  ranges: readonly Range[],
+  memMin: number,
+  memMaxEnd: number,
+  walk: string,
+): Placer {
+  return {
+    syscall: "kexec_load",
+    find(req, placed, pageSize) {
+      const r = locateHole(
+        ranges,
+        placed,
+        {
+          size: req.size,
+          align: req.align,
+          holeMin: req.min,
+          holeMax: req.max - 1,
+          holeEnd: req.topDown ? -1 : 1,
+        },
+        pageSize,
+        memMin,
+        memMaxEnd - 1,
+      );
+      return { ...r, walk };
+    },
+    largest: (min, max, placed) =>
+      largestFree(ranges, placed, Math.max(min, memMin), Math.min(max, memMaxEnd)),
+  };
+}
+
+export interface KernelPlacerOptions {
+  /** Kernels before 6.8 start a top-down search one byte low (see holes.ts). */
+  oneByteLow: boolean;
+  /** KHO on (6.16+, not a crash load): only these scratch areas, in index order. */
+  khoScratch?: readonly Range[];
+  /** CMA-first (6.17+, not a crash load, no KEXEC_FILE_NO_CMA): the default CMA area. */
+  cma?: Range;
+}
+
+/**
+ * The kernel: kexec_locate_mem_hole over the ranges `walk(topDown)` returns in walk order (System RAM
+ * resources, free memblock ranges, or the crash region); with KHO the scratch areas only; with CMA
+ * kexec_alloc_contig first (kexec-file/kho.ts, kexec-file/cma.ts).
+ */
+export function kernelPlacer(
+  walk: (topDown: boolean) => { ranges: NamedRange[]; what: string },
+  opts: KernelPlacerOptions = { oneByteLow: false },
+): Placer {
+  const cmaTaken: Range[] = [];
+  return {
+    syscall: "kexec_file_load",
+    find(req, placed, pageSize) {
+      const kbuf = {
+        memsz: alignUp(req.size, pageSize),
+        bufAlign: Math.max(req.align, pageSize),
+        bufMin: req.min,
+        bufMax: req.max - 1,
+        topDown: req.topDown,
+        oneByteLow: opts.oneByteLow,
+      };
+      if (opts.khoScratch) {
+        const ranges = opts.khoScratch.map((r, i) => ({ ...r, name: `KHO scratch ${i}` }));
+        const r = kexecLocateMemHole(ranges, placed, kbuf);
+        return { ...r, walk: "KHO scratch areas in index order (kho_locate_mem_hole -> kho_walk_scratch)" };
+      }
+      const skipped: string[] = [];
+      if (opts.cma) {
+        const c = kexecAllocContig(opts.cma, cmaTaken, placed, kbuf.memsz, kbuf.bufAlign, pageSize);
+        if ("mem" in c) {
+          cmaTaken.push({ start: c.mem, end: c.mem + kbuf.memsz });
+          return {
+            mem: c.mem,
+            skipped: [],
+            walk: "the default CMA area (kexec_alloc_contig -> dma_alloc_from_contiguous: lowest free aligned run; buf_min/buf_max not consulted)",
+            inPlace: true,
+          };
+        }
+        skipped.push(c.reason);
+      }
+      const w = walk(req.topDown);
+      const r = kexecLocateMemHole(w.ranges, placed, kbuf);
+      return { mem: r.mem, skipped: [...skipped, ...r.skipped], walk: w.what };
+    },
+    largest: (min, max, placed) => largestFree(walk(false).ranges, placed, min, max),
+  };
+}
+
+export interface Ctx {
+  input: PlanInput;
+  pageSize: number;
+  placer: Placer;
+  segments: PlannedSegment[];
+  notes: string[];
+}
+
+function describeRange(r: Range | undefined): string {
+  return r ? `[${hex(r.start)}, ${hex(r.end)}) (${formatBytes(r.end - r.start)})` : "none";
+}
+
+export { describeRange };
+
+/** Find a hole or fail with E_NO_HOLE naming the segment, size, alignment, window and the largest free range. */
+export function place(ctx: Ctx, label: string, req: HoleRequest): { mem: number; placement: Placement } {
+  const r = ctx.placer.find(req, ctx.segments, ctx.pageSize);
+  if (r.mem === undefined) {
+    const largest = ctx.placer.largest(req.min, req.max, ctx.segments);
+    throw new KexecLabError(
+      "E_NO_HOLE",
+      `${label}: no free range of ${hex(req.size)} bytes (${formatBytes(req.size)}) aligned to ${hex(Math.max(req.align, ctx.pageSize))} within [${hex(req.min)}, ${req.max === Number.POSITIVE_INFINITY ? "end of memory" : hex(req.max)}) searching ${req.topDown ? "top-down" : "bottom-up"} (${r.walk}); the largest free range there is ${describeRange(largest)}${ctx.placer.syscall === "kexec_file_load" ? "; the kernel returns EADDRNOTAVAIL" : ""}`,
+      { field: label },
+    );
+  }
+  return {
+    mem: r.mem,
+    placement: {
+      syscall: ctx.placer.syscall,
+      source: req.source,
+      window: { min: req.min, max: req.max },
+      align: Math.max(req.align, ctx.pageSize),
+      direction: req.topDown ? "top-down" : "bottom-up",
+      walk: r.walk,
+      skipped: r.skipped,
+      relocated: !r.inPlace,
+    },
+  };
+}
+
+/** A segment at a known address (ELF PT_LOADs, the arm64 crash kernel): no search. */
+export function fixedPlacement(ctx: Ctx, source: string, mem: number, size: number, walk: string): Placement {
+  return {
+    syscall: ctx.placer.syscall,
+    source,
+    window: { min: mem, max: mem + size },
+    align: ctx.pageSize,
+    direction: "fixed",
+    walk,
+    skipped: [],
+    relocated: true,
+  };
+}
+
+export function addSegment(
+  ctx: Ctx,
+  label: string,
+  mem: number,
+  data: Uint8Array,
+  memsz: number,
+  placement: Placement,
+): PlannedSegment {
+  const seg: PlannedSegment = {
+    mem,
+    memsz: alignUp(memsz, ctx.pageSize),
+    content: { kind: "bytes", data },
+    label,
+    placement,
+  };
+  ctx.segments.push(seg);
+  return seg;
+}
+
+/**
+ * kexec-tools' add_buffer / the kernel's kexec_add_buffer: find a hole for `memsz` bytes (rounded up
+ * to pages) and add the buffer there as a segment. Returns its address.
+ */
+export function addBuffer(
+  ctx: Ctx,
+  label: string,
+  data: Uint8Array,
+  memsz: number,
+  hole: Omit<HoleRequest, "size">,
+): number {
+  const { mem, placement } = place(ctx, label, { ...hole, size: alignUp(memsz, ctx.pageSize) });
+  addSegment(ctx, label, mem, data, memsz, placement);
+  return mem;
+}
+
+/** The initrd, when there is one, as a buffer in `hole`; its range [start, start + length). */
+export function addInitrd(
+  ctx: Ctx,
+  hole: Omit<HoleRequest, "size">,
+): { start: number; end: number } | undefined {
+  const data = ctx.input.initrd;
+  if (data === undefined || data.length === 0) return undefined;
+  const start = addBuffer(ctx, "initrd", data, data.length, hole);
+  return { start, end: start + data.length };
+}
+
+export function kernelWhere(input: PlanInput, offset: number, field: string) {
+  return { ...(input.kernelName !== undefined ? { file: input.kernelName } : {}), offset, field };
+}

@@ -1,0 +1,41 @@
+/**
+ * Kexec HandOver (KHO) for kexec_file_load, kernel 6.16+ with kho=on (kernel/kexec_handover.c):
+ *
+ * - kexec_locate_mem_hole asks kho_locate_mem_hole first: while KHO is enabled and the load is not a
+ *   crash load, every buffer must fit in a KHO scratch area (all other memory may be handed over).
+ *   kho_walk_scratch calls locate_mem_hole_callback on each scratch area in index order, so the
+ *   per-buffer top-down / bottom-up rule applies inside an area; when none fits the result is
+ *   -EADDRNOTAVAIL and the RAM walk and CMA are never tried;
+ * - kho_fill_kimage, run by kimage_file_prepare_segments before the image loader, adds the scratch
+ *   table: kho_scratch_cnt x sizeof(struct kho_scratch) (16 bytes: addr, size), SZ_64K aligned,
+ *   top-down. The KHO FDT is passed by its physical address (image->kho.fdt), not as a segment, in
+ *   the merged code (the posted series had an FDT segment of fdt_max, 10 MiB).
+ * Derived from source (torvalds/linux kernel/kexec_handover.c kho_fill_kimage, kho_walk_scratch,
+ * kho_locate_mem_hole; kernel/kexec_file.c kexec_locate_mem_hole): no recording is possible here.
+ */
+
+import type { Range } from "../../machine/ranges.js";
+import { addBuffer, type Ctx, KiB } from "../context.js";
+
+/** sizeof(struct kho_scratch): phys_addr_t addr, phys_addr_t size. */
+export const KHO_SCRATCH_ENTRY_SIZE = 16;
+
+/** kho_fill_kimage: the scratch table as the first segment. */
+export function addKhoScratchTable(ctx: Ctx, scratch: readonly Range[]): void {
+  const table = new Uint8Array(scratch.length * KHO_SCRATCH_ENTRY_SIZE);
+  const v = new DataView(table.buffer);
+  scratch.forEach((r, i) => {
+    v.setBigUint64(i * 16, BigInt(r.start), true);
+    v.setBigUint64(i * 16 + 8, BigInt(r.end - r.start), true);
+  });
+  addBuffer(ctx, "kho-scratch", table, table.length, {
+    align: 64 * KiB,
+    min: 0,
+    max: Number.POSITIVE_INFINITY,
+    topDown: true,
+    source: "kernel kernel/kexec_handover.c kho_fill_kimage -> kexec_add_buffer -> kexec_locate_mem_hole",
+  });
+  ctx.notes.push(
+    `KHO (kho=on): every segment lies in the ${scratch.length} KHO scratch area(s); the scratch table is a segment, the KHO FDT is passed by address`,
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * The shapes planLoad takes and returns. Browser-safe (no I/O); addresses and sizes are byte numbers.
+ */
+
+import type { Arch } from "../kimage/constants.js";
+import type { Segment } from "../kimage/kimage.js";
+import type { Verdict } from "../kimage/validate.js";
+import type { MemoryMap } from "../machine/memmap.js";
+import type { Range } from "../machine/ranges.js";
+
+/**
+ * Which placement rules: "kexec-tools" = kexec-tools' own placement for the kexec_load syscall (-c);
+ * "kexec-file" = the kernel's placement for kexec_file_load (-s); "auto" = kexec-tools' -a: try
+ * kexec_file_load, fall back to kexec_load on the errnos kexec-tools falls back on (src/loader/auto.ts).
+ */
+export type LoaderKind = "kexec-tools" | "kexec-file" | "auto";
+export const LOADERS: readonly LoaderKind[] = ["auto", "kexec-tools", "kexec-file"];
+
+/** The syscall a plan was placed for. */
+export type PlacedBy = "kexec-tools" | "kexec-file";
+
+/** Sizes of the purgatory segment. */
+export interface PurgatorySize {
+  bufsz: number;
+  memsz: number;
+  /** Where the size comes from (preset name, the kexec binary, or "model"). */
+  source?: string;
+  /** Largest section alignment (elf_rel_load aligns the purgatory's base to it). */
+  align?: number;
+  /** Offset of purgatory_start from the purgatory's base (the kexec entry), when known. */
+  entryOffset?: number;
+}
+
+/** One range of the kernel's memblock view (/sys/kernel/debug/memblock/{memory,reserved}). */
+export interface MemblockRegion {
+  start: number;
+  /** Exclusive. */
+  end: number;
+}
+
+export interface PlanInput {
+  arch: Arch;
+  loader?: LoaderKind;
+  kernel: Uint8Array;
+  kernelName?: string;
+  initrd?: Uint8Array;
+  initrdName?: string;
+  dtb?: Uint8Array;
+  dtbName?: string;
+  /** /proc/iomem, /sys/firmware/memmap or `kexec -d` MEMORY RANGES text. */
+  iomem?: string;
+  iomemName?: string;
+  /** /sys/firmware/memmap text (x86_64 kexec-tools prefers it over /proc/iomem for its ranges). */
+  memmap?: string;
+  memmapName?: string;
+  /** /sys/kernel/debug/memblock/memory and .../reserved dumps (kexec_file_load on arm64 walks them). */
+  memblockMemory?: string;
+  memblockReserved?: string;
+  /** A memory map given directly (wins over iomem and the DTB). */
+  memoryMap?: MemoryMap;
+  /** Kernel command line (--append). */
+  append?: string;
+  /** kexec-tools --mem-min: lowest address a segment may use. */
+  memMin?: number;
+  /** kexec-tools --mem-max: highest address (inclusive) a segment may use. */
+  memMax?: number;
+  /** A crash (kexec -p) load into the crash kernel region. */
+  crash?: boolean;
+  /** Crash region [start, end); default: the "Crash kernel" range of the iomem input. */
+  crashRegion?: Range;
+  /** crashkernel=X,high's low part [start, end) (x86_64 "Crash kernel" below 4 GiB next to a high one). */
+  crashLowRegion?: Range;
+  /** Page size of the running kernel (getpagesize() / PAGE_SIZE): rounding and minimum alignment. */
+  pageSize?: number;
+  /** Seed for the random bytes written into the DTB (kaslr-seed, rng-seed). */
+  seed?: number;
+  /** kexec-tools: treat a non-zero /chosen/kaslr-seed as wiped (DTB dumped outside a running kernel). */
+  wipeKaslrSeed?: boolean;
+  purgatory?: PurgatorySize;
+  /** CPUs of the running machine (kexec-tools: sysconf(_SC_NPROCESSORS_CONF); kernel: possible CPUs). */
+  cpus?: number;
+  /** Running kernel version for kexec_file_load rules, "6.1" (default), "6.8", "6.16", ... */
+  kernelVersion?: string;
+  /** kexec-tools release, "2.0.32" (default) ... "2.0.25": decides what --loader auto does. */
+  kexecToolsVersion?: string;
+  /**
+   * The running kernel's random pool is initialized (default true). kexec-tools' x86 setup_rng_seed
+   * asks getrandom(GRND_NONBLOCK) for a seed and adds no setup_data segment when it is not; the
+   * kernel's kexec_file FDT gets no kaslr-seed and no rng-seed when it is not.
+   */
+  crngReady?: boolean;
+  /**
+   * x86: the ACPI RSDP address kexec-tools' get_acpi_rsdp finds (dmesg "ACPI: RSDP 0x..."); crash
+   * loads through kexec_load append " acpi_rsdp=0x..." to the command line on a non-EFI machine.
+   */
+  acpiRsdp?: number;
+  /** kexec runs with -d (kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG to kexec_file_load). */
+  kexecDebug?: boolean;
+  /** Size of the running kernel's own purgatory (kexec_file_load on x86_64); default: a model. */
+  kernelPurgatory?: PurgatorySize;
+  /**
+   * KHO scratch areas of the running kernel, in index order (kho=on; kernel 6.16+). With them every
+   * kexec_file_load segment must lie in a scratch area.
+   */
+  khoScratch?: Range[];
+  /** The default CMA area [start, end) (kernel 6.17+ places kexec_file_load buffers there first). */
+  cma?: Range;
+  /** KEXEC_FILE_NO_CMA (0x10): kexec_file_load does not use CMA. */
+  noCma?: boolean;
+  /** The running kernel has kexec_file_load (CONFIG_KEXEC_FILE; default true). Without it: ENOSYS. */
+  kexecFileSyscall?: boolean;
+}
+
+/** Why a segment sits where it does. Addresses are byte numbers; `window` is [min, max). */
+export interface Placement {
+  syscall: "kexec_load" | "kexec_file_load";
+  /** The function chain in kexec-tools or the kernel that placed it. */
+  source: string;
+  window: { min: number; max: number };
+  align: number;
+  direction: "top-down" | "bottom-up" | "fixed";
+  /** Which memory was searched and in which order. */
+  walk: string;
+  /** Free ranges the search passed over before this one, and why (in walk order). */
+  skipped: string[];
+  /** Copied to its destination at reboot (false: already in place when loaded, as CMA pages are). */
+  relocated: boolean;
+}
+
+/** A placed segment: a kimage Segment plus why it is there. */
+export interface PlannedSegment extends Segment {
+  label: string;
+  placement: Placement;
+}
+
+export interface Plan {
+  arch: Arch;
+  /** The rules that placed the segments (the syscall kexec would make). */
+  loader: PlacedBy;
+  /** Why that syscall: the loader asked for, and for auto what kexec-tools would do. */
+  selection: string;
+  memoryMap: MemoryMap;
+  memoryMapSource: "memoryMap" | "iomem" | "memmap" | "dtb" | "memblock" | "kexec-debug";
+  /** In the order the loader passes them (kexec-tools sorts by address; kexec_file keeps load order). */
+  segments: PlannedSegment[];
+  /** Where the kernel's kexec jump lands: purgatory_start for kexec-tools, the kernel for kexec_file. */
+  entry: number;
+  /** The new kernel's own entry point (what purgatory jumps to). */
+  kernelEntry: number;
+  dtbAddress?: number;
+  initrd?: { start: number; end: number };
+  crashRegion?: Range;
+  /** Command line as the loaded kernel gets it (kexec-tools' crash loads append to it). */
+  cmdline?: string;
+  notes: string[];
+  patchedDtb?: Uint8Array;
+  /** What the kernel's kexec_load checks (sanity_check_segment_list, ...) say about these segments. */
+  verdict: Verdict;
+  /** Running kernel version whose kexec_file rules were used (kexec_file_load plans). */
+  kernelVersion?: string;
+}

@@ -1,0 +1,159 @@
+/**
+ * Reading the recorded real loads in test/fixtures/recordings/<case>/ (format: README.md there) into
+ * a PlanInput and the segments the real kexec-tools or kernel printed.
+ */
+
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { PlanInput } from "../../src/loader/plan.js";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+export const RECORDINGS = join(REPO, "test/fixtures/recordings");
+
+export interface RecordedSegment {
+  mem: number;
+  memsz: number;
+  bufsz: number;
+}
+
+export interface RecordedCase {
+  id: string;
+  dir: string;
+  json: {
+    id: string;
+    arch: "arm64" | "x86_64";
+    command: string[];
+    syscall: "kexec_load" | "kexec_file_load";
+    crash: boolean;
+    exitCode: number;
+    runningKernel: { file: string; uname?: string };
+    kexecTools: { version: string };
+    loaded: {
+      kernel: { file: string; size: number; head?: string };
+      initrd: { size: number } | null;
+      append: string;
+    };
+  };
+  text(name: string): string | undefined;
+}
+
+export function recordedCases(): RecordedCase[] {
+  if (!existsSync(RECORDINGS)) return [];
+  return readdirSync(RECORDINGS)
+    .filter(
+      (d) => statSync(join(RECORDINGS, d)).isDirectory() && existsSync(join(RECORDINGS, d, "case.json")),
+    )
+    .sort()
+    .map((id) => {
+      const dir = join(RECORDINGS, id);
+      return {
+        id,
+        dir,
+        json: JSON.parse(readFileSync(join(dir, "case.json"), "utf8")),
+        text: (name: string) =>
+          existsSync(join(dir, name)) ? readFileSync(join(dir, name), "utf8") : undefined,
+      };
+    });
+}
+
+/** kexec-tools' print_segments block of `kexec -d`, and the entry it printed. */
+export function kexecDebugSegments(
+  text: string,
+): { segments: RecordedSegment[]; entry?: number } | undefined {
+  const n = /^nr_segments = (\d+)$/m.exec(text);
+  if (!n) return undefined;
+  const segments: RecordedSegment[] = [];
+  for (let i = 0; i < Number(n[1]); i++) {
+    const get = (f: string) => {
+      const m = new RegExp(`^segment\\[${i}\\]\\.${f}\\s*= 0x([0-9a-f]+)$`, "m").exec(text);
+      if (!m) throw new Error(`segment[${i}].${f} missing`);
+      return Number.parseInt(m[1]!, 16);
+    };
+    segments.push({ mem: get("mem"), memsz: get("memsz"), bufsz: get("bufsz") });
+  }
+  const e = /kexec_load: entry = 0x([0-9a-f]+)/.exec(text);
+  return { segments, ...(e ? { entry: Number.parseInt(e[1]!, 16) } : {}) };
+}
+
+/** The kernel's kexec_file pr_debug "Loading segment N: ... bufsz=0x.. mem=0x.. memsz=0x.." lines (6.1). */
+export function kexecFileSegments(dmesg: string): RecordedSegment[] | undefined {
+  const out: RecordedSegment[] = [];
+  for (const m of dmesg.matchAll(
+    /kexec_file: Loading segment (\d+): .*bufsz=0x([0-9a-f]+) mem=0x([0-9a-f]+) memsz=0x([0-9a-f]+)/g,
+  )) {
+    out[Number(m[1])] = {
+      bufsz: Number.parseInt(m[2]!, 16),
+      mem: Number.parseInt(m[3]!, 16),
+      memsz: Number.parseInt(m[4]!, 16),
+    };
+  }
+  return out.length ? out : undefined;
+}
+
+/** The kernel file: from ../shared/data, or rebuilt from kernel-head.bin padded to its size. */
+function kernelBytes(c: RecordedCase): Uint8Array {
+  const k = c.json.loaded.kernel;
+  if (k.file.startsWith("artifact:")) {
+    const head = readFileSync(join(c.dir, k.head ?? "kernel-head.bin"));
+    const out = new Uint8Array(k.size);
+    out.set(head.subarray(0, Math.min(head.length, k.size)));
+    return out;
+  }
+  return new Uint8Array(readFileSync(join(REPO, k.file)));
+}
+
+/**
+ * The PlanInput that stands for the recorded run. Facts taken from the recording: the memory files,
+ * the CPU count (nproc), whether the random pool was ready (dmesg "crng init done"), the ACPI RSDP
+ * (dmesg "ACPI: RSDP"), the kexec-tools version (its purgatory preset and syscall choice), and the
+ * Debian arm64 6.1 kernel's lack of CONFIG_KEXEC_FILE.
+ */
+export function recordedPlanInput(c: RecordedCase): PlanInput {
+  const j = c.json;
+  const cmd = j.command;
+  const dmesg = c.text("dmesg.txt") ?? "";
+  const input: PlanInput = {
+    arch: j.arch,
+    kernel: kernelBytes(c),
+    kernelName: j.loaded.kernel.file,
+    loader: cmd.includes("-s") ? "kexec-file" : cmd.includes("-c") ? "kexec-tools" : "auto",
+    kexecToolsVersion: j.kexecTools.version,
+    append: j.loaded.append,
+    cpus: Number((c.text("nproc.txt") ?? "1").trim()),
+    crngReady: /random: crng init done/.test(dmesg),
+    kexecDebug: cmd.includes("-d"),
+    purgatory: undefined,
+    kernelVersion: (j.runningKernel.uname ?? "6.1").replace(/^(\d+\.\d+).*$/, "$1"),
+  };
+  delete input.purgatory;
+  if (j.loaded.initrd) input.initrd = new Uint8Array(j.loaded.initrd.size);
+  const iomem = c.text("iomem.txt");
+  if (iomem !== undefined) {
+    input.iomem = iomem;
+    input.iomemName = `${c.id}/iomem.txt`;
+  }
+  const memmap = c.text("memmap.txt");
+  if (memmap !== undefined && j.arch === "x86_64") {
+    input.memmap = memmap;
+    input.memmapName = `${c.id}/memmap.txt`;
+  }
+  const mm = c.text("memblock-memory.txt");
+  const mr = c.text("memblock-reserved.txt");
+  if (mm !== undefined) input.memblockMemory = mm;
+  if (mr !== undefined) input.memblockReserved = mr;
+  if (existsSync(join(c.dir, "fdt.dtb"))) {
+    input.dtb = new Uint8Array(readFileSync(join(c.dir, "fdt.dtb")));
+    input.dtbName = `${c.id}/fdt.dtb`;
+  }
+  if (j.crash) input.crash = true;
+  const rsdp = /ACPI: RSDP 0x([0-9A-Fa-f]+)/.exec(dmesg);
+  if (rsdp) input.acpiRsdp = Number.parseInt(rsdp[1]!, 16);
+  if (j.arch === "arm64" && /debian-6\.1/.test(j.runningKernel.file)) input.kexecFileSyscall = false;
+  return input;
+}
+
+/** The Debian purgatory preset for the recorded kexec-tools version. */
+export function presetFor(version: string): string | undefined {
+  return ({ "2.0.25": "debian-bookworm", "2.0.29": "debian-trixie" } as Record<string, string>)[version];
+}
