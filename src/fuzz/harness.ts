@@ -40,6 +40,11 @@ export interface FuzzTarget {
   hints?: MutationHints;
   /** Cases in the CI budget when a case is too slow for the default (e.g. a whole `run`). */
   ciCases?: number;
+  /**
+   * Per-case time bound in CI for targets whose one case is a whole command (a `run` simulates and
+   * models a 92 MiB load: seconds, more on a shared machine); the suite's default applies otherwise.
+   */
+  ciCaseMs?: number;
   /** The function under test. Return normally or throw a KexecLabError; anything else is a crash. */
   run: (bytes: Uint8Array, seedName: string) => unknown | Promise<unknown>;
 }

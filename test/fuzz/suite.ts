@@ -33,7 +33,7 @@ export function fuzzSuite(title: string, names: string[]): void {
         const stats = await fuzzTarget(t, {
           cases,
           runSeed: RUN_SEED,
-          caseTimeMs: CASE_MS,
+          caseTimeMs: t.ciCaseMs ?? CASE_MS,
           memoryProbe,
         });
         expect(stats.failures.map(describeFailure)).toEqual([]);

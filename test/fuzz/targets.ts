@@ -590,6 +590,7 @@ export const TARGETS: FuzzTarget[] = [
       "kexec-lab run with mutated options (the default scenario, synthetic contents; 300 cases in CI)",
     kind: "json",
     ciCases: 300,
+    ciCaseMs: 60_000,
     seeds: () =>
       [
         ["run", "--json", "--content", "synthetic"],
