@@ -63,6 +63,25 @@ const PACKAGES: Record<Suite, string[]> = {
  * apt options for trixie: a private sources list, lists and cache under CACHE/apt-trixie, so the host's own apt
  * configuration (bookworm) is never changed, not even for a moment. Same Debian host as the configured one.
  */
+/**
+ * The Debian archive URI the host's apt already uses (the first "URIs:" of a deb822 .sources file, or the
+ * first "deb URI suite" line), so the private trixie list points at the same mirror as the host.
+ */
+function configuredDebianUri(): string {
+  const files = ["/etc/apt/sources.list"];
+  const dir = "/etc/apt/sources.list.d";
+  if (existsSync(dir)) for (const f of readdirSync(dir).sort()) files.push(join(dir, f));
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, "utf8");
+    const deb822 = /^URIs:\s*(\S+)/m.exec(text);
+    if (deb822 && !/security/.test(deb822[1]!)) return deb822[1]!;
+    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/m.exec(text);
+    if (oneLine && !/security/.test(oneLine[1]!)) return oneLine[1]!;
+  }
+  throw new Error("no Debian archive URI in the host's apt sources (/etc/apt/sources.list*)");
+}
+
 function trixieAptOptions(): string[] {
   const t = join(CACHE, "apt-trixie");
   const parts = join(t, "etc", "sources.list.d");
@@ -74,7 +93,7 @@ function trixieAptOptions(): string[] {
     join(parts, "trixie.sources"),
     [
       "Types: deb",
-      "URIs: http://deb.debian.org/debian",
+      `URIs: ${configuredDebianUri()}`,
       "Suites: trixie",
       "Components: main",
       "Architectures: amd64 arm64",

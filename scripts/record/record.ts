@@ -3,7 +3,7 @@
  *
  * Boots real kernels under QEMU (TCG) with a busybox initramfs, runs Debian's real kexec-tools in the guest and
  * writes what the guest printed into test/fixtures/recordings/<case-id>/ (format: that folder's README.md).
- * Outside CI: it needs QEMU, network access to deb.debian.org (apt-get download, cached under
+ * Outside CI: it needs QEMU, network access to the host's configured Debian archive (apt-get download, cached under
  * /work/artifacts/record-cache) and, for the custom arm64 cases, scripts/record/build-arm64-kernel.sh's output.
  */
 import { execFileSync } from "node:child_process";
