@@ -18,7 +18,7 @@
  * | nproc.txt | nproc | CPUs (the crash ELF core header has one PT_NOTE per CPU) |
  * | meminfo.txt | MemTotal, MemFree, MemAvailable of /proc/meminfo | totalram (MemTotal = totalram_pages), memory for a load |
  * | modules.txt | /proc/modules (name and size) | crashkernel estimate (module sizes) |
- * | case.json | recordings only | the architecture of a recorded case; the Debian suite of its kexec-tools (purgatory preset) |
+  * | case.json | recordings only | the architecture of a recorded case; the Debian suite of its kexec-tools (purgatory preset) |
  */
 
 import { KexecLabError } from "../errors.js";
