@@ -13,12 +13,12 @@
  * | cmdline.txt | /proc/cmdline | --reuse-cmdline |
  * | uname.txt, uname-m.txt | uname -r, uname -m | the running kernel, the architecture |
  * | kexec-version.txt, kexec-path.txt | kexec --version, command -v kexec | which kexec-tools (its syscall choice; its purgatory) |
- * | dmesg.txt | dmesg | whether the random pool was ready ("random: crng init done"), the ACPI RSDP ("ACPI: RSDP 0x...") |
+ * | dmesg.txt | dmesg (kexec-lab-collect keeps its crng and RSDP lines) | whether the random pool was ready ("random: crng init done"), the ACPI RSDP ("ACPI: RSDP 0x...") |
  * | kexec_crash_size.txt | /sys/kernel/kexec_crash_size | the crashkernel reservation's size |
  * | nproc.txt | nproc | CPUs (the crash ELF core header has one PT_NOTE per CPU) |
  * | meminfo.txt | MemTotal, MemFree, MemAvailable of /proc/meminfo | totalram (MemTotal = totalram_pages), memory for a load |
  * | modules.txt | /proc/modules (name and size) | crashkernel estimate (module sizes) |
-  * | case.json | recordings only | the architecture of a recorded case; the Debian suite of its kexec-tools (purgatory preset) |
+ * | case.json | recordings only | the architecture of a recorded case; the Debian suite of its kexec-tools (purgatory preset) |
  */
 
 import { KexecLabError } from "../errors.js";
