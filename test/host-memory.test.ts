@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { readHostDir } from "../src/host/node/read.js";
+import { hostKernelVersion } from "../src/host/plan.js";
 import { estimateCrashkernel, kdumpSystemGiB } from "../src/memory/crashkernel.js";
 import { runCli } from "./helpers/cli.js";
 
@@ -89,8 +90,24 @@ describe("kexec-lab-collect", () => {
     const host = readHostDir(out);
     if (host.arch !== "x86_64" || host.iomem === undefined) return;
     const viaHost = await runCli(["plan", "--kernel", BZIMAGE, "--host", out, "--json"]);
-    const map = host.memmap !== undefined ? join(out, "memmap.txt") : join(out, "iomem.txt");
-    const viaFiles = await runCli(["plan", "--kernel", BZIMAGE, "--iomem", map, "--json"]);
+    // The same facts given one by one: the maps, the CPUs, the running kernel's version (uname -r),
+    // the kexec-tools release (kexec --version) and dmesg's random-pool and RSDP facts.
+    const viaFiles = await runCli([
+      "plan",
+      "--kernel",
+      BZIMAGE,
+      "--iomem",
+      join(out, "iomem.txt"),
+      ...(host.memmap !== undefined ? ["--memmap", join(out, "memmap.txt")] : []),
+      ...(host.cpus !== undefined ? ["--cpus", String(host.cpus)] : []),
+      ...(hostKernelVersion(host.release) !== undefined
+        ? ["--kernel-version", hostKernelVersion(host.release)!]
+        : []),
+      ...(host.kexecToolsVersion !== undefined ? ["--kexec-tools-version", host.kexecToolsVersion] : []),
+      ...(host.crngReady === false ? ["--crng-not-ready"] : []),
+      ...(host.acpiRsdp !== undefined ? ["--acpi-rsdp", `0x${host.acpiRsdp.toString(16)}`] : []),
+      "--json",
+    ]);
     expect(viaHost.code).toBe(viaFiles.code);
     expect(JSON.parse(viaHost.out).segments).toEqual(JSON.parse(viaFiles.out).segments);
   });

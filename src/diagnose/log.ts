@@ -44,6 +44,14 @@ export interface KexecLogFacts {
   fileLoadUnavailable: boolean;
   /** Lines nothing here recognised that mention kexec (reported, never silently dropped). */
   unrecognisedKexecLines: string[];
+  /**
+   * The syscall the logged load made, when the log shows it: kexec_load when kexec-tools printed
+   * "kexec_load: entry = ..." and the segment table (kexec/kexec.c do_kexec_load -> print_segments)
+   * or "kexec_load failed"; kexec_file_load when the kernel logged its kexec_file pr_debug lines
+   * ("kexec_file: Loading segment N", kernel/kexec_file.c kexec_file_load) or "kexec_file_load
+   * failed" and no kexec_load followed (a fallback logs both, kexec_load last).
+   */
+  syscall?: "kexec_load" | "kexec_file_load";
 }
 
 const PREFIX = /^(?:\w{3} +\d+ [\d:]+ \S+ kernel: |\[ *\d+\.\d+\] )/;
@@ -85,5 +93,10 @@ export function parseKexecLog(text: string): KexecLogFacts {
     else if (/kexec/i.test(l) && /fail|error|could not|cannot/i.test(l)) facts.unrecognisedKexecLines.push(l);
   }
   if (mr.length > 0) facts.memoryRanges = mr;
+  const fileLines = lines.some((l) => /^kexec_file(?:\(\w+\))?: /.test(l));
+  if (facts.table !== undefined || facts.failures.some((f) => f.syscall === "kexec_load"))
+    facts.syscall = "kexec_load";
+  else if (fileLines || facts.failures.some((f) => f.syscall === "kexec_file_load"))
+    facts.syscall = "kexec_file_load";
   return facts;
 }

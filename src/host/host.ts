@@ -12,12 +12,13 @@
  * | fdt.dtb | /sys/firmware/fdt | arm64 DTB (its kaslr-seed is already wiped by the running kernel) |
  * | cmdline.txt | /proc/cmdline | --reuse-cmdline |
  * | uname.txt, uname-m.txt | uname -r, uname -m | the running kernel, the architecture |
- * | kexec-version.txt, kexec-path.txt | kexec --version, command -v kexec | which kexec-tools (its purgatory) |
+ * | kexec-version.txt, kexec-path.txt | kexec --version, command -v kexec | which kexec-tools (its syscall choice; its purgatory) |
+ * | dmesg.txt | dmesg (kexec-lab-collect keeps its crng and RSDP lines) | whether the random pool was ready ("random: crng init done"), the ACPI RSDP ("ACPI: RSDP 0x...") |
  * | kexec_crash_size.txt | /sys/kernel/kexec_crash_size | the crashkernel reservation's size |
  * | nproc.txt | nproc | CPUs (the crash ELF core header has one PT_NOTE per CPU) |
  * | meminfo.txt | MemTotal, MemFree, MemAvailable of /proc/meminfo | totalram (MemTotal = totalram_pages), memory for a load |
  * | modules.txt | /proc/modules (name and size) | crashkernel estimate (module sizes) |
- * | case.json | recordings only | the architecture of a recorded case |
+ * | case.json | recordings only | the architecture of a recorded case; the Debian suite of its kexec-tools (purgatory preset) |
  */
 
 import { KexecLabError } from "../errors.js";
@@ -40,6 +41,7 @@ export const HOST_FILES = [
   "nproc.txt",
   "meminfo.txt",
   "modules.txt",
+  "dmesg.txt",
   "case.json",
 ] as const;
 export type HostFileName = (typeof HOST_FILES)[number];
@@ -58,6 +60,18 @@ export interface Host {
   memblockReserved?: string;
   fdt?: Uint8Array;
   kexecVersion?: string;
+  /** The X.Y.Z of kexecVersion ("kexec-tools 2.0.25" -> "2.0.25"), when it has one. */
+  kexecToolsVersion?: string;
+  /**
+   * The purgatory preset (src/loader/kexec-tools/purgatory.ts PURGATORY_PRESETS) of the host's
+   * kexec-tools build, when the description says which Debian build it is (a recording's case.json
+   * kexecTools.suite, "bookworm" -> "debian-bookworm") and the preset is that build's version.
+   */
+  purgatoryPreset?: string;
+  /** From dmesg.txt: whether "random: crng init done" was logged (absent: no dmesg.txt). */
+  crngReady?: boolean;
+  /** From dmesg.txt: the ACPI RSDP address ("ACPI: RSDP 0x..."), x86. */
+  acpiRsdp?: number;
   kexecPath?: string;
   /** /sys/kernel/kexec_crash_size in bytes (0: no reservation). */
   crashSize?: number;
@@ -71,6 +85,15 @@ export interface Host {
   /** The file names that were present. */
   files: HostFileName[];
 }
+
+/**
+ * Debian suites whose kexec-tools build has a measured purgatory preset, with the upstream version
+ * that build is (src/loader/kexec-tools/purgatory.ts PURGATORY_PRESETS).
+ */
+const DEBIAN_PURGATORY: Record<string, { name: string; version: string }> = {
+  bookworm: { name: "debian-bookworm", version: "2.0.25" },
+  trixie: { name: "debian-trixie", version: "2.0.29" },
+};
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 /** A one-line file's content; an "absent" placeholder (as the recordings write it) counts as missing. */
@@ -139,6 +162,8 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
   if (release !== undefined) host.release = release;
   const kv = line(files["kexec-version.txt"]);
   if (kv !== undefined) host.kexecVersion = kv;
+  const ktv = kv !== undefined ? /\b(\d+\.\d+\.\d+)\b/.exec(kv) : null;
+  if (ktv) host.kexecToolsVersion = ktv[1]!;
   const kp = line(files["kexec-path.txt"]);
   if (kp !== undefined) host.kexecPath = kp;
   const crash = integer(files["kexec_crash_size.txt"], "kexec_crash_size.txt", source);
@@ -161,13 +186,25 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
       .filter((n) => Number.isFinite(n))
       .reduce((a, b) => a + b, 0);
   }
+  const dmesg = t("dmesg.txt");
+  if (dmesg !== undefined) {
+    host.crngReady = /random: crng init done/.test(dmesg);
+    const rsdp = /ACPI: RSDP 0x([0-9A-Fa-f]+)/.exec(dmesg);
+    if (rsdp) host.acpiRsdp = Number.parseInt(rsdp[1]!, 16);
+  }
   let arch = archOf(line(files["uname-m.txt"]));
-  if (arch === undefined && files["case.json"] !== undefined) {
+  if (files["case.json"] !== undefined) {
+    let c: { arch?: unknown; kexecTools?: { version?: unknown; suite?: unknown } };
     try {
-      arch = archOf(String((JSON.parse(text(files["case.json"])) as { arch?: unknown }).arch));
+      c = JSON.parse(text(files["case.json"]));
     } catch {
       throw new KexecLabError("E_JSON_PARSE", "case.json is not JSON", { file: `${source}/case.json` });
     }
+    if (arch === undefined) arch = archOf(String(c.arch));
+    const suite = c.kexecTools?.suite;
+    const preset = typeof suite === "string" ? DEBIAN_PURGATORY[suite] : undefined;
+    const version = host.kexecToolsVersion ?? c.kexecTools?.version;
+    if (preset !== undefined && version === preset.version) host.purgatoryPreset = preset.name;
   }
   if (arch === undefined && host.fdt !== undefined) arch = "arm64";
   if (arch !== undefined) host.arch = arch;

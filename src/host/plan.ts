@@ -6,6 +6,8 @@
 
 import { parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
+import { parseKernelVersion } from "../loader/kexec-file/version.js";
+import { purgatoryPreset } from "../loader/kexec-tools/purgatory.js";
 import type { LoaderKind, PlanInput } from "../loader/plan.js";
 import type { Range } from "../machine/ranges.js";
 import type { Host } from "./host.js";
@@ -23,7 +25,26 @@ export type HostPlanFields = Pick<
   | "wipeKaslrSeed"
   | "cpus"
   | "crashRegion"
+  | "kexecToolsVersion"
+  | "kernelVersion"
+  | "crngReady"
+  | "acpiRsdp"
+  | "purgatory"
 >;
+
+/**
+ * The running kernel's MAJOR.MINOR from uname -r ("6.1.0-50-cloud-arm64" -> "6.1"), or undefined
+ * when the loader's parseKernelVersion (src/loader/kexec-file/version.ts) does not take it.
+ */
+export function hostKernelVersion(release: string | undefined): string | undefined {
+  if (release === undefined) return undefined;
+  try {
+    const [major, minor] = parseKernelVersion(release);
+    return `${major}.${minor}`;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The "Crash kernel" region of the host's /proc/iomem (the last one when split low/high). */
 export function hostCrashRegion(host: Host): Range | undefined {
@@ -41,7 +62,12 @@ export function hostCrashRegion(host: Host): Range | undefined {
  *   (kexec/arch/i386/kexec-x86-common.c get_memory_ranges -> get_firmware_memmap_ranges);
  *   memblock dumps (arm64): the free memblock ranges arm64 kexec_file_load walks;
  *   DTB (arm64): /sys/firmware/fdt (fdt.dtb), whose kaslr-seed the running kernel has wiped;
- *   cpus: nproc.
+ *   cpus: nproc;
+ *   kexec --version (kexec-version.txt): the kexec-tools release, whose syscall choice --loader auto
+ *   follows (src/loader/auto.ts syscallPlan); its purgatory preset when the description names the
+ *   Debian build (host.purgatoryPreset);
+ *   uname -r (uname.txt): the running kernel's version, for the kexec_file_load rules;
+ *   dmesg (dmesg.txt): whether the random pool was ready (x86 RNG seed setup_data) and the ACPI RSDP.
  * `loader` is kept for callers that want to know which of these a loader uses; every field is passed.
  */
 export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): HostPlanFields {
@@ -64,5 +90,11 @@ export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): Hos
     out.wipeKaslrSeed = true;
   }
   if (host.cpus !== undefined) out.cpus = host.cpus;
+  if (host.kexecToolsVersion !== undefined) out.kexecToolsVersion = host.kexecToolsVersion;
+  const kv = hostKernelVersion(host.release);
+  if (kv !== undefined) out.kernelVersion = kv;
+  if (host.crngReady !== undefined) out.crngReady = host.crngReady;
+  if (host.acpiRsdp !== undefined) out.acpiRsdp = host.acpiRsdp;
+  if (host.purgatoryPreset !== undefined) out.purgatory = purgatoryPreset(host.purgatoryPreset, arch);
   return out;
 }

@@ -3,7 +3,7 @@
  * a PlanInput and the segments the real kexec-tools or kernel printed.
  */
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PlanInput } from "../../src/loader/plan.js";
@@ -101,6 +101,24 @@ function kernelBytes(c: RecordedCase): Uint8Array {
     return out;
   }
   return new Uint8Array(readFileSync(join(REPO, k.file)));
+}
+
+/**
+ * A path to the recorded case's kernel (case.json `loaded.kernel`): the file itself under the repo
+ * (../shared/data), or, for a built artifact, its kernel-head.bin padded to its size written to `tmp`.
+ */
+export function recordedKernelPath(
+  dir: string,
+  kernel: { file: string; size: number; head?: string },
+  tmp: string,
+): string {
+  if (!kernel.file.startsWith("artifact:")) return join(REPO, kernel.file);
+  const head = readFileSync(join(dir, kernel.head ?? "kernel-head.bin"));
+  const bytes = new Uint8Array(kernel.size);
+  bytes.set(head.subarray(0, Math.min(head.length, kernel.size)));
+  const p = join(tmp, `${dir.split("/").pop()}.kernel`);
+  writeFileSync(p, bytes);
+  return p;
 }
 
 /**

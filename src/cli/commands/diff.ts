@@ -47,7 +47,15 @@ Exit code 0 when every finding is explained, 1 when some are not.`,
     .action((log: string, opts: DiffOptions) => {
       const facts = parseKexecLog(readTextFile(log));
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
-      const plan = planInputFromOptions(opts, { sizesOnly: true });
+      // The syscall the log shows (kexec_load's table, the kernel's kexec_file lines); --loader auto
+      // (the default) then plans with that loader, as the logged run did.
+      const loader =
+        opts.loader === "auto" && facts.syscall !== undefined
+          ? facts.syscall === "kexec_load"
+            ? "kexec-tools"
+            : "kexec-file"
+          : opts.loader;
+      const plan = planInputFromOptions({ ...opts, loader }, { sizesOnly: true });
       let ourMemoryRanges: string[] | undefined;
       const crashRegion = plan.crash
         ? (plan.crashRegion ??

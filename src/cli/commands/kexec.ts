@@ -12,14 +12,22 @@ import {
   kexecLoadFlags,
   x86MemoryRanges,
 } from "../../kexectools/debug.js";
-import { type PlanInput, planLoad, segmentBufszOf } from "../../loader/plan.js";
+import {
+  AUTO_DEFAULT_SINCE,
+  DEFAULT_KEXEC_TOOLS_VERSION,
+  FALLBACK_ERRNOS,
+  kexecFileErrno,
+  syscallPlan,
+  toolsBefore,
+} from "../../loader/auto.js";
+import { type LoaderKind, type PlanInput, planLoad, segmentBufszOf } from "../../loader/plan.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readTextFile } from "../files.js";
 import type { CliContext } from "../main.js";
 
 const HELP = `
-Takes kexec-tools' own command line and prints what \`kexec -d\` (kexec-tools 2.0.25) prints for the
+Takes kexec-tools' own command line and prints what \`kexec -d\` (kexec-tools 2.0.25 and later) prints for the
 load: the memory ranges it read (x86_64: MEMORY RANGES from /sys/firmware/memmap; arm64:
 get_memory_ranges over /proc/iomem), then "kexec_load: entry = ... flags = ..." and the segment
 table. Diff it with the real output: only the segment[i].buf lines (addresses in the kexec process)
@@ -65,7 +73,21 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
       }
       const kernel = a.kernel!;
       const arch = kernelFileArch(kernel) ?? host?.arch ?? "arm64";
-      const loader = a.syscall === "kexec_load" ? "kexec-tools" : "kexec-file";
+      // The syscall as kexec/kexec.c main() picks it: -c kexec_load, -s kexec_file_load; -a and, from
+      // 2.0.27, no flag: kexec_file_load first with the fallback (the loader's own auto selection,
+      // src/loader/auto.ts syscallPlan). -a sets the fallback in every release (OPT_KEXEC_SYSCALL_AUTO),
+      // so an older kexec-tools with -a chooses as 2.0.27 does by default.
+      const toolsVersion = host?.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION;
+      const loader: LoaderKind =
+        a.syscallGiven && a.syscall === "kexec_load"
+          ? "kexec-tools"
+          : a.syscall === "kexec_file_load"
+            ? "kexec-file"
+            : "auto";
+      const autoVersion =
+        a.syscallGiven && a.syscall === "auto" && toolsBefore(toolsVersion, AUTO_DEFAULT_SINCE)
+          ? AUTO_DEFAULT_SINCE
+          : toolsVersion;
       const crash = a.action === "load-panic";
       if (a.reuseCmdline && host?.cmdline === undefined)
         throw new KexecLabError("E_USAGE", "--reuse-cmdline needs --host with a cmdline.txt", {
@@ -94,10 +116,12 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
       if (a.memMin !== undefined) input.memMin = toSafeNumber(parseSize(a.memMin, "--mem-min"), "--mem-min");
       if (a.memMax !== undefined) input.memMax = toSafeNumber(parseSize(a.memMax, "--mem-max"), "--mem-max");
       if (crash) input.crash = true;
+      input.kexecToolsVersion = autoVersion;
+      if (a.debug) input.kexecDebug = true;
       // kexec-tools reads the memory ranges before it places anything: they are printed even when
       // the load then fails.
       const out: string[] = [];
-      if (a.debug && loader === "kexec-tools") {
+      if (a.debug && loader !== "kexec-file") {
         if (arch === "x86_64") {
           if (host?.memmap !== undefined)
             out.push(...x86MemoryRanges(host.memmap, `${host.source}/memmap.txt`).lines);
@@ -115,10 +139,19 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
       try {
         plan = planLoad(input);
       } catch (e) {
-        if (out.length > 0) ctx.io.stdout(`${out.join("\n")}\n`);
+        // The error is kexec_load's when kexec_load came first, or when kexec_file_load's errno is
+        // one kexec-tools falls back on (the error then is the fallback's): the ranges were read.
+        const choice = syscallPlan(loader, autoVersion);
+        const errno = e instanceof KexecLabError ? kexecFileErrno(arch, e) : undefined;
+        const viaKexecLoad =
+          choice.first === "kexec-tools" ||
+          (choice.fallback && errno !== undefined && (FALLBACK_ERRNOS as readonly string[]).includes(errno));
+        if (out.length > 0 && viaKexecLoad) ctx.io.stdout(`${out.join("\n")}\n`);
         throw e;
       }
-      if (a.debug && loader === "kexec-tools") {
+      // kexec_load's ranges are read only on the kexec_load path (also after a fallback).
+      if (plan.loader !== "kexec-tools") out.length = 0;
+      if (a.debug && plan.loader === "kexec-tools") {
         out.push(
           ...formatKexecLoad(
             plan.entry,
@@ -128,7 +161,7 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
         );
       } else if (a.debug) {
         ctx.io.stderr(
-          "kexec-lab: kexec-tools 2.0.25 prints nothing for a kexec_file_load with -d (the kernel chooses the addresses; see `kexec-lab plan --loader kexec-file`)\n",
+          `kexec-lab: kexec-tools prints no segment table for a kexec_file_load with -d (the kernel chooses the addresses; see \`kexec-lab plan --loader kexec-file\`); ${plan.selection}\n`,
         );
       }
       if (a.noCma)

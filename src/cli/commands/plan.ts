@@ -7,6 +7,8 @@ import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { hostPlanFields } from "../../host/plan.js";
 import type { Arch } from "../../kimage/constants.js";
+import { DEFAULT_KEXEC_TOOLS_VERSION } from "../../loader/auto.js";
+import { DEFAULT_KERNEL_VERSION } from "../../loader/kexec-file/version.js";
 import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
 import {
   formatPlacement,
@@ -223,11 +225,13 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
         .choices(LOADERS)
         .default("auto"),
     )
-    .option("--kernel-version <v>", "running kernel for kexec_file_load rules (6.1, 6.8, ...)", "6.1")
+    .option(
+      "--kernel-version <v>",
+      `running kernel for kexec_file_load rules (6.1, 6.8, ...) (default: --host's uname -r, else ${DEFAULT_KERNEL_VERSION})`,
+    )
     .option(
       "--kexec-tools-version <v>",
-      "kexec-tools release whose syscall choice --loader auto follows",
-      "2.0.32",
+      `kexec-tools release whose syscall choice --loader auto follows (default: --host's kexec --version, else ${DEFAULT_KEXEC_TOOLS_VERSION})`,
     )
     .option("--kexec-binary <file>", "the kexec binary whose embedded purgatory sizes the purgatory segment")
     .option("--purgatory <preset>", "purgatory size of a measured distribution build")
