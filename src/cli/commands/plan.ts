@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { readInputFile } from "../../formats/node/files.js";
 import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
