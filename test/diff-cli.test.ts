@@ -95,6 +95,25 @@ describe("kexec-lab diff on the recorded real logs", () => {
     });
   }
 
+  // kexec_file_load logs its segments in dmesg (kernel/kexec_file.c pr_debug, dynamic debug on):
+  // diff reads them and compares every segment; the recorded loads match exactly.
+  const fileLogs = recs.filter(
+    (r) => r.syscall === "kexec_file_load" && r.exitCode === 0 && !r.id.includes("zboot"),
+  );
+  for (const r of fileLogs) {
+    it(`${r.id}: the kernel's kexec_file segments in dmesg are all the same`, async () => {
+      const facts = parseKexecLog(readFileSync(join(r.dir, "dmesg.txt"), "utf8"));
+      expect(facts.syscall).toBe("kexec_file_load");
+      expect(facts.fileSegments?.length).toBeGreaterThan(0);
+      const { report, err } = await diff(join(r.dir, "dmesg.txt"), r);
+      expect(err).toBe("");
+      const byStatus = (s: string) => report.findings.filter((f: { status: string }) => f.status === s);
+      expect(byStatus("unexplained")).toEqual([]);
+      const same = byStatus("same").map((f: { topic: string }) => f.topic);
+      expect(same.filter((t: string) => t.startsWith("segment[")).length).toBe(facts.fileSegments!.length);
+    });
+  }
+
   it("a kexec_file_load the kernel refused (syscall not available) is explained", async () => {
     const r = recs.find((x) => x.id === "arm64-virt-4g-kexec_file_load-unsupported")!;
     const facts = parseKexecLog(readFileSync(join(r.dir, "kexec-d.txt"), "utf8"));

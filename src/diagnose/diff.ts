@@ -172,6 +172,42 @@ function segmentExplanation(
   return undefined;
 }
 
+/**
+ * Segment by segment, the logged load against the plan (both sorted by address): each field that
+ * differs is a finding, explained where a known model stands behind it.
+ */
+function compareSegments(
+  real: readonly KtSegment[],
+  ours: readonly Plan["segments"][number][],
+  add: (topic: string, status: FindingStatus, text: string) => void,
+): void {
+  if (real.length !== ours.length)
+    add(
+      "segments",
+      "unexplained",
+      `${real.length} segments in the log, ${ours.length} here (${ours.map((s) => s.label).join(", ")})`,
+    );
+  for (let i = 0; i < Math.min(real.length, ours.length); i++) {
+    const r: KtSegment = real[i]!;
+    const o = ours[i]!;
+    const ob: KtSegment = { mem: o.mem, memsz: o.memsz, bufsz: segmentBufszOf(o) };
+    const name = `segment[${i}] (${o.label ?? "?"})`;
+    const diffs = (["mem", "memsz", "bufsz"] as const).filter((k) => r[k] !== ob[k]);
+    if (diffs.length === 0) {
+      add(name, "same", `mem ${hex(r.mem)} memsz ${hex(r.memsz)} bufsz ${hex(r.bufsz)}`);
+      continue;
+    }
+    for (const k of diffs) {
+      const why = segmentExplanation(o.label, k, r[k], ob[k]);
+      add(
+        name,
+        why !== undefined ? "explained" : "unexplained",
+        why ?? `${k} ${hex(r[k])} in the log, ${hex(ob[k])} here`,
+      );
+    }
+  }
+}
+
 export function diffLoad(d: DiffInput): DiffReport {
   const findings: Finding[] = [];
   const f = d.facts;
@@ -209,31 +245,7 @@ export function diffLoad(d: DiffInput): DiffReport {
         ? `flags ${hex(flags)}`
         : `flags ${hex(f.table.flags)} in the log, ${hex(flags)} here (architecture or -p differ)`,
     );
-    if (real.length !== ours.length)
-      add(
-        "segments",
-        "unexplained",
-        `${real.length} segments in the log, ${ours.length} here (${ours.map((s) => s.label).join(", ")})`,
-      );
-    for (let i = 0; i < Math.min(real.length, ours.length); i++) {
-      const r: KtSegment = real[i]!;
-      const o = ours[i]!;
-      const ob: KtSegment = { mem: o.mem, memsz: o.memsz, bufsz: segmentBufszOf(o) };
-      const name = `segment[${i}] (${o.label ?? "?"})`;
-      const diffs = (["mem", "memsz", "bufsz"] as const).filter((k) => r[k] !== ob[k]);
-      if (diffs.length === 0) {
-        add(name, "same", `mem ${hex(r.mem)} memsz ${hex(r.memsz)} bufsz ${hex(r.bufsz)}`);
-        continue;
-      }
-      for (const k of diffs) {
-        const why = segmentExplanation(o.label, k, r[k], ob[k]);
-        add(
-          name,
-          why !== undefined ? "explained" : "unexplained",
-          why ?? `${k} ${hex(r[k])} in the log, ${hex(ob[k])} here`,
-        );
-      }
-    }
+    compareSegments(real, ours, add);
     if (f.table.entry === plan.entry) add("entry", "same", `entry ${hex(plan.entry)}`);
     else {
       const purg = plan.segments.find((s) => s.label === "purgatory");
@@ -247,6 +259,24 @@ export function diffLoad(d: DiffInput): DiffReport {
       );
     }
   }
+
+  if (f.fileSegments !== undefined && plan !== undefined) {
+    if (plan.loader !== "kexec-file")
+      add(
+        "syscall",
+        "unexplained",
+        `the log shows kexec_file_load's segments; kexec-lab planned ${plan.loader === "kexec-tools" ? "kexec_load" : plan.loader} (give --loader kexec-file)`,
+      );
+    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
+    const real = [...f.fileSegments].sort((a, b) => a.mem - b.mem);
+    compareSegments(real, ours, add);
+  }
+  if (f.signatureCheck !== undefined)
+    add(
+      "signature",
+      "explained",
+      `the kernel could not verify the new kernel's signature (${f.signatureCheck}) and loaded it anyway: it does not enforce signatures (no CONFIG_KEXEC_SIG_FORCE, no lockdown)`,
+    );
 
   for (const size of f.noFreeArea) {
     const lines = explainNoHole(d.plan, size);

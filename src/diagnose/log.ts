@@ -42,6 +42,18 @@ export interface KexecLogFacts {
   failures: SyscallFailure[];
   /** "syscall kexec_file_load not available." */
   fileLoadUnavailable: boolean;
+  /**
+   * The segments kexec_file_load placed, in load order, from the kernel's pr_debug lines
+   * "kexec_file: Loading segment N: buf=... bufsz=0x... mem=0x... memsz=0x..." (kernel/kexec_file.c
+   * kexec_file_load, with dynamic debug on for that file).
+   */
+  fileSegments?: KtSegment[];
+  /**
+   * The errno of "kexec_file: kernel signature verification failed (-N)": without
+   * CONFIG_KEXEC_SIG_FORCE (and outside lockdown) the kernel logs it and loads the unsigned kernel
+   * anyway (kernel/kexec_file.c kimage_validate_signature).
+   */
+  signatureCheck?: number;
   /** Lines nothing here recognised that mention kexec (reported, never silently dropped). */
   unrecognisedKexecLines: string[];
   /**
@@ -72,12 +84,25 @@ export function parseKexecLog(text: string): KexecLogFacts {
   const NO_AREA = /^Could not find a free area of memory of 0x([0-9a-f]+) bytes/;
   const NO_AREA_BELOW = /^Could not find a free area of memory below: 0x([0-9a-f]+)/;
   const FAILED = /^(kexec_load|kexec_file_load) failed: (.+)$/;
+  const FILE_SEGMENT =
+    /^kexec_file(?:\(\w+\))?: Loading segment \d+: buf=\S+ bufsz=0x([0-9a-f]+) mem=0x([0-9a-f]+) memsz=0x([0-9a-f]+)/;
+  const SIGNATURE = /^kexec_file(?:\(\w+\))?: kernel signature verification failed \((-?\d+)\)/;
+  const fileSegments: KtSegment[] = [];
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     const noArea = NO_AREA.exec(l);
     const below = NO_AREA_BELOW.exec(l);
     const failed = FAILED.exec(l);
-    if (l === "MEMORY RANGES" || l === "System RAM ranges;") {
+    const fileSegment = FILE_SEGMENT.exec(l);
+    const signature = SIGNATURE.exec(l);
+    if (fileSegment)
+      fileSegments.push({
+        bufsz: Number.parseInt(fileSegment[1]!, 16),
+        mem: Number.parseInt(fileSegment[2]!, 16),
+        memsz: Number.parseInt(fileSegment[3]!, 16),
+      });
+    else if (signature) facts.signatureCheck = Number(signature[1]);
+    else if (l === "MEMORY RANGES" || l === "System RAM ranges;") {
       mr.push(l);
       while (i + 1 < lines.length && RANGE_LINE.test(lines[i + 1]!)) mr.push(lines[++i]!);
     } else if (l.startsWith("get_memory_ranges:")) mr.push(l);
@@ -93,6 +118,7 @@ export function parseKexecLog(text: string): KexecLogFacts {
     else if (/kexec/i.test(l) && /fail|error|could not|cannot/i.test(l)) facts.unrecognisedKexecLines.push(l);
   }
   if (mr.length > 0) facts.memoryRanges = mr;
+  if (fileSegments.length > 0) facts.fileSegments = fileSegments;
   const fileLines = lines.some((l) => /^kexec_file(?:\(\w+\))?: /.test(l));
   if (facts.table !== undefined || facts.failures.some((f) => f.syscall === "kexec_load"))
     facts.syscall = "kexec_load";
