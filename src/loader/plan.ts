@@ -18,6 +18,7 @@ import { deviceTreeInfo, deviceTreeMemoryMap } from "../formats/devicetree.js";
 import { type Elf64, parseElf64 } from "../formats/elf.js";
 import { type Fdt, parseFdt, serializeFdt } from "../formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../formats/iomem.js";
+import type { KernelFileFormat } from "../formats/unwrap.js";
 import { type Arch, KEXEC_SEGMENT_MAX } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
 import { type Verdict, validateLoad } from "../kimage/validate.js";
@@ -26,6 +27,7 @@ import type { Range, RangeSet } from "../machine/ranges.js";
 import { formatBytes } from "../report/format.js";
 import { editDtbKexecFile, editDtbKexecTools } from "./dtb-edit.js";
 import { type HoleRequest, largestFree, locateHole, type PlacedRange } from "./holes.js";
+import { checkAcceptance } from "./plan-accept.js";
 
 export type LoaderKind = "kexec-tools" | "kexec-file";
 export const LOADERS: readonly LoaderKind[] = ["kexec-tools", "kexec-file"];
@@ -81,6 +83,14 @@ export interface PlanInput {
   purgatory?: PurgatorySize;
   /** CPUs for the crash ELF core header model (one PT_NOTE each). */
   cpus?: number;
+  /** The file the user gave, when `kernel` was unwrapped from it (zboot, UKI, compressed): see accept.ts. */
+  kernelFormat?: KernelFileFormat;
+  /** What was done to reach `kernel` (describeLayers()). */
+  unwrapped?: string[];
+  /** kexec-tools release whose acceptance rules apply (default LATEST_KEXEC_TOOLS). */
+  kexecToolsVersion?: string;
+  /** Who calls kexec_file_load (loader "kexec-file"): kexec-tools (default) or systemd. */
+  via?: "kexec-tools" | "systemd";
 }
 
 export interface Plan {
@@ -252,7 +262,7 @@ export function planLoad(input: PlanInput): Plan {
   if (![4096, 16384, 65536].includes(pageSize) || (input.arch === "x86_64" && pageSize !== 4096)) {
     throw new KexecLabError("E_PAGE_SIZE", `page size ${pageSize}`, { field: "pageSize" });
   }
-  const notes: string[] = [];
+  const notes: string[] = checkAcceptance({ ...input, loader });
   const dtb = input.dtb ? parseFdt(input.dtb, input.dtbName) : undefined;
   if (input.dtb && input.arch === "x86_64") notes.push("a DTB is ignored on x86_64");
   const { map, source } = memoryMapFor(input, dtb, notes);

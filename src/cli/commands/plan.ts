@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { readPlanFiles } from "../../formats/node/plan-files.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
+import { LATEST_KEXEC_TOOLS } from "../../loader/accept.js";
 import {
   formatPrintSegments,
   LOADERS,
@@ -15,8 +16,10 @@ import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { writeOutputFile } from "../files.js";
+import type { CliIo } from "../io.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
+import { startProgress } from "../progress.js";
 
 export interface PlanOptions {
   arch: Arch;
@@ -37,6 +40,8 @@ export interface PlanOptions {
   force?: boolean;
   json?: boolean;
   printSegments?: boolean;
+  kexecToolsVersion?: string;
+  via?: "kexec-tools" | "systemd";
 }
 
 /** "SIZE@OFFSET" as in crashkernel=256M@0x80000000: the region [OFFSET, OFFSET + SIZE). */
@@ -52,17 +57,33 @@ export function parseCrashkernel(s: string): { start: number; end: number } {
 }
 
 /** Common options of `plan` (and of any command that plans from real files). */
-export function planInputFromOptions(opts: PlanOptions): PlanInput {
+export async function planInputFromOptions(opts: PlanOptions, io?: CliIo): Promise<PlanInput> {
+  const progress = io ? startProgress(io, `decompress ${opts.kernel}`) : undefined;
+  let files: Awaited<ReturnType<typeof readPlanFiles>>;
+  try {
+    files = await readPlanFiles(
+      {
+        kernel: opts.kernel,
+        ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
+        ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
+        ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
+      },
+      progress ? { onProgress: (d, t) => progress.update(d, t) } : {},
+    );
+  } finally {
+    progress?.stop();
+  }
   const input: PlanInput = {
     arch: opts.arch,
     loader: opts.loader,
-    ...readPlanFiles({
-      kernel: opts.kernel,
-      ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
-      ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
-      ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
-    }),
+    ...files,
   };
+  if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
+  if (opts.via !== undefined) input.via = opts.via;
+  return finishPlanInput(input, opts);
+}
+
+function finishPlanInput(input: PlanInput, opts: PlanOptions): PlanInput {
   if (opts.append !== undefined) input.append = opts.append;
   if (opts.memMin !== undefined) input.memMin = toSafeNumber(parseSize(opts.memMin, "mem-min"), "mem-min");
   if (opts.memMax !== undefined) input.memMax = toSafeNumber(parseSize(opts.memMax, "mem-max"), "mem-max");
@@ -81,7 +102,8 @@ export function planInputFromOptions(opts: PlanOptions): PlanInput {
  * planInputFromOptions() they give a PlanInput for planLoad(). Used by `plan`, meant for `run` too.
  */
 export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolean }): Command {
-  const kernelHelp = "kernel: arm64 Image (or Image.gz), x86_64 bzImage, or ELF64 vmlinux";
+  const kernelHelp =
+    "kernel: arm64 Image (or compressed, EFI zboot, UKI), x86_64 bzImage (or UKI), or ELF64 vmlinux";
   return (
     opts.kernelRequired
       ? cmd.requiredOption("--kernel <file>", kernelHelp)
@@ -107,6 +129,16 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     .option(
       "--wipe-kaslr-seed",
       "treat a non-zero /chosen/kaslr-seed as wiped, as in a running kernel's /sys/firmware/fdt",
+    )
+    .option(
+      "--kexec-tools-version <x.y.z>",
+      `kexec-tools release whose acceptance rules apply (zboot, UKI, compressed kernels; default ${LATEST_KEXEC_TOOLS})`,
+    )
+    .addOption(
+      new Option("--via <tool>", "who calls kexec_file_load for --loader kexec-file").choices([
+        "kexec-tools",
+        "systemd",
+      ]),
     );
 }
 
@@ -137,8 +169,8 @@ Exit code 0 with a plan the kernel would accept, 1 when the kernel's kexec_load 
 the placed segments (e.g. more than half of RAM), 2 when the load cannot be placed or the input is bad (the message names the
 segment, its size and alignment and the largest free range).`,
     )
-    .action((opts: PlanOptions) => {
-      const plan = planLoad(planInputFromOptions(opts));
+    .action(async (opts: PlanOptions) => {
+      const plan = planLoad(await planInputFromOptions(opts, ctx.io));
       if (opts.outDtb !== undefined) {
         if (!plan.patchedDtb)
           throw new KexecLabError("E_USAGE", "--out-dtb: this load has no DTB", { field: "out-dtb" });

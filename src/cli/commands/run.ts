@@ -225,10 +225,20 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .addHelpText("after", HELP)
     .action(async (opts: RunOptions) => {
       for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
+      // The kernel is read (and unwrapped: zboot, UKI, compressed) before the run starts.
+      const files =
+        opts.kernel !== undefined && opts.scenario === undefined
+          ? await readPlanFiles({
+              kernel: opts.kernel,
+              ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
+              ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
+              ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
+            })
+          : undefined;
       const progress = startProgress(ctx.io, "run");
       let outcome: RunOutcome;
       try {
-        outcome = runFromOptions(opts, ctx, scenarioProgress(progress));
+        outcome = runFromOptions(opts, ctx, scenarioProgress(progress), files);
       } finally {
         progress.stop();
       }
@@ -275,6 +285,7 @@ function runFromOptions(
   opts: RunOptions,
   ctx: CliContext,
   progress: Pick<RunScenarioOptions, "onStrategy" | "onProgress">,
+  files?: Awaited<ReturnType<typeof readPlanFiles>>,
 ): RunOutcome {
   const common: RunScenarioOptions = {
     linearMap: opts.linearMap,
@@ -322,12 +333,7 @@ function runFromOptions(
       loader: opts.loader,
       pageSize,
       seed,
-      ...readPlanFiles({
-        kernel: opts.kernel,
-        ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
-        ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
-        ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
-      }),
+      ...files!,
       ...(opts.append !== undefined ? { append: opts.append } : {}),
       ...(opts.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
     };
