@@ -126,7 +126,14 @@ export async function decompress(
         gunzipInto(input, sink, progress);
         break;
       case "zstd":
-        unzstdInto(input, sink, progress);
+        unzstdInto(
+          input,
+          sink,
+          progress,
+          corrupt,
+          limit,
+          (d) => new KexecLabError("E_LIMIT", `${what} (zstd): ${d}`, where(opts, method)),
+        );
         break;
       case "xz":
         await unxzInto(input, sink, progress);
@@ -174,13 +181,87 @@ function gunzipInto(input: Uint8Array, sink: Sink, progress: (d: number, t: numb
   }
 }
 
-function unzstdInto(input: Uint8Array, sink: Sink, progress: (d: number, t: number) => void): void {
-  const z = new ZstdDecompress((data) => sink.add(data));
-  if (input.length === 0) throw new Error("empty input");
-  for (let at = 0; at < input.length; at += INPUT_SLICE) {
-    const end = Math.min(at + INPUT_SLICE, input.length);
-    z.push(input.subarray(at, end), end === input.length);
-    progress(end, input.length);
+/**
+ * The frames of a zstd stream (RFC 8878 section 3.1): [end of the last frame, largest window]. Walks
+ * the frame headers and block headers only, so a window the decoder would allocate can be judged
+ * before it is; bytes after the last frame (the kernel build's appended size) are left out.
+ */
+export function zstdFrames(
+  b: Uint8Array,
+  corrupt: (d: string) => KexecLabError,
+): { end: number; window: number } {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let at = 0;
+  let window = 0;
+  let frames = 0;
+  while (at + 4 <= b.length) {
+    const magic = dv.getUint32(at, true);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      if (at + 8 > b.length) break;
+      at += 8 + dv.getUint32(at + 4, true);
+      continue;
+    }
+    if (magic !== 0xfd2fb528) {
+      if (frames > 0) break;
+      throw corrupt("no zstd frame magic");
+    }
+    const fhd = b[at + 4];
+    if (fhd === undefined) throw corrupt("the frame header ends early");
+    const single = (fhd & 0x20) !== 0;
+    const fcsSize = [single ? 1 : 0, 2, 4, 8][fhd >> 6]!;
+    const dictSize = [0, 1, 2, 4][fhd & 3]!;
+    let p = at + 5;
+    let w = 0;
+    if (!single) {
+      const wd = b[p++];
+      if (wd === undefined) throw corrupt("the frame header ends early");
+      const base = 2 ** (10 + (wd >> 3));
+      w = base + (base / 8) * (wd & 7);
+    }
+    p += dictSize;
+    if (p + fcsSize > b.length) throw corrupt("the frame header ends early");
+    if (single) {
+      let fcs = 0;
+      for (let i = fcsSize - 1; i >= 0; i--) fcs = fcs * 256 + b[p + i]!;
+      w = fcsSize === 2 ? fcs + 256 : fcs;
+    }
+    p += fcsSize;
+    window = Math.max(window, w);
+    for (;;) {
+      if (p + 3 > b.length) throw corrupt(`a block header at ${p} ends early`);
+      const h = b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16);
+      const type = (h >> 1) & 3;
+      if (type === 3) throw corrupt(`reserved block type at ${p}`);
+      p += 3 + (type === 1 ? 1 : h >>> 3);
+      if (h & 1) break;
+    }
+    p += (fhd & 4) !== 0 ? 4 : 0;
+    if (p > b.length) throw corrupt("the last block ends past the data");
+    at = p;
+    frames++;
+  }
+  if (frames === 0) throw corrupt("no complete zstd frame");
+  return { end: Math.min(at, b.length), window };
+}
+
+function unzstdInto(
+  input: Uint8Array,
+  sink: Sink,
+  progress: (d: number, t: number) => void,
+  corrupt: (d: string) => KexecLabError,
+  limit: number,
+  fail: (d: string) => KexecLabError,
+): void {
+  const { end, window } = zstdFrames(input, corrupt);
+  // fzstd allocates the window up front: one larger than the output cap is refused before that.
+  if (window > limit)
+    throw fail(`the zstd window of ${window} bytes exceeds the output limit of ${limit} bytes`);
+  const data = input.subarray(0, end);
+  const z = new ZstdDecompress((d) => sink.add(d));
+  for (let at = 0; at < data.length; at += INPUT_SLICE) {
+    const stop = Math.min(at + INPUT_SLICE, data.length);
+    z.push(data.subarray(at, stop), stop === data.length);
+    progress(stop, input.length);
   }
 }
 
