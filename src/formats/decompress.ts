@@ -19,7 +19,7 @@
  */
 
 import { Gunzip } from "fflate";
-import { Decompress as ZstdDecompress } from "fzstd";
+import { Decompress as ZstdDecompress, decompress as zstdOneShot } from "fzstd";
 import * as lz4 from "lz4js";
 import Bunzip from "seek-bzip";
 import xzDecompress from "xz-decompress";
@@ -52,6 +52,14 @@ export interface DecompressOptions {
   what?: string;
   /** Called with (compressed bytes consumed, compressed bytes in all) as decoding advances. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The decompressed size when the container records it (a zboot payload's appended size). zstd uses
+   * it to decode a one-frame stream without a content size into one buffer of that size instead of
+   * through its sliding window (fzstd copies the whole window per block: 13 s instead of 2 s for a
+   * 27 MB Image with the kernel's 128 MiB zstd22 window). fzstd does not check the frame's checksum,
+   * so a stream longer or shorter than this size is not detected on that path.
+   */
+  sizeHint?: number;
 }
 
 export interface Decompressed {
@@ -133,6 +141,7 @@ export async function decompress(
           corrupt,
           limit,
           (d) => new KexecLabError("E_LIMIT", `${what} (zstd): ${d}`, where(opts, method)),
+          opts.sizeHint,
         );
         break;
       case "xz":
@@ -189,11 +198,12 @@ function gunzipInto(input: Uint8Array, sink: Sink, progress: (d: number, t: numb
 export function zstdFrames(
   b: Uint8Array,
   corrupt: (d: string) => KexecLabError,
-): { end: number; window: number } {
+): { end: number; window: number; frames: number; contentSize: number | undefined } {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let at = 0;
   let window = 0;
   let frames = 0;
+  let contentSize: number | undefined;
   while (at + 4 <= b.length) {
     const magic = dv.getUint32(at, true);
     if ((magic & 0xfffffff0) === 0x184d2a50) {
@@ -220,11 +230,14 @@ export function zstdFrames(
     }
     p += dictSize;
     if (p + fcsSize > b.length) throw corrupt("the frame header ends early");
-    if (single) {
-      let fcs = 0;
+    let fcs: number | undefined;
+    if (fcsSize > 0) {
+      fcs = 0;
       for (let i = fcsSize - 1; i >= 0; i--) fcs = fcs * 256 + b[p + i]!;
-      w = fcsSize === 2 ? fcs + 256 : fcs;
+      if (fcsSize === 2) fcs += 256;
     }
+    if (single) w = fcs ?? 0;
+    if (frames === 0) contentSize = fcs;
     p += fcsSize;
     window = Math.max(window, w);
     for (;;) {
@@ -241,7 +254,21 @@ export function zstdFrames(
     frames++;
   }
   if (frames === 0) throw corrupt("no complete zstd frame");
-  return { end: Math.min(at, b.length), window };
+  return { end: Math.min(at, b.length), window, frames, contentSize: frames === 1 ? contentSize : undefined };
+}
+
+/** The one frame of `b` with an 8-byte Frame_Content_Size of `size` put into its header. */
+function withContentSize(b: Uint8Array, size: number): Uint8Array {
+  const fhd = b[4]!;
+  const headerEnd = 4 + 1 + ((fhd & 0x20) !== 0 ? 0 : 1) + [0, 1, 2, 4][fhd & 3]!;
+  const out = new Uint8Array(b.length + 8);
+  out.set(b.subarray(0, headerEnd));
+  out[4] = fhd | 0xc0;
+  const dv = new DataView(out.buffer);
+  dv.setUint32(headerEnd, size % 2 ** 32, true);
+  dv.setUint32(headerEnd + 4, Math.floor(size / 2 ** 32), true);
+  out.set(b.subarray(headerEnd), headerEnd + 8);
+  return out;
 }
 
 function unzstdInto(
@@ -251,12 +278,24 @@ function unzstdInto(
   corrupt: (d: string) => KexecLabError,
   limit: number,
   fail: (d: string) => KexecLabError,
+  sizeHint: number | undefined,
 ): void {
-  const { end, window } = zstdFrames(input, corrupt);
+  const { end, window, frames, contentSize } = zstdFrames(input, corrupt);
+  const data = input.subarray(0, end);
+  // One frame whose size is known (its own Frame_Content_Size, or the container's record): decode it
+  // in one go into a buffer of that size (no window copying).
+  const size = contentSize ?? sizeHint;
+  if (frames === 1 && size !== undefined && size > 0) {
+    if (size > limit)
+      throw fail(`the zstd frame declares ${size} bytes, above the output limit of ${limit} bytes`);
+    const frame = contentSize !== undefined ? data : withContentSize(data, size);
+    progress(0, input.length);
+    sink.add(zstdOneShot(frame));
+    return;
+  }
   // fzstd allocates the window up front: one larger than the output cap is refused before that.
   if (window > limit)
     throw fail(`the zstd window of ${window} bytes exceeds the output limit of ${limit} bytes`);
-  const data = input.subarray(0, end);
   const z = new ZstdDecompress((d) => sink.add(d));
   for (let at = 0; at < data.length; at += INPUT_SLICE) {
     const stop = Math.min(at + INPUT_SLICE, data.length);
