@@ -13,7 +13,7 @@ function cell(v: unknown): string {
   if (typeof v === "number") return Number.isInteger(v) && v >= 1024 ? `${v} (${formatBytes(v)})` : String(v);
   if (v === null || v === undefined) return "-";
   if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
+  return String(v).replaceAll("\n", "\\n");
 }
 
 function list(title: string, rows: Record<string, unknown>[]): string {
