@@ -7,21 +7,20 @@
  *   xz          xz-decompress (xz-embedded compiled to WebAssembly), read chunk by chunk
  *   lz4         LZ4 frames; lz4-legacy: the kernel's `lz4 -l` format (8 MiB blocks, each with a
  *               32-bit compressed size). Containers read here, blocks decoded by lz4js.
- *   bzip2       seek-bzip, byte by byte into a chunked writer
- *   lzma, lzo   recognised, not decompressed: no maintained browser-capable decoder with a streaming
- *               output cap (E_COMPRESSION_UNSUPPORTED)
+ *   lzma, lzo,  recognised, not decompressed (E_COMPRESSION_UNSUPPORTED): no maintained
+ *   bzip2       browser-capable decoder with a streaming output cap (seek-bzip, the usual pure-JS
+ *               bzip2 decoder, needs Node's Buffer: it failed in Chromium)
  *
  * The input goes in as slices of at most INPUT_SLICE bytes and every output piece is counted as it
  * comes: the first byte past `maxOutput` ends the run with E_LIMIT naming the file, before any more
  * is produced. So a decompression bomb costs at most maxOutput plus one piece of memory (one gzip
  * slice inflates to at most ~1032 x INPUT_SLICE; a zstd block to 128 KiB; an xz piece to the
- * decoder's 1 MiB buffer; an lz4 block to 4 or 8 MiB; bzip2 to WRITER_CHUNK).
+ * decoder's 1 MiB buffer; an lz4 block to 4 or 8 MiB).
  */
 
 import { Gunzip } from "fflate";
 import { Decompress as ZstdDecompress, decompress as zstdOneShot } from "fzstd";
 import * as lz4 from "lz4js";
-import Bunzip from "seek-bzip";
 import xzDecompress from "xz-decompress";
 import { KexecLabError } from "../errors.js";
 import type { CompressionMethod } from "./compression.js";
@@ -30,16 +29,8 @@ import type { CompressionMethod } from "./compression.js";
 export const DEFAULT_MAX_DECOMPRESSED = 512 * 1024 * 1024;
 /** Input is fed in slices of this size, so one push produces a bounded amount of output. */
 export const INPUT_SLICE = 64 * 1024;
-const WRITER_CHUNK = 1024 * 1024;
 
-export const DECODABLE_METHODS: readonly CompressionMethod[] = [
-  "gzip",
-  "zstd",
-  "xz",
-  "lz4",
-  "lz4-legacy",
-  "bzip2",
-];
+export const DECODABLE_METHODS: readonly CompressionMethod[] = ["gzip", "zstd", "xz", "lz4", "lz4-legacy"];
 
 export interface DecompressOptions {
   /** Cap on the decompressed size in bytes (default DEFAULT_MAX_DECOMPRESSED); past it: E_LIMIT. */
@@ -152,9 +143,6 @@ export async function decompress(
         break;
       case "lz4-legacy":
         unlz4LegacyInto(input, sink, progress, corrupt);
-        break;
-      case "bzip2":
-        bunzipInto(input, sink, progress);
         break;
       default:
         throw new KexecLabError(
@@ -430,45 +418,4 @@ function unlz4LegacyInto(
     progress(at, input.length);
   }
   if (sink.total === 0) throw corrupt("no complete block");
-}
-
-function bunzipInto(input: Uint8Array, sink: Sink, progress: (d: number, t: number) => void): void {
-  let chunk = new Uint8Array(WRITER_CHUNK);
-  let pos = 0;
-  let reported = 0;
-  const inputStream = {
-    pos: 0,
-    readByte(): number {
-      const b = input[this.pos++];
-      if (b === undefined) throw new Error("the bzip2 stream ends early");
-      if (this.pos - reported >= INPUT_SLICE) {
-        reported = this.pos;
-        progress(this.pos, input.length);
-      }
-      return b;
-    },
-    read(buffer: Uint8Array, at: number, length: number): number {
-      let n = 0;
-      while (n < length && this.pos < input.length) buffer[at + n++] = this.readByte();
-      return n === 0 && length > 0 ? -1 : n;
-    },
-    seek(p: number) {
-      this.pos = p;
-    },
-    eof() {
-      return this.pos >= input.length;
-    },
-  };
-  const output = {
-    writeByte(b: number) {
-      chunk[pos++] = b;
-      if (pos === WRITER_CHUNK) {
-        sink.add(chunk);
-        chunk = new Uint8Array(WRITER_CHUNK);
-        pos = 0;
-      }
-    },
-  };
-  Bunzip.decode(inputStream, output, true);
-  sink.add(chunk.subarray(0, pos));
 }

@@ -3,7 +3,7 @@
  *
  *   UKI (a PE file with a .linux section)  -> .linux (+ .initrd, .cmdline, .uname, .osrel, .dtb)
  *   EFI zboot ("MZ" + "zimg")              -> the decompressed payload (an arm64 Image)
- *   compressed (gzip, zstd, xz, lz4, bzip2) -> the decompressed stream
+ *   compressed (gzip, zstd, xz, lz4)       -> the decompressed stream
  *
  * Layers nest (a UKI's .linux can be a zboot image) up to MAX_LAYERS. Every decompression is capped
  * (DecompressOptions.maxOutput) and reports progress. The result says what each layer was, so the

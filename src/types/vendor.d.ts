@@ -10,17 +10,3 @@ declare module "lz4js" {
     dIndex: number,
   ): number;
 }
-
-declare module "seek-bzip" {
-  interface BzInput {
-    readByte(): number;
-    read(buffer: Uint8Array, at: number, length: number): number;
-    seek(pos: number): void;
-    eof(): boolean;
-  }
-  interface BzOutput {
-    writeByte(b: number): void;
-  }
-  const Bunzip: { decode(input: BzInput, output: BzOutput, multistream?: boolean): void };
-  export default Bunzip;
-}

@@ -100,7 +100,7 @@ Examples:
 
 The kind is detected from the content: "MZ" + "zimg" (EFI zboot), "ARM\\x64" at 0x38 (arm64 Image),
 "HdrS" at 0x202 (bzImage), the ELF magic, a PE file with a .linux section (UKI), a compression magic
-(gzip, zstd, xz, lz4, bzip2; lzma and lzo are recognised, not decoded), the FDT magic 0xd00dfeed, or
+(gzip, zstd, xz, lz4; lzma, lzo and bzip2 are recognised, not decoded), the FDT magic 0xd00dfeed, or
 "start-end : name" lines (iomem). For a kernel, "loaders" says which loader path takes the file with
 that kexec-tools version (accepted, unwrapped, or refused with the errno) and what "kexec -l" does.`,
     )
