@@ -258,7 +258,20 @@ export async function inspectFile(
   const outer = inspectBytes(bytes, file);
   if (kind === "arm64-image" || kind === "bzimage" || kind === "elf64") outer.kernelFormat = rawFormat(bytes);
   if (kind !== "zboot" && kind !== "uki" && kind !== "compressed") return outer;
-  const u = await unwrapKernel(bytes, file, opts);
+  let u: Awaited<ReturnType<typeof unwrapKernel>>;
+  try {
+    u = await unwrapKernel(bytes, file, opts);
+  } catch (e) {
+    // A zboot payload in a method kexec-lab cannot decode (lzma, lzo): the header is still shown, and
+    // the loaders judged by it: an arm64 zboot image always wraps the arm64 Image (Makefile.zboot).
+    if (!(e instanceof KexecLabError) || e.code !== "E_COMPRESSION_UNSUPPORTED" || kind !== "zboot") throw e;
+    outer.inner = null;
+    outer.payloadNotDecoded = e.message;
+    const z = parseZboot(bytes, file);
+    if (z.pe.machineName === "arm64")
+      outer.kernelFormat = { kind: "zboot", compressionName: z.compressionName, inner: { kind: "arm64-image" } };
+    return outer;
+  }
   const first = u.layers[0]!;
   if (first.kind !== "uki") outer.decompressedSize = first.decompressedSize;
   outer.layers = u.layers.map(layerSummary);
