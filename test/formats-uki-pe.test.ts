@@ -91,7 +91,7 @@ describe.skipIf(!CAN_MAKE)("UKI made by objcopy from Debian's systemd-stub", () 
         [...out.matchAll(new RegExp(`^\\s*${name}:\\s+(\\S+)`, "gm"))].map((m) => m[1]!);
       const num = (s: string) => Number(s);
       // pev 0.81 prints at most 7 characters of an 8-character name (".dynamic" -> ".dynami").
-    expect(field("Name")).toEqual(pe.sections.map((s) => s.name.slice(0, 7)));
+      expect(field("Name")).toEqual(pe.sections.map((s) => s.name.slice(0, 7)));
       expect(field("Virtual Size").map(num)).toEqual(pe.sections.map((s) => s.virtualSize));
       expect(field("Virtual Address").map(num)).toEqual(pe.sections.map((s) => s.virtualAddress));
       expect(field("Size Of Raw Data").map(num)).toEqual(pe.sections.map((s) => s.sizeOfRawData));

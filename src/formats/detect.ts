@@ -269,7 +269,11 @@ export async function inspectFile(
     outer.payloadNotDecoded = e.message;
     const z = parseZboot(bytes, file);
     if (z.pe.machineName === "arm64")
-      outer.kernelFormat = { kind: "zboot", compressionName: z.compressionName, inner: { kind: "arm64-image" } };
+      outer.kernelFormat = {
+        kind: "zboot",
+        compressionName: z.compressionName,
+        inner: { kind: "arm64-image" },
+      };
     return outer;
   }
   const first = u.layers[0]!;
