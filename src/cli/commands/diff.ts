@@ -44,10 +44,10 @@ Examples:
 
 Exit code 0 when every finding is explained, 1 when some are not.`,
     )
-    .action((log: string, opts: DiffOptions) => {
+    .action(async (log: string, opts: DiffOptions) => {
       const facts = parseKexecLog(readTextFile(log));
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
-      const plan = planInputFromOptions(opts, { sizesOnly: true });
+      const plan = await planInputFromOptions(opts, { sizesOnly: true });
       let ourMemoryRanges: string[] | undefined;
       const crashRegion = plan.crash
         ? (plan.crashRegion ??
