@@ -56,7 +56,7 @@ export const CATALOG = {
   },
   E_FORMAT_UNKNOWN: {
     title: "unrecognized file format",
-    hint: "expected an arm64 Image, an x86_64 bzImage, an ELF64 kernel, a DTB or a /proc/iomem dump",
+    hint: "expected a kernel (arm64 Image, EFI zboot, UKI, compressed Image, bzImage, ELF64), a DTB or a /proc/iomem dump",
   },
   E_FORMAT_TRUNCATED: {
     title: "file is truncated",
@@ -66,9 +66,13 @@ export const CATALOG = {
     title: "file is corrupt",
     hint: "a header field has an impossible value; check the file (e.g. with `file` or `dtc -I dtb`)",
   },
+  E_COMPRESSION_UNSUPPORTED: {
+    title: "compression method not decodable",
+    hint: "decompress the file with the method's own tool (e.g. lzop -d, unlzma) and pass the result",
+  },
   E_KERNEL_UNSUPPORTED: {
     title: "kernel image not supported by this loader",
-    hint: "x86_64 needs a 64-bit bzImage with boot protocol 2.12 or newer; arm64 needs an Image or ELF64",
+    hint: "the message names the loader that refuses and its source; try the other --loader, another --kexec-tools-version, or unwrap the file",
   },
   E_NO_MEMORY_MAP: {
     title: "no memory map",

@@ -24,12 +24,35 @@ export { emitX86, qemuX86Args } from "./emit/x86.js";
 // --- real inputs: parsers (src/formats) and segment placement (src/loader) ---------------------------
 export { type Arm64Image, parseArm64Image } from "./formats/arm64-image.js";
 export { type BzImage, parseBzImage } from "./formats/bzimage.js";
-export { detectKind, type FileKind, type InspectSummary, inspectBytes } from "./formats/detect.js";
+export { type CompressionMethod, detectCompression } from "./formats/compression.js";
+export {
+  DECODABLE_METHODS,
+  DEFAULT_MAX_DECOMPRESSED,
+  type Decompressed,
+  type DecompressOptions,
+  decompress,
+} from "./formats/decompress.js";
+export {
+  detectKind,
+  type FileKind,
+  type InspectSummary,
+  inspectBytes,
+  inspectFile,
+} from "./formats/detect.js";
 export { type DeviceTreeInfo, deviceTreeInfo, deviceTreeMemoryMap } from "./formats/devicetree.js";
 export { type Elf64, type ElfLoad, parseElf64 } from "./formats/elf.js";
 export { type Fdt, type FdtNode, type FdtProp, parseFdt, serializeFdt } from "./formats/fdt.js";
 export { type Iomem, iomemToMemoryMap, parseIomem } from "./formats/iomem.js";
+export { type PeFile, type PeSection, parsePe, peSectionData } from "./formats/pe.js";
 export { checkInputRole, describeKind, kernelArchOf, parseArch } from "./formats/role.js";
+export {
+  describeLayers,
+  type KernelFileFormat,
+  type UnwrapLayer,
+  type UnwrappedKernel,
+  unwrapKernel,
+} from "./formats/unwrap.js";
+export { parseZboot, type ZbootImage } from "./formats/zboot.js";
 // --- the user's machine and kexec's own command line (src/host, src/memory, src/kexectools) ----------
 export { describeHost, HOST_FILES, type Host, parseHost, parseMeminfo } from "./host/host.js";
 export { hostCrashRegion, hostPlanFields } from "./host/plan.js";
@@ -41,6 +64,13 @@ export {
   parseKexecLoadTable,
   x86MemoryRanges,
 } from "./kexectools/debug.js";
+export {
+  type Acceptance,
+  acceptance,
+  autoLoad,
+  LATEST_KEXEC_TOOLS,
+  type LoaderPath,
+} from "./loader/accept.js";
 export { editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
 export {
   DEFAULT_PURGATORY,

@@ -61,10 +61,13 @@ describe("a file given to the wrong option is named", () => {
     });
   }
 
-  it("checkInputRole accepts each file in its own role", () => {
-    const head = (p: string) => readPlanFiles({ kernel: p }, { sizesOnly: true }).kernel.subarray(0, 65536);
-    expect(() => checkInputRole(head(IMAGE), "kernel")).not.toThrow();
-    expect(() => checkInputRole(head(BZIMAGE), "kernel")).not.toThrow();
+  it("checkInputRole accepts each file in its own role", async () => {
+    const head = async (p: string) =>
+      (await readPlanFiles({ kernel: p }, { sizesOnly: true })).kernel.subarray(0, 65536);
+    const image = await head(IMAGE);
+    const bzImage = await head(BZIMAGE);
+    expect(() => checkInputRole(image, "kernel")).not.toThrow();
+    expect(() => checkInputRole(bzImage, "kernel")).not.toThrow();
     expect(() =>
       checkInputRole(new Uint8Array([0x30, 0x37, 0x30, 0x37, 0x30, 0x31]), "initrd"),
     ).not.toThrow();
@@ -82,7 +85,7 @@ describe("architecture", () => {
   });
 
   it("is inferred from the kernel file", async () => {
-    const k = readPlanFiles({ kernel: BZIMAGE }, { sizesOnly: true }).kernel;
+    const k = (await readPlanFiles({ kernel: BZIMAGE }, { sizesOnly: true })).kernel;
     expect(kernelArchOf(k.subarray(0, 65536))).toBe("x86_64");
     const r = await runCli(["plan", "--kernel", BZIMAGE, "--iomem", X86_IOMEM, "--json"]);
     expect(r.code).toBe(0);
@@ -153,19 +156,19 @@ describe("options", () => {
 });
 
 describe("light inputs", () => {
-  it("size-only reading plans exactly as reading every byte (both loaders, both arches)", () => {
+  it("size-only reading plans exactly as reading every byte (both loaders, both arches)", async () => {
     const inputs = [
       { arch: "arm64" as const, files: { kernel: IMAGE, initrd: INITRD, dtb: QEMU_DTB, iomem: ARM_IOMEM } },
       { arch: "x86_64" as const, files: { kernel: BZIMAGE, initrd: INITRD, iomem: X86_IOMEM } },
     ];
     for (const { arch, files } of inputs) {
       for (const loader of ["kexec-tools", "kexec-file"] as const) {
-        const whole = planLoad({ arch, loader, wipeKaslrSeed: true, ...readPlanFiles(files) });
+        const whole = planLoad({ arch, loader, wipeKaslrSeed: true, ...(await readPlanFiles(files)) });
         const light = planLoad({
           arch,
           loader,
           wipeKaslrSeed: true,
-          ...readPlanFiles(files, { sizesOnly: true }),
+          ...(await readPlanFiles(files, { sizesOnly: true })),
         });
         expect(planToJson(light)).toEqual(planToJson(whole));
       }

@@ -197,6 +197,17 @@ const TRIGGERS = {
     cli: () => ["inspect", file("40000000-3fffffff : System RAM\n")],
     detail: /./,
   },
+  E_COMPRESSION_UNSUPPORTED: {
+    what: "`inspect` of an lzop-compressed kernel (recognised, no browser-capable decoder)",
+    cli: () => [
+      "inspect",
+      file(
+        new Uint8Array([0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a, 0x10, 0x30, 0x20, 0xa0]),
+        "Image.lzo",
+      ),
+    ],
+    detail: /lzo-compressed: kexec-lab recognises lzo but has no browser-capable decoder/,
+  },
   E_KERNEL_UNSUPPORTED: {
     what: "`plan --arch arm64` with an x86_64 bzImage",
     cli: () => [

@@ -56,12 +56,14 @@ describe("kexec-lab inspect", () => {
     });
   });
 
-  it("Image.gz is inflated first", async () => {
+  it("Image.gz is inflated first and the Image inside shown", async () => {
     const gz = join(tmp, "Image.gz");
     writeFileSync(gz, gzipSync(readFileSync(IMAGE).subarray(0, 1 << 20)));
     const r = await cli("inspect", gz, "--json");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out).kind).toBe("arm64-image");
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ kind: "compressed", method: "gzip", decompressedSize: 1 << 20 });
+    expect(j.inner.kind).toBe("arm64-image");
   });
 
   it("bzImage, DTB and iomem JSON", async () => {

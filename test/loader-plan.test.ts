@@ -374,11 +374,11 @@ describe("x86_64 bzImage, kexec-tools", () => {
       "relocatable_kernel",
     );
     expect(fail(() => planLoad({ ...base, kernel: patched(0x211, 0) })).where.field).toBe("loadflags");
-    const low = planLoad({ ...base, kernel: patched(0x236, 0x7d) }); // XLF_CAN_BE_LOADED_ABOVE_4G cleared
-    expect(low.notes.filter((n) => n.includes("XLF_CAN_BE_LOADED_ABOVE_4G"))).toHaveLength(2);
-    expect(
-      planLoad({ ...base, kernel: patched(0x236, 0x7d), memMax: 0xffffffff }).notes.join(" "),
-    ).not.toContain("XLF_CAN_BE_LOADED_ABOVE_4G");
+    // XLF_CAN_BE_LOADED_ABOVE_4G cleared: bzImage64_probe wants (xloadflags & 3) == 3 (kexec-tools
+    // v2.0.4 on), so kexec-tools takes it with its 32-bit bzImage loader, not modelled yet.
+    const e = fail(() => planLoad({ ...base, kernel: patched(0x236, 0x7d) }));
+    expect(e.code).toBe("E_NOT_MODELED");
+    expect(e.message).toContain("32-bit bzImage loader");
   });
 
   it("refuses a command line longer than cmdline_size, and a missing memory map", () => {

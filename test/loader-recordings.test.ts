@@ -20,22 +20,14 @@ import {
   RECORDINGS,
   recordedCases,
   recordedPlanInput,
+  useWrappedKernelFixture,
 } from "./helpers/recordings.js";
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 const cases = recordedCases();
 
 /** Cases that cannot be matched yet, with the reason (also in docs/loaders.md). */
-const LEFT_OUT: Record<string, string> = {
-  "arm64-virt-4g-kexec_file_load-zboot-gzip-kexec-tools-2.0.29-nodebug":
-    "a zboot (EFI vmlinuz.efi with a gzip payload) kernel: kexec-tools 2.0.29 decompresses it and passes the Image; kexec-lab reads zboot files only once issue #14's formats land",
-  "arm64-virt-4g-kexec_load-zboot-gzip-kexec-tools-2.0.29-nokaslrseed":
-    "a zboot kernel that kexec-tools 2.0.29 unpacks for kexec_load (placed like the Image inside); kexec-lab cannot read zboot files yet (issue #14)",
-  "arm64-virt-4g-kexec_file_load-zboot-zstd-kexec-tools-2.0.29-nodebug":
-    "a zstd zboot kernel: kexec-tools' own file-type probe fails before any syscall; kexec-lab does not model kexec-tools' user-space probing for -s (issue #14's formats)",
-  "arm64-virt-4g-kexec_load-zboot-gzip-kexec-tools-2.0.29":
-    "a zboot kernel: kexec-tools 2.0.29 unpacks it for kexec_load and then fails on the kaslr-seed; kexec-lab refuses the file kind earlier (issue #14)",
-};
+const LEFT_OUT: Record<string, string> = {};
 
 describe("recorded real loads reproduce exactly", () => {
   it("there are recordings to replay", () => {
@@ -43,8 +35,9 @@ describe("recorded real loads reproduce exactly", () => {
   });
   for (const c of cases) {
     if (LEFT_OUT[c.id]) continue;
-    it(c.id, () => {
+    it(c.id, async () => {
       const input = recordedPlanInput(c);
+      await useWrappedKernelFixture(c, input);
       const preset = presetFor(c.json.kexecTools.version);
       if (preset) input.purgatory = purgatoryPreset(preset, c.json.arch);
       if (c.json.exitCode !== 0) {

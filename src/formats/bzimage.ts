@@ -1,21 +1,32 @@
 /**
  * The x86 boot protocol's setup header inside a bzImage (Documentation/arch/x86/boot.rst).
- * Offsets are from the start of the file; all fields little-endian:
+ * Offsets are from the start of the file; all fields little-endian. Each field exists from the
+ * protocol version in brackets on; for older kernels the parser reports the documented default:
  *
- *   0x1f1 setup_sects u8 (0 means 4)     0x1fe boot_flag u16 = 0xAA55     0x202 header "HdrS"
- *   0x206 version u16                    0x211 loadflags u8               0x22c initrd_addr_max u32
- *   0x230 kernel_alignment u32           0x234 relocatable_kernel u8      0x235 min_alignment u8
- *   0x236 xloadflags u16                 0x238 cmdline_size u32           0x248 payload_offset u32
- *   0x24c payload_length u32             0x258 pref_address u64           0x260 init_size u32
+ *   0x1f1 setup_sects u8 (0 means 4)   0x1fe boot_flag u16 = 0xAA55   0x202 header "HdrS" [2.00]
+ *   0x206 version u16 [2.00]           0x211 loadflags u8 [2.00]      0x214 code32_start u32 [2.00]
+ *   0x224 heap_end_ptr u16 [2.01]      0x22c initrd_addr_max u32 [2.03; before: 0x37ffffff]
+ *   0x230 kernel_alignment u32 [2.05]  0x234 relocatable_kernel u8 [2.05]  0x235 min_alignment u8 [2.10]
+ *   0x236 xloadflags u16 [2.12]        0x238 cmdline_size u32 [2.06; before: 255]
+ *   0x248 payload_offset u32 [2.08]    0x24c payload_length u32 [2.08]
+ *   0x258 pref_address u64 [2.10]      0x260 init_size u32 [2.10]     0x264 handover_offset u32 [2.11]
  *
- * kexec-lab loads only 64-bit kernels through the 64-bit entry (startup_64 at load address + 0x200),
- * as kexec-tools' bzImage64 loader does: that needs boot protocol 2.12 (xloadflags) and XLF_KERNEL_64.
+ * The parser reads every version from 2.00 on and judges nothing a loader decides: which entry a
+ * loader may use (16-bit real mode, 32-bit at code32_start, 64-bit startup_64 at load address +
+ * 0x200 with XLF_KERNEL_64) and whether it takes the file is src/loader/accept.ts's business.
+ * Only a file without "HdrS" (a zImage older than 2.00) is refused here.
  */
 
 import { KexecLabError } from "../errors.js";
 import { ByteReader } from "./bytes.js";
+import { detectCompression } from "./compression.js";
 
+/** The first protocol with xloadflags (XLF_KERNEL_64): what kexec-tools' bzImage64 loader needs. */
 export const BZIMAGE_MIN_PROTOCOL = 0x020c;
+/** initrd_addr_max before protocol 2.03 (boot.rst). */
+export const INITRD_ADDR_MAX_DEFAULT = 0x37ffffff;
+/** cmdline_size before protocol 2.06: 255 characters plus the NUL. */
+export const CMDLINE_SIZE_DEFAULT = 256;
 export const XLF_KERNEL_64 = 0x1;
 export const XLF_CAN_BE_LOADED_ABOVE_4G = 0x2;
 export const XLF_EFI_HANDOVER_32 = 0x4;
@@ -34,20 +45,38 @@ export interface BzImage {
   setupSize: number;
   loadflags: number;
   initrdAddrMax: number;
+  /** kernel_alignment (2.05+); 0 before 2.05 (such kernels are not relocatable). */
   kernelAlignment: number;
+  /** relocatable_kernel (2.05+); false before. */
   relocatable: boolean;
   minAlignment: number;
+  /** xloadflags (2.12+); 0 before. */
   xloadflags: number;
-  /** 64-bit entry point at load address + 0x200. */
+  /** XLF_KERNEL_64: a 64-bit entry point (startup_64) at load address + 0x200. */
   kernel64: boolean;
+  /** code32_start: the 32-bit protected-mode entry (the default load address, 0x100000 for a bzImage). */
+  code32Start: number;
   canBeLoadedAbove4G: boolean;
   cmdlineSize: number;
   payloadOffset: number;
   payloadLength: number;
   /** Compression of the payload, detected from its first bytes. */
   payloadFormat: string;
+  /** pref_address (2.10+); 0x100000 (the bzImage load address) before. */
   prefAddress: number;
+  /** init_size (2.10+); 0 before (unknown: the loader must estimate). */
   initSize: number;
+  /** handover_offset (2.11+): the EFI handover entry; 0 when absent. */
+  handoverOffset: number;
+  /** Which optional fields the header has, by the protocol version. */
+  has: {
+    initrdAddrMax: boolean;
+    relocatable: boolean;
+    cmdlineSize: boolean;
+    payload: boolean;
+    initSize: boolean;
+    xloadflags: boolean;
+  };
   fileSize: number;
 }
 
@@ -64,15 +93,9 @@ export function isBzImage(bytes: Uint8Array): boolean {
 }
 
 function payloadFormatOf(b: Uint8Array, at: number): string {
-  const m = (...sig: number[]) => sig.every((x, i) => b[at + i] === x);
-  if (m(0x1f, 0x8b)) return "gzip";
-  if (m(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return "xz";
-  if (m(0x28, 0xb5, 0x2f, 0xfd)) return "zstd";
-  if (m(0x02, 0x21, 0x4c, 0x18)) return "lz4";
-  if (m(0x42, 0x5a, 0x68)) return "bzip2";
-  if (m(0x5d, 0x00)) return "lzma";
-  if (m(0x89, 0x4c, 0x5a, 0x4f)) return "lzo";
-  if (m(0x7f, 0x45, 0x4c, 0x46)) return "elf";
+  const m = detectCompression(b, at);
+  if (m !== undefined) return m === "lz4-legacy" ? "lz4" : m;
+  if (b[at] === 0x7f && b[at + 1] === 0x45 && b[at + 2] === 0x4c && b[at + 3] === 0x46) return "elf";
   return "unknown";
 }
 
@@ -94,35 +117,36 @@ export function parseBzImage(bytes: Uint8Array, file?: string): BzImage {
   }
   const protocol = r.u16(0x206, "version");
   const protocolVersion = `${protocol >>> 8}.${(protocol & 0xff).toString().padStart(2, "0")}`;
-  if (protocol < BZIMAGE_MIN_PROTOCOL) {
-    throw new KexecLabError(
-      "E_KERNEL_UNSUPPORTED",
-      `boot protocol ${protocolVersion} is older than 2.12: no xloadflags, so no 64-bit entry point for kexec's bzImage64 loader`,
-      r.where(0x206, "version"),
+  if (protocol < 0x0200)
+    throw r.corrupt(
+      0x206,
+      "version",
+      `boot protocol version 0x${protocol.toString(16)} is below 2.00 although "HdrS" is present`,
     );
-  }
+  const has = {
+    initrdAddrMax: protocol >= 0x0203,
+    relocatable: protocol >= 0x0205,
+    cmdlineSize: protocol >= 0x0206,
+    payload: protocol >= 0x0208,
+    initSize: protocol >= 0x020a,
+    xloadflags: protocol >= 0x020c,
+  };
   const rawSects = r.u8(0x1f1, "setup_sects");
   const setupSects = rawSects === 0 ? 4 : rawSects;
   const setupSize = (setupSects + 1) * 512;
-  const xloadflags = r.u16(0x236, "xloadflags");
-  if ((xloadflags & XLF_KERNEL_64) === 0) {
-    throw new KexecLabError(
-      "E_KERNEL_UNSUPPORTED",
-      "xloadflags bit 0 (XLF_KERNEL_64) is clear: not a 64-bit kernel with the startup_64 entry at +0x200",
-      r.where(0x236, "xloadflags"),
-    );
-  }
+  const xloadflags = has.xloadflags ? r.u16(0x236, "xloadflags") : 0;
   const loadflags = r.u8(0x211, "loadflags");
-  const kernelAlignment = r.u32(0x230, "kernel_alignment");
-  if (kernelAlignment === 0 || (kernelAlignment & (kernelAlignment - 1)) !== 0) {
+  const kernelAlignment = has.relocatable ? r.u32(0x230, "kernel_alignment") : 0;
+  const relocatable = has.relocatable && r.u8(0x234, "relocatable_kernel") !== 0;
+  if (relocatable && (kernelAlignment === 0 || (kernelAlignment & (kernelAlignment - 1)) !== 0)) {
     throw r.corrupt(
       0x230,
       "kernel_alignment",
-      `kernel_alignment 0x${kernelAlignment.toString(16)} is not a power of two`,
+      `kernel_alignment 0x${kernelAlignment.toString(16)} of a relocatable kernel is not a power of two`,
     );
   }
-  const initSize = r.u32(0x260, "init_size");
-  if (initSize === 0) throw r.corrupt(0x260, "init_size", "init_size is 0");
+  const initSize = has.initSize ? r.u32(0x260, "init_size") : 0;
+  if (has.initSize && initSize === 0) throw r.corrupt(0x260, "init_size", "init_size is 0");
   if (bytes.length < setupSize) {
     throw new KexecLabError(
       "E_FORMAT_TRUNCATED",
@@ -130,8 +154,8 @@ export function parseBzImage(bytes: Uint8Array, file?: string): BzImage {
       r.where(0x1f1, "setup_sects"),
     );
   }
-  const payloadOffset = r.u32(0x248, "payload_offset");
-  const payloadLength = r.u32(0x24c, "payload_length");
+  const payloadOffset = has.payload ? r.u32(0x248, "payload_offset") : 0;
+  const payloadLength = has.payload ? r.u32(0x24c, "payload_length") : 0;
   const payloadAt = setupSize + payloadOffset;
   return {
     kind: "bzimage",
@@ -140,19 +164,23 @@ export function parseBzImage(bytes: Uint8Array, file?: string): BzImage {
     setupSects,
     setupSize,
     loadflags,
-    initrdAddrMax: r.u32(0x22c, "initrd_addr_max"),
+    initrdAddrMax: has.initrdAddrMax ? r.u32(0x22c, "initrd_addr_max") : INITRD_ADDR_MAX_DEFAULT,
     kernelAlignment,
-    relocatable: r.u8(0x234, "relocatable_kernel") !== 0,
-    minAlignment: r.u8(0x235, "min_alignment"),
+    relocatable,
+    minAlignment: protocol >= 0x020a ? r.u8(0x235, "min_alignment") : 0,
     xloadflags,
-    kernel64: true,
+    kernel64: (xloadflags & XLF_KERNEL_64) !== 0,
+    code32Start: r.u32(0x214, "code32_start"),
     canBeLoadedAbove4G: (xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0,
-    cmdlineSize: r.u32(0x238, "cmdline_size"),
+    cmdlineSize: has.cmdlineSize ? r.u32(0x238, "cmdline_size") : CMDLINE_SIZE_DEFAULT,
     payloadOffset,
     payloadLength,
-    payloadFormat: payloadAt + 8 <= bytes.length ? payloadFormatOf(bytes, payloadAt) : "unknown",
-    prefAddress: r.u64(0x258, "pref_address"),
+    payloadFormat:
+      has.payload && payloadAt + 8 <= bytes.length ? payloadFormatOf(bytes, payloadAt) : "unknown",
+    prefAddress: has.initSize ? r.u64(0x258, "pref_address") : 0x100000,
     initSize,
+    handoverOffset: protocol >= 0x020b ? r.u32(0x264, "handover_offset") : 0,
+    has,
     fileSize: bytes.length,
   };
 }

@@ -16,7 +16,8 @@ export const ROLE_HEAD_BYTES = 64 * 1024;
 export type InputRole = "kernel" | "initrd" | "dtb" | "iomem";
 
 const ROLE_NAMES: Record<InputRole, string> = {
-  kernel: "a kernel (arm64 Image, x86_64 bzImage, ELF64 vmlinux, or gzip of one)",
+  kernel:
+    "a kernel (arm64 Image, x86_64 bzImage, ELF64 vmlinux, EFI zboot image, UKI, or a compressed Image)",
   initrd: "an initrd",
   dtb: "a DTB (flattened device tree)",
   iomem: "a /proc/iomem or /sys/firmware/memmap dump",
@@ -28,7 +29,10 @@ const KIND_NAMES: Record<FileKind, string> = {
   elf64: "an ELF file",
   dtb: "a DTB (flattened device tree)",
   iomem: "a /proc/iomem or /sys/firmware/memmap dump",
-  gzip: "a gzip file",
+  zboot: "an EFI zboot kernel image",
+  uki: "a unified kernel image (UKI)",
+  pe: "a PE/COFF (EFI) file",
+  compressed: "a compressed file (gzip, zstd, xz, lzma, lz4, bzip2 or lzo)",
 };
 
 /** A human name for what detectKind found ("a DTB (flattened device tree)"), or "not a format kexec-lab knows". */
@@ -38,9 +42,9 @@ export function describeKind(kind: FileKind | undefined): string {
 
 /** The kinds each role accepts; anything else detectKind recognises is the wrong file. */
 const ACCEPTS: Record<InputRole, readonly (FileKind | undefined)[]> = {
-  kernel: ["arm64-image", "bzimage", "elf64", "gzip"],
+  kernel: ["arm64-image", "bzimage", "elf64", "zboot", "uki", "pe", "compressed"],
   // An initrd is a cpio archive, compressed or not: anything but a file we know to be something else.
-  initrd: [undefined, "gzip"],
+  initrd: [undefined, "compressed"],
   dtb: ["dtb"],
   iomem: ["iomem"],
 };
@@ -69,7 +73,7 @@ export function checkInputRole(head: Uint8Array, role: InputRole, file?: string,
 /** The architecture a kernel file implies from its first bytes: Image -> arm64, bzImage -> x86_64, ELF by e_machine. */
 export function kernelArchOf(head: Uint8Array): Arch | undefined {
   const kind = detectKind(head);
-  if (kind === "arm64-image") return "arm64";
+  if (kind === "arm64-image" || kind === "zboot") return "arm64"; // EFI zboot: arm64 of the two arches modelled
   if (kind === "bzimage") return "x86_64";
   if (kind === "elf64" && head.length >= 20) {
     const le = head[5] === 1;

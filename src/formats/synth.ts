@@ -88,3 +88,90 @@ export function bzImageHeader(
   v.setUint32(0x260, o.initSize, true);
   return b;
 }
+
+/**
+ * A PE32+ file with the given sections (file alignment 0x200, section alignment 0x1000), laid out
+ * as a linker would: headers, then each section's data padded to FileAlignment. `dosHeader` may
+ * fill bytes 2..0x3b of the DOS header (e_lfanew at 0x3c is set here); the PE header is at 0x40.
+ */
+export function peFile(o: {
+  machine?: number;
+  sections: { name: string; data: Uint8Array; characteristics?: number }[];
+  dosHeader?: (b: Uint8Array) => void;
+}): Uint8Array {
+  const FA = 0x200;
+  const SA = 0x1000;
+  const peOff = 0x40;
+  const optSize = 240;
+  const headers = Math.ceil((peOff + 24 + optSize + 40 * o.sections.length) / FA) * FA;
+  const raw = o.sections.map((s) => Math.ceil(s.data.length / FA) * FA);
+  const total = headers + raw.reduce((a, b) => a + b, 0);
+  const b = new Uint8Array(total);
+  const v = new DataView(b.buffer);
+  b.set([0x4d, 0x5a], 0);
+  o.dosHeader?.(b);
+  v.setUint32(0x3c, peOff, true);
+  b.set([0x50, 0x45, 0, 0], peOff);
+  const coff = peOff + 4;
+  v.setUint16(coff, o.machine ?? 0xaa64, true);
+  v.setUint16(coff + 2, o.sections.length, true);
+  v.setUint16(coff + 16, optSize, true);
+  v.setUint16(coff + 18, 0x206, true);
+  const opt = coff + 20;
+  v.setUint16(opt, 0x20b, true);
+  v.setUint32(opt + 16, SA, true); // AddressOfEntryPoint: the first section
+  v.setUint32(opt + 32, SA, true);
+  v.setUint32(opt + 36, FA, true);
+  let va = SA;
+  let fo = headers;
+  o.sections.forEach((s, i) => {
+    const at = opt + optSize + i * 40;
+    for (let j = 0; j < Math.min(8, s.name.length); j++) b[at + j] = s.name.charCodeAt(j);
+    v.setUint32(at + 8, s.data.length, true);
+    v.setUint32(at + 12, va, true);
+    v.setUint32(at + 16, raw[i]!, true);
+    v.setUint32(at + 20, fo, true);
+    v.setUint32(at + 36, s.characteristics ?? 0x40000040, true);
+    b.set(s.data, fo);
+    va += Math.ceil(Math.max(s.data.length, 1) / SA) * SA;
+    fo += raw[i]!;
+  });
+  v.setUint32(opt + 56, va, true); // SizeOfImage
+  v.setUint32(opt + 60, headers, true);
+  v.setUint16(opt + 68, 10, true); // EFI application
+  return b;
+}
+
+/**
+ * A zboot-shaped file (drivers/firmware/efi/libstub/zboot-header.S): "MZ", "zimg", payload offset and
+ * size, the compression name at 0x18, and the compressed payload inside a .data section of a PE32+
+ * file, followed by the u32 decompressed size for non-gzip methods. Not a bootable EFI application
+ * (its .text is zeros): for parser tests and fuzz seeds. Real zboot images come from the kernel build
+ * (test/fixtures/zboot).
+ */
+export function zbootFile(
+  payload: Uint8Array,
+  compressionName: string,
+  decompressedSize: number,
+): Uint8Array {
+  const withSize = compressionName === "gzip" ? payload : new Uint8Array(payload.length + 4);
+  if (withSize !== payload) {
+    withSize.set(payload);
+    new DataView(withSize.buffer).setUint32(payload.length, decompressedSize, true);
+  }
+  let payloadOffset = 0;
+  const b = peFile({
+    sections: [
+      { name: ".text", data: new Uint8Array(0x200), characteristics: 0x60000020 },
+      { name: ".data", data: withSize, characteristics: 0xc0000040 },
+    ],
+  });
+  // The .data section's file offset: the second section header's PointerToRawData.
+  const v = new DataView(b.buffer);
+  payloadOffset = v.getUint32(0x40 + 24 + 240 + 40 + 20, true);
+  b.set([0x7a, 0x69, 0x6d, 0x67], 4);
+  v.setUint32(8, payloadOffset, true);
+  v.setUint32(12, payload.length, true);
+  for (let i = 0; i < compressionName.length && i < 31; i++) b[0x18 + i] = compressionName.charCodeAt(i);
+  return b;
+}

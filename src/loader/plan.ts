@@ -6,6 +6,8 @@
  *   kexec-tools (kexec_load):     kexec-tools/arm64.ts, kexec-tools/x86_64.ts (+ crash.ts, purgatory.ts)
  *   kernel (kexec_file_load):     kexec-file/arm64.ts, kexec-file/x86_64.ts (+ version.ts)
  *   syscall choice (--loader auto): auto.ts
+ *   wrapped kernels (zboot, UKI, compressed) per loader path and kexec-tools version: accept.ts,
+ *     judged here through plan-accept.ts (judgeWrappedFile)
  *   the memory each one sees:      memory.ts;  the hole finders: holes.ts;  shared state: context.ts
  * See docs/loaders.md for every rule and its source.
  */
@@ -18,9 +20,11 @@ import { detectKind } from "../formats/detect.js";
 import { parseElf64 } from "../formats/elf.js";
 import { parseFdt } from "../formats/fdt.js";
 import { parseIomem } from "../formats/iomem.js";
+import { rawFormat } from "../formats/unwrap.js";
 import { KEXEC_SEGMENT_MAX } from "../kimage/constants.js";
 import { validateLoad } from "../kimage/validate.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
+import { acceptance } from "./accept.js";
 import {
   DEFAULT_KEXEC_TOOLS_VERSION,
   KernelRefusal,
@@ -45,6 +49,7 @@ import { arm64ElfKexecTools, arm64ImageKexecTools } from "./kexec-tools/arm64.js
 import { x86BzImageKexecTools, x86ElfKexecTools } from "./kexec-tools/x86_64.js";
 import { crashRegionFor, kernelWalkRanges, kexecToolsRanges, memoryMapFor, parseMemblock } from "./memory.js";
 import { segmentBufszOf } from "./output.js";
+import { checkAcceptance, loaderPathFor } from "./plan-accept.js";
 import type { PlacedBy, Plan, PlanInput } from "./types.js";
 
 export {
@@ -182,6 +187,9 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
         `kexec -d passes KEXEC_FILE_DEBUG (kexec-tools ${input.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION}), which a ${input.kernelVersion ?? DEFAULT_KERNEL_VERSION} kernel does not know (added in 6.8)`,
       );
     }
+  }
+  notes.unshift(...judgeWrappedFile(input, loader));
+  if (loader === "kexec-file") {
     const acc = kexecFileAcceptance(input.arch, kind);
     if (!acc.accepted) throw new KernelRefusal(acc.errno, acc.reason, where);
   }
@@ -299,6 +307,37 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   return plan;
 }
 
+/** Refusals of a wrapped file that kexec-tools' -a does not fall back from (made before any syscall). */
+const NO_FALLBACK = new WeakSet<Error>();
+/** The errno the kernel returns for a wrapped file it refuses (accept.ts), for the -a fallback rule. */
+const REFUSAL_ERRNO = new WeakMap<Error, string>();
+
+/**
+ * The acceptance table's judgement (accept.ts via plan-accept.ts checkAcceptance) for a file the
+ * plain parsers do not place as given: an EFI zboot image, a UKI or a compressed kernel (unwrapped
+ * by the caller: input.kernelFormat), or a bzImage that is not a bzImage64 (kexec-tools'
+ * bzImage64_probe). Returns the notes of an accepted file; throws E_KERNEL_UNSUPPORTED naming who
+ * refuses (kexec-tools before the syscall: final; the kernel: its errno decides the -a fallback).
+ * A plain Image, bzImage64 or ELF is left to the loaders (kexecFileAcceptance and the placement code).
+ */
+function judgeWrappedFile(input: PlanInput, loader: PlacedBy): string[] {
+  const format = input.kernelFormat ?? rawFormat(input.kernel);
+  const wrapped = format.kind === "compressed" || format.kind === "zboot" || format.kind === "uki";
+  if (!wrapped && !(format.kind === "bzimage" && !format.bzImage64)) return [];
+  try {
+    return checkAcceptance({ ...input, kernelFormat: format, loader });
+  } catch (e) {
+    if (e instanceof KexecLabError && e.code === "E_KERNEL_UNSUPPORTED") {
+      const version = input.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION;
+      const a = acceptance(input.arch, format, loaderPathFor(loader, input.via), version);
+      if (loader === "kexec-file" && a.refusedBy === "kernel" && a.errno !== undefined)
+        REFUSAL_ERRNO.set(e, a.errno);
+      else NO_FALLBACK.add(e);
+    }
+    throw e;
+  }
+}
+
 /** Every crash kernel region (crash_reserved_mem): the "Crash kernel" lines of the iomem input, or the one given. */
 function crashRegionsAll(input: PlanInput, crash: Range): Range[] {
   if (input.crashRegion || input.iomem === undefined) return [crash];
@@ -335,8 +374,8 @@ export function planLoad(input: PlanInput): Plan {
   try {
     return placeWith(input, "kexec-file", `${choice.why}; the kernel accepts this file`);
   } catch (e) {
-    if (!(e instanceof KexecLabError)) throw e;
-    const errno = kexecFileErrno(input.arch, e);
+    if (!(e instanceof KexecLabError) || NO_FALLBACK.has(e)) throw e;
+    const errno = REFUSAL_ERRNO.get(e) ?? kexecFileErrno(input.arch, e);
     if (errno === undefined || !["ENOSYS", "EINVAL", "ENOEXEC", "ENOTSUP"].includes(errno)) throw e;
     const plan = placeWith(
       input,

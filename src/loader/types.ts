@@ -2,6 +2,7 @@
  * The shapes planLoad takes and returns. Browser-safe (no I/O); addresses and sizes are byte numbers.
  */
 
+import type { KernelFileFormat } from "../formats/unwrap.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
 import type { Verdict } from "../kimage/validate.js";
@@ -81,8 +82,17 @@ export interface PlanInput {
   cpus?: number;
   /** Running kernel version for kexec_file_load rules, "6.1" (default), "6.8", "6.16", ... */
   kernelVersion?: string;
-  /** kexec-tools release, "2.0.32" (default) ... "2.0.25": decides what --loader auto does. */
+  /**
+   * kexec-tools release, "2.0.32" (default) ... "2.0.25": decides what --loader auto does and which
+   * wrapped kernels (zboot, UKI, compressed) kexec-tools unwraps (accept.ts).
+   */
   kexecToolsVersion?: string;
+  /** The file the user gave, when `kernel` was unwrapped from it (zboot, UKI, compressed): see accept.ts. */
+  kernelFormat?: KernelFileFormat;
+  /** What was done to reach `kernel` (describeLayers()). */
+  unwrapped?: string[];
+  /** Who calls kexec_file_load (placement "kexec-file"): kexec-tools (default) or systemd. */
+  via?: "kexec-tools" | "systemd";
   /**
    * The running kernel's random pool is initialized (default true). kexec-tools' x86 setup_rng_seed
    * asks getrandom(GRND_NONBLOCK) for a seed and adds no setup_data segment when it is not; the

@@ -7,17 +7,25 @@
  * fail the case when the exit code is not 0, 1 or 2, or when the CLI reports an internal error.
  */
 
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "fflate";
 import { CATALOG, type ErrorCode, KexecLabError } from "../../src/errors.js";
 import { parseArm64Image } from "../../src/formats/arm64-image.js";
 import { parseBzImage } from "../../src/formats/bzimage.js";
+import { detectCompression } from "../../src/formats/compression.js";
+import { decompress } from "../../src/formats/decompress.js";
 import { inspectBytes } from "../../src/formats/detect.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../../src/formats/devicetree.js";
 import { parseElf64 } from "../../src/formats/elf.js";
 import { parseFdt, serializeFdt } from "../../src/formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../../src/formats/iomem.js";
+import { parsePe, peSectionData } from "../../src/formats/pe.js";
+import { peFile, zbootFile } from "../../src/formats/synth.js";
+import { unwrapKernel } from "../../src/formats/unwrap.js";
+import { parseZboot } from "../../src/formats/zboot.js";
 import type { FuzzSeed, FuzzTarget } from "../../src/fuzz/harness.js";
 import { HTML_PROBE_SCRIPT, HTML_PROBE_TAG } from "../../src/fuzz/mutate.js";
 import { kexecLoad } from "../../src/kimage/load.js";
@@ -443,9 +451,121 @@ function cliFixedFiles() {
   return cliFixed;
 }
 
+// ---- wrapped kernels: PE, zboot, UKI, compressed ---------------------------------------------------
+
+/** Output cap for the decompression targets: small, so a mutated length cannot make a case slow. */
+const FUZZ_MAX_OUTPUT = 8 * 1024 * 1024;
+const SYSTEMD_STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+
+/** `tool args` on `input` when the tool exists (seeds from the real compressors), else nothing. */
+function compressedBy(name: string, tool: string, args: string[], input: Uint8Array): FuzzSeed[] {
+  const r = spawnSync(tool, args, { input, maxBuffer: 16 * 1024 * 1024 });
+  return r.status === 0 && r.stdout.length > 0 ? [{ name, bytes: new Uint8Array(r.stdout) }] : [];
+}
+
+/** A small kernel-like payload: the generated Image plus some text, 64 KiB. */
+function payload(): Uint8Array {
+  const b = smallArm64Image();
+  for (let i = 0x1000; i < b.length; i++) b[i] = (i * 31 + (i >> 7)) & 0xff;
+  return b;
+}
+
+export function compressedSeeds(): FuzzSeed[] {
+  const p = payload();
+  return [
+    { name: "gzip:fflate", bytes: gzipSync(p) },
+    ...compressedBy("zstd", "zstd", ["-q", "-c"], p),
+    ...compressedBy("xz", "xz", ["-c", "--check=crc32"], p),
+    ...compressedBy("lz4", "lz4", ["-q", "-c"], p),
+    ...compressedBy("lz4-legacy", "lz4", ["-l", "-q", "-c"], p),
+  ];
+}
+
+export function zbootSeeds(): FuzzSeed[] {
+  const p = payload();
+  const zstd = compressedBy("zstd", "zstd", ["-q", "-c", "--no-content-size"], p);
+  return [
+    { name: "zboot-gzip", bytes: zbootFile(gzipSync(p), "gzip", p.length) },
+    ...zstd.map((s) => ({ name: "zboot-zstd22", bytes: zbootFile(s.bytes, "zstd22", p.length) })),
+  ];
+}
+
+export function peSeeds(): FuzzSeed[] {
+  const enc8 = (t: string) => new TextEncoder().encode(t);
+  return [
+    {
+      name: "uki-synth",
+      bytes: peFile({
+        machine: 0xaa64,
+        sections: [
+          { name: ".text", data: new Uint8Array(0x400), characteristics: 0x60000020 },
+          { name: ".osrel", data: enc8("ID=debian\n") },
+          { name: ".cmdline", data: enc8("console=ttyAMA0") },
+          { name: ".uname", data: enc8("6.1.0") },
+          { name: ".linux", data: smallArm64Image() },
+          { name: ".initrd", data: new Uint8Array(4096).fill(7) },
+        ],
+      }),
+    },
+    ...realFile(ARM64_IMAGE, 64 * 1024).map((s) => ({ ...s, name: "image-pe-64k" })),
+    ...(existsSync(SYSTEMD_STUB)
+      ? [{ name: "systemd-stub", bytes: new Uint8Array(readFileSync(SYSTEMD_STUB)) }]
+      : []),
+  ];
+}
+
+const peHints = {
+  fieldOffsets: [0, 0x3c, 0x40, 0x44, 0x46, 0x54, 0x56, 0x58, 0x70, 0x148, 0x150, 0x154, 0x158, 0x15c, 0x170],
+};
+const zbootHints = {
+  fieldOffsets: [0, 4, 8, 12, 0x18, 0x3c, 0x40, 0x44, 0x46, 0x54, 0x58, 0x150, 0x178, 0x17c, 0x200, 0x400],
+};
+
 // ---- the table -----------------------------------------------------------------------------------
 
 export const TARGETS: FuzzTarget[] = [
+  {
+    name: "pe",
+    description:
+      "parsePe + every section's data on a synthetic UKI, the real Image's PE header and systemd's stub",
+    seeds: peSeeds,
+    hints: peHints,
+    run: (bytes) => {
+      const pe = parsePe(bytes, "file.efi");
+      for (const s of pe.sections) peSectionData(bytes, s, "file.efi");
+    },
+  },
+  {
+    name: "zboot",
+    description: "parseZboot + unwrapKernel (payload decompressed, capped at 8 MiB) on zboot-shaped files",
+    seeds: zbootSeeds,
+    hints: zbootHints,
+    run: async (bytes) => {
+      parseZboot(bytes, "vmlinuz.efi");
+      await unwrapKernel(bytes, "vmlinuz.efi", { maxOutput: FUZZ_MAX_OUTPUT });
+    },
+  },
+  {
+    name: "decompress",
+    description:
+      "decompress (gzip, zstd, xz, lz4 frame and legacy) on streams made by the real tools, capped at 8 MiB",
+    seeds: compressedSeeds,
+    hints: { fieldOffsets: [0, 4, 5, 6, 8, 12, 16] },
+    run: async (bytes, seed) => {
+      const method = detectCompression(bytes) ?? (seed.split(":")[0] as Parameters<typeof decompress>[1]);
+      await decompress(bytes, method, { file: "k", maxOutput: FUZZ_MAX_OUTPUT });
+    },
+  },
+  {
+    name: "unwrap",
+    description: "unwrapKernel on UKIs, zboot and compressed kernels (layers nested), capped at 8 MiB",
+    seeds: () => [...peSeeds().slice(0, 1), ...zbootSeeds(), ...compressedSeeds()],
+    hints: { fieldOffsets: [...peHints.fieldOffsets, ...zbootHints.fieldOffsets] },
+    run: async (bytes) => {
+      const u = await unwrapKernel(bytes, "kernel", { maxOutput: FUZZ_MAX_OUTPUT });
+      if (u.layers.length > 0) inspectBytes(u.kernel, "inner");
+    },
+  },
   {
     name: "image",
     description:

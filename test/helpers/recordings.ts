@@ -3,9 +3,11 @@
  * a PlanInput and the segments the real kexec-tools or kernel printed.
  */
 
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describeLayers, unwrapKernel } from "../../src/formats/unwrap.js";
 import type { PlanInput } from "../../src/loader/plan.js";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -30,7 +32,7 @@ export interface RecordedCase {
     runningKernel: { file: string; uname?: string };
     kexecTools: { version: string };
     loaded: {
-      kernel: { file: string; size: number; head?: string };
+      kernel: { file: string; size: number; sha256?: string; head?: string };
       initrd: { size: number } | null;
       append: string;
     };
@@ -169,6 +171,30 @@ export function recordedPlanInput(c: RecordedCase): PlanInput {
   if (rsdp) input.acpiRsdp = Number.parseInt(rsdp[1]!, 16);
   if (j.arch === "arm64" && /debian-6\.1/.test(j.runningKernel.file)) input.kexecFileSyscall = false;
   return input;
+}
+
+/** Where the kernel build's zboot images live (test/fixtures/zboot, the files the recordings loaded). */
+const ZBOOT_FIXTURES = join(REPO, "test", "fixtures", "zboot");
+
+/**
+ * A recorded load of a wrapped kernel (an EFI zboot artifact) whose whole file is a fixture in
+ * test/fixtures/zboot with the recorded sha256: `input` gets the kernel inside (unwrapKernel) and the
+ * file's format, as the CLI's readPlanFiles gives them. Returns false (input unchanged) otherwise.
+ */
+export async function useWrappedKernelFixture(c: RecordedCase, input: PlanInput): Promise<boolean> {
+  const k = c.json.loaded.kernel;
+  if (!k.file.startsWith("artifact:")) return false;
+  const path = join(ZBOOT_FIXTURES, basename(k.file));
+  if (!existsSync(path)) return false;
+  const bytes = new Uint8Array(readFileSync(path));
+  if (createHash("sha256").update(bytes).digest("hex") !== k.sha256) return false;
+  const u = await unwrapKernel(bytes, k.file);
+  input.kernel = u.kernel;
+  if (u.layers.length > 0) {
+    input.kernelFormat = u.format;
+    input.unwrapped = describeLayers(u.layers);
+  }
+  return true;
 }
 
 /** The Debian purgatory preset for the recorded kexec-tools version. */

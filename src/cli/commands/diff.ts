@@ -44,7 +44,7 @@ Examples:
 
 Exit code 0 when every finding is explained, 1 when some are not.`,
     )
-    .action((log: string, opts: DiffOptions) => {
+    .action(async (log: string, opts: DiffOptions) => {
       const facts = parseKexecLog(readTextFile(log));
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
       // The syscall the log shows (kexec_load's table, the kernel's kexec_file lines); --loader auto
@@ -55,7 +55,7 @@ Exit code 0 when every finding is explained, 1 when some are not.`,
             ? "kexec-tools"
             : "kexec-file"
           : opts.loader;
-      const plan = planInputFromOptions({ ...opts, loader }, { sizesOnly: true });
+      const plan = await planInputFromOptions({ ...opts, loader }, { sizesOnly: true });
       let ourMemoryRanges: string[] | undefined;
       const crashRegion = plan.crash
         ? (plan.crashRegion ??

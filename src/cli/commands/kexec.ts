@@ -62,7 +62,7 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
     .allowUnknownOption(true)
     .allowExcessArguments(true)
     .addHelpText("after", HELP)
-    .action((_args: string[], _opts: unknown, cmd: Command) => {
+    .action(async (_args: string[], _opts: unknown, cmd: Command) => {
       const a: KexecArgs = parseKexecArgs(cmd.args);
       const host = a.host !== undefined ? readHostDir(a.host) : undefined;
       const iomemText = a.iomem !== undefined ? readTextFile(a.iomem) : undefined;
@@ -97,14 +97,14 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
         arch,
         loader,
         ...(host !== undefined ? hostPlanFields(host, arch, loader) : {}),
-        ...readPlanFiles(
+        ...(await readPlanFiles(
           {
             kernel,
             ...(a.initrd !== undefined ? { initrd: a.initrd } : {}),
             ...(a.dtb !== undefined ? { dtb: a.dtb } : {}),
           },
           { sizesOnly: true },
-        ),
+        )),
       };
       if (iomemText !== undefined) {
         input.iomem = iomemText;

@@ -115,9 +115,9 @@ Examples:
 Exit code 0 when the load fits in free memory and the crash load in its reservation (as far as they
 are known), 1 when either is short.`,
     )
-    .action((opts: MemoryOptions) => {
+    .action(async (opts: MemoryOptions) => {
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
-      const plan = planInputFromOptions(opts, { sizesOnly: true });
+      const plan = await planInputFromOptions(opts, { sizesOnly: true });
       const memFree = opts.memFree !== undefined ? size(opts.memFree, "--mem-free") : host?.memFree;
       const memAvailable =
         opts.memAvailable !== undefined ? size(opts.memAvailable, "--mem-available") : host?.memAvailable;

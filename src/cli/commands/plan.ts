@@ -2,7 +2,7 @@ import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { readInputFile } from "../../formats/node/files.js";
 import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
-import { ARCH_NAMES, parseArch } from "../../formats/role.js";
+import { ARCH_NAMES, kernelArchOf, parseArch, ROLE_HEAD_BYTES } from "../../formats/role.js";
 import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { hostPlanFields } from "../../host/plan.js";
@@ -25,8 +25,10 @@ import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkOutputPath, writeOutputFile } from "../files.js";
+import type { CliIo } from "../io.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
+import { startProgress } from "../progress.js";
 
 export interface PlanOptions {
   /** A kexec-lab-collect directory (or a recording) standing for the machine. */
@@ -69,6 +71,7 @@ export interface PlanOptions {
   json?: boolean;
   printSegments?: boolean;
   explain?: boolean;
+  via?: "kexec-tools" | "systemd";
 }
 
 /** "SIZE@OFFSET" as in crashkernel=256M@0x80000000: the region [OFFSET, OFFSET + SIZE). */
@@ -94,26 +97,29 @@ export function planArch(opts: { arch?: string; kernel: string }, host?: Host): 
 
 /**
  * Common options of `plan` (and of any command that plans from real files). `read.sizesOnly` reads
- * only the headers and sizes placement needs (see readPlanFiles).
+ * only the headers and sizes placement needs (see readPlanFiles); a wrapped kernel (zboot, UKI,
+ * compressed) is decompressed, with a progress bar on `io`'s stderr when `io` is given.
  */
-export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = {}): PlanInput {
+export async function planInputFromOptions(
+  opts: PlanOptions,
+  read: ReadPlanOptions = {},
+  io?: CliIo,
+): Promise<PlanInput> {
   if (opts.initrd !== undefined && opts.initrdSize !== undefined) {
     throw new KexecLabError("E_USAGE", "--initrd and --initrd-size exclude each other", {
       field: "--initrd-size",
     });
   }
   const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
-  const arch = planArch(opts, host);
   if (opts.reuseCmdline && host?.cmdline === undefined) {
     throw new KexecLabError("E_USAGE", "--reuse-cmdline needs --host with a cmdline.txt", {
       field: "--reuse-cmdline",
     });
   }
-  const input: PlanInput = {
-    arch,
-    loader: opts.loader,
-    ...(host !== undefined ? hostPlanFields(host, arch, opts.loader) : {}),
-    ...readPlanFiles(
+  const progress = io ? startProgress(io, `decompress ${opts.kernel}`) : undefined;
+  let files: Awaited<ReturnType<typeof readPlanFiles>>;
+  try {
+    files = await readPlanFiles(
       {
         kernel: opts.kernel,
         ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
@@ -125,9 +131,23 @@ export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = 
         ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
         ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
       },
-      read,
-    ),
+      progress ? { ...read, onProgress: (d, t) => progress.update(d, t) } : read,
+    );
+  } finally {
+    progress?.stop();
+  }
+  // A wrapped kernel (UKI, compressed) says its architecture through the kernel inside.
+  const arch =
+    opts.arch === undefined && files.kernelFormat !== undefined
+      ? (kernelArchOf(files.kernel.subarray(0, ROLE_HEAD_BYTES)) ?? planArch(opts, host))
+      : planArch(opts, host);
+  const input: PlanInput = {
+    arch,
+    loader: opts.loader,
+    ...(host !== undefined ? hostPlanFields(host, arch, opts.loader) : {}),
+    ...files,
   };
+  if (opts.via !== undefined) input.via = opts.via;
   if (opts.reuseCmdline && opts.append !== undefined) {
     throw new KexecLabError("E_USAGE", "--reuse-cmdline and --append exclude each other", {
       field: "--append",
@@ -186,7 +206,8 @@ export function planInputFromOptions(opts: PlanOptions, read: ReadPlanOptions = 
  * planInputFromOptions() they give a PlanInput for planLoad(). Used by `plan`, meant for `run` too.
  */
 export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolean }): Command {
-  const kernelHelp = "kernel: arm64 Image (or Image.gz), x86_64 bzImage, or ELF64 vmlinux";
+  const kernelHelp =
+    "kernel: arm64 Image (or compressed, EFI zboot, UKI), x86_64 bzImage (or UKI), or ELF64 vmlinux";
   return (
     opts.kernelRequired
       ? cmd.requiredOption("--kernel <file>", kernelHelp)
@@ -231,7 +252,7 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     )
     .option(
       "--kexec-tools-version <v>",
-      `kexec-tools release whose syscall choice --loader auto follows (default: --host's kexec --version, else ${DEFAULT_KEXEC_TOOLS_VERSION})`,
+      `kexec-tools release whose syscall choice (--loader auto) and acceptance rules (zboot, UKI, compressed kernels) apply (default: --host's kexec --version, else ${DEFAULT_KEXEC_TOOLS_VERSION})`,
     )
     .option("--kexec-binary <file>", "the kexec binary whose embedded purgatory sizes the purgatory segment")
     .option("--purgatory <preset>", "purgatory size of a measured distribution build")
@@ -270,6 +291,12 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     .option(
       "--wipe-kaslr-seed",
       "treat a non-zero /chosen/kaslr-seed as wiped, as in a running kernel's /sys/firmware/fdt",
+    )
+    .addOption(
+      new Option("--via <tool>", "who calls kexec_file_load for --loader kexec-file").choices([
+        "kexec-tools",
+        "systemd",
+      ]),
     );
 }
 
@@ -305,9 +332,11 @@ Exit code 0 with a plan the kernel would accept, 1 when the kernel's kexec_load 
 the placed segments (e.g. more than half of RAM), 2 when the load cannot be placed or the input is bad (the message names the
 segment, its size and alignment and the largest free range).`,
     )
-    .action((opts: PlanOptions) => {
+    .action(async (opts: PlanOptions) => {
       if (opts.outDtb !== undefined) checkOutputPath(opts.outDtb, opts.force === true);
-      const plan = planLoad(planInputFromOptions(opts, { sizesOnly: opts.outDtb === undefined }));
+      const plan = planLoad(
+        await planInputFromOptions(opts, { sizesOnly: opts.outDtb === undefined }, ctx.io),
+      );
       if (opts.outDtb !== undefined) {
         if (!plan.patchedDtb)
           throw new KexecLabError("E_USAGE", "--out-dtb: this load has no DTB", { field: "out-dtb" });

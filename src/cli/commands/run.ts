@@ -247,11 +247,21 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .action(async (opts: RunOptions) => {
       if (opts.html !== undefined) checkOutputPath(opts.html, opts.force === true);
       for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
+      // The kernel is read (and unwrapped: zboot, UKI, compressed) before the run starts.
+      const files =
+        opts.kernel !== undefined && opts.scenario === undefined
+          ? await readPlanFiles({
+              kernel: opts.kernel,
+              ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
+              ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
+              ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
+            })
+          : undefined;
       const progress = startProgress(ctx.io, "run");
       let outcome: RunOutcome;
       let reboot: RebootContext;
       try {
-        ({ outcome, reboot } = runFromOptions(opts, ctx, scenarioProgress(progress)));
+        ({ outcome, reboot } = runFromOptions(opts, ctx, scenarioProgress(progress), files));
       } finally {
         progress.stop();
       }
@@ -307,6 +317,7 @@ function runFromOptions(
   opts: RunOptions,
   ctx: CliContext,
   progress: Pick<RunScenarioOptions, "onStrategy" | "onProgress">,
+  files?: Awaited<ReturnType<typeof readPlanFiles>>,
 ): { outcome: RunOutcome; reboot: RebootContext } {
   const common: RunScenarioOptions = {
     linearMap: opts.linearMap,
@@ -356,12 +367,7 @@ function runFromOptions(
       loader: opts.loader,
       pageSize,
       seed,
-      ...readPlanFiles({
-        kernel: opts.kernel,
-        ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
-        ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
-        ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
-      }),
+      ...files!,
       ...(opts.append !== undefined ? { append: opts.append } : {}),
       ...(opts.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
     };

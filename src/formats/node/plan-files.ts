@@ -1,22 +1,25 @@
 /**
- * Node-only: read the files of a plan (kernel, initrd, DTB, iomem) into a PlanInput, inflating a
- * gzip-compressed kernel. For the CLI commands `plan`, `run` and the commands built on plans; the
- * library's planLoad takes bytes.
+ * Node-only: read the files of a plan (kernel, initrd, DTB, iomem) into a PlanInput. For the CLI
+ * commands `plan`, `run` and the commands built on plans; the library's planLoad takes bytes.
  *
  * Every file is first checked against the option it was given to (checkInputRole: a DTB passed as
- * --iomem is named as a DTB). With `sizesOnly` (placement needs only headers and sizes) large files are
- * not read: the kernel's first ROLE_HEAD_BYTES and its size (the rest of the array is zeros; an ELF or
- * gzip kernel is read whole, since its layout needs the whole file), the initrd's size from stat.
+ * --iomem is named as a DTB). A wrapped kernel (EFI zboot, UKI, compressed) is read whole and unwrapped
+ * with the library's unwrapKernel (no node:zlib): the plan places the kernel inside and judges the file
+ * the user gave (kernelFormat). A UKI's .initrd is used when no --initrd is given, as kexec-tools
+ * (kexec/kexec-uki.c implicit_initrd_fd) and systemd do.
+ * With `sizesOnly` (placement needs only headers and sizes) large files are not read: a plain Image's
+ * or bzImage's first ROLE_HEAD_BYTES and its size (the rest of the array is zeros; an ELF or wrapped
+ * kernel is read whole, since its layout needs the whole file), the initrd's size from stat.
  * Zero-filled arrays are not touched by planLoad, so the operating system never backs them with memory.
  */
 
 import { KexecLabError } from "../../errors.js";
 import type { Arch } from "../../kimage/constants.js";
 import type { PlanInput } from "../../loader/plan.js";
-import { isGzip } from "../detect.js";
-import { isElf } from "../elf.js";
+import type { DecompressOptions } from "../decompress.js";
+import { detectKind } from "../detect.js";
 import { checkInputRole, kernelArchOf, ROLE_HEAD_BYTES } from "../role.js";
-import { maybeGunzip } from "./decompress.js";
+import { describeLayers, type UnwrappedKernel, unwrapKernel } from "../unwrap.js";
 import { inputFileSize, readInputFile as readBytes, readFileHead } from "./files.js";
 
 export interface PlanFiles {
@@ -28,7 +31,7 @@ export interface PlanFiles {
   iomem?: string;
 }
 
-export interface ReadPlanOptions {
+export interface ReadPlanOptions extends Pick<DecompressOptions, "onProgress" | "maxOutput"> {
   /** Read only what placement needs (headers and sizes); the segment contents are zeros. */
   sizesOnly?: boolean;
 }
@@ -66,34 +69,55 @@ function readSmall(path: string, option: string, role: "dtb" | "iomem"): Uint8Ar
   return readBytes(path);
 }
 
-/** The kernel file's bytes: whole (gzip inflated), or with sizesOnly its header and size. */
-export function readKernelFile(path: string, opts: ReadPlanOptions = {}): Uint8Array {
+/**
+ * The kernel file, unwrapped: a plain Image or bzImage whole, or with sizesOnly its header and size
+ * (zeros after the header); anything else (ELF, EFI zboot, UKI, compressed) read whole and peeled
+ * with unwrapKernel (errors: unwrapKernel's, E_LIMIT past the decompression cap).
+ */
+export async function readKernelFile(path: string, opts: ReadPlanOptions = {}): Promise<UnwrappedKernel> {
   const head = readFileHead(path, ROLE_HEAD_BYTES);
   checkInputRole(head, "kernel", path);
-  if (!opts.sizesOnly || isGzip(head) || isElf(head)) return maybeGunzip(readBytes(path), path);
-  const size = inputFileSize(path);
-  const out = zeros(size, "kernel", path);
-  out.set(head.subarray(0, Math.min(head.length, size)));
-  return out;
+  const kind = detectKind(head);
+  if (opts.sizesOnly && (kind === "arm64-image" || kind === "bzimage")) {
+    const size = inputFileSize(path);
+    const out = zeros(size, "kernel", path);
+    out.set(head.subarray(0, Math.min(head.length, size)));
+    return { format: { kind: "other" }, layers: [], kernel: out };
+  }
+  const { sizesOnly: _, ...dopts } = opts;
+  return unwrapKernel(readBytes(path), path, dopts);
 }
 
-/** The architecture a kernel file implies (its first bytes; a gzip kernel is not looked into). */
+/** The architecture a kernel file implies (its first bytes; a wrapped kernel other than zboot is not looked into). */
 export function kernelFileArch(path: string): Arch | undefined {
   return kernelArchOf(readFileHead(path, ROLE_HEAD_BYTES));
 }
 
 /** The file-derived fields of a PlanInput (the caller adds arch, loader, append, ...). */
-export function readPlanFiles(
+export async function readPlanFiles(
   files: PlanFiles,
   opts: ReadPlanOptions = {},
-): Pick<
-  PlanInput,
-  "kernel" | "kernelName" | "initrd" | "initrdName" | "dtb" | "dtbName" | "iomem" | "iomemName"
+): Promise<
+  Pick<
+    PlanInput,
+    | "kernel"
+    | "kernelName"
+    | "initrd"
+    | "initrdName"
+    | "dtb"
+    | "dtbName"
+    | "iomem"
+    | "iomemName"
+    | "kernelFormat"
+    | "unwrapped"
+  >
 > {
-  const out: ReturnType<typeof readPlanFiles> = {
-    kernel: readKernelFile(files.kernel, opts),
-    kernelName: files.kernel,
-  };
+  const u = await readKernelFile(files.kernel, opts);
+  const out: Awaited<ReturnType<typeof readPlanFiles>> = { kernel: u.kernel, kernelName: files.kernel };
+  if (u.layers.length > 0) {
+    out.kernelFormat = u.format;
+    out.unwrapped = describeLayers(u.layers);
+  }
   if (files.initrd !== undefined) {
     checkInputRole(readFileHead(files.initrd, ROLE_HEAD_BYTES), "initrd", files.initrd);
     out.initrd = opts.sizesOnly
@@ -103,6 +127,9 @@ export function readPlanFiles(
   } else if (files.initrdSize !== undefined) {
     out.initrd = zeros(files.initrdSize, "--initrd-size");
     out.initrdName = `(${files.initrdSize} bytes)`;
+  } else if (u.initrd !== undefined) {
+    out.initrd = u.initrd;
+    out.initrdName = `${files.kernel} (.initrd)`;
   }
   if (files.dtb !== undefined) {
     out.dtb = readSmall(files.dtb, "--dtb", "dtb");
