@@ -75,17 +75,6 @@ describe("kexec-lab diff on the recorded real logs", () => {
       const { report, err } = await diff(join(r.dir, "kexec-d.txt"), r);
       expect(err).toBe("");
       const byStatus = (s: string) => report.findings.filter((f: { status: string }) => f.status === s);
-      if (r.id.includes("zboot")) {
-        // kexec-tools 2.0.29 unpacked this zboot kernel; kexec-lab cannot read zboot files until
-        // issue #14's formats land (left out of test/loader-recordings.test.ts too): the one finding
-        // left unexplained says so.
-        expect(
-          byStatus("unexplained")
-            .map((f: { text: string }) => f.text)
-            .join("\n"),
-        ).toContain("E_KERNEL_UNSUPPORTED");
-        return;
-      }
       expect(byStatus("unexplained")).toEqual([]);
       // The memory ranges and the kernel and initrd segments are the same, not merely explained.
       const same = byStatus("same").map((f: { topic: string }) => f.topic);
@@ -97,9 +86,7 @@ describe("kexec-lab diff on the recorded real logs", () => {
 
   // kexec_file_load logs its segments in dmesg (kernel/kexec_file.c pr_debug, dynamic debug on):
   // diff reads them and compares every segment; the recorded loads match exactly.
-  const fileLogs = recs.filter(
-    (r) => r.syscall === "kexec_file_load" && r.exitCode === 0 && !r.id.includes("zboot"),
-  );
+  const fileLogs = recs.filter((r) => r.syscall === "kexec_file_load" && r.exitCode === 0);
   for (const r of fileLogs) {
     it(`${r.id}: the kernel's kexec_file segments in dmesg are all the same`, async () => {
       const facts = parseKexecLog(readFileSync(join(r.dir, "dmesg.txt"), "utf8"));

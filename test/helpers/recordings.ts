@@ -107,14 +107,22 @@ function kernelBytes(c: RecordedCase): Uint8Array {
 
 /**
  * A path to the recorded case's kernel (case.json `loaded.kernel`): the file itself under the repo
- * (../shared/data), or, for a built artifact, its kernel-head.bin padded to its size written to `tmp`.
+ * (../shared/data); for a built artifact, the whole file when it is a zboot fixture with the recorded
+ * sha256 (test/fixtures/zboot), else its kernel-head.bin padded to its size written to `tmp`.
  */
 export function recordedKernelPath(
   dir: string,
-  kernel: { file: string; size: number; head?: string },
+  kernel: { file: string; size: number; head?: string; sha256?: string },
   tmp: string,
 ): string {
   if (!kernel.file.startsWith("artifact:")) return join(REPO, kernel.file);
+  const fixture = join(ZBOOT_FIXTURES, basename(kernel.file));
+  if (
+    kernel.sha256 !== undefined &&
+    existsSync(fixture) &&
+    createHash("sha256").update(readFileSync(fixture)).digest("hex") === kernel.sha256
+  )
+    return fixture;
   const head = readFileSync(join(dir, kernel.head ?? "kernel-head.bin"));
   const bytes = new Uint8Array(kernel.size);
   bytes.set(head.subarray(0, Math.min(head.length, kernel.size)));
