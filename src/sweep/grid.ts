@@ -322,6 +322,23 @@ const GRANULES: Record<string, PageSize> = {
   "65536": 65536,
 };
 
+/**
+ * A granule as the CLI takes it ("4K", "16k", "65536"): E_PAGE_SIZE for another value, and for
+ * anything but 4K on x86_64.
+ */
+export function parseGranule(text: string, arch: Arch): PageSize {
+  const g = GRANULES[text.toLowerCase()];
+  if (g === undefined) {
+    throw new KexecLabError("E_PAGE_SIZE", `granule "${text}"`, { field: "--granule" });
+  }
+  if (arch === "x86_64" && g !== 4096) {
+    throw new KexecLabError("E_PAGE_SIZE", `granule "${text}": x86_64 has 4K pages only`, {
+      field: "--granule",
+    });
+  }
+  return g;
+}
+
 /** The grid's parameters as text lists ("4K,16K", "16M,64M", ...), as the CLI takes them. */
 export interface SweepGridOptions {
   arch: Arch;
@@ -367,13 +384,7 @@ export function gridFrom(opts: SweepGridOptions, scenario?: SweepScenarioSource)
   const seedText = opts.seed ?? String(base?.seed ?? 1);
   const freeText = opts.freePages ?? (base !== undefined ? policyText(base.freePages) : "lowest");
   const content: ContentMode = opts.content ?? "synthetic";
-  const granules = list(granuleText).map((g) => {
-    const v = GRANULES[g.toLowerCase()];
-    if (v === undefined || (opts.arch === "x86_64" && v !== 4096)) {
-      throw new KexecLabError("E_PAGE_SIZE", `granule "${g}" on ${opts.arch}`, { field: "--granule" });
-    }
-    return v;
-  });
+  const granules = list(granuleText).map((g) => parseGranule(g, opts.arch));
   const vaBits = list(vaText).map((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 39 || n > 57) {

@@ -6,7 +6,6 @@ import { readPlanFiles } from "../../formats/node/plan-files.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
 import { LOADERS, type LoaderKind, type PlanInput, planLoad } from "../../loader/plan.js";
 import type { FreePagePolicy } from "../../machine/freepages.js";
-import type { PageSize } from "../../machine/physmem.js";
 import { kernelPayloadOf, syntheticKernelPayload } from "../../model/kernel-payload.js";
 import { traceModeler } from "../../model/model.js";
 import type { KernelPayload, LoadCall } from "../../model/phases.js";
@@ -28,6 +27,7 @@ import { scenarioPageMap } from "../../report/pagemap.js";
 import { defaultScenario } from "../../scenario/default.js";
 import { loadScenario, runLoadedScenario } from "../../scenario/load.js";
 import { parseJson } from "../../scenario/validate-input.js";
+import { parseGranule } from "../../sweep/grid.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkOutputPath, readInputFile, readTextFile } from "../files.js";
 import { paint, printJson } from "../io.js";
@@ -98,26 +98,6 @@ async function loadStrategyFile(file: string, cwd: string): Promise<void> {
     throw new KexecLabError("E_FIELD_VALUE", "the module exports no relocation strategy", { file });
   }
   for (const s of found) registerStrategy(s);
-}
-
-const GRANULES: Record<string, PageSize> = {
-  "4k": 4096,
-  "4096": 4096,
-  "16k": 16384,
-  "16384": 16384,
-  "64k": 65536,
-  "65536": 65536,
-};
-
-function parseGranule(text: string, arch: Arch): PageSize {
-  const g = GRANULES[text.toLowerCase()];
-  if (g === undefined) {
-    throw new KexecLabError("E_PAGE_SIZE", `granule "${text}"`, { field: "--granule" });
-  }
-  if (arch === "x86_64" && g !== 4096) {
-    throw new KexecLabError("E_PAGE_SIZE", "x86_64 has 4K pages only", { field: "--granule" });
-  }
-  return g;
 }
 
 function parseInteger(text: string, field: string): number {

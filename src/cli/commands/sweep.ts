@@ -2,11 +2,10 @@ import { availableParallelism } from "node:os";
 import { basename, dirname } from "node:path";
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
-import { ARCHES, type Arch } from "../../kimage/constants.js";
-import type { ContentMode } from "../../machine/machine.js";
+import { ARCHES } from "../../kimage/constants.js";
 import { formatBytes } from "../../report/format.js";
 import { parseJson } from "../../scenario/validate-input.js";
-import { gridFrom, SWEEP_COLUMNS, type SweepRow, toCsv } from "../../sweep/grid.js";
+import { gridFrom, SWEEP_COLUMNS, type SweepGridOptions, type SweepRow, toCsv } from "../../sweep/grid.js";
 import { runGrid } from "../../sweep/node/pool.js";
 import { EXIT_OK } from "../exit.js";
 import { readTextFile, writeOutputFile } from "../files.js";
@@ -14,18 +13,8 @@ import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 import { signalCheckpoint } from "../signals.js";
 
-interface SweepOptions {
-  arch: Arch;
+interface SweepOptions extends SweepGridOptions {
   scenario?: string;
-  granule?: string;
-  vaBits?: string;
-  initrd?: string;
-  strategy?: string;
-  linearMap: string;
-  freePages?: string;
-  seed?: string;
-  content?: ContentMode;
-  profile?: string;
   format: "csv" | "json";
   output?: string;
   force?: boolean;
