@@ -6,9 +6,9 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runCase } from "../../src/fuzz/harness.js";
-import { TARGETS } from "./targets.js";
+import { disposeScratchDir, TARGETS } from "./targets.js";
 
 const DIR = fileURLToPath(new URL("./regressions/", import.meta.url));
 
@@ -22,6 +22,7 @@ function targetOf(file: string) {
 }
 
 describe("fuzz regressions", () => {
+  afterAll(disposeScratchDir);
   it("every saved input names a known target", () => {
     expect(files.filter((f) => targetOf(f) === undefined)).toEqual([]);
   });

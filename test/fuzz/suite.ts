@@ -6,9 +6,9 @@
  * replays it on every run. Targets are split over three test files so vitest runs them in parallel.
  */
 
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { describeFailure, fuzzTarget } from "../../src/fuzz/harness.js";
-import { target } from "./targets.js";
+import { disposeScratchDir, target } from "./targets.js";
 
 export const CI_CASES = Number(process.env.FUZZ_CASES ?? 10_000);
 const RUN_SEED = Number(process.env.FUZZ_SEED ?? 1);
@@ -26,6 +26,7 @@ function memoryProbe(): number {
 
 export function fuzzSuite(title: string, names: string[]): void {
   describe(`fuzz ${title}: ${CI_CASES} cases per target (run seed ${RUN_SEED})`, () => {
+    afterAll(disposeScratchDir);
     for (const name of names) {
       const t = target(name);
       it(`${t.name}: ${t.description}`, { timeout: 900_000 }, async () => {

@@ -35,7 +35,7 @@ import { type PlanInput, planLoad } from "../../src/loader/plan.js";
 import { Machine } from "../../src/machine/machine.js";
 import { MemoryMap } from "../../src/machine/memmap.js";
 import type { PageSize } from "../../src/machine/physmem.js";
-import { makeTempDir } from "../../src/node/tmp.js";
+import { makeTempDir, type TempDir } from "../../src/node/tmp.js";
 import { runScenario } from "../../src/reloc/run.js";
 import { renderHtmlReport } from "../../src/report/html.js";
 import { loadRunResult } from "../../src/report/result-schema.js";
@@ -76,11 +76,20 @@ export class CliCrash extends Error {
   override name = "CliCrash";
 }
 
-let scratch: string | null = null;
-/** A per-process scratch directory for CLI inputs (removed at exit). */
+let scratch: TempDir | null = null;
+/** A per-process scratch directory for CLI inputs (removed by disposeScratchDir, and at exit). */
 export function scratchDir(): string {
-  if (scratch === null) scratch = makeTempDir("kexec-lab-fuzz").path;
-  return scratch;
+  if (scratch === null) scratch = makeTempDir("kexec-lab-fuzz");
+  return scratch.path;
+}
+
+/**
+ * Remove the scratch directory now. Test files call it in afterAll: a vitest fork may be ended
+ * without running its exit hooks, which would leave the directory behind.
+ */
+export function disposeScratchDir(): void {
+  scratch?.dispose();
+  scratch = null;
 }
 
 /**
