@@ -14,6 +14,7 @@ import type { PageSize } from "../machine/physmem.js";
 import { traceModeler } from "../model/model.js";
 import { builtinProfile, defaultProfileName } from "../model/profiles.js";
 import { strategiesFor } from "../reloc/registry.js";
+import type { RunResult } from "../reloc/result.js";
 import { type RelocScenario, runScenario } from "../reloc/run.js";
 import { defaultScenario } from "../scenario/default.js";
 import {
@@ -70,6 +71,20 @@ export interface SweepRow {
   bytesCopied: number;
   /** Modeled relocation time on the point's profile (seconds), null without a profile or when refused. */
   modelSeconds: number | null;
+}
+
+/** The columns of a row that come from one strategy's result. */
+function strategyColumns(s: RunResult["strategies"][number]) {
+  return {
+    outcome: s.verified ? ("verified" as const) : ("failed" as const),
+    tablePages: s.pageTables.pages,
+    tableBytes: s.pageTables.bytes,
+    controlPages: s.counters.controlPages,
+    entriesRead: s.counters.entriesRead,
+    tlbMisses: s.counters.tlbMisses,
+    bytesCopied: s.counters.bytesCopied,
+    modelSeconds: s.model?.[0]?.seconds ?? null,
+  };
 }
 
 export const SWEEP_COLUMNS: readonly (keyof SweepRow)[] = [
@@ -228,14 +243,7 @@ function evaluateScenarioPoint(p: SweepPoint, readFile: ReadFile | undefined): S
     relocatedBytes,
     strategy: s.name,
     linearMap: (entries[k]?.options as { linearMap?: string } | undefined)?.linearMap ?? "block",
-    outcome: s.verified ? "verified" : "failed",
-    tablePages: s.pageTables.pages,
-    tableBytes: s.pageTables.bytes,
-    controlPages: s.counters.controlPages,
-    entriesRead: s.counters.entriesRead,
-    tlbMisses: s.counters.tlbMisses,
-    bytesCopied: s.counters.bytesCopied,
-    modelSeconds: s.model?.[0]?.seconds ?? null,
+    ...strategyColumns(s),
   }));
 }
 
@@ -282,14 +290,7 @@ export function evaluatePoint(p: SweepPoint, readFile?: ReadFile): SweepRow[] {
         ...common,
         strategy,
         linearMap,
-        outcome: s.verified ? "verified" : "failed",
-        tablePages: s.pageTables.pages,
-        tableBytes: s.pageTables.bytes,
-        controlPages: s.counters.controlPages,
-        entriesRead: s.counters.entriesRead,
-        tlbMisses: s.counters.tlbMisses,
-        bytesCopied: s.counters.bytesCopied,
-        modelSeconds: s.model?.[0]?.seconds ?? null,
+        ...strategyColumns(s),
       });
     }
   }
