@@ -8,9 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { diffLoad } from "../src/diagnose/diff.js";
 import { parseKexecLog } from "../src/diagnose/log.js";
 import { runCli } from "./helpers/cli.js";
-import { recordedKernelPath } from "./helpers/recordings.js";
+import { recordedCases, recordedKernelPath, recordedPlanInput } from "./helpers/recordings.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const REC = join(ROOT, "test/fixtures/recordings");
@@ -76,11 +77,14 @@ describe("kexec-lab diff on the recorded real logs", () => {
       expect(err).toBe("");
       const byStatus = (s: string) => report.findings.filter((f: { status: string }) => f.status === s);
       expect(byStatus("unexplained")).toEqual([]);
-      // The memory ranges and the kernel and initrd segments are the same, not merely explained.
+      // With the recorded kexec build's purgatory, every segment, the memory ranges and the entry are
+      // the same, not merely explained: nothing on a recorded load rests on a size model any more.
+      expect(byStatus("explained")).toEqual([]);
       const same = byStatus("same").map((f: { topic: string }) => f.topic);
       expect(same).toContain("memory ranges");
       expect(same).toContain("flags");
-      expect(same.filter((t: string) => /\((kernel|initrd)\)/.test(t)).length).toBe(2);
+      expect(same).toContain("entry");
+      expect(same.filter((t: string) => t.startsWith("segment[")).length).toBeGreaterThanOrEqual(3);
     });
   }
 
@@ -123,6 +127,40 @@ function crashLog(edit: (lines: string[]) => void, failure: string): string {
   edit(real);
   return `${real.join("\n")}\n${failure}\n`;
 }
+
+describe("kexec-lab diff: what rests on a model and what does not", () => {
+  const purgatoryBufsz = /^(segment\[3\]\.bufsz = )0x3558$/m;
+
+  it("a purgatory of another size than the given kexec build's is unexplained, with the input to check", async () => {
+    const real = readFileSync(join(arm.dir, "kexec-d.txt"), "utf8");
+    expect(real).toMatch(purgatoryBufsz);
+    const p = log("other-purgatory.txt", real.replace(purgatoryBufsz, "$10x3600"));
+    const { report } = await diff(p, arm);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "segment[3] (purgatory)");
+    expect(f.status).toBe("unexplained");
+    expect(f.text).toContain("is it the kexec that wrote the log?");
+  });
+
+  it("without a kexec binary or preset the purgatory is a model, and its size and entry are explained as such", () => {
+    const c = recordedCases().find((x) => x.id === arm.id)!;
+    const input = recordedPlanInput(c); // no purgatory: the default model
+    const report = diffLoad({ facts: parseKexecLog(c.text("kexec-d.txt")!), plan: input });
+    const purg = report.findings.filter((x) => x.topic.endsWith("(purgatory)"));
+    expect(purg.length).toBeGreaterThan(0);
+    for (const f of purg) expect(f.status === "same" || /is a model/.test(f.text), f.text).toBe(true);
+    expect(purg.some((f) => f.status === "explained")).toBe(true);
+  });
+
+  it("a DTB of another size is unexplained and names the tree to check", async () => {
+    const real = readFileSync(join(arm.dir, "kexec-d.txt"), "utf8");
+    const dtbBufsz = /^(segment\[2\]\.bufsz = )0x1e8a$/m;
+    expect(real).toMatch(dtbBufsz);
+    const { report } = await diff(log("other-dtb.txt", real.replace(dtbBufsz, "$10x1f00")), arm);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "segment[2] (dtb)");
+    expect(f.status).toBe("unexplained");
+    expect(f.text).toContain("/sys/firmware/fdt");
+  });
+});
 
 describe("kexec-lab diff on constructed failures", () => {
   it("Could not find a free area: which constraint rules out each range, the largest, the smallest change", async () => {

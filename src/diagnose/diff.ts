@@ -157,19 +157,47 @@ export function explainNoHole(input: PlanInput, size: number): string[] {
   return out;
 }
 
+/**
+ * Why a logged segment field can differ from the plan and still be explained: only where the plan
+ * rests on a model rather than the logged machine's own facts. Since the purgatory is read from the
+ * kexec binary (or a recorded preset), the DTB is edited as kexec-tools' libfdt does, and the
+ * elfcorehdr is counted as kexec-tools counts it, those fields are exact; a difference there means
+ * the inputs differ, and stays unexplained with a hint at the input to check.
+ */
 function segmentExplanation(
   label: string | undefined,
   field: string,
   real: number,
   ours: number,
-): string | undefined {
-  if (label === "purgatory" && field === "bufsz")
-    return `the purgatory is a size model (bufsz ${hex(ours)}); this kexec build's purgatory has ${hex(real)} (give its kexec binary to size it exactly)`;
+  purgatoryModelled: boolean,
+): { status: FindingStatus; text: string } | undefined {
+  if (label === "purgatory" && (field === "bufsz" || field === "memsz")) {
+    if (purgatoryModelled)
+      return {
+        status: "explained",
+        text: `no kexec binary or preset was given, so the purgatory's ${field} is a model (${hex(ours)}); this kexec build's purgatory has ${hex(real)} (give --kexec-binary to size it exactly)`,
+      };
+    return {
+      status: "unexplained",
+      text: `purgatory ${field} ${hex(real)} in the log, ${hex(ours)} from the given kexec binary or preset: is it the kexec that wrote the log?`,
+    };
+  }
   if (label === "dtb" && field === "bufsz")
-    return `the DTB after kexec-tools' libfdt edits is ${hex(real)} bytes; kexec-lab's edit gives ${hex(ours)} (packing and property order)`;
+    return {
+      status: "unexplained",
+      text: `the DTB after kexec-tools' edits is ${hex(real)} bytes in the log, ${hex(ours)} here: is --dtb the tree the logged kexec read (/sys/firmware/fdt unless it was given --dtb), and the command line the same?`,
+    };
   if (label === "elfcorehdr" && field === "bufsz")
-    return `the ELF core header size is a model (one PT_NOTE per CPU, one PT_LOAD per RAM range): real ${hex(real)}, modelled ${hex(ours)}`;
+    return {
+      status: "unexplained",
+      text: `the ELF core header is ${hex(real)} bytes in the log, ${hex(ours)} here: it holds one PT_NOTE per possible CPU and one PT_LOAD per RAM range, so check --cpus and the memory map (--host)`,
+    };
   return undefined;
+}
+
+/** The plan's purgatory size is kexec-lab's default model, not read from a kexec binary or preset. */
+function purgatoryIsModel(input: PlanInput): boolean {
+  return input.purgatory === undefined || (input.purgatory.source ?? "model").startsWith("model");
 }
 
 /**
@@ -180,6 +208,7 @@ function compareSegments(
   real: readonly KtSegment[],
   ours: readonly Plan["segments"][number][],
   add: (topic: string, status: FindingStatus, text: string) => void,
+  purgatoryModelled: boolean,
 ): void {
   if (real.length !== ours.length)
     add(
@@ -198,12 +227,8 @@ function compareSegments(
       continue;
     }
     for (const k of diffs) {
-      const why = segmentExplanation(o.label, k, r[k], ob[k]);
-      add(
-        name,
-        why !== undefined ? "explained" : "unexplained",
-        why ?? `${k} ${hex(r[k])} in the log, ${hex(ob[k])} here`,
-      );
+      const why = segmentExplanation(o.label, k, r[k], ob[k], purgatoryModelled);
+      add(name, why?.status ?? "unexplained", why?.text ?? `${k} ${hex(r[k])} in the log, ${hex(ob[k])} here`);
     }
   }
 }
@@ -245,16 +270,18 @@ export function diffLoad(d: DiffInput): DiffReport {
         ? `flags ${hex(flags)}`
         : `flags ${hex(f.table.flags)} in the log, ${hex(flags)} here (architecture or -p differ)`,
     );
-    compareSegments(real, ours, add);
+    compareSegments(real, ours, add, purgatoryIsModel(d.plan));
     if (f.table.entry === plan.entry) add("entry", "same", `entry ${hex(plan.entry)}`);
     else {
       const purg = plan.segments.find((s) => s.label === "purgatory");
       const inPurg = purg !== undefined && f.table.entry >= purg.mem && f.table.entry < purg.mem + purg.memsz;
+      // purgatory_start's offset is known from the kexec binary or preset; only the model lacks it.
+      const explained = inPurg && d.plan.purgatory?.entryOffset === undefined;
       add(
         "entry",
-        inPurg ? "explained" : "unexplained",
-        inPurg
-          ? `the entry is purgatory_start, ${hex(f.table.entry - purg!.mem)} into this build's purgatory; kexec-lab models it at the purgatory's base (${hex(plan.entry)})`
+        explained ? "explained" : "unexplained",
+        explained
+          ? `the entry is purgatory_start, ${hex(f.table.entry - purg!.mem)} into this build's purgatory; without its kexec binary kexec-lab puts it at the purgatory's base (${hex(plan.entry)})`
           : `entry ${hex(f.table.entry)} in the log, ${hex(plan.entry)} here`,
       );
     }
@@ -269,7 +296,7 @@ export function diffLoad(d: DiffInput): DiffReport {
       );
     const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
     const real = [...f.fileSegments].sort((a, b) => a.mem - b.mem);
-    compareSegments(real, ours, add);
+    compareSegments(real, ours, add, purgatoryIsModel(d.plan));
   }
   if (f.signatureCheck !== undefined)
     add(
