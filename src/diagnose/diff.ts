@@ -228,7 +228,11 @@ function compareSegments(
     }
     for (const k of diffs) {
       const why = segmentExplanation(o.label, k, r[k], ob[k], purgatoryModelled);
-      add(name, why?.status ?? "unexplained", why?.text ?? `${k} ${hex(r[k])} in the log, ${hex(ob[k])} here`);
+      add(
+        name,
+        why?.status ?? "unexplained",
+        why?.text ?? `${k} ${hex(r[k])} in the log, ${hex(ob[k])} here`,
+      );
     }
   }
 }
