@@ -28,6 +28,11 @@ export interface GuestPlan {
   crash: boolean;
   /** after a successful load: boot it (kexec -e, or a panic for a crash load) */
   confirm: boolean;
+  /**
+   * Host path of bin/kexec-lab-collect: when given, the guest runs it before the load (with this case's
+   * kexec as `kexec` in PATH) and prints its directory as the record collect.tar.gz.b64.
+   */
+  collect?: string;
 }
 
 export const M_BEGIN = "@@KXL-BEGIN ";
@@ -93,7 +98,15 @@ sec memblock-reserved catf /sys/kernel/debug/memblock/reserved
 # gzip first: QEMU's virt fdt is 1 MiB of mostly padding and the emulated UART is slow
 if [ -e /sys/firmware/fdt ]; then sec fdt.gz.b64 sh -c 'gzip -c /sys/firmware/fdt | base64'; fi
 sec kexec-version ${kx} --version
-dmesg > /tmp/dmesg.before
+${
+  plan.collect === undefined
+    ? ""
+    : `# the shipped collection script, run as a user would run it (as root, before the load)
+/bin/kexec-lab-collect /tmp/collect > /tmp/collect.out 2>&1
+sec collect-out cat /tmp/collect.out
+sec collect.tar.gz.b64 sh -c 'cd /tmp/collect && tar -czf - . | base64'
+`
+}dmesg > /tmp/dmesg.before
 ${cmd} > /tmp/kx.out 2>&1
 echo $? > /tmp/kx.rc
 sec kexec-d cat /tmp/kx.out
@@ -148,6 +161,11 @@ export function buildInitramfs(plan: GuestPlan): Uint8Array {
       ),
       0o755,
     );
+  }
+  if (plan.collect !== undefined) {
+    file("bin/kexec-lab-collect", readFileSync(plan.collect), 0o755);
+    // what `command -v kexec` finds: this case's kexec-tools build
+    file("bin/kexec", enc.encode(`#!/bin/sh\nexec /bin/kexec-${plan.kexecName} "$@"\n`), 0o755);
   }
   for (const [g, host] of plan.files) file(g.replace(/^\//, ""), readFileSync(host));
   for (const [g, data] of plan.blobs) file(g.replace(/^\//, ""), data);

@@ -161,6 +161,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     args,
     crash: c.crash,
     confirm: true,
+    collect: join(REPO, "bin", "kexec-lab-collect"),
   };
   mkdirSync(join(CACHE, "initramfs"), { recursive: true });
   const initramfs = join(CACHE, "initramfs", `${c.id}.cpio`);
@@ -188,6 +189,15 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const fdt = rec.get("fdt.gz.b64");
   if (fdt !== undefined)
     writeFileSync(join(dir, "fdt.dtb"), gunzipSync(Buffer.from(fdt.replace(/\s+/g, ""), "base64")));
+  const collected = rec.get("collect.tar.gz.b64");
+  if (collected !== undefined) {
+    // what the shipped kexec-lab-collect wrote in the guest, as it wrote it (test/host-collect.test.ts)
+    const into = join(dir, "collect");
+    mkdirSync(into);
+    execFileSync("tar", ["-xzf", "-", "-C", into], {
+      input: Buffer.from(collected.replace(/\s+/g, ""), "base64"),
+    });
+  }
   const exitCode = Number(rec.get("exit-code")!.trim());
   const kernelBytes = readFileSync(hostPath(c.loaded));
   const runningBytes = readFileSync(hostPath(c.running));
