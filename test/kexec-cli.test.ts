@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseKexecArgs } from "../src/kexectools/args.js";
 import { formatKexecLoad, kexecLoadFlags, parseKexecLoadTable } from "../src/kexectools/debug.js";
 import { runCli } from "./helpers/cli.js";
-import { recordedKernelPath } from "./helpers/recordings.js";
+import { memoryRangeLines, recordedKernelPath } from "./helpers/recordings.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const REC = join(ROOT, "test/fixtures/recordings");
@@ -71,15 +71,6 @@ function argsFor(c: Case): string[] {
   ];
 }
 
-function blockOf(lines: string[], first: string, isLine: (l: string) => boolean): string[] {
-  const at = lines.indexOf(first);
-  if (at < 0) return [];
-  let end = at + 1;
-  while (end < lines.length && isLine(lines[end]!)) end++;
-  return lines.slice(at, end);
-}
-const RANGE_LINE = /^[0-9a-f]{16}-[0-9a-f]{16} \(\d+\)$/;
-
 describe("kexec-lab kexec -d on every recorded real kexec_load", () => {
   it("has recordings to check", () => {
     expect(loads.length).toBeGreaterThanOrEqual(8);
@@ -94,24 +85,9 @@ describe("kexec-lab kexec -d on every recorded real kexec_load", () => {
       const placed = r.code === 0;
       expect(r.err).toBe("");
       expect(placed).toBe(true);
-      const ours = r.out.split("\n");
-      const real = c.real.split("\n");
-      if (c.arch === "x86_64") {
-        const want = blockOf(real, "MEMORY RANGES", (l) => RANGE_LINE.test(l));
-        expect(want.length).toBeGreaterThan(3);
-        expect(blockOf(ours, "MEMORY RANGES", (l) => RANGE_LINE.test(l))).toEqual(want);
-      } else {
-        const isGmr = (l: string) => l.startsWith("get_memory_ranges:");
-        const want = [
-          ...real.filter(isGmr),
-          ...blockOf(real, "System RAM ranges;", (l) => RANGE_LINE.test(l)),
-        ];
-        expect(want.length).toBeGreaterThan(5);
-        expect([
-          ...ours.filter(isGmr),
-          ...blockOf(ours, "System RAM ranges;", (l) => RANGE_LINE.test(l)),
-        ]).toEqual(want);
-      }
+      const want = memoryRangeLines(c.real, c.arch);
+      expect(want.length).toBeGreaterThan(c.arch === "x86_64" ? 3 : 5);
+      expect(memoryRangeLines(r.out, c.arch)).toEqual(want);
       // Our own load: the same entry, flags and segment table (mem, memsz, bufsz of every segment;
       // only the user-space buffer addresses differ).
       const ourTable = parseKexecLoadTable(r.out)!;

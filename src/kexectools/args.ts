@@ -28,9 +28,15 @@ export interface KexecArgs {
   noChecks: boolean;
   noCma: boolean;
   printCkrSize: boolean;
-  /** kexec-lab's own additions, not kexec-tools': --host DIR, --iomem FILE. */
+  /**
+   * kexec-lab's own additions, not kexec-tools': --host DIR, --iomem FILE, and the purgatory of the
+   * kexec that runs (--kexec-binary FILE or --purgatory PRESET; a collected host names the binary
+   * in kexec-path.txt but does not copy it).
+   */
   host?: string;
   iomem?: string;
+  kexecBinary?: string;
+  purgatory?: string;
 }
 
 /** Options kexec-tools has that kexec-lab does not model, with what they do (for the error). */
@@ -82,6 +88,8 @@ const WITH_VALUE = new Set([
   "mem-max",
   "host",
   "iomem",
+  "kexec-binary",
+  "purgatory",
 ]);
 
 function refuse(what: string): never {
@@ -180,6 +188,12 @@ export function parseKexecArgs(argv: readonly string[]): KexecArgs {
         return;
       case "iomem":
         a.iomem = value!;
+        return;
+      case "kexec-binary":
+        a.kexecBinary = value!;
+        return;
+      case "purgatory":
+        a.purgatory = value!;
         return;
       case "help":
       case "version":

@@ -209,3 +209,26 @@ export async function useWrappedKernelFixture(c: RecordedCase, input: PlanInput)
 export function presetFor(version: string): string | undefined {
   return ({ "2.0.25": "debian-bookworm", "2.0.29": "debian-trixie" } as Record<string, string>)[version];
 }
+
+const RANGE_LINE = /^[0-9a-f]{16}-[0-9a-f]{16} \(\d+\)$/;
+
+function blockOf(lines: string[], first: string): string[] {
+  const at = lines.indexOf(first);
+  if (at < 0) return [];
+  let end = at + 1;
+  while (end < lines.length && RANGE_LINE.test(lines[end]!)) end++;
+  return lines.slice(at, end);
+}
+
+/**
+ * The memory ranges `kexec -d` prints as it reads them: x86_64's MEMORY RANGES block (from
+ * /sys/firmware/memmap); arm64's get_memory_ranges lines and its "System RAM ranges;" block.
+ */
+export function memoryRangeLines(text: string, arch: "arm64" | "x86_64"): string[] {
+  const lines = text.split("\n");
+  if (arch === "x86_64") return blockOf(lines, "MEMORY RANGES");
+  return [
+    ...lines.filter((l) => l.startsWith("get_memory_ranges:")),
+    ...blockOf(lines, "System RAM ranges;"),
+  ];
+}

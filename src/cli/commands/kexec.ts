@@ -25,6 +25,7 @@ import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readTextFile } from "../files.js";
 import type { CliContext } from "../main.js";
+import { purgatoryOption } from "./plan.js";
 
 const HELP = `
 Takes kexec-tools' own command line and prints what \`kexec -d\` (kexec-tools 2.0.25 and later) prints for the
@@ -36,11 +37,12 @@ differ by design. Nothing is loaded, executed or unloaded.
 Modelled: -l/--load, -p/--load-panic, -s, -c, -a, -d/--debug, --initrd/--ramdisk,
 --append/--command-line, --reuse-cmdline, --dtb, --mem-min, --mem-max, -i/--no-checks, --no-cma,
 --print-ckr-size. -e/--exec and -u/--unload are refused; other kexec-tools options are named as not
-modelled. kexec-lab's additions: --host DIR (kexec-lab-collect's directory: the machine kexec reads)
-and --iomem FILE.
+modelled. kexec-lab's additions: --host DIR (kexec-lab-collect's directory: the machine kexec reads),
+--iomem FILE, and --kexec-binary FILE or --purgatory PRESET (the purgatory of the kexec that runs:
+its size and purgatory_start; without either, a model).
 
 Examples:
-  $ kexec-lab kexec -d -l vmlinuz --initrd=initrd.img --reuse-cmdline --host ./my-host
+  $ kexec-lab kexec -d -l vmlinuz --initrd=initrd.img --reuse-cmdline --host ./my-host --kexec-binary /sbin/kexec
   $ kexec-lab kexec -d -p Image --initrd=kdump.img --append="console=ttyAMA0 reset_devices" --host ./my-host
   $ kexec-lab kexec --print-ckr-size --host ./my-host`;
 
@@ -106,6 +108,8 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
           { sizesOnly: true },
         )),
       };
+      const purgatory = purgatoryOption(a, arch);
+      if (purgatory !== undefined) input.purgatory = purgatory;
       if (iomemText !== undefined) {
         input.iomem = iomemText;
         input.iomemName = a.iomem!;

@@ -20,6 +20,7 @@ import {
   planToJson,
   segmentBufszOf,
 } from "../../loader/plan.js";
+import type { PurgatorySize } from "../../loader/types.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
 import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
@@ -182,13 +183,28 @@ export async function planInputFromOptions(
   if (opts.kexecFileSyscall === false) input.kexecFileSyscall = false;
   if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
   if (opts.cpus !== undefined) input.cpus = toSafeNumber(parseU64(opts.cpus, "cpus"), "cpus", 8192n);
+  const purgatory = purgatoryOption(opts, arch);
+  if (purgatory !== undefined) input.purgatory = purgatory;
+  return input;
+}
+
+/**
+ * The purgatory segment's size from --kexec-binary FILE (the purgatory embedded in that kexec, laid
+ * out as elf_rel_load does) or --purgatory PRESET (a measured distribution build); undefined when
+ * neither is given (the loader's default model). Errors: E_USAGE for both at once or an unknown
+ * preset; the binary's own errors from purgatoryFromKexecBinary.
+ */
+export function purgatoryOption(
+  opts: { kexecBinary?: string; purgatory?: string },
+  arch: Arch,
+): PurgatorySize | undefined {
   if (opts.kexecBinary !== undefined && opts.purgatory !== undefined)
     throw new KexecLabError("E_USAGE", "give --kexec-binary or --purgatory, not both", {
       field: "purgatory",
     });
   if (opts.kexecBinary !== undefined) {
     const p = purgatoryFromKexecBinary(readInputFile(opts.kexecBinary), arch, opts.kexecBinary);
-    input.purgatory = {
+    return {
       bufsz: p.bufsz,
       memsz: p.memsz,
       ...(p.align !== undefined ? { align: p.align } : {}),
@@ -196,8 +212,8 @@ export async function planInputFromOptions(
       ...(p.source !== undefined ? { source: p.source } : {}),
     };
   }
-  if (opts.purgatory !== undefined) input.purgatory = purgatoryPreset(opts.purgatory, arch);
-  return input;
+  if (opts.purgatory !== undefined) return purgatoryPreset(opts.purgatory, arch);
+  return undefined;
 }
 
 /**
