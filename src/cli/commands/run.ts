@@ -10,9 +10,8 @@ import { kernelPayloadOf, syntheticKernelPayload } from "../../model/kernel-payl
 import { traceModeler } from "../../model/model.js";
 import type { KernelPayload, LoadCall } from "../../model/phases.js";
 import { defaultProfileName, type Profile, resolveProfileRefs } from "../../model/profiles.js";
-import { type RebootReport, rebootReport } from "../../model/reboot.js";
+import { rebootReport } from "../../model/reboot.js";
 import { registerStrategy, strategyNames } from "../../reloc/registry.js";
-import type { RunResult } from "../../reloc/result.js";
 import {
   machineFor,
   type RelocScenario,
@@ -21,9 +20,10 @@ import {
   runScenario,
 } from "../../reloc/run.js";
 import type { RelocationStrategy } from "../../reloc/strategy.js";
-import { formatBytes, formatCount, formatSeconds, renderTable } from "../../report/format.js";
+import { formatBytes } from "../../report/format.js";
 import { formatLegend, RUN_LEGEND } from "../../report/legend.js";
 import { scenarioPageMap } from "../../report/pagemap.js";
+import { renderRunText } from "../../report/run-text.js";
 import { defaultScenario } from "../../scenario/default.js";
 import { loadScenario, runLoadedScenario } from "../../scenario/load.js";
 import { parseJson } from "../../scenario/validate-input.js";
@@ -266,7 +266,11 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         if (!opts.json) ctx.io.stderr(`wrote ${opts.html} (${formatBytes(bytes)})\n`);
       }
       if (opts.json) printJson(ctx.io, result);
-      else ctx.io.stdout(renderRun(result, ctx) + (opts.explain ? `\n${formatLegend(RUN_LEGEND)}` : ""));
+      else
+        ctx.io.stdout(
+          renderRunText(result, (style, text) => paint(ctx.io, style, text)) +
+            (opts.explain ? `\n${formatLegend(RUN_LEGEND)}` : ""),
+        );
       ctx.exitCode = result.strategies.every((s) => s.verified) ? EXIT_OK : EXIT_REFUSED;
     });
 }
@@ -406,178 +410,6 @@ function callOf(arch: Arch, outcome: RunOutcome): LoadCall {
   return outcome.result.kimage.segments.some((s) => s.label === "purgatory")
     ? "kexec_load"
     : "kexec_file_load";
-}
-
-function renderRun(r: RunResult, ctx: CliContext): string {
-  const k = r.kimage;
-  const lines: string[] = [];
-  lines.push(
-    `machine: ${r.machine.arch}, ${r.machine.pageSize / 1024}K pages, ${r.machine.vaBits}-bit VA, ` +
-      `${formatBytes(r.machine.ramBytes)} RAM, free pages ${r.scenario.freePages}, ${r.scenario.contentMode} contents`,
-  );
-  lines.push("");
-  lines.push(
-    renderTable(
-      ["segment", "mem", "memsz", "bufsz"],
-      k.segments.map((s) => [s.label, s.mem, formatBytes(s.memsz), formatBytes(s.bufsz)]),
-    ),
-  );
-  lines.push("");
-  lines.push(
-    `kimage: ${formatCount(k.sourcePages)} source pages, ${formatCount(k.entries)} entries, ` +
-      `${formatCount(k.indirectionPages)} indirection pages, ${formatCount(k.inPlacePages)} in place, ` +
-      `${formatCount(k.swaps)} swaps, ${formatCount(k.parkedPages)} parked`,
-  );
-  lines.push("");
-  // The comparison: what each strategy costs and whether it is right.
-  const firstModel = (s: RunResult["strategies"][number]) => s.model?.[0];
-  const modeled = r.strategies.some((s) => firstModel(s) !== undefined);
-  const timed = r.strategies.some((s) => s.wallSeconds !== undefined);
-  const header = ["strategy", "verified", "page tables", "control pages", "entries walked", "TLB misses"];
-  if (modeled)
-    header.push(`modeled (${firstModel(r.strategies.find((s) => firstModel(s))!)!.profile})`, "x limit");
-  if (timed) header.push("wall time");
-  const rows = r.strategies.map((s) => {
-    const c = s.counters;
-    const row = [
-      s.name,
-      s.verified ? paint(ctx.io, "green", "yes") : paint(ctx.io, "red", "NO"),
-      s.pageTables.pages > 0
-        ? `${formatBytes(s.pageTables.bytes)} (${formatCount(s.pageTables.pages)})`
-        : "none",
-      formatCount(c.controlPages),
-      formatCount(c.entriesRead),
-      formatCount(c.tlbMisses),
-    ];
-    if (modeled) {
-      const m = firstModel(s);
-      row.push(
-        m ? formatSeconds(m.seconds) : "-",
-        m && m.limitSeconds > 0 ? `${m.ratioToLimit.toFixed(2)}x` : "-",
-      );
-    }
-    if (timed) row.push(s.wallSeconds !== undefined ? formatSeconds(s.wallSeconds) : "-");
-    return row;
-  });
-  lines.push(renderTable(header, rows));
-  lines.push("");
-  // The details behind it.
-  lines.push(
-    renderTable(
-      [
-        "strategy",
-        "copied",
-        "TLB hits",
-        "desc reads",
-        "lines cleaned",
-        "lines inval",
-        "tables by level (pages)",
-      ],
-      r.strategies.map((s) => {
-        const c = s.counters;
-        const descReads = Object.values(c.descriptorReadsByLevel).reduce((a, b) => a + b, 0);
-        return [
-          s.name,
-          formatBytes(c.bytesCopied),
-          formatCount(c.tlbHits),
-          formatCount(descReads),
-          formatCount(c.cacheLinesCleaned),
-          formatCount(c.cacheLinesInvalidated),
-          Object.entries(s.pageTables.byLevel)
-            .filter(([, n]) => n > 0)
-            .map(([l, n]) => `L${l}: ${n}`)
-            .join(", ") || "none",
-        ];
-      }),
-      ["left", "right", "right", "right", "right", "right", "left"],
-    ),
-  );
-  if (modeled) {
-    const parts = ["copy", "entryWalk", "tableWalk", "cacheMaintenance", "tlb"];
-    lines.push("");
-    lines.push(
-      renderTable(
-        [
-          "strategy",
-          "profile",
-          "modeled",
-          "copy",
-          "list walk",
-          "table walk",
-          "cache maint",
-          "TLB",
-          "limit",
-          "x limit",
-        ],
-        r.strategies.flatMap((s) =>
-          (s.model ?? []).map((m) => [
-            s.name,
-            m.profile,
-            formatSeconds(m.seconds),
-            ...parts.map((p) => formatSeconds(m.breakdown[p] ?? 0)),
-            formatSeconds(m.limitSeconds),
-            m.limitSeconds > 0 ? `${m.ratioToLimit.toFixed(2)}x${m.sampled ? " (sampled)" : ""}` : "-",
-          ]),
-        ),
-        ["left", "left"],
-      ),
-    );
-  }
-  if (r.reboot !== undefined) lines.push("", ...renderReboot(r.reboot));
-  for (const s of r.strategies) {
-    for (const f of s.failures) lines.push(`${s.name}: ${f.kind}: ${f.message}`);
-  }
-  lines.push("");
-  return `${lines.join("\n")}\n`;
-}
-
-function seconds(v: number): string {
-  const sign = v < 0 ? "-" : "";
-  const a = Math.abs(v);
-  return sign + (a >= 60 ? `${(a / 60).toFixed(1)} min` : formatSeconds(a));
-}
-
-/** The per-phase breakdown from `kexec -e` to the new kernel, and what saves how much. */
-function renderReboot(rb: RebootReport): string[] {
-  const k = rb.kernel;
-  const kernel =
-    k === null
-      ? "kernel format unknown"
-      : `kernel ${k.format}${k.codec !== "none" ? ` (${k.codec}, ${formatBytes(k.compressedBytes)} -> ${formatBytes(k.uncompressedBytes)}${k.sizeFrom === "assumed" ? " assumed" : ""})` : ""}`;
-  const out = [
-    `kexec -e to the new kernel on ${rb.profile}: ${rb.call}${rb.cma ? " with CMA placement" : ""}, ` +
-      `purgatory checks ${rb.purgatoryChecks ? "on" : "off"}, ${kernel}`,
-  ];
-  const names = rb.strategies[0]?.phases.map((p) => p.name) ?? [];
-  out.push(
-    renderTable(
-      ["strategy", ...names, "total"],
-      rb.strategies.map((s) => [
-        s.strategy,
-        ...s.phases.map((p) => seconds(p.seconds)),
-        `${seconds(s.seconds)}${s.sampled ? " (sampled)" : ""}`,
-      ]),
-      ["left"],
-    ),
-  );
-  const first = rb.strategies.find((s) => s.strategy === rb.baseline) ?? rb.strategies[0];
-  if (first !== undefined) for (const p of first.phases) out.push(`  ${p.name}: ${p.how}`);
-  if (rb.savings.length > 0) {
-    out.push("", `what saves how much (baseline ${rb.baseline}, ${seconds(rb.baselineSeconds)}):`);
-    out.push(
-      renderTable(
-        ["change", "total", "saved", "how"],
-        rb.savings.map((v) => [
-          v.change,
-          seconds(v.seconds),
-          `${seconds(v.saved)}${rb.baselineSeconds > 0 ? ` (${((100 * v.saved) / rb.baselineSeconds).toFixed(1)}%)` : ""}`,
-          v.note,
-        ]),
-        ["left", "right", "right", "left"],
-      ),
-    );
-  }
-  return out;
 }
 
 export { strategyNames };
