@@ -5,12 +5,13 @@ import { parseIomem } from "../../formats/iomem.js";
 import { ARCH_NAMES } from "../../formats/role.js";
 import { readHostDir } from "../../host/node/read.js";
 import { arm64MemoryRanges, x86MemoryRanges } from "../../kexectools/debug.js";
+import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readTextFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
-import { addPlanInputOptions, type PlanOptions, planInputFromOptions } from "./plan.js";
+import { addPlanInputOptions } from "./plan.js";
 
 interface DiffOptions extends PlanOptions {
   memFree?: string;

@@ -3,11 +3,12 @@ import { ARCH_NAMES } from "../../formats/role.js";
 import { readHostDir } from "../../host/node/read.js";
 import { answerMemoryQuestions, type MemoryAnswer } from "../../memory/answer.js";
 import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
+import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
-import { addPlanInputOptions, type PlanOptions, planInputFromOptions } from "./plan.js";
+import { addPlanInputOptions } from "./plan.js";
 
 interface MemoryOptions extends PlanOptions {
   memFree?: string;
