@@ -160,6 +160,7 @@ export { type Curve, type ReportCurves, tableCostCurves, timeCurves } from "./re
 export { escapeHtml, jsonForScript } from "./report/escape.js";
 export { type HtmlReportOptions, renderHtmlReport, renderMemoryMapSvg } from "./report/html.js";
 export { buildPageMap } from "./report/pagemap.js";
+export { type MarkStyle, plainMark, renderRebootText, renderRunText } from "./report/run-text.js";
 export { loadRunResult } from "./report/result-schema.js";
 export { defaultScenario } from "./scenario/default.js";
 export {

@@ -33,9 +33,17 @@ import { defaultInPlaceRegion, machineFor, type RelocScenario, strategyOptionsFo
 import type { PreparedRelocation, StrategyContext, StrategyOptions } from "../reloc/strategy.js";
 import { NULL_SINK } from "../reloc/trace.js";
 import { verifySegments } from "../reloc/verify.js";
-import { type Arm64Params, type EmittedImage, emitArm64, type QemuRange, segmentChecks } from "./arm64.js";
+import {
+  type Arm64Params,
+  type EmittedImage,
+  emitArm64,
+  type QemuRamFile,
+  type QemuRange,
+  qemuArm64Args,
+  segmentChecks,
+} from "./arm64.js";
 import { kimagePages } from "./blobs.js";
-import { emitX86 } from "./x86.js";
+import { emitX86, qemuX86Args } from "./x86.js";
 
 export interface StrategyEmission {
   image: EmittedImage;
@@ -285,4 +293,14 @@ export function ttbrValue(pa: number): bigint {
   const p = BigInt(pa);
   const high = (p >> 48n) & 0xfn;
   return (p & ((1n << 48n) - 1n)) | (high << 2n);
+}
+
+/**
+ * QEMU's command-line arguments for an emission: qemuArm64Args on qemu-virt-arm64, else qemuX86Args
+ * with `kernel` as the Multiboot boot stub (-kernel). `ram` is the RAM image QEMU maps.
+ */
+export function qemuArgsFor(e: StrategyEmission, ram: QemuRamFile, kernel: string): string[] {
+  return e.image.target === "qemu-virt-arm64"
+    ? qemuArm64Args(e.image, ram)
+    : qemuX86Args(e.image, ram, kernel);
 }

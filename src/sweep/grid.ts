@@ -107,17 +107,44 @@ export const SWEEP_COLUMNS: readonly (keyof SweepRow)[] = [
   "modelSeconds",
 ];
 
-/** "lowest", "highest", "random[:seed]", "fragmented[:fraction]" as a FreePagePolicy. */
+/**
+ * "lowest", "highest", "random[:seed]", "fragmented[:fraction]" as a FreePagePolicy (src/machine/freepages.ts);
+ * `seed` is the policy's seed where the text gives none. Errors: E_FIELD_VALUE naming --free-pages for
+ * another kind, a seed that is not a non-negative integer, or a fraction outside [0, 1).
+ */
 export function parseFreePages(text: string, seed: number): FreePagePolicy {
   const [kind, arg] = text.split(":");
-  if (kind === "lowest" || kind === "highest") return { kind };
-  if (kind === "random") return { kind, seed: arg !== undefined ? Number(arg) : seed };
-  if (kind === "fragmented") return { kind, seed, fraction: arg !== undefined ? Number(arg) : 0.5 };
-  throw new KexecLabError(
-    "E_FIELD_VALUE",
-    `free-page policy "${text}" (use lowest, highest, random[:seed], fragmented[:fraction])`,
-    { field: "--free-pages" },
-  );
+  switch (kind) {
+    case "lowest":
+    case "highest":
+      return { kind };
+    case "random":
+      return { kind, seed: arg !== undefined ? parseInteger(arg, "--free-pages") : seed };
+    case "fragmented": {
+      const fraction = arg !== undefined ? Number(arg) : 0.5;
+      if (!(fraction >= 0 && fraction < 1)) {
+        throw new KexecLabError("E_FIELD_VALUE", `fragmented fraction "${arg}" is not in [0, 1)`, {
+          field: "--free-pages",
+        });
+      }
+      return { kind, seed, fraction };
+    }
+    default:
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `free-page policy "${text}" (use lowest, highest, random[:seed], fragmented[:fraction])`,
+        { field: "--free-pages" },
+      );
+  }
+}
+
+/** A non-negative integer option ("--seed", "--va-bits"); E_FIELD_VALUE naming `field` otherwise. */
+export function parseInteger(text: string, field: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new KexecLabError("E_FIELD_VALUE", `"${text}" is not a non-negative integer`, { field });
+  }
+  return n;
 }
 
 /** The text form of a policy (inverse of parseFreePages). */

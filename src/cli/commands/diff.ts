@@ -1,23 +1,21 @@
 import type { Command } from "commander";
-import { diffLoad } from "../../diagnose/diff.js";
 import { parseKexecLog } from "../../diagnose/log.js";
-import { parseIomem } from "../../formats/iomem.js";
 import { ARCH_NAMES } from "../../formats/role.js";
 import { readHostDir } from "../../host/node/read.js";
-import { arm64MemoryRanges, x86MemoryRanges } from "../../kexectools/debug.js";
+import { renderDiffText } from "../../report/diff-text.js";
+import { diffLog, loaderForLog } from "../../request/diff.js";
+import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readTextFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
-import { addPlanInputOptions, type PlanOptions, planInputFromOptions } from "./plan.js";
+import { addPlanInputOptions } from "./plan.js";
 
 interface DiffOptions extends PlanOptions {
   memFree?: string;
   json?: boolean;
 }
-
-const MARK = { same: "=", explained: "~", unexplained: "!" } as const;
 
 export function registerDiff(program: Command, ctx: CliContext): Command {
   const cmd = program.command("diff");
@@ -47,42 +45,15 @@ Exit code 0 when every finding is explained, 1 when some are not.`,
     .action(async (log: string, opts: DiffOptions) => {
       const facts = parseKexecLog(readTextFile(log));
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
-      // The syscall the log shows (kexec_load's table, the kernel's kexec_file lines); --loader auto
-      // (the default) then plans with that loader, as the logged run did.
-      const loader =
-        opts.loader === "auto" && facts.syscall !== undefined
-          ? facts.syscall === "kexec_load"
-            ? "kexec-tools"
-            : "kexec-file"
-          : opts.loader;
+      const loader = loaderForLog(opts.loader, facts);
       const plan = await planInputFromOptions({ ...opts, loader }, { sizesOnly: true });
-      let ourMemoryRanges: string[] | undefined;
-      const crashRegion = plan.crash
-        ? (plan.crashRegion ??
-          (plan.iomem !== undefined ? parseIomem(plan.iomem).crashKernel.at(-1) : undefined))
-        : undefined;
-      if (plan.arch === "x86_64" && host?.memmap !== undefined)
-        ourMemoryRanges = x86MemoryRanges(host.memmap).lines;
-      else if (plan.arch === "arm64" && plan.iomem !== undefined)
-        ourMemoryRanges = arm64MemoryRanges(plan.iomem, crashRegion).lines;
       const memFree =
         opts.memFree !== undefined
           ? toSafeNumber(parseSize(opts.memFree, "--mem-free"), "--mem-free")
-          : host?.memFree;
-      const report = diffLoad({
-        facts,
-        plan,
-        ...(ourMemoryRanges !== undefined ? { ourMemoryRanges } : {}),
-        ...(host?.memTotal !== undefined ? { memTotal: host.memTotal } : {}),
-        ...(memFree !== undefined ? { memFree } : {}),
-      });
+          : undefined;
+      const report = diffLog(facts, plan, host, memFree);
       if (opts.json) printJson(ctx.io, report);
-      else {
-        let out = "";
-        for (const f of report.findings) out += `${MARK[f.status]} ${f.topic}: ${f.text}\n`;
-        out += `${report.findings.length} findings, ${report.unexplained} not explained\n`;
-        ctx.io.stdout(out);
-      }
+      else ctx.io.stdout(renderDiffText(report));
       ctx.exitCode = report.unexplained === 0 ? EXIT_OK : EXIT_REFUSED;
     });
 }

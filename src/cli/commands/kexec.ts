@@ -21,11 +21,11 @@ import {
   toolsBefore,
 } from "../../loader/auto.js";
 import { type LoaderKind, type PlanInput, planLoad, segmentBufszOf } from "../../loader/plan.js";
+import { purgatoryOption } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readTextFile } from "../files.js";
 import type { CliContext } from "../main.js";
-import { purgatoryOption } from "./plan.js";
 
 const HELP = `
 Takes kexec-tools' own command line and prints what \`kexec -d\` (kexec-tools 2.0.25 and later) prints for the

@@ -1,33 +1,9 @@
 import { type Command, Option } from "commander";
-import { KexecLabError } from "../../errors.js";
-import type { FormatSpec } from "../../mmu/formats.js";
-import {
-  buildSingleRange,
-  MAX_BUILT_LEAVES,
-  planSingleRange,
-  type SingleRangeSpec,
-} from "../../mmu/single.js";
-import { formatVa, toVaParts } from "../../mmu/types.js";
-import { formatBytes, formatCount, renderTable } from "../../report/format.js";
-import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
+import { renderOverheadText } from "../../report/mmu-text.js";
+import { type MappingOptions, mappingSpec, tableOverhead } from "../../request/mapping.js";
 import { EXIT_OK } from "../exit.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
-
-/** The options `overhead`, `tables` and `walk` share: one format and one mapped range. */
-export interface MappingOptions {
-  arch: "arm64" | "x86_64";
-  granule: string;
-  vaBits?: string;
-  paBits?: string;
-  levels: string;
-  map: "page" | "block";
-  gbpages?: boolean;
-  contiguous?: boolean;
-  size: string;
-  vaBase: string;
-  pa?: string;
-}
 
 export function addMappingOptions(cmd: Command, sizeDefault?: string): Command {
   return cmd
@@ -52,59 +28,6 @@ export function addMappingOptions(cmd: Command, sizeDefault?: string): Command {
     .option("--pa <pa>", "first PA (default: VA mod 2^42, as aligned as the VA)");
 }
 
-function intOption(value: string, name: string): number {
-  if (!/^[0-9]+$/.test(value))
-    throw new KexecLabError("E_USAGE", `${name} takes a number, got "${value}"`, { field: name });
-  return Number(value);
-}
-
-export function mappingSpec(o: MappingOptions): SingleRangeSpec {
-  let format: FormatSpec;
-  if (o.arch === "arm64") {
-    const granule = o.granule === "16k" ? 16384 : o.granule === "64k" ? 65536 : 4096;
-    const vaBits = intOption(o.vaBits ?? "48", "--va-bits") as 39 | 42 | 47 | 48 | 52;
-    format = { arch: "arm64", granule, vaBits };
-    if (o.paBits !== undefined) format.paBits = intOption(o.paBits, "--pa-bits");
-  } else {
-    let levels: 4 | 5 = o.levels === "5" ? 5 : 4;
-    if (o.vaBits !== undefined) {
-      const v = intOption(o.vaBits, "--va-bits");
-      if (v !== 48 && v !== 57) {
-        throw new KexecLabError("E_USAGE", `x86_64 has 48-bit (4-level) or 57-bit (5-level) VAs, not ${v}`, {
-          field: "--va-bits",
-        });
-      }
-      levels = v === 57 ? 5 : 4;
-    }
-    format = { arch: "x86_64", levels };
-    if (o.paBits !== undefined) format.paBits = intOption(o.paBits, "--pa-bits");
-  }
-  const vaBits = format.arch === "arm64" ? format.vaBits : format.levels === 5 ? 57 : 48;
-  const full = parseU64(o.vaBase, "--va-base");
-  const parts = toVaParts(full, vaBits);
-  if (parts === undefined) {
-    throw new KexecLabError(
-      "E_MAP_RANGE",
-      `0x${full.toString(16)} is in neither VA half of a ${vaBits}-bit address space`,
-      { field: "--va-base" },
-    );
-  }
-  const size = toSafeNumber(parseSize(o.size, "--size"), "--size");
-  const spec: SingleRangeSpec = {
-    format,
-    half: parts.half,
-    va: parts.va,
-    size,
-    options: {
-      pageGranular: o.map === "page",
-      largestBlocks: o.arch === "arm64" ? true : o.gbpages === true,
-      contiguous: o.contiguous === true,
-    },
-  };
-  if (o.pa !== undefined) spec.pa = toSafeNumber(parseU64(o.pa, "--pa"), "--pa");
-  return spec;
-}
-
 export function registerOverhead(program: Command, ctx: CliContext): Command {
   const cmd = program
     .command("overhead")
@@ -125,40 +48,9 @@ Examples:
   $ kexec-lab overhead --arch arm64 --va-bits 52 --map block --size 4T --va-base 0xfff0000000000000`,
     )
     .action((opts: MappingOptions & { json?: boolean }) => {
-      const spec = mappingSpec(opts);
-      const plan = planSingleRange(spec);
-      // Small enough to build: build it, and let the builder's own accounting speak.
-      let byLevel = plan.count.byLevel;
-      let pages = plan.count.pages;
-      if (plan.leaves <= MAX_BUILT_LEAVES / 4) {
-        const cost = buildSingleRange(spec).builder.cost();
-        byLevel = cost.byLevel;
-        pages = cost.pages;
-      }
-      const bytes = pages * plan.format.granule;
-      if (opts.json) {
-        printJson(ctx.io, { tablePages: pages, tableBytes: bytes, byLevel });
-        ctx.exitCode = EXIT_OK;
-        return;
-      }
-      const f = plan.format;
-      const r = plan.request;
-      ctx.io.stdout(
-        `${f.name}: ${formatBytes(r.size)} at VA ${formatVa(r.half, r.va, f.vaBits)} -> PA 0x${r.pa.toString(16)}, ${
-          opts.map === "page" ? "page-granular" : "largest blocks"
-        }\n\n`,
-      );
-      const rows = f.levels.map((l) => [
-        `${f.levelName(l.level)} (level ${l.level})`,
-        formatCount(byLevel[String(l.level)]!),
-        formatBytes(byLevel[String(l.level)]! * f.granule),
-      ]);
-      rows.push(["total", formatCount(pages), formatBytes(bytes)]);
-      ctx.io.stdout(`${renderTable(["tables", "pages", "bytes"], rows)}\n\n`);
-      const leafRows = Object.entries(plan.count.leaves)
-        .sort((a, b) => Number(b[0]) - Number(a[0]))
-        .map(([size, n]) => [formatBytes(Number(size)), formatCount(n)]);
-      ctx.io.stdout(`${renderTable(["leaf size", "leaves"], leafRows)}\n`);
+      const o = tableOverhead(mappingSpec(opts));
+      if (opts.json) printJson(ctx.io, { tablePages: o.pages, tableBytes: o.bytes, byLevel: o.byLevel });
+      else ctx.io.stdout(renderOverheadText(o, opts.map === "page"));
       ctx.exitCode = EXIT_OK;
     });
   return cmd;

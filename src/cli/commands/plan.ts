@@ -1,225 +1,22 @@
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
-import { readInputFile } from "../../formats/node/files.js";
-import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
-import { ARCH_NAMES, kernelArchOf, parseArch, ROLE_HEAD_BYTES } from "../../formats/role.js";
-import type { Host } from "../../host/host.js";
-import { readHostDir } from "../../host/node/read.js";
-import { hostPlanFields } from "../../host/plan.js";
-import type { Arch } from "../../kimage/constants.js";
+import { ARCH_NAMES } from "../../formats/role.js";
 import { DEFAULT_KEXEC_TOOLS_VERSION } from "../../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../../loader/kexec-file/version.js";
-import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
-import {
-  formatPlacement,
-  formatPrintSegments,
-  LOADERS,
-  type LoaderKind,
-  type PlanInput,
-  planLoad,
-  planToJson,
-  segmentBufszOf,
-} from "../../loader/plan.js";
-import type { PurgatorySize } from "../../loader/types.js";
-import { formatBytes, hexAddr, renderTable } from "../../report/format.js";
+import { formatPrintSegments, LOADERS, type PlanInput, planLoad, planToJson } from "../../loader/plan.js";
 import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
-import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
+import { renderPlanText } from "../../report/plan-text.js";
+import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkOutputPath, writeOutputFile } from "../files.js";
-import type { CliIo } from "../io.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 
-export interface PlanOptions {
-  /** A kexec-lab-collect directory (or a recording) standing for the machine. */
-  host?: string;
-  /** The host's /proc/cmdline as the command line (kexec --reuse-cmdline). */
-  reuseCmdline?: boolean;
-  /** --arch as typed (arm64, aarch64, x86_64, amd64); absent: from the kernel file. */
-  arch?: string;
-  kernel: string;
-  initrd?: string;
-  initrdSize?: string;
-  dtb?: string;
-  iomem?: string;
-  memmap?: string;
-  memblockMemory?: string;
-  memblockReserved?: string;
-  append?: string;
-  loader: LoaderKind;
-  kernelVersion?: string;
-  kexecToolsVersion?: string;
-  kexecBinary?: string;
-  purgatory?: string;
-  cpus?: string;
-  crngNotReady?: boolean;
-  kexecFileSyscall?: boolean;
-  khoScratch?: string;
-  /** --cma SIZE@ADDR gives a string; --no-cma sets false. */
-  cma?: string | boolean;
-  kexecDebug?: boolean;
-  acpiRsdp?: string;
-  memMin?: string;
-  memMax?: string;
-  crash?: boolean;
-  crashkernel?: string;
-  pageSize?: string;
-  seed?: string;
-  wipeKaslrSeed?: boolean;
-  outDtb?: string;
-  force?: boolean;
-  json?: boolean;
-  printSegments?: boolean;
-  explain?: boolean;
-  via?: "kexec-tools" | "systemd";
-}
-
-/** "SIZE@OFFSET" as in crashkernel=256M@0x80000000: the region [OFFSET, OFFSET + SIZE). */
-export function parseCrashkernel(s: string): { start: number; end: number } {
-  const m = /^([^@]+)@(.+)$/.exec(s.trim());
-  if (!m)
-    throw new KexecLabError("E_USAGE", `--crashkernel wants SIZE@OFFSET (e.g. 256M@0x80000000), got "${s}"`, {
-      field: "crashkernel",
-    });
-  const size = toSafeNumber(parseSize(m[1], "crashkernel size"), "crashkernel size");
-  const start = toSafeNumber(parseSize(m[2], "crashkernel offset"), "crashkernel offset");
-  return { start, end: start + size };
-}
-
-/**
- * The architecture of a plan: --arch (any name parseArch takes), else what the kernel file is (an
- * Image is arm64, a bzImage x86_64, an ELF by e_machine), else arm64 (a gzip kernel is an Image.gz).
- */
-export function planArch(opts: { arch?: string; kernel: string }, host?: Host): Arch {
-  if (opts.arch !== undefined) return parseArch(opts.arch);
-  return kernelFileArch(opts.kernel) ?? host?.arch ?? "arm64";
-}
-
-/**
- * Common options of `plan` (and of any command that plans from real files). `read.sizesOnly` reads
- * only the headers and sizes placement needs (see readPlanFiles); a wrapped kernel (zboot, UKI,
- * compressed) is decompressed, with a progress bar on `io`'s stderr when `io` is given.
- */
-export async function planInputFromOptions(
-  opts: PlanOptions,
-  read: ReadPlanOptions = {},
-  io?: CliIo,
-): Promise<PlanInput> {
-  if (opts.initrd !== undefined && opts.initrdSize !== undefined) {
-    throw new KexecLabError("E_USAGE", "--initrd and --initrd-size exclude each other", {
-      field: "--initrd-size",
-    });
-  }
-  const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
-  if (opts.reuseCmdline && host?.cmdline === undefined) {
-    throw new KexecLabError("E_USAGE", "--reuse-cmdline needs --host with a cmdline.txt", {
-      field: "--reuse-cmdline",
-    });
-  }
-  const progress = io ? startProgress(io, `decompress ${opts.kernel}`) : undefined;
-  let files: Awaited<ReturnType<typeof readPlanFiles>>;
-  try {
-    files = await readPlanFiles(
-      {
-        kernel: opts.kernel,
-        ...(opts.initrd !== undefined ? { initrd: opts.initrd } : {}),
-        ...(opts.initrdSize !== undefined
-          ? {
-              initrdSize: toSafeNumber(parseSize(opts.initrdSize, "--initrd-size"), "--initrd-size"),
-            }
-          : {}),
-        ...(opts.dtb !== undefined ? { dtb: opts.dtb } : {}),
-        ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
-      },
-      progress ? { ...read, onProgress: (d, t) => progress.update(d, t) } : read,
-    );
-  } finally {
-    progress?.stop();
-  }
-  // A wrapped kernel (UKI, compressed) says its architecture through the kernel inside.
-  const arch =
-    opts.arch === undefined && files.kernelFormat !== undefined
-      ? (kernelArchOf(files.kernel.subarray(0, ROLE_HEAD_BYTES)) ?? planArch(opts, host))
-      : planArch(opts, host);
-  const input: PlanInput = {
-    arch,
-    loader: opts.loader,
-    ...(host !== undefined ? hostPlanFields(host, arch, opts.loader) : {}),
-    ...files,
-  };
-  if (opts.via !== undefined) input.via = opts.via;
-  if (opts.reuseCmdline && opts.append !== undefined) {
-    throw new KexecLabError("E_USAGE", "--reuse-cmdline and --append exclude each other", {
-      field: "--append",
-    });
-  }
-  if (opts.reuseCmdline) input.append = host!.cmdline!;
-  if (opts.append !== undefined) input.append = opts.append;
-  if (opts.memMin !== undefined) input.memMin = toSafeNumber(parseSize(opts.memMin, "mem-min"), "mem-min");
-  if (opts.memMax !== undefined) input.memMax = toSafeNumber(parseSize(opts.memMax, "mem-max"), "mem-max");
-  if (opts.crash || opts.crashkernel !== undefined) input.crash = true;
-  if (opts.crashkernel !== undefined) input.crashRegion = parseCrashkernel(opts.crashkernel);
-  if (opts.pageSize !== undefined)
-    input.pageSize = toSafeNumber(parseSize(opts.pageSize, "page-size"), "page-size");
-  if (opts.seed !== undefined) input.seed = toSafeNumber(parseU64(opts.seed, "seed"), "seed", 0xffffffffn);
-  if (opts.wipeKaslrSeed) input.wipeKaslrSeed = true;
-  const text = (f: string) => new TextDecoder().decode(readInputFile(f));
-  if (opts.memmap !== undefined) {
-    input.memmap = text(opts.memmap);
-    input.memmapName = opts.memmap;
-  }
-  if (opts.memblockMemory !== undefined) input.memblockMemory = text(opts.memblockMemory);
-  if (opts.memblockReserved !== undefined) input.memblockReserved = text(opts.memblockReserved);
-  if (opts.kernelVersion !== undefined) input.kernelVersion = opts.kernelVersion;
-  if (opts.crngNotReady) input.crngReady = false;
-  if (opts.khoScratch !== undefined)
-    input.khoScratch = opts.khoScratch.split(",").map((x) => parseCrashkernel(x));
-  if (typeof opts.cma === "string") input.cma = parseCrashkernel(opts.cma);
-  if (opts.cma === false) input.noCma = true;
-  if (opts.kexecDebug) input.kexecDebug = true;
-  if (opts.acpiRsdp !== undefined)
-    input.acpiRsdp = toSafeNumber(parseU64(opts.acpiRsdp, "acpi-rsdp"), "acpi-rsdp");
-  if (opts.kexecFileSyscall === false) input.kexecFileSyscall = false;
-  if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
-  if (opts.cpus !== undefined) input.cpus = toSafeNumber(parseU64(opts.cpus, "cpus"), "cpus", 8192n);
-  const purgatory = purgatoryOption(opts, arch);
-  if (purgatory !== undefined) input.purgatory = purgatory;
-  return input;
-}
-
-/**
- * The purgatory segment's size from --kexec-binary FILE (the purgatory embedded in that kexec, laid
- * out as elf_rel_load does) or --purgatory PRESET (a measured distribution build); undefined when
- * neither is given (the loader's default model). Errors: E_USAGE for both at once or an unknown
- * preset; the binary's own errors from purgatoryFromKexecBinary.
- */
-export function purgatoryOption(
-  opts: { kexecBinary?: string; purgatory?: string },
-  arch: Arch,
-): PurgatorySize | undefined {
-  if (opts.kexecBinary !== undefined && opts.purgatory !== undefined)
-    throw new KexecLabError("E_USAGE", "give --kexec-binary or --purgatory, not both", {
-      field: "purgatory",
-    });
-  if (opts.kexecBinary !== undefined) {
-    const p = purgatoryFromKexecBinary(readInputFile(opts.kexecBinary), arch, opts.kexecBinary);
-    return {
-      bufsz: p.bufsz,
-      memsz: p.memsz,
-      ...(p.align !== undefined ? { align: p.align } : {}),
-      ...(p.entryOffset !== undefined ? { entryOffset: p.entryOffset } : {}),
-      ...(p.source !== undefined ? { source: p.source } : {}),
-    };
-  }
-  if (opts.purgatory !== undefined) return purgatoryPreset(opts.purgatory, arch);
-  return undefined;
-}
-
 /**
  * The real-file options (--kernel, --initrd, --dtb, --iomem, --append, --loader, --mem-min/--mem-max,
  * -p/--crashkernel, --page-size, --seed, --wipe-kaslr-seed) on any command; with
- * planInputFromOptions() they give a PlanInput for planLoad(). Used by `plan`, meant for `run` too.
+ * planInputFromOptions() (src/request/node/plan-input.ts) they give a PlanInput for planLoad(). Used by `plan`, meant for `run` too.
  */
 export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolean }): Command {
   const kernelHelp =
@@ -350,39 +147,25 @@ segment, its size and alignment and the largest free range).`,
     )
     .action(async (opts: PlanOptions) => {
       if (opts.outDtb !== undefined) checkOutputPath(opts.outDtb, opts.force === true);
-      const plan = planLoad(
-        await planInputFromOptions(opts, { sizesOnly: opts.outDtb === undefined }, ctx.io),
-      );
+      const progress = startProgress(ctx.io, `decompress ${opts.kernel}`);
+      let input: PlanInput;
+      try {
+        input = await planInputFromOptions(opts, {
+          sizesOnly: opts.outDtb === undefined,
+          onProgress: (d, t) => progress.update(d, t),
+        });
+      } finally {
+        progress.stop();
+      }
+      const plan = planLoad(input);
       if (opts.outDtb !== undefined) {
         if (!plan.patchedDtb)
           throw new KexecLabError("E_USAGE", "--out-dtb: this load has no DTB", { field: "out-dtb" });
         writeOutputFile(opts.outDtb, plan.patchedDtb, opts.force === true);
       }
-      if (opts.printSegments) {
-        ctx.io.stdout(formatPrintSegments(plan));
-      } else if (opts.json) {
-        printJson(ctx.io, planToJson(plan));
-      } else {
-        const rows = plan.segments.map((s, i) => [
-          String(i),
-          s.label ?? "",
-          hexAddr(s.mem),
-          hexAddr(s.mem + s.memsz),
-          formatBytes(s.memsz),
-          formatBytes(segmentBufszOf(s)),
-        ]);
-        let out = `${plan.arch} ${plan.loader === "kexec-file" ? "kexec_file_load" : "kexec_load"}${plan.kernelVersion !== undefined ? ` (kernel ${plan.kernelVersion} rules)` : ""}, memory map from ${plan.memoryMapSource} (${formatBytes(plan.memoryMap.ramBytes)} RAM)\n`;
-        out += `syscall: ${plan.selection}\n\n`;
-        out += `${renderTable(["#", "segment", "mem", "end", "memsz", "bufsz"], rows, ["right", "left", "left", "left", "right", "right"])}\n\n`;
-        plan.segments.forEach((s, i) => {
-          out += `${i} ${s.label}: ${formatPlacement(s.placement)}\n`;
-        });
-        out += "\n";
-        out += `entry ${hexAddr(plan.entry)}, kernel entry ${hexAddr(plan.kernelEntry)}${plan.dtbAddress !== undefined ? `, dtb ${hexAddr(plan.dtbAddress)}` : ""}\n`;
-        for (const n of plan.notes) out += `note: ${n}\n`;
-        if (opts.explain) out += `\n${formatLegend(PLAN_LEGEND)}`;
-        ctx.io.stdout(out);
-      }
+      if (opts.printSegments) ctx.io.stdout(formatPrintSegments(plan));
+      else if (opts.json) printJson(ctx.io, planToJson(plan));
+      else ctx.io.stdout(renderPlanText(plan) + (opts.explain ? `\n${formatLegend(PLAN_LEGEND)}` : ""));
       ctx.exitCode = plan.verdict.ok ? EXIT_OK : EXIT_REFUSED;
     });
 }

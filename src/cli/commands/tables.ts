@@ -1,13 +1,13 @@
 import type { Command } from "commander";
 import { dumpTree, tableImage } from "../../mmu/dump.js";
 import { buildSingleRange } from "../../mmu/single.js";
+import { tablesJson } from "../../report/mmu-text.js";
+import { type MappingOptions, mappingSpec } from "../../request/mapping.js";
 import { EXIT_OK } from "../exit.js";
 import { writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
-import { addMappingOptions, type MappingOptions, mappingSpec } from "./overhead.js";
-
-const hex = (n: number) => `0x${n.toString(16)}`;
+import { addMappingOptions } from "./overhead.js";
 
 export function registerTables(program: Command, ctx: CliContext): Command {
   const cmd = program
@@ -36,21 +36,7 @@ Examples:
       if (opts.binary !== undefined)
         writeOutputFile(opts.binary, tableImage(mem, builder), opts.force === true);
       if (opts.json) {
-        const roots = builder.rootsForTlb();
-        printJson(ctx.io, {
-          format: format.name,
-          granule: format.granule,
-          roots:
-            format.arch === "arm64"
-              ? {
-                  ttbr0: roots.ttbr0 < 0 ? null : hex(roots.ttbr0),
-                  ttbr1: roots.ttbr1 < 0 ? null : hex(roots.ttbr1),
-                }
-              : { cr3: hex(roots.ttbr0) },
-          tablePages: pages.length,
-          tableBytes: pages.length * format.granule,
-          pages: pages.map((p, i) => ({ pa: hex(p.pa), level: p.level, offset: hex(i * format.granule) })),
-        });
+        printJson(ctx.io, tablesJson(built));
       } else {
         const label = format.arch === "x86_64" ? "CR3" : request.half === 1 ? "TTBR1" : "TTBR0";
         ctx.io.stdout(dumpTree(mem, format, [{ half: request.half, pa: builder.root(request.half), label }]));

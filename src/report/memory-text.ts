@@ -1,0 +1,79 @@
+/** `kexec-lab memory`'s text output for a MemoryAnswer (src/memory/answer.ts). Browser-safe. */
+
+import type { MemoryAnswer } from "../memory/answer.js";
+import { formatBytes, hexAddr, renderTable } from "./format.js";
+
+/**
+ * What the running kernel holds for the load (pages and bytes: source, indirection, control, parked,
+ * unusable; held until kexec -e, the loader's file copy, the peak) against MemFree/MemAvailable, the
+ * crashkernel= estimate part by part (kdumpctl estimate's formula), whether the crash load fits its
+ * reservation, and the notes. Ends with a newline.
+ */
+export function renderMemoryText(a: MemoryAnswer): string {
+  const l = a.load;
+  const ps = l.pageSize;
+  const lines: string[] = [];
+  lines.push(`${l.crash ? "crash load (kexec -p)" : "load"}: what the running kernel holds`);
+  lines.push("");
+  const rows = [
+    ["source pages", String(l.sourcePages), formatBytes(l.sourcePages * ps)],
+    ["indirection pages", String(l.indirectionPages), formatBytes(l.indirectionPages * ps)],
+    [
+      l.crash ? "control pages (in the reservation)" : "control pages",
+      String(l.controlPages),
+      formatBytes(l.controlPages * ps),
+    ],
+    ["parked (dest_pages)", String(l.parkedPages), formatBytes(l.parkedPages * ps)],
+    ["unusable pages", String(l.unusablePages), formatBytes(l.unusablePages * ps)],
+    ["held until kexec -e", "", formatBytes(l.heldBytes)],
+    ["loader's copy of the files", "", formatBytes(l.fileBufferBytes)],
+    ["peak during the load", "", formatBytes(l.peakBytes)],
+  ];
+  lines.push(renderTable(["", "pages", "bytes"], rows, ["left", "right", "right"]));
+  if (l.refused !== undefined) lines.push(`the kernel's kexec_load checks refuse this load: ${l.refused}`);
+  if (l.against !== undefined) {
+    lines.push(
+      l.verdict === "fits"
+        ? `fits: peak ${formatBytes(l.peakBytes)} <= ${l.against.name} ${formatBytes(l.against.bytes)}`
+        : `SHORT: peak ${formatBytes(l.peakBytes)} > ${l.against.name} ${formatBytes(l.against.bytes)}: kimage_alloc_pages() would fail with ENOMEM`,
+    );
+  }
+  const c = a.crashkernel;
+  lines.push("");
+  lines.push("crashkernel= (kdumpctl estimate's formula)");
+  lines.push("");
+  lines.push(
+    renderTable(
+      ["part", "bytes"],
+      [
+        ...c.parts.map((p) => [p.name, formatBytes(p.bytes)]),
+        ["estimated", formatBytes(c.estimatedBytes)],
+        [`baseline (${c.baselineRanges} at ${c.systemGiB}G)`, formatBytes(c.baselineBytes)],
+        ["recommended", formatBytes(c.recommendedBytes)],
+        ...(c.reservedBytes !== undefined ? [["reserved now", formatBytes(c.reservedBytes)]] : []),
+      ],
+      ["left", "right"],
+    ),
+  );
+  lines.push(`kernel size: ${c.kernelSource}`);
+  if (c.reservedBytes !== undefined && c.reservedBytes < c.recommendedBytes)
+    lines.push(
+      `WARNING: the reservation (${formatBytes(c.reservedBytes)}) is below the recommended ${formatBytes(c.recommendedBytes)}`,
+    );
+  const f = a.crashFit;
+  if (f !== undefined) {
+    lines.push("");
+    lines.push(
+      `crash load in the reservation [${hexAddr(f.region.start)}, ${hexAddr(f.region.end)}) (${formatBytes(f.region.end - f.region.start)}):`,
+    );
+    if (!f.placed) lines.push(`  does not load: ${f.error}`);
+    else {
+      lines.push(`  segments ${formatBytes(f.segmentsBytes)}, left ${formatBytes(f.leftBytes)}`);
+      lines.push(
+        `  the crash kernel needs about ${formatBytes(f.runtimeNeedBytes)} more while it runs (estimate: initrd unpacked x 2 + modules + 16 MiB): ${f.fits ? "fits" : "SHORT"}`,
+      );
+    }
+  }
+  for (const n of a.notes) lines.push(`note: ${n}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,47 @@
+/**
+ * Rules behind `kexec-lab plan`'s options that are not kexec's own: which architecture a load is
+ * for, and the SIZE@OFFSET regions of crashkernel=, --cma and --kho-scratch. Browser-safe.
+ */
+
+import { KexecLabError } from "../errors.js";
+import { parseArch } from "../formats/role.js";
+import type { Arch } from "../kimage/constants.js";
+import { parseSize, toSafeNumber } from "../scenario/numbers.js";
+
+/** What the architecture of a load can be inferred from, strongest first. */
+export interface ArchEvidence {
+  /** --arch as typed (any name parseArch takes: arm64, aarch64, x86_64, amd64). */
+  arch?: string;
+  /** What the kernel inside a wrapper (UKI, compressed, zboot) is (kernelArchOf on its first bytes). */
+  innerKernelArch?: Arch;
+  /** What the kernel file itself is: an Image arm64, a bzImage x86_64, an ELF by e_machine. */
+  kernelFileArch?: Arch;
+  /** The --host machine's uname -m. */
+  hostArch?: Arch;
+}
+
+/**
+ * The architecture of a load: --arch, else the kernel's (the one inside a wrapper first, then the
+ * file's), else the host's, else arm64 (a gzip kernel with nothing else to go on is an Image.gz,
+ * since x86_64 kernels are bzImages). Errors: parseArch's E_USAGE for an --arch it does not know.
+ */
+export function inferArch(e: ArchEvidence): Arch {
+  if (e.arch !== undefined) return parseArch(e.arch);
+  return e.innerKernelArch ?? e.kernelFileArch ?? e.hostArch ?? "arm64";
+}
+
+/**
+ * "SIZE@OFFSET" as in crashkernel=256M@0x80000000 (sizes as parseSize takes them: 256M, 0x10000000):
+ * the region [OFFSET, OFFSET + SIZE). `field` names the option in errors (E_USAGE for another shape,
+ * parseSize's errors for a bad number).
+ */
+export function parseSizeAt(text: string, field = "crashkernel"): { start: number; end: number } {
+  const m = /^([^@]+)@(.+)$/.exec(text.trim());
+  if (!m)
+    throw new KexecLabError("E_USAGE", `--${field} wants SIZE@OFFSET (e.g. 256M@0x80000000), got "${text}"`, {
+      field,
+    });
+  const size = toSafeNumber(parseSize(m[1], `${field} size`), `${field} size`);
+  const start = toSafeNumber(parseSize(m[2], `${field} offset`), `${field} offset`);
+  return { start, end: start + size };
+}
