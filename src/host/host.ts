@@ -38,6 +38,7 @@ export const HOST_FILES = [
   "kexec-version.txt",
   "kexec-path.txt",
   "kexec_crash_size.txt",
+  "kexec-file.txt",
   "nproc.txt",
   "meminfo.txt",
   "modules.txt",
@@ -73,6 +74,13 @@ export interface Host {
   /** From dmesg.txt: the ACPI RSDP address ("ACPI: RSDP 0x..."), x86. */
   acpiRsdp?: number;
   kexecPath?: string;
+  /**
+   * kexec-file.txt: whether the running kernel has kexec_file_load (CONFIG_KEXEC_FILE), as the
+   * collection script read it from the kernel's config or its symbols; undefined when not known.
+   */
+  kexecFileSyscall?: boolean;
+  /** Where kexecFileSyscall was read (/boot/config-..., /proc/config.gz, /proc/kallsyms). */
+  kexecFileSource?: string;
   /** /sys/kernel/kexec_crash_size in bytes (0: no reservation). */
   crashSize?: number;
   cpus?: number;
@@ -166,6 +174,21 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
   if (ktv) host.kexecToolsVersion = ktv[1]!;
   const kp = line(files["kexec-path.txt"]);
   if (kp !== undefined) host.kexecPath = kp;
+  const kf = line(files["kexec-file.txt"]);
+  if (kf !== undefined) {
+    const m = /^(yes|no)(?:\s+(\S.*))?$/.exec(kf);
+    if (!m) {
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `expected "yes" or "no" and where it was read, got "${kf.slice(0, 40)}"`,
+        {
+          file: `${source}/kexec-file.txt`,
+        },
+      );
+    }
+    host.kexecFileSyscall = m[1] === "yes";
+    if (m[2] !== undefined) host.kexecFileSource = m[2];
+  }
   const crash = integer(files["kexec_crash_size.txt"], "kexec_crash_size.txt", source);
   if (crash !== undefined) host.crashSize = crash;
   const cpus = integer(files["nproc.txt"], "nproc.txt", source);

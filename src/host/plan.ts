@@ -29,6 +29,7 @@ export type HostPlanFields = Pick<
   | "kernelVersion"
   | "crngReady"
   | "acpiRsdp"
+  | "kexecFileSyscall"
   | "purgatory"
 >;
 
@@ -67,7 +68,8 @@ export function hostCrashRegion(host: Host): Range | undefined {
  *   follows (src/loader/auto.ts syscallPlan); its purgatory preset when the description names the
  *   Debian build (host.purgatoryPreset);
  *   uname -r (uname.txt): the running kernel's version, for the kexec_file_load rules;
- *   dmesg (dmesg.txt): whether the random pool was ready (x86 RNG seed setup_data) and the ACPI RSDP.
+ *   dmesg (dmesg.txt): whether the random pool was ready (x86 RNG seed setup_data) and the ACPI RSDP;
+ *   kexec-file.txt: "no" when the running kernel lacks CONFIG_KEXEC_FILE (kexec_file_load: ENOSYS).
  * `loader` is kept for callers that want to know which of these a loader uses; every field is passed.
  */
 export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): HostPlanFields {
@@ -95,6 +97,8 @@ export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): Hos
   if (kv !== undefined) out.kernelVersion = kv;
   if (host.crngReady !== undefined) out.crngReady = host.crngReady;
   if (host.acpiRsdp !== undefined) out.acpiRsdp = host.acpiRsdp;
+  // A kernel without CONFIG_KEXEC_FILE answers kexec_file_load with ENOSYS (kexec-tools falls back).
+  if (host.kexecFileSyscall === false) out.kexecFileSyscall = false;
   if (host.purgatoryPreset !== undefined) out.purgatory = purgatoryPreset(host.purgatoryPreset, arch);
   return out;
 }
