@@ -6,7 +6,11 @@ import { readPlanFiles } from "../../formats/node/plan-files.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
 import { LOADERS, type LoaderKind, type PlanInput, planLoad } from "../../loader/plan.js";
 import type { FreePagePolicy } from "../../machine/freepages.js";
-import { kernelPayloadOf, syntheticKernelPayload } from "../../model/kernel-payload.js";
+import {
+  kernelPayloadOf,
+  scenarioKernelPayload,
+  syntheticKernelPayload,
+} from "../../model/kernel-payload.js";
 import { traceModeler } from "../../model/model.js";
 import type { KernelPayload, LoadCall } from "../../model/phases.js";
 import { defaultProfileName, type Profile, resolveProfileRefs } from "../../model/profiles.js";
@@ -325,7 +329,11 @@ function runFromOptions(
       maxBytes: ctx.maxMemory,
       pageMap: opts.html !== undefined,
     });
-    return { outcome, reboot: { profiles, call: callOf(sc.arch, outcome) } };
+    const kernel = scenarioKernelPayload(sc, readInputFile);
+    return {
+      outcome,
+      reboot: { profiles, call: callOf(sc.arch, outcome), ...(kernel !== undefined ? { kernel } : {}) },
+    };
   }
 
   const seed = parseInteger(opts.seed, "--seed");
