@@ -58,6 +58,28 @@ describe("reboot report of a run", () => {
     for (const s of c.strategies) expect(s.seconds).toBe(0);
   });
 
+  it("answers every question of the list in every configuration (a number, or why it is nothing)", () => {
+    const topics = [/kexec_file_load|kexec_load instead/, /no-checks/, /CMA/, /uncompressed/, /granule/];
+    const configs = [
+      rb,
+      rebootReport(r, altra, { call: "kexec_load", purgatoryChecks: false, cma: false, kernel }),
+      rebootReport(r, altra, { call: "kexec_file_load", purgatoryChecks: true, cma: true, kernel }),
+      rebootReport(r, altra, { call: "kexec_file_load", purgatoryChecks: true, cma: false }),
+    ];
+    for (const c of configs) {
+      for (const t of topics) expect(c.savings.some((v) => t.test(v.change))).toBe(true);
+    }
+    // with CMA on, going back costs the relocation; kexec_load adds arm64's caches-off purgatory
+    const cma = configs[2]!;
+    const noCma = cma.savings.find((v) => v.change.startsWith("without CMA"))!;
+    expect(noCma.saved).toBeCloseTo(-r.strategies[0]!.model![0]!.seconds, 12);
+    const load = cma.savings.find((v) => v.change.startsWith("kexec_load instead"))!;
+    expect(load.saved).toBeCloseTo(-rb.strategies[0]!.phases[1]!.seconds, 9);
+    // arm64 enters its kernel uncompressed, whatever the file was: nothing to gain
+    const unknown = configs[3]!.savings.find((v) => v.change.includes("uncompressed"))!;
+    expect(unknown.saved).toBe(0);
+  });
+
   it("is deterministic", () => {
     const again = rebootReport(r, altra, { call: "kexec_load", purgatoryChecks: true, cma: false, kernel });
     expect(JSON.stringify(again)).toBe(JSON.stringify(rb));
