@@ -83,6 +83,21 @@ describe("reboot phases", () => {
     expect(phase(rebootPhases(input({ purgatoryChecks: false }), altra), "purgatory").seconds).toBe(0);
   });
 
+  it("shutdown: only a machine with a published figure has it, as that constant, first", () => {
+    const stingray = builtinProfile("broadcom-stingray");
+    const ps = rebootPhases(input(), stingray);
+    expect(ps.map((p) => p.name)).toEqual(["shutdown", "relocation", "purgatory", "decompress"]);
+    expect(ps[0]!.seconds).toBe(stingray.publishedShutdown!.seconds);
+    // the mean of the two published runs (0.022131328 s and 0.032066576 s)
+    expect(ps[0]!.seconds).toBeCloseTo((0.022131328 + 0.032066576) / 2, 12);
+    expect(ps[0]!.how).toContain("not modeled");
+    // the same input on a machine without a published figure: no shutdown phase, nothing else changes
+    expect(rebootPhases(input(), { ...stingray, publishedShutdown: undefined }).slice(0)).toEqual(
+      ps.slice(1),
+    );
+    expect(altra.publishedShutdown).toBeUndefined();
+  });
+
   it("nothing relocated (CMA placement, in place): the relocation phase is zero", () => {
     const ps = rebootPhases(
       input({ relocation: { strategy: "in-place", seconds: 0, bytes: 0, sampled: false } }),

@@ -1,11 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { bzImageHeader } from "../src/formats/synth.js";
-import { kernelPayloadOf, syntheticKernelPayload } from "../src/model/kernel-payload.js";
+import {
+  kernelPayloadOf,
+  scenarioKernelPayload,
+  syntheticKernelPayload,
+} from "../src/model/kernel-payload.js";
 import { traceModeler } from "../src/model/model.js";
 import { builtinProfile } from "../src/model/profiles.js";
 import { rebootReport } from "../src/model/reboot.js";
 import { runScenario } from "../src/reloc/run.js";
 import { defaultScenario } from "../src/scenario/default.js";
+import { loadScenario } from "../src/scenario/load.js";
 import { runCli } from "./helpers/cli.js";
 
 const MiB = 1024 * 1024;
@@ -53,6 +58,28 @@ describe("reboot report of a run", () => {
     for (const s of c.strategies) expect(s.seconds).toBe(0);
   });
 
+  it("answers every question of the list in every configuration (a number, or why it is nothing)", () => {
+    const topics = [/kexec_file_load|kexec_load instead/, /no-checks/, /CMA/, /uncompressed/, /granule/];
+    const configs = [
+      rb,
+      rebootReport(r, altra, { call: "kexec_load", purgatoryChecks: false, cma: false, kernel }),
+      rebootReport(r, altra, { call: "kexec_file_load", purgatoryChecks: true, cma: true, kernel }),
+      rebootReport(r, altra, { call: "kexec_file_load", purgatoryChecks: true, cma: false }),
+    ];
+    for (const c of configs) {
+      for (const t of topics) expect(c.savings.some((v) => t.test(v.change))).toBe(true);
+    }
+    // with CMA on, going back costs the relocation; kexec_load adds arm64's caches-off purgatory
+    const cma = configs[2]!;
+    const noCma = cma.savings.find((v) => v.change.startsWith("without CMA"))!;
+    expect(noCma.saved).toBeCloseTo(-r.strategies[0]!.model![0]!.seconds, 12);
+    const load = cma.savings.find((v) => v.change.startsWith("kexec_load instead"))!;
+    expect(load.saved).toBeCloseTo(-rb.strategies[0]!.phases[1]!.seconds, 9);
+    // arm64 enters its kernel uncompressed, whatever the file was: nothing to gain
+    const unknown = configs[3]!.savings.find((v) => v.change.includes("uncompressed"))!;
+    expect(unknown.saved).toBe(0);
+  });
+
   it("is deterministic", () => {
     const again = rebootReport(r, altra, { call: "kexec_load", purgatoryChecks: true, cma: false, kernel });
     expect(JSON.stringify(again)).toBe(JSON.stringify(rb));
@@ -65,6 +92,63 @@ describe("kernel payload", () => {
     expect(bz.format).toBe("bzImage");
     expect(bz.uncompressedBytes).toBeGreaterThan(bz.compressedBytes);
     expect(syntheticKernelPayload("arm64", 10).format).toBe("Image");
+  });
+});
+
+describe("the kernel of a scenario file", () => {
+  const machine = {
+    arch: "x86_64",
+    memoryMap: [{ start: "0x100000", end: "0x100000000", type: "ram" }],
+  };
+  const noRead = (path: string): Uint8Array => {
+    throw new Error(`read ${path}`);
+  };
+
+  it("synthetic kernel segment: the arch's kernel (x86_64 bzImage, sizes assumed)", () => {
+    const sc = loadScenario({ machine, segments: [{ label: "kernel", mem: "0x1000000", memsz: "16M" }] });
+    const k = scenarioKernelPayload(sc, noRead)!;
+    expect(k.format).toBe("bzImage");
+    expect(k.sizeFrom).toBe("assumed");
+    expect(k.compressedBytes).toBe(16 * MiB - 0x4000);
+  });
+
+  it("a file segment is read and recognised; no kernel segment: undefined", () => {
+    const bz = bzImageHeader({ initSize: 44 * MiB }, 8 * MiB);
+    const sc = loadScenario({
+      machine,
+      segments: [{ label: "kernel", mem: "0x1000000", memsz: "16M", content: { kind: "file", path: "bz" } }],
+    });
+    expect(scenarioKernelPayload(sc, () => bz)).toEqual(kernelPayloadOf(bz));
+    const none = loadScenario({ machine, segments: [{ label: "initrd", mem: "0x1000000", memsz: "16M" }] });
+    expect(scenarioKernelPayload(none, noRead)).toBeUndefined();
+  });
+
+  it("run --scenario models the kernel's phases (bzImage self-decompression on x86_64)", async () => {
+    const r = await runCli([
+      "run",
+      "--scenario",
+      "examples/pc-4g-x86_64.json",
+      "--strategy",
+      "x86-ident",
+      "--json",
+    ]);
+    const d = JSON.parse(r.out);
+    expect(d.reboot.kernel.format).toBe("bzImage");
+    const dec = d.reboot.strategies[0].phases.find((p: { name: string }) => p.name === "decompress");
+    expect(dec.seconds).toBeGreaterThan(0);
+    const files = JSON.parse(
+      (
+        await runCli([
+          "run",
+          "--scenario",
+          "examples/debian-arm64-files.json",
+          "--strategy",
+          "in-place",
+          "--json",
+        ])
+      ).out,
+    );
+    expect(files.reboot.kernel.format).toBe("Image");
   });
 });
 

@@ -6,7 +6,7 @@ export {
   type CalibrationResult,
   calibrate,
 } from "./calibrate.js";
-export { kernelPayloadOf, syntheticKernelPayload } from "./kernel-payload.js";
+export { kernelPayloadOf, scenarioKernelPayload, syntheticKernelPayload } from "./kernel-payload.js";
 export {
   COMPONENTS,
   type ModelDetail,

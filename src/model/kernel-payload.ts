@@ -8,6 +8,7 @@
 
 import { isArm64Image } from "../formats/arm64-image.js";
 import { isBzImage, parseBzImage } from "../formats/bzimage.js";
+import type { ReadFile, Scenario } from "../scenario/load.js";
 import { ASSUMED_RATIO, type Codec, type KernelPayload } from "./phases.js";
 
 const CODECS: readonly Codec[] = ["gzip", "bzip2", "lzma", "xz", "lzo", "lz4", "zstd"];
@@ -93,4 +94,30 @@ export function syntheticKernelPayload(arch: "arm64" | "x86_64", size: number): 
     uncompressedBytes: Math.round(compressed * ASSUMED_RATIO.gzip),
     sizeFrom: "assumed",
   };
+}
+
+/**
+ * The kernel of a scenario file (src/scenario/load.ts), so that `run --scenario` models the same
+ * phases as `run --kernel`: with `files`, the kernel file as the loader reads it (placeScenarioFiles);
+ * otherwise the explicit segment labelled "kernel": a file segment's bytes (up to `bufsz`, as loaded),
+ * or for synthetic contents the arch's kernel (syntheticKernelPayload: an Image on arm64, a bzImage
+ * with a gzip payload at the assumed ratio on x86_64, labelled "assumed"). Undefined when no segment
+ * is labelled "kernel" or it is all zero. Errors: whatever `readFile` throws (E_FILE_READ).
+ */
+export function scenarioKernelPayload(sc: Scenario, readFile: ReadFile): KernelPayload | undefined {
+  if (sc.files !== undefined) return kernelPayloadOf(readFile(sc.files.kernel));
+  const k = sc.segments.find((s) => s.label === "kernel");
+  if (k === undefined) return undefined;
+  switch (k.content.kind) {
+    case "zero":
+      return undefined;
+    case "synthetic":
+      return syntheticKernelPayload(sc.arch, k.bufsz ?? k.memsz);
+    case "file": {
+      const data = readFile(k.content.path);
+      return kernelPayloadOf(
+        k.bufsz !== undefined && k.bufsz < data.length ? data.subarray(0, k.bufsz) : data,
+      );
+    }
+  }
 }

@@ -7,6 +7,11 @@
  * the other phases are closed forms of their access streams, documented per phase below.
  *
  * Phases, in the order the CPU runs them:
+ *   shutdown     kernel_kexec (kernel/kexec_core.c): kernel_restart_prepare (reboot notifiers,
+ *                device_shutdown: every driver's .shutdown), migrate_to_reboot_cpu, machine_shutdown
+ *                (secondary CPUs taken offline). Its time is the machine's drivers, not an access stream,
+ *                so it is not modeled: the phase exists only for a profile that carries a published
+ *                measurement of its machine (Profile.publishedShutdown), reported as that constant.
  *   relocation   kimage pages copied to their destinations (arch relocate_kernel / arm64_relocate_new_kernel).
  *                Zero when nothing is relocated: an in-place (crash-style) load, or kexec_file segments
  *                placed in CMA at load time (Linux 6.17, commit 07d24902977e).
@@ -114,8 +119,9 @@ export interface RebootInput {
   relocation: { strategy: string; seconds: number; bytes: number; sampled: boolean };
 }
 
-export type PhaseName = "relocation" | "purgatory" | "decompress";
-export const PHASES: readonly PhaseName[] = ["relocation", "purgatory", "decompress"];
+export type PhaseName = "shutdown" | "relocation" | "purgatory" | "decompress";
+/** Every phase name in path order; "shutdown" appears only on profiles with publishedShutdown. */
+export const PHASES: readonly PhaseName[] = ["shutdown", "relocation", "purgatory", "decompress"];
 
 export interface Phase {
   name: PhaseName;
@@ -173,6 +179,16 @@ export function decompressSeconds(k: KernelPayload, profile: Profile): number {
 /** The phases of one reboot. Pure and deterministic. */
 export function rebootPhases(input: RebootInput, profile: Profile): Phase[] {
   const phases: Phase[] = [];
+  const shutdown = profile.publishedShutdown;
+  if (shutdown !== undefined) {
+    phases.push({
+      name: "shutdown",
+      seconds: shutdown.seconds,
+      bytes: 0,
+      how: `published constant of this machine, not modeled (device_shutdown, secondary CPUs offline): ${shutdown.source}`,
+      sampled: false,
+    });
+  }
   const reloc = input.relocation;
   phases.push({
     name: "relocation",

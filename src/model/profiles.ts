@@ -104,6 +104,13 @@ export const profileSchema = z.object({
   }),
   /** Dotted paths of numeric fields `calibrate` may fit (e.g. "uncached.loadNs"). */
   free: z.array(z.string()),
+  /**
+   * The published time this machine spent between `kexec -e` and the start of relocation (kernel_kexec:
+   * kernel_restart_prepare's device_shutdown, then machine_shutdown taking the secondary CPUs offline).
+   * A measured constant of one machine, not modeled: it depends on its drivers' shutdown callbacks. Only
+   * profiles of a machine with a published figure have it; phases.ts adds a "shutdown" phase for them.
+   */
+  publishedShutdown: z.object({ seconds: nonNegative, source: z.string().min(1) }).optional(),
 });
 
 export type Profile = z.infer<typeof profileSchema>;

@@ -144,9 +144,37 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
       );
       if (opts.purgatoryChecks) {
         add("kexec --no-checks", { ...input, purgatoryChecks: false }, "purgatory skips the SHA-256 check");
+      } else {
+        add(
+          "kexec with the checks (without --no-checks)",
+          { ...input, purgatoryChecks: true },
+          "purgatory hashes every segment but its own",
+        );
       }
+    } else {
+      add(
+        "kexec_load instead of kexec_file_load (kexec -c)",
+        { ...input, call: "kexec_load", purgatoryChecks: true },
+        arch === "arm64"
+          ? "kexec-tools' arm64 purgatory then hashes every segment with MMU and caches off"
+          : "kexec-tools' purgatory checks the digests as the kernel's does",
+      );
+      add(
+        "kexec --no-checks",
+        input,
+        arch === "arm64"
+          ? "nothing: kexec_file_load loads no purgatory on arm64, there is no check to skip"
+          : "nothing: --no-checks is kexec-tools' purgatory option (kexec_load); the kernel's kexec_file purgatory always checks",
+      );
     }
-    if (!opts.cma) {
+    if (opts.cma) {
+      const uncma = relocationOf(b, profile.name, false);
+      add(
+        "without CMA placement (KEXEC_FILE_NO_CMA, kexec --no-cma)",
+        { ...input, segments: segmentsOf(r, { ...opts, cma: false }), relocation: uncma },
+        "the segments are relocated at reboot again",
+      );
+    } else {
       add(
         "kexec_file_load with CMA placement (Linux 6.17+)",
         {
@@ -181,10 +209,32 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
         input,
         "nothing: arm64 kernels are entered uncompressed (kexec-tools and systemd unpack Image.gz or zboot at load time)",
       );
+    } else if (!(k !== undefined && k.format === "bzImage" && k.codec !== "none")) {
+      add(
+        "an uncompressed kernel payload",
+        input,
+        k === undefined || k.format === "unknown"
+          ? "not modeled: the kernel's format is not known"
+          : `nothing: the ${k.format} is not compressed`,
+      );
     }
     const shape = shapeOf(b.name);
     const rel = input.relocation;
-    if (arch === "arm64" && shape !== undefined && rel.bytes > 0) {
+    if (arch !== "arm64") {
+      add(
+        "16K or 64K granule",
+        input,
+        "not available: x86_64 has 4 KiB base pages only (its relocation walks 4 KiB entries)",
+      );
+    } else if (shape === undefined || rel.bytes === 0) {
+      add(
+        "16K or 64K granule",
+        input,
+        rel.bytes === 0
+          ? "nothing: nothing is relocated at reboot and purgatory does not depend on the granule"
+          : `not modeled: ${b.name} has no loop shape to compare granules with`,
+      );
+    } else {
       const at = (pageSize: number) =>
         modelTrace(shapeTrace(shape, Math.min(rel.bytes, GRANULE_SHAPE_BYTES), { pageSize }).raw(), profile, {
           sample: Math.max(64, GRANULE_SAMPLE_BYTES / pageSize),

@@ -167,10 +167,14 @@ export const PUBLISHED_POINTS: readonly PublishedPoint[] = [
     seconds: 7.4895,
     target: { kind: "relative", limit: 0.25 },
     note:
-      "misses: the measurement implies ~680 ns per 16-byte Device access, 5.9x the idle DRAM latency " +
-      "the profile takes as the round trip; no documented ThunderX2 figure explains the rest " +
-      "(candidates: ldp/stp split into 8-byte Device accesses, Non-cacheable fetches of the loop with " +
-      "SCTLR.I clear, a remote socket)",
+      "misses: 7.4895 s over 84 MiB is 5.44 us per 64-byte iteration of copy_page (4 ldp + 4 stnp, 12 " +
+      "instructions, kernels before 5.15), 47 round trips of the 115 ns the profile takes as its idle DRAM " +
+      "latency; the model charges 8 (one per 16-byte Device access, the rule that predicts Stingray within " +
+      "0.5%). The most the sources allow is 28 (16 if each ldp/stnp is split into two 8-byte Device " +
+      "accesses, which the Arm ARM permits, plus 12 Non-cacheable instruction fetches, since SCTLR_ELx.I " +
+      "was cleared with M): still -41%. Needed: on a ThunderX2, the time of one Device-nGnRnE ldp and stnp " +
+      "to local DRAM with SCTLR_EL2.{M,C,I} = 0 (a timed bare-metal loop), and which socket's memory " +
+      "held the 84 MB",
   },
   {
     id: "tx2-84-on",
@@ -186,8 +190,10 @@ export const PUBLISHED_POINTS: readonly PublishedPoint[] = [
     seconds: 0.0395,
     target: { kind: "relative", limit: 0.25 },
     note:
-      "misses: 28.7 ns per copied and cleaned line; the profile's single-core bandwidth and " +
-      "maintenance figures are estimates, none documented for ThunderX2",
+      "misses: 39.5 ms is 28.7 ns per copied and cleaned 64-byte line; the model gives 19.0 ns (6.2 ns " +
+      "copy at the estimated 12 GB/s single-core bandwidth, 12.6 ns dc civac at the estimated 8 " +
+      "cleans to PoC in flight per 115 ns). Needed: a single-core copy bandwidth (STREAM copy, one " +
+      "thread) and the time of dc civac over dirty lines with a dsb sy per 4 KiB page, both on a ThunderX2",
   },
   ...(["ampere-altra", "thunderx2-server", "broadcom-stingray"] as const).map(
     (profile): PublishedPoint => ({

@@ -433,7 +433,7 @@ const PAGE_SCRIPT = `
     if (data.curves.time) lineChart("chart-time", data.curves.time.curves.concat(strategies.filter(function(s){ return s.model && s.model.length && s.model[0].profile === data.curves.time.profile && s.counters.bytesCopied > 0; }).map(function(s){ return { label: "this run: " + s.name, points: [[s.counters.bytesCopied, s.model[0].seconds]], run: true }; })), "modeled seconds ("+data.curves.time.profile+")", function(v){ return v>=1 ? v.toFixed(2)+" s" : v>=1e-3 ? (v*1e3).toFixed(1)+" ms" : (v*1e6).toFixed(0)+" µs"; });
   }
   if (result.reboot && result.reboot.strategies.length) {
-    var rb = result.reboot, phaseColors = { relocation: "#2f6fde", purgatory: "#d1495b", decompress: "#e0832f" };
+    var rb = result.reboot, phaseColors = { relocation: "#2f6fde", purgatory: "#d1495b", decompress: "#e0832f", shutdown: "#6c757d" };
     var phaseNames = rb.strategies[0].phases.map(function(p){ return p.name; });
     function stacked(id, field, title, fmt){
       var el = document.getElementById(id); if (!el) return;

@@ -11,7 +11,7 @@ import { planLoad } from "../loader/plan.js";
 import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";
 import type { PageSize } from "../machine/physmem.js";
-import { kernelPayloadOf, syntheticKernelPayload } from "../model/kernel-payload.js";
+import { kernelPayloadOf, scenarioKernelPayload, syntheticKernelPayload } from "../model/kernel-payload.js";
 import { traceModeler } from "../model/model.js";
 import type { KernelPayload, LoadCall } from "../model/phases.js";
 import { builtinProfile, defaultProfileName, type Profile, resolveProfileRefs } from "../model/profiles.js";
@@ -155,6 +155,7 @@ export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
       pageMap: req.pageMap === true,
     });
     call = loadCallOf(sc.arch, outcome);
+    kernel = scenarioKernelPayload(sc, source.readFile);
   } else {
     const base = defaultScenario(req.arch, req.content, seed, {
       pageSize,
