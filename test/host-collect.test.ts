@@ -100,7 +100,31 @@ describe("kexec-lab-collect, run in the recording guests, fed back with --host",
       for (const line of log.split("\n").filter(Boolean)) expect(line).toMatch(/^missing [\w.-]+: /);
     });
 
+    const realOut = readFileSync(join(c.dir, "kexec-d.txt"), "utf8");
+    // kexec-tools prints this for every errno it would fall back on (-s forbids the fallback).
+    if (/syscall kexec_file_load not available/.test(realOut)) {
+      it(`${c.id}: kexec-lab refuses the load as the kernel did, for the reason the host shows`, async () => {
+        const noSyscall = /^no /.test(readFileSync(join(c.collect, "kexec-file.txt"), "utf8"));
+        const r = await runCli(argsFor(c));
+        expect(r.code).toBe(2);
+        // Debian's arm64 6.1 has no CONFIG_KEXEC_FILE: ENOSYS. Otherwise the recorded refusal is
+        // kexec-tools 2.0.29's KEXEC_FILE_DEBUG flag on a 6.1 kernel: EINVAL.
+        expect(r.err).toMatch(
+          noSyscall ? /E_SYSCALL_REFUSED.*ENOSYS/ : /E_SYSCALL_REFUSED.*EINVAL.*KEXEC_FILE_DEBUG/,
+        );
+        expect(noSyscall).toBe(c.arch === "arm64");
+      });
+      continue;
+    }
     if (c.exitCode !== 0) continue;
+    if (c.syscall === "kexec_file_load")
+      it(`${c.id}: the script saw kexec_file_load in the running kernel`, () => {
+        const f = join(c.collect, "kexec-file.txt");
+        // The custom kernel may be built without kallsyms: then the script says it could not tell.
+        if (existsSync(f)) expect(readFileSync(f, "utf8")).toMatch(/^yes /);
+        else
+          expect(readFileSync(join(c.collect, "collect.log"), "utf8")).toMatch(/^missing kexec-file.txt: /m);
+      });
     it(`${c.id}: kexec-lab kexec --host collect/ reproduces the recorded load`, async () => {
       if (c.syscall === "kexec_load") {
         const r = await runCli(argsFor(c));

@@ -106,6 +106,7 @@ describe("kexec-lab-collect", () => {
       ...(host.kexecToolsVersion !== undefined ? ["--kexec-tools-version", host.kexecToolsVersion] : []),
       ...(host.crngReady === false ? ["--crng-not-ready"] : []),
       ...(host.acpiRsdp !== undefined ? ["--acpi-rsdp", `0x${host.acpiRsdp.toString(16)}`] : []),
+      ...(host.kexecFileSyscall === false ? ["--no-kexec-file-syscall"] : []),
       "--json",
     ]);
     expect(viaHost.code).toBe(viaFiles.code);
