@@ -9,6 +9,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FORMAT_BYTES_SCRIPT, formatBytes } from "../src/report/format.js";
+import { runCli } from "./helpers/cli.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -173,4 +175,26 @@ describe("rendered outputs show sizes only as formatBytes prints them", () => {
       expect(blocks.flatMap((b, i) => scan(b, `${file} example ${i + 1}`))).toEqual([]);
     }
   });
+
+  // Outputs no snapshot keeps: each command's text, as it prints it now.
+  const dir = testTempDir("size-format");
+  const KERNEL = join(ROOT, "../shared/data/kernels/debian-6.1.0-50-cloud-arm64.Image");
+  const HOST = join(ROOT, "test/fixtures/recordings/arm64-virt-4g-crash-kexec_load");
+  const commands: [string, string[]][] = [
+    ["overhead", ["overhead", "--map", "block", "--size", "3G"]],
+    ["walk", ["walk", "0x40201008", "--map", "block", "--size", "1G", "--va-base", "0x40000000"]],
+    ["tables", ["tables", "--size", "2M", "--binary", join(dir, "t.bin")]],
+    ["emit", ["emit", "--out", join(dir, "emit")]],
+    ["memory", ["memory", "--kernel", KERNEL, "--initrd-size", "60M", "--host", HOST]],
+    ["plan", ["plan", "--kernel", KERNEL, "--initrd-size", "60M", "--host", HOST]],
+  ];
+  for (const [name, args] of commands) {
+    it(`kexec-lab ${name}`, async () => {
+      const r = await runCli(args);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out.length).toBeGreaterThan(0);
+      expect(scan(r.out, name)).toEqual([]);
+      expect(scan(r.err, `${name} (stderr)`)).toEqual([]);
+    });
+  }
 });
