@@ -192,6 +192,13 @@ export { type MarkStyle, plainMark, renderRebootText, renderRunText } from "./re
 // --- a command's options as one library call (src/request; file readers in src/request/node) ---------
 export { type BenchOptions, type BenchRow, benchScenario } from "./request/bench.js";
 export { diffLog, loaderForLog } from "./request/diff.js";
+export {
+  defaultEmitStrategy,
+  EMIT_TARGETS,
+  type EmitTarget,
+  emitScenario,
+  emitTargetArch,
+} from "./request/emit.js";
 export { judgeLoaders, kernelFormatArch } from "./request/inspect.js";
 export { crashSizeOf, type KexecInputs, type KexecOutcome, kexecLoadOutput } from "./request/kexec.js";
 export {
