@@ -79,9 +79,10 @@ const bench: BenchModule = {
         });
         figures.push({
           name: `${name}: peak RSS of the process`,
-          value: r.maxRssBytes / 1e6,
-          unit: "MB",
-          goal: "< 200 MB",
+          value: r.maxRssBytes / 2 ** 20,
+          unit: "MiB",
+          // issue #16 asks for under 200 MB (decimal): 190.7 MiB
+          goal: "< 190.7 MiB",
           met: r.maxRssBytes < 200e6,
         });
       }

@@ -19,7 +19,12 @@ export { type CompareOptions, compareEmission, compareRanges, type MemoryReader 
 export { emitProbeImage, type ProbeOutcome, predictProbe } from "./emit/probe.js";
 export { emitX86ProbeImage, predictX86Probe, type X86ProbeOutcome } from "./emit/probe-x86.js";
 export { fitScenarioForQemu, qemuDemoScenario } from "./emit/scenario.js";
-export { type EmitStrategyOptions, emitStrategy, type StrategyEmission } from "./emit/strategy.js";
+export {
+  type EmitStrategyOptions,
+  emitStrategy,
+  qemuArgsFor,
+  type StrategyEmission,
+} from "./emit/strategy.js";
 export { emitX86, qemuX86Args } from "./emit/x86.js";
 // --- real inputs: parsers (src/formats) and segment placement (src/loader) ---------------------------
 export { type Arm64Image, parseArm64Image } from "./formats/arm64-image.js";
@@ -117,6 +122,13 @@ export type {
 } from "./mmu/types.js";
 export { formatVa, fromVaParts, toVaParts } from "./mmu/types.js";
 export { Tlb, WalkScratch, walk, walkInto } from "./mmu/walker.js";
+export {
+  type CalibrationSpec,
+  calibrationPoints,
+  parseCalibrationSpec,
+  relocatedBytes,
+  scenarioTrace,
+} from "./model/calibrate-points.js";
 // --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
 export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
 export { type GuardedKind, PageGuard } from "./reloc/guard.js";
@@ -156,12 +168,58 @@ export {
 } from "./reloc/strategy.js";
 export { type AccessSink, NULL_SINK, TraceBuffer } from "./reloc/trace.js";
 export { type VerifyOutcome, verifySegments } from "./reloc/verify.js";
+export { renderBenchText } from "./report/bench-text.js";
+export { renderCalibrationText } from "./report/calibrate-text.js";
 export { type Curve, type ReportCurves, tableCostCurves, timeCurves } from "./report/curves.js";
+export { DIFF_MARKS, renderDiffText } from "./report/diff-text.js";
+export {
+  EMIT_BLOB_ROWS,
+  type EmitReport,
+  type EmitRunSummary,
+  emitJson,
+  renderEmitText,
+} from "./report/emit-text.js";
 export { escapeHtml, jsonForScript } from "./report/escape.js";
+export { formatBytes, formatCount, formatSeconds, hexAddr, renderTable } from "./report/format.js";
 export { type HtmlReportOptions, renderHtmlReport, renderMemoryMapSvg } from "./report/html.js";
+export { renderInspectText } from "./report/inspect-text.js";
+export { renderMemoryText } from "./report/memory-text.js";
+export { renderOverheadText, renderWalkText, tablesJson } from "./report/mmu-text.js";
 export { buildPageMap } from "./report/pagemap.js";
-export { type MarkStyle, plainMark, renderRebootText, renderRunText } from "./report/run-text.js";
+export { renderPlanText } from "./report/plan-text.js";
 export { loadRunResult } from "./report/result-schema.js";
+export { type MarkStyle, plainMark, renderRebootText, renderRunText } from "./report/run-text.js";
+// --- a command's options as one library call (src/request; file readers in src/request/node) ---------
+export { type BenchOptions, type BenchRow, benchScenario } from "./request/bench.js";
+export { diffLog, loaderForLog } from "./request/diff.js";
+export {
+  defaultEmitStrategy,
+  EMIT_TARGETS,
+  type EmitTarget,
+  emitScenario,
+  emitTargetArch,
+} from "./request/emit.js";
+export { judgeLoaders, kernelFormatArch } from "./request/inspect.js";
+export { crashSizeOf, type KexecInputs, type KexecOutcome, kexecLoadOutput } from "./request/kexec.js";
+export {
+  type MappingOptions,
+  mappingSpec,
+  parseVa,
+  type TableOverhead,
+  tableOverhead,
+} from "./request/mapping.js";
+export { type ArchEvidence, inferArch, parseSizeAt } from "./request/plan.js";
+export { reportCurves, reportProfileName } from "./request/report.js";
+export {
+  loadCallOf,
+  profilesFor,
+  type RunPlanFiles,
+  type RunRequest,
+  type RunSource,
+  runRequest,
+  splitList,
+} from "./request/run.js";
+export { type TotalRam, validateLoadDocument } from "./request/validate.js";
 export { defaultScenario } from "./scenario/default.js";
 export {
   loadScenario,
@@ -180,6 +238,8 @@ export {
   evaluatePoint,
   gridFrom,
   parseFreePages,
+  parseGranule,
+  parseInteger,
   SWEEP_COLUMNS,
   type SweepGridOptions,
   type SweepPoint,

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { type CompressionMethod, detectCompression } from "../src/formats/compression.js";
 import { DEFAULT_MAX_DECOMPRESSED, decompress } from "../src/formats/decompress.js";
+import { formatBytes } from "../src/report/format.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
@@ -163,7 +164,7 @@ describe("decompression bombs: 4 GiB of zeros", () => {
       expect(out.outputLimit).toBe(DEFAULT_MAX_DECOMPRESSED);
       expect(out.maxRssBytes).toBeLessThan(DEFAULT_MAX_DECOMPRESSED + 320 * 1024 * 1024);
       console.log(
-        `bomb ${b.tool}: ${bomb.length} bytes -> 4 GiB; E_LIMIT; peak RSS ${(out.maxRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        `bomb ${b.tool}: ${formatBytes(bomb.length)} -> 4 GiB; E_LIMIT; peak RSS ${formatBytes(out.maxRssBytes)}`,
       );
       rmSync(file);
     });

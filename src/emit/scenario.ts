@@ -11,6 +11,7 @@ import type { Segment } from "../kimage/kimage.js";
 import { MemoryMap, type Region } from "../machine/memmap.js";
 import type { PageSize } from "../machine/physmem.js";
 import type { RelocScenario } from "../reloc/run.js";
+import { formatBytes } from "../report/format.js";
 import { QEMU_VIRT_DTB_RESERVE, QEMU_VIRT_RAM_BASE } from "./arm64.js";
 import { QEMU_PC_EXTRA_RAM, QEMU_PC_LOW_RESERVE_END, QEMU_PC_TOP_RESERVE } from "./x86.js";
 
@@ -105,7 +106,7 @@ export function fitScenarioForQemu(sc: RelocScenario): RelocScenario {
   if (end - base > QEMU_MAX_RAM_BYTES) {
     throw new KexecLabError(
       "E_LIMIT",
-      `QEMU would need ${Math.ceil((end - base) / 2 ** 30)} GiB of RAM to reach ${hex(end)} (at most ${QEMU_MAX_RAM_BYTES / 2 ** 30} GiB)`,
+      `QEMU would need ${formatBytes(end - base)} of RAM to reach ${hex(end)} (at most ${formatBytes(QEMU_MAX_RAM_BYTES)})`,
       { field: "machine.memoryMap" },
     );
   }
@@ -113,7 +114,7 @@ export function fitScenarioForQemu(sc: RelocScenario): RelocScenario {
     // QEMU pc splits larger RAM at 3 GiB and SeaBIOS writes below that split: keep it all low.
     throw new KexecLabError(
       "E_NOT_MODELED",
-      `RAM ends at ${hex(end)}; x86_64 emission needs all RAM (plus ${QEMU_PC_EXTRA_RAM / MiB} MiB for SeaBIOS) below 3 GiB`,
+      `RAM ends at ${hex(end)}; x86_64 emission needs all RAM (plus ${formatBytes(QEMU_PC_EXTRA_RAM)} for SeaBIOS) below 3 GiB`,
       { field: "machine.memoryMap" },
     );
   }

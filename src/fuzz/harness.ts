@@ -13,6 +13,7 @@
  */
 
 import { type ErrorCode, KexecLabError } from "../errors.js";
+import { formatBytes } from "../report/format.js";
 import {
   type MutatedInput,
   type MutationHints,
@@ -237,7 +238,7 @@ export async function runCase(
     if (grown > limit) {
       return {
         verdict: "memory",
-        message: `grew the process by ${Math.round(grown / 2 ** 20)} MiB (bound ${Math.round(limit / 2 ** 20)} MiB)`,
+        message: `grew the process by ${formatBytes(grown)} (bound ${formatBytes(limit)})`,
         ms: outcome.ms,
       };
     }

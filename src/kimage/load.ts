@@ -6,6 +6,7 @@
 import { KexecLabError } from "../errors.js";
 import type { Machine } from "../machine/machine.js";
 import type { Range } from "../machine/ranges.js";
+import { formatBytes } from "../report/format.js";
 import { type ImageType, Kimage, type Segment, segmentBufsz } from "./kimage.js";
 import { type LoadRequest, type Verdict, validateLoad } from "./validate.js";
 
@@ -60,7 +61,7 @@ function checkLoadLimits(machine: Machine, segments: readonly Segment[], type: I
   if (needed > machine.mem.maxBytes) {
     throw new KexecLabError(
       "E_LIMIT",
-      `listing ${pages} pages needs ${Math.ceil(needed / 2 ** 20)} MiB for the entry list and its index, more than the ${Math.floor(machine.mem.maxBytes / 2 ** 20)} MiB allowed`,
+      `listing ${pages} pages needs ${formatBytes(needed)} for the entry list and its index, more than the ${formatBytes(machine.mem.maxBytes)} allowed`,
       { field: "--max-memory" },
     );
   }

@@ -17,6 +17,7 @@
  */
 
 import { KexecLabError } from "../errors.js";
+import { formatBytes } from "../report/format.js";
 import { type Range, RangeSet } from "./ranges.js";
 
 export type PageSize = 4096 | 16384 | 65536;
@@ -200,7 +201,7 @@ export class PhysMem {
         if (this.storageBytes + slabBytes > this.maxBytes || slabBytes < this.pageSize) {
           throw new KexecLabError(
             "E_LIMIT",
-            `the simulator needs more than ${Math.round(this.maxBytes / 2 ** 20)} MiB for exact page contents`,
+            `the simulator needs more than ${formatBytes(this.maxBytes)} for exact page contents`,
             { field: "--max-memory" },
           );
         }

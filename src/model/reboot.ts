@@ -7,6 +7,7 @@
 
 import type { Arch } from "../kimage/constants.js";
 import type { RunResult, StrategyResult } from "../reloc/result.js";
+import { formatBytes } from "../report/format.js";
 import { modelTrace } from "./model.js";
 import {
   type KernelPayload,
@@ -200,7 +201,7 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
           segments: segments.map((s) => (s.label === "kernel" ? { ...s, bytes: s.bytes + extra } : s)),
           relocation: { ...rel, seconds: rel.seconds * scale, bytes: rel.bytes + extra },
         },
-        `no decompression, but ${Math.round(extra / 1048576)} MiB more to relocate and hash`,
+        `no decompression, but ${formatBytes(extra)} more to relocate and hash`,
       );
     }
     if (arch === "arm64") {

@@ -10,6 +10,7 @@
 
 import { KexecLabError } from "../errors.js";
 import type { PhysMem } from "../machine/physmem.js";
+import { formatBytes } from "../report/format.js";
 
 /** The most host memory the two guard bitmaps may take (covers a 32 TiB RAM span with 4K pages). */
 const GUARD_MAX_BYTES = 2 ** 30;
@@ -38,7 +39,7 @@ export class PageGuard {
     if (words * 8 > limit) {
       throw new KexecLabError(
         "E_LIMIT",
-        `the write guard needs ${Math.ceil((words * 8) / 2 ** 20)} MiB for a RAM span of ${this.limitPfn - this.basePfn} pages (limit ${Math.floor(limit / 2 ** 20)} MiB)`,
+        `the write guard needs ${formatBytes(words * 8)} for a RAM span of ${this.limitPfn - this.basePfn} pages (limit ${formatBytes(limit)})`,
         { field: "--max-memory" },
       );
     }

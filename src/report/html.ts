@@ -13,7 +13,7 @@
 import type { RunResult, StrategyResult } from "../reloc/result.js";
 import type { ReportCurves } from "./curves.js";
 import { escapeHtml, jsonForScript } from "./escape.js";
-import { formatBytes, formatCount, formatSeconds } from "./format.js";
+import { FORMAT_BYTES_SCRIPT, formatBytes, formatCount, formatSeconds } from "./format.js";
 
 export interface HtmlReportOptions {
   /** The Chart.js UMD bundle's source text (node_modules/chart.js/dist/chart.umd.js). */
@@ -367,7 +367,7 @@ const PAGE_SCRIPT = `
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var result = data.result;
   function hex(n){ return "0x" + Math.round(n).toString(16); }
-  function bytes(n){ var u=["B","KiB","MiB","GiB","TiB","PiB"],i=0; while(Math.abs(n)>=1024&&i<u.length-1){n/=1024;i++;} return (Number.isInteger(n)?String(n):n.toFixed(n>=100?0:n>=10?1:2))+" "+u[i]; }
+  ${FORMAT_BYTES_SCRIPT}
   // Memory map: zoom (wheel), pan (drag), reset (double-click), details (click).
   var detail = document.getElementById("detail");
   var tracks = Array.prototype.slice.call(document.querySelectorAll("#memory-map svg.track"));

@@ -74,7 +74,7 @@ export function renderWalkText(formatName: string, w: DescribedWalk): string {
   );
   const r = w.result;
   const last = r.ok
-    ? `PA ${r.pa} (level ${r.level} leaf of ${r.size} bytes)\n`
+    ? `PA ${r.pa} (level ${r.level} leaf of ${formatBytes(r.size)})\n`
     : `fault: ${r.fault} at level ${r.level}${r.pa !== undefined ? ` reading ${r.pa}` : ""}\n`;
   return `${formatName}: walk of VA ${w.va}\n\n${table}\n\n${last}`;
 }

@@ -2,11 +2,16 @@ import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { qemuBinaryFor, runAndCompare, writeEmission } from "../../emit/node/directory.js";
 import { haveTool } from "../../emit/node/qemu.js";
-import { fitScenarioForQemu, qemuDemoScenario } from "../../emit/scenario.js";
 import { emitStrategy } from "../../emit/strategy.js";
 import { KexecLabError } from "../../errors.js";
 import { type EmitReport, emitJson, renderEmitText } from "../../report/emit-text.js";
-import { toRelocScenario } from "../../scenario/load.js";
+import {
+  defaultEmitStrategy,
+  EMIT_TARGETS,
+  type EmitTarget,
+  emitScenario,
+  emitTargetArch,
+} from "../../request/emit.js";
 import { readScenarioFile } from "../../scenario/node/read.js";
 import { parseGranule, parseInteger } from "../../sweep/grid.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -14,11 +19,8 @@ import { readInputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
-const TARGETS = ["qemu-virt-arm64", "qemu-pc-x86_64"] as const;
-type Target = (typeof TARGETS)[number];
-
 interface EmitOptions {
-  target: Target;
+  target: EmitTarget;
   strategy?: string;
   granule: string;
   seed: string;
@@ -64,7 +66,7 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
       "write a strategy's relocation as a bare-metal image for QEMU, and optionally run and check it",
     )
     .addOption(
-      new Option("--target <target>", "QEMU machine").choices([...TARGETS]).default("qemu-virt-arm64"),
+      new Option("--target <target>", "QEMU machine").choices([...EMIT_TARGETS]).default("qemu-virt-arm64"),
     )
     .option(
       "--strategy <name>",
@@ -93,25 +95,16 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
     .option("--json", "print one JSON document")
     .addHelpText("after", HELP)
     .action(async (opts: EmitOptions) => {
-      const arch = opts.target === "qemu-virt-arm64" ? "arm64" : "x86_64";
-      const strategy = opts.strategy ?? (arch === "arm64" ? "linear-map-copy" : "x86-ident");
-      let pageSize = parseGranule(opts.granule, arch);
-      let seed = parseInteger(opts.seed, "--seed");
-      let sc = qemuDemoScenario({ arch, pageSize, seed });
-      if (opts.scenario !== undefined) {
-        const file = resolve(ctx.io.cwd, opts.scenario);
-        const loaded = readScenarioFile(file);
-        if (loaded.arch !== arch) {
-          throw new KexecLabError(
-            "E_FIELD_VALUE",
-            `the scenario is ${loaded.arch}; target ${opts.target} runs ${arch}`,
-            { file, field: "machine.arch" },
-          );
-        }
-        sc = fitScenarioForQemu(toRelocScenario(loaded, readInputFile));
-        pageSize = sc.pageSize;
-        seed = sc.seed;
-      }
+      const strategy = opts.strategy ?? defaultEmitStrategy(emitTargetArch(opts.target));
+      const granule = parseGranule(opts.granule, emitTargetArch(opts.target));
+      const file = opts.scenario !== undefined ? resolve(ctx.io.cwd, opts.scenario) : undefined;
+      const sc = emitScenario(
+        opts.target,
+        granule,
+        parseInteger(opts.seed, "--seed"),
+        file !== undefined ? { loaded: readScenarioFile(file), readFile: readInputFile, file } : undefined,
+      );
+      const { pageSize, seed } = sc;
       const timeout = parseInteger(opts.timeout, "--timeout");
       if (opts.out === undefined && !opts.run) {
         throw new KexecLabError("E_USAGE", "give --out DIR, --run, or both", { field: "--out" });

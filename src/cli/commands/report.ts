@@ -1,15 +1,15 @@
 import type { Command } from "commander";
-import { builtinProfile, defaultProfileName } from "../../model/profiles.js";
 import type { RunResult } from "../../reloc/result.js";
-import { type ReportCurves, tableCostCurves, timeCurves } from "../../report/curves.js";
+import type { ReportCurves } from "../../report/curves.js";
 import { formatBytes } from "../../report/format.js";
 import { renderHtmlReport } from "../../report/html.js";
 import { chartJsSource } from "../../report/node/chart-source.js";
 import { reconstructPageMap } from "../../report/pagemap.js";
 import { loadRunResult } from "../../report/result-schema.js";
-import { parseJson } from "../../scenario/validate-input.js";
+import { reportCurves } from "../../request/report.js";
+import { readJsonFile } from "../../scenario/node/read.js";
 import { EXIT_OK } from "../exit.js";
-import { readTextFile, writeOutputFile } from "../files.js";
+import { writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
@@ -24,13 +24,6 @@ export interface HtmlReportCliOptions {
   subtitle?: string;
 }
 
-function defaultProfile(result: RunResult): string {
-  const fromResult = result.strategies.find((s) => s.model !== undefined && s.model.length > 0)?.model?.[0]
-    ?.profile;
-  if (fromResult !== undefined && !fromResult.startsWith("{")) return fromResult;
-  return defaultProfileName(result.machine.arch === "x86_64" ? "x86_64" : "arm64");
-}
-
 /**
  * Render `result` as the self-contained HTML report and write it to `path` (used by `report` and by
  * `run --html`). Returns the number of bytes written.
@@ -43,20 +36,9 @@ export async function writeHtmlReport(
 ): Promise<number> {
   let curves: ReportCurves | undefined;
   if (opts.curves !== false) {
-    const profileName = opts.profile ?? defaultProfile(result);
-    const profile = builtinProfile(profileName);
     const progress = startProgress(ctx.io, "report: modeling time vs size");
     try {
-      const arch = result.machine.arch === "x86_64" ? "x86_64" : "arm64";
-      curves = {
-        tableCost: tableCostCurves(),
-        time: {
-          profile: profileName,
-          curves: timeCurves(arch, result.machine.pageSize, profile, undefined, (d, t) =>
-            progress.update(d, t),
-          ),
-        },
-      };
+      curves = reportCurves(result, opts.profile, (d, t) => progress.update(d, t));
     } finally {
       progress.stop();
     }
@@ -109,7 +91,7 @@ Examples:
   $ kexec-lab report result.json -o report.html --force --profile neoverse-n1-server`,
     )
     .action(async (file: string, opts: ReportOptions) => {
-      const result = loadRunResult(parseJson(readTextFile(file), file), file);
+      const result = loadRunResult(readJsonFile(file), file);
       // A result without a page map: rebuild it by loading the same segments again (checked against
       // the result's kimage; left out when it does not match).
       if (result.pageMap === undefined && opts.pageMap) {

@@ -228,4 +228,3 @@ function machineOptions(opts: RunOptions): Partial<RunRequest> {
     ...(opts.freePages !== undefined ? { freePages: parseFreePages(opts.freePages, seed) } : {}),
   };
 }
-

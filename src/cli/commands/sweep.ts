@@ -4,11 +4,11 @@ import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { ARCHES } from "../../kimage/constants.js";
 import { formatBytes } from "../../report/format.js";
-import { parseJson } from "../../scenario/validate-input.js";
+import { readJsonFile } from "../../scenario/node/read.js";
 import { gridFrom, SWEEP_COLUMNS, type SweepGridOptions, type SweepRow, toCsv } from "../../sweep/grid.js";
 import { runGrid } from "../../sweep/node/pool.js";
 import { EXIT_OK } from "../exit.js";
-import { readTextFile, writeOutputFile } from "../files.js";
+import { writeOutputFile } from "../files.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 import { signalCheckpoint } from "../signals.js";
@@ -85,7 +85,7 @@ Examples:
         opts,
         opts.scenario !== undefined
           ? {
-              json: parseJson(readTextFile(opts.scenario), opts.scenario),
+              json: readJsonFile(opts.scenario),
               dir: dirname(opts.scenario),
               name: basename(opts.scenario, ".json"),
             }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { dumpTree, tableImage } from "../../mmu/dump.js";
 import { buildSingleRange } from "../../mmu/single.js";
+import { formatBytes } from "../../report/format.js";
 import { tablesJson } from "../../report/mmu-text.js";
 import { type MappingOptions, mappingSpec } from "../../request/mapping.js";
 import { EXIT_OK } from "../exit.js";
@@ -42,7 +43,7 @@ Examples:
         ctx.io.stdout(dumpTree(mem, format, [{ half: request.half, pa: builder.root(request.half), label }]));
         if (opts.binary !== undefined) {
           ctx.io.stdout(
-            `\nwrote ${pages.length} table pages (${pages.length * format.granule} bytes) to ${opts.binary}\n`,
+            `\nwrote ${pages.length} table pages (${formatBytes(pages.length * format.granule)}) to ${opts.binary}\n`,
           );
         }
       }

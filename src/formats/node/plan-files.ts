@@ -16,6 +16,7 @@
 import { KexecLabError } from "../../errors.js";
 import type { Arch } from "../../kimage/constants.js";
 import type { PlanInput } from "../../loader/plan.js";
+import { formatBytes } from "../../report/format.js";
 import type { DecompressOptions } from "../decompress.js";
 import { detectKind } from "../detect.js";
 import { checkInputRole, kernelArchOf, ROLE_HEAD_BYTES } from "../role.js";
@@ -62,7 +63,7 @@ function readSmall(path: string, option: string, role: "dtb" | "iomem"): Uint8Ar
   if (size > MAX_SMALL_INPUT) {
     throw new KexecLabError(
       "E_WRONG_FILE",
-      `${option} is ${size} bytes; a ${role === "dtb" ? "DTB" : "memory map dump"} is kilobytes`,
+      `${option} is ${formatBytes(size)}; a ${role === "dtb" ? "DTB" : "memory map dump"} is kilobytes`,
       { file: path },
     );
   }

@@ -48,7 +48,7 @@ export function kexecAllocContig(
   for (;;) {
     if (start + memsz > area.end) {
       return {
-        reason: `CMA: no free run of ${memsz} bytes aligned to 0x${align.toString(16)} in the CMA area (-ENOMEM)`,
+        reason: `CMA: no free run of 0x${memsz.toString(16)} bytes aligned to 0x${align.toString(16)} in the CMA area (-ENOMEM)`,
       };
     }
     const hit = allocated.find((r) => r.start < start + memsz && start < r.end);

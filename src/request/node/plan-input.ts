@@ -16,8 +16,8 @@ import type { PurgatorySize } from "../../loader/types.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { inferArch, parseSizeAt } from "../plan.js";
 
-/** The architecture the kernel file's first bytes imply, as ArchEvidence. */
-function fileArch(kernel: string): { kernelFileArch?: Arch } {
+/** The architecture the kernel file's first bytes imply (kernelFileArch), as inferArch's evidence. */
+export function fileArch(kernel: string): { kernelFileArch?: Arch } {
   const a = kernelFileArch(kernel);
   return a !== undefined ? { kernelFileArch: a } : {};
 }
