@@ -54,6 +54,8 @@ export interface BzImage {
   xloadflags: number;
   /** XLF_KERNEL_64: a 64-bit entry point (startup_64) at load address + 0x200. */
   kernel64: boolean;
+  /** heap_end_ptr (2.01+): the end of the real-mode setup heap, from the setup code's start; 0 before 2.01. */
+  heapEndPtr: number;
   /** code32_start: the 32-bit protected-mode entry (the default load address, 0x100000 for a bzImage). */
   code32Start: number;
   canBeLoadedAbove4G: boolean;
@@ -170,6 +172,7 @@ export function parseBzImage(bytes: Uint8Array, file?: string): BzImage {
     minAlignment: protocol >= 0x020a ? r.u8(0x235, "min_alignment") : 0,
     xloadflags,
     kernel64: (xloadflags & XLF_KERNEL_64) !== 0,
+    heapEndPtr: protocol >= 0x0201 ? r.u16(0x224, "heap_end_ptr") : 0,
     code32Start: r.u32(0x214, "code32_start"),
     canBeLoadedAbove4G: (xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0,
     cmdlineSize: has.cmdlineSize ? r.u32(0x238, "cmdline_size") : CMDLINE_SIZE_DEFAULT,

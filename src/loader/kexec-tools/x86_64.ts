@@ -15,10 +15,8 @@
 import { KexecLabError } from "../../errors.js";
 import { hex } from "../../formats/bytes.js";
 import { type BzImage, LOADED_HIGH } from "../../formats/bzimage.js";
-import type { Elf64 } from "../../formats/elf.js";
 import type { Iomem } from "../../formats/iomem.js";
 import type { Range } from "../../machine/ranges.js";
-import { elfSegments } from "../common.js";
 import { addBuffer, addInitrd, addSegment, alignUp, type Ctx, kernelWhere, place } from "../context.js";
 import { seededBytes } from "../dtb-edit.js";
 import { kexecToolsElfcorehdrSize, x86BackupArea, x86CrashMemoryRanges } from "./crash.js";
@@ -43,7 +41,7 @@ export interface X86LoadResult {
 }
 
 /** setup_rng_seed -> add_setup_data: the RNG seed setup_data, the lowest page from 1 MiB up. */
-function addRngSeed(ctx: Ctx): void {
+export function addRngSeed(ctx: Ctx): void {
   const sd = new Uint8Array(RNG_SEED_SETUP_DATA_SIZE);
   const dv = new DataView(sd.buffer);
   dv.setUint32(8, SETUP_RNG_SEED, true);
@@ -68,7 +66,12 @@ function addRngSeed(ctx: Ctx): void {
  * rounded to ELF_CORE_HEADER_ALIGN, memsz at least 16 KiB, align 1024, top-down), and the command
  * line with " acpi_rsdp=0x..." (cmdline_add_efi, non-EFI machines) and " elfcorehdr=NK" appended.
  */
-function loadCrashdumpSegments(ctx: Ctx, iomem: Iomem, crash: readonly Range[], cmdline: string): string {
+export function loadCrashdumpSegments(
+  ctx: Ctx,
+  iomem: Iomem,
+  crash: readonly Range[],
+  cmdline: string,
+): string {
   const input = ctx.input;
   const ranges = x86CrashMemoryRanges(iomem, crash);
   const backup = x86BackupArea(ranges);
@@ -216,33 +219,4 @@ export function x86BzImageKexecTools(
     }
   }
   return { entry: purgBase, kernelEntry: k.mem + 0x200, ...(initrd ? { initrd } : {}), cmdline };
-}
-
-/** elf_x86_64_load: PT_LOADs at their physical addresses, then purgatory and initrd. */
-export function x86ElfKexecTools(ctx: Ctx, elf: Elf64): X86LoadResult {
-  if (ctx.input.crash) {
-    throw new KexecLabError("E_NOT_MODELED", "x86_64 crash loads through kexec_load are not modelled yet");
-  }
-  const { entry } = elfSegments(
-    ctx,
-    elf,
-    "kexec-tools kexec/arch/x86_64/kexec-elf-x86_64.c elf_x86_64_load -> elf_exec_load",
-  );
-  const purgBase = addPurgatory(ctx, "x86_64", {
-    min: 0x3000,
-    max: Number.POSITIVE_INFINITY,
-    topDown: true,
-    source:
-      "kexec-tools kexec/arch/x86_64/kexec-elf-x86_64.c elf_x86_64_load -> elf_rel_build_load -> locate_hole",
-  });
-  const initrd = addInitrd(ctx, {
-    align: 4096,
-    min: X86_INITRD_BASE,
-    max: Number.POSITIVE_INFINITY,
-    topDown: true,
-    source:
-      "kexec-tools kexec/arch/i386/x86-linux-setup.c setup_linux_bootloader_parameters_high -> add_buffer",
-  });
-  ctx.notes.push("ELF kernel: PT_LOAD segments placed at their physical addresses (p_paddr)");
-  return { entry: purgBase, kernelEntry: entry, ...(initrd ? { initrd } : {}) };
 }
