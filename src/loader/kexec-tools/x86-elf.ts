@@ -28,8 +28,8 @@ import { LATEST_KEXEC_TOOLS } from "../accept.js";
 import { elfSegments } from "../common.js";
 import { addBuffer, addInitrd, alignUp, type Ctx } from "../context.js";
 import { addPurgatory } from "./purgatory-segment.js";
-import { X86_COMMAND_LINE_SIZE } from "./x86-bzimage32.js";
 import { addRngSeed, loadCrashdumpSegments, X86_INITRD_BASE, type X86LoadResult } from "./x86_64.js";
+import { X86_COMMAND_LINE_SIZE } from "./x86-bzimage32.js";
 
 const ELF = "kexec-tools kexec/arch/x86_64/kexec-elf-x86_64.c elf_x86_64_load";
 /** sizeof(struct x86_linux_faked_param_header): boot_params (0x1000) + command_line[COMMAND_LINE_SIZE]. */
