@@ -108,6 +108,13 @@ describe("decompress: files made by the real tools, byte for byte", () => {
       await expect(
         decompress(bytes, "lzma", { file: "Head.lzma", maxOutput: 512 * 1024 }),
       ).rejects.toMatchObject({ code: "E_LIMIT", where: { file: "Head.lzma" } });
+      // Properties from 0x80 on: lzma1 reads the byte signed and would allocate without bound (a
+      // fuzz case ran out of heap), so they are refused; above 0xe0 the byte is invalid.
+      const props = bytes.slice();
+      props[0] = 0x90;
+      await expect(decompress(props, "lzma")).rejects.toMatchObject({ code: "E_COMPRESSION_UNSUPPORTED" });
+      props[0] = 0xe1;
+      await expect(decompress(props, "lzma")).rejects.toMatchObject({ code: "E_FORMAT_CORRUPT" });
       // Truncated: the decoder reads past the end (caught), E_FORMAT_CORRUPT.
       const e = await decompress(bytes.subarray(0, bytes.length >> 1), "lzma").catch((x: unknown) => x);
       expect((e as KexecLabError).code).toBe("E_FORMAT_CORRUPT");

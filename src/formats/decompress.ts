@@ -162,6 +162,12 @@ export async function decompress(
         if (!r.ok) {
           if (r.reason === "limit")
             throw new KexecLabError("E_LIMIT", `${what} (lzma): ${r.detail}`, where(opts, method));
+          if (r.reason === "unsupported")
+            throw new KexecLabError(
+              "E_COMPRESSION_UNSUPPORTED",
+              `${what} (lzma): ${r.detail}`,
+              where(opts, method),
+            );
           throw corrupt(r.detail);
         }
         sink.add(r.bytes);

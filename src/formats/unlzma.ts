@@ -48,15 +48,28 @@ const HEADER = 13;
 
 export type LzmaOutcome =
   | { ok: true; bytes: Uint8Array }
-  | { ok: false; reason: "limit" | "corrupt"; detail: string };
+  | { ok: false; reason: "limit" | "corrupt" | "unsupported"; detail: string };
 
 /**
  * Decode one legacy .lzma stream. `cap` is the output limit; `sizeHint` a size the container records.
- * The caller turns a failure into its catalogued error (limit: E_LIMIT, corrupt: E_FORMAT_CORRUPT).
+ * The caller turns a failure into its catalogued error (limit: E_LIMIT, corrupt: E_FORMAT_CORRUPT,
+ * unsupported: E_COMPRESSION_UNSUPPORTED).
  */
 export function unlzma(input: Uint8Array, cap: number, sizeHint?: number): LzmaOutcome {
   if (input.length < HEADER)
     return { ok: false, reason: "corrupt", detail: "shorter than the 13-byte header" };
+  // The properties byte is (pb x 5 + lp) x 9 + lc: at most 224 (liblzma's lzma_lzma_lclppb_decode).
+  // lzma1 reads it as a signed byte, so from 0x80 on (pb 3 with lp 4, or pb 4) it computes negative
+  // lc/lp and allocates without bound: those streams are refused here rather than handed to it.
+  const props = input[0]!;
+  if (props > 224)
+    return { ok: false, reason: "corrupt", detail: `properties byte 0x${props.toString(16)} > 0xe0` };
+  if (props >= 0x80)
+    return {
+      ok: false,
+      reason: "unsupported",
+      detail: `properties byte 0x${props.toString(16)} (lc ${props % 9}, lp ${Math.floor(props / 9) % 5}, pb ${Math.floor(props / 45)}): lzma1 misreads properties from 0x80 on (the kernel's and xz-utils' default is 0x5d)`,
+    };
   const dv = new DataView(input.buffer, input.byteOffset, input.length);
   const lo = dv.getUint32(5, true);
   const hi = dv.getUint32(9, true);
