@@ -369,11 +369,11 @@ function reportCase(bytes: Uint8Array): void {
   }
 }
 
-const I386_BZIMAGE = fileURLToPath(new URL("../fixtures/bzimage32/bzImage-i386-tiny", import.meta.url));
+const I386_BZIMAGE = fileURLToPath(new URL("../fixtures/bzimage32/bzImage-i386-tiny.head", import.meta.url));
 
 /**
  * Kernels for kexec-tools' 32-bit bzImage loader and x86_64 ELF loader: the Debian bzImage with
- * XLF_KERNEL_64 cleared, the real i386 tinyconfig bzImage, a small x86_64 ELF.
+ * XLF_KERNEL_64 cleared, the real i386 tinyconfig bzImage's setup code, a small x86_64 ELF.
  */
 function x86LoaderSeeds(): FuzzSeed[] {
   return [
