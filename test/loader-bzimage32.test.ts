@@ -281,6 +281,20 @@ describe("do_bzImage_load placement, derived from source", () => {
   });
 });
 
+describe("bzImage64 (do_bzImage64_load): pref_address from kexec-tools 2.0.30 (07a6217)", () => {
+  it("64 MiB of RAM: 2.0.25 puts the kernel below 16 MiB top-down; 2.0.32 may not, and finds no hole", () => {
+    // RAM [1 MiB, 64 MiB): purgatory (0x9000) and setup (0x6000) top-down first, then the kernel
+    // (init_size 0x3378000, 2 MiB-aligned) at alignDown(0x3ff4fff - 0x3378000 + 1, 2 MiB) = 0xc00000.
+    const memoryMap = ramMap([[0x100000, 0x4000000]]);
+    const old = planLoad(base(AMD64, { iomem: undefined, memoryMap, kexecToolsVersion: "2.0.25" }));
+    expect(seg(old, "kernel").mem).toBe(0xc00000);
+    expect(seg(old, "kernel").placement.window.min).toBe(0x100000);
+    const e = fail(() => planLoad(base(AMD64, { iomem: undefined, memoryMap, kexecToolsVersion: "2.0.32" })));
+    expect(e.code).toBe("E_NO_HOLE");
+    expect(e.detail).toContain("within [0x1000000,");
+  });
+});
+
 describe("auto (kexec -l) and kexec_file_load", () => {
   it("kexec-tools 2.0.27+: kexec_file_load fails with ENOEXEC, kexec-tools falls back to kexec_load", () => {
     const p = planLoad({ ...base(NO64), loader: "auto", kexecToolsVersion: "2.0.32" });

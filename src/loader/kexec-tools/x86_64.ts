@@ -4,7 +4,8 @@
  *   purgatory  elf_rel_build_load(min 0x3000, top-down)
  *   setup      add_buffer(max(setup size, 4096) + command line + PURGATORY_CMDLINE_SIZE, align 16,
  *              min 0x3000, top-down): the zero page with the setup header, then the command line
- *   kernel     add_buffer(init_size rounded to 4 KiB, kernel_alignment, min 1 MiB, top-down)
+ *   kernel     add_buffer(init_size rounded to 4 KiB, kernel_alignment, min 1 MiB, top-down); from
+ *              kexec-tools 2.0.30 (07a6217) min is max(1 MiB, pref_address)
  *   initrd     setup_linux_bootloader_parameters_high: align 4 KiB, min INITRD_BASE 16 MiB, top-down,
  *              no upper bound ("put initrd high too")
  *   rng seed   setup_linux_system_parameters -> setup_rng_seed -> add_setup_data: a struct setup_data
@@ -17,6 +18,7 @@ import { hex } from "../../formats/bytes.js";
 import { type BzImage, LOADED_HIGH } from "../../formats/bzimage.js";
 import type { Iomem } from "../../formats/iomem.js";
 import type { Range } from "../../machine/ranges.js";
+import { kexecToolsVersionNumber, LATEST_KEXEC_TOOLS } from "../accept.js";
 import { addBuffer, addInitrd, addSegment, alignUp, type Ctx, kernelWhere, place } from "../context.js";
 import { seededBytes } from "../dtb-edit.js";
 import { kexecToolsElfcorehdrSize, x86BackupArea, x86CrashMemoryRanges } from "./crash.js";
@@ -184,10 +186,13 @@ export function x86BzImageKexecTools(
       kernelWhere(input, 0x260, "init_size"),
     );
   }
+  // kexec-tools 2.0.30 on (07a6217 "Include pref_address when looking for a memory hole"):
+  // kernel64_min_addr = max(KERN32_BASE, pref_address).
+  const prefRule = kexecToolsVersionNumber(input.kexecToolsVersion ?? LATEST_KEXEC_TOOLS) >= 20030;
   const k = place(ctx, "kernel", {
     size: memsz,
     align: bz.kernelAlignment,
-    min: 0x100000,
+    min: prefRule ? Math.max(0x100000, bz.prefAddress) : 0x100000,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
     source: `${BZ} -> add_buffer -> locate_hole`,
