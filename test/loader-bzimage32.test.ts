@@ -19,11 +19,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { parseBzImage } from "../src/formats/bzimage.js";
+import { parseKexecArgs } from "../src/kexectools/args.js";
 import { validateLoad } from "../src/kimage/validate.js";
 import { purgatoryPreset } from "../src/loader/kexec-tools/purgatory.js";
 import { bzImage64Probe, bzImageProbe } from "../src/loader/kexec-tools/x86-bzimage32.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { MemoryMap, type Region } from "../src/machine/memmap.js";
+import { runCli } from "./helpers/cli.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const I386_HEAD = fileURLToPath(new URL("./fixtures/bzimage32/bzImage-i386-tiny.head", import.meta.url));
@@ -370,4 +372,37 @@ describe("a real i386 bzImage (tinyconfig, scripts/fixtures/build-i386-bzimage.s
       });
     },
   );
+});
+
+describe("the command lines", () => {
+  it("kexec's --real-mode / --entry-32bit / --args-* parse as kexec-tools takes them", () => {
+    expect(parseKexecArgs(["-l", "k", "--real-mode"]).x86Entry).toBe("real-mode");
+    expect(parseKexecArgs(["-l", "k", "--entry-32bit"]).x86Entry).toBe("32bit");
+    // bzImage64_load: --real-mode wins when both are given.
+    expect(parseKexecArgs(["-l", "k", "--real-mode", "--entry-32bit"]).x86Entry).toBe("real-mode");
+    expect(parseKexecArgs(["-l", "k", "--args-linux"]).elfArgs).toBe("linux");
+    expect(parseKexecArgs(["-l", "k", "--args-none"]).elfArgs).toBe("none");
+  });
+
+  it("plan --real-mode --json on the i386 bzImage's setup code", async () => {
+    const r = await runCli([
+      "plan",
+      "--arch",
+      "x86_64",
+      "--kernel",
+      I386_HEAD,
+      "--iomem",
+      `${DATA}iomem/x86_64-cloud-vm.txt`,
+      "--loader",
+      "kexec-tools",
+      "--real-mode",
+      "--purgatory",
+      "debian-trixie",
+      "--json",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { segments: { kind: string; mem: string }[] };
+    expect(j.segments.map((s) => s.kind)).toEqual(["setup", "purgatory", "kernel"]);
+    expect(j.segments[0]!.mem).toBe("0x3000");
+  });
 });
