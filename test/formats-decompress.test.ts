@@ -213,4 +213,22 @@ describe("decompression bombs: 4 GiB of zeros", () => {
       rmSync(file);
     });
   }
+
+  it.skipIf(!have("lzma"))(
+    "lzma (one stream, lzma1 decodes in one call): E_LIMIT at the cap, peak RSS under 3 x cap",
+    () => {
+      // A legacy .lzma cannot be concatenated: the real 4 GiB stream (about 600 KB; ~20 s to make).
+      const file = join(dir, "bomb.lzma");
+      sh(`head -c 4G /dev/zero | lzma -0 -c > ${file}`);
+      const r = spawnSync(process.execPath, ["--import", "tsx", child, file], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { code: string; message: string; maxRssBytes: number };
+      expect(out.code).toBe("E_LIMIT");
+      expect(out.message).toContain(file);
+      // lzma1's growing buffer (doubling) and its result copy: about 2 x the cap was measured (1112 MiB).
+      expect(out.maxRssBytes).toBeLessThan(3 * DEFAULT_MAX_DECOMPRESSED);
+      console.log(`bomb lzma: 4 GiB; E_LIMIT; peak RSS ${(out.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+      rmSync(file);
+    },
+  );
 });
