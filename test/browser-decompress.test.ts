@@ -1,7 +1,7 @@
 /**
  * The library's decompression runs in a browser: src/formats/decompress.ts and unwrap.ts bundled by
  * esbuild for the browser platform (no Node built-ins), loaded into Debian's Chromium (headless, via
- * playwright-core), decoding streams made by Debian's gzip, zstd, xz and lz4 from the first
+ * playwright-core), decoding streams made by Debian's gzip, zstd, xz, lz4 and lzma (xz-utils) from the first
  * 1 MiB of the Debian arm64 Image, and a zboot-shaped file; the output's length and FNV-1a fingerprint
  * must equal the original's.
  */
@@ -85,6 +85,7 @@ describe("decompression in Chromium", () => {
     ["zstd", ["-q", "-c"]],
     ["xz", ["-c", "--check=crc32"]],
     ["lz4", ["-q", "-c"]],
+    ["lzma", ["-9", "-c"]],
   ];
   for (const [tool, args] of tools) {
     it.skipIf(!have(tool))(

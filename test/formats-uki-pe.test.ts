@@ -134,6 +134,7 @@ describe.skipIf(!CAN_MAKE)("UKI made by objcopy from Debian's systemd-stub", () 
     expect(by).toEqual({
       "kexec-tools:kexec_load": "refused",
       "kexec-tools:kexec_file_load": "unwrapped",
+      "kernel:kexec_file_load": "refused",
       "systemd:kexec_file_load": "unwrapped",
     });
     const old = JSON.parse((await runCli(["inspect", UKI, "--json", "--kexec-tools-version", "2.0.30"])).out);

@@ -130,7 +130,7 @@ const TOOL: Record<string, [string, string[]]> = {
   lzma: ["lzma", ["-dc"]],
 };
 /** zboot compressions kexec-lab recognises but cannot decode (no browser-capable decoder). */
-const UNDECODABLE = new Set(["lzma", "lzo"]);
+const UNDECODABLE = new Set(["lzo"]);
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 describe.skipIf(manifest.length === 0)(

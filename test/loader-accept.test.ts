@@ -29,6 +29,16 @@ const at = (arch: "arm64" | "x86_64", f: KernelFileFormat, path: (typeof LOADER_
   cell(acceptance(arch, f, path, v));
 
 describe("acceptance: the issue's facts, each against kexec-tools' history", () => {
+  it("kexec_file_load given the file as it is: only the kernel's own format (Image, bzImage64)", () => {
+    expect(at("arm64", IMAGE, "kernel:kexec_file_load", "2.0.32")).toBe("accepted");
+    expect(at("arm64", zboot("gzip"), "kernel:kexec_file_load", "2.0.32")).toBe("EINVAL");
+    expect(at("arm64", comp("gzip"), "kernel:kexec_file_load", "2.0.32")).toBe("EINVAL");
+    expect(at("arm64", uki(IMAGE), "kernel:kexec_file_load", "2.0.32")).toBe("EINVAL");
+    expect(at("x86_64", BZ64, "kernel:kexec_file_load", "2.0.25")).toBe("accepted");
+    expect(at("x86_64", BZ32, "kernel:kexec_file_load", "2.0.25")).toBe("ENOEXEC");
+    expect(at("x86_64", uki(BZ64), "kernel:kexec_file_load", "2.0.25")).toBe("ENOEXEC");
+  });
+
   it("zboot: kexec_file_load from 2.0.27, kexec_load from 2.0.28; zstd22 from 2.0.31; xzkern/lz4/lzo never", () => {
     expect(at("arm64", zboot("gzip"), "kexec-tools:kexec_file_load", "2.0.26")).toBe("refused");
     expect(at("arm64", zboot("gzip"), "kexec-tools:kexec_file_load", "2.0.27")).toBe("unwrapped");
@@ -97,14 +107,21 @@ describe("acceptance: the issue's facts, each against kexec-tools' history", () 
 
 const VERSIONS = ["2.0.25", "2.0.27", "2.0.28", "2.0.30", "2.0.31", "2.0.32"];
 const ROWS: [string, "arm64" | "x86_64", KernelFileFormat][] = [
-  ["arm64 Image", "arm64", IMAGE],
+  ["arm64 Image (raw)", "arm64", IMAGE],
   ["Image.gz", "arm64", comp("gzip")],
-  ["Image.xz / Image.lzma", "arm64", comp("xz")],
   ["Image.zst", "arm64", comp("zstd")],
-  ["Image.lz4 / Image.bz2", "arm64", comp("lz4-legacy")],
-  ["zboot gzip / lzma", "arm64", zboot("gzip")],
+  ["Image.xz", "arm64", comp("xz")],
+  ["Image.lzma (legacy .lzma)", "arm64", comp("lzma")],
+  ["Image.lz4 (frame)", "arm64", comp("lz4")],
+  ["Image.lz4 (legacy, lz4 -l)", "arm64", comp("lz4-legacy")],
+  ["Image.bz2", "arm64", comp("bzip2")],
+  ["Image.lzo (lzop)", "arm64", comp("lzo")],
+  ["zboot gzip", "arm64", zboot("gzip")],
+  ["zboot lzma", "arm64", zboot("lzma")],
   ["zboot zstd22", "arm64", zboot("zstd22")],
-  ["zboot xzkern / lz4 / lzo", "arm64", zboot("xzkern")],
+  ["zboot xzkern", "arm64", zboot("xzkern")],
+  ["zboot lz4", "arm64", zboot("lz4")],
+  ["zboot lzo", "arm64", zboot("lzo")],
   ["UKI (arm64 Image inside)", "arm64", uki(IMAGE)],
   ["arm64 ELF vmlinux", "arm64", { kind: "elf", arch: "arm64" }],
   ["bzImage64", "x86_64", BZ64],

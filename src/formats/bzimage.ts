@@ -4,7 +4,8 @@
  * protocol version in brackets on; for older kernels the parser reports the documented default:
  *
  *   0x1f1 setup_sects u8 (0 means 4)   0x1fe boot_flag u16 = 0xAA55   0x202 header "HdrS" [2.00]
- *   0x206 version u16 [2.00]           0x211 loadflags u8 [2.00]      0x214 code32_start u32 [2.00]
+ *   0x206 version u16 [2.00]           0x20e kernel_version u16 [2.00: the version string at 0x200 + it]
+ *   0x211 loadflags u8 [2.00]          0x214 code32_start u32 [2.00]
  *   0x224 heap_end_ptr u16 [2.01]      0x22c initrd_addr_max u32 [2.03; before: 0x37ffffff]
  *   0x230 kernel_alignment u32 [2.05]  0x234 relocatable_kernel u8 [2.05]  0x235 min_alignment u8 [2.10]
  *   0x236 xloadflags u16 [2.12]        0x238 cmdline_size u32 [2.06; before: 255]
@@ -54,6 +55,13 @@ export interface BzImage {
   xloadflags: number;
   /** XLF_KERNEL_64: a 64-bit entry point (startup_64) at load address + 0x200. */
   kernel64: boolean;
+  /**
+   * The kernel's version string (kernel_version at 0x20e points to it, relative to 0x200; NUL-ended,
+   * at most 255 characters read); undefined when the pointer is 0 or outside the setup code.
+   */
+  kernelVersion: string | undefined;
+  /** heap_end_ptr (2.01+): the end of the real-mode setup heap, from the setup code's start; 0 before 2.01. */
+  heapEndPtr: number;
   /** code32_start: the 32-bit protected-mode entry (the default load address, 0x100000 for a bzImage). */
   code32Start: number;
   canBeLoadedAbove4G: boolean;
@@ -97,6 +105,17 @@ function payloadFormatOf(b: Uint8Array, at: number): string {
   if (m !== undefined) return m === "lz4-legacy" ? "lz4" : m;
   if (b[at] === 0x7f && b[at + 1] === 0x45 && b[at + 2] === 0x4c && b[at + 3] === 0x46) return "elf";
   return "unknown";
+}
+
+function kernelVersionString(b: Uint8Array, ptr: number, setupSize: number): string | undefined {
+  if (ptr === 0 || 0x200 + ptr >= setupSize) return undefined;
+  let out = "";
+  for (let i = 0x200 + ptr; i < setupSize && out.length < 255; i++) {
+    const c = b[i]!;
+    if (c === 0) break;
+    out += String.fromCharCode(c);
+  }
+  return out;
 }
 
 export function parseBzImage(bytes: Uint8Array, file?: string): BzImage {
@@ -170,6 +189,8 @@ export function parseBzImage(bytes: Uint8Array, file?: string): BzImage {
     minAlignment: protocol >= 0x020a ? r.u8(0x235, "min_alignment") : 0,
     xloadflags,
     kernel64: (xloadflags & XLF_KERNEL_64) !== 0,
+    kernelVersion: kernelVersionString(bytes, r.u16(0x20e, "kernel_version"), setupSize),
+    heapEndPtr: protocol >= 0x0201 ? r.u16(0x224, "heap_end_ptr") : 0,
     code32Start: r.u32(0x214, "code32_start"),
     canBeLoadedAbove4G: (xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0,
     cmdlineSize: has.cmdlineSize ? r.u32(0x238, "cmdline_size") : CMDLINE_SIZE_DEFAULT,

@@ -7,9 +7,14 @@
  *   xz          xz-decompress (xz-embedded compiled to WebAssembly), read chunk by chunk
  *   lz4         LZ4 frames; lz4-legacy: the kernel's `lz4 -l` format (8 MiB blocks, each with a
  *               32-bit compressed size). Containers read here, blocks decoded by lz4js.
- *   lzma, lzo,  recognised, not decompressed (E_COMPRESSION_UNSUPPORTED): no maintained
- *   bzip2       browser-capable decoder with a streaming output cap (seek-bzip, the usual pure-JS
- *               bzip2 decoder, needs Node's Buffer: it failed in Chromium)
+ *   lzma        legacy .lzma through lzma1 (one call, no streaming; capped through the header's size
+ *               field and a 1024:1 ratio, see unlzma.ts); `sizeHint` (a zboot payload's appended
+ *               size) is the expected size
+ *   lzo, bzip2  recognised, not decompressed (E_COMPRESSION_UNSUPPORTED): no maintained
+ *               browser-capable decoder with an output cap (seek-bzip, the usual pure-JS bzip2
+ *               decoder, needs Node's Buffer: it failed in Chromium; @foxglove/wasm-bz2 wants the
+ *               output buffer allocated up front and a bundler for its require()d .wasm; no lzop
+ *               decoder for the browser is on npm)
  *
  * The input goes in as slices of at most INPUT_SLICE bytes and every output piece is counted as it
  * comes: the first byte past `maxOutput` ends the run with E_LIMIT naming the file, before any more
@@ -24,13 +29,21 @@ import * as lz4 from "lz4js";
 import xzDecompress from "xz-decompress";
 import { KexecLabError } from "../errors.js";
 import type { CompressionMethod } from "./compression.js";
+import { unlzma } from "./unlzma.js";
 
 /** Default cap on decompressed output: larger than any real kernel Image (tens of MiB). */
 export const DEFAULT_MAX_DECOMPRESSED = 512 * 1024 * 1024;
 /** Input is fed in slices of this size, so one push produces a bounded amount of output. */
 export const INPUT_SLICE = 64 * 1024;
 
-export const DECODABLE_METHODS: readonly CompressionMethod[] = ["gzip", "zstd", "xz", "lz4", "lz4-legacy"];
+export const DECODABLE_METHODS: readonly CompressionMethod[] = [
+  "gzip",
+  "zstd",
+  "xz",
+  "lz4",
+  "lz4-legacy",
+  "lzma",
+];
 
 export interface DecompressOptions {
   /** Cap on the decompressed size in bytes (default DEFAULT_MAX_DECOMPRESSED); past it: E_LIMIT. */
@@ -99,7 +112,7 @@ function where(opts: DecompressOptions, field: string): { file?: string; offset:
 /**
  * Decompress `input` (one stream of `method`) into a new buffer.
  * Errors: E_LIMIT (output past maxOutput), E_FORMAT_CORRUPT (the decoder refuses the data, or it ends
- * early), E_COMPRESSION_UNSUPPORTED (lzma, lzo).
+ * early), E_COMPRESSION_UNSUPPORTED (lzo, bzip2).
  */
 export async function decompress(
   input: Uint8Array,
@@ -144,6 +157,22 @@ export async function decompress(
       case "lz4-legacy":
         unlz4LegacyInto(input, sink, progress, corrupt);
         break;
+      case "lzma": {
+        const r = unlzma(input, limit, opts.sizeHint);
+        if (!r.ok) {
+          if (r.reason === "limit")
+            throw new KexecLabError("E_LIMIT", `${what} (lzma): ${r.detail}`, where(opts, method));
+          if (r.reason === "unsupported")
+            throw new KexecLabError(
+              "E_COMPRESSION_UNSUPPORTED",
+              `${what} (lzma): ${r.detail}`,
+              where(opts, method),
+            );
+          throw corrupt(r.detail);
+        }
+        sink.add(r.bytes);
+        break;
+      }
       default:
         throw new KexecLabError(
           "E_COMPRESSION_UNSUPPORTED",

@@ -101,6 +101,7 @@ export function inspectBytes(bytes: Uint8Array, file?: string): InspectSummary {
       return {
         kind: h.kind,
         protocolVersion: h.protocolVersion,
+        version: h.kernelVersion ?? null,
         entry64: h.kernel64,
         entry32: hex(h.code32Start),
         initSize: h.has.initSize ? h.initSize : null,

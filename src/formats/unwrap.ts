@@ -125,7 +125,7 @@ export function rawFormat(bytes: Uint8Array): KernelFileFormat {
 
 /**
  * Peel `bytes` down to the kernel. Errors: those of the parsers and decompress() (E_LIMIT for a bomb,
- * E_COMPRESSION_UNSUPPORTED for lzma/lzo, E_FORMAT_* for broken layers), and E_FORMAT_CORRUPT for
+ * E_COMPRESSION_UNSUPPORTED for lzo/bzip2, E_FORMAT_* for broken layers), and E_FORMAT_CORRUPT for
  * more than MAX_LAYERS nested layers.
  */
 export async function unwrapKernel(
@@ -163,6 +163,8 @@ export async function unwrapKernel(
         ...(file !== undefined ? { file } : {}),
         offset: z.payloadOffset,
         what: name("zboot payload"),
+        // The build's appended size: lzma streams from stdin record no size of their own.
+        ...(method === "lzma" && z.declaredSize !== undefined ? { sizeHint: z.declaredSize } : {}),
       });
       layers.push({ kind: "zboot", zboot: z, decompressedSize: d.bytes.length });
       cur = d.bytes;

@@ -28,6 +28,10 @@ export interface KexecArgs {
   noChecks: boolean;
   noCma: boolean;
   printCkrSize: boolean;
+  /** x86: --real-mode / --entry-32bit (kexec-tools' 32-bit bzImage loader, do_bzImage_load). */
+  x86Entry?: "32bit" | "real-mode";
+  /** x86_64 ELF vmlinux: --args-elf (default) / --args-linux / --args-none (elf_x86_64_load). */
+  elfArgs?: "elf" | "linux" | "none";
   /**
    * kexec-lab's own additions, not kexec-tools': --host DIR, --iomem FILE, and the purgatory of the
    * kexec that runs (--kexec-binary FILE or --purgatory PRESET; a collected host names the binary
@@ -54,8 +58,6 @@ const UNMODELLED: Record<string, string> = {
   status: "-S/--status",
   serial: "--serial (arm64 purgatory console)",
   "serial-baud": "--serial-baud",
-  "real-mode": "--real-mode (x86 16-bit entry)",
-  "entry-32bit": "--entry-32bit",
   "console-vga": "--console-vga",
   "console-serial": "--console-serial",
   "elf32-core-headers": "--elf32-core-headers",
@@ -64,9 +66,6 @@ const UNMODELLED: Record<string, string> = {
   noefi: "--noefi",
   "reuse-video-type": "--reuse-video-type",
   "dt-no-old-root": "--dt-no-old-root",
-  "args-linux": "--args-linux",
-  "args-elf": "--args-elf",
-  "args-none": "--args-none",
   module: "--module (multiboot)",
   "force-dtb": "--force-dtb",
 };
@@ -179,6 +178,22 @@ export function parseKexecArgs(argv: readonly string[]): KexecArgs {
         return;
       case "no-cma":
         a.noCma = true;
+        return;
+      case "real-mode":
+        a.x86Entry = "real-mode";
+        return;
+      case "entry-32bit":
+        // bzImage64_load: --real-mode wins over --entry-32bit (entry_16bit is passed to do_bzImage_load).
+        if (a.x86Entry === undefined) a.x86Entry = "32bit";
+        return;
+      case "args-elf":
+        a.elfArgs = "elf";
+        return;
+      case "args-linux":
+        a.elfArgs = "linux";
+        return;
+      case "args-none":
+        a.elfArgs = "none";
         return;
       case "print-ckr-size":
         a.printCkrSize = true;

@@ -5,6 +5,7 @@
  *   kexec_load via kexec-tools        (`kexec -c`, and the fallback of `kexec -a`)
  *   kexec_file_load via kexec-tools   (`kexec -s`, and the first try of `kexec -a`)
  *   kexec_file_load via systemd       (`systemctl kexec`)
+ *   kexec_file_load given the file as it is (no tool unwraps it: the kernel's probe alone)
  * the result is accepted (the file goes to the loader as it is), unwrapped (the tool first
  * decompresses it or extracts .linux/.initrd, and the inner kernel is loaded), or refused: by
  * kexec-tools before any syscall ("Cannot determine the file type", no errno), or by the kernel's
@@ -24,10 +25,19 @@ import type { Arch } from "../kimage/constants.js";
 
 export type { KernelFileFormat };
 
-export type LoaderPath = "kexec-tools:kexec_load" | "kexec-tools:kexec_file_load" | "systemd:kexec_file_load";
+export type LoaderPath =
+  | "kexec-tools:kexec_load"
+  | "kexec-tools:kexec_file_load"
+  | "kernel:kexec_file_load"
+  | "systemd:kexec_file_load";
+/**
+ * "kernel:kexec_file_load" is the syscall given the file as it is, with no tool unwrapping anything
+ * (a hand-written caller, or kexec-tools before it learnt to unwrap): the kernel's probe alone.
+ */
 export const LOADER_PATHS: readonly LoaderPath[] = [
   "kexec-tools:kexec_load",
   "kexec-tools:kexec_file_load",
+  "kernel:kexec_file_load",
   "systemd:kexec_file_load",
 ];
 
@@ -164,6 +174,12 @@ export function acceptance(
   const v = kexecToolsVersionNumber(version);
   const what = describe(f);
   if (path === "systemd:kexec_file_load") return systemdAcceptance(arch, f, path, what);
+  if (path === "kernel:kexec_file_load") {
+    const k = kernelFileProbe(arch, f);
+    return k.ok
+      ? ok(path, [], "the kernel's probe takes the file as it is", [k.source])
+      : refused(path, "kernel", `the kernel's kexec_file_load refuses ${what} as it is`, [k.source], k.errno);
+  }
   const file = path === "kexec-tools:kexec_file_load";
   if (arch === "arm64" && v < 20014)
     return refused(path, "kexec-tools", `kexec-tools ${version} has no arm64 support`, [

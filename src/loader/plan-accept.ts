@@ -62,14 +62,11 @@ export function checkAcceptance(input: AcceptanceInput): string[] {
     );
   }
   const inner = innermost(format);
-  if (inner.kind === "bzimage" && !inner.bzImage64) {
-    throw new KexecLabError(
-      "E_NOT_MODELED",
-      `${path} (${tool}) takes this kernel with kexec-tools' 32-bit bzImage loader (${a.sources[0]}), whose placement kexec-lab does not model yet (${inner.why64 ?? ""})`,
-      input.kernelName !== undefined ? { file: input.kernelName, offset: 0 } : { offset: 0 },
-    );
-  }
   const notes: string[] = [];
+  if (inner.kind === "bzimage" && !inner.bzImage64)
+    notes.push(
+      `${path} (${tool}): bzImage64_probe refuses it (${inner.why64 ?? ""}); bzImage_probe takes it, so kexec-tools' 32-bit bzImage loader places it (${a.sources[0]})`,
+    );
   if (a.outcome === "unwrapped") {
     notes.push(`${path} (${tool}) unwraps the file first: ${a.unwrap.join("; ")} (${a.sources[0]})`);
     for (const u of input.unwrapped ?? []) notes.push(`unwrapped by kexec-lab: ${u}`);

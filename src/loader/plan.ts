@@ -3,7 +3,8 @@
  * caller reads the files (the CLI) and passes bytes; this runs in a browser as well.
  *
  * This file only dispatches. The rules live one module per loader and architecture:
- *   kexec-tools (kexec_load):     kexec-tools/arm64.ts, kexec-tools/x86_64.ts (+ crash.ts, purgatory.ts)
+ *   kexec-tools (kexec_load):     kexec-tools/arm64.ts, kexec-tools/x86_64.ts, kexec-tools/x86-bzimage32.ts
+ *                                 (the 32-bit bzImage loader) (+ crash.ts, purgatory.ts)
  *   kernel (kexec_file_load):     kexec-file/arm64.ts, kexec-file/x86_64.ts (+ version.ts)
  *   syscall choice (--loader auto): auto.ts
  *   wrapped kernels (zboot, UKI, compressed) per loader path and kexec-tools version: accept.ts,
@@ -46,7 +47,9 @@ import { addKhoScratchTable } from "./kexec-file/kho.js";
 import { atLeast, DEFAULT_KERNEL_VERSION, KERNEL_RULES, parseKernelVersion } from "./kexec-file/version.js";
 import { x86BzImageKexecFile } from "./kexec-file/x86_64.js";
 import { arm64ElfKexecTools, arm64ImageKexecTools } from "./kexec-tools/arm64.js";
-import { x86BzImageKexecTools, x86ElfKexecTools } from "./kexec-tools/x86_64.js";
+import { x86BzImageKexecTools } from "./kexec-tools/x86_64.js";
+import { bzImage64Probe, doBzImageLoad } from "./kexec-tools/x86-bzimage32.js";
+import { elfX86_64Load } from "./kexec-tools/x86-elf.js";
 import { crashRegionFor, kernelWalkRanges, kexecToolsRanges, memoryMapFor, parseMemblock } from "./memory.js";
 import { segmentBufszOf } from "./output.js";
 import { checkAcceptance, loaderPathFor } from "./plan-accept.js";
@@ -225,8 +228,21 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
     }
   } else if (kind === "bzimage") {
     const bz = parseBzImage(input.kernel, input.kernelName);
-    result =
-      loader === "kexec-tools"
+    // kexec-x86_64.c's file_type order: bzImage64 first; what bzImage64_probe refuses, and a bzImage64
+    // with --entry-32bit / --real-mode, goes to the 32-bit bzImage loader (kexec-tools/x86-bzimage32.ts).
+    const bz32 = loader === "kexec-tools" && (!bzImage64Probe(bz) || input.x86Entry !== undefined);
+    if (input.x86Entry !== undefined && loader === "kexec-file")
+      notes.push(
+        `--${input.x86Entry === "real-mode" ? "real-mode" : "entry-32bit"} applies to kexec_load only; kexec_file_load enters the kernel's 64-bit entry`,
+      );
+    result = bz32
+      ? doBzImageLoad(
+          ctx,
+          bz,
+          input.x86Entry ?? "32bit",
+          crashRegion ? { regions: crashRegionsAll(input, crashRegion), iomem } : undefined,
+        )
+      : loader === "kexec-tools"
         ? x86BzImageKexecTools(
             ctx,
             bz,
@@ -248,7 +264,12 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
         `an ELF kernel for machine ${elf.machine}, not x86_64`,
         where,
       );
-    result = x86ElfKexecTools(ctx, elf);
+    result = elfX86_64Load(
+      ctx,
+      elf,
+      input.elfArgs ?? "elf",
+      crashRegion ? { regions: crashRegionsAll(input, crashRegion), iomem } : undefined,
+    );
   } else {
     throw new KexecLabError(
       "E_KERNEL_UNSUPPORTED",

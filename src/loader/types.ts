@@ -104,6 +104,17 @@ export interface PlanInput {
    * loads through kexec_load append " acpi_rsdp=0x..." to the command line on a non-EFI machine.
    */
   acpiRsdp?: number;
+  /**
+   * x86 kexec_load: enter the kernel through kexec-tools' 32-bit bzImage loader (do_bzImage_load)
+   * with its 32-bit protected-mode entry (`--entry-32bit`, the default for a bzImage that is not a
+   * bzImage64) or its 16-bit real-mode setup (`--real-mode`). Unset: bzImage64 for a bzImage64.
+   */
+  x86Entry?: "32bit" | "real-mode";
+  /**
+   * x86_64 ELF vmlinux through kexec-tools' elf_x86_64_load: the argument style (--args-elf, the
+   * default; --args-linux; --args-none).
+   */
+  elfArgs?: "elf" | "linux" | "none";
   /** kexec runs with -d (kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG to kexec_file_load). */
   kexecDebug?: boolean;
   /** Size of the running kernel's own purgatory (kexec_file_load on x86_64); default: a model. */

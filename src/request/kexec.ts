@@ -109,6 +109,8 @@ export function kexecLoadOutput(a: KexecArgs, inputs: KexecInputs): KexecOutcome
   if (crash) input.crash = true;
   input.kexecToolsVersion = autoVersion;
   if (a.debug) input.kexecDebug = true;
+  if (a.x86Entry !== undefined) input.x86Entry = a.x86Entry;
+  if (a.elfArgs !== undefined) input.elfArgs = a.elfArgs;
   // kexec-tools reads the memory ranges before it places anything: they are printed even when
   // the load then fails.
   const out: string[] = [];

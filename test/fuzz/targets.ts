@@ -369,11 +369,32 @@ function reportCase(bytes: Uint8Array): void {
   }
 }
 
+const I386_BZIMAGE = fileURLToPath(new URL("../fixtures/bzimage32/bzImage-i386-tiny.head", import.meta.url));
+
+/**
+ * Kernels for kexec-tools' 32-bit bzImage loader and x86_64 ELF loader: the Debian bzImage with
+ * XLF_KERNEL_64 cleared, the real i386 tinyconfig bzImage's setup code, a small x86_64 ELF.
+ */
+function x86LoaderSeeds(): FuzzSeed[] {
+  return [
+    ...realFile(BZIMAGE).map((s) => {
+      const b = s.bytes.slice();
+      if (b.length > 0x237) b[0x236]! &= ~1;
+      return { name: "kernel:bzImage32-derived", bytes: b };
+    }),
+    ...(existsSync(I386_BZIMAGE)
+      ? [{ name: "kernel:bzImage-i386-tiny", bytes: new Uint8Array(readFileSync(I386_BZIMAGE)) }]
+      : []),
+    { name: "kernel:gen-elf-x86_64", bytes: smallElf64(62) },
+  ];
+}
+
 /** Which role a plan seed plays; the other inputs stay the real, unmutated files. */
 function planSeeds(): FuzzSeed[] {
   return [
     ...realFile(ARM64_IMAGE).map((s) => ({ ...s, name: `kernel:${s.name}` })),
     ...realFile(BZIMAGE).map((s) => ({ ...s, name: `kernel:${s.name}` })),
+    ...x86LoaderSeeds(),
     { name: "kernel:gen-image", bytes: smallArm64Image() },
     ...dtbSeeds().map((s) => ({ ...s, name: `dtb:${s.name}` })),
     ...iomemSeeds().map((s) => ({ ...s, name: `iomem:${s.name}` })),
@@ -403,7 +424,7 @@ function planCase(bytes: Uint8Array, seedName: string): void {
   const [role, name] = seedName.split(":") as [string, string];
   let input: PlanInput;
   if (role === "kernel") {
-    const x86 = name.includes("bzImage");
+    const x86 = name.includes("bzImage") || name.includes("x86_64");
     input = x86
       ? { arch: "x86_64", kernel: bytes, kernelName: name, iomem: fixed.iomemX86, append: "console=ttyS0" }
       : {
@@ -438,6 +459,15 @@ function planCase(bytes: Uint8Array, seedName: string): void {
   }
   planLoad(input);
   planLoad({ ...input, loader: input.arch === "arm64" ? "kexec-file" : "kexec-tools", crash: false });
+  if (role === "kernel" && input.arch === "x86_64") {
+    // The 32-bit loader's real-mode path and the ELF loader's --args-linux path, on kexec_load.
+    const x86Entry = name.includes("elf") ? undefined : ("real-mode" as const);
+    planLoad({
+      ...input,
+      loader: "kexec-tools",
+      ...(x86Entry ? { x86Entry } : { elfArgs: "linux" as const }),
+    });
+  }
 }
 
 /** Seeds for the CLI `plan`/`inspect` targets: small files only (each case writes its input to disk). */
@@ -487,6 +517,7 @@ export function compressedSeeds(): FuzzSeed[] {
     ...compressedBy("xz", "xz", ["-c", "--check=crc32"], p),
     ...compressedBy("lz4", "lz4", ["-q", "-c"], p),
     ...compressedBy("lz4-legacy", "lz4", ["-l", "-q", "-c"], p),
+    ...compressedBy("lzma", "lzma", ["-9", "-c"], p),
   ];
 }
 
@@ -496,6 +527,10 @@ export function zbootSeeds(): FuzzSeed[] {
   return [
     { name: "zboot-gzip", bytes: zbootFile(gzipSync(p), "gzip", p.length) },
     ...zstd.map((s) => ({ name: "zboot-zstd22", bytes: zbootFile(s.bytes, "zstd22", p.length) })),
+    ...compressedBy("lzma", "lzma", ["-9", "-c"], p).map((s) => ({
+      name: "zboot-lzma",
+      bytes: zbootFile(s.bytes, "lzma", p.length),
+    })),
   ];
 }
 
@@ -557,7 +592,7 @@ export const TARGETS: FuzzTarget[] = [
   {
     name: "decompress",
     description:
-      "decompress (gzip, zstd, xz, lz4 frame and legacy) on streams made by the real tools, capped at 8 MiB",
+      "decompress (gzip, zstd, xz, lz4 frame and legacy, lzma) on streams made by the real tools, capped at 8 MiB",
     seeds: compressedSeeds,
     hints: { fieldOffsets: [0, 4, 5, 6, 8, 12, 16] },
     run: async (bytes, seed) => {

@@ -89,6 +89,20 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     .option("--no-cma", "pass KEXEC_FILE_NO_CMA: kexec_file_load does not use CMA")
     .option("--kexec-debug", "kexec runs with -d (kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG)")
     .option(
+      "--real-mode",
+      "x86 kexec_load: kexec-tools' 32-bit bzImage loader with the 16-bit real-mode entry",
+    )
+    .option(
+      "--entry-32bit",
+      "x86 kexec_load: kexec-tools' 32-bit bzImage loader with the 32-bit entry (for a bzImage64)",
+    )
+    .addOption(
+      new Option(
+        "--elf-args <style>",
+        "x86_64 ELF vmlinux: kexec's --args-elf/--args-linux/--args-none",
+      ).choices(["elf", "linux", "none"]),
+    )
+    .option(
       "--acpi-rsdp <addr>",
       'x86: the ACPI RSDP address (dmesg "ACPI: RSDP"); kexec_load crash loads append acpi_rsdp=',
     )

@@ -4,7 +4,8 @@
  *   purgatory  elf_rel_build_load(min 0x3000, top-down)
  *   setup      add_buffer(max(setup size, 4096) + command line + PURGATORY_CMDLINE_SIZE, align 16,
  *              min 0x3000, top-down): the zero page with the setup header, then the command line
- *   kernel     add_buffer(init_size rounded to 4 KiB, kernel_alignment, min 1 MiB, top-down)
+ *   kernel     add_buffer(init_size rounded to 4 KiB, kernel_alignment, min 1 MiB, top-down); from
+ *              kexec-tools 2.0.30 (07a6217) min is max(1 MiB, pref_address)
  *   initrd     setup_linux_bootloader_parameters_high: align 4 KiB, min INITRD_BASE 16 MiB, top-down,
  *              no upper bound ("put initrd high too")
  *   rng seed   setup_linux_system_parameters -> setup_rng_seed -> add_setup_data: a struct setup_data
@@ -15,10 +16,9 @@
 import { KexecLabError } from "../../errors.js";
 import { hex } from "../../formats/bytes.js";
 import { type BzImage, LOADED_HIGH } from "../../formats/bzimage.js";
-import type { Elf64 } from "../../formats/elf.js";
 import type { Iomem } from "../../formats/iomem.js";
 import type { Range } from "../../machine/ranges.js";
-import { elfSegments } from "../common.js";
+import { kexecToolsVersionNumber, LATEST_KEXEC_TOOLS } from "../accept.js";
 import { addBuffer, addInitrd, addSegment, alignUp, type Ctx, kernelWhere, place } from "../context.js";
 import { seededBytes } from "../dtb-edit.js";
 import { kexecToolsElfcorehdrSize, x86BackupArea, x86CrashMemoryRanges } from "./crash.js";
@@ -43,7 +43,7 @@ export interface X86LoadResult {
 }
 
 /** setup_rng_seed -> add_setup_data: the RNG seed setup_data, the lowest page from 1 MiB up. */
-function addRngSeed(ctx: Ctx): void {
+export function addRngSeed(ctx: Ctx): void {
   const sd = new Uint8Array(RNG_SEED_SETUP_DATA_SIZE);
   const dv = new DataView(sd.buffer);
   dv.setUint32(8, SETUP_RNG_SEED, true);
@@ -68,7 +68,12 @@ function addRngSeed(ctx: Ctx): void {
  * rounded to ELF_CORE_HEADER_ALIGN, memsz at least 16 KiB, align 1024, top-down), and the command
  * line with " acpi_rsdp=0x..." (cmdline_add_efi, non-EFI machines) and " elfcorehdr=NK" appended.
  */
-function loadCrashdumpSegments(ctx: Ctx, iomem: Iomem, crash: readonly Range[], cmdline: string): string {
+export function loadCrashdumpSegments(
+  ctx: Ctx,
+  iomem: Iomem,
+  crash: readonly Range[],
+  cmdline: string,
+): string {
   const input = ctx.input;
   const ranges = x86CrashMemoryRanges(iomem, crash);
   const backup = x86BackupArea(ranges);
@@ -181,10 +186,13 @@ export function x86BzImageKexecTools(
       kernelWhere(input, 0x260, "init_size"),
     );
   }
+  // kexec-tools 2.0.30 on (07a6217 "Include pref_address when looking for a memory hole"):
+  // kernel64_min_addr = max(KERN32_BASE, pref_address).
+  const prefRule = kexecToolsVersionNumber(input.kexecToolsVersion ?? LATEST_KEXEC_TOOLS) >= 20030;
   const k = place(ctx, "kernel", {
     size: memsz,
     align: bz.kernelAlignment,
-    min: 0x100000,
+    min: prefRule ? Math.max(0x100000, bz.prefAddress) : 0x100000,
     max: Number.POSITIVE_INFINITY,
     topDown: true,
     source: `${BZ} -> add_buffer -> locate_hole`,
@@ -216,33 +224,4 @@ export function x86BzImageKexecTools(
     }
   }
   return { entry: purgBase, kernelEntry: k.mem + 0x200, ...(initrd ? { initrd } : {}), cmdline };
-}
-
-/** elf_x86_64_load: PT_LOADs at their physical addresses, then purgatory and initrd. */
-export function x86ElfKexecTools(ctx: Ctx, elf: Elf64): X86LoadResult {
-  if (ctx.input.crash) {
-    throw new KexecLabError("E_NOT_MODELED", "x86_64 crash loads through kexec_load are not modelled yet");
-  }
-  const { entry } = elfSegments(
-    ctx,
-    elf,
-    "kexec-tools kexec/arch/x86_64/kexec-elf-x86_64.c elf_x86_64_load -> elf_exec_load",
-  );
-  const purgBase = addPurgatory(ctx, "x86_64", {
-    min: 0x3000,
-    max: Number.POSITIVE_INFINITY,
-    topDown: true,
-    source:
-      "kexec-tools kexec/arch/x86_64/kexec-elf-x86_64.c elf_x86_64_load -> elf_rel_build_load -> locate_hole",
-  });
-  const initrd = addInitrd(ctx, {
-    align: 4096,
-    min: X86_INITRD_BASE,
-    max: Number.POSITIVE_INFINITY,
-    topDown: true,
-    source:
-      "kexec-tools kexec/arch/i386/x86-linux-setup.c setup_linux_bootloader_parameters_high -> add_buffer",
-  });
-  ctx.notes.push("ELF kernel: PT_LOAD segments placed at their physical addresses (p_paddr)");
-  return { entry: purgBase, kernelEntry: entry, ...(initrd ? { initrd } : {}) };
 }

@@ -51,6 +51,9 @@ export interface PlanOptions {
   /** --cma SIZE@ADDR gives a string; --no-cma sets false. */
   cma?: string | boolean;
   kexecDebug?: boolean;
+  realMode?: boolean;
+  entry32bit?: boolean;
+  elfArgs?: "elf" | "linux" | "none";
   acpiRsdp?: string;
   memMin?: string;
   memMax?: string;
@@ -148,6 +151,8 @@ export async function planInputFromOptions(
   if (typeof opts.cma === "string") input.cma = parseSizeAt(opts.cma);
   if (opts.cma === false) input.noCma = true;
   if (opts.kexecDebug) input.kexecDebug = true;
+  if (opts.realMode || opts.entry32bit) input.x86Entry = opts.realMode ? "real-mode" : "32bit";
+  if (opts.elfArgs !== undefined) input.elfArgs = opts.elfArgs;
   if (opts.acpiRsdp !== undefined)
     input.acpiRsdp = toSafeNumber(parseU64(opts.acpiRsdp, "acpi-rsdp"), "acpi-rsdp");
   if (opts.kexecFileSyscall === false) input.kexecFileSyscall = false;
