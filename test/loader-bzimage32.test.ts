@@ -26,6 +26,7 @@ import { bzImage64Probe, bzImageProbe } from "../src/loader/kexec-tools/x86-bzim
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { MemoryMap, type Region } from "../src/machine/memmap.js";
 import { runCli } from "./helpers/cli.js";
+import { fail } from "./helpers/errors.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const I386_HEAD = fileURLToPath(new URL("./fixtures/bzimage32/bzImage-i386-tiny.head", import.meta.url));
@@ -50,16 +51,6 @@ const NOT_RELOC = variant((dv) => {
 });
 
 const have = (tool: string) => spawnSync(tool, ["--version"]).error === undefined;
-
-function fail(f: () => unknown): KexecLabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KexecLabError) return e;
-    throw e;
-  }
-  throw new Error("expected a KexecLabError");
-}
 
 function ramMap(banks: [number, number][]): MemoryMap {
   return new MemoryMap(

@@ -11,7 +11,6 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { KexecLabError } from "../src/errors.js";
 import { parseBzImage } from "../src/formats/bzimage.js";
 import { decompress } from "../src/formats/decompress.js";
 import { inspectBytes } from "../src/formats/detect.js";
@@ -19,6 +18,7 @@ import { parseElf64 } from "../src/formats/elf.js";
 import { purgatoryPreset } from "../src/loader/kexec-tools/purgatory.js";
 import { elfBootNotesSize } from "../src/loader/kexec-tools/x86-elf.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
+import { fail } from "./helpers/errors.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
@@ -49,16 +49,6 @@ const base = (extra: Partial<PlanInput> = {}): PlanInput => ({
   purgatory: PURG,
   ...extra,
 });
-
-function fail(f: () => unknown): KexecLabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KexecLabError) return e;
-    throw e;
-  }
-  throw new Error("expected a KexecLabError");
-}
 
 describe("a real x86_64 ELF vmlinux (from the Debian bzImage's payload)", () => {
   it.skipIf(!have("file"))("file(1) and inspect agree: ELF 64-bit x86-64 executable", () => {

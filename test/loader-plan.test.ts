@@ -25,6 +25,7 @@ import { Machine } from "../src/machine/machine.js";
 import { MemoryMap, type Region } from "../src/machine/memmap.js";
 import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { defaultScenario } from "../src/scenario/default.js";
+import { fail } from "./helpers/errors.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 /**
@@ -53,16 +54,6 @@ if (!HAVE_FDTGET)
     "loader-plan: fdtget not installed: the fdtget checks are SKIPPED (CI installs device-tree-compiler)",
   );
 const tmp = testTempDir("plan");
-
-function fail(f: () => unknown): KexecLabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KexecLabError) return e;
-    throw e;
-  }
-  throw new Error("expected a KexecLabError");
-}
 
 const layout = (p: Plan) => p.segments.map((s) => [s.label, s.mem, s.memsz, segmentBufszOf(s)]);
 

@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { KexecLabError } from "../src/errors.js";
 import { parseIomem } from "../src/formats/iomem.js";
 import { elf64 } from "../src/formats/synth.js";
 import { kexecFileAcceptance, syscallPlan } from "../src/loader/auto.js";
@@ -24,6 +23,7 @@ import {
 import { fixupMemoryRanges, parseKexecDebugRanges, RANGE_RAM } from "../src/loader/memory.js";
 import { KernelRefusal, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { runCli } from "./helpers/cli.js";
+import { fail } from "./helpers/errors.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
@@ -32,16 +32,6 @@ const BZIMAGE = read("kernels/debian-6.1.0-56-cloud-amd64.bzImage");
 const QEMU_DTB = read("dtb/qemu-virt-4g.dtb");
 const X86_IOMEM = readFileSync(`${DATA}iomem/x86_64-cloud-vm.txt`, "utf8");
 const ARM_IOMEM = readFileSync(`${DATA}iomem/arm64-qemu-virt-4g.txt`, "utf8");
-
-function fail(f: () => unknown): KexecLabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof KexecLabError) return e;
-    throw e;
-  }
-  throw new Error("expected a KexecLabError");
-}
 
 describe("--loader auto: kexec-tools' syscall choice", () => {
   it("2.0.27+ tries kexec_file_load first and falls back; older releases use kexec_load; -s/-c force", () => {

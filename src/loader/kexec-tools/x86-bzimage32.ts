@@ -131,18 +131,8 @@ export function doBzImageLoad(
       kernelWhere(input, 0x234, "relocatable_kernel"),
     );
   if (crash) {
-    if (!crash.iomem)
-      throw new KexecLabError(
-        "E_NO_MEMORY_MAP",
-        "an x86_64 crash load through kexec_load reads /proc/iomem for the dump's memory ranges: pass --iomem",
-      );
     // modified_cmdline is a COMMAND_LINE_SIZE buffer: strncpy of the given line, then the appends.
-    cmdline = loadCrashdumpSegments(
-      ctx,
-      crash.iomem,
-      crash.regions,
-      cmdline.slice(0, X86_COMMAND_LINE_SIZE - 1),
-    );
+    cmdline = loadCrashdumpSegments(ctx, crash, cmdline.slice(0, X86_COMMAND_LINE_SIZE - 1));
     if (cmdline.length > X86_COMMAND_LINE_SIZE - 1)
       throw new KexecLabError(
         "E_CMDLINE_TOO_LONG",

@@ -109,17 +109,7 @@ export function elfX86_64Load(
     source: `${ELF} (--args-linux) -> add_buffer(sizeof(x86_linux_faked_param_header), 16, 0, elf_max_addr, 1) -> locate_hole`,
   });
   if (crash) {
-    if (!crash.iomem)
-      throw new KexecLabError(
-        "E_NO_MEMORY_MAP",
-        "an x86_64 crash load through kexec_load reads /proc/iomem for the dump's memory ranges: pass --iomem",
-      );
-    cmdline = loadCrashdumpSegments(
-      ctx,
-      crash.iomem,
-      crash.regions,
-      (cmdline ?? "").slice(0, X86_COMMAND_LINE_SIZE - 1),
-    );
+    cmdline = loadCrashdumpSegments(ctx, crash, (cmdline ?? "").slice(0, X86_COMMAND_LINE_SIZE - 1));
   }
   if (cmdline !== undefined) {
     const n = Math.min(cmdline.length + 1, X86_COMMAND_LINE_SIZE) - 1;

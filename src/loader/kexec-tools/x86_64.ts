@@ -70,12 +70,16 @@ export function addRngSeed(ctx: Ctx): void {
  */
 export function loadCrashdumpSegments(
   ctx: Ctx,
-  iomem: Iomem,
-  crash: readonly Range[],
+  crash: { regions: readonly Range[]; iomem: Iomem | undefined },
   cmdline: string,
 ): string {
+  if (!crash.iomem)
+    throw new KexecLabError(
+      "E_NO_MEMORY_MAP",
+      "an x86_64 crash load through kexec_load reads /proc/iomem for the dump's memory ranges: pass --iomem",
+    );
   const input = ctx.input;
-  const ranges = x86CrashMemoryRanges(iomem, crash);
+  const ranges = x86CrashMemoryRanges(crash.iomem, crash.regions);
   const backup = x86BackupArea(ranges);
   const CRASH =
     "kexec-tools kexec/arch/i386/crashdump-x86.c load_crashdump_segments -> add_buffer -> locate_hole";
@@ -140,13 +144,7 @@ export function x86BzImageKexecTools(
     );
   }
   if (crash) {
-    if (!crash.iomem) {
-      throw new KexecLabError(
-        "E_NO_MEMORY_MAP",
-        "an x86_64 crash load through kexec_load reads /proc/iomem for the dump's memory ranges: pass --iomem",
-      );
-    }
-    cmdline = loadCrashdumpSegments(ctx, crash.iomem, crash.regions, cmdline);
+    cmdline = loadCrashdumpSegments(ctx, crash, cmdline);
     if (cmdline.length > 2047) {
       throw new KexecLabError(
         "E_CMDLINE_TOO_LONG",
