@@ -30,6 +30,10 @@ export const CATALOG = {
     hint: "addresses and sizes are unsigned 64-bit integers (decimal or 0x-prefixed hex)",
   },
   E_UNKNOWN_ARCH: { title: "unknown architecture", hint: "use arm64 or x86_64" },
+  E_ARCH_MISMATCH: {
+    title: "architectures differ",
+    hint: "kexec boots a kernel of the running machine's architecture: give a kernel and a --host (or --iomem/--dtb) of the same one",
+  },
   E_PAGE_SIZE: { title: "unsupported page size", hint: "use 4096, 16384 or 65536 (x86_64: 4096 only)" },
   E_LIMIT: {
     title: "input exceeds a resource limit",

@@ -128,6 +128,17 @@ const TRIGGERS = {
     cli: () => validateJson({ ...req, arch: "mips" }),
     detail: /unknown arch "mips" \(arch\)/,
   },
+  E_ARCH_MISMATCH: {
+    what: "`plan` of an arm64 Image with an x86_64 recording as --host",
+    cli: () => [
+      "plan",
+      "--kernel",
+      IMAGE,
+      "--host",
+      fileURLToPath(new URL("fixtures/recordings/x86_64-q35-2g-kexec_load/collect", import.meta.url)),
+    ],
+    detail: /the kernel is an arm64 kernel, but the --host machine is x86_64 \(its uname -m\)/,
+  },
   E_PAGE_SIZE: { what: "`run --granule 8k`", cli: () => ["run", "--granule", "8k"], detail: /granule "8k"/ },
   E_LIMIT: {
     what: "`--max-memory 64M run` (the default scenario needs more for exact contents)",

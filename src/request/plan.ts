@@ -23,11 +23,23 @@ export interface ArchEvidence {
 /**
  * The architecture of a load: --arch, else the kernel's (the one inside a wrapper first, then the
  * file's), else the host's, else arm64 (a gzip kernel with nothing else to go on is an Image.gz,
- * since x86_64 kernels are bzImages). Errors: parseArch's E_USAGE for an --arch it does not know.
+ * since x86_64 kernels are bzImages). Errors: parseArch's for an --arch it does not know;
+ * E_ARCH_MISMATCH when --arch or the kernel names another architecture than the host's uname -m.
  */
 export function inferArch(e: ArchEvidence): Arch {
-  if (e.arch !== undefined) return parseArch(e.arch);
-  return e.innerKernelArch ?? e.kernelFileArch ?? e.hostArch ?? "arm64";
+  const given = e.arch !== undefined ? parseArch(e.arch) : undefined;
+  const kernel = e.innerKernelArch ?? e.kernelFileArch;
+  // kexec has no cross-architecture load: the running machine (the host) and the kernel must agree.
+  if (e.hostArch !== undefined) {
+    const other = given ?? kernel;
+    if (other !== undefined && other !== e.hostArch)
+      throw new KexecLabError(
+        "E_ARCH_MISMATCH",
+        `${given !== undefined ? `--arch ${given}` : `the kernel is an ${kernel} kernel`}, but the --host machine is ${e.hostArch} (its uname -m)`,
+        { field: given !== undefined ? "--arch" : "--kernel" },
+      );
+  }
+  return given ?? kernel ?? e.hostArch ?? "arm64";
 }
 
 /**
