@@ -115,6 +115,39 @@ describe("architecture", () => {
     ]);
     expect(JSON.parse(amd.out)).toEqual(JSON.parse(r.out));
   });
+
+  it("run takes it from the kernel file too, and --cma with kexec_load's placement is refused", async () => {
+    const r = await runCli([
+      "run",
+      "--kernel",
+      BZIMAGE,
+      "--iomem",
+      X86_IOMEM,
+      "--strategy",
+      "x86-ident",
+      "--json",
+    ]);
+    expect(r.err).toBe("");
+    expect(JSON.parse(r.out).machine.arch).toBe("x86_64");
+    const c = await runCli(["run", "--kernel", BZIMAGE, "--cma", "--loader", "kexec-tools"]);
+    expect(c.code).toBe(2);
+    expect(c.err).toMatch(/--cma models kexec_file_load's CMA placement .* give --loader kexec-file/);
+  });
+
+  it("a kernel of another architecture than the --host machine is refused", async () => {
+    const host = fileURLToPath(
+      new URL("fixtures/recordings/arm64-virt-4g-kexec_load/collect", import.meta.url),
+    );
+    for (const cmd of [
+      ["plan", "--kernel", BZIMAGE, "--host", host],
+      ["kexec", "-l", BZIMAGE, "--host", host],
+    ]) {
+      const r = await runCli(cmd);
+      expect(r.code, cmd[0]).toBe(2);
+      expect(r.err).toContain("E_ARCH_MISMATCH");
+      expect(r.err).toContain("the kernel is an x86_64 kernel, but the --host machine is arm64");
+    }
+  });
 });
 
 describe("options", () => {

@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { readPlanFiles } from "../../formats/node/plan-files.js";
+import { kernelArchOf, ROLE_HEAD_BYTES } from "../../formats/role.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
 import { LOADERS, type LoaderKind } from "../../loader/plan.js";
 import { resolveProfileList } from "../../model/node/profile-file.js";
@@ -9,7 +10,9 @@ import type { RunOutcome } from "../../reloc/run.js";
 import { formatBytes } from "../../report/format.js";
 import { formatLegend, RUN_LEGEND } from "../../report/legend.js";
 import { renderRunText } from "../../report/run-text.js";
+import { fileArch } from "../../request/node/plan-input.js";
 import { loadStrategyFile } from "../../request/node/strategy-file.js";
+import { inferArch } from "../../request/plan.js";
 import { type RunRequest, type RunSource, runRequest, splitList } from "../../request/run.js";
 import { readScenarioFile } from "../../scenario/node/read.js";
 import { parseFreePages, parseGranule, parseInteger } from "../../sweep/grid.js";
@@ -141,8 +144,14 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .option("--explain", "after the tables, what their terms mean (x limit, parked, swaps, (sampled), ...)")
     .option("--timings", "include wall-clock seconds of each relocation (breaks byte-identical output)")
     .addHelpText("after", HELP)
-    .action(async (opts: RunOptions) => {
+    .action(async (opts: RunOptions, cmd: Command) => {
       if (opts.html !== undefined) checkOutputPath(opts.html, opts.force === true);
+      if (opts.cma === true && opts.kernel !== undefined && opts.loader === "kexec-tools")
+        throw new KexecLabError(
+          "E_USAGE",
+          "--cma models kexec_file_load's CMA placement (Linux 6.17); --loader kexec-tools places for kexec_load, which has none: give --loader kexec-file",
+          { field: "--cma" },
+        );
       for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
       if (opts.scenario !== undefined && opts.kernel !== undefined) {
         throw new KexecLabError("E_USAGE", "give either --scenario or --kernel, not both", {
@@ -173,16 +182,25 @@ export function registerRun(program: Command, ctx: CliContext): Command {
                 ...(opts.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
               }
             : { kind: "default" };
+      // Real files say their architecture (a bzImage is x86_64), as for plan; --arch still wins.
+      const arch: Arch =
+        source.kind === "files" && cmd.getOptionValueSource("arch") !== "cli"
+          ? inferArch({
+              ...(source.files.kernelFormat !== undefined
+                ? { innerKernelArch: kernelArchOf(source.files.kernel.subarray(0, ROLE_HEAD_BYTES)) }
+                : fileArch(opts.kernel!)),
+            })
+          : opts.arch;
       const strategies = splitList(opts.strategy);
       const profiles = resolveProfileList(opts.profile);
       const progress = startProgress(ctx.io, "run");
       let outcome: RunOutcome;
       try {
         outcome = runRequest(source, {
-          arch: opts.arch,
+          arch,
           linearMap: opts.linearMap,
           content: opts.content,
-          ...(source.kind !== "scenario" ? machineOptions(opts) : {}),
+          ...(source.kind !== "scenario" ? machineOptions(opts, arch) : {}),
           ...(strategies !== undefined ? { strategies } : {}),
           ...(profiles !== undefined ? { profiles } : {}),
           x86Swap: opts.x86Swap === true,
@@ -219,11 +237,11 @@ export function registerRun(program: Command, ctx: CliContext): Command {
 }
 
 /** The default scenario's or the real files' machine knobs (a scenario file names its own). */
-function machineOptions(opts: RunOptions): Partial<RunRequest> {
+function machineOptions(opts: RunOptions, arch: Arch): Partial<RunRequest> {
   const seed = parseInteger(opts.seed, "--seed");
   return {
     seed,
-    pageSize: parseGranule(opts.granule, opts.arch),
+    pageSize: parseGranule(opts.granule, arch),
     ...(opts.vaBits !== undefined ? { vaBits: parseInteger(opts.vaBits, "--va-bits") } : {}),
     ...(opts.freePages !== undefined ? { freePages: parseFreePages(opts.freePages, seed) } : {}),
   };
