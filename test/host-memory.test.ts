@@ -247,6 +247,19 @@ describe("kexec-lab memory", () => {
     expect(r.code).toBe(1);
   });
 
+  it("a load the kernel's checks refuse is refused, not said to fit", async () => {
+    const host = fileURLToPath(
+      new URL("fixtures/recordings/arm64-virt-4g-kexec_load/collect", import.meta.url),
+    );
+    const r = await runCli(["memory", "--kernel", IMAGE, "--initrd-size", "2G", "--host", host]);
+    expect(r.out).toMatch(/the kernel's kexec_load checks refuse this load: EINVAL/);
+    expect(r.out).not.toMatch(/^fits:/m);
+    const j = JSON.parse(
+      (await runCli(["memory", "--kernel", IMAGE, "--initrd-size", "2G", "--host", host, "--json"])).out,
+    );
+    expect(j.load.verdict).toBe("refused");
+  });
+
   it("crash loads take no source pages, and the crash load is checked against the reservation", async () => {
     const base = [
       "memory",

@@ -49,7 +49,11 @@ export interface CrashFit {
 }
 
 export interface MemoryAnswer {
-  load: LoadMemory & { verdict: "fits" | "short" | "unknown"; against?: { name: string; bytes: number } };
+  /** "refused": the kernel's checks refuse the load before any page is allocated (`refused` says why). */
+  load: LoadMemory & {
+    verdict: "fits" | "short" | "unknown" | "refused";
+    against?: { name: string; bytes: number };
+  };
   crashkernel: CrashkernelEstimate & { reservedBytes?: number; kernelSource: string };
   crashFit?: CrashFit;
   notes: string[];
@@ -107,7 +111,14 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
       : q.memFree !== undefined
         ? { name: "MemFree", bytes: q.memFree }
         : undefined;
-  const verdict = against === undefined ? "unknown" : lm.peakBytes <= against.bytes ? "fits" : "short";
+  const verdict =
+    lm.refused !== undefined
+      ? "refused"
+      : against === undefined
+        ? "unknown"
+        : lm.peakBytes <= against.bytes
+          ? "fits"
+          : "short";
   if (against === undefined)
     notes.push("no MemFree/MemAvailable given (--host with meminfo.txt, or --mem-free)");
 

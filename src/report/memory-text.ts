@@ -31,7 +31,8 @@ export function renderMemoryText(a: MemoryAnswer): string {
   ];
   lines.push(renderTable(["", "pages", "bytes"], rows, ["left", "right", "right"]));
   if (l.refused !== undefined) lines.push(`the kernel's kexec_load checks refuse this load: ${l.refused}`);
-  if (l.against !== undefined) {
+  // A refused load allocates nothing: there is no peak to set against free memory.
+  if (l.against !== undefined && l.verdict !== "refused") {
     lines.push(
       l.verdict === "fits"
         ? `fits: peak ${formatBytes(l.peakBytes)} <= ${l.against.name} ${formatBytes(l.against.bytes)}`
