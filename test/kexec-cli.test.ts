@@ -160,6 +160,19 @@ describe("kexec's command line", () => {
     }
   });
 
+  it("kexec's -h/--help prints what kexec-lab models, and a modelled purgatory is said on stderr", async () => {
+    for (const h of ["--help", "-h"]) {
+      const r = await runCli(["kexec", h]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain("Modelled: -l/--load, -p/--load-panic");
+    }
+    const c = loads.find((x) => x.id === "arm64-virt-4g-kexec_load")!;
+    const args = argsFor(c);
+    const noPreset = args.map((a) => (a === c.dir ? join(c.dir, "collect") : a));
+    const r = await runCli(noPreset);
+    expect(r.err).toContain("the purgatory segment's size and purgatory_start (the entry) are a model");
+  });
+
   it("--print-ckr-size prints the reservation's size as kexec does", async () => {
     const c = cases.find((x) => x.id === "x86_64-q35-2g-crash-kexec_load")!;
     const r = await runCli(["kexec", "--print-ckr-size", "--host", c.dir]);

@@ -144,6 +144,10 @@ export function kexecLoadOutput(a: KexecArgs, inputs: KexecInputs): KexecOutcome
   // kexec_load's ranges are read only on the kexec_load path (also after a fallback).
   if (plan.loader !== "kexec-tools") out.length = 0;
   if (a.debug && plan.loader === "kexec-tools") {
+    if (input.purgatory === undefined)
+      stderr.push(
+        "kexec-lab: the purgatory segment's size and purgatory_start (the entry) are a model: give --kexec-binary (the kexec-path.txt of a collected host names it) or --purgatory for your kexec's own\n",
+      );
     out.push(
       ...formatKexecLoad(
         plan.entry,

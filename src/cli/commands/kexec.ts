@@ -14,7 +14,8 @@ Takes kexec-tools' own command line and prints what \`kexec -d\` (kexec-tools 2.
 load: the memory ranges it read (x86_64: MEMORY RANGES from /sys/firmware/memmap; arm64:
 get_memory_ranges over /proc/iomem), then "kexec_load: entry = ... flags = ..." and the segment
 table. Diff it with the real output: only the segment[i].buf lines (addresses in the kexec process)
-differ by design. Nothing is loaded, executed or unloaded.
+differ by design, once the purgatory is your kexec's (--kexec-binary or --purgatory; without them its
+size and the entry are a model, and kexec-lab says so on stderr). Nothing is loaded, executed or unloaded.
 
 Modelled: -l/--load, -p/--load-panic, -s, -c, -a, -d/--debug, --initrd/--ramdisk,
 --append/--command-line, --reuse-cmdline, --dtb, --mem-min, --mem-max, -i/--no-checks, --no-cma,
@@ -38,6 +39,12 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
     .allowExcessArguments(true)
     .addHelpText("after", HELP)
     .action(async (_args: string[], _opts: unknown, cmd: Command) => {
+      // kexec's own -h/--help: what kexec-lab models of kexec's options (exit 0, as kexec -h does).
+      if (cmd.args.includes("--help") || cmd.args.includes("-h")) {
+        cmd.outputHelp();
+        ctx.exitCode = EXIT_OK;
+        return;
+      }
       const a: KexecArgs = parseKexecArgs(cmd.args);
       const host = a.host !== undefined ? readHostDir(a.host) : undefined;
       const iomemText = a.iomem !== undefined ? readTextFile(a.iomem) : undefined;
