@@ -150,6 +150,22 @@ describe("architecture", () => {
   });
 });
 
+describe("output paths", () => {
+  it("are tried before the work starts, and a directory that takes no files is named as such", async () => {
+    for (const cmd of [
+      ["run", "--strategy", "mmu-off", "--html", "/proc/kexec-lab-test.html"],
+      ["sweep", "--initrd", "16M", "-o", "/proc/kexec-lab-test.csv"],
+    ]) {
+      const r = await runCli(cmd);
+      expect(r.code, cmd[0]).toBe(2);
+      expect(r.out).toBe("");
+      expect(r.err).toMatch(
+        /E_FILE_WRITE\]: cannot write file: (its directory takes no new files|permission denied) \(\/proc\//,
+      );
+    }
+  });
+});
+
 describe("options", () => {
   it("a misspelt option gets a did-you-mean, even when a required option is then missing", async () => {
     const r = await runCli(["plan", "--kernal", IMAGE]);

@@ -9,7 +9,7 @@ import { loadRunResult } from "../../report/result-schema.js";
 import { reportCurves } from "../../request/report.js";
 import { readJsonFile } from "../../scenario/node/read.js";
 import { EXIT_OK } from "../exit.js";
-import { writeOutputFile } from "../files.js";
+import { checkOutputPath, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
@@ -91,6 +91,7 @@ Examples:
   $ kexec-lab report result.json -o report.html --force --profile neoverse-n1-server`,
     )
     .action(async (file: string, opts: ReportOptions) => {
+      checkOutputPath(opts.output, opts.force === true);
       const result = loadRunResult(readJsonFile(file), file);
       // A result without a page map: rebuild it by loading the same segments again (checked against
       // the result's kimage; left out when it does not match).

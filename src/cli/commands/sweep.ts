@@ -8,7 +8,7 @@ import { readJsonFile } from "../../scenario/node/read.js";
 import { gridFrom, SWEEP_COLUMNS, type SweepGridOptions, type SweepRow, toCsv } from "../../sweep/grid.js";
 import { runGrid } from "../../sweep/node/pool.js";
 import { EXIT_OK } from "../exit.js";
-import { writeOutputFile } from "../files.js";
+import { checkOutputPath, writeOutputFile } from "../files.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 import { signalCheckpoint } from "../signals.js";
@@ -73,6 +73,7 @@ Examples:
   $ kexec-lab sweep --scenario examples/juno-16k-random.json --granule 4K,16K,64K --seed 1,2,3`,
     )
     .action(async (opts: SweepOptions) => {
+      if (opts.output !== undefined) checkOutputPath(opts.output, opts.force === true);
       if (opts.format !== "csv" && opts.format !== "json") {
         throw new KexecLabError("E_FIELD_VALUE", `format "${opts.format}" (csv or json)`, {
           field: "--format",

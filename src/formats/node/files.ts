@@ -76,11 +76,14 @@ export function readTextFile(path: string): string {
 }
 
 /** Why writing `path` failed, in words and without the temporary file's name. */
-function writeWhy(e: unknown): string {
+function writeWhy(e: unknown, path?: string): string {
   const code = (e as NodeJS.ErrnoException).code ?? "";
   switch (code) {
     case "ENOENT":
-      return "its directory does not exist";
+      // The directory may exist and still take no new files (/proc, /sys).
+      return path !== undefined && existsSync(dirname(path))
+        ? "its directory takes no new files"
+        : "its directory does not exist";
     case "EACCES":
     case "EPERM":
       return "permission denied";
@@ -111,8 +114,13 @@ export function checkOutputPath(path: string, force = false): void {
   try {
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" });
     accessSync(dir, constants.W_OK);
+    // Permission bits do not tell everything (root on /proc, a full or read-only file system):
+    // create and remove an empty file beside the output, as the real write will.
+    const probe = join(dir, `.${basename(path)}.${randomBytes(4).toString("hex")}.probe`);
+    writeFileSync(probe, "", { flag: "wx" });
+    rmSync(probe, { force: true });
   } catch (e) {
-    throw new KexecLabError("E_FILE_WRITE", writeWhy(e), { file: path });
+    throw new KexecLabError("E_FILE_WRITE", writeWhy(e, path), { file: path });
   }
 }
 
@@ -155,7 +163,7 @@ export function writeOutputFileWith(path: string, write: (fd: number) => void, f
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new KexecLabError("E_FILE_WRITE", writeWhy(e), { file: path });
+    throw new KexecLabError("E_FILE_WRITE", writeWhy(e, path), { file: path });
   } finally {
     inProgress.delete(tmp);
   }
