@@ -135,6 +135,22 @@ export interface ErrorWhere {
   field?: string;
 }
 
+/**
+ * Codes that mean the real kexec-tools or kernel would refuse the load (a failure kexec itself
+ * reports: locate_hole finding no hole, an errno from the syscall, a file type no loader takes),
+ * as opposed to input kexec-lab cannot use. The CLI exits 1 for these, 2 for the rest.
+ */
+export const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "E_KERNEL_UNSUPPORTED",
+  "E_NO_HOLE",
+  "E_INITRD_WINDOW",
+  "E_DTB_TOO_BIG",
+  "E_TOO_MANY_SEGMENTS",
+  "E_DTB_KASLR_SEED",
+  "E_CMDLINE_TOO_LONG",
+  "E_SYSCALL_REFUSED",
+]);
+
 export class KexecLabError extends Error {
   readonly code: ErrorCode;
   readonly detail: string;

@@ -1,7 +1,8 @@
 /**
  * Every error code in the catalog has a trigger here that raises it through a real code path (the CLI
  * where a user would meet it, the library otherwise) and checks its message; the CLI prints it as
- * `kexec-lab: error[CODE]: title: detail (where)` plus the hint, exits 2, and prints a stack only with
+ * `kexec-lab: error[CODE]: title: detail (where)` plus the hint, exits 2 (1 for a refusal the real
+ * kexec would make too: REFUSAL_CODES), and prints a stack only with
  * --trace-errors. A code added to src/errors.ts without a trigger fails to compile (`satisfies`) and fails
  * here. docs/errors.md is generated from the catalog and these triggers: UPDATE_DOCS=1 rewrites it.
  */
@@ -10,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CATALOG, type ErrorCode, KexecLabError } from "../src/errors.js";
+import { CATALOG, type ErrorCode, KexecLabError, REFUSAL_CODES } from "../src/errors.js";
 import { parseFdt, serializeFdt, setProp } from "../src/formats/fdt.js";
 import { kexecLoad } from "../src/kimage/load.js";
 import { Machine } from "../src/machine/machine.js";
@@ -364,13 +365,14 @@ describe("error catalog", () => {
   for (const [code, t] of Object.entries(TRIGGERS) as [ErrorCode, Trigger][]) {
     const title = CATALOG[code].title;
     if ("cli" in t) {
-      it(`${code}: ${t.what}: exit 2, one error line and the hint, no stack`, async () => {
+      const exit = REFUSAL_CODES.has(code) ? 1 : 2;
+      it(`${code}: ${t.what}: exit ${exit}, one error line and the hint, no stack`, async () => {
         const saved = { ...process.env };
         Object.assign(process.env, t.env ?? {});
         const r = await runCli(t.cli()).finally(() => {
           for (const k of Object.keys(t.env ?? {})) process.env[k] = saved[k];
         });
-        expect(r.code).toBe(2);
+        expect(r.code).toBe(exit);
         const m = LINE.exec(r.err);
         expect(m, r.err).not.toBeNull();
         expect(m![1]).toBe(code);
@@ -416,7 +418,8 @@ const DOC = fileURLToPath(new URL("../docs/errors.md", import.meta.url));
 function errorsDoc(): string {
   const esc = (s: string) => s.replace(/\|/g, "\\|");
   const rows = (Object.keys(CATALOG) as ErrorCode[]).map(
-    (c) => `| \`${c}\` | ${esc(CATALOG[c].title)} | ${esc(CATALOG[c].hint)} | ${esc(TRIGGERS[c].what)} |`,
+    (c) =>
+      `| \`${c}\` | ${esc(CATALOG[c].title)} | ${REFUSAL_CODES.has(c) ? "refusal (exit 1)" : "bad input (exit 2)"} | ${esc(CATALOG[c].hint)} | ${esc(TRIGGERS[c].what)} |`,
   );
   return `# Error codes
 
@@ -428,8 +431,8 @@ Every bad input ends in one of these codes. The CLI prints
     kexec-lab: error[CODE]: title: detail (file:offset, field)
       hint: what to do
 
-on stderr and exits 2 (exit 1 means the kernel would refuse the load or a verification failed; 0 is
-success). \`--trace-errors\` adds the stack trace. With \`--json\`, library callers get the same fields from
+on stderr and exits 2, or 1 for the codes marked "refusal" (the real kexec-tools or kernel would refuse
+the load too; exit 1 also means a verification failed; 0 is success). \`--trace-errors\` adds the stack trace. With \`--json\`, library callers get the same fields from
 \`KexecLabError.toJSON()\`: \`{code, message, hint, where: {file, offset, field}}\`. Anything else on
 stderr (\`error[E_INTERNAL]\`) is a bug in kexec-lab: please report it with the input (docs/security.md).
 
@@ -439,8 +442,8 @@ temporary directories and the temporary file of an unfinished output (outputs ar
 target and renamed: a file is complete or absent). A synchronous step (the simulation of \`run\`) ends
 before the signal is acted on; nothing is written after it (src/cli/signals.ts).
 
-| code | title | hint | example that triggers it |
-| --- | --- | --- | --- |
+| code | title | kind | hint | example that triggers it |
+| --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 `;
 }

@@ -212,9 +212,9 @@ describe("kexec-lab plan", () => {
     expect(x.kernelEntry).toBe("0x63cc00200");
   });
 
-  it("failures exit 2 with their own messages", async () => {
+  it("refusals exit 1, bad input 2, each with its own message", async () => {
     const k = await cli("plan", "--kernel", IMAGE, "--dtb", QEMU_DTB, "--iomem", ARM_IOMEM);
-    expect(k.code).toBe(2);
+    expect(k.code).toBe(1);
     expect(k.err).toContain("E_DTB_KASLR_SEED");
     expect(k.err).toContain("--wipe-kaslr-seed");
     const small = await cli(
@@ -228,7 +228,7 @@ describe("kexec-lab plan", () => {
       "--mem-max",
       "0x847fffff",
     );
-    expect(small.code).toBe(2);
+    expect(small.code).toBe(1);
     expect(small.err).toContain("E_NO_HOLE");
     expect(small.err).toContain("initrd");
     expect(small.err).toContain("largest free range");

@@ -6,7 +6,7 @@
  */
 
 import { CommanderError } from "commander";
-import { KexecLabError } from "../errors.js";
+import { KexecLabError, REFUSAL_CODES } from "../errors.js";
 import { type CliIo, paint } from "./io.js";
 
 export const EXIT_OK = 0;
@@ -29,7 +29,7 @@ export function reportError(io: CliIo, e: unknown, debug: boolean): number {
   if (e instanceof KexecLabError) {
     io.stderr(`${paint(io, "red", "kexec-lab: error")}[${e.code}]: ${e.message}\n  hint: ${e.hint}\n`);
     if (debug && e.stack) io.stderr(`${e.stack}\n`);
-    return EXIT_BAD_INPUT;
+    return REFUSAL_CODES.has(e.code) ? EXIT_REFUSED : EXIT_BAD_INPUT;
   }
   const err = e instanceof Error ? e : new Error(String(e));
   io.stderr(
