@@ -14,6 +14,7 @@ import { readPlanFiles } from "../src/formats/node/plan-files.js";
 import { checkInputRole, kernelArchOf, parseArch } from "../src/formats/role.js";
 import { planLoad, planToJson } from "../src/loader/plan.js";
 import { PLAN_LEGEND, RUN_LEGEND } from "../src/report/legend.js";
+import { parseSize } from "../src/scenario/numbers.js";
 import { runCli } from "./helpers/cli.js";
 
 const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
@@ -147,6 +148,17 @@ describe("architecture", () => {
       expect(r.err).toContain("E_ARCH_MISMATCH");
       expect(r.err).toContain("the kernel is an x86_64 kernel, but the --host machine is arm64");
     }
+  });
+});
+
+describe("sizes on the command line", () => {
+  it("are binary: K/M/G/T/P or KiB..PiB; KB/MB/GB are refused as ambiguous", () => {
+    expect(parseSize("60M", "x")).toBe(60n << 20n);
+    expect(parseSize("60MiB", "x")).toBe(60n << 20n);
+    expect(parseSize("1P", "x")).toBe(1n << 50n);
+    expect(parseSize("0x1000", "x")).toBe(0x1000n);
+    expect(() => parseSize("60MB", "--initrd-size")).toThrow(/"60MB" is ambiguous: .* write 60M or 60MiB/);
+    expect(() => parseSize("1.5G", "--initrd-size")).toThrow(/optional K\/M\/G\/T\/P suffix \(binary\)/);
   });
 });
 

@@ -196,7 +196,7 @@ describe("a 32-bit-entry bzImage (the Debian bzImage with XLF_KERNEL_64 cleared)
       outcome: "refused",
       errno: "ENOEXEC",
     });
-    expect(j.kexecL).toContain("kexec_file_load fails with ENOEXEC, kexec_load accepted");
+    expect(j.kexecCommand).toContain("kexec_file_load fails with ENOEXEC, kexec_load accepted");
   });
 
   it("plan: kexec_file_load refuses with ENOEXEC naming xloadflags", async () => {

@@ -11,6 +11,7 @@
  */
 
 import { KexecLabError } from "../errors.js";
+import { formatBytes } from "../report/format.js";
 import { isArm64Image } from "./arm64-image.js";
 import {
   BZIMAGE_MIN_PROTOCOL,
@@ -227,9 +228,9 @@ export async function unwrapKernel(
 export function describeLayers(layers: readonly UnwrapLayer[]): string[] {
   return layers.map((l) => {
     if (l.kind === "uki")
-      return `UKI: extracted .linux (${l.linux.virtualSize} bytes)${l.initrd ? ` and .initrd (${l.initrd.virtualSize} bytes)` : ""}${l.cmdline !== undefined ? "; .cmdline not used by kexec-tools" : ""}`;
+      return `UKI: extracted .linux (${formatBytes(l.linux.virtualSize)})${l.initrd ? ` and .initrd (${formatBytes(l.initrd.virtualSize)})` : ""}${l.cmdline !== undefined ? "; .cmdline not used by kexec-tools" : ""}`;
     if (l.kind === "zboot")
-      return `EFI zboot: payload at 0x${l.zboot.payloadOffset.toString(16)} (${l.zboot.payloadSize} bytes, ${l.zboot.compressionName}) decompressed to ${l.decompressedSize} bytes`;
-    return `${l.method}: ${l.compressedSize} bytes decompressed to ${l.decompressedSize} bytes`;
+      return `EFI zboot: payload at 0x${l.zboot.payloadOffset.toString(16)} (${formatBytes(l.zboot.payloadSize)}, ${l.zboot.compressionName}) decompressed to ${formatBytes(l.decompressedSize)}`;
+    return `${l.method}: ${formatBytes(l.compressedSize)} decompressed to ${formatBytes(l.decompressedSize)}`;
   });
 }

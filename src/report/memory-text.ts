@@ -1,7 +1,7 @@
 /** `kexec-lab memory`'s text output for a MemoryAnswer (src/memory/answer.ts). Browser-safe. */
 
 import type { MemoryAnswer } from "../memory/answer.js";
-import { formatBytes, hexAddr, renderTable } from "./format.js";
+import { formatBytes, formatCount, hexAddr, renderTable } from "./format.js";
 
 /**
  * What the running kernel holds for the load (pages and bytes: source, indirection, control, parked,
@@ -16,15 +16,15 @@ export function renderMemoryText(a: MemoryAnswer): string {
   lines.push(`${l.crash ? "crash load (kexec -p)" : "load"}: what the running kernel holds`);
   lines.push("");
   const rows = [
-    ["source pages", String(l.sourcePages), formatBytes(l.sourcePages * ps)],
-    ["indirection pages", String(l.indirectionPages), formatBytes(l.indirectionPages * ps)],
+    ["source pages", formatCount(l.sourcePages), formatBytes(l.sourcePages * ps)],
+    ["indirection pages", formatCount(l.indirectionPages), formatBytes(l.indirectionPages * ps)],
     [
       l.crash ? "control pages (in the reservation)" : "control pages",
-      String(l.controlPages),
+      formatCount(l.controlPages),
       formatBytes(l.controlPages * ps),
     ],
-    ["parked (dest_pages)", String(l.parkedPages), formatBytes(l.parkedPages * ps)],
-    ["unusable pages", String(l.unusablePages), formatBytes(l.unusablePages * ps)],
+    ["parked (dest_pages)", formatCount(l.parkedPages), formatBytes(l.parkedPages * ps)],
+    ["unusable pages", formatCount(l.unusablePages), formatBytes(l.unusablePages * ps)],
     ["held until kexec -e", "", formatBytes(l.heldBytes)],
     ["loader's copy of the files", "", formatBytes(l.fileBufferBytes)],
     ["peak during the load", "", formatBytes(l.peakBytes)],

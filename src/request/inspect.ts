@@ -25,7 +25,7 @@ export function kernelFormatArch(f: KernelFileFormat): "arm64" | "x86_64" | unde
 }
 
 /**
- * Adds `loaders` (each loader path's outcome, errno, unwrapping steps and reason) and `kexecL` (what
+ * Adds `loaders` (each loader path's outcome, errno, unwrapping steps and reason) and `kexecCommand` (what
  * `kexec -l` does, autoLoad) to an inspect summary of a kernel whose arch is known, as kexec-tools
  * `version` judges it; a summary of anything else is left as it is.
  */
@@ -43,5 +43,5 @@ export function judgeLoaders(summary: Record<string, unknown>, version: string):
       reason: a.reason,
     };
   });
-  summary.kexecL = autoLoad(arch, format, version).summary;
+  summary.kexecCommand = autoLoad(arch, format, version).summary;
 }

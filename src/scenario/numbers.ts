@@ -40,10 +40,18 @@ export function parseU64(value: unknown, field: string, opts: { suffixes?: boole
       if (/^-/.test(s)) throw new KexecLabError("E_NUMBER_RANGE", `negative value "${value}"`, { field });
       throw new KexecLabError(
         "E_FIELD_TYPE",
-        `expected an unsigned integer (decimal or 0x hex${opts.suffixes ? ", optional K/M/G/T suffix" : ""}), got "${value}"`,
+        `expected an unsigned integer (decimal or 0x hex${opts.suffixes ? ", optional K/M/G/T/P suffix (binary)" : ""}), got "${value}"`,
         { field },
       );
     }
+    // "MB" could mean 10^6 or 2^20: sizes here are binary (the kernel's memparse: K, M, G...), so
+    // only the unit letter alone or its IEC name is taken.
+    if (m[2] !== undefined && /^[KMGTP]B$/i.test(m[2]))
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `"${value}" is ambiguous: sizes are binary, as the kernel's memparse reads them; write ${m[1]}${m[2][0]!.toUpperCase()} or ${m[1]}${m[2][0]!.toUpperCase()}iB`,
+        { field },
+      );
     out = BigInt(m[1]!);
     if (m[2] !== undefined) out *= SUFFIX[m[2][0]!.toUpperCase()]!;
   } else {
