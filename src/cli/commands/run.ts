@@ -59,7 +59,7 @@ Runs the scenario through each relocation strategy on a fresh simulated machine:
 the strategy's page tables (from control pages), executes the relocation on the simulated CPU (entry
 list and descriptors read from simulated RAM through a TLB), and verifies every destination byte.
 With no arguments: the embedded default scenario (QEMU virt, 4 GiB RAM at 0x40000000, 4K granule,
-48-bit VA, a 28 MiB kernel, a 64 MiB initrd, a 64 KiB DTB) through every arm64 strategy.
+48-bit VA, a 28 MiB kernel, an initrd 5,000 bytes short of 64 MiB, a 64 KiB DTB) through every arm64 strategy.
 With --scenario FILE: a scenario file (docs/scenario.md). With --kernel (and --initrd, --dtb,
 --iomem, --append, --loader): real files, placed as kexec-tools or kexec_file_load places them.
 
