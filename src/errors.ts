@@ -151,20 +151,40 @@ export const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "E_SYSCALL_REFUSED",
 ]);
 
+/** Codes whose catalogued hint points at a file format's doc, misleading for a command-line option. */
+const OPTION_VALUE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "E_FIELD_MISSING",
+  "E_FIELD_TYPE",
+  "E_FIELD_VALUE",
+  "E_NUMBER_RANGE",
+]);
+
 export class KexecLabError extends Error {
   readonly code: ErrorCode;
   readonly detail: string;
   readonly where: ErrorWhere;
 
-  constructor(code: ErrorCode, detail: string, where: ErrorWhere = {}) {
+  /** A hint for this occurrence where the code's catalogued hint would mislead (otherwise undefined). */
+  readonly specificHint: string | undefined;
+
+  constructor(code: ErrorCode, detail: string, where: ErrorWhere = {}, hint?: string) {
     super(`${CATALOG[code].title}: ${detail}${formatWhere(where)}`);
     this.name = "KexecLabError";
     this.code = code;
     this.detail = detail;
     this.where = where;
+    this.specificHint = hint;
   }
 
+  /**
+   * What to do: this occurrence's own hint, else, for a value given as a command-line option
+   * (field "--..."), that option's --help, else the code's catalogued hint (which may name a file
+   * format's doc).
+   */
   get hint(): string {
+    if (this.specificHint !== undefined) return this.specificHint;
+    if (this.where.field?.startsWith("--") && OPTION_VALUE_CODES.has(this.code))
+      return `run the command with --help to see what ${this.where.field} takes`;
     return CATALOG[this.code].hint;
   }
 

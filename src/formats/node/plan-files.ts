@@ -50,8 +50,9 @@ function zeros(size: number, what: string, file?: string): Uint8Array {
   if (size > MAX_SIZE_ONLY) {
     throw new KexecLabError(
       "E_LIMIT",
-      `${what} of ${size} bytes: kexec-lab holds at most ${MAX_SIZE_ONLY} bytes in one segment`,
+      `${what} of ${formatBytes(size)}: kexec-lab holds at most 4 GiB - 1 byte in one segment (a typed array's limit in V8)`,
       file !== undefined ? { file } : { field: what },
+      "this limit is fixed (--max-memory does not raise it): give a segment under 4 GiB",
     );
   }
   return new Uint8Array(size);
