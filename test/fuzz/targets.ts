@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "fflate";
-import { CATALOG, type ErrorCode, KexecLabError } from "../../src/errors.js";
+import { CATALOG, type ErrorCode, KexecLabError, REFUSAL_CODES } from "../../src/errors.js";
 import { parseArm64Image } from "../../src/formats/arm64-image.js";
 import { parseBzImage } from "../../src/formats/bzimage.js";
 import { detectCompression } from "../../src/formats/compression.js";
@@ -106,21 +106,34 @@ export async function cliCase(
   const r = await runCli(args(file));
   if (r.code !== 0 && r.code !== 1 && r.code !== 2) throw new CliCrash(`exit code ${r.code}`);
   if (r.err.includes("E_INTERNAL")) throw new CliCrash(r.err.split("\n")[0] ?? r.err);
-  if (r.code !== 2 && args(file).includes("--json")) {
+  surfaceCatalogued(r);
+  if (args(file).includes("--json")) {
     try {
       JSON.parse(r.out);
     } catch {
       throw new CliCrash(`--json printed something that is not one JSON document: ${r.out.slice(0, 200)}`);
     }
   }
+  return r;
+}
+
+/**
+ * A catalogued error the CLI printed, surfaced to the harness as that KexecLabError: exit 2 for bad
+ * input, exit 1 for a refusal the real kexec would make too (REFUSAL_CODES). Exit 2 without a
+ * catalogued line, or an error line with the other exit code, is a crash.
+ */
+function surfaceCatalogued(r: CliRun): void {
+  const m = /kexec-lab: error\[(E_[A-Z0-9_]+)\]: (.*)/.exec(r.err);
+  if (m !== null && m[1]! in CATALOG) {
+    const code = m[1] as ErrorCode;
+    const want = REFUSAL_CODES.has(code) ? 1 : 2;
+    if (r.code !== want) throw new CliCrash(`${code} exited ${r.code}, not ${want}`);
+    throw new KexecLabError(code, m[2]!);
+  }
   if (r.code === 2) {
-    // A refusal: surface it to the harness as the catalogued error the CLI printed.
-    const m = /kexec-lab: error\[(E_[A-Z0-9_]+)\]: (.*)/.exec(r.err);
-    if (m !== null && m[1]! in CATALOG) throw new KexecLabError(m[1] as ErrorCode, m[2]!);
     if (/^error: /m.test(r.err)) throw new KexecLabError("E_USAGE", r.err.trim());
     throw new CliCrash(`exit 2 without a catalogued error line: ${r.err.slice(0, 200)}`);
   }
-  return r;
 }
 
 // ---- seeds ---------------------------------------------------------------------------------------
@@ -783,12 +796,7 @@ export const TARGETS: FuzzTarget[] = [
       const r = await runCli(argv.filter((a) => a !== "--timings" && a !== "--html"));
       if (r.code !== 0 && r.code !== 1 && r.code !== 2) throw new CliCrash(`exit code ${r.code}`);
       if (r.err.includes("E_INTERNAL")) throw new CliCrash(r.err.split("\n")[0] ?? r.err);
-      const m = /kexec-lab: error\[(E_[A-Z0-9_]+)\]: (.*)/.exec(r.err);
-      if (r.code === 2) {
-        if (m === null || !(m[1]! in CATALOG))
-          throw new CliCrash(`exit 2 without a catalogued error: ${r.err}`);
-        throw new KexecLabError(m[1] as ErrorCode, m[2]!);
-      }
+      surfaceCatalogued(r);
     },
   },
   {
