@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { CacheHierarchy, CacheLevel } from "../src/model/cache.js";
 import { COMPONENTS, modelTrace, modelTraceDetailed, physicalLimitSeconds } from "../src/model/model.js";
-import { builtinProfile, loadProfile, type Profile } from "../src/model/profiles.js";
-import { shapeTrace } from "../src/model/shapes.js";
+import { BUILTIN_PROFILES, builtinProfile, loadProfile, type Profile } from "../src/model/profiles.js";
+import { SHAPE_STRATEGIES, shapeTrace } from "../src/model/shapes.js";
 import { runScenario } from "../src/reloc/run.js";
 import {
   ACC_ENTRY,
@@ -383,6 +383,36 @@ describe("memory system", () => {
       }
       expect(walked).toBeGreaterThan(0);
     }
+  });
+
+  it("property: no strategy is modeled faster than its physical limit (exact or sampled)", () => {
+    const profiles = Object.keys(BUILTIN_PROFILES).map((n) => builtinProfile(n));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SHAPE_STRATEGIES),
+        fc.constantFrom(256 * 1024, 3 * MiB, 24 * MiB, 72 * MiB),
+        fc.constantFrom("contiguous", "scattered"),
+        fc.constantFrom(...profiles),
+        fc.constantFrom(undefined, 256, 2048),
+        (strategy, bytes, layout, p, sample) => {
+          const trace = shapeTrace(strategy, bytes, { layout }).raw();
+          const m = modelTrace(trace, p, sample !== undefined ? { sample } : {});
+          expect(m.limitSeconds).toBeGreaterThan(0);
+          expect(m.ratioToLimit, `${strategy} ${bytes} ${layout} ${p.name} ${sample}`).toBeGreaterThanOrEqual(
+            1,
+          );
+        },
+      ),
+      { seed: 20261130, numRuns: 24 },
+    );
+  });
+
+  it("the output left dirty in a large last-level cache is written back before the relocation is done", () => {
+    const p = builtinProfile("x86_64-server"); // 48 MiB L3
+    const d = modelTraceDetailed(streamCopy(16 * MiB), p);
+    // every relocated line is read once and written back once, none left in the caches
+    expect(d.stats.writebackLines).toBe((16 * MiB) / 64);
+    expect(d.summary.seconds).toBeGreaterThanOrEqual(d.summary.limitSeconds);
   });
 
   it("sampling: a sampled run says so and stays within 5% of the exact simulation", () => {

@@ -149,7 +149,8 @@ class MemorySystem {
   private readonly depth: number;
   private readonly levelNs: Float64Array;
   private readonly latencyNs: number;
-  private readonly lineNs: number;
+  /** Bus time of one line, ns. */
+  readonly lineNs: number;
   private readonly coreNsPerLine: number;
   private readonly entryNs: number;
   private readonly writeStreaming: boolean;
@@ -711,7 +712,25 @@ export function modelTraceDetailed(
   }
   m.stats.totalCopies = copies;
   // Drain: whatever is still in flight at the end belongs to the work that issued it.
-  fixedNs[m.lastDoneComp]! += Math.max(m.now, m.lastDone) - m.now;
+  const settled = Math.max(m.now, m.lastDone);
+  fixedNs[m.lastDoneComp]! += settled - m.now;
+  // The relocation is done when its output is in memory (the premise of the physical limit): the
+  // dirty lines still in the caches are written back, after the write-backs already on the bus.
+  // Charged to the copies and, when sampled, scaled as they are: the skipped blocks' output would
+  // have pushed as many lines out of the caches on the way.
+  const dirty = m.caches.dirtyLines();
+  m.stats.writebackLines += dirty;
+  const written = Math.max(m.busFree, m.now) + dirty * m.lineNs;
+  if (written > settled) {
+    let simCopyBytes = 0;
+    let allCopyBytes = 0;
+    for (let c = EV_COPY * CLASS_FLAGS; c < (EV_COPY + 1) * CLASS_FLAGS; c++) {
+      simCopyBytes += simUnits[c]!;
+      allCopyBytes += totalUnits[c]!;
+    }
+    const scale = simCopyBytes > 0 ? allCopyBytes / simCopyBytes : 1;
+    fixedNs[C_COPY]! += (written - settled) * scale;
+  }
 
   const breakdownNs = new Float64Array(COMPONENTS.length);
   for (let c = 0; c < CLASSES; c++) {
