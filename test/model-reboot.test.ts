@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parseBzImage } from "../src/formats/bzimage.js";
+import { decompress } from "../src/formats/decompress.js";
 import { bzImageHeader } from "../src/formats/synth.js";
 import {
   kernelPayloadOf,
@@ -92,6 +95,53 @@ describe("kernel payload", () => {
     expect(bz.format).toBe("bzImage");
     expect(bz.uncompressedBytes).toBeGreaterThan(bz.compressedBytes);
     expect(syntheticKernelPayload("arm64", 10).format).toBe("Image");
+  });
+});
+
+describe("a bzImage's uncompressed size: the payload's appended size, bounded by init_size", () => {
+  /** A bzImage header with a `len`-byte payload of `magic` ending in `size` (LE u32). */
+  const withPayload = (magic: number[], len: number, size: number, initSize = 44 * MiB) => {
+    const b = bzImageHeader({ initSize }, len);
+    const v = new DataView(b.buffer);
+    v.setUint32(0x248, 0, true); // payload_offset: the start of the protected-mode code
+    v.setUint32(0x24c, len, true); // payload_length
+    const at = 5 * 512;
+    b.set(magic, at);
+    v.setUint32(at + len - 4, size, true);
+    return b;
+  };
+  const ZSTD = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0];
+
+  it("reads it for every codec, not only gzip, and says it is from the file", () => {
+    const k = kernelPayloadOf(withPayload(ZSTD, 64 * 1024, 30 * MiB));
+    expect(k).toMatchObject({ codec: "zstd", compressedBytes: 64 * 1024, uncompressedBytes: 30 * MiB });
+    expect(k.sizeFrom).toBe("file");
+  });
+
+  it("falls back to the assumed ratio when the size is past init_size or the payload is not there", () => {
+    const big = kernelPayloadOf(withPayload(ZSTD, 64 * 1024, 60 * MiB));
+    expect(big.sizeFrom).toBe("assumed");
+    expect(big.uncompressedBytes).not.toBe(60 * MiB);
+    const whole = withPayload(ZSTD, 64 * 1024, 30 * MiB);
+    const cut = kernelPayloadOf(whole.subarray(0, 5 * 512 + 1024), whole.length);
+    expect(cut.codec).toBe("zstd");
+    expect(cut.sizeFrom).toBe("assumed");
+  });
+
+  it("the Debian 6.1 amd64 bzImage (lz4): the size the kernel decompresses to, checked by decompressing it", async () => {
+    const file = readFileSync(
+      new URL("../../shared/data/kernels/debian-6.1.0-56-cloud-amd64.bzImage", import.meta.url),
+    );
+    const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+    const k = kernelPayloadOf(bytes);
+    expect(k.codec).toBe("lz4");
+    expect(k.sizeFrom).toBe("file");
+    const bz = parseBzImage(bytes);
+    const at = bz.setupSize + bz.payloadOffset;
+    const out = await decompress(bytes.subarray(at, at + bz.payloadLength), "lz4-legacy");
+    expect(k.uncompressedBytes).toBe(out.bytes.length);
+    expect(k.uncompressedBytes).toBeLessThanOrEqual(bz.initSize);
+    expect(k.compressedBytes).toBe(bz.payloadLength);
   });
 });
 
