@@ -12,6 +12,7 @@ import { traceModeler } from "../src/model/model.js";
 import { builtinProfile } from "../src/model/profiles.js";
 import { rebootReport } from "../src/model/reboot.js";
 import { runScenario } from "../src/reloc/run.js";
+import { savedShare } from "../src/report/run-text.js";
 import { defaultScenario } from "../src/scenario/default.js";
 import { loadScenario } from "../src/scenario/load.js";
 import { runCli } from "./helpers/cli.js";
@@ -220,6 +221,41 @@ describe("kexec-lab run: the reboot breakdown", () => {
     expect(r.out).toMatch(/strategy\s+relocation\s+purgatory\s+decompress\s+total/);
     expect(r.out).toContain("what saves how much (baseline linear-map-copy");
     expect(r.out).toContain("kexec --no-checks");
+  });
+
+  it("the header says when the call has no purgatory; shares never read -0.0% or -57217%", async () => {
+    const r = await runCli(["run", "--scenario", "examples/published-25mb.json"]);
+    expect(r.code).toBe(0);
+    const header = r.out.split("\n").find((l) => l.startsWith("kexec -e"))!;
+    expect(header).toContain("kexec_file_load, no purgatory (the kernel is entered directly)");
+    expect(header).not.toContain("purgatory checks");
+    const load = r.out.split("\n").find((l) => l.startsWith("kexec_load instead"))!;
+    expect(load).toMatch(/-28\.\d+ s \(x5\d\d slower\)/);
+    expect(r.out).not.toMatch(/-0\.0+%|-0\.0 µs|\d{4,}\.\d%/);
+  });
+
+  it("a saving's share of the current total: rounded before its sign, 'x N slower' past 100%", () => {
+    expect(savedShare(0.02214, 0.04924)).toBe(" (45.0%)");
+    expect(savedShare(-1.74e-3, 90)).toBe(" (0.0%)");
+    expect(savedShare(-0.0534, 0.9634)).toBe(" (-5.5%)");
+    expect(savedShare(-28.172, 0.04924)).toBe(" (x573 slower)");
+    expect(savedShare(-0.05, 0.04)).toBe(" (x2.25 slower)");
+    expect(savedShare(-0.04, 0.04)).toBe(" (-100.0%)");
+    expect(savedShare(1, 0)).toBe("");
+  });
+
+  it("--cma: the kimage line says nothing is relocated at reboot instead of swap and parked counts", async () => {
+    const r = await runCli([...args, "--loader", "kexec-file", "--cma"]);
+    expect(r.code).toBe(0);
+    const kimage = r.out.split("\n").filter((l) => l.startsWith("kimage"));
+    expect(kimage[0]).toBe(
+      "kimage: with CMA placement every segment is loaded at its destination: no source pages, nothing to relocate at reboot",
+    );
+    expect(kimage[1]).toMatch(
+      /^kimage without CMA \(what the strategies below relocate\): [\d,]+ source pages/,
+    );
+    const plain = (await runCli(args)).out.split("\n").find((l) => l.startsWith("kimage"))!;
+    expect(plain).toMatch(/^kimage: [\d,]+ source pages, .* swaps, [\d,]+ parked$/);
   });
 
   it("--no-checks and --cma change the scenario, and the JSON says so", async () => {
