@@ -5,6 +5,7 @@ import { calibrate } from "../src/model/calibrate.js";
 import { modelTrace } from "../src/model/model.js";
 import { builtinProfile, getParam, withParam } from "../src/model/profiles.js";
 import { shapeTrace } from "../src/model/shapes.js";
+import { renderCalibrationText } from "../src/report/calibrate-text.js";
 
 const MiB = 1024 * 1024;
 
@@ -86,5 +87,24 @@ describe("calibrate", () => {
     expect(code(() => calibrate(p, [pt], { free: ["caches.9.latencyCycles"] }))).toBe(
       "E_FIELD_VALUE caches.9.latencyCycles",
     );
+  });
+
+  it("prints a residual that rounds to zero as 0.00%, never -0.00%", () => {
+    const p = builtinProfile("published-25mb");
+    const residual = (relativeError: number) => ({
+      bytes: 25 * 1024 * 1024,
+      strategy: "mmu-off",
+      measuredSeconds: 1,
+      modeledSeconds: 1 + relativeError,
+      relativeError,
+    });
+    const text = renderCalibrationText(
+      p,
+      { profile: p, residuals: [residual(-1e-6), residual(-0.0123)] },
+      [],
+    );
+    expect(text).not.toContain("-0.00%");
+    expect(text).toMatch(/\s0\.00%/);
+    expect(text).toContain("-1.23%");
   });
 });

@@ -51,7 +51,7 @@ describe("examples/published-25mb.json through the real relocation engine", () =
       const m = s.model![0]!;
       if (s.name === "in-place") expect(m.seconds).toBe(0);
       else {
-        expect(m.seconds).toBeGreaterThan(m.limitSeconds * 0.5);
+        expect(m.seconds).toBeGreaterThanOrEqual(m.limitSeconds); // never faster than the memory allows
         expect(m.breakdown.copy! / m.seconds).toBeGreaterThan(0.8);
       }
     }

@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { CacheHierarchy, CacheLevel } from "../src/model/cache.js";
 import { COMPONENTS, modelTrace, modelTraceDetailed, physicalLimitSeconds } from "../src/model/model.js";
-import { builtinProfile, loadProfile, type Profile } from "../src/model/profiles.js";
-import { shapeTrace } from "../src/model/shapes.js";
+import { BUILTIN_PROFILES, builtinProfile, loadProfile, type Profile } from "../src/model/profiles.js";
+import { SHAPE_STRATEGIES, shapeTrace } from "../src/model/shapes.js";
+import { runScenario } from "../src/reloc/run.js";
 import {
   ACC_ENTRY,
   ACC_UNCACHED,
@@ -17,10 +18,13 @@ import {
   EV_BARRIER,
   EV_CMO,
   EV_COPY,
+  EV_DESC_READ,
   EV_LOAD,
   EV_STORE,
+  EV_TLB_MISS,
   TraceBuffer,
 } from "../src/reloc/trace.js";
+import { defaultScenario } from "../src/scenario/default.js";
 
 const MiB = 1024 * 1024;
 
@@ -334,6 +338,81 @@ describe("memory system", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("a walk from level -1 (4K granule, 52-bit VA / x86 PML5) is accepted and costs one more dependent read", () => {
+    const p = profile();
+    const walkTrace = (levels: number[]) => {
+      const t = new TraceBuffer();
+      // 64 TLB misses, each a cold walk: every descriptor in a table page of its own.
+      for (let i = 0; i < 64; i++) {
+        t.event(EV_TLB_MISS, i * 2 * MiB, 0, 2 * MiB, 0);
+        for (const lv of levels) t.event(EV_DESC_READ, 0x80000000 + (lv + 1) * 0x100000 + i * 4096, lv, 8, 0);
+      }
+      return t.raw();
+    };
+    const four = modelTraceDetailed(walkTrace([0, 1, 2, 3]), p);
+    const five = modelTraceDetailed(walkTrace([-1, 0, 1, 2, 3]), p);
+    expect(five.stats.demandLines).toBe(5 * 64);
+    expect(four.stats.demandLines).toBe(4 * 64);
+    // each level is one dependent miss: five levels cost 5/4 of the walk time of four
+    expect(five.summary.breakdown.tableWalk! / four.summary.breakdown.tableWalk!).toBeCloseTo(5 / 4, 2);
+    const bad = (lv: number) => () => modelTrace(walkTrace([lv]), p);
+    expect(bad(-2)).toThrow(/field 2 is -2 \(a table level: -1..3\)/);
+    expect(bad(4)).toThrow(/field 2 is 4/);
+    expect(bad(0.5)).toThrow(KexecLabError);
+    // an x86 LA57 VA page (57 bits, above 2^53 but page-aligned, so exact) is a valid TLB-miss field
+    const miss = (va: number) => () => modelTrace(Float64Array.from([EV_TLB_MISS, va, 1, 4096, 0]), p);
+    expect(miss(2 ** 57 - 4096)).not.toThrow();
+    expect(miss(2 ** 57)).toThrow(/field 1/);
+  });
+
+  it("arm64 4K 52-bit VA and x86_64 LA57 runs model every strategy (their walks start at level -1)", () => {
+    const p = profile();
+    for (const sc of [
+      defaultScenario("arm64", "synthetic", 2, { pageSize: 4096, vaBits: 52 }),
+      defaultScenario("x86_64", "synthetic", 2, { vaBits: 57 }),
+    ]) {
+      const out = runScenario(sc, { model: (t) => [modelTrace(t.raw(), p)] });
+      if (!out.ok) throw new Error(out.verdict.reason);
+      let walked = 0;
+      for (const s of out.result.strategies) {
+        expect(s.verified, s.name).toBe(true);
+        if (s.name !== "in-place") expect(s.model![0]!.seconds, s.name).toBeGreaterThan(0);
+        walked += s.model![0]!.breakdown.tableWalk!;
+      }
+      expect(walked).toBeGreaterThan(0);
+    }
+  });
+
+  it("property: no strategy is modeled faster than its physical limit (exact or sampled)", () => {
+    const profiles = Object.keys(BUILTIN_PROFILES).map((n) => builtinProfile(n));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SHAPE_STRATEGIES),
+        fc.constantFrom(256 * 1024, 3 * MiB, 24 * MiB, 72 * MiB),
+        fc.constantFrom("contiguous", "scattered"),
+        fc.constantFrom(...profiles),
+        fc.constantFrom(undefined, 256, 2048),
+        (strategy, bytes, layout, p, sample) => {
+          const trace = shapeTrace(strategy, bytes, { layout }).raw();
+          const m = modelTrace(trace, p, sample !== undefined ? { sample } : {});
+          expect(m.limitSeconds).toBeGreaterThan(0);
+          expect(m.ratioToLimit, `${strategy} ${bytes} ${layout} ${p.name} ${sample}`).toBeGreaterThanOrEqual(
+            1,
+          );
+        },
+      ),
+      { seed: 20261130, numRuns: 24 },
+    );
+  });
+
+  it("the output left dirty in a large last-level cache is written back before the relocation is done", () => {
+    const p = builtinProfile("x86_64-server"); // 48 MiB L3
+    const d = modelTraceDetailed(streamCopy(16 * MiB), p);
+    // every relocated line is read once and written back once, none left in the caches
+    expect(d.stats.writebackLines).toBe((16 * MiB) / 64);
+    expect(d.summary.seconds).toBeGreaterThanOrEqual(d.summary.limitSeconds);
   });
 
   it("sampling: a sampled run says so and stays within 5% of the exact simulation", () => {

@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parseBzImage } from "../src/formats/bzimage.js";
+import { decompress } from "../src/formats/decompress.js";
 import { bzImageHeader } from "../src/formats/synth.js";
 import {
   kernelPayloadOf,
@@ -9,6 +12,7 @@ import { traceModeler } from "../src/model/model.js";
 import { builtinProfile } from "../src/model/profiles.js";
 import { rebootReport } from "../src/model/reboot.js";
 import { runScenario } from "../src/reloc/run.js";
+import { savedShare } from "../src/report/run-text.js";
 import { defaultScenario } from "../src/scenario/default.js";
 import { loadScenario } from "../src/scenario/load.js";
 import { runCli } from "./helpers/cli.js";
@@ -95,6 +99,53 @@ describe("kernel payload", () => {
   });
 });
 
+describe("a bzImage's uncompressed size: the payload's appended size, bounded by init_size", () => {
+  /** A bzImage header with a `len`-byte payload of `magic` ending in `size` (LE u32). */
+  const withPayload = (magic: number[], len: number, size: number, initSize = 44 * MiB) => {
+    const b = bzImageHeader({ initSize }, len);
+    const v = new DataView(b.buffer);
+    v.setUint32(0x248, 0, true); // payload_offset: the start of the protected-mode code
+    v.setUint32(0x24c, len, true); // payload_length
+    const at = 5 * 512;
+    b.set(magic, at);
+    v.setUint32(at + len - 4, size, true);
+    return b;
+  };
+  const ZSTD = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0];
+
+  it("reads it for every codec, not only gzip, and says it is from the file", () => {
+    const k = kernelPayloadOf(withPayload(ZSTD, 64 * 1024, 30 * MiB));
+    expect(k).toMatchObject({ codec: "zstd", compressedBytes: 64 * 1024, uncompressedBytes: 30 * MiB });
+    expect(k.sizeFrom).toBe("file");
+  });
+
+  it("falls back to the assumed ratio when the size is past init_size or the payload is not there", () => {
+    const big = kernelPayloadOf(withPayload(ZSTD, 64 * 1024, 60 * MiB));
+    expect(big.sizeFrom).toBe("assumed");
+    expect(big.uncompressedBytes).not.toBe(60 * MiB);
+    const whole = withPayload(ZSTD, 64 * 1024, 30 * MiB);
+    const cut = kernelPayloadOf(whole.subarray(0, 5 * 512 + 1024), whole.length);
+    expect(cut.codec).toBe("zstd");
+    expect(cut.sizeFrom).toBe("assumed");
+  });
+
+  it("the Debian 6.1 amd64 bzImage (lz4): the size the kernel decompresses to, checked by decompressing it", async () => {
+    const file = readFileSync(
+      new URL("../../shared/data/kernels/debian-6.1.0-56-cloud-amd64.bzImage", import.meta.url),
+    );
+    const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+    const k = kernelPayloadOf(bytes);
+    expect(k.codec).toBe("lz4");
+    expect(k.sizeFrom).toBe("file");
+    const bz = parseBzImage(bytes);
+    const at = bz.setupSize + bz.payloadOffset;
+    const out = await decompress(bytes.subarray(at, at + bz.payloadLength), "lz4-legacy");
+    expect(k.uncompressedBytes).toBe(out.bytes.length);
+    expect(k.uncompressedBytes).toBeLessThanOrEqual(bz.initSize);
+    expect(k.compressedBytes).toBe(bz.payloadLength);
+  });
+});
+
 describe("the kernel of a scenario file", () => {
   const machine = {
     arch: "x86_64",
@@ -170,6 +221,41 @@ describe("kexec-lab run: the reboot breakdown", () => {
     expect(r.out).toMatch(/strategy\s+relocation\s+purgatory\s+decompress\s+total/);
     expect(r.out).toContain("what saves how much (baseline linear-map-copy");
     expect(r.out).toContain("kexec --no-checks");
+  });
+
+  it("the header says when the call has no purgatory; shares never read -0.0% or -57217%", async () => {
+    const r = await runCli(["run", "--scenario", "examples/published-25mb.json"]);
+    expect(r.code).toBe(0);
+    const header = r.out.split("\n").find((l) => l.startsWith("kexec -e"))!;
+    expect(header).toContain("kexec_file_load, no purgatory (the kernel is entered directly)");
+    expect(header).not.toContain("purgatory checks");
+    const load = r.out.split("\n").find((l) => l.startsWith("kexec_load instead"))!;
+    expect(load).toMatch(/-28\.\d+ s \(x5\d\d slower\)/);
+    expect(r.out).not.toMatch(/-0\.0+%|-0\.0 µs|\d{4,}\.\d%/);
+  });
+
+  it("a saving's share of the current total: rounded before its sign, 'x N slower' past 100%", () => {
+    expect(savedShare(0.02214, 0.04924)).toBe(" (45.0%)");
+    expect(savedShare(-1.74e-3, 90)).toBe(" (0.0%)");
+    expect(savedShare(-0.0534, 0.9634)).toBe(" (-5.5%)");
+    expect(savedShare(-28.172, 0.04924)).toBe(" (x573 slower)");
+    expect(savedShare(-0.05, 0.04)).toBe(" (x2.25 slower)");
+    expect(savedShare(-0.04, 0.04)).toBe(" (-100.0%)");
+    expect(savedShare(1, 0)).toBe("");
+  });
+
+  it("--cma: the kimage line says nothing is relocated at reboot instead of swap and parked counts", async () => {
+    const r = await runCli([...args, "--loader", "kexec-file", "--cma"]);
+    expect(r.code).toBe(0);
+    const kimage = r.out.split("\n").filter((l) => l.startsWith("kimage"));
+    expect(kimage[0]).toBe(
+      "kimage: with CMA placement every segment is loaded at its destination: no source pages, nothing to relocate at reboot",
+    );
+    expect(kimage[1]).toMatch(
+      /^kimage without CMA \(what the strategies below relocate\): [\d,]+ source pages/,
+    );
+    const plain = (await runCli(args)).out.split("\n").find((l) => l.startsWith("kimage"))!;
+    expect(plain).toMatch(/^kimage: [\d,]+ source pages, .* swaps, [\d,]+ parked$/);
   });
 
   it("--no-checks and --cma change the scenario, and the JSON says so", async () => {

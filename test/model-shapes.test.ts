@@ -16,6 +16,7 @@ import {
   EV_BARRIER,
   EV_CMO,
   EV_COPY,
+  EV_DESC_READ,
   EV_LOAD,
   EV_TLB_MISS,
 } from "../src/reloc/trace.js";
@@ -105,6 +106,29 @@ describe("strategy shapes", () => {
     expect(swap.limitSeconds).toBeCloseTo((2 * bytes) / 14e9, 12);
     expect(swap.limitSeconds).toBe(copy.limitSeconds);
     expect(swap.seconds / copy.seconds).toBeGreaterThan(1.5);
+  });
+
+  it("a 5-level walk (4K with 52-bit VA, x86 LA57) reads levels -1..3 and models", async () => {
+    const { modelTrace } = await import("../src/model/model.js");
+    const levelsOf = (levels?: number) => {
+      const raw = strategyTrace(
+        "va-copy",
+        pagePairs(64 * 4096),
+        levels !== undefined ? { levels } : {},
+      ).raw();
+      const seen = new Set<number>();
+      for (const e of events(raw)) if (e.kind === EV_DESC_READ) seen.add(e.b);
+      return { seen: [...seen].sort((a, b) => a - b), raw };
+    };
+    expect(levelsOf().seen).toEqual([0, 1, 2, 3]);
+    expect(levelsOf(3).seen).toEqual([1, 2, 3]);
+    const five = levelsOf(5);
+    expect(five.seen).toEqual([-1, 0, 1, 2, 3]);
+    const p = builtinProfile("cortex-a72-board");
+    expect(modelTrace(five.raw, p).breakdown.tableWalk!).toBeGreaterThan(
+      modelTrace(levelsOf().raw, p).breakdown.tableWalk!,
+    );
+    expect(() => strategyTrace("va-copy", pagePairs(4096), { levels: 6 })).toThrow(/1 to 5 levels/);
   });
 
   it("refuses bad page sizes and strategies", () => {

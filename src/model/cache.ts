@@ -98,6 +98,11 @@ export class CacheLevel {
     this.dirty[way] = 0;
   }
 
+  /** Add the line numbers of this level's dirty ways to `out`. */
+  collectDirty(out: Set<number>): void {
+    for (let w = 0; w < this.tags.length; w++) if (this.dirty[w] === 1) out.add(this.tags[w]!);
+  }
+
   /** Number of valid lines (for tests). */
   occupancy(): number {
     let n = 0;
@@ -118,6 +123,16 @@ export class CacheHierarchy {
 
   get depth(): number {
     return this.levels.length;
+  }
+
+  /**
+   * Distinct lines that hold data not yet in memory (dirty in any level; a line dirty in two levels
+   * counts once). Allocates one Set: for the end of a run, not per access.
+   */
+  dirtyLines(): number {
+    const seen = new Set<number>();
+    for (const lv of this.levels) lv.collectDirty(seen);
+    return seen.size;
   }
 
   takeWritebacks(): number {

@@ -2,8 +2,11 @@
  * What the reboot model needs to know about the kernel being entered: its format, and for an x86_64
  * bzImage the compressed payload's codec and sizes (the decompression the kernel does on itself).
  * Reads the bytes the loader loads (formats/bzimage.ts parseBzImage: payload_offset/payload_length and
- * the payload's magic); a gzip payload states its uncompressed size in its last four bytes (ISIZE,
- * RFC 1952), other codecs get ASSUMED_RATIO and say so.
+ * the payload's magic). Every compressed payload ends with its uncompressed size, 4 bytes little-endian:
+ * gzip's own trailer (ISIZE, RFC 1952) and, for bzip2/lzma/xz/lzo/lz4/zstd, the size the kernel build
+ * appends (arch/x86/boot/compressed/Makefile, size_append; mkpiggy.c reads it from the same place as
+ * the decompressor's output length); init_size (0x260, protocol 2.10+) bounds it. Only when the payload
+ * is not in the bytes, or its trailer is out of bounds, does the codec's ASSUMED_RATIO apply, and says so.
  */
 
 import { isArm64Image } from "../formats/arm64-image.js";
@@ -15,8 +18,10 @@ const CODECS: readonly Codec[] = ["gzip", "bzip2", "lzma", "xz", "lzo", "lz4", "
 
 /**
  * The payload of a kernel file. `bytes`: the file as loaded (or at least its headers); `size`: its
- * length when `bytes` holds only part of it. A bzImage whose payload magic is not recognised (e.g. the
- * synthetic default scenario's) is taken as gzip with the assumed ratio, labelled "assumed".
+ * length when `bytes` holds only part of it. A bzImage's uncompressed size is its payload's last four
+ * bytes (see above); one whose payload magic is not recognised (e.g. the synthetic default scenario's),
+ * or whose payload is cut off or states a size above init_size, is taken at the codec's assumed ratio
+ * (gzip when unknown), labelled "assumed". Reads header fields and four bytes: nothing is decompressed.
  */
 export function kernelPayloadOf(bytes: Uint8Array, size = bytes.length): KernelPayload {
   if (isArm64Image(bytes)) {
@@ -37,11 +42,13 @@ export function kernelPayloadOf(bytes: Uint8Array, size = bytes.length): KernelP
       if (bz.payloadLength > 0) compressed = bz.payloadLength;
       if ((CODECS as readonly string[]).includes(bz.payloadFormat)) codec = bz.payloadFormat as Codec;
       else if (bz.payloadFormat === "elf") codec = "none";
-      const end = (bytes[0x1f1] === 0 ? 4 : bytes[0x1f1]! + 1) * 512 + bz.payloadOffset + bz.payloadLength;
-      if (codec === "gzip" && bz.payloadFormat === "gzip" && end <= bytes.length && end >= 4) {
-        uncompressed =
+      // payload_offset is relative to the protected-mode code, which starts after the setup sectors.
+      const end = bz.setupSize + bz.payloadOffset + bz.payloadLength;
+      if (codec !== "none" && bz.payloadFormat === codec && bz.payloadLength >= 4 && end <= bytes.length) {
+        const appended =
           (bytes[end - 4]! | (bytes[end - 3]! << 8) | (bytes[end - 2]! << 16) | (bytes[end - 1]! << 24)) >>>
           0;
+        if (appended > 0 && (bz.initSize === 0 || appended <= bz.initSize)) uncompressed = appended;
       }
     } catch {
       // a header the parser refuses: keep the assumptions

@@ -119,6 +119,16 @@ export function physicalLimitSeconds(bytes: number, profile: Profile): number {
   return (2 * bytes) / (profile.dram.bandwidthGBps * 1e9);
 }
 
+/**
+ * Table levels an EV_DESC_READ may name: -1 (the extra level of arm64 FEAT_LPA2 52-bit VA with the 4K
+ * granule, or x86_64's PML5 with LA57) through 3 (the last level). Every level is costed alike: one
+ * dependent 8-byte load through the caches (src/mmu/types.ts numbers levels the same way).
+ */
+export const MIN_WALK_LEVEL = -1;
+export const MAX_WALK_LEVEL = 3;
+/** A TLB miss's VA page is below 2^57 (x86_64 LA57's 57-bit VA, its low bits; src/mmu/walker.ts). */
+export const MAX_TRACE_VA = 2 ** 57;
+
 /** Event classes for extrapolation: kind x low flag bits. */
 const CLASS_FLAGS = 16;
 const CLASSES = 8 * CLASS_FLAGS;
@@ -139,7 +149,8 @@ class MemorySystem {
   private readonly depth: number;
   private readonly levelNs: Float64Array;
   private readonly latencyNs: number;
-  private readonly lineNs: number;
+  /** Bus time of one line, ns. */
+  readonly lineNs: number;
   private readonly coreNsPerLine: number;
   private readonly entryNs: number;
   private readonly writeStreaming: boolean;
@@ -599,8 +610,15 @@ export function modelTraceDetailed(
     }
     for (let f = 1; f < 5; f++) {
       const v = trace[e * 5 + f]!;
-      if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER)) {
-        throw new KexecLabError("E_FIELD_VALUE", `trace event ${e} field ${f} is ${v}`, {
+      // A descriptor read's field 2 is its table level: -1 (FEAT_LPA2 52-bit VA, x86 PML5) to 3.
+      // A TLB miss's field 1 is a page-aligned VA of up to 57 bits (x86 LA57), exact as a number.
+      const level = f === 2 && k === EV_DESC_READ;
+      const ok = level
+        ? v >= MIN_WALK_LEVEL && v <= MAX_WALK_LEVEL && Number.isInteger(v)
+        : v >= 0 && (f === 1 && k === EV_TLB_MISS ? v < MAX_TRACE_VA : v <= Number.MAX_SAFE_INTEGER);
+      if (!ok) {
+        const what = level ? ` (a table level: ${MIN_WALK_LEVEL}..${MAX_WALK_LEVEL})` : "";
+        throw new KexecLabError("E_FIELD_VALUE", `trace event ${e} field ${f} is ${v}${what}`, {
           field: `trace[${e}]`,
         });
       }
@@ -694,7 +712,25 @@ export function modelTraceDetailed(
   }
   m.stats.totalCopies = copies;
   // Drain: whatever is still in flight at the end belongs to the work that issued it.
-  fixedNs[m.lastDoneComp]! += Math.max(m.now, m.lastDone) - m.now;
+  const settled = Math.max(m.now, m.lastDone);
+  fixedNs[m.lastDoneComp]! += settled - m.now;
+  // The relocation is done when its output is in memory (the premise of the physical limit): the
+  // dirty lines still in the caches are written back, after the write-backs already on the bus.
+  // Charged to the copies and, when sampled, scaled as they are: the skipped blocks' output would
+  // have pushed as many lines out of the caches on the way.
+  const dirty = m.caches.dirtyLines();
+  m.stats.writebackLines += dirty;
+  const written = Math.max(m.busFree, m.now) + dirty * m.lineNs;
+  if (written > settled) {
+    let simCopyBytes = 0;
+    let allCopyBytes = 0;
+    for (let c = EV_COPY * CLASS_FLAGS; c < (EV_COPY + 1) * CLASS_FLAGS; c++) {
+      simCopyBytes += simUnits[c]!;
+      allCopyBytes += totalUnits[c]!;
+    }
+    const scale = simCopyBytes > 0 ? allCopyBytes / simCopyBytes : 1;
+    fixedNs[C_COPY]! += (written - settled) * scale;
+  }
 
   const breakdownNs = new Float64Array(COMPONENTS.length);
   for (let c = 0; c < CLASSES; c++) {

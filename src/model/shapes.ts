@@ -59,7 +59,8 @@ export interface ShapeOptions {
   pageSize?: number;
   /** Leaf size of the copied linear map / x86 identity map (default 2 MiB; pageSize for rodata=full). */
   leafBytes?: number;
-  /** Translation levels walked on a TLB miss (default: 4 for 4K, 3 for 16K and 64K with 48-bit VA). */
+  /** Translation levels walked on a TLB miss, 1..5 (default: 4 for 4K, 3 for 16K and 64K with 48-bit VA;
+   * 5 is 4K with 52-bit VA (FEAT_LPA2) or x86_64 LA57, walked from level -1). */
   levels?: number;
   /** Where the indirection pages live (default 0x0c0000000). */
   entryBase?: number;
@@ -151,16 +152,18 @@ function walk(
 ) {
   t.event(EV_TLB_MISS, va % 2 ** 32, Math.floor(va / 2 ** 32), leafBytes, 0);
   const pageSize = 4096;
-  for (let lv = 0; lv < levels - 1; lv++) {
+  // Levels numbered as src/mmu does: the leaf is level 3, so a 5-level walk starts at level -1.
+  const start = 4 - levels;
+  for (let i = 0; i < levels - 1; i++) {
     t.event(
       EV_DESC_READ,
-      tableBase + lv * pageSize + (Math.floor(va / 2 ** (39 - 9 * lv)) % 512) * 8,
-      lv,
+      tableBase + i * pageSize + (Math.floor(va / 2 ** (39 - 9 * i)) % 512) * 8,
+      start + i,
       8,
       0,
     );
   }
-  t.event(EV_DESC_READ, leafTable + Math.floor(va / leafBytes) * 8, levels - 1, 8, 0);
+  t.event(EV_DESC_READ, leafTable + Math.floor(va / leafBytes) * 8, 3, 8, 0);
 }
 
 function tail(t: TraceBuffer, mmuOff: boolean): void {
@@ -182,6 +185,11 @@ export function strategyTrace(
   const pages = pairs.length / 2;
   const leafBytes = opts.leafBytes ?? 2 * MiB;
   const levels = opts.levels ?? (pageSize === 4096 ? 4 : 3);
+  if (!(Number.isInteger(levels) && levels >= 1 && levels <= 5)) {
+    throw new KexecLabError("E_FIELD_VALUE", `a walk has 1 to 5 levels (-1..3), not ${levels}`, {
+      field: "levels",
+    });
+  }
   const entryBase = opts.entryBase ?? 0xc0000000;
   const tableBase = opts.tableBase ?? 0xd0000000;
   const t = new TraceBuffer(pages * 6 + 64);

@@ -12,6 +12,11 @@
  *   EV_STORE         PA             -              bytes          ACC_* bits
  *   EV_DESC_READ     descriptor PA  level          8              0 (a page-table walk step after a TLB miss)
  *   EV_TLB_MISS      VA page (low)  half           leaf size      0
+ *
+ * Every field is a non-negative number up to 2^53 - 1, except: an EV_DESC_READ's level is -1..3 (as
+ * src/mmu numbers them: -1 is the extra level of arm64 FEAT_LPA2 52-bit VA with the 4K granule and
+ * x86_64's PML5, 3 the last level), and an EV_TLB_MISS's VA page (the low vaBits bits of the VA) is
+ * below 2^57 (x86_64 LA57; exact, being page-aligned). The timing model refuses anything else.
  *   EV_CMO           PA             -              bytes          CMO_* op (by-line maintenance over [a, a+n))
  *   EV_BARRIER       -              -              -              BARRIER_* (dsb, isb, tlbi, mmu on/off)
  */

@@ -29,7 +29,7 @@ export function renderCalibrationText(
       formatBytes(r.bytes),
       formatSeconds(r.measuredSeconds),
       formatSeconds(r.modeledSeconds),
-      `${(r.relativeError * 100).toFixed(2)}%`,
+      `${(r.relativeError * 100).toFixed(2).replace(/^-(0\.0+)$/, "$1")}%`, // rounded first: never "-0.00%"
     ]),
     ["left"],
   );

@@ -2,6 +2,8 @@
  * Text rendering of `kexec-lab run` (a RunResult, src/reloc/result.ts) and of its reboot model
  * (RebootReport, src/model/reboot.ts). Browser-safe: no I/O; the caller prints the string.
  */
+import type { Arch } from "../kimage/constants.js";
+import { hasPurgatory } from "../model/phases.js";
 import type { RebootReport } from "../model/reboot.js";
 import type { RunResult } from "../reloc/result.js";
 import { formatBytes, formatCount, formatSeconds, renderTable } from "./format.js";
@@ -35,11 +37,21 @@ export function renderRunText(r: RunResult, mark: MarkStyle = plainMark): string
     ),
   );
   lines.push("");
-  lines.push(
-    `kimage: ${formatCount(k.sourcePages)} source pages, ${formatCount(k.entries)} entries, ` +
-      `${formatCount(k.indirectionPages)} indirection pages, ${formatCount(k.inPlacePages)} in place, ` +
-      `${formatCount(k.swaps)} swaps, ${formatCount(k.parkedPages)} parked`,
-  );
+  const counts =
+    `${formatCount(k.sourcePages)} source pages, ${formatCount(k.entries)} entries, ` +
+    `${formatCount(k.indirectionPages)} indirection pages, ${formatCount(k.inPlacePages)} in place, ` +
+    `${formatCount(k.swaps)} swaps, ${formatCount(k.parkedPages)} parked`;
+  // With CMA placement (Linux 6.17+) kexec_file_load copies each segment to its destination at load
+  // time: the kimage has no source pages and nothing to relocate at reboot. The counts are the load
+  // without CMA, which the strategy tables below relocate as a what-if.
+  if (r.reboot?.cma === true) {
+    lines.push(
+      "kimage: with CMA placement every segment is loaded at its destination: no source pages, nothing to relocate at reboot",
+      `kimage without CMA (what the strategies below relocate): ${counts}`,
+    );
+  } else {
+    lines.push(`kimage: ${counts}`);
+  }
   lines.push("");
   // The comparison: what each strategy costs and whether it is right.
   const firstModel = (s: RunResult["strategies"][number]) => s.model?.[0];
@@ -143,17 +155,36 @@ export function renderRunText(r: RunResult, mark: MarkStyle = plainMark): string
   return `${lines.join("\n")}\n`;
 }
 
+/** Seconds as formatSeconds, a minute or more as "N.N min"; no minus sign on what rounds to zero. */
 function seconds(v: number): string {
-  const sign = v < 0 ? "-" : "";
   const a = Math.abs(v);
-  return sign + (a >= 60 ? `${(a / 60).toFixed(1)} min` : formatSeconds(a));
+  const body = a >= 60 ? `${(a / 60).toFixed(1)} min` : formatSeconds(a);
+  return (v < 0 && /[1-9]/.test(body) ? "-" : "") + body;
+}
+
+/**
+ * A saving relative to the current total, for the "saved" column: " (45.0%)", " (-5.5%)", and for a
+ * change that costs more than the whole current total " (x573 slower)" (its total over the current
+ * one). Rounded before the sign is chosen: never "-0.0%". Empty when the current total is zero.
+ */
+export function savedShare(saved: number, total: number): string {
+  if (!(total > 0)) return "";
+  if (-saved > total) {
+    const f = (total - saved) / total;
+    return ` (x${f >= 100 ? Math.round(f) : f >= 10 ? f.toFixed(1) : f.toFixed(2)} slower)`;
+  }
+  const pct = (100 * saved) / total;
+  const shown = pct.toFixed(1);
+  return ` (${Number(shown) === 0 ? "0.0" : shown}%)`;
 }
 
 /**
  * The per-phase breakdown from `kexec -e` to the new kernel (src/model/reboot.ts rebootReport), one
  * row a strategy, each phase's rule in one line under the table, and the "what saves how much" table
- * against the baseline strategy. Returns lines (no trailing newline); seconds as formatSeconds, a
- * minute or more as "N.N min". Never throws.
+ * against the baseline strategy (each saving also as a share of the baseline's total, savedShare).
+ * Returns lines (no trailing newline); seconds as formatSeconds, a minute or more as "N.N min". The
+ * header names the call, CMA placement, whether purgatory checks digests (or that the call has no
+ * purgatory: arm64 kexec_file_load) and the kernel. Never throws.
  */
 export function renderRebootText(rb: RebootReport): string[] {
   const k = rb.kernel;
@@ -161,9 +192,13 @@ export function renderRebootText(rb: RebootReport): string[] {
     k === null
       ? "kernel format unknown"
       : `kernel ${k.format}${k.codec !== "none" ? ` (${k.codec}, ${formatBytes(k.compressedBytes)} -> ${formatBytes(k.uncompressedBytes)}${k.sizeFrom === "assumed" ? " assumed" : ""})` : ""}`;
+  // arm64 kexec_file_load has no purgatory: say so instead of the checks setting it would not use.
+  const purgatory = hasPurgatory(rb.arch as Arch, rb.call)
+    ? `purgatory checks ${rb.purgatoryChecks ? "on" : "off"}`
+    : "no purgatory (the kernel is entered directly)";
   const out = [
     `kexec -e to the new kernel on ${rb.profile}: ${rb.call}${rb.cma ? " with CMA placement" : ""}, ` +
-      `purgatory checks ${rb.purgatoryChecks ? "on" : "off"}, ${kernel}`,
+      `${purgatory}, ${kernel}`,
   ];
   const names = rb.strategies[0]?.phases.map((p) => p.name) ?? [];
   out.push(
@@ -187,7 +222,7 @@ export function renderRebootText(rb: RebootReport): string[] {
         rb.savings.map((v) => [
           v.change,
           seconds(v.seconds),
-          `${seconds(v.saved)}${rb.baselineSeconds > 0 ? ` (${((100 * v.saved) / rb.baselineSeconds).toFixed(1)}%)` : ""}`,
+          `${seconds(v.saved)}${savedShare(v.saved, rb.baselineSeconds)}`,
           v.note,
         ]),
         ["left", "right", "right", "left"],
