@@ -105,6 +105,46 @@ describe("kexec-lab diff on the recorded real logs", () => {
     });
   }
 
+  // arm64's machine_kexec_post_load logs "kexec kimage info" (pr_debug, arch/arm64/kernel/machine_kexec.c
+  // _kexec_image_info) after either syscall: diff compares its mem and memsz of every segment.
+  const kimageLogs = recs.filter(
+    (r) => r.exitCode === 0 && /kexec kimage info:/.test(readFileSync(join(r.dir, "dmesg.txt"), "utf8")),
+  );
+  it("some recordings log the kimage info block", () => expect(kimageLogs.length).toBeGreaterThan(0));
+  for (const r of kimageLogs) {
+    it(`${r.id}: the kimage info block in dmesg is read and every segment is the same`, async () => {
+      const facts = parseKexecLog(readFileSync(join(r.dir, "dmesg.txt"), "utf8"));
+      expect(facts.kimageInfo?.segments.length).toBeGreaterThan(0);
+      // The block does not say which syscall made the load: name it as the user would.
+      const loader = r.syscall === "kexec_load" ? ["--loader", "kexec-tools"] : [];
+      const { report, err } = await diff(join(r.dir, "dmesg.txt"), r, loader);
+      expect(err).toBe("");
+      const kimage = report.findings.filter((f: { topic: string }) => f.topic.startsWith("kimage "));
+      expect(kimage.filter((f: { status: string }) => f.status !== "same")).toEqual([]);
+      expect(kimage.filter((f: { topic: string }) => f.topic.startsWith("kimage segment[")).length).toBe(
+        facts.kimageInfo!.segments.length,
+      );
+      expect(report.unexplained).toBe(0);
+    });
+  }
+
+  it("a file with no kexec output is not a match: one unexplained finding naming what diff reads, exit 1", async () => {
+    const res = await runCli([
+      "diff",
+      join(arm.dir, "cmdline.txt"),
+      "--kernel",
+      arm.kernel,
+      "--initrd-size",
+      String(arm.initrdSize),
+      "--host",
+      arm.dir,
+    ]);
+    expect(res.code).toBe(1);
+    expect(res.out).toContain("! log: no kexec output recognised");
+    expect(res.out).toContain("kexec kimage info");
+    expect(res.out).toContain("1 findings, 1 not explained");
+  });
+
   it("a kexec_file_load the kernel refused (syscall not available) is explained", async () => {
     const r = recs.find((x) => x.id === "arm64-virt-4g-kexec_file_load-unsupported")!;
     const facts = parseKexecLog(readFileSync(join(r.dir, "kexec-d.txt"), "utf8"));

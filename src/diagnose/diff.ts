@@ -14,7 +14,7 @@ import { loaderSearchRanges } from "../loader/memory.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
 import { loadMemory } from "../memory/load-memory.js";
 import { formatBytes } from "../report/format.js";
-import type { KexecLogFacts } from "./log.js";
+import { type KexecLogFacts, LOG_KINDS, recognisedAny } from "./log.js";
 
 export type FindingStatus = "same" | "explained" | "unexplained";
 
@@ -209,10 +209,14 @@ function compareSegments(
   ours: readonly Plan["segments"][number][],
   add: (topic: string, status: FindingStatus, text: string) => void,
   purgatoryModelled: boolean,
+  table: { prefix: string; fields: readonly ("mem" | "memsz" | "bufsz")[] } = {
+    prefix: "",
+    fields: ["mem", "memsz", "bufsz"],
+  },
 ): void {
   if (real.length !== ours.length)
     add(
-      "segments",
+      `${table.prefix}segments`,
       "unexplained",
       `${real.length} segments in the log, ${ours.length} here (${ours.map((s) => s.label).join(", ")})`,
     );
@@ -220,10 +224,10 @@ function compareSegments(
     const r: KtSegment = real[i]!;
     const o = ours[i]!;
     const ob: KtSegment = { mem: o.mem, memsz: o.memsz, bufsz: segmentBufszOf(o) };
-    const name = `segment[${i}] (${o.label ?? "?"})`;
-    const diffs = (["mem", "memsz", "bufsz"] as const).filter((k) => r[k] !== ob[k]);
+    const name = `${table.prefix}segment[${i}] (${o.label ?? "?"})`;
+    const diffs = table.fields.filter((k) => r[k] !== ob[k]);
     if (diffs.length === 0) {
-      add(name, "same", `mem ${hex(r.mem)} memsz ${hex(r.memsz)} bufsz ${hex(r.bufsz)}`);
+      add(name, "same", table.fields.map((k) => `${k} ${hex(r[k])}`).join(" "));
       continue;
     }
     for (const k of diffs) {
@@ -241,6 +245,16 @@ export function diffLoad(d: DiffInput): DiffReport {
   const findings: Finding[] = [];
   const f = d.facts;
   const add = (topic: string, status: FindingStatus, text: string) => findings.push({ topic, status, text });
+
+  if (!recognisedAny(f)) {
+    // Nothing to compare is not a match: say so, unexplained, so diff exits non-zero.
+    add(
+      "log",
+      "unexplained",
+      `no kexec output recognised in the log; kexec-lab reads ${LOG_KINDS.join("; ")} (run kexec with -d and keep stdout and stderr, or give dmesg with kexec's dynamic debug on)`,
+    );
+    return { findings, unexplained: 1 };
+  }
 
   if (f.memoryRanges !== undefined && d.ourMemoryRanges !== undefined) {
     const a = f.memoryRanges;
@@ -301,6 +315,32 @@ export function diffLoad(d: DiffInput): DiffReport {
     const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
     const real = [...f.fileSegments].sort((a, b) => a.mem - b.mem);
     compareSegments(real, ours, add, purgatoryIsModel(d.plan));
+  }
+  if (f.kimageInfo !== undefined && plan !== undefined) {
+    // arm64's "kexec kimage info" block: the kernel's own view of the segments after either syscall
+    // (arch/arm64/kernel/machine_kexec.c _kexec_image_info); it prints mem and memsz, no bufsz.
+    const k = f.kimageInfo;
+    const crash = plan.crashRegion !== undefined;
+    add(
+      "kimage type",
+      (k.type === 1) === crash ? "same" : "unexplained",
+      (k.type === 1) === crash
+        ? `type ${k.type} (${crash ? "KEXEC_TYPE_CRASH" : "KEXEC_TYPE_DEFAULT"})`
+        : `type ${k.type} in the log, ${crash ? "a crash load (-p)" : "a normal load"} here`,
+    );
+    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
+    const real = [...k.segments].sort((a, b) => a.mem - b.mem).map((s) => ({ ...s, bufsz: 0 }));
+    compareSegments(real, ours, add, purgatoryIsModel(d.plan), {
+      prefix: "kimage ",
+      fields: ["mem", "memsz"],
+    });
+    add(
+      "kimage start",
+      k.start === plan.entry ? "same" : "unexplained",
+      k.start === plan.entry
+        ? `start ${hex(k.start)}`
+        : `start ${hex(k.start)} in the log, entry ${hex(plan.entry)} here`,
+    );
   }
   if (f.signatureCheck !== undefined)
     add(

@@ -5,6 +5,8 @@
  *     ranges;");
  *   - "kexec_load: entry = ... flags = ..." and print_segments' table;
  *   - locate_hole's "Could not find a free area of memory of 0x... bytes..." and "... below: 0x...";
+ *   - arm64 machine_kexec's pr_debug "kexec kimage info:" block (arch/arm64/kernel/machine_kexec.c
+ *     _kexec_image_info: type, start and "segment[N]: <mem> - <mem + memsz>, 0x<memsz> bytes, N pages");
  *   - "kexec_load failed: <strerror>", "kexec_file_load failed: <strerror>",
  *     "syscall kexec_file_load not available.";
  *   - journal prefixes ("Nov 30 09:00:00 host kernel: ", "[   12.345678] ") are stripped first.
@@ -31,6 +33,16 @@ export interface SyscallFailure {
   message: string;
 }
 
+/**
+ * One kimage segment as arm64's _kexec_image_info (arch/arm64/kernel/machine_kexec.c) logs it after a
+ * load of either syscall: the kernel's index, mem and memsz; the kernel does not print bufsz there.
+ */
+export interface KimageSegment {
+  index: number;
+  mem: number;
+  memsz: number;
+}
+
 export interface KexecLogFacts {
   table?: { entry: number; flags: number; segments: KtSegment[] };
   /** The memory-range lines as printed (x86 MEMORY RANGES block, or arm64's lines). */
@@ -49,6 +61,12 @@ export interface KexecLogFacts {
    */
   fileSegments?: KtSegment[];
   /**
+   * The last "kexec kimage info:" block (arm64 machine_kexec_post_load -> _kexec_image_info, a pr_debug
+   * of arch/arm64/kernel/machine_kexec.c): kimage type (0 KEXEC_TYPE_DEFAULT, 1 KEXEC_TYPE_CRASH),
+   * start (the entry) and every segment's mem and memsz.
+   */
+  kimageInfo?: { type: number; start: number; segments: KimageSegment[] };
+  /**
    * The errno of "kexec_file: kernel signature verification failed (-N)": without
    * CONFIG_KEXEC_SIG_FORCE (and outside lockdown) the kernel logs it and loads the unsigned kernel
    * anyway (kernel/kexec_file.c kimage_validate_signature).
@@ -64,6 +82,33 @@ export interface KexecLogFacts {
    * failed" and no kexec_load followed (a fallback logs both, kexec_load last).
    */
   syscall?: "kexec_load" | "kexec_file_load";
+}
+
+/**
+ * The kinds of kexec output parseKexecLog reads, as diff names them when a log has none of them.
+ */
+export const LOG_KINDS: readonly string[] = [
+  "kexec -d's memory ranges",
+  'kexec -d\'s "kexec_load: entry = ..." segment table',
+  'kexec-tools\' failure lines (locate_hole, "kexec_load failed", "kexec_file_load failed", "not available")',
+  'the kernel\'s "kexec_file: Loading segment N" dmesg lines',
+  'arm64\'s "kexec kimage info" dmesg block',
+];
+
+/** Whether parseKexecLog found anything of a kexec load in the text (any of LOG_KINDS, or a kexec error line). */
+export function recognisedAny(f: KexecLogFacts): boolean {
+  return (
+    f.table !== undefined ||
+    f.memoryRanges !== undefined ||
+    f.noFreeArea.length > 0 ||
+    f.noFreeAreaBelow.length > 0 ||
+    f.failures.length > 0 ||
+    f.fileLoadUnavailable ||
+    f.fileSegments !== undefined ||
+    f.signatureCheck !== undefined ||
+    f.kimageInfo !== undefined ||
+    f.unrecognisedKexecLines.length > 0
+  );
 }
 
 const PREFIX = /^(?:\w{3} +\d+ [\d:]+ \S+ kernel: |\[ *\d+\.\d+\] )/;
@@ -88,8 +133,30 @@ export function parseKexecLog(text: string): KexecLogFacts {
     /^kexec_file(?:\(\w+\))?: Loading segment \d+: buf=\S+ bufsz=0x([0-9a-f]+) mem=0x([0-9a-f]+) memsz=0x([0-9a-f]+)/;
   const SIGNATURE = /^kexec_file(?:\(\w+\))?: kernel signature verification failed \((-?\d+)\)/;
   const fileSegments: KtSegment[] = [];
+  const KIMAGE_FIELD = /^\s+(type|start):\s+([0-9a-f]+)$/;
+  const KIMAGE_SEGMENT =
+    /^\s+segment\[(\d+)\]: ([0-9a-f]{16}) - ([0-9a-f]{16}), 0x([0-9a-f]+) bytes, \d+ pages$/;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
+    if (/^\s*kexec kimage info:$/.test(l)) {
+      const info: NonNullable<KexecLogFacts["kimageInfo"]> = { type: 0, start: 0, segments: [] };
+      // The block's own lines are indented; it ends at the first line that is not one of them.
+      while (i + 1 < lines.length && /^\s+\S/.test(lines[i + 1]!)) {
+        const next = lines[++i]!;
+        const field = KIMAGE_FIELD.exec(next);
+        const seg = KIMAGE_SEGMENT.exec(next);
+        if (field)
+          info[field[1] as "type" | "start"] = Number.parseInt(field[2]!, field[1] === "type" ? 10 : 16);
+        else if (seg)
+          info.segments.push({
+            index: Number(seg[1]),
+            mem: Number.parseInt(seg[2]!, 16),
+            memsz: Number.parseInt(seg[4]!, 16),
+          });
+      }
+      facts.kimageInfo = info;
+      continue;
+    }
     const noArea = NO_AREA.exec(l);
     const below = NO_AREA_BELOW.exec(l);
     const failed = FAILED.exec(l);
