@@ -145,6 +145,54 @@ describe("kexec-lab diff on the recorded real logs", () => {
     expect(res.out).toContain("1 findings, 1 not explained");
   });
 
+  // Every recorded load that failed (exit code != 0): the failure in its log is explained by the
+  // plan's own refusal (kexec-tools' "Cannot determine the file type", "Cannot load", ... or the
+  // kernel's errno), nothing left unexplained.
+  const failed = recs.filter((r) => r.exitCode !== 0);
+  it("some recordings failed", () => expect(failed.length).toBeGreaterThanOrEqual(5));
+  for (const r of failed) {
+    it(`${r.id} (exit ${r.exitCode}): the failure is explained`, async () => {
+      const { report, err } = await diff(join(r.dir, "kexec-d.txt"), r);
+      expect(err).toBe("");
+      expect(report.findings.filter((f: { status: string }) => f.status === "unexplained")).toEqual([]);
+      expect(report.findings.some((f: { status: string }) => f.status === "explained")).toBe(true);
+    });
+  }
+
+  it("the zboot load kexec-tools 2.0.25 cannot type is explained with E_KERNEL_UNSUPPORTED", async () => {
+    const r = recs.find((x) => x.id === "arm64-virt-4g-kexec_load-zboot-gzip")!;
+    const facts = parseKexecLog(readFileSync(join(r.dir, "kexec-d.txt"), "utf8"));
+    expect(facts.refusals).toEqual([
+      { kind: "file-type", message: "Cannot determine the file type of /k/kernel" },
+    ]);
+    const { report } = await diff(join(r.dir, "kexec-d.txt"), r);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "kexec-tools");
+    expect(f.status).toBe("explained");
+    expect(f.text).toContain("E_KERNEL_UNSUPPORTED");
+    expect(f.text).toContain("no zboot support");
+    expect(report.findings.some((x: { topic: string }) => x.topic === "placement")).toBe(false);
+  });
+
+  it("kexec-tools' refusal lines are read, and one kexec-lab places stays unexplained", async () => {
+    const facts = parseKexecLog(
+      "Wrong file type Image, file matches type vmlinux\nUnsupported kernel type foo\nNo crash kernel segment found in /proc/iomem\nCould not get memory layout\nInvalid memory segment 0x40000000 - 0x40010000\nkexec: setup_2nd_dtb failed.\nCannot load /k/kernel\n",
+    );
+    expect(facts.refusals.map((r) => r.kind)).toEqual([
+      "wrong-type",
+      "unsupported-type",
+      "no-crash-kernel",
+      "memory-layout",
+      "invalid-segment",
+      "step",
+      "cannot-load",
+    ]);
+    expect(facts.unrecognisedKexecLines).toEqual([]);
+    const { report } = await diff(log("cannot-load.txt", "Cannot load /k/kernel\n"), arm);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "kexec-tools");
+    expect(f.status).toBe("unexplained");
+    expect(f.text).toContain("kexec-lab places it");
+  });
+
   it("a kexec_file_load the kernel refused (syscall not available) is explained", async () => {
     const r = recs.find((x) => x.id === "arm64-virt-4g-kexec_file_load-unsupported")!;
     const facts = parseKexecLog(readFileSync(join(r.dir, "kexec-d.txt"), "utf8"));

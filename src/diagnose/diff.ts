@@ -14,7 +14,7 @@ import { loaderSearchRanges } from "../loader/memory.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
 import { loadMemory } from "../memory/load-memory.js";
 import { formatBytes } from "../report/format.js";
-import { type KexecLogFacts, LOG_KINDS, recognisedAny } from "./log.js";
+import { type KexecLogFacts, LOG_KINDS, type Refusal, recognisedAny } from "./log.js";
 
 export type FindingStatus = "same" | "explained" | "unexplained";
 
@@ -270,7 +270,13 @@ export function diffLoad(d: DiffInput): DiffReport {
   }
 
   const { plan, error } = tryPlan(d.plan);
-  if (error !== undefined && f.noFreeArea.length === 0 && f.failures.length === 0)
+  if (
+    error !== undefined &&
+    f.noFreeArea.length === 0 &&
+    f.failures.length === 0 &&
+    f.refusals.length === 0 &&
+    !f.fileLoadUnavailable
+  )
     add(
       "placement",
       "unexplained",
@@ -378,6 +384,24 @@ export function diffLoad(d: DiffInput): DiffReport {
     );
   }
 
+  if (f.refusals.length > 0) {
+    let why = error;
+    let note = "";
+    // The log says the tree's kaslr-seed was not wiped: the running kernel left it (built without
+    // KASLR, or booted with nokaslr), so a --host fdt.dtb taken as wiped is re-planned as it is.
+    if (
+      why === undefined &&
+      d.plan.wipeKaslrSeed === true &&
+      f.refusals.some((r) => r.kind === "kaslr-seed")
+    ) {
+      why = tryPlan({ ...d.plan, wipeKaslrSeed: false }).error;
+      if (why !== undefined)
+        note =
+          " (the running kernel did not wipe /chosen/kaslr-seed, so the DTB is planned as it is, not as wiped)";
+    }
+    const [status, text] = explainRefusals(f.refusals, why);
+    add("kexec-tools", status, `${text}${note}`);
+  }
   for (const fail of f.failures) {
     add("syscall", ...explainErrno(fail.syscall, fail.errno, d, plan, error));
   }
@@ -454,5 +478,45 @@ function explainErrno(
   return [
     "unexplained",
     `${head}: no segment table in the log to check (run kexec with -d) or no MemTotal (--host)`,
+  ];
+}
+
+/**
+ * The plan errors that stand for "no loader takes this file" (kexec/kexec.c my_load: every
+ * file_type[].probe refused it, or -t named another type).
+ */
+const FILE_TYPE_ERRORS = new Set([
+  "E_KERNEL_UNSUPPORTED",
+  "E_FORMAT_UNKNOWN",
+  "E_COMPRESSION_UNSUPPORTED",
+  "E_WRONG_FILE",
+]);
+
+/**
+ * kexec-tools refused the load before any syscall (my_load's "Cannot determine the file type",
+ * "Cannot load", ...): explained when the plan refuses it too, for a reason of the same kind (a file
+ * type no loader takes: E_KERNEL_UNSUPPORTED and the acceptance reason; a kaslr-seed left in the tree:
+ * E_DTB_KASLR_SEED; any loader failure for "Cannot load"), unexplained when kexec-lab places it.
+ */
+function explainRefusals(
+  refusals: readonly Refusal[],
+  error: KexecLabError | undefined,
+): [FindingStatus, string] {
+  const head = `kexec-tools refused the load before any syscall (${refusals.map((r) => `"${r.message}"`).join(", ")})`;
+  if (error === undefined)
+    return [
+      "unexplained",
+      `${head}, but kexec-lab places it: are the kernel file, --loader and the kexec-tools version (--kexec-tools or --host) those of the logged run?`,
+    ];
+  const kinds = new Set(refusals.map((r) => r.kind));
+  const fileType = kinds.has("file-type") || kinds.has("wrong-type") || kinds.has("unsupported-type");
+  const matches =
+    (!fileType || FILE_TYPE_ERRORS.has(error.code)) &&
+    (!kinds.has("kaslr-seed") || error.code === "E_DTB_KASLR_SEED");
+  return [
+    matches ? "explained" : "unexplained",
+    matches
+      ? `${head}: kexec-lab refuses it too: ${error.code}: ${error.detail}`
+      : `${head}; kexec-lab refuses it for another reason: ${error.code}: ${error.detail}`,
   ];
 }
