@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { diffLoad } from "../src/diagnose/diff.js";
+import { diffLoad, pairSegments } from "../src/diagnose/diff.js";
 import { parseKexecLog } from "../src/diagnose/log.js";
 import { runCli } from "./helpers/cli.js";
 import { recordedCases, recordedKernelPath, recordedPlanInput } from "./helpers/recordings.js";
@@ -191,6 +191,41 @@ describe("kexec-lab diff on the recorded real logs", () => {
     const f = report.findings.find((x: { topic: string }) => x.topic === "kexec-tools");
     expect(f.status).toBe("unexplained");
     expect(f.text).toContain("kexec-lab places it");
+  });
+
+  it("each segment finding is named by the log's own index (x86_64 kexec_file_load: purgatory is segment 0, bootparams 1)", async () => {
+    const r = recs.find((x) => x.id === "x86_64-q35-8g-kexec_file_load")!;
+    const facts = parseKexecLog(readFileSync(join(r.dir, "dmesg.txt"), "utf8"));
+    const { report } = await diff(join(r.dir, "dmesg.txt"), r);
+    const segs = report.findings.filter((f: { topic: string }) => f.topic.startsWith("segment["));
+    expect(segs.map((f: { topic: string }) => f.topic)).toEqual([
+      "segment[0] (purgatory)",
+      "segment[1] (bootparams)",
+      "segment[2] (kernel)",
+      "segment[3] (initrd)",
+    ]);
+    for (const f of segs) {
+      const n = Number(/^segment\[(\d+)\]/.exec(f.topic)![1]);
+      expect(f.text).toContain(`mem 0x${facts.fileSegments![n]!.mem.toString(16)} `);
+    }
+  });
+
+  it("a segment placed elsewhere keeps the log's index and is compared with the plan's left-over segment", () => {
+    const real = [
+      { index: 0, mem: 0x9a000, memsz: 0x5000, bufsz: 0 },
+      { index: 1, mem: 0x50000, memsz: 0x2000, bufsz: 0 },
+      { index: 2, mem: 0x7cc00000, memsz: 0x1000, bufsz: 0 },
+    ];
+    const ours = [
+      { mem: 0x98000, label: "bootparams" },
+      { mem: 0x9a000, label: "purgatory" },
+      { mem: 0x7cc00000, label: "kernel" },
+    ];
+    expect(pairSegments(real, ours).map((p) => [p.real.index, p.ours.label])).toEqual([
+      [0, "purgatory"],
+      [1, "bootparams"],
+      [2, "kernel"],
+    ]);
   });
 
   it("a kexec_file_load the kernel refused (syscall not available) is explained", async () => {

@@ -200,12 +200,51 @@ function purgatoryIsModel(input: PlanInput): boolean {
   return input.purgatory === undefined || (input.purgatory.source ?? "model").startsWith("model");
 }
 
+/** A logged segment with its index in the log (kexec-tools' segment[N], the kernel's "segment N"). */
+type LogSegment = KtSegment & { index: number };
+
+/** The log's segments, each with its own index: the array position, unless the log printed one. */
+function indexed(
+  segments: readonly (KtSegment | (Omit<KtSegment, "bufsz"> & { index: number }))[],
+): LogSegment[] {
+  return segments.map((s, i) => ({ bufsz: 0, index: i, ...s }));
+}
+
 /**
- * Segment by segment, the logged load against the plan (both sorted by address): each field that
- * differs is a finding, explained where a known model stands behind it.
+ * Which plan segment each logged segment is compared with: the one at the same address, else (for a
+ * segment placed elsewhere) the remaining ones paired in address order. The result is in the log's
+ * order, so each finding names the segment as the log does (kexec_file_load logs the segments in the
+ * order the kernel added them: on x86_64 the purgatory before the boot parameters, though it lies
+ * above them).
+ */
+export function pairSegments<P extends { mem: number }>(
+  real: readonly LogSegment[],
+  ours: readonly P[],
+): { real: LogSegment; ours: P }[] {
+  const used = new Set<P>();
+  const pair = new Map<LogSegment, P>();
+  for (const r of real) {
+    const o = ours.find((x) => x.mem === r.mem && !used.has(x));
+    if (o !== undefined) {
+      used.add(o);
+      pair.set(r, o);
+    }
+  }
+  const restReal = real.filter((r) => !pair.has(r)).sort((a, b) => a.mem - b.mem);
+  const restOurs = ours.filter((o) => !used.has(o)).sort((a, b) => a.mem - b.mem);
+  restReal.forEach((r, i) => {
+    if (i < restOurs.length) pair.set(r, restOurs[i]!);
+  });
+  return real.filter((r) => pair.has(r)).map((r) => ({ real: r, ours: pair.get(r)! }));
+}
+
+/**
+ * Segment by segment, the logged load against the plan (pairSegments: same address, else address
+ * order), each named by the log's own index: each field that differs is a finding, explained where a
+ * known model stands behind it.
  */
 function compareSegments(
-  real: readonly KtSegment[],
+  real: readonly LogSegment[],
   ours: readonly Plan["segments"][number][],
   add: (topic: string, status: FindingStatus, text: string) => void,
   purgatoryModelled: boolean,
@@ -220,11 +259,9 @@ function compareSegments(
       "unexplained",
       `${real.length} segments in the log, ${ours.length} here (${ours.map((s) => s.label).join(", ")})`,
     );
-  for (let i = 0; i < Math.min(real.length, ours.length); i++) {
-    const r: KtSegment = real[i]!;
-    const o = ours[i]!;
+  for (const { real: r, ours: o } of pairSegments(real, ours)) {
     const ob: KtSegment = { mem: o.mem, memsz: o.memsz, bufsz: segmentBufszOf(o) };
-    const name = `${table.prefix}segment[${i}] (${o.label ?? "?"})`;
+    const name = `${table.prefix}segment[${r.index}] (${o.label ?? "?"})`;
     const diffs = table.fields.filter((k) => r[k] !== ob[k]);
     if (diffs.length === 0) {
       add(name, "same", table.fields.map((k) => `${k} ${hex(r[k])}`).join(" "));
@@ -284,8 +321,8 @@ export function diffLoad(d: DiffInput): DiffReport {
     );
 
   if (f.table !== undefined && plan !== undefined) {
-    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
-    const real = [...f.table.segments].sort((a, b) => a.mem - b.mem);
+    const ours = plan.segments;
+    const real = indexed(f.table.segments);
     const flags = kexecLoadFlags(plan.arch, plan.crashRegion !== undefined);
     add(
       "flags",
@@ -318,8 +355,8 @@ export function diffLoad(d: DiffInput): DiffReport {
         "unexplained",
         `the log shows kexec_file_load's segments; kexec-lab planned ${plan.loader === "kexec-tools" ? "kexec_load" : plan.loader} (give --loader kexec-file)`,
       );
-    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
-    const real = [...f.fileSegments].sort((a, b) => a.mem - b.mem);
+    const ours = plan.segments;
+    const real = indexed(f.fileSegments);
     compareSegments(real, ours, add, purgatoryIsModel(d.plan));
   }
   if (f.kimageInfo !== undefined && plan !== undefined) {
@@ -334,8 +371,8 @@ export function diffLoad(d: DiffInput): DiffReport {
         ? `type ${k.type} (${crash ? "KEXEC_TYPE_CRASH" : "KEXEC_TYPE_DEFAULT"})`
         : `type ${k.type} in the log, ${crash ? "a crash load (-p)" : "a normal load"} here`,
     );
-    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
-    const real = [...k.segments].sort((a, b) => a.mem - b.mem).map((s) => ({ ...s, bufsz: 0 }));
+    const ours = plan.segments;
+    const real = indexed(k.segments);
     compareSegments(real, ours, add, purgatoryIsModel(d.plan), {
       prefix: "kimage ",
       fields: ["mem", "memsz"],
