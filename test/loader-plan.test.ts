@@ -695,14 +695,15 @@ describe("output formats", () => {
   it("--print-segments in kexec-tools' format", () => {
     const out = formatPrintSegments(planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB }));
     const lines = out.trimEnd().split("\n");
-    expect(lines[0]).toBe("nr_segments = 3");
-    expect(lines.slice(1, 5)).toEqual([
+    expect(lines[0]).toMatch(/^kexec_load: entry = 0x[0-9a-f]+ flags = 0xb70000$/);
+    expect(lines[1]).toBe("nr_segments = 3");
+    expect(lines.slice(2, 6)).toEqual([
       "segment[0].buf   = 0x10000000",
       "segment[0].bufsz = 0x19f97c0",
       "segment[0].mem   = 0x80000000",
       "segment[0].memsz = 0x1aa0000",
     ]);
-    expect(lines).toHaveLength(13);
+    expect(lines).toHaveLength(14);
   });
 });
 
