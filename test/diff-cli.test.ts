@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { diffLoad } from "../src/diagnose/diff.js";
+import { diffLoad, pairSegments } from "../src/diagnose/diff.js";
 import { parseKexecLog } from "../src/diagnose/log.js";
 import { runCli } from "./helpers/cli.js";
 import { recordedCases, recordedKernelPath, recordedPlanInput } from "./helpers/recordings.js";
@@ -104,6 +104,129 @@ describe("kexec-lab diff on the recorded real logs", () => {
       expect(same.filter((t: string) => t.startsWith("segment[")).length).toBe(facts.fileSegments!.length);
     });
   }
+
+  // arm64's machine_kexec_post_load logs "kexec kimage info" (pr_debug, arch/arm64/kernel/machine_kexec.c
+  // _kexec_image_info) after either syscall: diff compares its mem and memsz of every segment.
+  const kimageLogs = recs.filter(
+    (r) => r.exitCode === 0 && /kexec kimage info:/.test(readFileSync(join(r.dir, "dmesg.txt"), "utf8")),
+  );
+  it("some recordings log the kimage info block", () => expect(kimageLogs.length).toBeGreaterThan(0));
+  for (const r of kimageLogs) {
+    it(`${r.id}: the kimage info block in dmesg is read and every segment is the same`, async () => {
+      const facts = parseKexecLog(readFileSync(join(r.dir, "dmesg.txt"), "utf8"));
+      expect(facts.kimageInfo?.segments.length).toBeGreaterThan(0);
+      // The block does not say which syscall made the load: name it as the user would.
+      const loader = r.syscall === "kexec_load" ? ["--loader", "kexec-tools"] : [];
+      const { report, err } = await diff(join(r.dir, "dmesg.txt"), r, loader);
+      expect(err).toBe("");
+      const kimage = report.findings.filter((f: { topic: string }) => f.topic.startsWith("kimage "));
+      expect(kimage.filter((f: { status: string }) => f.status !== "same")).toEqual([]);
+      expect(kimage.filter((f: { topic: string }) => f.topic.startsWith("kimage segment[")).length).toBe(
+        facts.kimageInfo!.segments.length,
+      );
+      expect(report.unexplained).toBe(0);
+    });
+  }
+
+  it("a file with no kexec output is not a match: one unexplained finding naming what diff reads, exit 1", async () => {
+    const res = await runCli([
+      "diff",
+      join(arm.dir, "cmdline.txt"),
+      "--kernel",
+      arm.kernel,
+      "--initrd-size",
+      String(arm.initrdSize),
+      "--host",
+      arm.dir,
+    ]);
+    expect(res.code).toBe(1);
+    expect(res.out).toContain("! log: no kexec output recognised");
+    expect(res.out).toContain("kexec kimage info");
+    expect(res.out).toContain("1 findings, 1 not explained");
+  });
+
+  // Every recorded load that failed (exit code != 0): the failure in its log is explained by the
+  // plan's own refusal (kexec-tools' "Cannot determine the file type", "Cannot load", ... or the
+  // kernel's errno), nothing left unexplained.
+  const failed = recs.filter((r) => r.exitCode !== 0);
+  it("some recordings failed", () => expect(failed.length).toBeGreaterThanOrEqual(5));
+  for (const r of failed) {
+    it(`${r.id} (exit ${r.exitCode}): the failure is explained`, async () => {
+      const { report, err } = await diff(join(r.dir, "kexec-d.txt"), r);
+      expect(err).toBe("");
+      expect(report.findings.filter((f: { status: string }) => f.status === "unexplained")).toEqual([]);
+      expect(report.findings.some((f: { status: string }) => f.status === "explained")).toBe(true);
+    });
+  }
+
+  it("the zboot load kexec-tools 2.0.25 cannot type is explained with E_KERNEL_UNSUPPORTED", async () => {
+    const r = recs.find((x) => x.id === "arm64-virt-4g-kexec_load-zboot-gzip")!;
+    const facts = parseKexecLog(readFileSync(join(r.dir, "kexec-d.txt"), "utf8"));
+    expect(facts.refusals).toEqual([
+      { kind: "file-type", message: "Cannot determine the file type of /k/kernel" },
+    ]);
+    const { report } = await diff(join(r.dir, "kexec-d.txt"), r);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "kexec-tools");
+    expect(f.status).toBe("explained");
+    expect(f.text).toContain("E_KERNEL_UNSUPPORTED");
+    expect(f.text).toContain("no zboot support");
+    expect(report.findings.some((x: { topic: string }) => x.topic === "placement")).toBe(false);
+  });
+
+  it("kexec-tools' refusal lines are read, and one kexec-lab places stays unexplained", async () => {
+    const facts = parseKexecLog(
+      "Wrong file type Image, file matches type vmlinux\nUnsupported kernel type foo\nNo crash kernel segment found in /proc/iomem\nCould not get memory layout\nInvalid memory segment 0x40000000 - 0x40010000\nkexec: setup_2nd_dtb failed.\nCannot load /k/kernel\n",
+    );
+    expect(facts.refusals.map((r) => r.kind)).toEqual([
+      "wrong-type",
+      "unsupported-type",
+      "no-crash-kernel",
+      "memory-layout",
+      "invalid-segment",
+      "step",
+      "cannot-load",
+    ]);
+    expect(facts.unrecognisedKexecLines).toEqual([]);
+    const { report } = await diff(log("cannot-load.txt", "Cannot load /k/kernel\n"), arm);
+    const f = report.findings.find((x: { topic: string }) => x.topic === "kexec-tools");
+    expect(f.status).toBe("unexplained");
+    expect(f.text).toContain("kexec-lab places it");
+  });
+
+  it("each segment finding is named by the log's own index (x86_64 kexec_file_load: purgatory is segment 0, bootparams 1)", async () => {
+    const r = recs.find((x) => x.id === "x86_64-q35-8g-kexec_file_load")!;
+    const facts = parseKexecLog(readFileSync(join(r.dir, "dmesg.txt"), "utf8"));
+    const { report } = await diff(join(r.dir, "dmesg.txt"), r);
+    const segs = report.findings.filter((f: { topic: string }) => f.topic.startsWith("segment["));
+    expect(segs.map((f: { topic: string }) => f.topic)).toEqual([
+      "segment[0] (purgatory)",
+      "segment[1] (bootparams)",
+      "segment[2] (kernel)",
+      "segment[3] (initrd)",
+    ]);
+    for (const f of segs) {
+      const n = Number(/^segment\[(\d+)\]/.exec(f.topic)![1]);
+      expect(f.text).toContain(`mem 0x${facts.fileSegments![n]!.mem.toString(16)} `);
+    }
+  });
+
+  it("a segment placed elsewhere keeps the log's index and is compared with the plan's left-over segment", () => {
+    const real = [
+      { index: 0, mem: 0x9a000, memsz: 0x5000, bufsz: 0 },
+      { index: 1, mem: 0x50000, memsz: 0x2000, bufsz: 0 },
+      { index: 2, mem: 0x7cc00000, memsz: 0x1000, bufsz: 0 },
+    ];
+    const ours = [
+      { mem: 0x98000, label: "bootparams" },
+      { mem: 0x9a000, label: "purgatory" },
+      { mem: 0x7cc00000, label: "kernel" },
+    ];
+    expect(pairSegments(real, ours).map((p) => [p.real.index, p.ours.label])).toEqual([
+      [0, "purgatory"],
+      [1, "bootparams"],
+      [2, "kernel"],
+    ]);
+  });
 
   it("a kexec_file_load the kernel refused (syscall not available) is explained", async () => {
     const r = recs.find((x) => x.id === "arm64-virt-4g-kexec_file_load-unsupported")!;

@@ -138,10 +138,11 @@ describe("kexec-lab plan", () => {
     expect((await cli(...arm, "--json")).out).toBe(r.out);
   });
 
-  it("--print-segments in kexec-tools' format", async () => {
+  it("--print-segments prints what the chosen path prints: kexec -d's entry line and table for kexec_load", async () => {
     const r = await cli(...arm, "--print-segments");
     expect(r.code).toBe(0);
-    expect(r.out.split("\n").slice(0, 9)).toEqual([
+    expect(r.out.split("\n").slice(0, 10)).toEqual([
+      "kexec_load: entry = 0x41aa2000 flags = 0xb70000",
       "nr_segments = 4",
       "segment[0].buf   = 0x10000000",
       "segment[0].bufsz = 0x19f97c0",
@@ -152,6 +153,20 @@ describe("kexec-lab plan", () => {
       "segment[1].mem   = 0x41aa0000",
       "segment[1].memsz = 0x2000",
     ]);
+  });
+
+  it("--print-segments with kexec_file_load chosen prints the kernel's kexec_file dmesg lines", async () => {
+    const r = await cli(...arm, "--loader", "kexec-file", "--print-segments");
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split("\n");
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const [i, l] of lines.entries())
+      expect(l).toMatch(
+        new RegExp(
+          `^kexec_file: Loading segment ${i}: buf=0x\\(____ptrval____\\) bufsz=0x[0-9a-f]+ mem=0x[0-9a-f]+ memsz=0x[0-9a-f]+$`,
+        ),
+      );
+    expect(r.out).not.toContain("nr_segments");
   });
 
   it.skipIf(!HAVE_FDTGET)(

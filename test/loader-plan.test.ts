@@ -271,6 +271,29 @@ describe("x86_64 bzImage, kexec-tools", () => {
     append: "root=/dev/vda1",
   };
 
+  it("E_NO_HOLE names the window actually searched (clipped by --mem-min/--mem-max) and the largest free range in it", () => {
+    // locate_hole clips every request to info->mem_min/mem_max (kexec/kexec.c): the kernel's own
+    // window is [0x100000, end of memory); with --mem-max 0xffffff it is [0x100000, 0x1000000).
+    const low = fail(() => planLoad({ ...base, kexecToolsVersion: "2.0.25", memMax: 0xffffff }));
+    expect(low.code).toBe("E_NO_HOLE");
+    expect(low.detail).toMatch(
+      /^kernel: .* within \[0x100000, 0x1000000\) \(the loader's \[0x100000, end of memory\) clipped by --mem-min\/--mem-max\)/,
+    );
+    const largest = /the largest free range there is \[(0x[0-9a-f]+), (0x[0-9a-f]+)\)/.exec(low.detail)!;
+    expect(Number(largest[1])).toBeGreaterThanOrEqual(0x100000);
+    expect(Number(largest[2])).toBeLessThanOrEqual(0x1000000);
+    // From 2.0.30 the kernel's window starts at pref_address (16 MiB): it and [0, 0x1000000) do not meet.
+    expect(fail(() => planLoad({ ...base, memMax: 0xffffff })).detail).toContain(
+      "in an empty window (the loader's [0x1000000, end of memory) and --mem-min/--mem-max do not meet)",
+    );
+    // Above all RAM (it ends at 0x640000000): the purgatory, placed first, has nothing in its window.
+    const high = fail(() => planLoad({ ...base, memMin: 0x700000000 }));
+    expect(high.detail).toMatch(
+      /^purgatory: .* within \[0x700000000, end of memory\) \(the loader's \[0x3000,/,
+    );
+    expect(high.detail).toContain("the largest free range there is none (no free memory in that window)");
+  });
+
   it("purgatory, setup, kernel, initrd top-down from the top of RAM, as worked out by hand", () => {
     // RAM tops out at 0x640000000. purgatory (memsz 0x9000): 0x63fff7000. setup: (39+1)*512 = 20480
     // + 15 (command line with NUL) + 64 = 20559 bytes -> 0x6000 below: 0x63fff1000. kernel:
@@ -672,14 +695,15 @@ describe("output formats", () => {
   it("--print-segments in kexec-tools' format", () => {
     const out = formatPrintSegments(planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB }));
     const lines = out.trimEnd().split("\n");
-    expect(lines[0]).toBe("nr_segments = 3");
-    expect(lines.slice(1, 5)).toEqual([
+    expect(lines[0]).toMatch(/^kexec_load: entry = 0x[0-9a-f]+ flags = 0xb70000$/);
+    expect(lines[1]).toBe("nr_segments = 3");
+    expect(lines.slice(2, 6)).toEqual([
       "segment[0].buf   = 0x10000000",
       "segment[0].bufsz = 0x19f97c0",
       "segment[0].mem   = 0x80000000",
       "segment[0].memsz = 0x1aa0000",
     ]);
-    expect(lines).toHaveLength(13);
+    expect(lines).toHaveLength(14);
   });
 });
 

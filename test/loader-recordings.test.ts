@@ -12,7 +12,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { elfRelFootprint, PURGATORY_PRESETS, purgatoryPreset } from "../src/loader/kexec-tools/purgatory.js";
-import { FALLBACK_ERRNOS, type KernelRefusal, planLoad, segmentBufszOf } from "../src/loader/plan.js";
+import {
+  FALLBACK_ERRNOS,
+  formatPrintSegments,
+  type KernelRefusal,
+  planLoad,
+  segmentBufszOf,
+} from "../src/loader/plan.js";
 import {
   kexecDebugSegments,
   kexecFileSegments,
@@ -86,6 +92,39 @@ describe("recorded real loads reproduce exactly", () => {
       }
       if ("entry" in real! && real.entry !== undefined)
         expect(hex(plan.entry), `${c.id}: entry`).toBe(hex(real.entry));
+    });
+  }
+});
+
+describe("--print-segments prints what the real run printed", () => {
+  // kexec_load: kexec -d's "kexec_load: entry = ..." line and print_segments' table, but for the buf
+  // pointers (addresses in the kexec process); kexec_file_load: the kernel's "kexec_file: Loading
+  // segment N" dmesg lines exactly, buf=0x(____ptrval____) included.
+  const ok = cases.filter((c) => c.json.exitCode === 0 && !LEFT_OUT[c.id]);
+  it("there are successful recordings of both syscalls", () => {
+    expect(ok.some((c) => c.json.syscall === "kexec_load")).toBe(true);
+    expect(ok.some((c) => c.json.syscall === "kexec_file_load")).toBe(true);
+  });
+  for (const c of ok) {
+    it(c.id, async () => {
+      const input = recordedPlanInput(c);
+      await useWrappedKernelFixture(c, input);
+      const preset = presetFor(c.json.kexecTools.version);
+      if (preset) input.purgatory = purgatoryPreset(preset, c.json.arch);
+      const ours = formatPrintSegments(planLoad(input)).trimEnd().split("\n");
+      if (c.json.syscall === "kexec_file_load") {
+        const real = (c.text("dmesg.txt") ?? "")
+          .split("\n")
+          .map((l) => l.replace(/^\[ *\d+\.\d+\] /, ""))
+          .filter((l) => l.startsWith("kexec_file: Loading segment "));
+        expect(ours).toEqual(real);
+      } else {
+        const lines = (c.text("kexec-d.txt") ?? "").split("\n");
+        const at = lines.findIndex((l) => l.startsWith("kexec_load: entry = "));
+        const notBuf = (l: string) => !/^segment\[\d+\]\.buf /.test(l);
+        expect(ours.filter(notBuf)).toEqual(lines.slice(at, at + ours.length).filter(notBuf));
+        expect(ours[0]).toMatch(/^kexec_load: entry = 0x[0-9a-f]+ flags = 0x[0-9a-f]+$/);
+      }
     });
   }
 });

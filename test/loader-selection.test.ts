@@ -52,6 +52,28 @@ describe("--loader auto: kexec-tools' syscall choice", () => {
     expect(old.loader).toBe("kexec-tools");
   });
 
+  it("a kernel older than the arch's kexec_file_load (arm64 5.0, x86_64 3.17) answers ENOSYS; auto falls back", () => {
+    const arm = { arch: "arm64" as const, kernel: IMAGE, dtb: QEMU_DTB, wipeKaslrSeed: true };
+    const x86 = { arch: "x86_64" as const, kernel: BZIMAGE, iomem: X86_IOMEM };
+    for (const [input, before, since] of [
+      [arm, "4.19", "5.0"],
+      [x86, "3.16", "3.17"],
+    ] as const) {
+      const old = planLoad({ ...input, kernelVersion: before });
+      expect(old.loader, `${input.arch} ${before}`).toBe("kexec-tools");
+      expect(old.selection).toMatch(
+        /would fail with ENOSYS .* has no kexec_file_load .*falls back to kexec_load/,
+      );
+      const e = fail(() => planLoad({ ...input, kernelVersion: before, loader: "kexec-file" }));
+      expect(e).toBeInstanceOf(KernelRefusal);
+      expect((e as KernelRefusal).errno).toBe("ENOSYS");
+      expect(e.detail).toContain(`from ${since} on`);
+      expect(planLoad({ ...input, kernelVersion: since }).loader, `${input.arch} ${since}`).toBe(
+        "kexec-file",
+      );
+    }
+  });
+
   it("a file the kernel refuses gets its errno, and auto falls back to kexec_load as kexec-tools does", () => {
     // arm64: image_probe wants an Image: an ELF vmlinux is EINVAL; x86_64: bzImage64_probe: ENOEXEC.
     expect(kexecFileAcceptance("arm64", "elf64")).toMatchObject({ accepted: false, errno: "EINVAL" });

@@ -14,7 +14,7 @@ import { loaderSearchRanges } from "../loader/memory.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
 import { loadMemory } from "../memory/load-memory.js";
 import { formatBytes } from "../report/format.js";
-import type { KexecLogFacts } from "./log.js";
+import { type KexecLogFacts, LOG_KINDS, type Refusal, recognisedAny } from "./log.js";
 
 export type FindingStatus = "same" | "explained" | "unexplained";
 
@@ -200,30 +200,71 @@ function purgatoryIsModel(input: PlanInput): boolean {
   return input.purgatory === undefined || (input.purgatory.source ?? "model").startsWith("model");
 }
 
+/** A logged segment with its index in the log (kexec-tools' segment[N], the kernel's "segment N"). */
+type LogSegment = KtSegment & { index: number };
+
+/** The log's segments, each with its own index: the array position, unless the log printed one. */
+function indexed(
+  segments: readonly (KtSegment | (Omit<KtSegment, "bufsz"> & { index: number }))[],
+): LogSegment[] {
+  return segments.map((s, i) => ({ bufsz: 0, index: i, ...s }));
+}
+
 /**
- * Segment by segment, the logged load against the plan (both sorted by address): each field that
- * differs is a finding, explained where a known model stands behind it.
+ * Which plan segment each logged segment is compared with: the one at the same address, else (for a
+ * segment placed elsewhere) the remaining ones paired in address order. The result is in the log's
+ * order, so each finding names the segment as the log does (kexec_file_load logs the segments in the
+ * order the kernel added them: on x86_64 the purgatory before the boot parameters, though it lies
+ * above them).
+ */
+export function pairSegments<P extends { mem: number }>(
+  real: readonly LogSegment[],
+  ours: readonly P[],
+): { real: LogSegment; ours: P }[] {
+  const used = new Set<P>();
+  const pair = new Map<LogSegment, P>();
+  for (const r of real) {
+    const o = ours.find((x) => x.mem === r.mem && !used.has(x));
+    if (o !== undefined) {
+      used.add(o);
+      pair.set(r, o);
+    }
+  }
+  const restReal = real.filter((r) => !pair.has(r)).sort((a, b) => a.mem - b.mem);
+  const restOurs = ours.filter((o) => !used.has(o)).sort((a, b) => a.mem - b.mem);
+  restReal.forEach((r, i) => {
+    if (i < restOurs.length) pair.set(r, restOurs[i]!);
+  });
+  return real.filter((r) => pair.has(r)).map((r) => ({ real: r, ours: pair.get(r)! }));
+}
+
+/**
+ * Segment by segment, the logged load against the plan (pairSegments: same address, else address
+ * order), each named by the log's own index: each field that differs is a finding, explained where a
+ * known model stands behind it.
  */
 function compareSegments(
-  real: readonly KtSegment[],
+  real: readonly LogSegment[],
   ours: readonly Plan["segments"][number][],
   add: (topic: string, status: FindingStatus, text: string) => void,
   purgatoryModelled: boolean,
+  table: { prefix: string; fields: readonly ("mem" | "memsz" | "bufsz")[] } = {
+    prefix: "",
+    fields: ["mem", "memsz", "bufsz"],
+  },
 ): void {
   if (real.length !== ours.length)
     add(
-      "segments",
+      `${table.prefix}segments`,
       "unexplained",
       `${real.length} segments in the log, ${ours.length} here (${ours.map((s) => s.label).join(", ")})`,
     );
-  for (let i = 0; i < Math.min(real.length, ours.length); i++) {
-    const r: KtSegment = real[i]!;
-    const o = ours[i]!;
+  for (const { real: r, ours: o } of pairSegments(real, ours)) {
     const ob: KtSegment = { mem: o.mem, memsz: o.memsz, bufsz: segmentBufszOf(o) };
-    const name = `segment[${i}] (${o.label ?? "?"})`;
-    const diffs = (["mem", "memsz", "bufsz"] as const).filter((k) => r[k] !== ob[k]);
+    const name = `${table.prefix}segment[${r.index}] (${o.label ?? "?"})`;
+    const diffs = table.fields.filter((k) => r[k] !== ob[k]);
     if (diffs.length === 0) {
-      add(name, "same", `mem ${hex(r.mem)} memsz ${hex(r.memsz)} bufsz ${hex(r.bufsz)}`);
+      add(name, "same", table.fields.map((k) => `${k} ${hex(r[k])}`).join(" "));
       continue;
     }
     for (const k of diffs) {
@@ -242,6 +283,16 @@ export function diffLoad(d: DiffInput): DiffReport {
   const f = d.facts;
   const add = (topic: string, status: FindingStatus, text: string) => findings.push({ topic, status, text });
 
+  if (!recognisedAny(f)) {
+    // Nothing to compare is not a match: say so, unexplained, so diff exits non-zero.
+    add(
+      "log",
+      "unexplained",
+      `no kexec output recognised in the log; kexec-lab reads ${LOG_KINDS.join("; ")} (run kexec with -d and keep stdout and stderr, or give dmesg with kexec's dynamic debug on)`,
+    );
+    return { findings, unexplained: 1 };
+  }
+
   if (f.memoryRanges !== undefined && d.ourMemoryRanges !== undefined) {
     const a = f.memoryRanges;
     const b = d.ourMemoryRanges;
@@ -256,7 +307,13 @@ export function diffLoad(d: DiffInput): DiffReport {
   }
 
   const { plan, error } = tryPlan(d.plan);
-  if (error !== undefined && f.noFreeArea.length === 0 && f.failures.length === 0)
+  if (
+    error !== undefined &&
+    f.noFreeArea.length === 0 &&
+    f.failures.length === 0 &&
+    f.refusals.length === 0 &&
+    !f.fileLoadUnavailable
+  )
     add(
       "placement",
       "unexplained",
@@ -264,8 +321,8 @@ export function diffLoad(d: DiffInput): DiffReport {
     );
 
   if (f.table !== undefined && plan !== undefined) {
-    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
-    const real = [...f.table.segments].sort((a, b) => a.mem - b.mem);
+    const ours = plan.segments;
+    const real = indexed(f.table.segments);
     const flags = kexecLoadFlags(plan.arch, plan.crashRegion !== undefined);
     add(
       "flags",
@@ -298,9 +355,35 @@ export function diffLoad(d: DiffInput): DiffReport {
         "unexplained",
         `the log shows kexec_file_load's segments; kexec-lab planned ${plan.loader === "kexec-tools" ? "kexec_load" : plan.loader} (give --loader kexec-file)`,
       );
-    const ours = [...plan.segments].sort((a, b) => a.mem - b.mem);
-    const real = [...f.fileSegments].sort((a, b) => a.mem - b.mem);
+    const ours = plan.segments;
+    const real = indexed(f.fileSegments);
     compareSegments(real, ours, add, purgatoryIsModel(d.plan));
+  }
+  if (f.kimageInfo !== undefined && plan !== undefined) {
+    // arm64's "kexec kimage info" block: the kernel's own view of the segments after either syscall
+    // (arch/arm64/kernel/machine_kexec.c _kexec_image_info); it prints mem and memsz, no bufsz.
+    const k = f.kimageInfo;
+    const crash = plan.crashRegion !== undefined;
+    add(
+      "kimage type",
+      (k.type === 1) === crash ? "same" : "unexplained",
+      (k.type === 1) === crash
+        ? `type ${k.type} (${crash ? "KEXEC_TYPE_CRASH" : "KEXEC_TYPE_DEFAULT"})`
+        : `type ${k.type} in the log, ${crash ? "a crash load (-p)" : "a normal load"} here`,
+    );
+    const ours = plan.segments;
+    const real = indexed(k.segments);
+    compareSegments(real, ours, add, purgatoryIsModel(d.plan), {
+      prefix: "kimage ",
+      fields: ["mem", "memsz"],
+    });
+    add(
+      "kimage start",
+      k.start === plan.entry ? "same" : "unexplained",
+      k.start === plan.entry
+        ? `start ${hex(k.start)}`
+        : `start ${hex(k.start)} in the log, entry ${hex(plan.entry)} here`,
+    );
   }
   if (f.signatureCheck !== undefined)
     add(
@@ -338,6 +421,24 @@ export function diffLoad(d: DiffInput): DiffReport {
     );
   }
 
+  if (f.refusals.length > 0) {
+    let why = error;
+    let note = "";
+    // The log says the tree's kaslr-seed was not wiped: the running kernel left it (built without
+    // KASLR, or booted with nokaslr), so a --host fdt.dtb taken as wiped is re-planned as it is.
+    if (
+      why === undefined &&
+      d.plan.wipeKaslrSeed === true &&
+      f.refusals.some((r) => r.kind === "kaslr-seed")
+    ) {
+      why = tryPlan({ ...d.plan, wipeKaslrSeed: false }).error;
+      if (why !== undefined)
+        note =
+          " (the running kernel did not wipe /chosen/kaslr-seed, so the DTB is planned as it is, not as wiped)";
+    }
+    const [status, text] = explainRefusals(f.refusals, why);
+    add("kexec-tools", status, `${text}${note}`);
+  }
   for (const fail of f.failures) {
     add("syscall", ...explainErrno(fail.syscall, fail.errno, d, plan, error));
   }
@@ -414,5 +515,45 @@ function explainErrno(
   return [
     "unexplained",
     `${head}: no segment table in the log to check (run kexec with -d) or no MemTotal (--host)`,
+  ];
+}
+
+/**
+ * The plan errors that stand for "no loader takes this file" (kexec/kexec.c my_load: every
+ * file_type[].probe refused it, or -t named another type).
+ */
+const FILE_TYPE_ERRORS = new Set([
+  "E_KERNEL_UNSUPPORTED",
+  "E_FORMAT_UNKNOWN",
+  "E_COMPRESSION_UNSUPPORTED",
+  "E_WRONG_FILE",
+]);
+
+/**
+ * kexec-tools refused the load before any syscall (my_load's "Cannot determine the file type",
+ * "Cannot load", ...): explained when the plan refuses it too, for a reason of the same kind (a file
+ * type no loader takes: E_KERNEL_UNSUPPORTED and the acceptance reason; a kaslr-seed left in the tree:
+ * E_DTB_KASLR_SEED; any loader failure for "Cannot load"), unexplained when kexec-lab places it.
+ */
+function explainRefusals(
+  refusals: readonly Refusal[],
+  error: KexecLabError | undefined,
+): [FindingStatus, string] {
+  const head = `kexec-tools refused the load before any syscall (${refusals.map((r) => `"${r.message}"`).join(", ")})`;
+  if (error === undefined)
+    return [
+      "unexplained",
+      `${head}, but kexec-lab places it: are the kernel file, --loader and the kexec-tools version (--kexec-tools or --host) those of the logged run?`,
+    ];
+  const kinds = new Set(refusals.map((r) => r.kind));
+  const fileType = kinds.has("file-type") || kinds.has("wrong-type") || kinds.has("unsupported-type");
+  const matches =
+    (!fileType || FILE_TYPE_ERRORS.has(error.code)) &&
+    (!kinds.has("kaslr-seed") || error.code === "E_DTB_KASLR_SEED");
+  return [
+    matches ? "explained" : "unexplained",
+    matches
+      ? `${head}: kexec-lab refuses it too: ${error.code}: ${error.detail}`
+      : `${head}; kexec-lab refuses it for another reason: ${error.code}: ${error.detail}`,
   ];
 }

@@ -5,6 +5,13 @@
  *     ranges;");
  *   - "kexec_load: entry = ... flags = ..." and print_segments' table;
  *   - locate_hole's "Could not find a free area of memory of 0x... bytes..." and "... below: 0x...";
+ *   - arm64 machine_kexec's pr_debug "kexec kimage info:" block (arch/arm64/kernel/machine_kexec.c
+ *     _kexec_image_info: type, start and "segment[N]: <mem> - <mem + memsz>, 0x<memsz> bytes, N pages");
+ *   - kexec-tools' refusals before any syscall (kexec/kexec.c my_load): "Cannot determine the file type
+ *     of F", "Wrong file type T, file matches type U", "Unsupported kernel type T", "Cannot load F",
+ *     "No crash kernel segment found in /proc/iomem", "Could not get memory layout", "Invalid memory
+ *     segment A - B", and arm64's "kexec: <function> failed." with setup_2nd_dtb's "kaslr-seed is not
+ *     wiped to 0." (kexec/arch/arm64/kexec-arm64.c, kexec-image-arm64.c);
  *   - "kexec_load failed: <strerror>", "kexec_file_load failed: <strerror>",
  *     "syscall kexec_file_load not available.";
  *   - journal prefixes ("Nov 30 09:00:00 host kernel: ", "[   12.345678] ") are stripped first.
@@ -31,6 +38,50 @@ export interface SyscallFailure {
   message: string;
 }
 
+/**
+ * One kimage segment as arm64's _kexec_image_info (arch/arm64/kernel/machine_kexec.c) logs it after a
+ * load of either syscall: the kernel's index, mem and memsz; the kernel does not print bufsz there.
+ */
+export interface KimageSegment {
+  index: number;
+  mem: number;
+  memsz: number;
+}
+
+/**
+ * A line with which kexec-tools refused a load before making any syscall (kexec/kexec.c my_load and
+ * the arm64 loader): "file-type" (no loader's probe took the file), "wrong-type" (-t names another
+ * type), "unsupported-type" (-t names no loader), "cannot-load" (the loader's load() failed),
+ * "no-crash-kernel", "memory-layout", "invalid-segment" (valid_memory_segment), "step" (arm64's
+ * "kexec: <function> failed."), "kaslr-seed" (setup_2nd_dtb found a kaslr-seed not wiped to 0).
+ */
+export interface Refusal {
+  kind:
+    | "file-type"
+    | "wrong-type"
+    | "unsupported-type"
+    | "cannot-load"
+    | "no-crash-kernel"
+    | "memory-layout"
+    | "invalid-segment"
+    | "step"
+    | "kaslr-seed";
+  message: string;
+}
+
+/** The refusal lines kexec-tools prints, as [kind, pattern] (kexec/kexec.c my_load, arm64 loader). */
+const REFUSALS: readonly [Refusal["kind"], RegExp][] = [
+  ["file-type", /^Cannot determine the file type of \S/],
+  ["wrong-type", /^Wrong file type \S+, file matches type \S+/],
+  ["unsupported-type", /^Unsupported kernel type \S+/],
+  ["cannot-load", /^Cannot load \S/],
+  ["no-crash-kernel", /^No crash kernel segment found in \/proc\/iomem/],
+  ["memory-layout", /^Could not get memory layout$/],
+  ["invalid-segment", /^Invalid memory segment \S+ - \S+/],
+  ["step", /^kexec: \w+ failed\.$/],
+  ["kaslr-seed", /^\w+: kaslr-seed is not wiped to 0\.$/],
+];
+
 export interface KexecLogFacts {
   table?: { entry: number; flags: number; segments: KtSegment[] };
   /** The memory-range lines as printed (x86 MEMORY RANGES block, or arm64's lines). */
@@ -40,6 +91,8 @@ export interface KexecLogFacts {
   /** hole_max from "Could not find a free area of memory below: 0x...". */
   noFreeAreaBelow: number[];
   failures: SyscallFailure[];
+  /** kexec-tools' refusals before any syscall, in log order. */
+  refusals: Refusal[];
   /** "syscall kexec_file_load not available." */
   fileLoadUnavailable: boolean;
   /**
@@ -49,11 +102,25 @@ export interface KexecLogFacts {
    */
   fileSegments?: KtSegment[];
   /**
+   * The last "kexec kimage info:" block (arm64 machine_kexec_post_load -> _kexec_image_info, a pr_debug
+   * of arch/arm64/kernel/machine_kexec.c): kimage type (0 KEXEC_TYPE_DEFAULT, 1 KEXEC_TYPE_CRASH),
+   * start (the entry) and every segment's mem and memsz.
+   */
+  kimageInfo?: { type: number; start: number; segments: KimageSegment[] };
+  /**
    * The errno of "kexec_file: kernel signature verification failed (-N)": without
    * CONFIG_KEXEC_SIG_FORCE (and outside lockdown) the kernel logs it and loads the unsigned kernel
    * anyway (kernel/kexec_file.c kimage_validate_signature).
    */
   signatureCheck?: number;
+  /**
+   * The log is `kexec -d` output: kexec-tools' dbgprintf lines are there (arm64's
+   * "arch_process_options:N: ...", my_load's "kernel: 0x... kernel_size: 0x...", the memory ranges,
+   * the "kexec_load: entry =" table). From
+   * 2.0.29 on, -d also passes KEXEC_FILE_DEBUG to kexec_file_load (kexec/kexec.c), which a kernel
+   * before 6.8 refuses with EINVAL.
+   */
+  kexecDebug: boolean;
   /** Lines nothing here recognised that mention kexec (reported, never silently dropped). */
   unrecognisedKexecLines: string[];
   /**
@@ -66,6 +133,34 @@ export interface KexecLogFacts {
   syscall?: "kexec_load" | "kexec_file_load";
 }
 
+/**
+ * The kinds of kexec output parseKexecLog reads, as diff names them when a log has none of them.
+ */
+export const LOG_KINDS: readonly string[] = [
+  "kexec -d's memory ranges",
+  'kexec -d\'s "kexec_load: entry = ..." segment table',
+  'kexec-tools\' failure lines (locate_hole, "kexec_load failed", "kexec_file_load failed", "not available")',
+  'the kernel\'s "kexec_file: Loading segment N" dmesg lines',
+  'arm64\'s "kexec kimage info" dmesg block',
+];
+
+/** Whether parseKexecLog found anything of a kexec load in the text (any of LOG_KINDS, or a kexec error line). */
+export function recognisedAny(f: KexecLogFacts): boolean {
+  return (
+    f.table !== undefined ||
+    f.memoryRanges !== undefined ||
+    f.noFreeArea.length > 0 ||
+    f.noFreeAreaBelow.length > 0 ||
+    f.failures.length > 0 ||
+    f.refusals.length > 0 ||
+    f.fileLoadUnavailable ||
+    f.fileSegments !== undefined ||
+    f.signatureCheck !== undefined ||
+    f.kimageInfo !== undefined ||
+    f.unrecognisedKexecLines.length > 0
+  );
+}
+
 const PREFIX = /^(?:\w{3} +\d+ [\d:]+ \S+ kernel: |\[ *\d+\.\d+\] )/;
 const RANGE_LINE = /^[0-9a-f]{16}-[0-9a-f]{16} \(\d+\)$/;
 
@@ -75,7 +170,9 @@ export function parseKexecLog(text: string): KexecLogFacts {
     noFreeArea: [],
     noFreeAreaBelow: [],
     failures: [],
+    refusals: [],
     fileLoadUnavailable: false,
+    kexecDebug: false,
     unrecognisedKexecLines: [],
   };
   const table = parseKexecLoadTable(lines.join("\n"));
@@ -88,8 +185,30 @@ export function parseKexecLog(text: string): KexecLogFacts {
     /^kexec_file(?:\(\w+\))?: Loading segment \d+: buf=\S+ bufsz=0x([0-9a-f]+) mem=0x([0-9a-f]+) memsz=0x([0-9a-f]+)/;
   const SIGNATURE = /^kexec_file(?:\(\w+\))?: kernel signature verification failed \((-?\d+)\)/;
   const fileSegments: KtSegment[] = [];
+  const KIMAGE_FIELD = /^\s+(type|start):\s+([0-9a-f]+)$/;
+  const KIMAGE_SEGMENT =
+    /^\s+segment\[(\d+)\]: ([0-9a-f]{16}) - ([0-9a-f]{16}), 0x([0-9a-f]+) bytes, \d+ pages$/;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
+    if (/^\s*kexec kimage info:$/.test(l)) {
+      const info: NonNullable<KexecLogFacts["kimageInfo"]> = { type: 0, start: 0, segments: [] };
+      // The block's own lines are indented; it ends at the first line that is not one of them.
+      while (i + 1 < lines.length && /^\s+\S/.test(lines[i + 1]!)) {
+        const next = lines[++i]!;
+        const field = KIMAGE_FIELD.exec(next);
+        const seg = KIMAGE_SEGMENT.exec(next);
+        if (field)
+          info[field[1] as "type" | "start"] = Number.parseInt(field[2]!, field[1] === "type" ? 10 : 16);
+        else if (seg)
+          info.segments.push({
+            index: Number(seg[1]),
+            mem: Number.parseInt(seg[2]!, 16),
+            memsz: Number.parseInt(seg[4]!, 16),
+          });
+      }
+      facts.kimageInfo = info;
+      continue;
+    }
     const noArea = NO_AREA.exec(l);
     const below = NO_AREA_BELOW.exec(l);
     const failed = FAILED.exec(l);
@@ -115,8 +234,16 @@ export function parseKexecLog(text: string): KexecLogFacts {
         message: l,
       });
     else if (l.startsWith("syscall kexec_file_load not available")) facts.fileLoadUnavailable = true;
+    else if (REFUSALS.some(([, re]) => re.test(l)))
+      facts.refusals.push({ kind: REFUSALS.find(([, re]) => re.test(l))![0], message: l });
     else if (/kexec/i.test(l) && /fail|error|could not|cannot/i.test(l)) facts.unrecognisedKexecLines.push(l);
   }
+  facts.kexecDebug =
+    facts.table !== undefined ||
+    mr.length > 0 ||
+    lines.some((l) =>
+      /^(?:arch_process_options:\d+: |kernel: (?:0x[0-9a-f]+|\(nil\)) kernel_size: 0x)/.test(l),
+    );
   if (mr.length > 0) facts.memoryRanges = mr;
   if (fileSegments.length > 0) facts.fileSegments = fileSegments;
   const fileLines = lines.some((l) => /^kexec_file(?:\(\w+\))?: /.test(l));

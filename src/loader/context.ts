@@ -45,6 +45,12 @@ export interface Placer {
     pageSize: number,
   ): HoleResult & { walk: string; inPlace?: boolean };
   largest(min: number, max: number, placed: readonly PlacedRange[]): Range | undefined;
+  /**
+   * The window a request [min, max) is actually searched in: kexec-tools' locate_hole clips it to
+   * info->mem_min/mem_max (--mem-min/--mem-max); the kernel's kexec_locate_mem_hole uses buf_min/buf_max
+   * as they are. max is exclusive (Infinity: end of memory); empty when min >= max.
+   */
+  window(min: number, max: number): { min: number; max: number };
 }
 
 /** kexec-tools: locate_hole over its memory_range list, with --mem-min/--mem-max. */
@@ -75,6 +81,7 @@ export function kexecToolsPlacer(
     },
     largest: (min, max, placed) =>
       largestFree(ranges, placed, Math.max(min, memMin), Math.min(max, memMaxEnd)),
+    window: (min, max) => ({ min: Math.max(min, memMin), max: Math.min(max, memMaxEnd) }),
   };
 }
 
@@ -132,6 +139,7 @@ export function kernelPlacer(
       return { mem: r.mem, skipped: [...skipped, ...r.skipped], walk: w.what };
     },
     largest: (min, max, placed) => largestFree(walk(false).ranges, placed, min, max),
+    window: (min, max) => ({ min, max }),
   };
 }
 
@@ -147,16 +155,31 @@ function describeRange(r: Range | undefined): string {
   return r ? `[${hex(r.start)}, ${hex(r.end)}) (${formatBytes(r.end - r.start)})` : "none";
 }
 
+/** "[min, max)" with "end of memory" for an unbounded max. */
+function describeWindow(w: { min: number; max: number }): string {
+  return `[${hex(w.min)}, ${w.max === Number.POSITIVE_INFINITY ? "end of memory" : hex(w.max)})`;
+}
+
 export { describeRange };
 
-/** Find a hole or fail with E_NO_HOLE naming the segment, size, alignment, window and the largest free range. */
+/**
+ * Find a hole or fail with E_NO_HOLE naming the segment, size, alignment, the window actually searched
+ * (the loader's [min, max) clipped by --mem-min/--mem-max where kexec-tools' locate_hole clips it, with
+ * the loader's own bounds named when they were narrowed) and the largest free range inside it.
+ */
 export function place(ctx: Ctx, label: string, req: HoleRequest): { mem: number; placement: Placement } {
   const r = ctx.placer.find(req, ctx.segments, ctx.pageSize);
   if (r.mem === undefined) {
-    const largest = ctx.placer.largest(req.min, req.max, ctx.segments);
+    const w = ctx.placer.window(req.min, req.max);
+    const clipped = w.min !== req.min || w.max !== req.max;
+    const window =
+      w.min >= w.max
+        ? `in an empty window (the loader's ${describeWindow({ min: req.min, max: req.max })} and --mem-min/--mem-max do not meet)`
+        : `within ${describeWindow(w)}${clipped ? ` (the loader's ${describeWindow({ min: req.min, max: req.max })} clipped by --mem-min/--mem-max)` : ""}`;
+    const largest = w.min < w.max ? ctx.placer.largest(w.min, w.max, ctx.segments) : undefined;
     throw new KexecLabError(
       "E_NO_HOLE",
-      `${label}: no free range of ${hex(req.size)} bytes (${formatBytes(req.size)}) aligned to ${hex(Math.max(req.align, ctx.pageSize))} within [${hex(req.min)}, ${req.max === Number.POSITIVE_INFINITY ? "end of memory" : hex(req.max)}) searching ${req.topDown ? "top-down" : "bottom-up"} (${r.walk}); the largest free range there is ${describeRange(largest)}${ctx.placer.syscall === "kexec_file_load" ? "; the kernel returns EADDRNOTAVAIL" : ""}`,
+      `${label}: no free range of ${hex(req.size)} bytes (${formatBytes(req.size)}) aligned to ${hex(Math.max(req.align, ctx.pageSize))} ${window} searching ${req.topDown ? "top-down" : "bottom-up"} (${r.walk}); the largest free range there is ${largest !== undefined ? describeRange(largest) : "none (no free memory in that window)"}${ctx.placer.syscall === "kexec_file_load" ? "; the kernel returns EADDRNOTAVAIL" : ""}`,
       { field: label },
     );
   }

@@ -1,6 +1,7 @@
 /** The plan as JSON and as kexec-tools' --debug segment list. */
 
 import { hex } from "../formats/bytes.js";
+import { formatKexecLoad, kexecLoadFlags } from "../kexectools/debug.js";
 import type { Segment } from "../kimage/kimage.js";
 import type { Placement, Plan } from "./types.js";
 
@@ -56,21 +57,27 @@ export function planToJson(plan: Plan): Record<string, unknown> {
 }
 
 /**
- * kexec-tools' print_segments format (what --debug prints just before the syscall). The buf
- * pointers of a real run are user-space addresses that change every run; here they are offsets in a
- * notional buffer arena starting at 0x10000000, so only buf lines differ in a diff against a real run.
+ * The segment lines the chosen syscall path prints for this plan, to diff against a real run:
+ *
+ * - kexec_load (plan.loader "kexec-tools", also after a fallback): `kexec -d`'s "kexec_load: entry = ...
+ *   flags = ..." line and print_segments' table (kexec/kexec.c my_load), as formatKexecLoad writes them.
+ *   A real run's buf pointers are addresses in the kexec process that change every run; here they
+ *   count up from 0x10000000, so only the buf lines differ.
+ * - kexec_file_load (plan.loader "kexec-file"): the kernel's pr_debug line per segment in the order it
+ *   added them, "kexec_file: Loading segment N: buf=0x%p bufsz=0x%zx mem=0x%lx memsz=0x%zx"
+ *   (kernel/kexec_file.c kexec_file_load, Linux 6.1, seen with dynamic debug on for that file). buf is a
+ *   kernel pointer printed with %p, which the kernel hashes and prints as "(____ptrval____)" until its
+ *   hash key is ready (so in every recorded run); kexec-lab has no such pointer and prints that text.
  */
 export function formatPrintSegments(plan: Plan): string {
-  const lines = [`nr_segments = ${plan.segments.length}`];
-  let buf = 0x10000000;
-  plan.segments.forEach((s, i) => {
-    const bufsz = segmentBufszOf(s);
-    lines.push(`segment[${i}].buf   = ${hex(buf)}`);
-    lines.push(`segment[${i}].bufsz = ${hex(bufsz)}`);
-    lines.push(`segment[${i}].mem   = ${hex(s.mem)}`);
-    lines.push(`segment[${i}].memsz = ${hex(s.memsz)}`);
-    buf += Math.ceil(Math.max(bufsz, 1) / 4096) * 4096;
-  });
+  const segs = plan.segments.map((s) => ({ mem: s.mem, memsz: s.memsz, bufsz: segmentBufszOf(s) }));
+  const lines =
+    plan.loader === "kexec-file"
+      ? segs.map(
+          (s, i) =>
+            `kexec_file: Loading segment ${i}: buf=0x(____ptrval____) bufsz=${hex(s.bufsz)} mem=${hex(s.mem)} memsz=${hex(s.memsz)}`,
+        )
+      : formatKexecLoad(plan.entry, kexecLoadFlags(plan.arch, plan.crashRegion !== undefined), segs);
   return `${lines.join("\n")}\n`;
 }
 

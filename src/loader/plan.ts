@@ -44,7 +44,14 @@ import {
 import type { NamedRange } from "./holes.js";
 import { arm64ImageKexecFile } from "./kexec-file/arm64.js";
 import { addKhoScratchTable } from "./kexec-file/kho.js";
-import { atLeast, DEFAULT_KERNEL_VERSION, KERNEL_RULES, parseKernelVersion } from "./kexec-file/version.js";
+import {
+  atLeast,
+  DEFAULT_KERNEL_VERSION,
+  FILE_LOAD_SYSCALL_SINCE,
+  hasFileLoadSyscall,
+  KERNEL_RULES,
+  parseKernelVersion,
+} from "./kexec-file/version.js";
 import { x86BzImageKexecFile } from "./kexec-file/x86_64.js";
 import { arm64ElfKexecTools, arm64ImageKexecTools } from "./kexec-tools/arm64.js";
 import { x86BzImageKexecTools } from "./kexec-tools/x86_64.js";
@@ -178,6 +185,13 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
         "ENOSYS",
         "the running kernel has no kexec_file_load (CONFIG_KEXEC_FILE is off)",
       );
+    if (!hasFileLoadSyscall(input.arch, version)) {
+      const { since, source } = FILE_LOAD_SYSCALL_SINCE[input.arch];
+      throw new KernelRefusal(
+        "ENOSYS",
+        `a ${input.kernelVersion ?? DEFAULT_KERNEL_VERSION} kernel has no kexec_file_load on ${input.arch} (from ${since.join(".")} on: ${source})`,
+      );
+    }
     // kexec-tools 2.0.29+ (9d9cf8d) passes KEXEC_FILE_DEBUG (0x8) with -d; kernels before 6.8 do not
     // know the flag and refuse it (flags & ~KEXEC_FILE_FLAGS): EINVAL, so -a falls back to kexec_load.
     if (

@@ -46,7 +46,12 @@ Exit code 0 when every finding is explained, 1 when some are not.`,
       const facts = parseKexecLog(readTextFile(log));
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
       const loader = loaderForLog(opts.loader, facts);
-      const plan = await planInputFromOptions({ ...opts, loader }, { sizesOnly: true });
+      // A `kexec -d` log ran with -d: kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG.
+      const kexecDebug = opts.kexecDebug === true || facts.kexecDebug;
+      const plan = await planInputFromOptions(
+        { ...opts, loader, ...(kexecDebug ? { kexecDebug } : {}) },
+        { sizesOnly: true },
+      );
       const memFree =
         opts.memFree !== undefined
           ? toSafeNumber(parseSize(opts.memFree, "--mem-free"), "--mem-free")

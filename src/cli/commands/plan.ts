@@ -140,7 +140,10 @@ export function registerPlan(program: Command, ctx: CliContext): Command {
     )
     .option("--out-dtb <file>", "write the patched DTB here")
     .option("--force", "overwrite --out-dtb if it exists")
-    .option("--print-segments", "print nr_segments and segment[i] lines in kexec-tools' --debug format")
+    .option(
+      "--print-segments",
+      "print the segment lines the chosen syscall prints: kexec_load: kexec -d's entry line and table; kexec_file_load: the kernel's \"kexec_file: Loading segment N\" dmesg lines",
+    )
     .option("--json", "print one JSON document")
     .option("--explain", "after the table, what its terms mean")
     .addHelpText(
@@ -149,10 +152,18 @@ export function registerPlan(program: Command, ctx: CliContext): Command {
 Examples:
   $ kexec-lab plan --kernel Image --initrd initrd.img --dtb fdt.dtb --iomem iomem.txt --append "console=ttyAMA0"
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --loader kexec-file --json
-  $ kexec-lab plan --kernel Image --dtb fdt.dtb --iomem iomem.txt --print-segments | diff - real-debug.txt
+  $ kexec -d -c -l Image --initrd=initrd.img --reuse-cmdline 2>&1 | grep -E '^(kexec_load: entry|nr_segments|segment\\[)' > real.txt
+  $ kexec-lab plan --kernel Image --initrd initrd.img --reuse-cmdline --host ./my-host --loader kexec-tools --print-segments | diff - real.txt
+  $ dmesg --notime | grep 'kexec_file: Loading segment' > real-file.txt   # after kexec -s -l, dynamic debug on for kexec_file.c
+  $ kexec-lab plan --kernel Image --initrd initrd.img --reuse-cmdline --host ./my-host --loader kexec-file --print-segments | diff - real-file.txt
   $ kexec-lab plan --kernel bzImage --initrd initrd.img --iomem /proc/iomem
   $ kexec-lab plan --kernel bzImage --initrd-size 1G --iomem iomem.txt
   $ kexec-lab plan --kernel Image --dtb fdt.dtb --crashkernel 256M@0x60000000 --iomem iomem.txt
+
+--print-segments prints what the chosen path prints (with --loader auto, the syscall kexec-tools of
+that version would end up using, after any fallback). kexec_load's buf lines are addresses in the kexec process and differ from a real run;
+kexec_file_load's buf is a kernel pointer printed as "(____ptrval____)", as the kernel does while its
+pointer-hash key is not ready.
 
 Without --iomem on arm64 the memory map comes from the DTB's memory nodes (minus reservations).
 Exit code 0 with a plan the kernel would accept, 1 when the kernel's kexec_load checks would refuse

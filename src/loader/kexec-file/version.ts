@@ -5,6 +5,7 @@
  */
 
 import { KexecLabError } from "../../errors.js";
+import type { Arch } from "../../kimage/constants.js";
 
 export const DEFAULT_KERNEL_VERSION = "6.1";
 
@@ -43,3 +44,24 @@ export const KERNEL_RULES = {
     commit: "kexec_file: add kexec_file flag to control debug printing",
   },
 };
+
+/**
+ * The first kernel release whose kexec_file_load exists on each architecture; before it the syscall
+ * is ENOSYS (sys_kexec_file_load is a COND_SYSCALL stub, kernel/sys_ni.c), and kexec-tools' -a falls
+ * back to kexec_load on ENOSYS (kexec/kexec.c do_kexec_file_load). x86_64: the syscall was added with
+ * "kexec: new syscall kexec_file_load() declaration" and its x86 table entry (Linux 3.17); arm64:
+ * 3ddd9992a590 "arm64: enable KEXEC_FILE config" (Linux 5.0). docs/loaders.md says the same.
+ */
+export const FILE_LOAD_SYSCALL_SINCE: Record<Arch, { since: readonly [number, number]; source: string }> = {
+  x86_64: {
+    since: [3, 17],
+    source: 'kexec_file_load added in Linux 3.17 ("kexec: new syscall kexec_file_load() declaration")',
+  },
+  arm64: { since: [5, 0], source: '3ddd9992a590 "arm64: enable KEXEC_FILE config", Linux 5.0' },
+};
+
+/** Does a kernel of version `v` have kexec_file_load on `arch` (FILE_LOAD_SYSCALL_SINCE)? */
+export function hasFileLoadSyscall(arch: Arch, v: [number, number]): boolean {
+  const { since } = FILE_LOAD_SYSCALL_SINCE[arch];
+  return atLeast(v, since[0], since[1]);
+}
