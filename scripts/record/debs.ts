@@ -12,51 +12,34 @@ export type DebArch = "amd64" | "arm64";
 
 export const CACHE = process.env.RECORD_CACHE ?? "/work/artifacts/record-cache";
 
-/** Packages whose files end up in the guest: kexec-tools, its library closure (Depends), busybox-static. */
+/** The libraries Debian's kexec-tools links in both suites, the Xen ones included (libxenctrl's closure). */
+const KEXEC_LIBS = [
+  "libc6",
+  "zlib1g",
+  "liblzma5",
+  "libzstd1",
+  "libfdt1",
+  "libgcc-s1",
+  "libuuid1",
+  "libyajl2",
+  "libxencall1",
+  "libxendevicemodel1",
+  "libxenevtchn1",
+  "libxenforeignmemory1",
+  "libxengnttab1",
+  "libxenhypfs1",
+  "libxenstore4",
+  "libxentoolcore1",
+  "libxentoollog1",
+];
+
+/**
+ * Packages whose files end up in the guest: kexec-tools, its library closure (Depends), busybox-static
+ * (bookworm's, for both suites). The suites differ in libxenmisc's Xen version.
+ */
 const PACKAGES: Record<Suite, string[]> = {
-  bookworm: [
-    "kexec-tools",
-    "busybox-static",
-    "libc6",
-    "zlib1g",
-    "liblzma5",
-    "libzstd1",
-    "libfdt1",
-    "libgcc-s1",
-    "libuuid1",
-    "libyajl2",
-    "libxenmisc4.17",
-    "libxencall1",
-    "libxendevicemodel1",
-    "libxenevtchn1",
-    "libxenforeignmemory1",
-    "libxengnttab1",
-    "libxenhypfs1",
-    "libxenstore4",
-    "libxentoolcore1",
-    "libxentoollog1",
-  ],
-  trixie: [
-    "kexec-tools",
-    "libc6",
-    "zlib1g",
-    "liblzma5",
-    "libzstd1",
-    "libfdt1",
-    "libgcc-s1",
-    "libuuid1",
-    "libyajl2",
-    "libxenmisc4.20",
-    "libxencall1",
-    "libxendevicemodel1",
-    "libxenevtchn1",
-    "libxenforeignmemory1",
-    "libxengnttab1",
-    "libxenhypfs1",
-    "libxenstore4",
-    "libxentoolcore1",
-    "libxentoollog1",
-  ],
+  bookworm: ["kexec-tools", "busybox-static", ...KEXEC_LIBS, "libxenmisc4.17"],
+  trixie: ["kexec-tools", ...KEXEC_LIBS, "libxenmisc4.20"],
 };
 
 /**

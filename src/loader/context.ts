@@ -261,3 +261,25 @@ export function addInitrd(
 export function kernelWhere(input: PlanInput, offset: number, field: string) {
   return { ...(input.kernelName !== undefined ? { file: input.kernelName } : {}), offset, field };
 }
+
+/**
+ * A bzImage's protected-mode kernel (the file after its setup sectors) and the memsz both bzImage64
+ * loaders give it: init_size rounded up to `pageSize` (kexec-tools' do_bzImage64_load and the
+ * kernel's bzImage64_load). E_FORMAT_CORRUPT when the file's kernel is larger than init_size.
+ */
+export function bzImageKernel(
+  input: PlanInput,
+  bz: { setupSize: number; initSize: number },
+  pageSize: number,
+): { bytes: Uint8Array; memsz: number } {
+  const memsz = alignUp(bz.initSize, pageSize);
+  const bytes = input.kernel.subarray(bz.setupSize);
+  if (bytes.length > memsz) {
+    throw new KexecLabError(
+      "E_FORMAT_CORRUPT",
+      `the protected-mode kernel (${bytes.length} bytes) is larger than init_size (${bz.initSize})`,
+      kernelWhere(input, 0x260, "init_size"),
+    );
+  }
+  return { bytes, memsz };
+}

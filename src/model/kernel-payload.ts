@@ -16,6 +16,11 @@ import { ASSUMED_RATIO, type Codec, type KernelPayload } from "./phases.js";
 
 const CODECS: readonly Codec[] = ["gzip", "bzip2", "lzma", "xz", "lzo", "lz4", "zstd"];
 
+/** An arm64 Image of `size` bytes: entered as loaded, nothing to decompress. */
+function imagePayload(size: number): KernelPayload {
+  return { format: "Image", codec: "none", compressedBytes: size, uncompressedBytes: size, sizeFrom: "file" };
+}
+
 /**
  * The payload of a kernel file. `bytes`: the file as loaded (or at least its headers); `size`: its
  * length when `bytes` holds only part of it. A bzImage's uncompressed size is its payload's last four
@@ -25,13 +30,7 @@ const CODECS: readonly Codec[] = ["gzip", "bzip2", "lzma", "xz", "lzo", "lz4", "
  */
 export function kernelPayloadOf(bytes: Uint8Array, size = bytes.length): KernelPayload {
   if (isArm64Image(bytes)) {
-    return {
-      format: "Image",
-      codec: "none",
-      compressedBytes: size,
-      uncompressedBytes: size,
-      sizeFrom: "file",
-    };
+    return imagePayload(size);
   }
   if (isBzImage(bytes)) {
     let codec: Codec = "gzip";
@@ -85,13 +84,7 @@ export function kernelPayloadOf(bytes: Uint8Array, size = bytes.length): KernelP
  */
 export function syntheticKernelPayload(arch: "arm64" | "x86_64", size: number): KernelPayload {
   if (arch === "arm64") {
-    return {
-      format: "Image",
-      codec: "none",
-      compressedBytes: size,
-      uncompressedBytes: size,
-      sizeFrom: "file",
-    };
+    return imagePayload(size);
   }
   const compressed = Math.max(0, size - 0x4000);
   return {

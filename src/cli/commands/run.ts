@@ -2,7 +2,6 @@ import { basename } from "node:path";
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { readPlanFiles } from "../../formats/node/plan-files.js";
-import { kernelArchOf, ROLE_HEAD_BYTES } from "../../formats/role.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
 import { LOADERS, type LoaderKind } from "../../loader/plan.js";
 import { resolveProfileList } from "../../model/node/profile-file.js";
@@ -10,7 +9,7 @@ import type { RunOutcome } from "../../reloc/run.js";
 import { formatBytes } from "../../report/format.js";
 import { formatLegend, RUN_LEGEND } from "../../report/legend.js";
 import { renderRunText } from "../../report/run-text.js";
-import { fileArch } from "../../request/node/plan-input.js";
+import { kernelArchEvidence } from "../../request/node/plan-input.js";
 import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { inferArch } from "../../request/plan.js";
 import { type RunRequest, type RunSource, runRequest, splitList } from "../../request/run.js";
@@ -185,11 +184,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       // Real files say their architecture (a bzImage is x86_64), as for plan; --arch still wins.
       const arch: Arch =
         source.kind === "files" && cmd.getOptionValueSource("arch") !== "cli"
-          ? inferArch({
-              ...(source.files.kernelFormat !== undefined
-                ? { innerKernelArch: kernelArchOf(source.files.kernel.subarray(0, ROLE_HEAD_BYTES)) }
-                : fileArch(opts.kernel!)),
-            })
+          ? inferArch(kernelArchEvidence(source.files, opts.kernel!))
           : opts.arch;
       const strategies = splitList(opts.strategy);
       const profiles = resolveProfileList(opts.profile);

@@ -24,7 +24,16 @@ import { KexecLabError } from "../../errors.js";
 import { hex } from "../../formats/bytes.js";
 import { type BzImage, LOADED_HIGH } from "../../formats/bzimage.js";
 import type { Range } from "../../machine/ranges.js";
-import { addBuffer, addInitrd, addSegment, alignUp, type Ctx, kernelWhere, place } from "../context.js";
+import {
+  addBuffer,
+  addInitrd,
+  addSegment,
+  alignUp,
+  bzImageKernel,
+  type Ctx,
+  kernelWhere,
+  place,
+} from "../context.js";
 import type { PurgatorySize } from "../types.js";
 import { atLeast, KERNEL_RULES } from "./version.js";
 
@@ -148,15 +157,7 @@ export function x86BzImageKexecFile(
     topDown: true,
     source: `${SRC} -> kexec_add_buffer -> kexec_locate_mem_hole`,
   });
-  const memsz = alignUp(bz.initSize, ctx.pageSize);
-  const kernelBytes = input.kernel.subarray(bz.setupSize);
-  if (kernelBytes.length > memsz) {
-    throw new KexecLabError(
-      "E_FORMAT_CORRUPT",
-      `the protected-mode kernel (${kernelBytes.length} bytes) is larger than init_size (${bz.initSize})`,
-      kernelWhere(input, 0x260, "init_size"),
-    );
-  }
+  const { bytes: kernelBytes, memsz } = bzImageKernel(input, bz, ctx.pageSize);
   const pref = atLeast(version, ...KERNEL_RULES.prefAddress.since);
   const k = place(ctx, "kernel", {
     size: memsz,

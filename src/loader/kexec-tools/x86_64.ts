@@ -19,7 +19,16 @@ import { type BzImage, LOADED_HIGH } from "../../formats/bzimage.js";
 import type { Iomem } from "../../formats/iomem.js";
 import type { Range } from "../../machine/ranges.js";
 import { kexecToolsVersionNumber, LATEST_KEXEC_TOOLS } from "../accept.js";
-import { addBuffer, addInitrd, addSegment, alignUp, type Ctx, kernelWhere, place } from "../context.js";
+import {
+  addBuffer,
+  addInitrd,
+  addSegment,
+  alignUp,
+  bzImageKernel,
+  type Ctx,
+  kernelWhere,
+  place,
+} from "../context.js";
 import { seededBytes } from "../dtb-edit.js";
 import { kexecToolsElfcorehdrSize, x86BackupArea, x86CrashMemoryRanges } from "./crash.js";
 import { addPurgatory } from "./purgatory-segment.js";
@@ -175,15 +184,7 @@ export function x86BzImageKexecTools(
     topDown: true,
     source: `${BZ} -> add_buffer -> locate_hole`,
   });
-  const memsz = alignUp(bz.initSize, 4096);
-  const kernelBytes = input.kernel.subarray(bz.setupSize);
-  if (kernelBytes.length > memsz) {
-    throw new KexecLabError(
-      "E_FORMAT_CORRUPT",
-      `the protected-mode kernel (${kernelBytes.length} bytes) is larger than init_size (${bz.initSize})`,
-      kernelWhere(input, 0x260, "init_size"),
-    );
-  }
+  const { bytes: kernelBytes, memsz } = bzImageKernel(input, bz, 4096);
   // kexec-tools 2.0.30 on (07a6217 "Include pref_address when looking for a memory hole"):
   // kernel64_min_addr = max(KERN32_BASE, pref_address).
   const prefRule = kexecToolsVersionNumber(input.kexecToolsVersion ?? LATEST_KEXEC_TOOLS) >= 20030;

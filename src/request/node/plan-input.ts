@@ -22,6 +22,19 @@ export function fileArch(kernel: string): { kernelFileArch?: Arch } {
   return a !== undefined ? { kernelFileArch: a } : {};
 }
 
+/**
+ * What read kernel files say of their architecture (inferArch's evidence): the kernel inside a
+ * wrapper (UKI, zboot, compressed) when one was unwrapped, else the file's own kind.
+ */
+export function kernelArchEvidence(
+  files: { kernel: Uint8Array; kernelFormat?: unknown },
+  kernelPath: string,
+): { innerKernelArch?: Arch; kernelFileArch?: Arch } {
+  const inner =
+    files.kernelFormat !== undefined ? kernelArchOf(files.kernel.subarray(0, ROLE_HEAD_BYTES)) : undefined;
+  return inner !== undefined ? { innerKernelArch: inner } : fileArch(kernelPath);
+}
+
 /** `plan`'s options as commander gives them (strings as typed). */
 export interface PlanOptions {
   /** A kexec-lab-collect directory (or a recording) standing for the machine. */
@@ -107,13 +120,8 @@ export async function planInputFromOptions(
     },
     read,
   );
-  // A wrapped kernel (UKI, compressed) says its architecture through the kernel inside.
-  const inner =
-    files.kernelFormat !== undefined ? kernelArchOf(files.kernel.subarray(0, ROLE_HEAD_BYTES)) : undefined;
   const arch = inferArch({
-    ...(opts.arch !== undefined ? { arch: opts.arch } : {}),
-    ...(inner !== undefined ? { innerKernelArch: inner } : {}),
-    ...(opts.arch === undefined && inner === undefined ? fileArch(opts.kernel) : {}),
+    ...(opts.arch !== undefined ? { arch: opts.arch } : kernelArchEvidence(files, opts.kernel)),
     ...(host?.arch !== undefined ? { hostArch: host.arch } : {}),
   });
   const input: PlanInput = {
