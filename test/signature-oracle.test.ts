@@ -62,8 +62,19 @@ beforeAll(() => {
   bytes[text.pointerToRawData + 0x1234] ^= 0x01;
   writeFileSync(f.tampered, bytes);
   run("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f.key, "-out", f.cert,
-    "-days", "3650", "-subj", "/CN=kexec-lab throwaway signer",
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    f.key,
+    "-out",
+    f.cert,
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=kexec-lab throwaway signer",
   ]);
   run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.ownSigned, f.unsigned]);
   run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.twoSigs, KERNELS.x86_64]);
@@ -82,7 +93,10 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
       expect(v.signer!.subject).toBe("CN=Debian Secure Boot Signer 2022 - linux");
       expect(sbverifyOk(path, DEBIAN_CA)).toBe(true);
       expect(v).toMatchObject({ state: "valid", errno: null, keyring: ".platform", kernelReadsTable: true });
-      expect(v.signatures[0]!.trust).toMatchObject({ how: "issuer", certificate: { subject: "CN=Debian Secure Boot CA" } });
+      expect(v.signatures[0]!.trust).toMatchObject({
+        how: "issuer",
+        certificate: { subject: "CN=Debian Secure Boot CA" },
+      });
     });
   }
 
@@ -91,10 +105,20 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
     expect(v.state).toBe("unknown");
     expect(v.errno).toBeNull();
     expect(v.needed!.certificate).toContain("6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1");
-    expect(v.needed!.keyrings).toEqual([".builtin_trusted_keys", ".secondary_trusted_keys", ".machine", ".platform"]);
+    expect(v.needed!.keyrings).toEqual([
+      ".builtin_trusted_keys",
+      ".secondary_trusted_keys",
+      ".machine",
+      ".platform",
+    ]);
     // The CA's own SKID, as openssl reads it from the fixture, is the key id named.
     const skid = run("openssl", ["x509", "-in", DEBIAN_CA, "-noout", "-ext", "subjectKeyIdentifier"]);
-    expect(skid.replace(/[^0-9A-F]/g, "").toLowerCase().endsWith("6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1")).toBe(true);
+    expect(
+      skid
+        .replace(/[^0-9A-F]/g, "")
+        .toLowerCase()
+        .endsWith("6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1"),
+    ).toBe(true);
   });
 
   it("signature removed (sbattach --remove): unsigned, ENODATA; the image hash is unchanged, as pesign says", async () => {
@@ -119,7 +143,11 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
   it("signed by an unknown key: valid with its certificate given, untrusted against the Debian CA", async () => {
     const bytes = read(f.ownSigned);
     const own = await verifyKernelSignature(bytes, await ownCert(), f.ownSigned);
-    expect(own).toMatchObject({ state: "valid", keyring: ".machine", signer: { subject: "CN=kexec-lab throwaway signer" } });
+    expect(own).toMatchObject({
+      state: "valid",
+      keyring: ".machine",
+      signer: { subject: "CN=kexec-lab throwaway signer" },
+    });
     expect(own.signatures[0]!.trust!.how).toBe("certificate");
     expect(sbverifyOk(f.ownSigned, f.cert)).toBe(true);
     const deb = await verifyKernelSignature(bytes, await debianCa(), f.ownSigned);
@@ -129,7 +157,11 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
   });
 
   it("two signatures appended by sbsign: sbverify lists both; the kernel reads no table of two (ELIBBAD)", async () => {
-    const v = await verifyKernelSignature(read(f.twoSigs), [...(await debianCa()), ...(await ownCert())], f.twoSigs);
+    const v = await verifyKernelSignature(
+      read(f.twoSigs),
+      [...(await debianCa()), ...(await ownCert())],
+      f.twoSigs,
+    );
     const list = run("sbverify", ["--list", f.twoSigs]);
     expect(v.signatures).toHaveLength((list.match(/^signature \d+/gm) ?? []).length);
     expect(v.signatures.map((s) => s.signer!.subject)).toEqual([
@@ -154,7 +186,11 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
       at += r.end - r.start;
     }
     writeFileSync(parts, buf);
-    for (const [web, ossl] of [["SHA-1", "-sha1"], ["SHA-384", "-sha384"], ["SHA-512", "-sha512"]] as const) {
+    for (const [web, ossl] of [
+      ["SHA-1", "-sha1"],
+      ["SHA-384", "-sha384"],
+      ["SHA-512", "-sha512"],
+    ] as const) {
       const ours = await authenticodeDigest(bytes, web);
       expect(run("openssl", ["dgst", ossl, "-r", parts]).split(" ")[0]).toBe(ours);
     }

@@ -35,7 +35,10 @@ function signatureTable(o: Record<string, unknown>): string {
     return [a, cell(b)];
   });
   const lines: string[][] = [];
-  for (const [a, b] of rows) b.split("\n").forEach((line, i) => lines.push([i === 0 ? a : "", line]));
+  for (const [a, b] of rows) {
+    const parts = b.split("\n");
+    for (let i = 0; i < parts.length; i++) lines.push([i === 0 ? a : "", parts[i]!]);
+  }
   return renderTable(["property", "value"], lines, ["left", "left"]);
 }
 

@@ -122,8 +122,16 @@ export function authenticodeRanges(
     );
   const ranges: HashRange[] = [
     { start: 0, end: pe.checksumOffset, what: "headers up to CheckSum" },
-    { start: pe.checksumOffset + 4, end: table.direntOffset, what: "headers after CheckSum up to DataDirectory[4]" },
-    { start: table.direntOffset + 8, end: headerSize, what: "headers after DataDirectory[4] up to SizeOfHeaders" },
+    {
+      start: pe.checksumOffset + 4,
+      end: table.direntOffset,
+      what: "headers after CheckSum up to DataDirectory[4]",
+    },
+    {
+      start: table.direntOffset + 8,
+      end: headerSize,
+      what: "headers after DataDirectory[4] up to SizeOfHeaders",
+    },
   ];
   const sorted = pe.sections.slice().sort((a, b) => {
     if (a.pointerToRawData !== b.pointerToRawData) return a.pointerToRawData - b.pointerToRawData;
@@ -153,7 +161,8 @@ export function authenticodeRanges(
         `the certificate table (0x${table.size.toString(16)} bytes) is larger than the data after the sections (0x${(bytes.length - hashed).toString(16)} bytes)`,
         where(table.direntOffset, "DataDirectory[4].Size"),
       );
-    if (end > hashed) ranges.push({ start: hashed, end, what: "data after the sections, less the certificate table" });
+    if (end > hashed)
+      ranges.push({ start: hashed, end, what: "data after the sections, less the certificate table" });
   }
   return ranges;
 }
@@ -162,7 +171,11 @@ export function authenticodeRanges(
 export type DigestName = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** The hash of the ranges, with WebCrypto (globalThis.crypto.subtle): one copy of the hashed bytes. */
-export async function digestRanges(bytes: Uint8Array, ranges: HashRange[], algorithm: DigestName): Promise<Uint8Array> {
+export async function digestRanges(
+  bytes: Uint8Array,
+  ranges: HashRange[],
+  algorithm: DigestName,
+): Promise<Uint8Array> {
   let total = 0;
   for (const r of ranges) total += r.end - r.start;
   const buf = new Uint8Array(total);

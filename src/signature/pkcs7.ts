@@ -21,7 +21,10 @@ const OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4";
 const OID_SIGNING_TIME = "1.2.840.113549.1.9.5";
 
 /** Digest algorithms by OID: the name sbverify/openssl print and WebCrypto's name. */
-export const DIGESTS: Record<string, { name: string; webcrypto?: "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512"; size: number }> = {
+export const DIGESTS: Record<
+  string,
+  { name: string; webcrypto?: "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512"; size: number }
+> = {
   "1.3.14.3.2.26": { name: "sha1", webcrypto: "SHA-1", size: 20 },
   "2.16.840.1.101.3.4.2.4": { name: "sha224", size: 28 },
   "2.16.840.1.101.3.4.2.1": { name: "sha256", webcrypto: "SHA-256", size: 32 },
@@ -102,7 +105,8 @@ export async function parseAuthenticode(pkcs7: Uint8Array): Promise<Authenticode
     const asn = asn1js.fromBER(pkcs7);
     if (asn.offset === -1) throw new Error(asn.result.error || "not BER");
     const ci = new ContentInfo({ schema: asn.result });
-    if (ci.contentType !== OID_SIGNED_DATA) throw new Error(`content type ${ci.contentType} is not signedData`);
+    if (ci.contentType !== OID_SIGNED_DATA)
+      throw new Error(`content type ${ci.contentType} is not signedData`);
     signed = new SignedData({ schema: ci.content });
     // The certificates' own bytes ([0] IMPLICIT CertificateSet of the SignedData SEQUENCE).
     const set = (ci.content as asn1js.Sequence).valueBlock.value.find(
@@ -144,7 +148,10 @@ export async function parseAuthenticode(pkcs7: Uint8Array): Promise<Authenticode
   const signers = signed.signerInfos.map((info): AuthenticodeSigner => {
     let id: string | null = null;
     let skid: string | null = null;
-    const sid = info.sid as { issuer?: { valueBeforeDecode: ArrayBuffer }; serialNumber?: asn1js.Integer } & asn1js.AsnType;
+    const sid = info.sid as {
+      issuer?: { valueBeforeDecode: ArrayBuffer };
+      serialNumber?: asn1js.Integer;
+    } & asn1js.AsnType;
     if (sid.issuer && sid.serialNumber)
       id = `${toHex(sid.issuer.valueBeforeDecode)}/${toHex(sid.serialNumber.valueBlock.valueHexView)}`;
     else if (sid instanceof asn1js.Constructed || sid instanceof asn1js.Primitive)

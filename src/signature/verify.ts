@@ -12,7 +12,6 @@
  */
 
 import { getEngine } from "pkijs";
-import { KexecLabError } from "../errors.js";
 import { isPe, type PeFile, parsePe } from "../formats/pe.js";
 import {
   authenticodeRanges,
@@ -37,7 +36,12 @@ import {
 import { type CertSummary, type ParsedCert, parseCertificates, toHex } from "./x509.js";
 
 /** The machine's keyrings a kexec kernel signature is checked against. */
-export const KEYRINGS = [".builtin_trusted_keys", ".secondary_trusted_keys", ".machine", ".platform"] as const;
+export const KEYRINGS = [
+  ".builtin_trusted_keys",
+  ".secondary_trusted_keys",
+  ".machine",
+  ".platform",
+] as const;
 export type KeyringName = (typeof KEYRINGS)[number];
 
 /** A certificate the caller says the machine trusts, and in which keyring. */
@@ -49,7 +53,11 @@ export interface TrustedCert {
 }
 
 /** Reads the certificates of one file (DER or PEM) into `keyring`. Errors: parseCertificates'. */
-export async function trustedCertsFromFile(bytes: Uint8Array, file: string, keyring: KeyringName): Promise<TrustedCert[]> {
+export async function trustedCertsFromFile(
+  bytes: Uint8Array,
+  file: string,
+  keyring: KeyringName,
+): Promise<TrustedCert[]> {
   return (await parseCertificates(bytes, file)).map((cert) => ({ keyring, source: file, cert }));
 }
 
@@ -160,13 +168,22 @@ async function verifyWith(
 /** Verify `child`'s certificate signature with `issuer`'s key (public_key_verify_signature). */
 async function certSignedBy(child: ParsedCert, issuer: ParsedCert): Promise<boolean> {
   try {
-    return await verifyWith(issuer, child.cert.tbsView, child.cert.signatureValue, child.cert.signatureAlgorithm);
+    return await verifyWith(
+      issuer,
+      child.cert.tbsView,
+      child.cert.signatureValue,
+      child.cert.signatureAlgorithm,
+    );
   } catch {
     return false;
   }
 }
 
-async function signerInfoSignedBy(s: AuthenticodeSigner, key: ParsedCert, content: Uint8Array): Promise<boolean> {
+async function signerInfoSignedBy(
+  s: AuthenticodeSigner,
+  key: ParsedCert,
+  content: Uint8Array,
+): Promise<boolean> {
   const hash = DIGESTS[s.digestAlgorithm]?.webcrypto;
   if (!hash) return false;
   try {
@@ -195,33 +212,84 @@ interface SignerState {
 async function verifyOne(
   msg: AuthenticodeMessage,
   s: AuthenticodeSigner,
-): Promise<{ errno: string | null; problem: string | null; state: SignerState; signatureValid: boolean | null }> {
+): Promise<{
+  errno: string | null;
+  problem: string | null;
+  state: SignerState;
+  signatureValid: boolean | null;
+}> {
   const st: SignerState = { signer: null, chain: [], topSelfSigned: false };
   const alg = DIGESTS[s.digestAlgorithm];
   if (!alg?.webcrypto)
-    return { errno: "ENOPKG", problem: `digest ${digestName(s.digestAlgorithm)} is not available`, state: st, signatureValid: null };
+    return {
+      errno: "ENOPKG",
+      problem: `digest ${digestName(s.digestAlgorithm)} is not available`,
+      state: st,
+      signatureValid: null,
+    };
   if (s.authAttrs) {
     if (!s.messageDigest || !s.contentTypeAttr)
-      return { errno: "EBADMSG", problem: "Missing required AuthAttr (contentType and messageDigest)", state: st, signatureValid: null };
+      return {
+        errno: "EBADMSG",
+        problem: "Missing required AuthAttr (contentType and messageDigest)",
+        state: st,
+        signatureValid: null,
+      };
     if (s.contentTypeAttr !== msg.contentType)
-      return { errno: "EBADMSG", problem: `the contentType attribute ${s.contentTypeAttr} is not the content's ${msg.contentType}`, state: st, signatureValid: null };
-    const d = new Uint8Array(await globalThis.crypto.subtle.digest(alg.webcrypto, msg.content as Uint8Array<ArrayBuffer>));
+      return {
+        errno: "EBADMSG",
+        problem: `the contentType attribute ${s.contentTypeAttr} is not the content's ${msg.contentType}`,
+        state: st,
+        signatureValid: null,
+      };
+    const d = new Uint8Array(
+      await globalThis.crypto.subtle.digest(alg.webcrypto, msg.content as Uint8Array<ArrayBuffer>),
+    );
     if (s.messageDigest.length !== d.length)
-      return { errno: "EBADMSG", problem: `messageDigest has ${s.messageDigest.length} bytes, ${digestName(s.digestAlgorithm)} gives ${d.length}`, state: st, signatureValid: null };
+      return {
+        errno: "EBADMSG",
+        problem: `messageDigest has ${s.messageDigest.length} bytes, ${digestName(s.digestAlgorithm)} gives ${d.length}`,
+        state: st,
+        signatureValid: null,
+      };
     if (toHex(d) !== toHex(s.messageDigest))
-      return { errno: "EKEYREJECTED", problem: "the messageDigest attribute does not match the SpcIndirectDataContent", state: st, signatureValid: null };
+      return {
+        errno: "EKEYREJECTED",
+        problem: "the messageDigest attribute does not match the SpcIndirectDataContent",
+        state: st,
+        signatureValid: null,
+      };
   }
-  const signer = msg.certificates.find((c) => (s.id !== null ? c.id === s.id : s.skid !== null && c.skid === s.skid));
-  if (!signer) return { errno: null, problem: "the signer's certificate is not in the message", state: st, signatureValid: null };
+  const signer = msg.certificates.find((c) =>
+    s.id !== null ? c.id === s.id : s.skid !== null && c.skid === s.skid,
+  );
+  if (!signer)
+    return {
+      errno: null,
+      problem: "the signer's certificate is not in the message",
+      state: st,
+      signatureValid: null,
+    };
   st.signer = signer;
   if (s.signingTime) {
     const t = s.signingTime.getTime();
     if (t < signer.cert.notBefore.value.getTime() || t > signer.cert.notAfter.value.getTime())
-      return { errno: "EKEYREJECTED", problem: "Message signed outside of X.509 validity window", state: st, signatureValid: null };
+      return {
+        errno: "EKEYREJECTED",
+        problem: "Message signed outside of X.509 validity window",
+        state: st,
+        signatureValid: null,
+      };
   }
   const ok = await signerInfoSignedBy(s, signer, msg.content);
   if (!ok)
-    return { errno: "EKEYREJECTED", problem: "the signer's signature over the authenticated attributes does not verify with its certificate's key", state: st, signatureValid: false };
+    return {
+      errno: "EKEYREJECTED",
+      problem:
+        "the signer's signature over the authenticated attributes does not verify with its certificate's key",
+      state: st,
+      signatureValid: false,
+    };
   // pkcs7_verify_sig_chain: up through the message's certificates by the authority key id.
   let x = signer;
   const seen = new Set<ParsedCert>();
@@ -237,11 +305,21 @@ async function verifyOne(
     if (x.authId !== null) {
       p = msg.certificates.find((c) => c.id === x.authId);
       if (p && x.authSkid !== null && p.skid !== x.authSkid)
-        return { errno: "EKEYREJECTED", problem: "X.509 chain contains auth-skid nonmatch", state: st, signatureValid: true };
+        return {
+          errno: "EKEYREJECTED",
+          problem: "X.509 chain contains auth-skid nonmatch",
+          state: st,
+          signatureValid: true,
+        };
     } else if (x.authSkid !== null) p = msg.certificates.find((c) => c.skid === x.authSkid);
     if (!p || seen.has(p)) break;
     if (!(await certSignedBy(x, p)))
-      return { errno: "EKEYREJECTED", problem: `certificate ${x.summary.subject} is not signed by ${p.summary.subject}`, state: st, signatureValid: true };
+      return {
+        errno: "EKEYREJECTED",
+        problem: `certificate ${x.summary.subject} is not signed by ${p.summary.subject}`,
+        state: st,
+        signatureValid: true,
+      };
     x = p;
   }
   return { errno: null, problem: null, state: st, signatureValid: true };
@@ -256,7 +334,10 @@ async function trustOne(
 ): Promise<{ errno: string | null; match: TrustMatch | null }> {
   const matched = async (key: TrustedCert, how: TrustMatch["how"], check: () => Promise<boolean>) =>
     (await check())
-      ? { errno: null, match: { keyring: key.keyring, source: key.source, certificate: key.cert.summary, how } }
+      ? {
+          errno: null,
+          match: { keyring: key.keyring, source: key.source, certificate: key.cert.summary, how },
+        }
       : { errno: "EKEYREJECTED", match: null };
   let prev: ParsedCert | null = null;
   for (const x of st.chain) {
@@ -280,12 +361,12 @@ async function trustOne(
   return { errno: "ENOKEY", match: null };
 }
 
-function hexOrNull(b: Uint8Array | null): string | null {
-  return b ? toHex(b) : null;
-}
-
 /** The image hash of `bytes` with a digest WebCrypto has (the Authenticode PE hash, pefile_digest_pe). */
-export async function authenticodeDigest(bytes: Uint8Array, algorithm: DigestName = "SHA-256", file?: string): Promise<string> {
+export async function authenticodeDigest(
+  bytes: Uint8Array,
+  algorithm: DigestName = "SHA-256",
+  file?: string,
+): Promise<string> {
   const pe = parsePe(bytes, file);
   const table = peCertificateTable(bytes, pe, file);
   return toHex(await digestRanges(bytes, authenticodeRanges(bytes, pe, table, file), algorithm));
@@ -363,7 +444,10 @@ async function checkEntry(
   else if (msg.dataType !== OID_SPC_PE_IMAGE_DATA && msg.dataType !== OID_MS_INDIVIDUAL_SP_KEY_PURPOSE)
     fail("EBADMSG", `Unexpected content type OID ${msg.dataType} in SpcIndirectDataContent`);
   else if (!["sha224", "sha256", "sha384", "sha512"].includes(digestName(msg.digestAlgorithm)))
-    fail("ENOPKG", `the image digest ${digestName(msg.digestAlgorithm)} is not one mscode_note_digest_algo takes (sha224, sha256, sha384, sha512)`);
+    fail(
+      "ENOPKG",
+      `the image digest ${digestName(msg.digestAlgorithm)} is not one mscode_note_digest_algo takes (sha224, sha256, sha384, sha512)`,
+    );
   const states: { s: AuthenticodeSigner; st: SignerState; errno: string | null }[] = [];
   if (out.errno === null) {
     for (const s of msg.signers) {
@@ -403,11 +487,22 @@ async function checkEntry(
       trustErrno = passErrno;
       if (trustErrno !== "ENOKEY") break;
     }
-    if (trustErrno !== null) fail(trustErrno, trustErrno === "ENOKEY" ? "no supplied certificate vouches for the signer" : "a supplied certificate rejects the signature");
+    if (trustErrno !== null)
+      fail(
+        trustErrno,
+        trustErrno === "ENOKEY"
+          ? "no supplied certificate vouches for the signer"
+          : "a supplied certificate rejects the signature",
+      );
   }
   if (out.errno === null) {
-    if (out.digestMatches === false) fail("EKEYREJECTED", "the image hash does not match the signed digest (the file was changed after signing)");
-    else if (out.digestMatches === null) fail("ENOPKG", `the image digest ${out.digestAlgorithm} cannot be computed here`);
+    if (out.digestMatches === false)
+      fail(
+        "EKEYREJECTED",
+        "the image hash does not match the signed digest (the file was changed after signing)",
+      );
+    else if (out.digestMatches === null)
+      fail("ENOPKG", `the image digest ${out.digestAlgorithm} cannot be computed here`);
   }
   if (out.errno === null && msg.signers.length === 0) fail("EBADMSG", "no signer");
   return out;
@@ -461,7 +556,8 @@ export async function verifyKernelSignature(
   if (!isPe(bytes)) {
     verdict.state = "unsigned";
     verdict.errno = "ELIBBAD";
-    verdict.reason = "not a PE file: there is no Authenticode signature to read (pefile_parse_binary returns -ELIBBAD)";
+    verdict.reason =
+      "not a PE file: there is no Authenticode signature to read (pefile_parse_binary returns -ELIBBAD)";
     return verdict;
   }
   const pe = parsePe(bytes, file);
@@ -469,12 +565,16 @@ export async function verifyKernelSignature(
   if (table.entries.length === 0) {
     verdict.state = "unsigned";
     verdict.errno = "ENODATA";
-    verdict.reason = "the PE certificate table (data directory 4) is empty: \"PEFILE: Unsigned PE binary\" (ENODATA; EKEYREJECTED before Linux 5.12)";
+    verdict.reason =
+      'the PE certificate table (data directory 4) is empty: "PEFILE: Unsigned PE binary" (ENODATA; EKEYREJECTED before Linux 5.12)';
     verdict.digestAlgorithm = "sha256";
-    verdict.peDigest = toHex(await digestRanges(bytes, authenticodeRanges(bytes, pe, table, file), "SHA-256"));
+    verdict.peDigest = toHex(
+      await digestRanges(bytes, authenticodeRanges(bytes, pe, table, file), "SHA-256"),
+    );
     return verdict;
   }
-  for (let i = 0; i < table.entries.length; i++) verdict.signatures.push(await checkEntry(bytes, pe, table, i, trusted, file));
+  for (let i = 0; i < table.entries.length; i++)
+    verdict.signatures.push(await checkEntry(bytes, pe, table, i, trusted, file));
   const first = verdict.signatures[0]!;
   const e0 = table.entries[0]!;
   verdict.signer = first.signer;
@@ -508,7 +608,8 @@ export async function verifyKernelSignature(
     }
     if (first.digestMatches === false) {
       verdict.state = "bad";
-      verdict.reason += "; and the image hash does not match the signed digest (the file was changed after signing)";
+      verdict.reason +=
+        "; and the image hash does not match the signed digest (the file was changed after signing)";
     }
     return verdict;
   }
@@ -521,9 +622,4 @@ export async function verifyKernelSignature(
   verdict.state = "bad";
   verdict.reason = first.problem ?? first.errno;
   return verdict;
-}
-
-/** Thrown by callers that need a verdict of a file that is not a kernel at all. */
-export function notAKernel(file: string): KexecLabError {
-  return new KexecLabError("E_WRONG_FILE", `${file} is not a kernel file whose signature can be read`, { file, offset: 0 });
 }

@@ -70,7 +70,10 @@ export function nameString(rdn: RelativeDistinguishedNames): string {
   return rdn.typesAndValues
     .slice()
     .reverse()
-    .map((t) => `${NAME_KEYS[t.type] ?? t.type}=${String((t.value.valueBlock as { value?: unknown }).value ?? "")}`)
+    .map(
+      (t) =>
+        `${NAME_KEYS[t.type] ?? t.type}=${String((t.value.valueBlock as { value?: unknown }).value ?? "")}`,
+    )
     .join(", ");
 }
 
@@ -132,9 +135,13 @@ export async function parseCertificate(der: Uint8Array, what: string): Promise<P
       const inner = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
       if (inner.result instanceof asn1js.OctetString) skid = toHex(inner.result.valueBlock.valueHexView);
     } else if (ext.extnID === "2.5.29.35") {
-      const aki = new AuthorityKeyIdentifier({ schema: asn1js.fromBER(ext.extnValue.valueBlock.valueHexView).result });
+      const aki = new AuthorityKeyIdentifier({
+        schema: asn1js.fromBER(ext.extnValue.valueBlock.valueHexView).result,
+      });
       if (aki.keyIdentifier) authSkid = toHex(aki.keyIdentifier.valueBlock.valueHexView);
-      const dirName = aki.authorityCertIssuer?.find((g) => g.type === 4)?.value as RelativeDistinguishedNames | undefined;
+      const dirName = aki.authorityCertIssuer?.find((g) => g.type === 4)?.value as
+        | RelativeDistinguishedNames
+        | undefined;
       if (dirName && aki.authorityCertSerialNumber)
         authId = `${toHex(dirName.valueBeforeDecode)}/${toHex(aki.authorityCertSerialNumber.valueBlock.valueHexView)}`;
     }
@@ -178,7 +185,11 @@ function base64ToBytes(b64: string): Uint8Array {
 export async function parseCertificates(bytes: Uint8Array, file: string): Promise<ParsedCert[]> {
   if (bytes.length > 0 && bytes[0] === 0x30) return [await parseCertificate(bytes, file)];
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-  const blocks = [...text.matchAll(/-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g)];
+  const blocks = [
+    ...text.matchAll(
+      /-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g,
+    ),
+  ];
   if (blocks.length === 0)
     throw new KexecLabError(
       "E_WRONG_FILE",

@@ -52,20 +52,22 @@ kernel's verify_pefile_signature does and says whether the signature is valid ag
 certificates: valid, unsigned (ENODATA), untrusted (ENOKEY), bad (EKEYREJECTED, EBADMSG, ELIBBAD) or
 unknown (no certificates given: then it names the certificate and keyrings that would be needed).`,
     )
-    .action(async (file: string, opts: { json?: boolean; kexecToolsVersion: string; trustedCert?: string[] }) => {
-      const bytes = readInputFile(file);
-      const trusted = await readTrustedCerts(opts.trustedCert ?? []);
-      const progress = startProgress(ctx.io, `decompress ${file}`);
-      let summary: Awaited<ReturnType<typeof inspectFile>>;
-      try {
-        summary = await inspectFile(bytes, file, { onProgress: (d, t) => progress.update(d, t) });
-      } finally {
-        progress.stop();
-      }
-      judgeLoaders(summary, opts.kexecToolsVersion);
-      await inspectSignature(summary, bytes, trusted, file);
-      if (opts.json) printJson(ctx.io, summary);
-      else ctx.io.stdout(renderInspectText(summary));
-      ctx.exitCode = EXIT_OK;
-    });
+    .action(
+      async (file: string, opts: { json?: boolean; kexecToolsVersion: string; trustedCert?: string[] }) => {
+        const bytes = readInputFile(file);
+        const trusted = await readTrustedCerts(opts.trustedCert ?? []);
+        const progress = startProgress(ctx.io, `decompress ${file}`);
+        let summary: Awaited<ReturnType<typeof inspectFile>>;
+        try {
+          summary = await inspectFile(bytes, file, { onProgress: (d, t) => progress.update(d, t) });
+        } finally {
+          progress.stop();
+        }
+        judgeLoaders(summary, opts.kexecToolsVersion);
+        await inspectSignature(summary, bytes, trusted, file);
+        if (opts.json) printJson(ctx.io, summary);
+        else ctx.io.stdout(renderInspectText(summary));
+        ctx.exitCode = EXIT_OK;
+      },
+    );
 }

@@ -30,7 +30,9 @@ export function parseTrustedCertSpec(spec: string): { keyring: KeyringName; file
     const keyring = KEYRING_NAMES[spec.slice(0, eq)];
     if (keyring !== undefined) {
       if (eq === spec.length - 1)
-        throw new KexecLabError("E_USAGE", `--trusted-cert ${spec}: no file after "="`, { field: "--trusted-cert" });
+        throw new KexecLabError("E_USAGE", `--trusted-cert ${spec}: no file after "="`, {
+          field: "--trusted-cert",
+        });
       return { keyring, file: spec.slice(eq + 1) };
     }
   }
