@@ -3,14 +3,16 @@
  * the Debian-signed 6.1 cloud kernels (arm64 Image and x86_64 bzImage, signed by "Debian Secure Boot
  * Signer 2022 - linux"), a copy with the signature removed (`sbattach --remove`), a copy with one byte
  * of .text flipped, the unsigned copy signed by a throwaway key made here with openssl (`sbsign`), and
- * the Debian-signed file with that second signature appended. Oracles: `pesign -h` (the Authenticode
+ * the Debian-signed file with that second signature appended; a unified kernel image (Debian's
+ * systemd-stub plus .osrel, .cmdline and .linux sections added by objcopy, the unsigned kernel as
+ * .linux) signed with the throwaway key. Oracles: `pesign -h` (the Authenticode
  * image hash), `sbverify --list` (the signatures and their signers) and `sbverify --cert` (whether a
  * certificate vouches for the file). The Debian Secure Boot CA (test/fixtures/signature) is shim's
  * vendor certificate, read from the .vendor_cert section of shimx64.efi.signed in Debian's shim-signed
  * 1.51~1+deb12u1+16.1-2~deb12u1: what a Debian machine booted through shim trusts.
  */
 
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +23,9 @@ import { authenticodeDigest, trustedCertsFromFile, verifyKernelSignature } from 
 import { DATA_DIR } from "./fuzz/targets.js";
 import { testTempDir } from "./helpers/tmp.js";
 
+const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 const TOOLS = ["sbverify", "sbsign", "sbattach", "pesign", "openssl"].every((t) => commandExists(t));
+const CAN_UKI = TOOLS && existsSync(STUB) && commandExists("objcopy");
 /** The real inputs (test/fuzz/targets.ts DATA_DIR; KEXEC_LAB_DATA overrides it for a worktree elsewhere). */
 const DATA = process.env.KEXEC_LAB_DATA ?? DATA_DIR;
 const KERNELS = {
@@ -35,6 +39,7 @@ const f = {
   tampered: join(dir, "tampered.bzImage"),
   ownSigned: join(dir, "own-signed.bzImage"),
   twoSigs: join(dir, "two-signatures.bzImage"),
+  uki: join(dir, "debian.efi"),
   key: join(dir, "key.pem"),
   cert: join(dir, "cert.pem"),
 };
@@ -78,6 +83,25 @@ beforeAll(() => {
   ]);
   run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.ownSigned, f.unsigned]);
   run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.twoSigs, KERNELS.x86_64]);
+  if (CAN_UKI) {
+    writeFileSync(join(dir, "osrel"), "ID=debian\nVERSION_ID=12\n");
+    writeFileSync(join(dir, "cmdline"), "console=ttyS0 quiet\0");
+    const add = (name: string, file: string, vma: string) => [
+      "--add-section",
+      `${name}=${file}`,
+      "--change-section-vma",
+      `${name}=${vma}`,
+    ];
+    const plain = join(dir, "unsigned.efi");
+    run("objcopy", [
+      ...add(".osrel", join(dir, "osrel"), "0x20000"),
+      ...add(".cmdline", join(dir, "cmdline"), "0x30000"),
+      ...add(".linux", f.unsigned, "0x2000000"),
+      STUB,
+      plain,
+    ]);
+    run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.uki, plain]);
+  }
 }, 60_000);
 
 describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
@@ -196,4 +220,23 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
     }
     expect(await authenticodeDigest(bytes, "SHA-256")).toBe(pesignHash(f.ownSigned));
   });
+
+  it.skipIf(!CAN_UKI)(
+    "a signed UKI and the bare systemd-stub: pesign's hash, sbverify's verdict",
+    async () => {
+      const v = await verifyKernelSignature(read(f.uki), await ownCert(), f.uki);
+      expect(v).toMatchObject({
+        state: "valid",
+        digestMatches: true,
+        signer: { subject: "CN=kexec-lab throwaway signer" },
+      });
+      expect(v.peDigest).toBe(pesignHash(f.uki));
+      expect(sbverifyOk(f.uki, f.cert)).toBe(true);
+      // The stub has bytes between and after its sections that no section covers (sbsign warns "gaps
+      // between PE/COFF sections"): the trailing data is hashed all the same.
+      const stub = await verifyKernelSignature(read(STUB), [], STUB);
+      expect(stub).toMatchObject({ state: "unsigned", errno: "ENODATA" });
+      expect(stub.peDigest).toBe(pesignHash(STUB));
+    },
+  );
 });
