@@ -50,8 +50,8 @@ export function judgeLoaders(summary: Record<string, unknown>, version: string):
 /**
  * Adds `signature` (the verdict on the file's Authenticode signature as kexec_file_load's KEXEC_SIG
  * check would reach it, against `trusted`: src/signature/verify.ts) and `signatureEntries` (one row per
- * WIN_CERTIFICATE, as `sbverify --list` lists them) to an inspect summary of a kernel. Anything that
- * is not a kernel is left as it is. Errors: verifyKernelSignature's.
+ * WIN_CERTIFICATE, as `sbverify --list` lists them) to an inspect summary of a kernel or another PE
+ * file (an EFI binary). Anything else is left as it is. Errors: verifyKernelSignature's.
  */
 export async function inspectSignature(
   summary: Record<string, unknown>,
@@ -59,7 +59,7 @@ export async function inspectSignature(
   trusted: TrustedCert[],
   file?: string,
 ): Promise<KernelSignatureVerdict | undefined> {
-  if (summary.kernelFormat === undefined) return undefined;
+  if (summary.kernelFormat === undefined && summary.kind !== "pe") return undefined;
   const v = await verifyKernelSignature(bytes, trusted, file);
   const first = v.signatures[0];
   summary.signature = {
