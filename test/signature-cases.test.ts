@@ -3,17 +3,18 @@
  * (an EFI PE file) signed with a throwaway key by sbsign: a WIN_CERTIFICATE of another revision
  * (ENOTSUPP), a PKCS#7 that does not parse (EBADMSG), a flipped byte of the RSA signature
  * (EKEYREJECTED, the signer's signature fails), a certificate table running past the end of the
- * file (E_FORMAT_CORRUPT), a file that is not PE; the --trusted-cert spec and files; and `inspect`'s
+ * file (ELIBBAD), a file that is not PE; the --trusted-cert spec and files; and `inspect`'s
  * text and JSON with and without --trusted-cert.
  */
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parsePe } from "../src/formats/pe.js";
 import { commandExists, execFileSyncOwned } from "../src/node/child.js";
 import { parseTrustedCertSpec, readTrustedCerts } from "../src/signature/node/trusted-certs.js";
-import { peCertificateTable } from "../src/signature/pe-hash.js";
+import { authenticodeRanges, digestRanges, peCertificateTable } from "../src/signature/pe-hash.js";
 import { trustedCertsFromFile, verifyKernelSignature } from "../src/signature/verify.js";
 import { smallElf64 } from "./fuzz/targets.js";
 import { runCli } from "./helpers/cli.js";
@@ -95,15 +96,17 @@ describe.skipIf(!CAN)("signature failure paths", () => {
     expect(v.signatures[0]!.signatureValid).toBe(false);
   });
 
-  it("a certificate table past the end of the file: E_FORMAT_CORRUPT naming DataDirectory[4]", async () => {
+  it("a certificate table past the end of the file: bad, ELIBBAD, naming DataDirectory[4]", async () => {
     const b = read(f.signed);
     const pe = parsePe(b);
     const at = pe.dataDirectoryOffset + 4 * 8 + 4;
     new DataView(b.buffer, b.byteOffset).setUint32(at, 0x100000, true);
-    await expect(verifyKernelSignature(b, [], "x.efi")).rejects.toMatchObject({
-      code: "E_FORMAT_CORRUPT",
-      where: { file: "x.efi", field: "DataDirectory[4]" },
-    });
+    const v = await verifyKernelSignature(b, [], "x.efi");
+    expect(v).toMatchObject({ state: "bad", errno: "ELIBBAD" });
+    expect(v.reason).toMatch(/runs past the end of the file .*DataDirectory\[4\]/);
+    expect(() => peCertificateTable(b, pe, "x.efi")).toThrow(
+      expect.objectContaining({ code: "E_FORMAT_CORRUPT" }),
+    );
   });
 
   it("a file that is not PE (an ELF vmlinux): unsigned, ELIBBAD", async () => {
@@ -152,5 +155,40 @@ describe.skipIf(!CAN)("signature failure paths", () => {
     const bad = await runCli(["inspect", f.signed, "--trusted-cert", STUB]);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("error[E_WRONG_FILE]");
+  });
+
+  it("property: a flipped byte changes the image hash exactly when it lies in a hashed range", async () => {
+    const base = read(f.signed);
+    const pe = parsePe(base);
+    const table = peCertificateTable(base, pe);
+    const ranges = authenticodeRanges(base, pe, table);
+    const inRange = (o: number) => ranges.some((r) => o >= r.start && o < r.end);
+    // The ranges are disjoint and leave out CheckSum, the directory entry and the certificate table.
+    const sorted = ranges.slice().sort((a, b) => a.start - b.start);
+    for (let i = 1; i < sorted.length; i++)
+      expect(sorted[i]!.start).toBeGreaterThanOrEqual(sorted[i - 1]!.end);
+    for (const o of [pe.checksumOffset, table.direntOffset + 4, table.offset + 8])
+      expect(inRange(o)).toBe(false);
+    const hex = async (b: Uint8Array) =>
+      Buffer.from(await digestRanges(b, ranges, "SHA-256")).toString("hex");
+    const h0 = await hex(base);
+    // Offsets drawn from the hashed ranges and from the left-out places, as often.
+    const leftOut = fc.oneof(
+      fc.integer({ min: pe.checksumOffset, max: pe.checksumOffset + 3 }),
+      fc.integer({ min: table.direntOffset, max: table.direntOffset + 7 }),
+      fc.integer({ min: table.offset, max: table.offset + table.size - 1 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.integer({ min: 0, max: base.length - 1 }), leftOut),
+        fc.integer({ min: 1, max: 255 }),
+        async (o, x) => {
+          const b = base.slice();
+          b[o]! ^= x;
+          expect((await hex(b)) !== h0).toBe(inRange(o));
+        },
+      ),
+      { numRuns: 60, seed: 22 },
+    );
   });
 });

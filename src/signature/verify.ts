@@ -12,6 +12,7 @@
  */
 
 import { getEngine } from "pkijs";
+import { KexecLabError } from "../errors.js";
 import { isPe, type PeFile, parsePe } from "../formats/pe.js";
 import {
   authenticodeRanges,
@@ -525,8 +526,9 @@ function describeNeeded(check: SignatureCheck): KernelSignatureVerdict["needed"]
  * The signature verdict on a kernel file as kexec_file_load's KEXEC_SIG check would reach it, against
  * `trusted` (the certificates the caller says are in the machine's keyrings; none = "unknown"). A file
  * that is not PE (no "MZ"/"PE\0\0": an ELF vmlinux, a raw compressed Image) is "unsigned" with the
- * errno the x86 and arm64 loaders' PE check would give (ELIBBAD from pefile_parse_binary). Errors:
- * E_FORMAT_* where the PE headers themselves are unreadable.
+ * errno the x86 and arm64 loaders' PE check would give (ELIBBAD from pefile_parse_binary); a
+ * certificate table, section or SizeOfHeaders outside the file is "bad" with ELIBBAD. Errors:
+ * parsePe's E_FORMAT_* where the PE headers themselves are unreadable.
  */
 export async function verifyKernelSignature(
   bytes: Uint8Array,
@@ -561,7 +563,19 @@ export async function verifyKernelSignature(
     return verdict;
   }
   const pe = parsePe(bytes, file);
-  const table = peCertificateTable(bytes, pe, file);
+  let table: PeCertificateTable;
+  try {
+    table = peCertificateTable(bytes, pe, file);
+    authenticodeRanges(bytes, pe, table, file);
+  } catch (e) {
+    // A certificate table or section outside the file, SizeOfHeaders out of place: pefile_parse_binary's
+    // chkaddr and header checks return -ELIBBAD.
+    if (!(e instanceof KexecLabError)) throw e;
+    verdict.state = "bad";
+    verdict.errno = "ELIBBAD";
+    verdict.reason = `${e.detail} (${e.where.field ?? "PE headers"})`;
+    return verdict;
+  }
   if (table.entries.length === 0) {
     verdict.state = "unsigned";
     verdict.errno = "ENODATA";
