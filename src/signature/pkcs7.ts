@@ -75,7 +75,7 @@ export interface AuthenticodeMessage {
 export class SignatureFormatError extends Error {
   constructor(
     message: string,
-    readonly errno: "EBADMSG" | "ELIBBAD" | "ENOPKG",
+    readonly errno: "EBADMSG" | "ELIBBAD" | "ENOPKG" | "EKEYREJECTED",
   ) {
     super(message);
   }
@@ -93,8 +93,22 @@ function derValue(tlv: Uint8Array): Uint8Array {
   return tlv.subarray(2 + n, 2 + n + len);
 }
 
-function attrValue(info: SignerInfo, oid: string): asn1js.AsnType | undefined {
-  return info.signedAttrs?.attributes.find((a) => a.type === oid)?.values[0];
+/**
+ * The one value of an authenticated attribute, with the kernel's tag check (pkcs7_sig_note_authenticated_attr:
+ * "Repeated/multivalue AuthAttrs not permitted" is EKEYREJECTED; a value of the wrong type EBADMSG).
+ */
+function attrValue<T extends asn1js.AsnType>(
+  info: SignerInfo,
+  oid: string,
+  is: (v: asn1js.AsnType) => v is T,
+): T | undefined {
+  const found = info.signedAttrs?.attributes.filter((a) => a.type === oid) ?? [];
+  if (found.length === 0) return undefined;
+  if (found.length > 1 || found[0]!.values.length !== 1)
+    throw new SignatureFormatError(`Repeated/multivalue AuthAttrs not permitted (${oid})`, "EKEYREJECTED");
+  const v = found[0]!.values[0]!;
+  if (!is(v)) throw new SignatureFormatError(`authenticated attribute ${oid} has a value of the wrong type`, "EBADMSG");
+  return v;
 }
 
 /** Parse the PKCS#7 of one WIN_CERTIFICATE. Errors: SignatureFormatError with the kernel's errno. */
@@ -145,7 +159,7 @@ export async function parseAuthenticode(pkcs7: Uint8Array): Promise<Authenticode
       throw new SignatureFormatError((e as Error).message, "EBADMSG");
     }
   }
-  const signers = signed.signerInfos.map((info): AuthenticodeSigner => {
+  const signerOf = (info: SignerInfo): AuthenticodeSigner => {
     let id: string | null = null;
     let skid: string | null = null;
     const sid = info.sid as {
@@ -156,9 +170,13 @@ export async function parseAuthenticode(pkcs7: Uint8Array): Promise<Authenticode
       id = `${toHex(sid.issuer.valueBeforeDecode)}/${toHex(sid.serialNumber.valueBlock.valueHexView)}`;
     else if (sid instanceof asn1js.Constructed || sid instanceof asn1js.Primitive)
       skid = toHex((sid as asn1js.Primitive).valueBlock.valueHexView ?? new Uint8Array(0));
-    const md = attrValue(info, OID_MESSAGE_DIGEST) as asn1js.OctetString | undefined;
-    const ct = attrValue(info, OID_CONTENT_TYPE) as asn1js.ObjectIdentifier | undefined;
-    const st = attrValue(info, OID_SIGNING_TIME) as asn1js.UTCTime | asn1js.GeneralizedTime | undefined;
+    const md = attrValue(info, OID_MESSAGE_DIGEST, (v): v is asn1js.OctetString => v instanceof asn1js.OctetString);
+    const ct = attrValue(
+      info,
+      OID_CONTENT_TYPE,
+      (v): v is asn1js.ObjectIdentifier => v instanceof asn1js.ObjectIdentifier,
+    );
+    const st = attrValue(info, OID_SIGNING_TIME, (v): v is asn1js.UTCTime => v instanceof asn1js.UTCTime);
     return {
       info,
       id,
@@ -170,14 +188,23 @@ export async function parseAuthenticode(pkcs7: Uint8Array): Promise<Authenticode
       contentTypeAttr: ct ? ct.valueBlock.toString() : null,
       signingTime: st ? st.toDate() : null,
     };
-  });
+  };
+  const signers: AuthenticodeSigner[] = [];
+  for (const info of signed.signerInfos) {
+    try {
+      signers.push(signerOf(info));
+    } catch (e) {
+      if (e instanceof SignatureFormatError) throw e;
+      throw new SignatureFormatError(`SignerInfo does not parse: ${(e as Error).message}`, "EBADMSG");
+    }
+  }
   if (signers.length === 0) throw new SignatureFormatError("SignedData has no SignerInfo", "EBADMSG");
   return {
     contentType,
     dataType,
     digestAlgorithm,
     digest,
-    content: derValue(whole),
+    content: derValue(whole ?? new Uint8Array(0)),
     certificates,
     signers,
   };
