@@ -239,4 +239,27 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
       expect(stub.peDigest).toBe(pesignHash(STUB));
     },
   );
+
+  it.skipIf(!commandExists("objdump"))(
+    "the data directory and CheckSum as objdump -p reads them (the bzImage's Entry 4)",
+    () => {
+      const bytes = read(KERNELS.x86_64);
+      const pe = parsePe(bytes);
+      const table = peCertificateTable(bytes, pe);
+      const out = run("objdump", ["-p", KERNELS.x86_64]);
+      const entry4 = /^Entry 4 ([0-9a-f]+) ([0-9a-f]+) Security Directory$/m.exec(out)!;
+      expect([table.offset, table.size]).toEqual([
+        Number.parseInt(entry4[1]!, 16),
+        Number.parseInt(entry4[2]!, 16),
+      ]);
+      const count = /^NumberOfRvaAndSizes\s+([0-9a-f]+)$/m.exec(out)!;
+      expect(pe.numberOfRvaAndSizes).toBe(Number.parseInt(count[1]!, 16));
+      expect(pe.dataDirectories[4]).toEqual({ virtualAddress: table.offset, size: table.size });
+      const sum = /^CheckSum\s+([0-9a-f]+)$/m.exec(out)!;
+      expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(pe.checksumOffset, true)).toBe(
+        Number.parseInt(sum[1]!, 16),
+      );
+      expect(table.entries).toHaveLength(1);
+    },
+  );
 });
