@@ -107,7 +107,8 @@ function attrValue<T extends asn1js.AsnType>(
   if (found.length > 1 || found[0]!.values.length !== 1)
     throw new SignatureFormatError(`Repeated/multivalue AuthAttrs not permitted (${oid})`, "EKEYREJECTED");
   const v = found[0]!.values[0]!;
-  if (!is(v)) throw new SignatureFormatError(`authenticated attribute ${oid} has a value of the wrong type`, "EBADMSG");
+  if (!is(v))
+    throw new SignatureFormatError(`authenticated attribute ${oid} has a value of the wrong type`, "EBADMSG");
   return v;
 }
 
@@ -170,7 +171,11 @@ export async function parseAuthenticode(pkcs7: Uint8Array): Promise<Authenticode
       id = `${toHex(sid.issuer.valueBeforeDecode)}/${toHex(sid.serialNumber.valueBlock.valueHexView)}`;
     else if (sid instanceof asn1js.Constructed || sid instanceof asn1js.Primitive)
       skid = toHex((sid as asn1js.Primitive).valueBlock.valueHexView ?? new Uint8Array(0));
-    const md = attrValue(info, OID_MESSAGE_DIGEST, (v): v is asn1js.OctetString => v instanceof asn1js.OctetString);
+    const md = attrValue(
+      info,
+      OID_MESSAGE_DIGEST,
+      (v): v is asn1js.OctetString => v instanceof asn1js.OctetString,
+    );
     const ct = attrValue(
       info,
       OID_CONTENT_TYPE,
