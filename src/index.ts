@@ -48,7 +48,14 @@ export { type DeviceTreeInfo, deviceTreeInfo, deviceTreeMemoryMap } from "./form
 export { type Elf64, type ElfLoad, parseElf64 } from "./formats/elf.js";
 export { type Fdt, type FdtNode, type FdtProp, parseFdt, serializeFdt } from "./formats/fdt.js";
 export { type Iomem, iomemToMemoryMap, parseIomem } from "./formats/iomem.js";
-export { type PeFile, type PeSection, parsePe, peSectionData } from "./formats/pe.js";
+export {
+  IMAGE_DIRECTORY_ENTRY_SECURITY,
+  type PeDataDirectory,
+  type PeFile,
+  type PeSection,
+  parsePe,
+  peSectionData,
+} from "./formats/pe.js";
 export { checkInputRole, describeKind, kernelArchOf, parseArch } from "./formats/role.js";
 export {
   describeLayers,
@@ -199,7 +206,7 @@ export {
   emitScenario,
   emitTargetArch,
 } from "./request/emit.js";
-export { judgeLoaders, kernelFormatArch } from "./request/inspect.js";
+export { inspectSignature, judgeLoaders, kernelFormatArch } from "./request/inspect.js";
 export { crashSizeOf, type KexecInputs, type KexecOutcome, kexecLoadOutput } from "./request/kexec.js";
 export {
   type MappingOptions,
@@ -233,6 +240,29 @@ export {
   toRelocScenario,
 } from "./scenario/load.js";
 export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
+// --- kernel signatures (src/signature; reading --trusted-cert files is Node-only: src/signature/node) ------
+export {
+  authenticodeRanges,
+  digestRanges,
+  type HashRange,
+  type PeCertificateTable,
+  peCertificateTable,
+  type WinCertificate,
+} from "./signature/pe-hash.js";
+export { type AuthenticodeMessage, parseAuthenticode } from "./signature/pkcs7.js";
+export {
+  authenticodeDigest,
+  KEYRINGS,
+  type KernelSignatureVerdict,
+  type KeyringName,
+  type SignatureCheck,
+  type SignatureState,
+  type TrustedCert,
+  type TrustMatch,
+  trustedCertsFromFile,
+  verifyKernelSignature,
+} from "./signature/verify.js";
+export { type CertSummary, type ParsedCert, parseCertificates } from "./signature/x509.js";
 // --- parameter sweeps (src/sweep; the worker-thread pool is Node-only: src/sweep/node/pool.ts) --------
 export {
   evaluatePoint,

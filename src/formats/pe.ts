@@ -6,7 +6,9 @@
  *   COFF  +0 Machine u16  +2 NumberOfSections u16  +16 SizeOfOptionalHeader u16  +18 Characteristics u16
  *   opt   +0 Magic u16  +16 AddressOfEntryPoint u32  +24 ImageBase u64 (PE32: +28 u32)
  *         +32 SectionAlignment u32  +36 FileAlignment u32  +56 SizeOfImage u32  +60 SizeOfHeaders u32
- *         +68 Subsystem u16
+ *         +64 CheckSum u32  +68 Subsystem u16
+ *         +92 NumberOfRvaAndSizes u32, data directories (8 bytes each: VirtualAddress u32, Size u32) at +96
+ *         (PE32+: +108 and +112); directory 4, the certificate table, holds a FILE offset, not an RVA
  *   section +0 Name[8] (NUL-padded; "/N" = offset N in the COFF string table)  +8 VirtualSize
  *           +12 VirtualAddress  +16 SizeOfRawData  +20 PointerToRawData  +36 Characteristics
  *
@@ -49,6 +51,15 @@ export interface PeSection {
   headerOffset: number;
 }
 
+/** One data directory entry: VirtualAddress and Size (for directory 4 the address is a file offset). */
+export interface PeDataDirectory {
+  virtualAddress: number;
+  size: number;
+}
+
+/** Data directory index of the certificate table (Authenticode signatures, WIN_CERTIFICATE entries). */
+export const IMAGE_DIRECTORY_ENTRY_SECURITY = 4;
+
 export interface PeFile {
   kind: "pe";
   peOffset: number;
@@ -67,6 +78,16 @@ export interface PeFile {
   subsystem: number;
   sections: PeSection[];
   fileSize: number;
+  /** File offset of the optional header's CheckSum field (left out of the Authenticode digest). */
+  checksumOffset: number;
+  /** File offset of the data directory table (8 bytes an entry). */
+  dataDirectoryOffset: number;
+  /** NumberOfRvaAndSizes as the header says it (entries past the optional header are not read). */
+  numberOfRvaAndSizes: number;
+  /** The data directories that fit in the optional header, index = directory number. */
+  dataDirectories: PeDataDirectory[];
+  /** File offset of the section table (40 bytes a section). */
+  sectionTableOffset: number;
 }
 
 export function isPe(bytes: Uint8Array): boolean {
@@ -158,6 +179,16 @@ export function parsePe(bytes: Uint8Array, file?: string): PeFile {
     });
   }
   const imageBase = plus ? r.u64(opt + 24, "ImageBase") : r.u32(opt + 28, "ImageBase");
+  const ddirCount = r.u32(opt + (plus ? 108 : 92), "NumberOfRvaAndSizes");
+  const ddirAt = opt + (plus ? 112 : 96);
+  const dataDirectories: PeDataDirectory[] = [];
+  const fit = Math.min(ddirCount, Math.max(0, Math.floor((opt + optSize - ddirAt) / 8)), 16);
+  for (let i = 0; i < fit; i++) {
+    dataDirectories.push({
+      virtualAddress: r.u32(ddirAt + i * 8, `DataDirectory[${i}].VirtualAddress`),
+      size: r.u32(ddirAt + i * 8 + 4, `DataDirectory[${i}].Size`),
+    });
+  }
   return {
     kind: "pe",
     peOffset,
@@ -174,6 +205,11 @@ export function parsePe(bytes: Uint8Array, file?: string): PeFile {
     subsystem: r.u16(opt + 68, "Subsystem"),
     sections,
     fileSize: bytes.length,
+    checksumOffset: opt + 64,
+    dataDirectoryOffset: ddirAt,
+    numberOfRvaAndSizes: ddirCount,
+    dataDirectories,
+    sectionTableOffset: table,
   };
 }
 

@@ -19,6 +19,29 @@ function list(title: string, rows: Record<string, unknown>[]): string {
   )}\n`;
 }
 
+/** The signature verdict's block: the certificates it was verified against one per line. */
+function signatureTable(o: Record<string, unknown>): string {
+  const rows = Object.entries(o).map(([a, b]): [string, string] => {
+    if (a === "verifiedAgainst") {
+      const certs = b as { keyring: string; file: string; subject: string }[];
+      return [
+        a,
+        certs.length === 0
+          ? "nothing (no --trusted-cert given)"
+          : certs.map((c) => `${c.subject} in ${c.keyring} (${c.file})`).join("\n"),
+      ];
+    }
+    if (a === "neededKeyrings" && Array.isArray(b)) return [a, b.join(", ")];
+    return [a, cell(b)];
+  });
+  const lines: string[][] = [];
+  for (const [a, b] of rows) {
+    const parts = b.split("\n");
+    for (let i = 0; i < parts.length; i++) lines.push([i === 0 ? a : "", parts[i]!]);
+  }
+  return renderTable(["property", "value"], lines, ["left", "left"]);
+}
+
 /**
  * An inspect summary (inspectFile, src/formats/detect.ts) as text: scalars in a field/value table
  * (a whole number of 1024 or more also as a size: "4096 (4 KiB)"), arrays as tables, objects as
@@ -40,6 +63,7 @@ export function renderInspectText(summary: Record<string, unknown>, title?: stri
     else if (v !== null && typeof v === "object") {
       const o = v as Record<string, unknown>;
       if (k === "inner") out += `\n${renderInspectText(o, "inner kernel")}`;
+      else if (k === "signature") out += `\nsignature:\n${signatureTable(o)}\n`;
       else
         out += `\n${k}:\n${renderTable(
           ["property", "value"],

@@ -1,3 +1,3 @@
 import { fuzzSuite } from "./suite.js";
 
-fuzzSuite("wrapped kernels", ["pe", "zboot", "decompress", "unwrap"]);
+fuzzSuite("wrapped kernels", ["pe", "signature", "zboot", "decompress", "unwrap"]);

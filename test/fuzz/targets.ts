@@ -42,6 +42,8 @@ import { loadRunResult } from "../../src/report/result-schema.js";
 import { loadScenario, toRelocScenario } from "../../src/scenario/load.js";
 import { toSafeNumber } from "../../src/scenario/numbers.js";
 import { parseJson, parseLoadRequest } from "../../src/scenario/validate-input.js";
+import { peCertificateTable } from "../../src/signature/pe-hash.js";
+import { type TrustedCert, trustedCertsFromFile, verifyKernelSignature } from "../../src/signature/verify.js";
 import { fakeIo, runCli } from "../helpers/cli.js";
 
 /** ../shared/data, relative to the repository root. */
@@ -571,6 +573,32 @@ export function peSeeds(): FuzzSeed[] {
   ];
 }
 
+/**
+ * Signed PE files, small: a synthetic PE with one .text section and, appended as its certificate table,
+ * the real WIN_CERTIFICATE (Debian's PKCS#7) of the Debian bzImage; so mutations reach the PKCS#7
+ * parser, the chain and trust checks (against the Debian CA) and the image hash.
+ */
+export function signedPeSeeds(): FuzzSeed[] {
+  const real = realFile(BZIMAGE)[0]?.bytes;
+  if (real === undefined) return [];
+  const e = peCertificateTable(real, parsePe(real)).entries[0]!;
+  const cert = real.subarray(e.offset, e.offset + ((e.length + 7) & ~7));
+  const pe = peFile({
+    machine: 0x8664,
+    sections: [{ name: ".text", data: new Uint8Array(0x600).fill(0x90) }],
+  });
+  const b = new Uint8Array(pe.length + cert.length);
+  b.set(pe);
+  b.set(cert, pe.length);
+  const dir = parsePe(pe).dataDirectoryOffset + 4 * 8;
+  new DataView(b.buffer).setUint32(dir, pe.length, true);
+  new DataView(b.buffer).setUint32(dir + 4, cert.length, true);
+  return [{ name: "pe-with-debian-pkcs7", bytes: b }];
+}
+
+let debianCa: TrustedCert[] | undefined;
+const DEBIAN_CA = fileURLToPath(new URL("../fixtures/signature/debian-secure-boot-ca.pem", import.meta.url));
+
 const peHints = {
   fieldOffsets: [0, 0x3c, 0x40, 0x44, 0x46, 0x54, 0x56, 0x58, 0x70, 0x148, 0x150, 0x154, 0x158, 0x15c, 0x170],
 };
@@ -590,6 +618,22 @@ export const TARGETS: FuzzTarget[] = [
     run: (bytes) => {
       const pe = parsePe(bytes, "file.efi");
       for (const s of pe.sections) peSectionData(bytes, s, "file.efi");
+    },
+  },
+  {
+    name: "signature",
+    description:
+      "verifyKernelSignature (certificate table, PKCS#7, chain, trust against the Debian CA, image hash) on a small PE carrying Debian's real signature",
+    seeds: signedPeSeeds,
+    hints: { fieldOffsets: [0x3c, 0x46, 0x98, 0xc4, 0xe8, 0xec, 0x154, 0x800, 0x804, 0x806, 0x808, 0x80a] },
+    ciCases: 3000,
+    run: async (bytes) => {
+      debianCa ??= await trustedCertsFromFile(
+        new Uint8Array(readFileSync(DEBIAN_CA)),
+        DEBIAN_CA,
+        ".platform",
+      );
+      await verifyKernelSignature(bytes, debianCa, "signed.efi");
     },
   },
   {
