@@ -16,9 +16,9 @@ import { KexecLabError } from "../src/errors.js";
 import { type CompressionMethod, detectCompression } from "../src/formats/compression.js";
 import { DEFAULT_MAX_DECOMPRESSED, decompress } from "../src/formats/decompress.js";
 import { formatBytes } from "../src/report/format.js";
+import { dataFile } from "./helpers/data.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
+const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
 const have = (tool: string) => spawnSync(tool, ["--help"], { stdio: "ignore" }).error === undefined;
 const dir = mkdtempSync(join(tmpdir(), "kexec-lab-decompress-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

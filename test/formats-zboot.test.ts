@@ -20,11 +20,11 @@ import { parsePe } from "../src/formats/pe.js";
 import { zbootFile } from "../src/formats/synth.js";
 import { unwrapKernel } from "../src/formats/unwrap.js";
 import { parseZboot } from "../src/formats/zboot.js";
-import { DATA_DIR } from "./fuzz/targets.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
 
-const IMAGE = join(DATA_DIR, "kernels/debian-6.1.0-50-cloud-arm64.Image");
-const DTB = join(DATA_DIR, "dtb/qemu-virt-4g.dtb");
+const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
+const DTB = dataFile("qemu-virt-4g.dtb");
 const OBJDUMP = "aarch64-linux-gnu-objdump";
 const have = (tool: string) => spawnSync(tool, ["--version"], { stdio: "ignore" }).error === undefined;
 const dir = mkdtempSync(join(tmpdir(), "kexec-lab-zboot-"));

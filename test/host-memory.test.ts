@@ -21,14 +21,14 @@ import { readHostDir } from "../src/host/node/read.js";
 import { hostKernelVersion } from "../src/host/plan.js";
 import { estimateCrashkernel, kdumpSystemGiB } from "../src/memory/crashkernel.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
-const BZIMAGE = `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`;
-const QEMU_DTB = `${DATA}dtb/qemu-virt-4g.dtb`;
-const ARM_IOMEM = `${DATA}iomem/arm64-qemu-virt-4g.txt`;
-const X86_IOMEM = `${DATA}iomem/x86_64-cloud-vm.txt`;
+const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = dataFile("debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = dataFile("qemu-virt-4g.dtb");
+const ARM_IOMEM = dataFile("arm64-qemu-virt-4g.txt");
+const X86_IOMEM = dataFile("x86_64-cloud-vm.txt");
 const COLLECT = join(ROOT, "bin/kexec-lab-collect");
 const MiB = 2 ** 20;
 

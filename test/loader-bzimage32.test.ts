@@ -5,7 +5,7 @@
  *    linux-source-6.1 by scripts/fixtures/build-i386-bzimage.sh; the whole 749 KiB file is not in the
  *    repo (.txt beside it: its size and sha256); where the script left it
  *    (/work/artifacts/kernel-i386/bzImage-i386-tiny) the plan is checked on it too;
- *  - header variants of the Debian 6.1 amd64 bzImage in ../shared/data: XLF_KERNEL_64 cleared (a
+ *  - header variants of the Debian 6.1 amd64 bzImage of the test data: XLF_KERNEL_64 cleared (a
  *    32-bit entry only), XLF_CAN_BE_LOADED_ABOVE_4G cleared, relocatable_kernel cleared. These are
  *    constructed here by patching the setup header; the payload is the real amd64 one.
  * The expected addresses are worked out by hand from kexec-tools' source (do_bzImage_load,
@@ -26,14 +26,14 @@ import { bzImage64Probe, bzImageProbe } from "../src/loader/kexec-tools/x86-bzim
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { MemoryMap, type Region } from "../src/machine/memmap.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
 import { fail } from "./helpers/errors.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const I386_HEAD = fileURLToPath(new URL("./fixtures/bzimage32/bzImage-i386-tiny.head", import.meta.url));
 const I386_TXT = readFileSync(`${I386_HEAD.slice(0, -".head".length)}.txt`, "utf8");
 const I386_FULL = process.env.I386_BZIMAGE ?? "/work/artifacts/kernel-i386/bzImage-i386-tiny";
-const AMD64 = new Uint8Array(readFileSync(`${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`));
-const X86_IOMEM = readFileSync(`${DATA}iomem/x86_64-cloud-vm.txt`, "utf8");
+const AMD64 = new Uint8Array(readFileSync(dataFile("debian-6.1.0-56-cloud-amd64.bzImage")));
+const X86_IOMEM = readFileSync(dataFile("x86_64-cloud-vm.txt"), "utf8");
 const MiB = 1024 * 1024;
 const PURG = purgatoryPreset("debian-trixie", "x86_64"); // bufsz 0x70e0, memsz 0x9000, entry +0x730
 
@@ -383,7 +383,7 @@ describe("the command lines", () => {
       "--kernel",
       I386_HEAD,
       "--iomem",
-      `${DATA}iomem/x86_64-cloud-vm.txt`,
+      dataFile("x86_64-cloud-vm.txt"),
       "--loader",
       "kexec-tools",
       "--real-mode",
