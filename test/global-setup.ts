@@ -7,14 +7,20 @@
  *   killer, SIGKILL) only as "Worker exited unexpectedly"; test/setup.ts records the current test file
  *   and test of each worker in a small state file per worker pid under KEXEC_LAB_TEST_STATE and removes
  *   it when the file's tests are done. Whatever is left at the end belongs to a worker that died, and
- *   the teardown prints it.
+ *   the teardown prints it - unless vitest reports that file as failed to load (it threw while being
+ *   imported: a file-level error and no test collected), where the worker did not die and vitest's own
+ *   report already names the file and the error.
+ * - Fetches the real files the tests read (test/helpers/data.ts: the pinned Debian kernels, DTBs and
+ *   kexec binaries) into the data cache when they are missing; a failure stops the run, naming the
+ *   file and the package.
  * - With CI set, prints the test files that raised their worker's peak RSS the most (where to look
  *   when the suite's memory grows).
  */
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { makeTempDir, sweepStaleTempDirs } from "../src/node/tmp.js";
+import { ensureData } from "./helpers/data.js";
 
 export interface WorkerState {
   pid: number;
@@ -47,7 +53,36 @@ function reportMemory(tsv: string): void {
   }
 }
 
-export default function setup(): () => void {
+/** What the teardown reads of vitest's TestProject (the argument vitest passes to a globalSetup). */
+interface ProjectState {
+  vitest?: {
+    state?: {
+      getFiles(): { filepath: string; tasks: unknown[]; result?: { state?: string; errors?: unknown[] } }[];
+    };
+  };
+}
+
+/**
+ * The test files vitest reports as failed to load: a file-level error, no test collected. A worker
+ * killed while importing leaves no result at all, so it is not taken for one of these.
+ */
+export function filesFailedToLoad(project: ProjectState | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const f of project?.vitest?.state?.getFiles() ?? []) {
+    if (f.result?.state === "fail" && (f.result.errors?.length ?? 0) > 0 && f.tasks.length === 0) {
+      out.add(resolve(f.filepath));
+    }
+  }
+  return out;
+}
+
+export default async function setup(project?: ProjectState): Promise<() => void> {
+  const data = await ensureData();
+  if (data.downloaded.length > 0 || data.fromShared.length > 0) {
+    process.stderr.write(
+      `test setup: test data in ${data.cache}: ${data.downloaded.length} files downloaded from Debian, ${data.fromShared.length} copied from ../shared/data (${data.seconds.toFixed(1)} s)\n`,
+    );
+  }
   const swept = sweepStaleTempDirs();
   if (swept.length > 0) {
     process.stderr.write(`test setup: removed ${swept.length} stale temporary directories of earlier runs\n`);
@@ -65,7 +100,9 @@ export default function setup(): () => void {
         dead.push({ pid: Number(name.split(".")[0]), file: "(unknown)", test: null, since: "" });
       }
     }
+    const failedToLoad = filesFailedToLoad(project);
     for (const d of dead) {
+      if (failedToLoad.has(resolve(d.file))) continue;
       process.stderr.write(
         `\n*** vitest worker ${d.pid} died while running ${d.file}${d.test !== null ? ` > ${d.test}` : " (loading the file or in a hook)"}${d.since !== "" ? ` (started ${d.since})` : ""} ***\n`,
       );

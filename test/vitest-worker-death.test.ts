@@ -2,6 +2,8 @@
  * A test worker that dies (SIGKILL, the OOM killer) is named with the file and test it was running:
  * a child vitest runs test/fixtures/vitest/worker-death.fixture.ts, whose second test SIGKILLs its own
  * worker; the child's output must name that file and test (test/setup.ts + test/global-setup.ts).
+ * A file that throws while it is imported does not kill its worker: vitest reports it as failed to
+ * load, and no dead-worker banner blames a worker for it (test/fixtures/vitest/import-failure.fixture.ts).
  */
 
 import { join } from "node:path";
@@ -20,5 +22,17 @@ describe("a dead vitest worker", () => {
     expect(all).toMatch(
       /vitest worker \d+ died while running test\/fixtures\/vitest\/worker-death\.fixture\.ts > a worker that dies > is killed by SIGKILL in the middle of this test/,
     );
+  });
+
+  it("is not claimed for a test file that fails at import", { timeout: 180_000 }, async () => {
+    const c = startNode([join(ROOT, "node_modules/vitest/vitest.mjs"), "run"], {
+      KEXEC_LAB_FIXTURE_TESTS: "test/fixtures/vitest/import-failure.fixture.ts",
+      NO_COLOR: "1",
+    });
+    const end = await c.done;
+    const all = c.out + c.err;
+    expect(end.code, all).not.toBe(0);
+    expect(all).toContain("import-failure fixture: thrown at the top level of the test file");
+    expect(all).not.toMatch(/vitest worker \d+ died/);
   });
 });
