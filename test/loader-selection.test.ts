@@ -4,7 +4,7 @@
  * kexec-tools and kernel source in the comments.
  */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,7 +23,7 @@ import {
 import { fixupMemoryRanges, parseKexecDebugRanges, RANGE_RAM } from "../src/loader/memory.js";
 import { KernelRefusal, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { runCli } from "./helpers/cli.js";
-import { dataFile } from "./helpers/data.js";
+import { dataBytes, dataFile } from "./helpers/data.js";
 import { fail } from "./helpers/errors.js";
 
 const read = (p: string) => new Uint8Array(readFileSync(dataFile(p)));
@@ -569,23 +569,19 @@ describe("CLI: KHO, CMA and the recorded crash load", () => {
   });
 });
 
-describe("purgatory from Debian's real kexec binaries (when the recording cache is present)", () => {
-  const ROOTS = "/work/artifacts/record-cache/roots/";
+describe("purgatory from Debian's real kexec binaries (the test data's kexec-tools packages)", () => {
+  // data keys of test/fixtures/data-manifest.json: /sbin/kexec or /usr/sbin/kexec of the kexec-tools
+  // packages the recordings ran (bookworm 1:2.0.25-3+deb12u3, trixie 1:2.0.29-2+b1/b2)
   const cases = [
-    ["bookworm-amd64/sbin/kexec", "x86_64", "debian-bookworm"],
-    ["bookworm-arm64/sbin/kexec", "arm64", "debian-bookworm"],
-    ["trixie-amd64/usr/sbin/kexec", "x86_64", "debian-trixie"],
-    ["trixie-arm64/usr/sbin/kexec", "arm64", "debian-trixie"],
+    ["kexec-bookworm-amd64", "x86_64", "debian-bookworm"],
+    ["kexec-bookworm-arm64", "arm64", "debian-bookworm"],
+    ["kexec-trixie-amd64", "x86_64", "debian-trixie"],
+    ["kexec-trixie-arm64", "arm64", "debian-trixie"],
   ] as const;
-  const have = cases.filter(([f]) => existsSync(ROOTS + f));
-  if (have.length < cases.length)
-    console.warn(
-      "loader-selection: Debian kexec binaries not found: the --kexec-binary checks against them are SKIPPED",
-    );
-  it.each(have)(
+  it.each(cases)(
     "%s: sizes and purgatory_start equal the preset (and so the recordings)",
-    (f, arch, preset) => {
-      const p = purgatoryFromKexecBinary(new Uint8Array(readFileSync(ROOTS + f)), arch);
+    (key, arch, preset) => {
+      const p = purgatoryFromKexecBinary(dataBytes(key), arch);
       const want = PURGATORY_PRESETS[preset]![arch]!;
       expect([p.bufsz, p.memsz, p.align, p.entryOffset]).toEqual([
         want.bufsz,
