@@ -11,24 +11,23 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parsePe } from "../src/formats/pe.js";
 import { zbootFile } from "../src/formats/synth.js";
 import { unwrapKernel } from "../src/formats/unwrap.js";
 import { parseZboot } from "../src/formats/zboot.js";
 import { runCli } from "./helpers/cli.js";
 import { dataFile } from "./helpers/data.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
 const DTB = dataFile("qemu-virt-4g.dtb");
 const OBJDUMP = "aarch64-linux-gnu-objdump";
 const have = (tool: string) => spawnSync(tool, ["--version"], { stdio: "ignore" }).error === undefined;
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-zboot-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testTempDir("zboot");
 const original = new Uint8Array(readFileSync(IMAGE));
 
 /** objdump -h's rows: name, size, VMA, file offset. */

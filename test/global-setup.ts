@@ -10,6 +10,10 @@
  *   the teardown prints it - unless vitest reports that file as failed to load (it threw while being
  *   imported: a file-level error and no test collected), where the worker did not die and vitest's own
  *   report already names the file and the error.
+ * - Removes the temporary directories (src/node/tmp.ts names them kexec-*-<pid>-XXXXXX) that a worker of
+ *   this run left behind once it has ended: a test file that throws while it is imported never runs its
+ *   afterAll hooks, and vitest ends such a worker without its exit hooks. Each one is named, so the
+ *   test that leaks can be found.
  * - Fetches the real files the tests read (test/helpers/data.ts: the pinned Debian kernels, DTBs and
  *   kexec binaries) into the data cache when they are missing; a failure stops the run, naming the
  *   file and the package.
@@ -18,8 +22,9 @@
  */
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { makeTempDir, sweepStaleTempDirs } from "../src/node/tmp.js";
+import { makeTempDir, removeTempDir, sweepStaleTempDirs, TEMP_PREFIX } from "../src/node/tmp.js";
 import { ensureData } from "./helpers/data.js";
 
 export interface WorkerState {
@@ -76,6 +81,29 @@ export function filesFailedToLoad(project: ProjectState | undefined): Set<string
   return out;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Remove kexec-*-<pid>-XXXXXX directories of the workers in `pids` that have ended; returns their names. */
+export function removeWorkerTempDirs(pids: number[], dir = tmpdir()): string[] {
+  const ended = new Set(pids.filter((p) => p !== process.pid && !alive(p)));
+  if (ended.size === 0) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = /-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    if (!name.startsWith(TEMP_PREFIX) || m === null || !ended.has(Number(m[1]))) continue;
+    removeTempDir(join(dir, name));
+    removed.push(name);
+  }
+  return removed;
+}
+
 export default async function setup(project?: ProjectState): Promise<() => void> {
   const data = await ensureData();
   if (data.downloaded.length > 0 || data.fromShared.length > 0) {
@@ -108,6 +136,16 @@ export default async function setup(project?: ProjectState): Promise<() => void>
       );
     }
     reportMemory(join(state.path, "memory.tsv"));
+    const pidsFile = join(state.path, "pids");
+    const pids = existsSync(pidsFile)
+      ? readFileSync(pidsFile, "utf8").split("\n").filter(Boolean).map(Number)
+      : [];
+    const left = removeWorkerTempDirs(pids);
+    if (left.length > 0) {
+      process.stderr.write(
+        `\ntest teardown: removed ${left.length} temporary directories that ended test workers left: ${left.join(", ")}\n`,
+      );
+    }
     state.dispose();
   };
 }

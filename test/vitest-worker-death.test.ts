@@ -3,9 +3,12 @@
  * a child vitest runs test/fixtures/vitest/worker-death.fixture.ts, whose second test SIGKILLs its own
  * worker; the child's output must name that file and test (test/setup.ts + test/global-setup.ts).
  * A file that throws while it is imported does not kill its worker: vitest reports it as failed to
- * load, and no dead-worker banner blames a worker for it (test/fixtures/vitest/import-failure.fixture.ts).
+ * load, no dead-worker banner blames a worker for it, and the temporary directory it made before
+ * throwing is removed by the teardown (test/fixtures/vitest/import-failure.fixture.ts).
  */
 
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, startNode } from "./helpers/procs.js";
@@ -34,5 +37,12 @@ describe("a dead vitest worker", () => {
     expect(end.code, all).not.toBe(0);
     expect(all).toContain("import-failure fixture: thrown at the top level of the test file");
     expect(all).not.toMatch(/vitest worker \d+ died/);
+    // the directory it made before throwing is removed by the teardown, and named
+    expect(all).toMatch(
+      /removed 1 temporary directories that ended test workers left: kexec-lab-import-failure-fixture-\d+-/,
+    );
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith("kexec-lab-import-failure-fixture-"))).toEqual(
+      [],
+    );
   });
 });
