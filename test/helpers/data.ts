@@ -273,6 +273,11 @@ export interface EnsureOptions {
   keys?: string[];
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Another manifest (tests of the fetcher itself): its files go to the cache only; committed files and
+   * the examples/data links are those of the real manifest and are left alone.
+   */
+  manifest?: DataManifest;
 }
 
 export interface EnsureResult {
@@ -294,11 +299,16 @@ export interface EnsureResult {
 export async function ensureData(opts: EnsureOptions = {}): Promise<EnsureResult> {
   const t0 = Date.now();
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
-  const manifest = dataManifest();
+  const manifest = opts.manifest ?? dataManifest();
+  const entryOf = (key: string): DataEntry => {
+    const e = manifest.files[key];
+    if (e === undefined) throw new DataFetchError(`test data: "${key}" is not in the manifest`);
+    return e;
+  };
   const keys = opts.keys ?? Object.keys(manifest.files);
   const cache = dataCacheDir();
   const result: EnsureResult = { cache, cached: [], fromShared: [], downloaded: [], seconds: 0 };
-  for (const key of keys) {
+  for (const key of opts.manifest === undefined ? keys : []) {
     const e = entryOf(key);
     if (e.committed === undefined) continue;
     if (!(await matches(dataPath(key), e))) {
@@ -337,19 +347,24 @@ export async function ensureData(opts: EnsureOptions = {}): Promise<EnsureResult
         missing.push(key);
       }
       if (missing.length > 0) {
-        await download(cache, missing, log);
+        await download(cache, missing, entryOf, log);
         result.downloaded.push(...missing);
       }
     },
     log,
   );
-  linkExamples(keys);
+  if (opts.manifest === undefined) linkExamples(keys);
   result.seconds = (Date.now() - t0) / 1000;
   return result;
 }
 
 /** Fetch `keys` from Debian's archive into `cache`: one apt-get download, one extraction per package. */
-async function download(cache: string, keys: string[], log: (s: string) => void): Promise<void> {
+async function download(
+  cache: string,
+  keys: string[],
+  entryOf: (key: string) => DataEntry,
+  log: (s: string) => void,
+): Promise<void> {
   const byDeb = new Map<string, { deb: DebSource; keys: string[] }>();
   for (const key of keys) {
     const d = entryOf(key).deb;

@@ -36,11 +36,12 @@ function aptSourceFiles(): string[] {
  * The Debian archive URIs the host's apt already uses (a mirror or proxy the machine is set up for): the
  * first "URIs:" of a deb822 .sources file or "deb URI suite" line whose suite is a Debian suite, split
  * into the main archive and the security archive (a suite ending in -security). deb.debian.org for
- * whatever the host does not name (a machine that is not Debian has neither).
+ * whatever the host does not name (a machine that is not Debian has neither). KEXEC_LAB_DEBIAN_MIRROR
+ * and KEXEC_LAB_DEBIAN_SECURITY_MIRROR name others.
  */
 export function debianArchiveUris(): { debian: string; security: string } {
-  let debian: string | undefined;
-  let security: string | undefined;
+  let debian = process.env.KEXEC_LAB_DEBIAN_MIRROR || undefined;
+  let security = process.env.KEXEC_LAB_DEBIAN_SECURITY_MIRROR || undefined;
   const SUITE = /^(bookworm|trixie|forky|sid|stable|testing|unstable|oldstable)(-security)?/;
   for (const f of aptSourceFiles()) {
     const text = readFileSync(f, "utf8");
