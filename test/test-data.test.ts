@@ -169,7 +169,7 @@ describe("ensureData", () => {
   });
 });
 
-describe("no test, example or script names a path outside the repository and its cache", () => {
+describe("no test, example, script or benchmark names a path outside the repository and its cache", () => {
   // "../shared" is only the optional cache of the fetcher (test/helpers/data.ts, the manifest's "shared"
   // paths, and the reports of scripts/fetch-data.ts and the globalSetup); "/work/" is the path of one machine.
   const parent = ["..", "shared"].join("/");
@@ -180,7 +180,7 @@ describe("no test, example or script names a path outside the repository and its
     "scripts/fetch-data.ts",
     "test/global-setup.ts",
   ]);
-  const roots = ["test", "src", "examples", "scripts"];
+  const roots = ["test", "src", "examples", "scripts", "bench"];
   const skip = /^examples\/data\//;
   const walk = (d: string): string[] =>
     readdirSync(join(REPO_ROOT, d), { withFileTypes: true }).flatMap((e) => {
