@@ -414,7 +414,7 @@ async function download(
       throw new DataFetchError(`test data: could not download ${what}: ${(e as AptError).message}`);
     }
     log(`test data: downloaded ${groups.length} packages in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
-    for (const g of groups) {
+    for (const [i, g] of groups.entries()) {
       const d = g.deb;
       const debs = debFile(debDir, d);
       if (debs === undefined) {
@@ -422,7 +422,7 @@ async function download(
           `test data: apt-get download of ${describeDeb(d)} left no ${d.package}_*_${d.arch}.deb in ${debDir}`,
         );
       }
-      const out = join(work, `${d.package}_${d.arch}`);
+      const out = join(work, `x${i}`);
       mkdirSync(out);
       const members = [...new Set(g.keys.map((k) => entryOf(k).deb!.path))];
       try {
