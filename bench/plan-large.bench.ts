@@ -9,11 +9,11 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { dataFile } from "../test/helpers/data.js";
 import type { BenchFigure, BenchModule } from "./run.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
-const DATA = join(root, "../shared/data");
 
 function runPlan(args: string[]): { seconds: number; maxRssBytes: number; code: number } {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(here, "plan-child.ts"), ...args], {
@@ -44,11 +44,11 @@ const bench: BenchModule = {
           [
             "plan",
             "--kernel",
-            join(DATA, "kernels/debian-6.1.0-56-cloud-amd64.bzImage"),
+            dataFile("debian-6.1.0-56-cloud-amd64.bzImage"),
             "--initrd",
             initrd,
             "--iomem",
-            join(DATA, "iomem/x86_64-cloud-vm.txt"),
+            dataFile("x86_64-cloud-vm.txt"),
           ],
         ],
         [
@@ -56,13 +56,13 @@ const bench: BenchModule = {
           [
             "plan",
             "--kernel",
-            join(DATA, "kernels/debian-6.1.0-50-cloud-arm64.Image"),
+            dataFile("debian-6.1.0-50-cloud-arm64.Image"),
             "--initrd-size",
             "1G",
             "--iomem",
-            join(DATA, "iomem/arm64-qemu-virt-4g.txt"),
+            dataFile("arm64-qemu-virt-4g.txt"),
             "--dtb",
-            join(DATA, "dtb/qemu-virt-4g.dtb"),
+            dataFile("qemu-virt-4g.dtb"),
             "--wipe-kaslr-seed",
           ],
         ],

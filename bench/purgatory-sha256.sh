@@ -4,9 +4,10 @@
 # Debian's cross compiler (gcc-aarch64-linux-gnu; X86=1 CC=gcc OBJDUMP=objdump for the x86_64 build), and count sha256_process's instructions, loads and
 # stores in its disassembly. Needs a kexec-tools checkout (KEXEC_TOOLS, a work tree or a bare git dir).
 #
-#   KEXEC_TOOLS=/work/.mirror/horms+kexec-tools/repo sh bench/purgatory-sha256.sh
+#   git clone https://git.kernel.org/pub/scm/utils/kernel/kexec/kexec-tools.git /tmp/kexec-tools
+#   KEXEC_TOOLS=/tmp/kexec-tools sh bench/purgatory-sha256.sh
 set -eu
-src=${KEXEC_TOOLS:-/work/.mirror/horms+kexec-tools/repo}
+src=${KEXEC_TOOLS:?KEXEC_TOOLS must name a kexec-tools checkout (a work tree or a bare git dir)}
 cc=${CC:-aarch64-linux-gnu-gcc}
 dump=${OBJDUMP:-aarch64-linux-gnu-objdump}
 tmp=$(mktemp -d)

@@ -6,6 +6,7 @@
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { ensureData } from "../test/helpers/data.js";
 
 export interface BenchFigure {
   name: string;
@@ -30,6 +31,8 @@ const files = readdirSync(here)
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
+// the real files some benchmarks read (test/helpers/data.ts): from the data cache, fetched when missing
+await ensureData();
 const results: Record<string, BenchFigure[]> = {};
 for (const f of files) {
   const mod = (await import(pathToFileURL(join(here, f)).href)).default as BenchModule;

@@ -11,9 +11,9 @@
 # build's saved Image byte for byte (the first build's; later `make vmlinuz.efi` runs relink vmlinux,
 # which bumps the "#N" build number in the version string, so only the first zboot holds that Image).
 #
-# Usage: scripts/zboot-fixtures.sh [comp ...]   (default: gzip lz4 lzma zstd; env SRC=/work/artifacts/kernel-arm64)
+# Usage: scripts/zboot-fixtures.sh [comp ...]   (default: gzip lz4 lzma zstd; env SRC, default ~/.cache/kexec-lab/artifacts/kernel-arm64)
 set -euo pipefail
-SRC=${SRC:-/work/artifacts/kernel-arm64}
+SRC=${SRC:-${XDG_CACHE_HOME:-$HOME/.cache}/kexec-lab/artifacts/kernel-arm64}
 DST=$(cd "$(dirname "$0")/.." && pwd)/test/fixtures/zboot
 comps=("$@")
 ((${#comps[@]})) || comps=(gzip lz4 lzma zstd)

@@ -15,13 +15,14 @@ import { build } from "esbuild";
 import { type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { zbootFile } from "../src/formats/synth.js";
-import { DATA_DIR } from "./fuzz/targets.js";
+import { dataFile } from "./helpers/data.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const have = (tool: string) => spawnSync(tool, ["--version"], { stdio: "ignore" }).error === undefined;
-const original = new Uint8Array(
-  readFileSync(join(DATA_DIR, "kernels/debian-6.1.0-50-cloud-arm64.Image")),
-).subarray(0, 1 << 20);
+const original = new Uint8Array(readFileSync(dataFile("debian-6.1.0-50-cloud-arm64.Image"))).subarray(
+  0,
+  1 << 20,
+);
 
 function fnv(b: Uint8Array): string {
   let h = 0x811c9dc5;

@@ -4,11 +4,10 @@
  * temporary names in errors, size-only reading that plans exactly as reading the whole files.
  */
 
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { writeOutputFile } from "../src/formats/node/files.js";
 import { readPlanFiles } from "../src/formats/node/plan-files.js";
 import { checkInputRole, kernelArchOf, parseArch } from "../src/formats/role.js";
@@ -16,16 +15,16 @@ import { planLoad, planToJson } from "../src/loader/plan.js";
 import { PLAN_LEGEND, RUN_LEGEND } from "../src/report/legend.js";
 import { parseSize } from "../src/scenario/numbers.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
-const BZIMAGE = `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`;
-const QEMU_DTB = `${DATA}dtb/qemu-virt-4g.dtb`;
-const ARM_IOMEM = `${DATA}iomem/arm64-qemu-virt-4g.txt`;
-const X86_IOMEM = `${DATA}iomem/x86_64-cloud-vm.txt`;
+const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = dataFile("debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = dataFile("qemu-virt-4g.dtb");
+const ARM_IOMEM = dataFile("arm64-qemu-virt-4g.txt");
+const X86_IOMEM = dataFile("x86_64-cloud-vm.txt");
 
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-first-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = testTempDir("first");
 const INITRD = join(tmp, "initrd.img");
 writeFileSync(INITRD, new Uint8Array(3 * 1024 * 1024 + 123).fill(0x5a));
 

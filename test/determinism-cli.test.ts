@@ -8,13 +8,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DATA_DIR, runCli } from "./fuzz/targets.js";
+import { runCli } from "./fuzz/targets.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const dir = testTempDir("determinism");
-const data = (p: string) => join(DATA_DIR, p);
-const IMAGE = data("kernels/debian-6.1.0-50-cloud-arm64.Image");
-const BZIMAGE = data("kernels/debian-6.1.0-56-cloud-amd64.bzImage");
+const data = (p: string) => dataFile(p);
+const IMAGE = data("debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = data("debian-6.1.0-56-cloud-amd64.bzImage");
 
 async function twice(args: string[]): Promise<string> {
   const a = await runCli(args);
@@ -83,10 +84,10 @@ describe("determinism: the same inputs and seed give byte-identical output", () 
     for (const p of [
       IMAGE,
       BZIMAGE,
-      data("dtb/qemu-virt-4g.dtb"),
-      data("dtb/fvp-base-revc.dtb"),
-      data("iomem/x86_64-cloud-vm.txt"),
-      data("iomem/arm64-qemu-virt-4g.txt"),
+      data("qemu-virt-4g.dtb"),
+      data("fvp-base-revc.dtb"),
+      data("x86_64-cloud-vm.txt"),
+      data("arm64-qemu-virt-4g.txt"),
     ]) {
       await twice(["inspect", p, "--json"]);
     }
@@ -100,9 +101,9 @@ describe("determinism: the same inputs and seed give byte-identical output", () 
       "--kernel",
       IMAGE,
       "--dtb",
-      data("dtb/qemu-virt-4g.dtb"),
+      data("qemu-virt-4g.dtb"),
       "--iomem",
-      data("iomem/arm64-qemu-virt-4g.txt"),
+      data("arm64-qemu-virt-4g.txt"),
       "--wipe-kaslr-seed",
       "--append",
       "console=ttyAMA0",
@@ -117,7 +118,7 @@ describe("determinism: the same inputs and seed give byte-identical output", () 
       "--kernel",
       BZIMAGE,
       "--iomem",
-      data("iomem/x86_64-cloud-vm.txt"),
+      data("x86_64-cloud-vm.txt"),
       "--json",
     ]);
     // The patched DTB file itself is byte-identical too.

@@ -3,20 +3,19 @@
  * each errno a load returns, each explained with the check or constraint behind it.
  */
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { diffLoad, pairSegments } from "../src/diagnose/diff.js";
 import { parseKexecLog } from "../src/diagnose/log.js";
 import { runCli } from "./helpers/cli.js";
 import { recordedCases, recordedKernelPath, recordedPlanInput } from "./helpers/recordings.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const REC = join(ROOT, "test/fixtures/recordings");
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-diff-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = testTempDir("diff");
 
 interface Rec {
   id: string;

@@ -19,7 +19,8 @@ import { MemoryMap } from "../src/machine/memmap.js";
 import { PhysMem } from "../src/machine/physmem.js";
 import { bumpAllocator, TableBuilder } from "../src/mmu/builder.js";
 import { createFormat } from "../src/mmu/formats.js";
-import { DATA_DIR, runCli, smallArm64Image, smallElf64 } from "./fuzz/targets.js";
+import { runCli, smallArm64Image, smallElf64 } from "./fuzz/targets.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const dir = testTempDir("errors");
@@ -30,7 +31,7 @@ function file(content: string | Uint8Array, name = `f${n++}`): string {
   return p;
 }
 const IMAGE = file(smallArm64Image(), "Image");
-const QEMU_DTB = join(DATA_DIR, "dtb/qemu-virt-4g.dtb");
+const QEMU_DTB = dataFile("qemu-virt-4g.dtb");
 const RW = { memType: "normal", writable: true, executable: false } as const;
 
 /** How a code is met: a CLI command (args) or a library call that must throw. */
@@ -227,7 +228,7 @@ const TRIGGERS = {
       "--arch",
       "arm64",
       "--kernel",
-      join(DATA_DIR, "kernels/debian-6.1.0-56-cloud-amd64.bzImage"),
+      dataFile("debian-6.1.0-56-cloud-amd64.bzImage"),
       "--dtb",
       QEMU_DTB,
     ],
@@ -235,13 +236,7 @@ const TRIGGERS = {
   },
   E_NO_MEMORY_MAP: {
     what: "`plan --arch x86_64` without --iomem",
-    cli: () => [
-      "plan",
-      "--arch",
-      "x86_64",
-      "--kernel",
-      join(DATA_DIR, "kernels/debian-6.1.0-56-cloud-amd64.bzImage"),
-    ],
+    cli: () => ["plan", "--arch", "x86_64", "--kernel", dataFile("debian-6.1.0-56-cloud-amd64.bzImage")],
     detail: /x86_64 needs --iomem/,
   },
   E_NO_HOLE: {

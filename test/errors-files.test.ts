@@ -10,7 +10,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { writeOutputFile } from "../src/formats/node/files.js";
-import { DATA_DIR, runCli, smallArm64Image } from "./fuzz/targets.js";
+import { runCli, smallArm64Image } from "./fuzz/targets.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const root = testTempDir("files");
@@ -96,7 +97,7 @@ describe("commands that write files", () => {
     "--kernel",
     image,
     "--dtb",
-    join(DATA_DIR, "dtb/qemu-virt-4g.dtb"),
+    dataFile("qemu-virt-4g.dtb"),
     "--wipe-kaslr-seed",
     "--out-dtb",
     out,

@@ -4,7 +4,6 @@
  */
 
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
@@ -13,7 +12,8 @@ import { parseFdt } from "../src/formats/fdt.js";
 import { parseIomem } from "../src/formats/iomem.js";
 import { runScenario } from "../src/reloc/run.js";
 import { loadScenario, toRelocScenario } from "../src/scenario/load.js";
-import { DATA_DIR, smallElf64 } from "./fuzz/targets.js";
+import { smallElf64 } from "./fuzz/targets.js";
+import { dataFile } from "./helpers/data.js";
 
 function codeOf(f: () => unknown): string {
   try {
@@ -25,7 +25,7 @@ function codeOf(f: () => unknown): string {
   }
 }
 
-const QEMU_DTB = new Uint8Array(readFileSync(join(DATA_DIR, "dtb/qemu-virt-4g.dtb")));
+const QEMU_DTB = new Uint8Array(readFileSync(dataFile("qemu-virt-4g.dtb")));
 
 function withBe32(bytes: Uint8Array, at: number, v: number): Uint8Array {
   const b = bytes.slice();

@@ -7,21 +7,20 @@
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { type CompressionMethod, detectCompression } from "../src/formats/compression.js";
 import { DEFAULT_MAX_DECOMPRESSED, decompress } from "../src/formats/decompress.js";
 import { formatBytes } from "../src/report/format.js";
+import { dataFile } from "./helpers/data.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
+const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
 const have = (tool: string) => spawnSync(tool, ["--help"], { stdio: "ignore" }).error === undefined;
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-decompress-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testTempDir("decompress");
 
 const original = new Uint8Array(readFileSync(IMAGE));
 /** The Image's first 4 MiB, for the smaller cases. */

@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
@@ -9,11 +8,11 @@ import { deviceTreeInfo, deviceTreeMemoryMap } from "../src/formats/devicetree.j
 import { type Fdt, type FdtNode, parseFdt, serializeFdt } from "../src/formats/fdt.js";
 import { editDtbKexecFile, editDtbKexecTools } from "../src/loader/dtb-edit.js";
 import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
 const DTBS = ["qemu-virt-4g.dtb", "juno.dtb", "apm-mustang.dtb", "fvp-base-revc.dtb", "thunder2-99xx.dtb"];
-const path = (name: string) => `${DATA}dtb/${name}`;
+const path = (name: string) => dataFile(name);
 const read = (name: string) => new Uint8Array(readFileSync(path(name)));
 
 const have = (tool: string) => spawnSyncOwned(tool, ["--version"]).error === undefined;

@@ -1,11 +1,10 @@
 /**
- * Every parser survives truncated and corrupted real files: fast-check mutates each file in
- * ../shared/data (truncation, byte overwrites, bit flips) and the parser must either return a value
- * or throw a catalogued KexecLabError; anything else (TypeError, RangeError, a hang) fails.
+ * Every parser survives truncated and corrupted real files: fast-check mutates each file of the
+ * test data (test/helpers/data.ts) by truncation, byte overwrites and bit flips, and the parser must either
+ * return a value or throw a catalogued KexecLabError; anything else (TypeError, RangeError, a hang) fails.
  */
 
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CATALOG, KexecLabError } from "../src/errors.js";
@@ -18,9 +17,9 @@ import { parseFdt, serializeFdt } from "../src/formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../src/formats/iomem.js";
 import { elf64 } from "../src/formats/synth.js";
 import { planLoad } from "../src/loader/plan.js";
+import { dataFile } from "./helpers/data.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
+const read = (p: string) => new Uint8Array(readFileSync(dataFile(p)));
 const HEAD = 64 * 1024;
 
 interface Mutation {
@@ -69,7 +68,7 @@ const RUNS = 400;
 
 describe("parsers survive mutated real files", () => {
   it("arm64 Image header (first 64 KiB of the Debian Image)", () => {
-    const src = read("kernels/debian-6.1.0-50-cloud-arm64.Image").slice(0, HEAD);
+    const src = read("debian-6.1.0-50-cloud-arm64.Image").slice(0, HEAD);
     fc.assert(
       fc.property(headerMutation(src.length, 0x100), (m) => {
         const b = apply(src, m);
@@ -81,7 +80,7 @@ describe("parsers survive mutated real files", () => {
   });
 
   it("bzImage setup header (first 64 KiB of the Debian bzImage)", () => {
-    const src = read("kernels/debian-6.1.0-56-cloud-amd64.bzImage").slice(0, HEAD);
+    const src = read("debian-6.1.0-56-cloud-amd64.bzImage").slice(0, HEAD);
     fc.assert(
       fc.property(headerMutation(src.length, 0x280), (m) => {
         const b = apply(src, m);
@@ -121,7 +120,7 @@ describe("parsers survive mutated real files", () => {
     "thunder2-99xx.dtb",
   ]) {
     it(`DTB ${name}: parse, device-tree info, memory map, write back`, () => {
-      const src = read(`dtb/${name}`);
+      const src = read(`${name}`);
       const fdtHot = Math.min(src.length, 0x1000);
       fc.assert(
         fc.property(fc.oneof(mutation(src.length), headerMutation(src.length, fdtHot)), (m) => {
@@ -140,7 +139,7 @@ describe("parsers survive mutated real files", () => {
 
   for (const name of ["arm64-qemu-virt-4g.txt", "x86_64-cloud-vm.txt"]) {
     it(`iomem ${name}`, () => {
-      const src = read(`iomem/${name}`);
+      const src = read(`${name}`);
       fc.assert(
         fc.property(mutation(src.length), (m) => {
           const b = apply(src, m);
@@ -153,9 +152,9 @@ describe("parsers survive mutated real files", () => {
   }
 
   it("planLoad with a mutated DTB and iomem (the whole arm64 path)", () => {
-    const image = read("kernels/debian-6.1.0-50-cloud-arm64.Image").slice(0, HEAD);
-    const dtb = read("dtb/juno.dtb");
-    const iomem = read("iomem/arm64-qemu-virt-4g.txt");
+    const image = read("debian-6.1.0-50-cloud-arm64.Image").slice(0, HEAD);
+    const dtb = read("juno.dtb");
+    const iomem = read("arm64-qemu-virt-4g.txt");
     fc.assert(
       fc.property(mutation(dtb.length), mutation(iomem.length), fc.boolean(), (md, mi, useIomem) => {
         survives(() =>

@@ -1,14 +1,13 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { inspectBytes } from "../src/formats/detect.js";
 import { iomemToMemoryMap, parseIomem } from "../src/formats/iomem.js";
 import { qemuVirt4gMap } from "../src/scenario/default.js";
+import { dataFile } from "./helpers/data.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const text = (p: string) => readFileSync(DATA + p, "utf8");
+const text = (p: string) => readFileSync(dataFile(p), "utf8");
 
 function codeOf(f: () => unknown): string {
   try {
@@ -22,7 +21,7 @@ function codeOf(f: () => unknown): string {
 
 describe("/proc/iomem", () => {
   it("arm64 QEMU virt: RAM, and the running kernel and firmware carved out", () => {
-    const io = parseIomem(text("iomem/arm64-qemu-virt-4g.txt"));
+    const io = parseIomem(text("arm64-qemu-virt-4g.txt"));
     expect(io.kind).toBe("iomem");
     expect(io.entries).toHaveLength(27);
     const map = iomemToMemoryMap(io);
@@ -39,7 +38,7 @@ describe("/proc/iomem", () => {
   });
 
   it("x86_64 cloud VM: three RAM ranges, top-level Reserved is not RAM, kernel sections carved out", () => {
-    const map = iomemToMemoryMap(parseIomem(text("iomem/x86_64-cloud-vm.txt")));
+    const map = iomemToMemoryMap(parseIomem(text("x86_64-cloud-vm.txt")));
     expect(map.ram.ranges).toEqual([
       { start: 0x1000, end: 0x9fc00 },
       { start: 0x100000, end: 0xc0000000 },
@@ -50,7 +49,7 @@ describe("/proc/iomem", () => {
   });
 
   it("a Crash kernel child becomes the crash region and is reserved for normal loads", () => {
-    const t = text("iomem/arm64-qemu-virt-4g.txt").replace(
+    const t = text("arm64-qemu-virt-4g.txt").replace(
       "  f8000000-ffffffff : reserved\n",
       "  60000000-6fffffff : Crash kernel\n  f8000000-ffffffff : reserved\n",
     );
@@ -76,7 +75,7 @@ describe("/proc/iomem", () => {
   });
 
   it("inspect summary", () => {
-    expect(inspectBytes(new TextEncoder().encode(text("iomem/arm64-qemu-virt-4g.txt")))).toMatchObject({
+    expect(inspectBytes(new TextEncoder().encode(text("arm64-qemu-virt-4g.txt")))).toMatchObject({
       kind: "iomem",
       ram: [{ start: "0x40000000", size: 4294967296 }],
       crashKernel: [],

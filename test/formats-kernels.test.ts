@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { parseArm64Image } from "../src/formats/arm64-image.js";
@@ -7,11 +6,11 @@ import { parseBzImage } from "../src/formats/bzimage.js";
 import { inspectBytes } from "../src/formats/detect.js";
 import { EM_AARCH64, EM_X86_64, parseElf64 } from "../src/formats/elf.js";
 import { arm64Header, elf64 } from "../src/formats/synth.js";
+import { dataFile } from "./helpers/data.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
-const IMAGE = "kernels/debian-6.1.0-50-cloud-arm64.Image";
-const BZIMAGE = "kernels/debian-6.1.0-56-cloud-amd64.bzImage";
+const read = (p: string) => new Uint8Array(readFileSync(dataFile(p)));
+const IMAGE = "debian-6.1.0-50-cloud-arm64.Image";
+const BZIMAGE = "debian-6.1.0-56-cloud-amd64.bzImage";
 
 function codeOf(f: () => unknown): string {
   try {

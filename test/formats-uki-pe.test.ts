@@ -10,25 +10,24 @@
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parsePe } from "../src/formats/pe.js";
 import { unwrapKernel } from "../src/formats/unwrap.js";
 import { planLoad } from "../src/loader/plan.js";
-import { DATA_DIR } from "./fuzz/targets.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
-const BZIMAGE = join(DATA_DIR, "kernels/debian-6.1.0-56-cloud-amd64.bzImage");
-const IOMEM = join(DATA_DIR, "iomem/x86_64-cloud-vm.txt");
+const BZIMAGE = dataFile("debian-6.1.0-56-cloud-amd64.bzImage");
+const IOMEM = dataFile("x86_64-cloud-vm.txt");
 const have = (tool: string, arg = "--version") =>
   spawnSync(tool, [arg], { stdio: "ignore" }).error === undefined;
 const CAN_MAKE = existsSync(STUB) && have("objcopy");
 
-const dir = mkdtempSync(join(tmpdir(), "kexec-lab-uki-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testTempDir("uki");
 const UKI = join(dir, "debian.efi");
 const CMDLINE = "console=ttyS0 root=/dev/vda1 quiet";
 const UNAME = "6.1.0-56-cloud-amd64";

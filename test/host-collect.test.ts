@@ -7,10 +7,9 @@
  * printed them, and kexec_file_load's segments as the kernel logged them.
  */
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseKexecLoadTable } from "../src/kexectools/debug.js";
 import { runCli } from "./helpers/cli.js";
 import {
@@ -20,9 +19,9 @@ import {
   RECORDINGS,
   recordedKernelPath,
 } from "./helpers/recordings.js";
+import { testTempDir } from "./helpers/tmp.js";
 
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-collect-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = testTempDir("collect");
 
 interface Collected {
   id: string;

@@ -4,36 +4,28 @@
  */
 
 import { spawnSync } from "node:child_process";
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readHostDir } from "../src/host/node/read.js";
 import { hostKernelVersion } from "../src/host/plan.js";
 import { estimateCrashkernel, kdumpSystemGiB } from "../src/memory/crashkernel.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
-const BZIMAGE = `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`;
-const QEMU_DTB = `${DATA}dtb/qemu-virt-4g.dtb`;
-const ARM_IOMEM = `${DATA}iomem/arm64-qemu-virt-4g.txt`;
-const X86_IOMEM = `${DATA}iomem/x86_64-cloud-vm.txt`;
+const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = dataFile("debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = dataFile("qemu-virt-4g.dtb");
+const ARM_IOMEM = dataFile("arm64-qemu-virt-4g.txt");
+const X86_IOMEM = dataFile("x86_64-cloud-vm.txt");
 const COLLECT = join(ROOT, "bin/kexec-lab-collect");
 const MiB = 2 ** 20;
 
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-host-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = testTempDir("host");
 
 /** An arm64 host directory from the shared data: QEMU virt's iomem and DTB. */
 function armHost(extra: Record<string, string> = {}): string {

@@ -9,20 +9,19 @@
  * (purgatory size and entry offset, x86 RNG seed segment) the end-to-end table differs today.
  */
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseKexecArgs } from "../src/kexectools/args.js";
 import { formatKexecLoad, kexecLoadFlags, parseKexecLoadTable } from "../src/kexectools/debug.js";
 import { runCli } from "./helpers/cli.js";
 import { memoryRangeLines, recordedKernelPath } from "./helpers/recordings.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const REC = join(ROOT, "test/fixtures/recordings");
-const tmp = mkdtempSync(join(tmpdir(), "kexec-lab-kexec-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = testTempDir("kexec");
 
 interface Case {
   id: string;

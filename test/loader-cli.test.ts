@@ -1,20 +1,19 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.js";
 import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { fakeIo } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const IMAGE = `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`;
-const BZIMAGE = `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`;
-const QEMU_DTB = `${DATA}dtb/qemu-virt-4g.dtb`;
-const JUNO_DTB = `${DATA}dtb/juno.dtb`;
-const ARM_IOMEM = `${DATA}iomem/arm64-qemu-virt-4g.txt`;
-const X86_IOMEM = `${DATA}iomem/x86_64-cloud-vm.txt`;
+const IMAGE = dataFile("debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = dataFile("debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = dataFile("qemu-virt-4g.dtb");
+const JUNO_DTB = dataFile("juno.dtb");
+const ARM_IOMEM = dataFile("arm64-qemu-virt-4g.txt");
+const X86_IOMEM = dataFile("x86_64-cloud-vm.txt");
 const HAVE_FDTGET = spawnSyncOwned("fdtget", ["--version"]).error === undefined;
 if (!HAVE_FDTGET)
   console.warn(

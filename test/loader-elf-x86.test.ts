@@ -1,7 +1,7 @@
 /**
  * kexec-tools' x86_64 ELF loader (src/loader/kexec-tools/x86-elf.ts, kexec/arch/x86_64/kexec-elf-x86_64.c
  * elf_x86_64_load) with a real x86_64 vmlinux: the ELF inside the Debian 6.1 amd64 bzImage in
- * ../shared/data (its payload, the kernel's lz4 -l stream, decompressed as scripts/extract-vmlinux
+ * the test data (its payload, the kernel's lz4 -l stream, decompressed as scripts/extract-vmlinux
  * does). Independent readers: readelf -lW (binutils) for the PT_LOADs and file(1) for the type. The
  * placements are derived from kexec-tools' source by hand in the comments, not recorded.
  */
@@ -9,7 +9,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseBzImage } from "../src/formats/bzimage.js";
 import { decompress } from "../src/formats/decompress.js";
@@ -18,12 +17,12 @@ import { parseElf64 } from "../src/formats/elf.js";
 import { purgatoryPreset } from "../src/loader/kexec-tools/purgatory.js";
 import { elfBootNotesSize } from "../src/loader/kexec-tools/x86-elf.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
+import { dataFile } from "./helpers/data.js";
 import { fail } from "./helpers/errors.js";
 import { testTempDir } from "./helpers/tmp.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const BZ = new Uint8Array(readFileSync(`${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`));
-const X86_IOMEM = readFileSync(`${DATA}iomem/x86_64-cloud-vm.txt`, "utf8");
+const BZ = new Uint8Array(readFileSync(dataFile("debian-6.1.0-56-cloud-amd64.bzImage")));
+const X86_IOMEM = readFileSync(dataFile("x86_64-cloud-vm.txt"), "utf8");
 const PURG = purgatoryPreset("debian-trixie", "x86_64"); // memsz 0x9000, entry +0x730
 const tmp = testTempDir("elf-x86");
 const have = (tool: string) => spawnSync(tool, ["--version"]).error === undefined;

@@ -4,7 +4,6 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type ErrorCode, KexecLabError } from "../src/errors.js";
@@ -25,6 +24,7 @@ import { Machine } from "../src/machine/machine.js";
 import { MemoryMap, type Region } from "../src/machine/memmap.js";
 import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { defaultScenario } from "../src/scenario/default.js";
+import { dataFile } from "./helpers/data.js";
 import { fail } from "./helpers/errors.js";
 import { testTempDir } from "./helpers/tmp.js";
 
@@ -35,15 +35,14 @@ import { testTempDir } from "./helpers/tmp.js";
  */
 const planLoad = (input: PlanInput): Plan => planLoadAuto({ loader: "kexec-tools", ...input });
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
-const text = (p: string) => readFileSync(DATA + p, "utf8");
-const IMAGE = read("kernels/debian-6.1.0-50-cloud-arm64.Image");
-const BZIMAGE = read("kernels/debian-6.1.0-56-cloud-amd64.bzImage");
-const QEMU_DTB = read("dtb/qemu-virt-4g.dtb");
-const JUNO_DTB = read("dtb/juno.dtb");
-const ARM_IOMEM = text("iomem/arm64-qemu-virt-4g.txt");
-const X86_IOMEM = text("iomem/x86_64-cloud-vm.txt");
+const read = (p: string) => new Uint8Array(readFileSync(dataFile(p)));
+const text = (p: string) => readFileSync(dataFile(p), "utf8");
+const IMAGE = read("debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = read("debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = read("qemu-virt-4g.dtb");
+const JUNO_DTB = read("juno.dtb");
+const ARM_IOMEM = text("arm64-qemu-virt-4g.txt");
+const X86_IOMEM = text("x86_64-cloud-vm.txt");
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const INITRD = new Uint8Array(64 * MiB - 5000).fill(0xa5);

@@ -4,7 +4,7 @@
  * kexec-tools and kernel source in the comments.
  */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,15 +23,15 @@ import {
 import { fixupMemoryRanges, parseKexecDebugRanges, RANGE_RAM } from "../src/loader/memory.js";
 import { KernelRefusal, type PlanInput, planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { runCli } from "./helpers/cli.js";
+import { dataBytes, dataFile } from "./helpers/data.js";
 import { fail } from "./helpers/errors.js";
 
-const DATA = fileURLToPath(new URL("../../shared/data/", import.meta.url));
-const read = (p: string) => new Uint8Array(readFileSync(DATA + p));
-const IMAGE = read("kernels/debian-6.1.0-50-cloud-arm64.Image");
-const BZIMAGE = read("kernels/debian-6.1.0-56-cloud-amd64.bzImage");
-const QEMU_DTB = read("dtb/qemu-virt-4g.dtb");
-const X86_IOMEM = readFileSync(`${DATA}iomem/x86_64-cloud-vm.txt`, "utf8");
-const ARM_IOMEM = readFileSync(`${DATA}iomem/arm64-qemu-virt-4g.txt`, "utf8");
+const read = (p: string) => new Uint8Array(readFileSync(dataFile(p)));
+const IMAGE = read("debian-6.1.0-50-cloud-arm64.Image");
+const BZIMAGE = read("debian-6.1.0-56-cloud-amd64.bzImage");
+const QEMU_DTB = read("qemu-virt-4g.dtb");
+const X86_IOMEM = readFileSync(dataFile("x86_64-cloud-vm.txt"), "utf8");
+const ARM_IOMEM = readFileSync(dataFile("arm64-qemu-virt-4g.txt"), "utf8");
 
 describe("--loader auto: kexec-tools' syscall choice", () => {
   it("2.0.27+ tries kexec_file_load first and falls back; older releases use kexec_load; -s/-c force", () => {
@@ -240,7 +240,7 @@ describe("memory maps as the loaders read them", () => {
 
 describe("crash ELF core header sizes", () => {
   it("kexec-tools on x86_64: one phdr per crash memory range of the 41-line iomem, per CPU, vmcoreinfo, kernel text", () => {
-    // get_crash_memory_ranges over ../shared/data/iomem/x86_64-cloud-vm.txt: Reserved 0-fff, System
+    // get_crash_memory_ranges over the x86_64-cloud-vm.txt iomem of the test data: Reserved 0-fff, System
     // RAM 1000-9fbff, Reserved 9fc00-fffff, System RAM 100000-bfffffff, Reserved eec00000-febfffff,
     // System RAM 100000000-63fffffff: 6 ranges; a crash region inside the second System RAM splits
     // it: 7. With 4 CPUs: 64 + 56 x (4 + 1 + 7 + 1) = 792 -> 1024 (ELF_CORE_HEADER_ALIGN).
@@ -358,11 +358,11 @@ describe("CLI", () => {
       "--arch",
       "aarch64",
       "--kernel",
-      `${DATA}kernels/debian-6.1.0-50-cloud-arm64.Image`,
+      dataFile("debian-6.1.0-50-cloud-arm64.Image"),
       "--dtb",
-      `${DATA}dtb/qemu-virt-4g.dtb`,
+      dataFile("qemu-virt-4g.dtb"),
       "--iomem",
-      `${DATA}iomem/arm64-qemu-virt-4g.txt`,
+      dataFile("arm64-qemu-virt-4g.txt"),
       "--purgatory",
       "debian-bookworm",
       "--json",
@@ -380,9 +380,9 @@ describe("CLI", () => {
       "--arch",
       "amd64",
       "--kernel",
-      `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`,
+      dataFile("debian-6.1.0-56-cloud-amd64.bzImage"),
       "--iomem",
-      `${DATA}iomem/x86_64-cloud-vm.txt`,
+      dataFile("x86_64-cloud-vm.txt"),
       "--loader",
       "kexec-tools",
       "--purgatory",
@@ -489,8 +489,8 @@ describe("KHO (6.16+) and CMA-first (6.17+), derived from the kernel source", ()
 });
 
 describe("CLI: KHO, CMA and the recorded crash load", () => {
-  const K = `${DATA}kernels/debian-6.1.0-56-cloud-amd64.bzImage`;
-  const IO = `${DATA}iomem/x86_64-cloud-vm.txt`;
+  const K = dataFile("debian-6.1.0-56-cloud-amd64.bzImage");
+  const IO = dataFile("x86_64-cloud-vm.txt");
   it("--cma places in CMA from 6.17 (relocated false), --no-cma does not; --kho-scratch keeps to the areas", async () => {
     const base = [
       "plan",
@@ -569,23 +569,19 @@ describe("CLI: KHO, CMA and the recorded crash load", () => {
   });
 });
 
-describe("purgatory from Debian's real kexec binaries (when the recording cache is present)", () => {
-  const ROOTS = "/work/artifacts/record-cache/roots/";
+describe("purgatory from Debian's real kexec binaries (the test data's kexec-tools packages)", () => {
+  // data keys of test/fixtures/data-manifest.json: /sbin/kexec or /usr/sbin/kexec of the kexec-tools
+  // packages the recordings ran (bookworm 1:2.0.25-3+deb12u3, trixie 1:2.0.29-2+b1/b2)
   const cases = [
-    ["bookworm-amd64/sbin/kexec", "x86_64", "debian-bookworm"],
-    ["bookworm-arm64/sbin/kexec", "arm64", "debian-bookworm"],
-    ["trixie-amd64/usr/sbin/kexec", "x86_64", "debian-trixie"],
-    ["trixie-arm64/usr/sbin/kexec", "arm64", "debian-trixie"],
+    ["kexec-bookworm-amd64", "x86_64", "debian-bookworm"],
+    ["kexec-bookworm-arm64", "arm64", "debian-bookworm"],
+    ["kexec-trixie-amd64", "x86_64", "debian-trixie"],
+    ["kexec-trixie-arm64", "arm64", "debian-trixie"],
   ] as const;
-  const have = cases.filter(([f]) => existsSync(ROOTS + f));
-  if (have.length < cases.length)
-    console.warn(
-      "loader-selection: Debian kexec binaries not found: the --kexec-binary checks against them are SKIPPED",
-    );
-  it.each(have)(
+  it.each(cases)(
     "%s: sizes and purgatory_start equal the preset (and so the recordings)",
-    (f, arch, preset) => {
-      const p = purgatoryFromKexecBinary(new Uint8Array(readFileSync(ROOTS + f)), arch);
+    (key, arch, preset) => {
+      const p = purgatoryFromKexecBinary(dataBytes(key), arch);
       const want = PURGATORY_PRESETS[preset]![arch]!;
       expect([p.bufsz, p.memsz, p.align, p.entryOffset]).toEqual([
         want.bufsz,

@@ -16,6 +16,7 @@ import { savedShare } from "../src/report/run-text.js";
 import { defaultScenario } from "../src/scenario/default.js";
 import { loadScenario } from "../src/scenario/load.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
 
 const MiB = 1024 * 1024;
 const altra = builtinProfile("ampere-altra");
@@ -130,9 +131,7 @@ describe("a bzImage's uncompressed size: the payload's appended size, bounded by
   });
 
   it("the Debian 6.1 amd64 bzImage (lz4): the size the kernel decompresses to, checked by decompressing it", async () => {
-    const file = readFileSync(
-      new URL("../../shared/data/kernels/debian-6.1.0-56-cloud-amd64.bzImage", import.meta.url),
-    );
+    const file = readFileSync(dataFile("debian-6.1.0-56-cloud-amd64.bzImage"));
     const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
     const k = kernelPayloadOf(bytes);
     expect(k.codec).toBe("lz4");

@@ -9,10 +9,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { dataManifest } from "./helpers/data.js";
 
 const DIR = fileURLToPath(new URL("./fixtures/recordings/", import.meta.url));
 
-const fileRef = z.string().regex(/^(\.\.\/shared\/data\/kernels\/[\w.-]+|artifact:[\w./-]+)$/);
+// data:<key of test/fixtures/data-manifest.json> (a Debian kernel of the test data) or artifact:<path> (built)
+const fileRef = z.string().regex(/^(data:[\w.-]+|artifact:[\w./-]+)$/);
 const sha = z.string().regex(/^[0-9a-f]{64}$/);
 const CaseJson = z.object({
   id: z.string(),
@@ -133,6 +135,10 @@ describe("recordings: index and purgatory", () => {
   });
 });
 
+it("the recordings folder has cases (an empty list would check nothing)", () => {
+  expect(ids.length).toBeGreaterThan(0);
+});
+
 describe.each(ids)("recording %s", (id) => {
   const c = load(id);
 
@@ -146,6 +152,14 @@ describe.each(ids)("recording %s", (id) => {
       expect(c.loaded.kernel.head).toBe("kernel-head.bin");
       const head = readFileSync(`${DIR}${id}/kernel-head.bin`);
       expect(head.length).toBe(Math.min(65536, c.loaded.kernel.size));
+    }
+    // a data:<key> kernel is the manifest's file: the sha256 (and size) the recording saw
+    for (const k of [c.runningKernel, c.loaded.kernel]) {
+      if (!k.file.startsWith("data:")) continue;
+      const entry = dataManifest().files[k.file.slice("data:".length)];
+      expect(entry, k.file).toBeDefined();
+      expect(entry!.sha256, k.file).toBe(k.sha256);
+      if ("size" in k) expect(entry!.size, k.file).toBe(k.size);
     }
     expect(c.command[0]).toBe("kexec");
     expect(c.command.includes("-s")).toBe(c.syscall === "kexec_file_load");

@@ -6,7 +6,8 @@
  *
  * The current test file and test go to a state file per worker pid (see test/global-setup.ts), so a
  * worker that dies is named at the end of the run; each file's effect on its worker's peak RSS goes to
- * memory.tsv beside it.
+ * memory.tsv beside it; each worker's pid goes to `pids` (the teardown removes the temporary
+ * directories a worker of this run left, see test/global-setup.ts).
  */
 
 import { appendFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -29,6 +30,8 @@ if (stateDir !== undefined) {
     renameSync(tmp, stateFile);
   };
   record(null);
+  // every worker of the run, for the teardown's sweep of what a worker left in the temporary directory
+  appendFileSync(join(stateDir, "pids"), `${process.pid}\n`);
   const peakAtStart = process.resourceUsage().maxRSS;
   beforeEach((ctx) => {
     const names: string[] = [];

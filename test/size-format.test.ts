@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FORMAT_BYTES_SCRIPT, formatBytes } from "../src/report/format.js";
 import { runCli } from "./helpers/cli.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -178,7 +179,7 @@ describe("rendered outputs show sizes only as formatBytes prints them", () => {
 
   // Outputs no snapshot keeps: each command's text, as it prints it now.
   const dir = testTempDir("size-format");
-  const KERNEL = join(ROOT, "../shared/data/kernels/debian-6.1.0-50-cloud-arm64.Image");
+  const KERNEL = dataFile("debian-6.1.0-50-cloud-arm64.Image");
   const HOST = join(ROOT, "test/fixtures/recordings/arm64-virt-4g-crash-kexec_load");
   const commands: [string, string[]][] = [
     ["overhead", ["overhead", "--map", "block", "--size", "3G"]],

@@ -2,15 +2,15 @@
 # Build a small arm64 Linux from Debian's own linux-source-6.1 with CONFIG_KEXEC_FILE (Debian's arm64 6.1 kernel
 # lacks it), plus one EFI zboot image (vmlinuz.efi) per compression the 6.1 tree offers for zboot.
 #
-# Outputs (not in the repo): $OUT (default /work/artifacts/kernel-arm64)
+# Outputs (not in the repo): $OUT (default $WORK/kernel-arm64, WORK default ~/.cache/kexec-lab/artifacts)
 #   Image, vmlinuz-<comp>.efi for gzip lz4 lzma lzo xz zstd, config, manifest.json (size + sha256 of each file)
 # Needs (Debian): gcc-aarch64-linux-gnu make bc flex bison libssl-dev libelf-dev lz4 lzop zstd xz-utils
 # Usage: scripts/record/build-arm64-kernel.sh [--manifest-only]   (env: OUT, WORK, JOBS, LINUX_SOURCE_VERSION)
 set -euo pipefail
 start=$(date +%s)
-WORK=${WORK:-/work/artifacts}
+WORK=${WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/kexec-lab/artifacts}
 OUT=${OUT:-$WORK/kernel-arm64}
-CACHE=${CACHE:-$WORK/record-cache}
+CACHE=${CACHE:-${RECORD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kexec-lab/record}}
 JOBS=${JOBS:-2}
 VER=${LINUX_SOURCE_VERSION:-6.1.192-2}
 SRC=$WORK/linux-source-6.1

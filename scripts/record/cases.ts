@@ -10,7 +10,10 @@ export interface RecordCase {
   smp: number;
   /** extra -machine properties, e.g. "dtb-randomness=off" (QEMU 7.2: no kaslr-seed/rng-seed in the virt dtb) */
   machineOptions?: string;
-  /** running kernel: a path relative to the repo root, or artifact:<path under /work/artifacts> */
+  /**
+   * running kernel: data:<key of test/fixtures/data-manifest.json> (a Debian kernel the test-data fetcher
+   * provides), or artifact:<path under RECORD_ARTIFACTS> (a kernel built by scripts/record/build-arm64-kernel.sh)
+   */
   running: string;
   /** extra words on the running kernel's command line (crashkernel=...) */
   runningExtra: string;
@@ -31,8 +34,8 @@ export interface RecordCase {
   timeoutSec: number;
 }
 
-const X86 = "../shared/data/kernels/debian-6.1.0-56-cloud-amd64.bzImage";
-const ARM = "../shared/data/kernels/debian-6.1.0-50-cloud-arm64.Image";
+const X86 = "data:debian-6.1.0-56-cloud-amd64.bzImage";
+const ARM = "data:debian-6.1.0-50-cloud-arm64.Image";
 const ARM_CUSTOM = "artifact:kernel-arm64/Image";
 const ZBOOT = "artifact:kernel-arm64/vmlinuz-gzip.efi";
 

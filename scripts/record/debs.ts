@@ -5,12 +5,24 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
+import {
+  type DebArch,
+  debianArchiveUris,
+  privateAptDownload,
+  privateAptOptions,
+  privateAptUpdate,
+  privateListsPresent,
+} from "../../test/helpers/debian-apt.js";
 
 export type Suite = "bookworm" | "trixie";
-export type DebArch = "amd64" | "arm64";
+export type { DebArch };
 
-export const CACHE = process.env.RECORD_CACHE ?? "/work/artifacts/record-cache";
+/** Downloaded packages and unpacked roots: RECORD_CACHE, else the user's cache (~/.cache/kexec-lab/record). */
+export const CACHE =
+  process.env.RECORD_CACHE ??
+  join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kexec-lab", "record");
 
 /** The libraries Debian's kexec-tools links in both suites, the Xen ones included (libxenctrl's closure). */
 const KEXEC_LIBS = [
@@ -43,63 +55,16 @@ const PACKAGES: Record<Suite, string[]> = {
 };
 
 /**
- * apt options for trixie: a private sources list, lists and cache under CACHE/apt-trixie, so the host's own apt
- * configuration (bookworm) is never changed, not even for a moment. Same Debian host as the configured one.
+ * apt options for a suite: a private sources list, lists and cache under CACHE/apt-<suite>
+ * (test/helpers/debian-apt.ts), amd64 and arm64 both, so the host's own apt configuration is never changed,
+ * not even for a moment, whatever the host's suite and architectures. Same Debian mirror as the host's.
  */
-/**
- * The Debian archive URI the host's apt already uses (the first "URIs:" of a deb822 .sources file, or the
- * first "deb URI suite" line), so the private trixie list points at the same mirror as the host.
- */
-function configuredDebianUri(): string {
-  const files = ["/etc/apt/sources.list"];
-  const dir = "/etc/apt/sources.list.d";
-  if (existsSync(dir)) for (const f of readdirSync(dir).sort()) files.push(join(dir, f));
-  for (const f of files) {
-    if (!existsSync(f)) continue;
-    const text = readFileSync(f, "utf8");
-    const deb822 = /^URIs:\s*(\S+)/m.exec(text);
-    if (deb822 && !/security/.test(deb822[1]!)) return deb822[1]!;
-    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/m.exec(text);
-    if (oneLine && !/security/.test(oneLine[1]!)) return oneLine[1]!;
-  }
-  throw new Error("no Debian archive URI in the host's apt sources (/etc/apt/sources.list*)");
-}
-
-function trixieAptOptions(): string[] {
-  const t = join(CACHE, "apt-trixie");
-  const parts = join(t, "etc", "sources.list.d");
-  mkdirSync(parts, { recursive: true });
-  mkdirSync(join(t, "lists", "partial"), { recursive: true });
-  mkdirSync(join(t, "cache", "archives", "partial"), { recursive: true });
-  writeFileSync(join(t, "etc", "sources.list"), "");
-  writeFileSync(
-    join(parts, "trixie.sources"),
-    [
-      "Types: deb",
-      `URIs: ${configuredDebianUri()}`,
-      "Suites: trixie",
-      "Components: main",
-      "Architectures: amd64 arm64",
-      "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
-      "",
-    ].join("\n"),
+function suiteAptOptions(suite: Suite): string[] {
+  return privateAptOptions(
+    join(CACHE, `apt-${suite}`),
+    [{ uri: debianArchiveUris().debian, suites: [suite] }],
+    ["amd64", "arm64"],
   );
-  return [
-    "-o",
-    `Dir::Etc::sourcelist=${join(t, "etc", "sources.list")}`,
-    "-o",
-    `Dir::Etc::sourceparts=${parts}`,
-    "-o",
-    `Dir::State::Lists=${join(t, "lists")}`,
-    "-o",
-    `Dir::Cache=${join(t, "cache")}`,
-    "-o",
-    "Dir::State::status=/dev/null",
-    "-o",
-    "APT::Architectures::=amd64",
-    "-o",
-    "APT::Architectures::=arm64",
-  ];
 }
 
 function debsDir(suite: Suite): string {
@@ -121,17 +86,13 @@ export function ensureDebs(suite: Suite, arch: DebArch): Map<string, string> {
   mkdirSync(dir, { recursive: true });
   const missing = PACKAGES[suite].filter((p) => !findDeb(suite, p, arch));
   if (missing.length) {
-    let opts: string[] = [];
-    if (suite === "trixie") {
-      opts = trixieAptOptions();
-      if (readdirSync(join(CACHE, "apt-trixie", "lists")).length <= 1) {
-        execFileSync("apt-get", [...opts, "update", "-qq"], { stdio: "inherit" });
-      }
-    }
-    execFileSync("apt-get", [...opts, "download", ...missing.map((p) => `${p}:${arch}`)], {
-      cwd: dir,
-      stdio: ["ignore", "inherit", "inherit"],
-    });
+    const opts = suiteAptOptions(suite);
+    if (!privateListsPresent(join(CACHE, `apt-${suite}`))) privateAptUpdate(opts);
+    privateAptDownload(
+      opts,
+      missing.map((p) => `${p}:${arch}`),
+      dir,
+    );
   }
   const out = new Map<string, string>();
   for (const p of PACKAGES[suite]) {

@@ -3,15 +3,19 @@
  *
  * Boots real kernels under QEMU (TCG) with a busybox initramfs, runs Debian's real kexec-tools in the guest and
  * writes what the guest printed into test/fixtures/recordings/<case-id>/ (format: that folder's README.md).
- * Outside CI: it needs QEMU, network access to the host's configured Debian archive (apt-get download, cached under
- * /work/artifacts/record-cache) and, for the custom arm64 cases, scripts/record/build-arm64-kernel.sh's output.
+ * Outside CI: it needs QEMU, network access to the host's configured Debian archive (apt-get download through a
+ * private apt, cached under RECORD_CACHE, default ~/.cache/kexec-lab/record), the Debian kernels of the test data
+ * (data:<key>, fetched by test/helpers/data.ts) and, for the custom arm64 cases, scripts/record/build-arm64-kernel.sh's
+ * output (RECORD_ARTIFACTS, default ~/.cache/kexec-lab/artifacts, the script's own default).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { dataRef, ensureData } from "../../test/helpers/data.js";
 import { CASES, type RecordCase } from "./cases.js";
 import { writeNewc } from "./cpio.js";
 import {
@@ -29,7 +33,10 @@ import { writePurgatoryFacts } from "./purgatory.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const OUT = join(REPO, "test", "fixtures", "recordings");
-const ARTIFACTS = process.env.RECORD_ARTIFACTS ?? "/work/artifacts";
+/** Built kernels (artifact:<path>): RECORD_ARTIFACTS, else ~/.cache/kexec-lab/artifacts (build-arm64-kernel.sh's default). */
+const ARTIFACTS =
+  process.env.RECORD_ARTIFACTS ??
+  join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kexec-lab", "artifacts");
 const LOGS = join(ARTIFACTS, "record-logs");
 
 const APPEND_LOADED: Record<RecordCase["arch"], string> = {
@@ -37,8 +44,10 @@ const APPEND_LOADED: Record<RecordCase["arch"], string> = {
   arm64: "console=ttyAMA0 reset_devices kexec_lab=loaded",
 };
 
+/** A kernel reference of cases.ts: artifact:<path under ARTIFACTS> or data:<key of test/fixtures/data-manifest.json>. */
 function hostPath(ref: string): string {
-  return ref.startsWith("artifact:") ? join(ARTIFACTS, ref.slice("artifact:".length)) : resolve(REPO, ref);
+  if (ref.startsWith("artifact:")) return join(ARTIFACTS, ref.slice("artifact:".length));
+  return dataRef(ref);
 }
 
 function sha256(data: Uint8Array): string {
@@ -296,6 +305,12 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync(OUT, { recursive: true });
+  // the Debian kernels the cases boot and load (data:<key>): from the test-data cache, fetched when missing
+  await ensureData({
+    keys: [...new Set(CASES.flatMap((c) => [c.running, c.loaded]))]
+      .filter((r) => r.startsWith("data:"))
+      .map((r) => r.slice("data:".length)),
+  });
   const selected = CASES.filter((c) => !only || only.split(",").some((o) => c.id.includes(o)));
   if (!only || only === "purgatory") {
     const facts = [];

@@ -34,7 +34,7 @@ export interface FuzzTarget {
   name: string;
   /** What is under test, one line. */
   description: string;
-  /** Seed inputs: real files from ../shared/data and small generated ones. Called once per run. */
+  /** Seed inputs: real files (the test data, test/helpers/data.ts) and small generated ones. Called once per run. */
   seeds: () => FuzzSeed[];
   /** "json" targets also get structural JSON mutations. Default "bytes". */
   kind?: "bytes" | "json";

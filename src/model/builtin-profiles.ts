@@ -166,7 +166,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
     arch: "arm64",
     sources: [
       "lineBytes 64, caches[0] (32 KiB, 2-way), caches[1] (up to 2 MiB, 16-way): Arm Cortex-A72 MPCore Technical Reference Manual, L1 and L2 memory system chapters",
-      "caches[0] 2 ways and caches[1] 16 ways, 64-byte lines: cross-checked against ../shared/data/dtb/juno.dtb (Cortex-A72 cpu nodes: d-cache-size 0x8000 with 256 sets; the A72 cluster's l2-cache0: 2 MiB, 2048 sets)",
+      "caches[0] 2 ways and caches[1] 16 ways, 64-byte lines: cross-checked against arm/juno.dtb of Debian's linux-image-6.1.0-50-cloud-arm64 6.1.176-1 (Cortex-A72 cpu nodes: d-cache-size 0x8000 with 256 sets; the A72 cluster's l2-cache0: 2 MiB, 2048 sets)",
       "caches[1].bytes 1 MiB, cpu.ghz 1.8: Rockchip RK3399 datasheet (A72 cluster); the Raspberry Pi 4 BCM2711 also has 1 MiB of L2",
       "caches[*].latencyCycles: estimates from published latency measurements of A72 boards",
       "dram.latencyNs 130, dram.bandwidthGBps 4.5 (single core), dram.outstandingMisses 6: estimates from published single-core STREAM and latency measurements",
@@ -396,7 +396,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
     arch: "arm64",
     sources: [
       "caches[2] (32 MiB shared last-level cache), cpu.ghz 2.5 (2.4-2.8 GHz nominal range): Electronic Design, 'Cavium ThunderX2 54-core SoC' (2017); core description: AnandTech, 'Assessing Cavium's ThunderX2' (2018)",
-      "caches[0] (32 KiB, 8-way), caches[1] (256 KiB, 8-way), caches[2] (1 MiB per core, shared): WikiChip, 'Vulcan - Microarchitectures - Cavium' (memory hierarchy; ../shared/data/dtb/thunder2-99xx.dtb has no cache nodes)",
+      "caches[0] (32 KiB, 8-way), caches[1] (256 KiB, 8-way), caches[2] (1 MiB per core, shared): WikiChip, 'Vulcan - Microarchitectures - Cavium' (memory hierarchy; cavium/thunder2-99xx.dtb of Debian's linux-image-6.1.0-50-cloud-arm64 6.1.176-1 has no cache nodes)",
       "caches[*].latencyCycles, caches[2].ways: estimates",
       "dram.latencyNs 115, dram.bandwidthGBps 12 (single core), dram.outstandingMisses 10: estimates; no published single-core ThunderX2 latency or copy bandwidth was found (AnandTech 2018 gives whole-system STREAM only, about 120 GB/s per socket; WikiChip gives 8 channels of DDR4-2666 per socket)",
       "prefetcher, cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles: estimates",

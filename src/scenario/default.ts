@@ -3,7 +3,7 @@
  *
  * arm64: QEMU's virt machine with 4 GiB of RAM at 0x40000000 and a 4K granule, 48-bit VA; the running
  * kernel's image and firmware reservations as a Debian 6.1 kernel reports them in /proc/iomem on that
- * machine (../shared/data/iomem/arm64-qemu-virt-4g.txt). The new kernel is 28 MiB, the initrd 64 MiB,
+ * machine (test/fixtures/data/arm64-qemu-virt-4g.txt). The new kernel is 28 MiB, the initrd 64 MiB,
  * the DTB 64 KiB.
  *
  * x86_64: a 4 GiB PC (RAM below the 3 GiB PCI hole and 1 GiB above 4 GiB), a bzImage with the same

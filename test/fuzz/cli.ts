@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { installSignalHandlers } from "../../src/cli/signals.js";
 import { describeFailure, makeCase, runCase } from "../../src/fuzz/harness.js";
+import { ensureData } from "../helpers/data.js";
 import { TARGETS, target } from "./targets.js";
 import type { WorkerJob, WorkerMessage } from "./worker.js";
 
@@ -241,6 +242,8 @@ async function mainFuzz(): Promise<number> {
   // SIGINT/SIGTERM: exit 130/143 with one line, no worker, no scratch directory left (src/cli/signals.ts).
   installSignalHandlers();
   const args = parseArgs(process.argv.slice(2));
+  // the real files the seeds read (test/helpers/data.ts): from the data cache, fetched when missing
+  await ensureData();
   if (args.replay !== null) {
     await replay(args);
     return 0;

@@ -1,7 +1,7 @@
 /**
  * The fuzz targets: one table entry per parser or command (name, seeds, function under test).
- * Seeds are the real files in ../shared/data (read in place, never copied) plus small generated
- * inputs. Used by test/fuzz/fuzz.test.ts (the CI budget) and scripts/fuzz.ts (`npm run fuzz`).
+ * Seeds are the real files of the test data (test/helpers/data.ts: committed or in the data cache, read
+ * in place, never copied) plus small generated inputs. Used by test/fuzz/fuzz.test.ts (the CI budget) and scripts/fuzz.ts (`npm run fuzz`).
  *
  * A target's `run` must return, or throw a KexecLabError; anything else is a crash. CLI targets also
  * fail the case when the exit code is not 0, 1 or 2, or when the CLI reports an internal error.
@@ -45,16 +45,16 @@ import { parseJson, parseLoadRequest } from "../../src/scenario/validate-input.j
 import { peCertificateTable } from "../../src/signature/pe-hash.js";
 import { type TrustedCert, trustedCertsFromFile, verifyKernelSignature } from "../../src/signature/verify.js";
 import { fakeIo, runCli } from "../helpers/cli.js";
+import { dataFile } from "../helpers/data.js";
 
-/** ../shared/data, relative to the repository root. */
-export const DATA_DIR = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
-
-/** A real input file, read once; missing files are skipped (the data set is read-only and external). */
-function realFile(rel: string, maxBytes?: number): FuzzSeed[] {
-  const path = join(DATA_DIR, rel);
-  if (!existsSync(path)) return [];
+/**
+ * A real input file of the test data (a key of test/fixtures/data-manifest.json); a missing file throws
+ * (test/helpers/data.ts: vitest's globalSetup and `npm run fuzz` fetch them first).
+ */
+function realFile(key: string, maxBytes?: number): FuzzSeed[] {
+  const path = dataFile(key);
   const bytes = new Uint8Array(readFileSync(path));
-  return [{ name: rel, bytes: maxBytes !== undefined ? bytes.subarray(0, maxBytes) : bytes }];
+  return [{ name: key, bytes: maxBytes !== undefined ? bytes.subarray(0, maxBytes) : bytes }];
 }
 
 const enc = new TextEncoder();
@@ -274,12 +274,10 @@ function elfSeeds(): FuzzSeed[] {
   ];
 }
 
-const DTBS = ["qemu-virt-4g", "juno", "apm-mustang", "fvp-base-revc", "thunder2-99xx"].map(
-  (n) => `dtb/${n}.dtb`,
-);
-const IOMEMS = ["iomem/arm64-qemu-virt-4g.txt", "iomem/x86_64-cloud-vm.txt"];
-const ARM64_IMAGE = "kernels/debian-6.1.0-50-cloud-arm64.Image";
-const BZIMAGE = "kernels/debian-6.1.0-56-cloud-amd64.bzImage";
+const DTBS = ["qemu-virt-4g", "juno", "apm-mustang", "fvp-base-revc", "thunder2-99xx"].map((n) => `${n}.dtb`);
+const IOMEMS = ["arm64-qemu-virt-4g.txt", "x86_64-cloud-vm.txt"];
+const ARM64_IMAGE = "debian-6.1.0-50-cloud-arm64.Image";
+const BZIMAGE = "debian-6.1.0-56-cloud-amd64.bzImage";
 
 const dtbSeeds = () => DTBS.flatMap((f) => realFile(f));
 const iomemSeeds = () => IOMEMS.flatMap((f) => realFile(f));
@@ -426,10 +424,10 @@ let planFixed: {
 function planFixedInputs() {
   planFixed ??= {
     image: smallArm64Image(),
-    bz: realFile(BZIMAGE)[0]?.bytes ?? new Uint8Array(0),
-    dtb: realFile("dtb/qemu-virt-4g.dtb")[0]?.bytes ?? new Uint8Array(0),
-    iomemArm: dec.decode(realFile("iomem/arm64-qemu-virt-4g.txt")[0]?.bytes ?? new Uint8Array(0)),
-    iomemX86: dec.decode(realFile("iomem/x86_64-cloud-vm.txt")[0]?.bytes ?? new Uint8Array(0)),
+    bz: realFile(BZIMAGE)[0]!.bytes,
+    dtb: realFile("qemu-virt-4g.dtb")[0]!.bytes,
+    iomemArm: dec.decode(realFile("arm64-qemu-virt-4g.txt")[0]!.bytes),
+    iomemX86: dec.decode(realFile("x86_64-cloud-vm.txt")[0]!.bytes),
   };
   return planFixed;
 }
@@ -500,7 +498,7 @@ function cliFixedFiles() {
   if (cliFixed === null) {
     const image = join(scratchDir(), "fixed-Image");
     writeFileSync(image, smallArm64Image());
-    cliFixed = { image, dtb: join(DATA_DIR, "dtb/qemu-virt-4g.dtb") };
+    cliFixed = { image, dtb: dataFile("qemu-virt-4g.dtb") };
   }
   return cliFixed;
 }

@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeLayers, unwrapKernel } from "../../src/formats/unwrap.js";
 import type { PlanInput } from "../../src/loader/plan.js";
+import { dataRef } from "./data.js";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 export const RECORDINGS = join(REPO, "test/fixtures/recordings");
@@ -93,7 +94,10 @@ export function kexecFileSegments(dmesg: string): RecordedSegment[] | undefined 
   return out.length ? out : undefined;
 }
 
-/** The kernel file: from ../shared/data, or rebuilt from kernel-head.bin padded to its size. */
+/**
+ * The kernel file: a data file (`data:<key>`, test/helpers/data.ts), or rebuilt from kernel-head.bin
+ * padded to its size (`artifact:<path>`).
+ */
 function kernelBytes(c: RecordedCase): Uint8Array {
   const k = c.json.loaded.kernel;
   if (k.file.startsWith("artifact:")) {
@@ -102,12 +106,12 @@ function kernelBytes(c: RecordedCase): Uint8Array {
     out.set(head.subarray(0, Math.min(head.length, k.size)));
     return out;
   }
-  return new Uint8Array(readFileSync(join(REPO, k.file)));
+  return new Uint8Array(readFileSync(dataRef(k.file)));
 }
 
 /**
- * A path to the recorded case's kernel (case.json `loaded.kernel`): the file itself under the repo
- * (../shared/data); for a built artifact, the whole file when it is a zboot fixture with the recorded
+ * A path to the recorded case's kernel (case.json `loaded.kernel`): the data file for `data:<key>`
+ * (test/helpers/data.ts); for a built artifact, the whole file when it is a zboot fixture with the recorded
  * sha256 (test/fixtures/zboot), else its kernel-head.bin padded to its size written to `tmp`.
  */
 export function recordedKernelPath(
@@ -115,7 +119,7 @@ export function recordedKernelPath(
   kernel: { file: string; size: number; head?: string; sha256?: string },
   tmp: string,
 ): string {
-  if (!kernel.file.startsWith("artifact:")) return join(REPO, kernel.file);
+  if (!kernel.file.startsWith("artifact:")) return dataRef(kernel.file);
   const fixture = join(ZBOOT_FIXTURES, basename(kernel.file));
   if (
     kernel.sha256 !== undefined &&
@@ -144,7 +148,7 @@ export function recordedPlanInput(c: RecordedCase): PlanInput {
   const input: PlanInput = {
     arch: j.arch,
     kernel: kernelBytes(c),
-    kernelName: j.loaded.kernel.file,
+    kernelName: j.loaded.kernel.file.replace(/^data:/, ""),
     loader: cmd.includes("-s") ? "kexec-file" : cmd.includes("-c") ? "kexec-tools" : "auto",
     kexecToolsVersion: j.kexecTools.version,
     append: j.loaded.append,

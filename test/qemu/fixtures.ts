@@ -5,8 +5,6 @@
  */
 
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { QEMU_VIRT_DTB_RESERVE, QEMU_VIRT_RAM_BASE } from "../../src/emit/arm64.js";
 import { QEMU_PC_LOW_RESERVE_END, QEMU_PC_TOP_RESERVE } from "../../src/emit/x86.js";
 import type { Arch } from "../../src/kimage/constants.js";
@@ -17,14 +15,13 @@ import type { FreePagePolicy } from "../../src/machine/freepages.js";
 import { Machine } from "../../src/machine/machine.js";
 import { MemoryMap } from "../../src/machine/memmap.js";
 import type { PageSize } from "../../src/machine/physmem.js";
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-export const SHARED_DATA = resolve(HERE, "../../../shared/data");
+import { dataFile } from "../helpers/data.js";
 
 const MiB = 1024 * 1024;
 
-export function readShared(rel: string, max?: number): Uint8Array {
-  const all = new Uint8Array(readFileSync(resolve(SHARED_DATA, rel)));
+/** A data file (test/helpers/data.ts key), or its first `max` bytes. */
+export function readData(key: string, max?: number): Uint8Array {
+  const all = new Uint8Array(readFileSync(dataFile(key)));
   return max === undefined ? all : all.subarray(0, max);
 }
 
@@ -74,10 +71,10 @@ export function pcMachine(ramMiB: number, freePages: FreePagePolicy): Machine {
 export function smallSegments(arch: Arch, base: number, seed: number): Segment[] {
   const kernel =
     arch === "arm64"
-      ? readShared("kernels/debian-6.1.0-50-cloud-arm64.Image", 3 * MiB)
-      : readShared("kernels/debian-6.1.0-56-cloud-amd64.bzImage", 3 * MiB);
+      ? readData("debian-6.1.0-50-cloud-arm64.Image", 3 * MiB)
+      : readData("debian-6.1.0-56-cloud-amd64.bzImage", 3 * MiB);
   const initrd = seededBytes(MiB + 12345, seed);
-  const dtb = readShared("dtb/qemu-virt-4g.dtb", 64 * 1024);
+  const dtb = readData("qemu-virt-4g.dtb", 64 * 1024);
   return [
     { mem: base, memsz: 4 * MiB, content: { kind: "bytes", data: kernel }, label: "kernel" },
     { mem: base + 4 * MiB, memsz: 2 * MiB, content: { kind: "bytes", data: initrd }, label: "initrd" },
