@@ -18,14 +18,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePe } from "../src/formats/pe.js";
 import { commandExists, execFileSyncOwned } from "../src/node/child.js";
 import { type KeyringName, trustedCertsFromFile, verifyKernelSignature } from "../src/signature/verify.js";
-import { DATA_DIR } from "./fuzz/targets.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 const TOOLS = ["sbsign", "openssl"].every((t) => commandExists(t)) && existsSync(STUB);
-/** The real inputs (test/fuzz/targets.ts DATA_DIR; KEXEC_LAB_DATA overrides it for a worktree elsewhere). */
-const KERNEL = join(process.env.KEXEC_LAB_DATA ?? DATA_DIR, "kernels/debian-6.1.0-56-cloud-amd64.bzImage");
+/** The real input, from the pinned test data (test/helpers/data.ts). */
+const KERNEL = dataFile("debian-6.1.0-56-cloud-amd64.bzImage");
 const DEBIAN_CA = fileURLToPath(new URL("./fixtures/signature/debian-secure-boot-ca.pem", import.meta.url));
 const dir = testTempDir("browser-signature");
 const f = {

@@ -20,17 +20,16 @@ import { parsePe } from "../src/formats/pe.js";
 import { commandExists, execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { authenticodeRanges, peCertificateTable } from "../src/signature/pe-hash.js";
 import { authenticodeDigest, trustedCertsFromFile, verifyKernelSignature } from "../src/signature/verify.js";
-import { DATA_DIR } from "./fuzz/targets.js";
+import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 const TOOLS = ["sbverify", "sbsign", "sbattach", "pesign", "openssl"].every((t) => commandExists(t));
 const CAN_UKI = TOOLS && existsSync(STUB) && commandExists("objcopy");
-/** The real inputs (test/fuzz/targets.ts DATA_DIR; KEXEC_LAB_DATA overrides it for a worktree elsewhere). */
-const DATA = process.env.KEXEC_LAB_DATA ?? DATA_DIR;
+/** The real inputs, from the pinned test data (test/helpers/data.ts). */
 const KERNELS = {
-  arm64: join(DATA, "kernels/debian-6.1.0-50-cloud-arm64.Image"),
-  x86_64: join(DATA, "kernels/debian-6.1.0-56-cloud-amd64.bzImage"),
+  arm64: dataFile("debian-6.1.0-50-cloud-arm64.Image"),
+  x86_64: dataFile("debian-6.1.0-56-cloud-amd64.bzImage"),
 };
 const DEBIAN_CA = fileURLToPath(new URL("./fixtures/signature/debian-secure-boot-ca.pem", import.meta.url));
 const dir = testTempDir("signature");
