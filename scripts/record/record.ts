@@ -17,6 +17,7 @@ import { writeNewc } from "./cpio.js";
 import {
   CACHE,
   type DebArch,
+  debKernel,
   debVersion,
   ensureDebs,
   interpreter,
@@ -37,7 +38,52 @@ const APPEND_LOADED: Record<RecordCase["arch"], string> = {
   arm64: "console=ttyAMA0 reset_devices kexec_lab=loaded",
 };
 
+/**
+ * `testkey:<ref>`: the kernel of <ref> with its signatures removed and signed again (sbsign) by a throwaway
+ * key made once under CACHE/testkey: a PE signature that no keyring of the guest trusts.
+ */
+function testkeySigned(ref: string): string {
+  const inner = hostPath(ref.slice("testkey:".length));
+  const dir = join(CACHE, "testkey");
+  mkdirSync(dir, { recursive: true });
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  if (!existsSync(cert)) {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-new",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=kexec-lab recording test key/",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
+  }
+  const out = join(dir, `${createHash("sha256").update(inner).digest("hex").slice(0, 12)}.signed`);
+  if (!existsSync(out)) {
+    const bare = `${out}.bare`;
+    writeFileSync(bare, readFileSync(inner));
+    execFileSync("sbattach", ["--remove", bare]);
+    execFileSync("sbsign", ["--key", key, "--cert", cert, "--output", out, bare]);
+    rmSync(bare);
+  }
+  return out;
+}
+
 function hostPath(ref: string): string {
+  if (ref.startsWith("testkey:")) return testkeySigned(ref);
+  if (ref.startsWith("deb:")) return debKernel(ref);
   return ref.startsWith("artifact:") ? join(ARTIFACTS, ref.slice("artifact:".length)) : resolve(REPO, ref);
 }
 
@@ -130,6 +176,7 @@ const FILES: Record<string, string> = {
   kexec_crash_size: "kexec_crash_size.txt",
   uname: "uname.txt",
   "kexec-version": "kexec-version.txt",
+  setup: "setup.txt",
   dyndbg: "dyndbg.txt",
 };
 
@@ -161,6 +208,8 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     args,
     crash: c.crash,
     confirm: true,
+    setup: c.setup ?? [],
+    ...(c.wrap ? { wrap: c.wrap } : {}),
     collect: join(REPO, "bin", "kexec-lab-collect"),
   };
   mkdirSync(join(CACHE, "initramfs"), { recursive: true });
@@ -170,7 +219,14 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const started = new Date();
   console.log(`  ${c.id}: ${q.binary} ${q.args.join(" ")}`);
   mkdirSync(LOGS, { recursive: true });
-  const r = await boot(q.binary, q.args, c.timeoutSec, c.crash, join(LOGS, `${c.id}.console.log`));
+  const r = await boot(
+    q.binary,
+    q.args,
+    c.timeoutSec,
+    c.crash,
+    join(LOGS, `${c.id}.console.log`),
+    c.secondBootSec ?? 8,
+  );
   writeFileSync(join(LOGS, `${c.id}.console.txt`), r.console);
   const rec = records(r.console);
   if (!rec.has("exit-code")) {
@@ -186,6 +242,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     const v = rec.get(name);
     if (v !== undefined) writeFileSync(join(dir, file), v);
   }
+  if (r.secondBoot !== "") writeFileSync(join(dir, "second-boot.txt"), r.secondBoot);
   const fdt = rec.get("fdt.gz.b64");
   if (fdt !== undefined)
     writeFileSync(join(dir, "fdt.dtb"), gunzipSync(Buffer.from(fdt.replace(/\s+/g, ""), "base64")));
@@ -206,7 +263,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     size: kernelBytes.length,
     sha256: sha256(kernelBytes),
   };
-  if (c.loaded.startsWith("artifact:")) {
+  if (/^(artifact|deb|testkey):/.test(c.loaded)) {
     writeFileSync(join(dir, "kernel-head.bin"), kernelBytes.subarray(0, 65536));
     loadedKernel.head = "kernel-head.bin";
   }
@@ -241,6 +298,9 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     command: ["kexec", ...args],
     syscall: c.syscall,
     crash: c.crash,
+    ...(c.firstKernel ? { firstKernel: c.firstKernel } : {}),
+    ...(c.setup ? { setup: c.setup } : {}),
+    ...(c.wrap ? { wrap: c.wrap } : {}),
     loaded: {
       kernel: loadedKernel,
       initrd: c.initrd ? { size: initrd.length, sha256: sha256(initrd) } : null,
