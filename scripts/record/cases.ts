@@ -38,6 +38,8 @@ export interface RecordCase {
   secondBootSec?: number;
   /** a command the load runs under, e.g. `unshare -Ur` (a user namespace: root in it, no CAP_SYS_BOOT in the initial one) */
   wrap?: string;
+  /** pass -c (kexec_load) or -s (kexec_file_load) explicitly: kexec-tools 2.0.27+ otherwise tries kexec_file_load first (-a) */
+  explicitSyscall?: boolean;
   /** the first kernel's Debian version, for the case list (e.g. "6.12", "7.3") */
   firstKernel?: string;
 }
@@ -302,6 +304,7 @@ function debian(n: NewCase): RecordCase {
     about: n.about,
     timeoutSec: 600,
     firstKernel: n.version,
+    explicitSyscall: true,
     ...(n.setup ? { setup: n.setup } : {}),
     ...(n.secondBootSec ? { secondBootSec: n.secondBootSec } : {}),
     ...(n.wrap ? { wrap: n.wrap } : {}),

@@ -195,6 +195,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const append = APPEND_LOADED[c.arch];
   const args = [c.crash ? "-p" : "-l"];
   if (c.syscall === "kexec_file_load") args.unshift("-s");
+  else if (c.explicitSyscall) args.unshift("-c");
   if (c.debug !== false) args.unshift("-d");
   args.push("/k/kernel");
   if (c.initrd) args.push("--initrd=/k/initrd");
