@@ -151,7 +151,10 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
         notes.push("KEXEC_FILE_NO_CMA (--no-cma): the kernel does not try CMA");
       } else if (crashRegion) {
         notes.push("crash loads never use CMA (kexec_alloc_contig returns -EPERM for KEXEC_TYPE_CRASH)");
-      } else if (!opts.khoScratch) opts.cma = input.cma;
+      } else if (!opts.khoScratch) {
+        opts.cma = input.cma;
+        if (input.cmaUsed) opts.cmaUsed = input.cmaUsed;
+      }
     }
     placer = kernelPlacer((topDown) => {
       if (crashRegion) {

@@ -133,6 +133,13 @@ export interface PlanInput {
   khoScratch?: Range[];
   /** The default CMA area [start, end) (kernel 6.17+ places kexec_file_load buffers there first). */
   cma?: Range;
+  /**
+   * Bytes of the CMA area already taken when kexec loads (boot-time cma_alloc users such as the DMA atomic
+   * pools), as a run at the area's base: cma_alloc is first-fit from the base, so with nothing released
+   * the taken pages are a prefix. Where the kernel has CMA_SYSFS this is (alloc_pages_success -
+   * release_pages_success) pages of /sys/kernel/mm/cma/NAME; the exact bitmap needs CMA_DEBUGFS.
+   */
+  cmaUsed?: number;
   /** KEXEC_FILE_NO_CMA (0x10): kexec_file_load does not use CMA. */
   noCma?: boolean;
   /** The running kernel has kexec_file_load (CONFIG_KEXEC_FILE; default true). Without it: ENOSYS. */
