@@ -191,6 +191,7 @@ export function recordedPlanInput(c: RecordedCase): PlanInput {
   if (j.arch === "arm64" && /debian-6\.1/.test(j.runningKernel.file)) input.kexecFileSyscall = false;
   const config = recordedKernelConfig(c);
   if (config !== undefined) input.kernelConfig = config;
+  Object.assign(input, recordedCma(dmesg, c.text("cma.txt")));
   return input;
 }
 
@@ -204,6 +205,24 @@ export function recordedKernelConfig(c: RecordedCase): KernelConfig | undefined 
   if (name === undefined) return undefined;
   const file = join(REPO, "test/fixtures/kernel-configs", `${name}.config`);
   return parseKernelConfig(readFileSync(file, "utf8"), file);
+}
+
+/**
+ * The default CMA area as the recorded kernel had it at load time: base and size from dmesg's "cma:
+ * Reserved N MiB at 0x..." (mm/cma.c), the pages cma_alloc had handed out from /sys/kernel/mm/cma/NAME's
+ * alloc_pages_success - release_pages_success (cma.txt; Debian has CMA_SYSFS but no CMA_DEBUGFS, so the
+ * bitmap itself is not there and the taken pages are modelled as a prefix: PlanInput.cmaUsed).
+ */
+export function recordedCma(dmesg: string, cmaText: string | undefined): Pick<PlanInput, "cma" | "cmaUsed"> {
+  const r = /cma: Reserved (\d+) MiB at 0x([0-9a-f]+)/.exec(dmesg);
+  if (!r) return {};
+  const start = Number.parseInt(r[2]!, 16);
+  const out: Pick<PlanInput, "cma" | "cmaUsed"> = { cma: { start, end: start + Number(r[1]) * 1024 * 1024 } };
+  const count = (name: string) =>
+    Number(new RegExp(`/sys/kernel/mm/cma/[^/]+/${name}: (\\d+)`).exec(cmaText ?? "")?.[1] ?? Number.NaN);
+  const used = count("alloc_pages_success") - count("release_pages_success");
+  if (used > 0) out.cmaUsed = used * 4096;
+  return out;
 }
 
 /** Where the kernel build's zboot images live (test/fixtures/zboot, the files the recordings loaded). */
