@@ -32,6 +32,26 @@ export interface RecordCase {
   /** what the case is for, one line (docs/recording.md lists these) */
   about: string;
   timeoutSec: number;
+  /**
+   * Shell lines /init runs before the collection script and the load (sysctls, an IMA policy): the state a
+   * gate reads, set as a user would set it.
+   */
+  setup?: string[];
+  /** seconds to keep reading the console after the loaded kernel's banner (default 8), e.g. to see initramfs unpacking */
+  secondBootSec?: number;
+  /** bytes of the pattern file in the loaded initrd (default 60,000) */
+  initrdSize?: number;
+  /** a command the load runs under, e.g. `unshare -Ur` (a user namespace: root in it, no CAP_SYS_BOOT in the initial one) */
+  wrap?: string;
+  /** pass -c (kexec_load) or -s (kexec_file_load) explicitly: kexec-tools 2.0.27+ otherwise tries kexec_file_load first (-a) */
+  explicitSyscall?: boolean;
+  /**
+   * The running kernel's build config (a deb: ref like `running`): /init puts it at /boot/config-$(uname -r), where
+   * a Debian system has it, so the collection script reads the kernel's CONFIG_KEXEC* / CRASH_* items as on a real host.
+   */
+  runningConfig?: string;
+  /** the first kernel's Debian version, for the case list (e.g. "6.12", "7.3") */
+  firstKernel?: string;
 }
 
 const X86 = "data:debian-6.1.0-56-cloud-amd64.bzImage";
@@ -233,3 +253,434 @@ export const CASES: RecordCase[] = [
       "kexec-tools 2.0.29 (trixie) kexec -s -l without -d (with -d it sends KEXEC_FILE_DEBUG, which 6.1 rejects)",
   },
 ];
+
+/** Debian's own kernels newer than 6.1, straight from the archive (scripts/record/debs.ts debKernel). */
+export const DEBIAN_KERNELS = {
+  "6.12": {
+    x86_64: "deb:linux-image-6.12.118+deb13-cloud-amd64=6.12.118-1:boot/vmlinuz-6.12.118+deb13-cloud-amd64",
+    x86_64Unsigned:
+      "deb:linux-image-6.12.118+deb13-cloud-amd64-unsigned=6.12.118-1:boot/vmlinuz-6.12.118+deb13-cloud-amd64",
+    arm64: "deb:linux-image-6.12.118+deb13-cloud-arm64=6.12.118-1:boot/vmlinuz-6.12.118+deb13-cloud-arm64",
+    x86_64Config:
+      "deb:linux-image-6.12.118+deb13-cloud-amd64=6.12.118-1:boot/config-6.12.118+deb13-cloud-amd64",
+    arm64Config:
+      "deb:linux-image-6.12.118+deb13-cloud-arm64=6.12.118-1:boot/config-6.12.118+deb13-cloud-arm64",
+  },
+  "7.3": {
+    x86_64:
+      "deb:linux-binary-7.3.4+deb13-cloud-amd64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-amd64/vmlinuz",
+    arm64:
+      "deb:linux-binary-7.3.4+deb13-cloud-arm64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-arm64/vmlinuz",
+
+    x86_64Config:
+      "deb:linux-base-7.3.4+deb13-cloud-amd64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-amd64/config",
+    arm64Config:
+      "deb:linux-base-7.3.4+deb13-cloud-arm64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-arm64/config",
+  },
+} as const;
+
+type Version = keyof typeof DEBIAN_KERNELS;
+
+interface NewCase {
+  version: Version;
+  arch: Arch;
+  syscall: RecordCase["syscall"];
+  crash?: boolean;
+  /** words after the console on the running kernel's command line (crashkernel=, lockdown=, cma=) */
+  extra?: string;
+  memory?: number;
+  machine?: RecordCase["machine"];
+  suite?: RecordCase["suite"];
+  initrd?: boolean;
+  loaded?: string;
+  setup?: string[];
+  tag?: string;
+  about: string;
+  secondBootSec?: number;
+  wrap?: string;
+  initrdSize?: number;
+}
+
+/** A case whose first kernel is one of Debian's newer kernels (id: <arch>-<machine>-<mem>-<version>[-crash][tag]-<syscall>). */
+function debian(n: NewCase): RecordCase {
+  const crash = n.crash ?? false;
+  const machine = n.machine ?? (n.arch === "x86_64" ? "q35" : "virt");
+  const gib = n.memory ?? (n.arch === "x86_64" ? 2 : 4);
+  const suite = n.suite ?? "trixie";
+  const running = DEBIAN_KERNELS[n.version][n.arch];
+  const runningConfig = DEBIAN_KERNELS[n.version][`${n.arch}Config`];
+  return {
+    id: `${n.arch}-${machine}-${gib}g-linux-${n.version}${crash ? "-crash" : ""}${n.tag ?? ""}-${n.syscall}${suite === "bookworm" ? "-kexec-tools-2.0.25" : ""}`,
+    arch: n.arch,
+    machine,
+    memory: `${gib}G`,
+    smp: 2,
+    running,
+    runningExtra: n.extra ?? (crash ? "crashkernel=256M" : ""),
+    suite,
+    syscall: n.syscall,
+    crash,
+    loaded: n.loaded ?? running,
+    initrd: n.initrd ?? true,
+    about: n.about,
+    timeoutSec: 600,
+    firstKernel: n.version,
+    explicitSyscall: true,
+    runningConfig,
+    ...(n.setup ? { setup: n.setup } : {}),
+    ...(n.secondBootSec ? { secondBootSec: n.secondBootSec } : {}),
+    ...(n.wrap ? { wrap: n.wrap } : {}),
+    ...(n.initrdSize ? { initrdSize: n.initrdSize } : {}),
+  };
+}
+
+/**
+ * Round 4: Debian 6.12 (trixie) and 7.3 (trixie-backports) as first kernels - placement, crash loads (crash
+ * hotplug sizes the elfcorehdr), the 6.8+ kexec_file debug lines, CMA, and the gates (lockdown, sysctls,
+ * signatures, IMA) that refuse a load before placement matters.
+ */
+export const NEW_KERNEL_CASES: RecordCase[] = (["6.12", "7.3"] as const).flatMap((v): RecordCase[] => [
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_load",
+    about: `Debian ${v} bzImage loads itself with kexec_load (kexec-tools 2.0.29)`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    about: `Debian ${v} bzImage loads itself with kexec_file_load; -d sends KEXEC_FILE_DEBUG (accepted from 6.7)`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    initrd: false,
+    tag: "-noinitrd",
+    about: `Debian ${v} kexec_file_load without an initrd`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_load",
+    crash: true,
+    about: `Debian ${v} crash load with kexec_load (crashkernel=256M)`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    crash: true,
+    about: `Debian ${v} crash load with kexec_file_load (crashkernel=256M; CRASH_HOTPLUG sizes the elfcorehdr)`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    crash: true,
+    memory: 8,
+    extra: "crashkernel=512M,high",
+    tag: "-high",
+    about: `Debian ${v} crash load with kexec_file_load, crashkernel=512M,high on 8 GiB`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_load",
+    suite: "bookworm",
+    about: `kexec-tools 2.0.25 (bookworm) kexec_load on Debian ${v}`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    suite: "bookworm",
+    tag: "-nodebugflag",
+    about: `kexec-tools 2.0.25 kexec -s on Debian ${v}: no KEXEC_FILE_DEBUG, so no segment lines from 6.8 on`,
+  }),
+  debian({
+    version: v,
+    arch: "arm64",
+    syscall: "kexec_load",
+    about: `Debian arm64 ${v} Image loads itself with kexec_load (kexec-tools 2.0.29)`,
+  }),
+  debian({
+    version: v,
+    arch: "arm64",
+    syscall: "kexec_load",
+    initrd: false,
+    tag: "-noinitrd",
+    about: `Debian arm64 ${v} kexec_load without an initrd (kexec-tools deletes linux,initrd-*)`,
+  }),
+  debian({
+    version: v,
+    arch: "arm64",
+    syscall: "kexec_load",
+    crash: true,
+    about: `Debian arm64 ${v} crash load with kexec_load (crashkernel=256M)`,
+  }),
+  debian({
+    version: v,
+    arch: "arm64",
+    syscall: "kexec_file_load",
+    about: `kexec -s on Debian's arm64 ${v} kernel (no CONFIG_KEXEC_FILE): the failure is the fixture`,
+  }),
+  debian({
+    version: v,
+    arch: "arm64",
+    syscall: "kexec_load",
+    memory: 2,
+    about: `Debian arm64 ${v} kexec_load on a 2 GiB virt machine`,
+  }),
+]);
+
+const K612 = DEBIAN_KERNELS["6.12"].x86_64;
+
+/** The gates, on Debian 6.12 x86_64 (KEXEC_SIG=y, BZIMAGE_VERIFY_SIG=y, no SIG_FORCE, LOCKDOWN_LSM=y, IMA=y). */
+export const GATE_CASES: RecordCase[] = [
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    extra: "lockdown=integrity",
+    tag: "-lockdown-integrity",
+    about: "lockdown=integrity refuses kexec_load (security_locked_down(LOCKDOWN_KEXEC))",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    extra: "lockdown=confidentiality",
+    tag: "-lockdown-confidentiality",
+    about: "lockdown=confidentiality refuses kexec_load",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    extra: "lockdown=integrity",
+    tag: "-lockdown-integrity-signed",
+    about:
+      "lockdown=integrity, kexec_file_load of Debian's signed kernel (no EFI: the platform keyring is empty)",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    extra: "lockdown=integrity",
+    tag: "-lockdown-integrity-unsigned",
+    loaded: DEBIAN_KERNELS["6.12"].x86_64Unsigned,
+    about: "lockdown=integrity, kexec_file_load of Debian's unsigned build of the same kernel",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    tag: "-unsigned",
+    loaded: DEBIAN_KERNELS["6.12"].x86_64Unsigned,
+    about: "no lockdown: kexec_file_load of the unsigned kernel loads (KEXEC_SIG without force only logs)",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    tag: "-testkey-signed",
+    loaded: `testkey:${K612}`,
+    about: "no lockdown: kexec_file_load of the kernel re-signed with a key no keyring has",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    extra: "lockdown=integrity",
+    tag: "-lockdown-integrity-testkey-signed",
+    loaded: `testkey:${K612}`,
+    about: "lockdown=integrity, kernel re-signed with a key no keyring has",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    tag: "-kexec_load_disabled",
+    setup: ["echo 1 > /proc/sys/kernel/kexec_load_disabled"],
+    about: "kexec_load_disabled=1 refuses every later load (EPERM)",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    tag: "-kexec_load_disabled",
+    setup: ["echo 1 > /proc/sys/kernel/kexec_load_disabled"],
+    about: "kexec_load_disabled=1 refuses kexec_file_load too",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    tag: "-limit-reboot-0",
+    setup: ["echo 0 > /proc/sys/kernel/kexec_load_limit_reboot"],
+    about: "kexec_load_limit_reboot=0 (Linux 6.6+) refuses a normal load",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    crash: true,
+    tag: "-limit-panic-0",
+    setup: ["echo 0 > /proc/sys/kernel/kexec_load_limit_panic"],
+    about: "kexec_load_limit_panic=0 refuses a crash load",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    crash: false,
+    tag: "-limit-panic-0-normal",
+    setup: ["echo 0 > /proc/sys/kernel/kexec_load_limit_panic"],
+    about: "kexec_load_limit_panic=0 leaves a normal load alone",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    extra: "ima_policy=secure_boot",
+    tag: "-ima-secure-boot",
+    about: "IMA secure_boot policy (appraise KEXEC_KERNEL_CHECK) against kexec_load",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    extra: "ima_policy=secure_boot",
+    tag: "-ima-secure-boot",
+    about: "IMA secure_boot policy against kexec_file_load of a file without an IMA signature",
+  }),
+  debian({
+    version: "6.12",
+    arch: "x86_64",
+    syscall: "kexec_load",
+    tag: "-no-cap-sys-boot",
+    wrap: "unshare -Ur",
+    about:
+      "a caller without CAP_SYS_BOOT in the initial user namespace: kexec run in a new user namespace (unshare -Ur), as in a container",
+  }),
+];
+
+/** CMA (7.3: CONFIG_CMA=y in cloud-amd64; kexec_file places segments in CMA from 6.17). */
+export const CMA_CASES: RecordCase[] = [64, 256].flatMap((mib) => [
+  debian({
+    version: "7.3",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    extra: `cma=${mib}M`,
+    tag: `-cma${mib}m`,
+    secondBootSec: 90,
+    about: `Debian 7.3 with cma=${mib}M on 2 GiB: kexec -s -l, then watch the loaded kernel unpack its initramfs`,
+  }),
+  debian({
+    version: "7.3",
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    memory: 8,
+    extra: `cma=${mib}M`,
+    tag: `-cma${mib}m`,
+    secondBootSec: 90,
+    about: `the same on 8 GiB (reported to boot)`,
+  }),
+]);
+
+/**
+ * The reported CMA failure needs a real-sized initramfs: with 64 MiB of CMA the 60 MiB kernel takes the area and a
+ * 40 MiB initrd must go elsewhere (a 60 KB initrd fits beside the kernel, as CMA_CASES show).
+ */
+export const CMA_BIG_INITRD_CASES: RecordCase[] = [2, 8].flatMap((gib) =>
+  [64, 256].map((mib) =>
+    debian({
+      version: "7.3",
+      arch: "x86_64",
+      syscall: "kexec_file_load",
+      memory: gib,
+      extra: `cma=${mib}M`,
+      tag: `-cma${mib}m-initrd40m`,
+      initrdSize: 40 << 20,
+      secondBootSec: 120,
+      about: `Debian 7.3 with cma=${mib}M on ${gib} GiB, a 40 MiB initrd: where it lands, and whether the loaded kernel unpacks it`,
+    }),
+  ),
+);
+
+/** crashkernel= reservations at boot (the collect tree's iomem shows the "Crash kernel" lines), with a crash load into them. */
+export const CRASHKERNEL_CASES: RecordCase[] = [
+  ...(["6.12", "7.3"] as const).flatMap((v) => [
+    debian({
+      version: v,
+      arch: "x86_64",
+      syscall: "kexec_load",
+      crash: true,
+      memory: 8,
+      extra: "crashkernel=256M,high crashkernel=128M,low",
+      tag: "-high-low",
+      about: `crashkernel=256M,high plus 128M,low on 8 GiB (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "x86_64",
+      syscall: "kexec_load",
+      crash: true,
+      memory: 4,
+      extra: "crashkernel=1G-4G:192M,4G-64G:256M",
+      tag: "-ranges",
+      about: `a range list on 4 GiB (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "x86_64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=128M@0x20000000",
+      tag: "-at-offset",
+      about: `crashkernel=128M@512M (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "x86_64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=3G",
+      tag: "-too-large",
+      about: `crashkernel=3G on 2 GiB: the reservation fails at boot (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=512M,high",
+      tag: "-high",
+      about: `arm64 crashkernel=512M,high (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      crash: true,
+      memory: 8,
+      extra: "crashkernel=512M",
+      tag: "-8g",
+      about: `arm64 crashkernel=512M on 8 GiB: below 4 GiB first (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=64M,low crashkernel=256M,high",
+      tag: "-high-low",
+      about: `arm64 crashkernel=256M,high with 64M,low (${v})`,
+    }),
+  ]),
+];
+
+// gates and CMA first: they answer the questions no older recording can (docs/recording.md)
+CASES.push(...GATE_CASES, ...CMA_CASES, ...CMA_BIG_INITRD_CASES, ...NEW_KERNEL_CASES, ...CRASHKERNEL_CASES);

@@ -62,7 +62,13 @@ const PACKAGES: Record<Suite, string[]> = {
 function suiteAptOptions(suite: Suite): string[] {
   return privateAptOptions(
     join(CACHE, `apt-${suite}`),
-    [{ uri: debianArchiveUris().debian, suites: [suite] }],
+    [
+      {
+        uri: debianArchiveUris().debian,
+        suites: [suite, `${suite}-updates`, ...(suite === "trixie" ? ["trixie-backports"] : [])],
+      },
+      { uri: debianArchiveUris().security, suites: [`${suite}-security`] },
+    ],
     ["amd64", "arm64"],
   );
 }
@@ -165,4 +171,31 @@ export function libClosure(root: string, arch: DebArch, elf: string): Map<string
     found.set(base, realpathSync(join(dir, base)));
   }
   return found;
+}
+
+/**
+ * A kernel from a Debian package, named in a case as `deb:<package>=<version>:<path inside the .deb>`
+ * (e.g. `deb:linux-image-6.12.118+deb13-cloud-amd64=6.12.118-1:boot/vmlinuz-6.12.118+deb13-cloud-amd64`):
+ * downloaded once with the private trixie apt configuration (trixie, -updates, -backports, -security) and
+ * unpacked under CACHE/kernels/<package>_<version>. Returns the host path of the file.
+ */
+export function debKernel(ref: string): string {
+  const m = /^deb:([^=]+)=([^:]+):(.+)$/.exec(ref);
+  if (!m) throw new Error(`record: ${ref} is not deb:<package>=<version>:<path>`);
+  const [, pkg, version, path] = m as unknown as [string, string, string, string];
+  const arch = /arm64/.test(pkg) ? "arm64" : "amd64";
+  const into = join(CACHE, "kernels", `${pkg}_${version}`);
+  const file = join(into, path);
+  if (existsSync(file)) return file;
+  const dir = join(CACHE, "debs", "kernels");
+  mkdirSync(dir, { recursive: true });
+  const opts = suiteAptOptions("trixie");
+  if (!privateListsPresent(join(CACHE, "apt-trixie"))) privateAptUpdate(opts);
+  privateAptDownload(opts, [`${pkg}:${arch}=${version}`], dir);
+  const deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(`_${arch}.deb`));
+  if (!deb) throw new Error(`record: ${pkg}=${version} (${arch}) could not be downloaded`);
+  mkdirSync(into, { recursive: true });
+  execFileSync("dpkg", ["-x", join(dir, deb), into]);
+  if (!existsSync(file)) throw new Error(`record: ${path} is not in ${deb}`);
+  return file;
 }

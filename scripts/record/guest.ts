@@ -33,6 +33,12 @@ export interface GuestPlan {
    * kexec as `kexec` in PATH) and prints its directory as the record collect.tar.gz.b64.
    */
   collect?: string;
+  /** shell lines run before the collection script and the load (the state a gate reads) */
+  setup?: string[];
+  /** a command the load runs under (e.g. `unshare -Ur`) */
+  wrap?: string;
+  /** guest path of the running kernel's build config, copied to /boot/config-$(uname -r) at boot */
+  config?: string;
 }
 
 export const M_BEGIN = "@@KXL-BEGIN ";
@@ -56,12 +62,21 @@ const DYNDBG_FILES = [
   "arch/arm64/kernel/kexec_image.c",
   "arch/arm64/kernel/machine_kexec.c",
   "arch/arm64/kernel/machine_kexec_file.c",
+  "kernel/crash_reserve.c",
+  "kernel/kexec_handover.c",
+  "arch/x86/kernel/crash_dump_64.c",
+  "arch/arm64/mm/init.c",
+  "security/lockdown/lockdown.c",
+  "security/integrity/ima/ima_main.c",
+  "security/integrity/ima/ima_appraise.c",
+  "crypto/asymmetric_keys/verify_pefile.c",
+  "certs/system_keyring.c",
 ];
 
 /** The guest's /init (busybox sh). Prints each record as BEGIN name / content / newline / END. */
 export function initScript(plan: GuestPlan): string {
   const kx = `/bin/kexec-${plan.kexecName}`;
-  const cmd = [kx, ...plan.args].map(shq).join(" ");
+  const cmd = `${plan.wrap ? `${plan.wrap} ` : ""}${[kx, ...plan.args].map(shq).join(" ")}`;
   const exec = plan.crash ? "echo c > /proc/sysrq-trigger" : `${kx} -e`;
   return `#!/bin/sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin
@@ -70,6 +85,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# as systemd does on a real host: lockdown and IMA show their state under securityfs
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 # keep kernel messages off the console while records are printed (they stay in dmesg)
 echo 1 > /proc/sys/kernel/printk
 sec() { n=$1; shift; echo "${M_BEGIN}$n@@"; "$@" 2>&1; echo; echo "${M_END}"; }
@@ -85,8 +102,13 @@ memmap() {
   if [ ! -d /sys/firmware/memmap ]; then printf 'absent'; return; fi
   for i in $(ls /sys/firmware/memmap | sort -n); do d=/sys/firmware/memmap/$i; echo "$(cat $d/start) $(cat $d/end) $(cat $d/type)"; done
 }
-sec dyndbg dyn
-sec uname uname -r
+${
+  plan.config
+    ? `mkdir -p /boot && cp ${plan.config} "/boot/config-$(uname -r)"
+`
+    : ""
+}sec dyndbg dyn
+${(plan.setup ?? []).map((l) => `${l}\n`).join("")}${(plan.setup ?? []).length ? "sec setup sh -c 'for f in kexec_load_disabled kexec_load_limit_reboot kexec_load_limit_panic; do printf \"%s \" $f; cat /proc/sys/kernel/$f 2>&1; done'\n" : ""}sec uname uname -r
 sec nproc nproc
 sec cmdline cat /proc/cmdline
 sec meminfo grep -E '^(MemTotal|MemFree):' /proc/meminfo
@@ -95,6 +117,16 @@ sec iomem cat /proc/iomem
 sec memmap memmap
 sec memblock-memory catf /sys/kernel/debug/memblock/memory
 sec memblock-reserved catf /sys/kernel/debug/memblock/reserved
+# the CMA areas at load time: dmesg's "cma: Reserved" line gives base and size; the counters (CMA_SYSFS:
+# /sys/kernel/mm/cma/NAME/*) and meminfo's CmaTotal/CmaFree how much is taken; the bitmap where CMA_DEBUGFS has it
+cma() {
+  grep -E '^Cma(Total|Free):' /proc/meminfo
+  for d in /sys/kernel/mm/cma/* /sys/kernel/debug/cma/*; do
+    [ -d "$d" ] || continue
+    find "$d" -type f | sort | while read -r f; do echo "$f: $(cat "$f" 2>&1 | tr '\n' ' ')"; done
+  done
+}
+sec cma cma
 # gzip first: QEMU's virt fdt is 1 MiB of mostly padding and the emulated UART is slow
 if [ -e /sys/firmware/fdt ]; then sec fdt.gz.b64 sh -c 'gzip -c /sys/firmware/fdt | base64'; fi
 sec kexec-version ${kx} --version
@@ -111,6 +143,7 @@ ${cmd} > /tmp/kx.out 2>&1
 echo $? > /tmp/kx.rc
 sec kexec-d cat /tmp/kx.out
 sec exit-code cat /tmp/kx.rc
+sec cma-after cma
 sec dmesg dmesg
 sec kexec_loaded catf /sys/kernel/kexec_loaded
 sec kexec_crash_loaded catf /sys/kernel/kexec_crash_loaded
@@ -179,6 +212,8 @@ export interface BootResult {
   confirmed: boolean;
   confirmNote: string;
   seconds: number;
+  /** the console from the loaded kernel's banner on ("" when it did not boot) */
+  secondBoot: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -209,6 +244,7 @@ export function boot(
   timeoutSec: number,
   crash: boolean,
   logFile: string,
+  secondBootSec = 8,
 ): Promise<BootResult> {
   hookExit();
   writeFileSync(logFile, "");
@@ -242,10 +278,12 @@ export function boot(
         if (m) {
           bannerAt = ex + m.index;
           // a few seconds more for the banner's own line and the command line the new kernel prints
-          graceTimer = setTimeout(stop, 8000);
+          graceTimer = setTimeout(stop, secondBootSec * 1000);
         }
       }
       if (out.includes(`${M_DONE}`) && !out.includes(M_EXEC)) setTimeout(stop, 2000);
+      // the loaded kernel gave up (no root: the test initrd has no /init): nothing more will come
+      if (bannerAt >= 0 && out.indexOf("---[ end Kernel panic", bannerAt) >= 0) setTimeout(stop, 1000);
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
@@ -257,6 +295,7 @@ export function boot(
       const text = out.replace(/\r/g, "");
       let confirmed = false;
       let note: string;
+      let secondBoot = "";
       const ex = execAnchor(text);
       if (ex < 0) note = "not booted: the load failed or confirmation was not asked for";
       else {
@@ -266,12 +305,20 @@ export function boot(
         if (b) {
           confirmed = true;
           const rest = after.slice(b.index);
+          secondBoot = rest;
           const cl = /^.*Kernel command line: .*$/m.exec(rest) ?? /^.*Command line: .*$/m.exec(rest);
           note = `${crash ? "after echo c > /proc/sysrq-trigger" : "after kexec -e"} the console showed: ${b[0].trim()}${cl ? ` | ${cl[0].trim()}` : ""}`;
         } else if (ret) note = `kexec -e returned ${ret[1]}; no new kernel`;
         else note = `no new kernel banner within the timeout after ${crash ? "the panic" : "kexec -e"}`;
       }
-      resolve({ console: text, timedOut, confirmed, confirmNote: note, seconds: (Date.now() - t0) / 1000 });
+      resolve({
+        console: text,
+        timedOut,
+        confirmed,
+        confirmNote: note,
+        seconds: (Date.now() - t0) / 1000,
+        secondBoot,
+      });
     });
   });
 }

@@ -21,6 +21,7 @@ import { writeNewc } from "./cpio.js";
 import {
   CACHE,
   type DebArch,
+  debKernel,
   debVersion,
   ensureDebs,
   interpreter,
@@ -44,8 +45,56 @@ const APPEND_LOADED: Record<RecordCase["arch"], string> = {
   arm64: "console=ttyAMA0 reset_devices kexec_lab=loaded",
 };
 
-/** A kernel reference of cases.ts: artifact:<path under ARTIFACTS> or data:<key of test/fixtures/data-manifest.json>. */
+/**
+ * `testkey:<ref>`: the kernel of <ref> with its signatures removed and signed again (sbsign) by a throwaway
+ * key made once under CACHE/testkey: a PE signature that no keyring of the guest trusts.
+ */
+function testkeySigned(ref: string): string {
+  const inner = hostPath(ref.slice("testkey:".length));
+  const dir = join(CACHE, "testkey");
+  mkdirSync(dir, { recursive: true });
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  if (!existsSync(cert)) {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-new",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=kexec-lab recording test key/",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
+  }
+  const out = join(dir, `${createHash("sha256").update(inner).digest("hex").slice(0, 12)}.signed`);
+  if (!existsSync(out)) {
+    const bare = `${out}.bare`;
+    writeFileSync(bare, readFileSync(inner));
+    execFileSync("sbattach", ["--remove", bare]);
+    execFileSync("sbsign", ["--key", key, "--cert", cert, "--output", out, bare]);
+    rmSync(bare);
+  }
+  return out;
+}
+
+/**
+ * A kernel reference of cases.ts: artifact:<path under ARTIFACTS>, data:<key of test/fixtures/data-manifest.json>,
+ * deb:<package>=<version>:<path in the .deb> (debs.ts debKernel) or testkey:<ref> (re-signed, above).
+ */
 function hostPath(ref: string): string {
+  if (ref.startsWith("testkey:")) return testkeySigned(ref);
+  if (ref.startsWith("deb:")) return debKernel(ref);
   if (ref.startsWith("artifact:")) return join(ARTIFACTS, ref.slice("artifact:".length));
   return dataRef(ref);
 }
@@ -54,9 +103,12 @@ function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** The small initrd every case loads: a newc archive with one 60,000-byte file of a fixed pattern. */
-function smallInitrd(): Uint8Array {
-  const data = new Uint8Array(60000);
+/**
+ * The initrd a case loads: a newc archive with one file of a fixed pattern, 60,000 bytes unless the case asks
+ * for more (a realistic initramfs size, where placement changes: the CMA cases).
+ */
+function smallInitrd(size = 60000): Uint8Array {
+  const data = new Uint8Array(size);
   for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
   return writeNewc([{ kind: "file", path: "kexec-lab-initrd.bin", data }]);
 }
@@ -139,6 +191,9 @@ const FILES: Record<string, string> = {
   kexec_crash_size: "kexec_crash_size.txt",
   uname: "uname.txt",
   "kexec-version": "kexec-version.txt",
+  setup: "setup.txt",
+  cma: "cma.txt",
+  "cma-after": "cma-after.txt",
   dyndbg: "dyndbg.txt",
 };
 
@@ -153,10 +208,11 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     }
   }
   const t = tools(c.suite, arch);
-  const initrd = smallInitrd();
+  const initrd = smallInitrd(c.initrdSize);
   const append = APPEND_LOADED[c.arch];
   const args = [c.crash ? "-p" : "-l"];
   if (c.syscall === "kexec_file_load") args.unshift("-s");
+  else if (c.explicitSyscall) args.unshift("-c");
   if (c.debug !== false) args.unshift("-d");
   args.push("/k/kernel");
   if (c.initrd) args.push("--initrd=/k/initrd");
@@ -164,12 +220,18 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const plan: GuestPlan = {
     busybox: t.busybox,
     kexecs: [t.kexec],
-    files: new Map([["/k/kernel", hostPath(c.loaded)]]),
+    files: new Map([
+      ["/k/kernel", hostPath(c.loaded)],
+      ...(c.runningConfig ? ([["/k/running-config", hostPath(c.runningConfig)]] as [string, string][]) : []),
+    ]),
+    ...(c.runningConfig ? { config: "/k/running-config" } : {}),
     blobs: new Map([["/k/initrd", initrd]]),
     kexecName: c.suite,
     args,
     crash: c.crash,
     confirm: true,
+    setup: c.setup ?? [],
+    ...(c.wrap ? { wrap: c.wrap } : {}),
     collect: join(REPO, "bin", "kexec-lab-collect"),
   };
   mkdirSync(join(CACHE, "initramfs"), { recursive: true });
@@ -179,7 +241,14 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const started = new Date();
   console.log(`  ${c.id}: ${q.binary} ${q.args.join(" ")}`);
   mkdirSync(LOGS, { recursive: true });
-  const r = await boot(q.binary, q.args, c.timeoutSec, c.crash, join(LOGS, `${c.id}.console.log`));
+  const r = await boot(
+    q.binary,
+    q.args,
+    c.timeoutSec,
+    c.crash,
+    join(LOGS, `${c.id}.console.log`),
+    c.secondBootSec ?? 8,
+  );
   writeFileSync(join(LOGS, `${c.id}.console.txt`), r.console);
   const rec = records(r.console);
   if (!rec.has("exit-code")) {
@@ -195,6 +264,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     const v = rec.get(name);
     if (v !== undefined) writeFileSync(join(dir, file), v);
   }
+  if (r.secondBoot !== "") writeFileSync(join(dir, "second-boot.txt"), r.secondBoot);
   const fdt = rec.get("fdt.gz.b64");
   if (fdt !== undefined)
     writeFileSync(join(dir, "fdt.dtb"), gunzipSync(Buffer.from(fdt.replace(/\s+/g, ""), "base64")));
@@ -215,7 +285,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     size: kernelBytes.length,
     sha256: sha256(kernelBytes),
   };
-  if (c.loaded.startsWith("artifact:")) {
+  if (/^(artifact|deb|testkey):/.test(c.loaded)) {
     writeFileSync(join(dir, "kernel-head.bin"), kernelBytes.subarray(0, 65536));
     loadedKernel.head = "kernel-head.bin";
   }
@@ -250,6 +320,10 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     command: ["kexec", ...args],
     syscall: c.syscall,
     crash: c.crash,
+    ...(c.firstKernel ? { firstKernel: c.firstKernel } : {}),
+    ...(c.runningConfig ? { runningConfig: c.runningConfig } : {}),
+    ...(c.setup ? { setup: c.setup } : {}),
+    ...(c.wrap ? { wrap: c.wrap } : {}),
     loaded: {
       kernel: loadedKernel,
       initrd: c.initrd ? { size: initrd.length, sha256: sha256(initrd) } : null,

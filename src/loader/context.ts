@@ -92,6 +92,8 @@ export interface KernelPlacerOptions {
   khoScratch?: readonly Range[];
   /** CMA-first (6.17+, not a crash load, no KEXEC_FILE_NO_CMA): the default CMA area. */
   cma?: Range;
+  /** Bytes at the CMA area's base other users took before the load (PlanInput.cmaUsed). */
+  cmaUsed?: number;
 }
 
 /**
@@ -104,6 +106,7 @@ export function kernelPlacer(
   opts: KernelPlacerOptions = { oneByteLow: false },
 ): Placer {
   const cmaTaken: Range[] = [];
+  if (opts.cma && opts.cmaUsed) cmaTaken.push({ start: opts.cma.start, end: opts.cma.start + opts.cmaUsed });
   return {
     syscall: "kexec_file_load",
     find(req, placed, pageSize) {

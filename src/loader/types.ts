@@ -2,12 +2,14 @@
  * The shapes planLoad takes and returns. Browser-safe (no I/O); addresses and sizes are byte numbers.
  */
 
+import type { KernelConfig } from "../formats/kconfig.js";
 import type { KernelFileFormat } from "../formats/unwrap.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
 import type { Verdict } from "../kimage/validate.js";
 import type { MemoryMap } from "../machine/memmap.js";
 import type { Range } from "../machine/ranges.js";
+import type { BootHazard } from "./boot-hazards.js";
 
 /**
  * Which placement rules: "kexec-tools" = kexec-tools' own placement for the kexec_load syscall (-c);
@@ -83,6 +85,11 @@ export interface PlanInput {
   /** Running kernel version for kexec_file_load rules, "6.1" (default), "6.8", "6.16", ... */
   kernelVersion?: string;
   /**
+   * The running kernel's build config (src/formats/kconfig.ts parseKernelConfig), for the rules that
+   * depend on it (crash hotplug's elfcorehdr size). Unset: the rule says what it assumed.
+   */
+  kernelConfig?: KernelConfig;
+  /**
    * kexec-tools release, "2.0.32" (default) ... "2.0.25": decides what --loader auto does and which
    * wrapped kernels (zboot, UKI, compressed) kexec-tools unwraps (accept.ts).
    */
@@ -126,6 +133,13 @@ export interface PlanInput {
   khoScratch?: Range[];
   /** The default CMA area [start, end) (kernel 6.17+ places kexec_file_load buffers there first). */
   cma?: Range;
+  /**
+   * Bytes of the CMA area already taken when kexec loads (boot-time cma_alloc users such as the DMA atomic
+   * pools), as a run at the area's base: cma_alloc is first-fit from the base, so with nothing released
+   * the taken pages are a prefix. Where the kernel has CMA_SYSFS this is (alloc_pages_success -
+   * release_pages_success) pages of /sys/kernel/mm/cma/NAME; the exact bitmap needs CMA_DEBUGFS.
+   */
+  cmaUsed?: number;
   /** KEXEC_FILE_NO_CMA (0x10): kexec_file_load does not use CMA. */
   noCma?: boolean;
   /** The running kernel has kexec_file_load (CONFIG_KEXEC_FILE; default true). Without it: ENOSYS. */
@@ -179,4 +193,9 @@ export interface Plan {
   verdict: Verdict;
   /** Running kernel version whose kexec_file rules were used (kexec_file_load plans). */
   kernelVersion?: string;
+  /**
+   * Segments the loaded kernel overwrites itself before it reads them (boot-hazards.ts): the kernel
+   * accepts the load, the new kernel then finds them damaged. Absent when there are none.
+   */
+  bootHazards?: BootHazard[];
 }
