@@ -57,7 +57,14 @@ import { arm64ElfKexecTools, arm64ImageKexecTools } from "./kexec-tools/arm64.js
 import { x86BzImageKexecTools } from "./kexec-tools/x86_64.js";
 import { bzImage64Probe, doBzImageLoad } from "./kexec-tools/x86-bzimage32.js";
 import { elfX86_64Load } from "./kexec-tools/x86-elf.js";
-import { crashRegionFor, kernelWalkRanges, kexecToolsRanges, memoryMapFor, parseMemblock } from "./memory.js";
+import {
+  crashRegionFor,
+  kernelCrashResFor,
+  kernelWalkRanges,
+  kexecToolsRanges,
+  memoryMapFor,
+  parseMemblock,
+} from "./memory.js";
 import { segmentBufszOf } from "./output.js";
 import { checkAcceptance, loaderPathFor } from "./plan-accept.js";
 import type { PlacedBy, Plan, PlanInput } from "./types.js";
@@ -319,7 +326,10 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
     })),
     ...(crashRegion
       ? {
-          crash: { start: BigInt(crashRegion.start), end: BigInt(crashRegion.end - 1) },
+          crash: {
+            start: BigInt(kernelCrashResFor(input, crashRegion).start),
+            end: BigInt(kernelCrashResFor(input, crashRegion).end - 1),
+          },
           entry: BigInt(result.entry),
         }
       : {}),
@@ -375,6 +385,7 @@ function judgeWrappedFile(input: PlanInput, loader: PlacedBy): string[] {
 
 /** Every crash kernel region (crash_reserved_mem): the "Crash kernel" lines of the iomem input, or the one given. */
 function crashRegionsAll(input: PlanInput, crash: Range): Range[] {
+  if (input.crashRegions) return [...input.crashRegions];
   if (input.crashRegion || input.iomem === undefined) return [crash];
   const ck = parseIomem(input.iomem, input.iomemName).crashKernel;
   return ck.length > 0 ? ck : [crash];
