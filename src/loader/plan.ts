@@ -308,6 +308,8 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   const segments = loader === "kexec-tools" ? [...ctx.segments].sort((a, b) => a.mem - b.mem) : ctx.segments;
   for (const s of segments) {
     for (const r of map.regions) {
+      // a crash load is meant to lie in the crash kernel region
+      if (crashRegion && r.name.startsWith("Crash kernel")) continue;
       if (r.type === "reserved" && s.mem < r.end && r.start < s.mem + s.memsz) {
         notes.push(
           `${s.label} [${hex(s.mem)}, ${hex(s.mem + s.memsz)}) overlaps the running kernel's "${r.name}" [${hex(r.start)}, ${hex(r.end)}): allowed, the copy happens after the running kernel has stopped`,
