@@ -66,7 +66,7 @@ export function crashKernelGiven(plan: Plan, input: PlanInput): CrashKernelGiven
   const iomem = iomemText !== undefined ? parseIomem(iomemText, input.iomemName) : undefined;
   const base = input.append ?? "";
   const appended =
-    plan.cmdline !== undefined && plan.cmdline.startsWith(base) ? plan.cmdline.slice(base.length) : "";
+    plan.cmdline?.startsWith(base) ? plan.cmdline.slice(base.length) : "";
   const out: CrashKernelGiven = {
     regions,
     loadRegion: load,
