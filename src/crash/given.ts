@@ -65,8 +65,7 @@ export function crashKernelGiven(plan: Plan, input: PlanInput): CrashKernelGiven
       : undefined;
   const iomem = iomemText !== undefined ? parseIomem(iomemText, input.iomemName) : undefined;
   const base = input.append ?? "";
-  const appended =
-    plan.cmdline?.startsWith(base) ? plan.cmdline.slice(base.length) : "";
+  const appended = plan.cmdline?.startsWith(base) ? plan.cmdline.slice(base.length) : "";
   const out: CrashKernelGiven = {
     regions,
     loadRegion: load,
