@@ -22,6 +22,11 @@ import { buildInitramfs, type GuestPlan } from "./guest.js";
 
 const MiB = 2 ** 20;
 
+/** --extra: more of the running kernel's command line (e.g. nokaslr). */
+const EXTRA = process.argv.includes("--extra")
+  ? process.argv[process.argv.indexOf("--extra") + 1]
+  : undefined;
+
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -73,13 +78,16 @@ interface Verdict {
 }
 
 async function verify(
+  arch: "x86_64" | "arm64",
   kernel: string,
   crashkernel: string,
   memory: string,
   timeoutSec: number,
 ): Promise<Verdict> {
-  const debs = ensureDebs("bookworm", "amd64");
-  const root = unpack("bookworm", "amd64", debs);
+  const deb = arch === "x86_64" ? "amd64" : "arm64";
+  const tty = arch === "x86_64" ? "ttyS0" : "ttyAMA0";
+  const debs = ensureDebs("bookworm", deb);
+  const root = unpack("bookworm", deb, debs);
   const binary = join(root, "sbin", "kexec");
   const busybox = join(root, "bin", "busybox");
   const plan: GuestPlan = {
@@ -114,7 +122,7 @@ async function verify(
       "-initrd",
       initramfs,
       "-append",
-      `console=${tty} panic=0 crashkernel=${crashkernel}`,
+      `console=${tty} panic=0 crashkernel=${crashkernel}${EXTRA ? ` ${EXTRA}` : ""}`,
     ],
   ];
   const logDir = join(CACHE, "..", "record-logs");
