@@ -105,7 +105,7 @@ export async function regenerate(readme: string, cwd: string): Promise<string> {
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** The files whose marked blocks are generated, relative to the repository root. */
-export const DOCS = ["README.md", "docs/guide.md"];
+export const DOCS = ["README.md", "docs/guide.md", "docs/kdump.md"];
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const doc of DOCS) {

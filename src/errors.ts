@@ -106,6 +106,10 @@ export const CATALOG = {
     title: "kernel command line too long",
     hint: "shorten --append (arm64 kexec-tools: 2047 bytes; x86_64: the bzImage's cmdline_size)",
   },
+  E_CRASHKERNEL_NOT_RESERVED: {
+    title: "the kernel reserves no crash kernel region for this crashkernel=",
+    hint: "`kexec-lab crashkernel --host DIR --crashkernel VALUE` shows each search and the kernel's log line; a smaller size, another offset or ,high may fit",
+  },
   E_SYSCALL_REFUSED: {
     title: "the kernel refuses the load",
     hint: "the message names the errno the syscall returns; without -s/-c (--loader auto) kexec-tools falls back to kexec_load on ENOSYS, EINVAL, ENOEXEC and ENOTSUP",
@@ -149,6 +153,7 @@ export const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "E_DTB_KASLR_SEED",
   "E_CMDLINE_TOO_LONG",
   "E_SYSCALL_REFUSED",
+  "E_CRASHKERNEL_NOT_RESERVED",
 ]);
 
 /** Codes whose catalogued hint points at a file format's doc, misleading for a command-line option. */

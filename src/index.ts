@@ -1,5 +1,28 @@
 /** kexec-lab's public API. Each area adds its exports in its own block. */
 
+// --- kdump: crashkernel= parsed and reserved as the kernel does, the crash load's region, what the
+// crash kernel is given, sizing (src/crash; docs/kdump.md) --------------------------------------------
+export { crashLoadRegion, KEXEC_TOOLS_MULTI_REGION, kernelCrashRes } from "./crash/choose.js";
+export { type DistroDefault, distroDefaultSizes, distroDefaults } from "./crash/defaults.js";
+export { type CrashKernelGiven, crashKernelGiven } from "./crash/given.js";
+export { type HostMemblock, hostMemblock, hostReserveInput } from "./crash/host.js";
+export {
+  type CrashkernelSpec,
+  formatCrashkernel,
+  memparse,
+  type ParsedValue,
+  parseCrashkernelOption,
+  specOf,
+} from "./crash/parse.js";
+export {
+  type CrashRegion,
+  iomemLines,
+  memblockFindTopDown,
+  type ReserveInput,
+  type ReserveResult,
+  reserveCrashkernel,
+} from "./crash/reserve.js";
+export { crashRuntimeNeed, type RuntimeInput, type RuntimeTerm } from "./crash/runtime.js";
 export { type DiffReport, diffLoad, explainNoHole, type Finding, smallestChanges } from "./diagnose/diff.js";
 export { type KexecLogFacts, parseKexecLog } from "./diagnose/log.js";
 // --- executable proof on QEMU (src/emit; the QEMU runner itself is Node-only: src/emit/node/qemu.ts) ---
@@ -95,7 +118,14 @@ export {
   planToJson,
 } from "./loader/plan.js";
 export { answerMemoryQuestions, type MemoryAnswer } from "./memory/answer.js";
-export { type CrashkernelEstimate, estimateCrashkernel, kdumpSystemGiB } from "./memory/crashkernel.js";
+export {
+  type CrashkernelEstimate,
+  estimateCrashkernel,
+  KDUMP_UTILS_TREES,
+  type KdumpUtilsTree,
+  kdumpRecommendCrashkernel,
+  kdumpSystemGiB,
+} from "./memory/crashkernel.js";
 export { type LoadMemory, loadMemory } from "./memory/load-memory.js";
 // --- translation tables (src/mmu): formats, builder, walker, TLB, table-page accounting ----------------
 export { bumpAllocator, checkMapRequest, leafLevels, TableBuilder, type TableCost } from "./mmu/builder.js";
@@ -198,6 +228,13 @@ export { loadRunResult } from "./report/result-schema.js";
 export { type MarkStyle, plainMark, renderRebootText, renderRunText } from "./report/run-text.js";
 // --- a command's options as one library call (src/request; file readers in src/request/node) ---------
 export { type BenchOptions, type BenchRow, benchScenario } from "./request/bench.js";
+export {
+  type CrashkernelAnswer,
+  type CrashkernelRequest,
+  crashkernelCmdline,
+  crashRegionsForPlan,
+  reserveForHost,
+} from "./request/crashkernel.js";
 export { diffLog, loaderForLog } from "./request/diff.js";
 export {
   defaultEmitStrategy,

@@ -286,6 +286,23 @@ const TRIGGERS = {
     cli: () => ["plan", "--loader", "kexec-file", "--kernel", file(elfWithLoads(1)), "--dtb", QEMU_DTB],
     detail: /EINVAL: arm64 kexec_file_load takes an Image/,
   },
+  E_CRASHKERNEL_NOT_RESERVED: {
+    what: "`plan --crashkernel 3G --host` of a 4 GiB arm64 machine whose 6.1 kernel reserves only below 4 GiB",
+    cli: () => [
+      "plan",
+      "--kernel",
+      IMAGE,
+      "--host",
+      join(
+        fileURLToPath(new URL(".", import.meta.url)),
+        "fixtures/recordings/arm64-virt-4g-crash-kexec_load/collect",
+      ),
+      "--crashkernel",
+      "3G",
+    ],
+    detail:
+      /crashkernel=3G: no free range fits \(the kernel logs "cannot allocate crashkernel \(size:0xc0000000\)"\)/,
+  },
   E_DTB_KASLR_SEED: {
     what: "`plan` with QEMU's DTB (non-zero /chosen/kaslr-seed) and no --wipe-kaslr-seed",
     cli: () => ["plan", "--loader", "kexec-tools", "--kernel", IMAGE, "--dtb", QEMU_DTB],

@@ -69,6 +69,8 @@ export interface Host {
    * kexecTools.suite, "bookworm" -> "debian-bookworm") and the preset is that build's version.
    */
   purgatoryPreset?: string;
+  /** dmesg.txt as collected (the crashkernel model reads its RAMDISK/NODE_DATA/cma/swiotlb lines). */
+  dmesg?: string;
   /** From dmesg.txt: whether "random: crng init done" was logged (absent: no dmesg.txt). */
   crngReady?: boolean;
   /** From dmesg.txt: the ACPI RSDP address ("ACPI: RSDP 0x..."), x86. */
@@ -211,6 +213,7 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
   }
   const dmesg = t("dmesg.txt");
   if (dmesg !== undefined) {
+    host.dmesg = dmesg;
     host.crngReady = /random: crng init done/.test(dmesg);
     const rsdp = /ACPI: RSDP 0x([0-9A-Fa-f]+)/.exec(dmesg);
     if (rsdp) host.acpiRsdp = Number.parseInt(rsdp[1]!, 16);

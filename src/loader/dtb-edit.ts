@@ -69,6 +69,21 @@ function rangeProp(root: FdtNode, start: number, size: number): Uint8Array {
   return out;
 }
 
+/** linux,usable-memory-range: each range as (address, size) cells, in order. */
+function usableProp(
+  root: FdtNode,
+  c: { usable: { start: number; size: number }; moreUsable?: { start: number; size: number }[] },
+): Uint8Array {
+  const parts = [c.usable, ...(c.moreUsable ?? [])].map((r) => rangeProp(root, r.start, r.size));
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export interface DtbEditOptions {
   cmdline?: string;
   initrd?: { start: number; end: number };
@@ -77,7 +92,12 @@ export interface DtbEditOptions {
   wipeKaslrSeed?: boolean;
   /** kexec_file_load: rng_is_initialized() (default true). */
   rngReady?: boolean;
-  crash?: { elfcorehdr: { start: number; size: number }; usable: { start: number; size: number } };
+  crash?: {
+    elfcorehdr: { start: number; size: number };
+    usable: { start: number; size: number };
+    /** More linux,usable-memory-range entries after `usable` (kexec-tools 2.0.24+: every Crash kernel region). */
+    moreUsable?: { start: number; size: number }[];
+  };
   file?: string;
 }
 
@@ -134,7 +154,7 @@ export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
   if (o.crash) {
     const ch = ensureChild(fdt.root, "chosen");
     setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
-    setProp(ch, "linux,usable-memory-range", rangeProp(fdt.root, o.crash.usable.start, o.crash.usable.size));
+    setProp(ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
   }
   setInitrd(fdt, o.initrd);
   const packed =
@@ -182,7 +202,7 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
     setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
     // fdt_add_mem_rsv: keep the kdump kernel off its own ELF core header.
     fdt.memreserve.push({ address: o.crash.elfcorehdr.start, size: o.crash.elfcorehdr.size });
-    setProp(ch, "linux,usable-memory-range", rangeProp(fdt.root, o.crash.usable.start, o.crash.usable.size));
+    setProp(ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
   }
   if (o.initrd) {
     setProp(ch, "linux,initrd-start", u64BeBytes(o.initrd.start));

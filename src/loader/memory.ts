@@ -16,6 +16,7 @@
  *   walks free memblock ranges (memory minus reserved); crash loads walk the crash region alone.
  */
 
+import { crashLoadRegion, kernelCrashRes } from "../crash/choose.js";
 import { KexecLabError } from "../errors.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../formats/devicetree.js";
 import type { Fdt } from "../formats/fdt.js";
@@ -378,17 +379,38 @@ export function kernelWalkRanges(
   };
 }
 
-/** The crash kernel region: given, or the last "Crash kernel" line of the iomem input. */
+/**
+ * The crash kernel region the load goes into: given, or the one kexec-tools / the kernel choose among
+ * the "Crash kernel" regions (input.crashRegions, else the iomem input's lines): the highest, which is
+ * crashk_res (src/crash/choose.ts crashLoadRegion).
+ */
 export function crashRegionFor(input: PlanInput): Range | undefined {
   if (!input.crash) return undefined;
   if (input.crashRegion) return input.crashRegion;
-  const t = mapTexts(input);
-  const ck = t.iomem?.crashKernel ?? [];
-  if (ck.length > 0) return ck.reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
+  const ck = crashRegionsOf(input);
+  if (ck.length > 0)
+    return crashLoadRegion(ck, input.arch, input.loader ?? "auto", input.kexecToolsVersion).region;
   throw new KexecLabError(
     "E_NO_MEMORY_MAP",
     'a crash load (-p) needs a crash kernel region: a "Crash kernel" line in --iomem or --crashkernel SIZE@OFFSET',
   );
+}
+
+/** Every "Crash kernel" region of the running kernel: input.crashRegions, else the iomem input's lines. */
+export function crashRegionsOf(input: PlanInput): Range[] {
+  if (input.crashRegions) return [...input.crashRegions];
+  return mapTexts(input).iomem?.crashKernel ?? [];
+}
+
+/**
+ * The region the kernel checks a crash load against (crashk_res): the highest "Crash kernel" region
+ * when the load's region is one of them (a load forced into the low part is then refused with
+ * EADDRNOTAVAIL, as the kernel does), else the given region itself (a hypothetical reservation).
+ */
+export function kernelCrashResFor(input: PlanInput, crash: Range): Range {
+  const all = crashRegionsOf(input);
+  if (all.some((r) => r.start === crash.start && r.end === crash.end)) return kernelCrashRes(all) ?? crash;
+  return crash;
 }
 
 /** crashkernel=X,high's low part: a second, smaller "Crash kernel" line below 4 GiB. */

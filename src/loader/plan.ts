@@ -58,7 +58,14 @@ import { arm64ElfKexecTools, arm64ImageKexecTools } from "./kexec-tools/arm64.js
 import { x86BzImageKexecTools } from "./kexec-tools/x86_64.js";
 import { bzImage64Probe, doBzImageLoad } from "./kexec-tools/x86-bzimage32.js";
 import { elfX86_64Load } from "./kexec-tools/x86-elf.js";
-import { crashRegionFor, kernelWalkRanges, kexecToolsRanges, memoryMapFor, parseMemblock } from "./memory.js";
+import {
+  crashRegionFor,
+  kernelCrashResFor,
+  kernelWalkRanges,
+  kexecToolsRanges,
+  memoryMapFor,
+  parseMemblock,
+} from "./memory.js";
 import { segmentBufszOf } from "./output.js";
 import { checkAcceptance, loaderPathFor } from "./plan-accept.js";
 import type { PlacedBy, Plan, PlanInput } from "./types.js";
@@ -308,6 +315,8 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   const segments = loader === "kexec-tools" ? [...ctx.segments].sort((a, b) => a.mem - b.mem) : ctx.segments;
   for (const s of segments) {
     for (const r of map.regions) {
+      // a crash load is meant to lie in the crash kernel region
+      if (crashRegion && r.name.startsWith("Crash kernel")) continue;
       if (r.type === "reserved" && s.mem < r.end && r.start < s.mem + s.memsz) {
         notes.push(
           `${s.label} [${hex(s.mem)}, ${hex(s.mem + s.memsz)}) overlaps the running kernel's "${r.name}" [${hex(r.start)}, ${hex(r.end)}): allowed, the copy happens after the running kernel has stopped`,
@@ -326,7 +335,10 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
     })),
     ...(crashRegion
       ? {
-          crash: { start: BigInt(crashRegion.start), end: BigInt(crashRegion.end - 1) },
+          crash: {
+            start: BigInt(kernelCrashResFor(input, crashRegion).start),
+            end: BigInt(kernelCrashResFor(input, crashRegion).end - 1),
+          },
           entry: BigInt(result.entry),
         }
       : {}),
@@ -393,6 +405,7 @@ function judgeWrappedFile(input: PlanInput, loader: PlacedBy): string[] {
 
 /** Every crash kernel region (crash_reserved_mem): the "Crash kernel" lines of the iomem input, or the one given. */
 function crashRegionsAll(input: PlanInput, crash: Range): Range[] {
+  if (input.crashRegions) return [...input.crashRegions];
   if (input.crashRegion || input.iomem === undefined) return [crash];
   const ck = parseIomem(input.iomem, input.iomemName).crashKernel;
   return ck.length > 0 ? ck : [crash];

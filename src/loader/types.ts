@@ -71,6 +71,11 @@ export interface PlanInput {
   crash?: boolean;
   /** Crash region [start, end); default: the "Crash kernel" range of the iomem input. */
   crashRegion?: Range;
+  /**
+   * Every "Crash kernel" region of the running kernel (crashk_res and crashk_low_res), e.g. as
+   * src/crash/reserve.ts predicts them for a crashkernel= value; default: the iomem input's lines.
+   */
+  crashRegions?: Range[];
   /** crashkernel=X,high's low part [start, end) (x86_64 "Crash kernel" below 4 GiB next to a high one). */
   crashLowRegion?: Range;
   /** Page size of the running kernel (getpagesize() / PAGE_SIZE): rounding and minimum alignment. */

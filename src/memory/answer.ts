@@ -5,11 +5,13 @@
  * (`kexec-lab memory`) reads the files and renders.
  */
 
+import { type DistroDefault, distroDefaultSizes } from "../crash/defaults.js";
+import { crashRuntimeNeed, type RuntimeTerm } from "../crash/runtime.js";
 import { KexecLabError } from "../errors.js";
 import { parseIomem } from "../formats/iomem.js";
 import { type Plan, type PlanInput, planLoad } from "../loader/plan.js";
 import type { Range } from "../machine/ranges.js";
-import { type CrashkernelEstimate, estimateCrashkernel } from "./crashkernel.js";
+import { type CrashkernelEstimate, estimateCrashkernel, type KdumpUtilsTree } from "./crashkernel.js";
 import { type LoadMemory, loadMemory } from "./load-memory.js";
 
 const MiB = 1024 * 1024;
@@ -34,6 +36,17 @@ export interface MemoryQuestionsInput {
   iomem?: string;
   /** The crashkernel reservation, if known (else the iomem's "Crash kernel" line). */
   crashRegion?: Range;
+  /** kdump-lib's deltas: SME/SEV (x86_64), an SMMU and mlx5 NICs (arm64); which kdump-utils tree. */
+  memoryEncryption?: boolean;
+  smmu?: boolean;
+  mlx5?: boolean;
+  kdumpUtils?: KdumpUtilsTree;
+  /** The crash kernel's nr_cpus (default 1, as kdump tools pass), its initrd unpacked, makedumpfile's mode. */
+  nrCpus?: number;
+  initrdUnpackedBytes?: number;
+  cyclic?: boolean;
+  /** Running kernel MAJOR.MINOR for the distribution tables' range match (default 6.12). */
+  kernelVersion?: string;
 }
 
 export interface CrashFit {
@@ -46,6 +59,8 @@ export interface CrashFit {
   /** Estimate: what the crash kernel needs beyond its segments while it runs. */
   runtimeNeedBytes: number;
   fits: boolean;
+  /** The run-time need term by term from the kernel's and makedumpfile's rules (src/crash/runtime.ts). */
+  runtime: { terms: RuntimeTerm[]; totalBytes: number; fits: boolean };
 }
 
 export interface MemoryAnswer {
@@ -55,6 +70,8 @@ export interface MemoryAnswer {
     against?: { name: string; bytes: number };
   };
   crashkernel: CrashkernelEstimate & { reservedBytes?: number; kernelSource: string };
+  /** Distribution default crashkernel= values and the size each reserves on this machine. */
+  defaults: (DistroDefault & { bytes: number })[];
   crashFit?: CrashFit;
   notes: string[];
 }
@@ -76,6 +93,11 @@ export function iomemKernelBytes(iomem: string): number | undefined {
 
 function segmentBytes(plan: Plan): number {
   return plan.segments.reduce((a, s) => a + s.memsz, 0);
+}
+
+function versionPair(v: string | undefined): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(v ?? "");
+  return m ? [Number(m[1]), Number(m[2])] : [6, 12];
 }
 
 export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
@@ -146,6 +168,10 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
     luksBytes: q.luksBytes ?? 0,
     systemRamBytes: plan.memoryMap.ramBytes,
     pageSize,
+    ...(q.memoryEncryption !== undefined ? { memoryEncryption: q.memoryEncryption } : {}),
+    ...(q.smmu !== undefined ? { smmu: q.smmu } : {}),
+    ...(q.mlx5 !== undefined ? { mlx5: q.mlx5 } : {}),
+    ...(q.kdumpUtils !== undefined ? { kdumpUtils: q.kdumpUtils } : {}),
   });
   if (plan.memoryMapSource === "dtb")
     notes.push("RAM size from the DTB; kdumpctl sums /proc/iomem's System RAM (pass --iomem or --host)");
@@ -153,10 +179,8 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
   // the crash load in the reservation
   let region = q.crashRegion;
   if (region === undefined && q.plan.crashRegion !== undefined) region = q.plan.crashRegion;
-  if (region === undefined && iomem !== undefined) {
-    const ck = parseIomem(iomem).crashKernel;
-    if (ck.length > 0) region = ck[ck.length - 1];
-  }
+  const allRegions = q.plan.crashRegions ?? (iomem !== undefined ? parseIomem(iomem).crashKernel : []);
+  if (region === undefined && allRegions.length > 0) region = allRegions[allRegions.length - 1];
   const answer: MemoryAnswer = {
     load: { ...lm, verdict, ...(against !== undefined ? { against } : {}) },
     crashkernel: {
@@ -164,11 +188,27 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
       kernelSource,
       ...(region !== undefined ? { reservedBytes: region.end - region.start } : {}),
     },
+    defaults: distroDefaultSizes(plan.arch, plan.memoryMap.ramBytes, versionPair(q.kernelVersion)),
     notes,
   };
   if (region !== undefined) {
     const runtimeNeedBytes = 2 * initrdBytes + modulesBytes + 16 * MiB + (q.luksBytes ?? 0);
     const size = region.end - region.start;
+    const given = allRegions.some((r) => r.start === region.start && r.end === region.end)
+      ? allRegions
+      : [region];
+    const rt = crashRuntimeNeed({
+      arch: plan.arch,
+      pageSize,
+      crashMemoryBytes: given.reduce((a, r) => a + (r.end - r.start), 0),
+      lowRegion: given.length > 1,
+      nrCpus: q.nrCpus ?? 1,
+      initrdBytes,
+      ...(q.initrdUnpackedBytes !== undefined ? { initrdUnpackedBytes: q.initrdUnpackedBytes } : {}),
+      firstKernelMaxAddress: Math.max(...plan.memoryMap.ram.ranges.map((r) => r.end)),
+      ...(q.cyclic !== undefined ? { cyclic: q.cyclic } : {}),
+      modulesBytes,
+    });
     try {
       const crash = planLoad({ ...q.plan, crash: true, crashRegion: region });
       const used = segmentBytes(crash);
@@ -179,6 +219,7 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
         leftBytes: size - used,
         runtimeNeedBytes,
         fits: size - used >= runtimeNeedBytes,
+        runtime: { ...rt, fits: size - used >= rt.totalBytes },
       };
     } catch (e) {
       if (!(e instanceof KexecLabError)) throw e;
@@ -190,6 +231,7 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
         leftBytes: size,
         runtimeNeedBytes,
         fits: false,
+        runtime: { ...rt, fits: false },
       };
     }
   } else {

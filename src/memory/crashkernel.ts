@@ -7,10 +7,15 @@
  *                 (the initrd is loaded into the reservation and unpacked into a tmpfs limited to
  *                 half of the memory then: hence 3 x)
  *   LUKS        = the largest LUKS2 keyslot memory cost + 50 MiB on aarch64, 20 MiB elsewhere
- *   baseline    = the per-arch default crashkernel= ranges at the machine's RAM size
- *                 x86_64 (and s390x): 2G-64G:256M, 64G-:512M (+64M with SME/SEV)
- *                 aarch64: 2G-4G:256M, 4G-64G:320M, 64G-:576M (+100M for a 64K-page kernel, more
- *                 with an SMMU or mlx5 there)
+ *   baseline    = the per-arch default crashkernel= ranges at the machine's RAM size, as
+ *                 kdump_get_arch_recommend_crashkernel builds them (kdump-lib.sh, read at rhkdump/
+ *                 kdump-utils 015e0f9; `kdumpctl get-default-crashkernel` prints the same string):
+ *                 x86_64 (and s390x): 2G-64G:256M, 64G-:512M, every range +64M with SME/SEV active
+ *                 aarch64: 2G-4G:256M, 4G-64G:320M, 64G-:576M, then: 64K-page kernel +100M, +384M
+ *                 more with an SMMU (arm-smmu-* platform devices), +200M with an mlx5 NIC; 4K-page
+ *                 kernel +150M with an mlx5 NIC; added to every range at 63f248c, from the second
+ *                 range on at 015e0f9 (_crashkernel_add's skip = 1: "skip adding additional memory
+ *                 for small-memory machine")
  *                 RAM size: every "System RAM" line of /proc/iomem summed, in MiB rounded up to
  *                 128 MiB, then whole GiB (rounded down); a range start is inclusive, its end not
  *   recommended = max(baseline, estimated)
@@ -23,6 +28,14 @@
 import type { Arch } from "../kimage/constants.js";
 
 const MiB = 1024 * 1024;
+
+/**
+ * The kdump-utils trees whose kdump-lib.sh was read, and the rule they differ in: 015e0f9 adds no
+ * delta to aarch64's first range (2G-4G), 63f248c adds it to every range. Their order in time was not
+ * established from the store; 63f248c is the default (the project's first reading).
+ */
+export const KDUMP_UTILS_TREES = ["63f248c", "015e0f9"] as const;
+export type KdumpUtilsTree = (typeof KDUMP_UTILS_TREES)[number];
 
 export interface CrashkernelInput {
   arch: Arch;
@@ -40,6 +53,12 @@ export interface CrashkernelInput {
   pageSize?: number;
   /** SME/SEV memory encryption active (x86_64): kdump-lib's +64M. */
   memoryEncryption?: boolean;
+  /** arm64: an SMMU (has_aarch64_smmu: /sys/devices/platform/arm-smmu-*): +384M with 64K pages. */
+  smmu?: boolean;
+  /** arm64: an mlx5 NIC (has_mlx5: /sys/bus/pci/drivers/mlx5_core): +150M (4K pages) / +200M (64K). */
+  mlx5?: boolean;
+  /** Which kdump-utils tree's kdump-lib.sh (default 63f248c). */
+  kdumpUtils?: KdumpUtilsTree;
 }
 
 export interface CrashkernelEstimate {
@@ -49,34 +68,63 @@ export interface CrashkernelEstimate {
   baselineBytes: number;
   /** The crashkernel= ranges the baseline came from, as kdump-lib prints them. */
   baselineRanges: string;
+  /** The deltas kdump-lib added, one line each. */
+  baselineDeltas: string[];
   /** RAM size in GiB as get_system_size() computes it. */
   systemGiB: number;
   parts: { name: string; bytes: number }[];
 }
 
-/** A "2G-64G:256M,64G-:512M" range list and a delta in MiB added to every size (_crashkernel_add). */
-function rangesFor(input: CrashkernelInput): { ranges: [number, number, number][]; text: string } {
+/**
+ * kdump_get_arch_recommend_crashkernel: the ranges and the delta (MiB) _crashkernel_add adds to each
+ * size from index `skip` on, as the string `kdumpctl get-default-crashkernel` prints.
+ */
+export function kdumpRecommendCrashkernel(
+  input: Pick<CrashkernelInput, "arch" | "pageSize" | "memoryEncryption" | "smmu" | "mlx5" | "kdumpUtils">,
+): { ranges: [number, number, number][]; text: string; deltaMiB: number; deltas: string[] } {
   let delta = 0;
+  let skip = 0;
+  const deltas: string[] = [];
   let base: [number, number, number][];
   if (input.arch === "x86_64") {
     base = [
       [2, 64, 256],
       [64, Number.POSITIVE_INFINITY, 512],
     ];
-    if (input.memoryEncryption) delta += 64;
+    if (input.memoryEncryption) {
+      delta += 64;
+      deltas.push("+64M: SME/SEV active");
+    }
   } else {
     base = [
       [2, 4, 256],
       [4, 64, 320],
       [64, Number.POSITIVE_INFINITY, 576],
     ];
-    if (input.pageSize === 65536) delta += 100;
+    skip = input.kdumpUtils === "015e0f9" ? 1 : 0;
+    if (input.pageSize === 65536) {
+      delta += 100;
+      deltas.push("+100M: 64K-page kernel");
+      if (input.smmu) {
+        delta += 384;
+        deltas.push("+384M: SMMU with 64K pages (its command, event and PRI queues)");
+      }
+      if (input.mlx5) {
+        delta += 200;
+        deltas.push("+200M: mlx5 NIC with 64K pages");
+      }
+    } else if (input.mlx5) {
+      delta += 150;
+      deltas.push("+150M: mlx5 NIC");
+    }
+    if (delta > 0 && skip === 1)
+      deltas.push("(not added to 2G-4G: kdump-lib 015e0f9 skips the first range on aarch64)");
   }
-  const ranges = base.map(([a, b, s]) => [a, b, s + delta] as [number, number, number]);
+  const ranges = base.map(([a, b, s], i) => [a, b, i >= skip ? s + delta : s] as [number, number, number]);
   const text = ranges
     .map(([a, b, s]) => `${a}G-${b === Number.POSITIVE_INFINITY ? "" : `${b}G`}:${s}M`)
     .join(",");
-  return { ranges, text };
+  return { ranges, text, deltaMiB: delta, deltas };
 }
 
 /** get_system_size(): RAM in MiB rounded up to 128 MiB, in whole GiB. */
@@ -90,7 +138,7 @@ export function estimateCrashkernel(input: CrashkernelInput): CrashkernelEstimat
   const luks = (input.luksBytes ?? 0) > 0 ? input.luksBytes! + (input.arch === "arm64" ? 50 : 20) * MiB : 0;
   const estimated = input.kernelBytes + input.modulesBytes + 3 * input.initrdBytes + runtime + luks;
   const systemGiB = kdumpSystemGiB(input.systemRamBytes);
-  const { ranges, text } = rangesFor(input);
+  const { ranges, text, deltas } = kdumpRecommendCrashkernel(input);
   const hit = ranges.find(([a, b]) => systemGiB >= a && systemGiB < b);
   const baseline = (hit?.[2] ?? 0) * MiB;
   const parts = [
@@ -105,6 +153,7 @@ export function estimateCrashkernel(input: CrashkernelInput): CrashkernelEstimat
     estimatedBytes: estimated,
     baselineBytes: baseline,
     baselineRanges: text,
+    baselineDeltas: deltas,
     systemGiB,
     parts,
   };

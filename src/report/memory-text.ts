@@ -56,6 +56,7 @@ export function renderMemoryText(a: MemoryAnswer): string {
       ["left", "right"],
     ),
   );
+  for (const d of c.baselineDeltas) lines.push(`baseline delta: ${d}`);
   lines.push(`kernel size: ${c.kernelSource}`);
   if (c.reservedBytes !== undefined && c.reservedBytes < c.recommendedBytes)
     lines.push(
@@ -74,6 +75,39 @@ export function renderMemoryText(a: MemoryAnswer): string {
         `  the crash kernel needs about ${formatBytes(f.runtimeNeedBytes)} more while it runs (estimate: initrd unpacked x 2 + modules + 16 MiB): ${f.fits ? "fits" : "SHORT"}`,
       );
     }
+  }
+  if (f?.runtime !== undefined) {
+    lines.push("");
+    lines.push("the crash kernel at run time, term by term (src/crash/runtime.ts):");
+    lines.push(
+      renderTable(
+        ["term", "bytes", "status"],
+        [
+          ...f.runtime.terms.map((t) => [
+            t.inLowRegion ? `${t.name} (low region)` : t.name,
+            formatBytes(t.bytes),
+            t.status,
+          ]),
+          ["total in the main region", formatBytes(f.runtime.totalBytes), ""],
+        ],
+        ["left", "right", "left"],
+      ),
+    );
+    if (f.placed)
+      lines.push(
+        `  left after the segments ${formatBytes(f.leftBytes)} vs ${formatBytes(f.runtime.totalBytes)}: ${f.runtime.fits ? "fits" : "SHORT"}`,
+      );
+  }
+  if (a.defaults.length > 0) {
+    lines.push("");
+    lines.push("distribution defaults on this machine (what the kernel reserves for each):");
+    lines.push(
+      renderTable(
+        ["distribution", "crashkernel=", "reserves"],
+        a.defaults.map((d) => [d.name, d.value, formatBytes(d.bytes)]),
+        ["left", "left", "right"],
+      ),
+    );
   }
   for (const n of a.notes) lines.push(`note: ${n}`);
   return `${lines.join("\n")}\n`;

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { CliContext } from "../main.js";
 import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
+import { registerCrashkernel } from "./crashkernel.js";
 import { registerDiff } from "./diff.js";
 import { registerEmit } from "./emit.js";
 import { registerInspect } from "./inspect.js";
@@ -27,6 +28,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerInspect,
   registerPlan,
   registerMemory,
+  registerCrashkernel,
   registerKexec,
   registerDiff,
   registerReport,

@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { KexecLabError } from "../../errors.js";
 import { ARCH_NAMES } from "../../formats/role.js";
 import { readHostDir } from "../../host/node/read.js";
 import { answerMemoryQuestions } from "../../memory/answer.js";
+import { KDUMP_UTILS_TREES, type KdumpUtilsTree } from "../../memory/crashkernel.js";
 import { renderMemoryText } from "../../report/memory-text.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
@@ -15,10 +17,26 @@ interface MemoryOptions extends PlanOptions {
   memAvailable?: string;
   modulesSize?: string;
   luksMemory?: string;
+  memoryEncryption?: boolean;
+  smmu?: boolean;
+  mlx5?: boolean;
+  kdumpUtils?: string;
+  nrCpus?: string;
+  initrdUnpacked?: string;
+  cyclic?: boolean;
   json?: boolean;
 }
 
 const size = (text: string, field: string) => toSafeNumber(parseSize(text, field), field);
+
+function kdumpTree(t: string | undefined): KdumpUtilsTree {
+  const v = t ?? "63f248c";
+  if (!(KDUMP_UTILS_TREES as readonly string[]).includes(v))
+    throw new KexecLabError("E_USAGE", `--kdump-utils ${v}: one of ${KDUMP_UTILS_TREES.join(", ")}`, {
+      field: "--kdump-utils",
+    });
+  return v as KdumpUtilsTree;
+}
 
 export function registerMemory(program: Command, ctx: CliContext): Command {
   const cmd = program.command("memory");
@@ -35,6 +53,13 @@ export function registerMemory(program: Command, ctx: CliContext): Command {
       "the kdump initramfs' modules as /proc/modules sizes them (default: --host's modules.txt, all loaded modules)",
     )
     .option("--luks-memory <size>", "memory cost of the largest LUKS2 keyslot of an encrypted dump target")
+    .option("--memory-encryption", "x86_64: SME/SEV is active (kdump-lib: +64M)")
+    .option("--smmu", "arm64: the machine has an SMMU (kdump-lib: +384M with 64K pages)")
+    .option("--mlx5", "arm64: an mlx5 NIC (kdump-lib: +150M, +200M with 64K pages)")
+    .option("--kdump-utils <tree>", `which kdump-lib.sh: ${KDUMP_UTILS_TREES.join(", ")}`, "63f248c")
+    .option("--nr-cpus <n>", "the crash kernel's nr_cpus= (kdump tools pass 1)", "1")
+    .option("--initrd-unpacked <size>", "the crash kernel's initrd unpacked (default: assumed 2 x the file)")
+    .option("--no-cyclic", "makedumpfile without cyclic mode (bitmaps for all of the first kernel's memory)")
     .option("--json", "print one JSON document")
     .addHelpText(
       "after",
@@ -70,6 +95,20 @@ are known), 1 when either is short.`,
         ...modules,
         ...(host?.iomem !== undefined && opts.iomem === undefined ? { iomem: host.iomem } : {}),
         ...(opts.luksMemory !== undefined ? { luksBytes: size(opts.luksMemory, "--luks-memory") } : {}),
+        ...(opts.memoryEncryption ? { memoryEncryption: true } : {}),
+        ...(opts.smmu ? { smmu: true } : {}),
+        ...(opts.mlx5 ? { mlx5: true } : {}),
+        kdumpUtils: kdumpTree(opts.kdumpUtils),
+        nrCpus: toSafeNumber(parseSize(opts.nrCpus ?? "1", "--nr-cpus"), "--nr-cpus", 8192n),
+        ...(opts.initrdUnpacked !== undefined
+          ? { initrdUnpackedBytes: size(opts.initrdUnpacked, "--initrd-unpacked") }
+          : {}),
+        ...(opts.cyclic === false ? { cyclic: false } : {}),
+        ...(opts.kernelVersion !== undefined
+          ? { kernelVersion: opts.kernelVersion }
+          : host?.release !== undefined
+            ? { kernelVersion: host.release }
+            : {}),
       });
       if (opts.json) printJson(ctx.io, answer);
       else ctx.io.stdout(renderMemoryText(answer));

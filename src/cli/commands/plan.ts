@@ -1,12 +1,15 @@
 import { type Command, Option } from "commander";
+import { type CrashKernelGiven, crashKernelGiven } from "../../crash/given.js";
 import { KexecLabError } from "../../errors.js";
 import { ARCH_NAMES } from "../../formats/role.js";
 import { DEFAULT_KEXEC_TOOLS_VERSION } from "../../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../../loader/kexec-file/version.js";
 import { formatPrintSegments, LOADERS, type PlanInput, planLoad, planToJson } from "../../loader/plan.js";
+import { renderCrashGiven } from "../../report/crash-given-text.js";
 import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { renderPlanText } from "../../report/plan-text.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
+import { hex } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkOutputPath, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
@@ -110,8 +113,8 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     .option("--mem-max <addr>", "kexec-tools --mem-max: highest address (inclusive) for segments")
     .option("-p, --crash", 'crash load (kexec -p) into the "Crash kernel" region of --iomem')
     .option(
-      "--crashkernel <size@offset>",
-      "crash kernel region as in crashkernel=SIZE@OFFSET (implies --crash)",
+      "--crashkernel <value>",
+      "crashkernel= as on the kernel command line (implies --crash): SIZE@OFFSET is the region itself; a size, ranges or ,high/,low are reserved as the --host kernel's boot would (kexec-lab crashkernel) and the load goes where kexec-tools puts it",
     )
     .option("--page-size <bytes>", "page size of the running kernel (4096, 16384, 65536)", "4096")
     .option("--seed <n>", "seed for the random bytes written to the DTB (kaslr-seed, rng-seed)", "0")
@@ -189,8 +192,41 @@ segment, its size and alignment and the largest free range).`,
         writeOutputFile(opts.outDtb, plan.patchedDtb, opts.force === true);
       }
       if (opts.printSegments) ctx.io.stdout(formatPrintSegments(plan));
-      else if (opts.json) printJson(ctx.io, planToJson(plan));
-      else ctx.io.stdout(renderPlanText(plan) + (opts.explain ? `\n${formatLegend(PLAN_LEGEND)}` : ""));
+      else if (opts.json) printJson(ctx.io, withCrashKernel(planToJson(plan), crashKernelGiven(plan, input)));
+      else
+        ctx.io.stdout(
+          renderPlanText(plan) +
+            crashGivenText(crashKernelGiven(plan, input)) +
+            (opts.explain ? `\n${formatLegend(PLAN_LEGEND)}` : ""),
+        );
       ctx.exitCode = plan.verdict.ok ? EXIT_OK : EXIT_REFUSED;
     });
+}
+
+const crashGivenText = (g: CrashKernelGiven | undefined) => (g !== undefined ? renderCrashGiven(g) : "");
+
+/** plan --json with the crash kernel's inputs (docs/json.md `crashKernel`), addresses as hex strings. */
+function withCrashKernel<T extends object>(json: T, g: CrashKernelGiven | undefined): T {
+  if (g === undefined) return json;
+  const r = (x: { start: number; end: number }) => ({ start: hex(x.start), end: hex(x.end) });
+  return {
+    ...json,
+    crashKernel: {
+      regions: g.regions.map(r),
+      loadRegion: r(g.loadRegion),
+      crashRes: r(g.crashRes),
+      memoryMap: { how: g.memoryMap.how, ranges: g.memoryMap.ranges.map((x) => ({ ...r(x), type: x.type })) },
+      appended: g.appended,
+      ...(g.elfcorehdr !== undefined
+        ? {
+            elfcorehdr: {
+              start: hex(g.elfcorehdr.start),
+              bufsz: g.elfcorehdr.bufsz,
+              notes: g.elfcorehdr.notes,
+              loads: g.elfcorehdr.loads.map(r),
+            },
+          }
+        : {}),
+    },
+  };
 }

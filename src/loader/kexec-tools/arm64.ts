@@ -27,6 +27,7 @@ import {
   place,
 } from "../context.js";
 import { editDtbKexecTools } from "../dtb-edit.js";
+import { crashRegionsOf } from "../memory.js";
 import type { Placement } from "../types.js";
 import { arm64CrashMemoryRanges, kexecToolsElfcorehdrSize } from "./crash.js";
 import { addPurgatory } from "./purgatory-segment.js";
@@ -44,7 +45,13 @@ export interface Arm64LoadResult {
 /** load_crashdump_segments: the ELF core header, top-down in the crash region (memsz = bufsz). */
 function crashSetup(ctx: Ctx, map: MemoryMap, iomem: Iomem | undefined, crashRegion: Range | undefined) {
   if (!crashRegion) return undefined;
-  const ranges = arm64CrashMemoryRanges(iomem, map, [crashRegion]);
+  // kexec-tools 2.0.24+: every "Crash kernel" region is cut out of the dump's ranges and passed in
+  // linux,usable-memory-range (in /proc/iomem order); the load goes into the highest.
+  const all = crashRegionsOf(ctx.input);
+  const regions = all.some((r) => r.start === crashRegion.start && r.end === crashRegion.end)
+    ? [...all].sort((a, b) => a.start - b.start)
+    : [crashRegion];
+  const ranges = arm64CrashMemoryRanges(iomem, map, regions);
   const cpus = ctx.input.cpus ?? 1;
   const size = kexecToolsElfcorehdrSize(cpus, ranges.length);
   const base = addBuffer(ctx, "elfcorehdr", new Uint8Array(size), size, {
@@ -60,7 +67,10 @@ function crashSetup(ctx: Ctx, map: MemoryMap, iomem: Iomem | undefined, crashReg
   );
   return {
     elfcorehdr: { start: base, size },
-    usable: { start: crashRegion.start, size: crashRegion.end - crashRegion.start },
+    usable: { start: regions[0]!.start, size: regions[0]!.end - regions[0]!.start },
+    ...(regions.length > 1
+      ? { moreUsable: regions.slice(1).map((r) => ({ start: r.start, size: r.end - r.start })) }
+      : {}),
   };
 }
 

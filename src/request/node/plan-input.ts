@@ -7,13 +7,16 @@ import { KexecLabError } from "../../errors.js";
 import { readInputFile } from "../../formats/node/files.js";
 import { kernelFileArch, type ReadPlanOptions, readPlanFiles } from "../../formats/node/plan-files.js";
 import { kernelArchOf, ROLE_HEAD_BYTES } from "../../formats/role.js";
+import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { hostPlanFields } from "../../host/plan.js";
 import type { Arch } from "../../kimage/constants.js";
 import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
 import type { LoaderKind, PlanInput } from "../../loader/plan.js";
 import type { PurgatorySize } from "../../loader/types.js";
+import type { Range } from "../../machine/ranges.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
+import { crashRegionsForPlan } from "../crashkernel.js";
 import { inferArch, parseSizeAt } from "../plan.js";
 
 /** The architecture the kernel file's first bytes imply (kernelFileArch), as inferArch's evidence. */
@@ -141,7 +144,11 @@ export async function planInputFromOptions(
   if (opts.memMin !== undefined) input.memMin = toSafeNumber(parseSize(opts.memMin, "mem-min"), "mem-min");
   if (opts.memMax !== undefined) input.memMax = toSafeNumber(parseSize(opts.memMax, "mem-max"), "mem-max");
   if (opts.crash || opts.crashkernel !== undefined) input.crash = true;
-  if (opts.crashkernel !== undefined) input.crashRegion = parseSizeAt(opts.crashkernel);
+  if (opts.crashkernel !== undefined) {
+    const where = crashkernelPlanRegions(opts, host, arch);
+    input.crashRegion = where.region;
+    if (where.regions !== undefined) input.crashRegions = where.regions;
+  }
   if (opts.pageSize !== undefined)
     input.pageSize = toSafeNumber(parseSize(opts.pageSize, "page-size"), "page-size");
   if (opts.seed !== undefined) input.seed = toSafeNumber(parseU64(opts.seed, "seed"), "seed", 0xffffffffn);
@@ -197,4 +204,33 @@ export function purgatoryOption(
   }
   if (opts.purgatory !== undefined) return purgatoryPreset(opts.purgatory, arch);
   return undefined;
+}
+
+/**
+ * `--crashkernel VALUE` of plan/memory: SIZE@OFFSET is the region itself (as before: the kernel puts an
+ * @offset reservation exactly there when it is free); any other crashkernel= syntax (a size, ranges,
+ * ,high/,low, several options) is reserved as the host's kernel would at boot (src/crash/reserve.ts)
+ * and the crash load goes into the region kexec-tools / the kernel choose (src/crash/choose.ts).
+ */
+function crashkernelPlanRegions(
+  opts: PlanOptions,
+  host: Host | undefined,
+  arch: Arch,
+): { region: Range; regions?: Range[] } {
+  const v = opts.crashkernel!.trim().replace(/^crashkernel=/, "");
+  if (/^[^@\s,:]+@[^@\s,:]+$/.test(v)) return { region: parseSizeAt(v) };
+  if (host === undefined)
+    throw new KexecLabError(
+      "E_USAGE",
+      `--crashkernel ${opts.crashkernel}: where the kernel reserves it depends on the machine's memory: give --host (or SIZE@OFFSET)`,
+      { field: "--crashkernel" },
+    );
+  return crashRegionsForPlan({
+    host,
+    arch,
+    crashkernel: opts.crashkernel!,
+    ...(opts.kernelVersion !== undefined ? { kernelVersion: opts.kernelVersion } : {}),
+    loader: opts.loader,
+    ...(opts.kexecToolsVersion !== undefined ? { kexecToolsVersion: opts.kexecToolsVersion } : {}),
+  });
 }

@@ -1,0 +1,112 @@
+/**
+ * What the crash kernel needs at run time inside its reservation, term by term from the kernel's and
+ * the dump tool's own rules, each with its source and its status. None of these terms is measured yet
+ * (kexec-lab has no crash-kernel boot recording): every one is "from source, not yet measured", and
+ * the assumed inputs say so. Browser-safe.
+ */
+
+import type { Arch } from "../kimage/constants.js";
+
+const MiB = 2 ** 20;
+
+export interface RuntimeInput {
+  arch: Arch;
+  pageSize: number;
+  /** The memory the crash kernel is given (all Crash kernel regions), bytes. */
+  crashMemoryBytes: number;
+  /** Whether a low region below 4 GiB comes with a high one (crashkernel=X,high or the fall back). */
+  lowRegion: boolean;
+  /** The crash kernel's CPU count (nr_cpus= on its command line; kdump tools pass nr_cpus=1). */
+  nrCpus: number;
+  /** The crash kernel's initrd file size and its unpacked size (default: 2 x the file, assumed). */
+  initrdBytes: number;
+  initrdUnpackedBytes?: number;
+  /** The first kernel's highest RAM address (the dump tool's bitmaps cover its pfns). */
+  firstKernelMaxAddress: number;
+  /** makedumpfile's cyclic mode (the default since 1.5.0): bitmaps in chunks, not for all memory. */
+  cyclic?: boolean;
+  /** The crash kernel's modules as /proc/modules sizes them. */
+  modulesBytes: number;
+}
+
+export interface RuntimeTerm {
+  name: string;
+  bytes: number;
+  /** Where the rule comes from. */
+  source: string;
+  status: "from source, not yet measured" | "assumed";
+  /** Not counted in the main region (lives in the low region). */
+  inLowRegion?: boolean;
+}
+
+/** The terms, and their sum in the main region. */
+export function crashRuntimeNeed(i: RuntimeInput): { terms: RuntimeTerm[]; totalBytes: number } {
+  const pages = Math.ceil(i.crashMemoryBytes / i.pageSize);
+  const terms: RuntimeTerm[] = [];
+  terms.push({
+    name: `struct page for the crash kernel's ${pages} pages (64 bytes each)`,
+    bytes: pages * 64,
+    source:
+      "sizeof(struct page) = 64 on 64-bit without debug options (include/linux/mm_types.h); the memmap covers the memory the crash kernel is given",
+    status: "from source, not yet measured",
+  });
+  // setup_per_cpu_areas / pcpu_embed_first_chunk: static per-CPU data + PERCPU_MODULE_RESERVE (8 KiB)
+  // + PERCPU_DYNAMIC_RESERVE (28 KiB x BITS_PER_LONG/32), per possible CPU, in units of at least a page.
+  const staticPercpu = 256 * 1024;
+  const unit = Math.ceil((staticPercpu + 8 * 1024 + 56 * 1024) / i.pageSize) * i.pageSize;
+  terms.push({
+    name: `per-CPU areas for nr_cpus=${i.nrCpus} (${Math.round(unit / 1024)} KiB per unit)`,
+    bytes: unit * i.nrCpus,
+    source:
+      "mm/percpu.c pcpu_embed_first_chunk: static per-CPU data (assumed 256 KiB; the vmlinux's .data..percpu gives it) + PERCPU_MODULE_RESERVE 8 KiB + PERCPU_DYNAMIC_RESERVE 56 KiB on 64-bit, per CPU",
+    status: "assumed",
+  });
+  const unpacked = i.initrdUnpackedBytes ?? 2 * i.initrdBytes;
+  terms.push({
+    name: "the initrd unpacked into rootfs",
+    bytes: unpacked,
+    source:
+      i.initrdUnpackedBytes !== undefined
+        ? "init/initramfs.c unpack_to_rootfs: the cpio contents live in the rootfs (tmpfs/ramfs) page cache; the loaded initrd segment is freed after unpacking (free_initrd_mem)"
+        : "init/initramfs.c unpack_to_rootfs; unpacked size assumed 2 x the file (give --initrd-unpacked)",
+    status: i.initrdUnpackedBytes !== undefined ? "from source, not yet measured" : "assumed",
+  });
+  terms.push({
+    name: "modules",
+    bytes: i.modulesBytes,
+    source: "the kdump initramfs' modules as /proc/modules sizes them (kdumpctl estimate's term)",
+    status: "from source, not yet measured",
+  });
+  const maxPfn = Math.ceil(i.firstKernelMaxAddress / i.pageSize);
+  const bitmap = 2 * Math.ceil(maxPfn / 8);
+  terms.push({
+    name:
+      i.cyclic === false
+        ? "makedumpfile bitmaps (non-cyclic: 2 bitmaps over all pfns)"
+        : "makedumpfile bitmaps (cyclic: at most this, less when memory is short)",
+    bytes: bitmap,
+    source:
+      "makedumpfile: two bitmaps of one bit per first-kernel pfn (1st: which pages exist, 2nd: which to dump); in cyclic mode (default since 1.5.0) the buffer is sized from free memory and capped at this",
+    status: "from source, not yet measured",
+  });
+  const swiotlb = 64 * MiB;
+  const swiotlbUsed = i.arch === "x86_64" || i.lowRegion;
+  if (swiotlbUsed)
+    terms.push({
+      name: "swiotlb bounce buffer",
+      bytes: swiotlb,
+      source: i.lowRegion
+        ? "kernel/dma/swiotlb.c IO_TLB_DEFAULT_SIZE 64 MiB, allocated below 4 GiB: in the low region (why x86's default low part is max(swiotlb + 8M, 256M))"
+        : "kernel/dma/swiotlb.c IO_TLB_DEFAULT_SIZE 64 MiB (x86_64 sets it up when memory extends past the DMA32 limit or the IOMMU is off; counted here as it may)",
+      status: "from source, not yet measured",
+      ...(i.lowRegion ? { inLowRegion: true } : {}),
+    });
+  terms.push({
+    name: "kernel run time (slab, page tables, user space)",
+    bytes: 16 * MiB,
+    source: "kdumpctl estimate's runtime term (kdump-utils)",
+    status: "assumed",
+  });
+  const totalBytes = terms.filter((t) => !t.inLowRegion).reduce((a, t) => a + t.bytes, 0);
+  return { terms, totalBytes };
+}
