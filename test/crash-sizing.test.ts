@@ -11,6 +11,10 @@ import { crashRuntimeNeed } from "../src/crash/runtime.js";
 import { arm64Header } from "../src/formats/synth.js";
 import { estimateCrashkernel, kdumpRecommendCrashkernel } from "../src/memory/crashkernel.js";
 import { runCli } from "./helpers/cli.js";
+
+/** testTempDir registers its afterAll: call it at the file's top level, not inside a test. */
+const tmp = testTempDir("crash-sizing");
+
 import { testTempDir } from "./helpers/tmp.js";
 
 const MiB = 2 ** 20;
@@ -87,7 +91,7 @@ describe("the crash kernel's run-time terms", () => {
 
   test("kexec-lab memory --json: the terms checked against the reservation, and the defaults", async () => {
     const host = join(import.meta.dirname, "fixtures/recordings/arm64-virt-4g-crash-kexec_load/collect");
-    const image = join(testTempDir("crash-sizing"), "Image");
+    const image = join(tmp, "Image");
     writeFileSync(image, arm64Header({ imageSize: 24 * MiB }, 4 * MiB));
     const r = await runCli([
       "memory",
