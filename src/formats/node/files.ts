@@ -31,10 +31,18 @@ function readError(path: string, e: unknown): KexecLabError {
   return new KexecLabError("E_FILE_READ", why, { file: path });
 }
 
-/** A whole file as bytes; a missing or unreadable file is E_FILE_READ naming it. */
+/**
+ * A whole file as bytes; a missing or unreadable file is E_FILE_READ naming it. The bytes are Node's
+ * own buffer when it has its ArrayBuffer to itself (a file of any size read by size): a 1 GiB initrd
+ * is held once, not twice. A buffer from Node's shared pool (a small file read in chunks: /proc) is
+ * copied, so callers may read `.buffer` from offset 0.
+ */
 export function readInputFile(path: string): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(path));
+    const b = readFileSync(path);
+    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+      ? new Uint8Array(b.buffer, 0, b.byteLength)
+      : new Uint8Array(b);
   } catch (e) {
     throw readError(path, e);
   }
