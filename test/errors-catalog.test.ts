@@ -99,6 +99,21 @@ const TRIGGERS = {
     ],
     detail: /its directory does not exist/,
   },
+  E_OUTPUT_KIND: {
+    what: "`plan --out-dtb /dev/null --force` (a device node; a directory, FIFO or socket too)",
+    cli: () => [
+      "plan",
+      "--kernel",
+      IMAGE,
+      "--dtb",
+      QEMU_DTB,
+      "--wipe-kaslr-seed",
+      "--out-dtb",
+      "/dev/null",
+      "--force",
+    ],
+    detail: /is a character device: kexec-lab writes regular files only/,
+  },
   E_JSON_PARSE: {
     what: "`validate` of a file holding `{`",
     cli: () => ["validate", file("{")],
