@@ -6,6 +6,7 @@ import {
   closeSync,
   constants,
   existsSync,
+  fstatSync,
   fsyncSync,
   lstatSync,
   openSync,
@@ -37,20 +38,34 @@ function readError(path: string, e: unknown): KexecLabError {
   return new KexecLabError("E_FILE_READ", why, { file: path });
 }
 
+/** Files at least this big are read in chunks of this size (see readInputFile). */
+const READ_CHUNK = 64 * 1024 * 1024;
+
 /**
- * A whole file as bytes; a missing or unreadable file is E_FILE_READ naming it. The bytes are Node's
- * own buffer when it has its ArrayBuffer to itself (a file of any size read by size): a 1 GiB initrd
- * is held once, not twice. A buffer from Node's shared pool (a small file read in chunks: /proc) is
- * copied, so callers may read `.buffer` from offset 0.
+ * A whole file as bytes, in an array of its own (offset 0); a missing or unreadable file is E_FILE_READ
+ * naming it. A big file (a 1 GiB initrd) is read straight into one array, chunk by chunk: it is held
+ * once, not twice, and no single native call lasts long, so a thread reading it can be stopped at once
+ * (the CLI's signal handling ends the command's worker thread: src/cli/thread.ts).
  */
 export function readInputFile(path: string): Uint8Array {
+  let fd: number | undefined;
   try {
-    const b = readFileSync(path);
-    return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
-      ? new Uint8Array(b.buffer, 0, b.byteLength)
-      : new Uint8Array(b);
+    fd = openSync(path, "r");
+    const st = fstatSync(fd);
+    // /proc and /sys files report size 0 (or a page): read those as a stream.
+    if (!st.isFile() || st.size < READ_CHUNK) return new Uint8Array(readFileSync(fd));
+    const out = new Uint8Array(st.size);
+    let got = 0;
+    while (got < out.length) {
+      const k = readSync(fd, out, got, Math.min(READ_CHUNK, out.length - got), got);
+      if (k === 0) break;
+      got += k;
+    }
+    return got === out.length ? out : out.slice(0, got);
   } catch (e) {
     throw readError(path, e);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
