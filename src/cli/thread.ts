@@ -17,6 +17,7 @@
 import { writeSync } from "node:fs";
 import { isatty, WriteStream } from "node:tty";
 import { MessageChannel, type MessagePort, parentPort, Worker } from "node:worker_threads";
+import { KexecLabError } from "../errors.js";
 import { listenTo } from "../node/hygiene.js";
 import type { CliIo } from "./io.js";
 
@@ -51,7 +52,12 @@ function writeAll(fd: number, text: string): void {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "EAGAIN") Atomics.wait(sleepCell, 0, 0, 2);
       else if (code === "EPIPE") brokenPipe();
-      else throw e;
+      else
+        throw new KexecLabError(
+          "E_FILE_WRITE",
+          code === "ENOSPC" ? "no space left on the device" : (code ?? String(e)),
+          { file: fd === 1 ? "standard output" : "standard error" },
+        );
     }
   }
 }
