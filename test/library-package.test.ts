@@ -7,6 +7,7 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bzImageHeader } from "../src/formats/synth.js";
 import { spawnSyncOwned } from "../src/node/child.js";
@@ -31,12 +32,12 @@ function run(script: string, args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-beforeAll(() => {
-  installPacked(dir);
-  userTsconfig(dir);
-}, 300_000);
-
 describe("the packed package in an empty project", () => {
+  beforeAll(() => {
+    installPacked(dir);
+    userTsconfig(dir);
+  }, 300_000);
+
   it("compiles and runs the README's library example", { timeout: 120_000 }, () => {
     writeFileSync(join(dir, "plan.ts"), readmeExample("Use as a library"));
     // a small machine and kernel of our own: 4 GiB of RAM, a bzImage with a 32 MiB init_size
@@ -82,5 +83,30 @@ describe("the packed package in an empty project", () => {
       readPlanFiles: "function",
       kernelBytes: 16,
     });
+  });
+});
+
+describe("entry points", () => {
+  const bundle = (entry: string) =>
+    build({
+      entryPoints: [join(ROOT, entry)],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      logLevel: "silent",
+    });
+
+  it("kexec-lab (src/index.ts) bundles for a browser: no Node built-in behind it", {
+    timeout: 120_000,
+  }, async () => {
+    const r = await bundle("src/index.ts");
+    expect(r.errors).toEqual([]);
+  });
+
+  it("kexec-lab/node (src/node.ts) does not, which is why it is a separate entry point", {
+    timeout: 120_000,
+  }, async () => {
+    await expect(bundle("src/node.ts")).rejects.toThrow(/node:fs/);
   });
 });
