@@ -246,6 +246,17 @@ describe("commands: the output path is checked first, by the same rules", () => 
     });
   }
 
+  it("emit --out: a directory output refuses a device node or a FIFO", async () => {
+    for (const name of ["devnull", "fifo"]) {
+      const r = await runCli(["emit", "--out", special[name]!]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(
+        /E_OUTPUT_KIND\]: output is not a regular file: is a (character device|FIFO).*, not a directory/,
+      );
+      unchanged(name);
+    }
+  });
+
   it("- is standard output for a text output, refused for a binary one and where stdout is taken", async () => {
     const csv = await runCli(["sweep", "--initrd", "1M", "--strategy", "in-place", "-o", "-"]);
     expect(csv.code, csv.err).toBe(0);

@@ -6,7 +6,7 @@
 import { ftruncateSync, mkdirSync, type Stats, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { KexecLabError } from "../../errors.js";
-import { writeOutputFile, writeOutputFileWith } from "../../formats/node/files.js";
+import { kindOf, writeOutputFile, writeOutputFileWith } from "../../formats/node/files.js";
 import { hexAddr } from "../../report/format.js";
 import { ARM64_PARAM, qemuRamBase, qemuRamMiB, STATUS_DONE } from "../arm64.js";
 import { get64 } from "../blobs.js";
@@ -29,9 +29,11 @@ function outputDirectory(dir: string): void {
     st = undefined;
   }
   if (st !== undefined && !st.isDirectory()) {
-    throw new KexecLabError("E_OUTPUT_KIND", "is not a directory: emit writes its files into a directory", {
-      file: dir,
-    });
+    throw new KexecLabError(
+      "E_OUTPUT_KIND",
+      `is ${kindOf(st) ?? "a regular file"}, not a directory: emit writes its files into a directory`,
+      { file: dir },
+    );
   }
   try {
     mkdirSync(dir, { recursive: true });

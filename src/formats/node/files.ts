@@ -134,8 +134,8 @@ function writeWhy(e: unknown, path?: string): string {
 /** The path that means standard output for a text output (`report -o -`, `sweep -o -`). */
 export const STDOUT_PATH = "-";
 
-/** The kind of a file that is not a regular file, in words (for E_OUTPUT_KIND). */
-function kindOf(st: Stats): string | undefined {
+/** The kind of a file that is not a regular file, in words (for E_OUTPUT_KIND); undefined for a regular file. */
+export function kindOf(st: Stats): string | undefined {
   if (st.isFile()) return undefined;
   if (st.isDirectory()) return "a directory";
   if (st.isCharacterDevice()) return "a character device";
