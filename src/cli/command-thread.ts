@@ -5,12 +5,13 @@
  */
 
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { announceTo } from "../node/hygiene.js";
+import { announceTo, useGate } from "../node/hygiene.js";
 import { main } from "./main.js";
 import { type CommandData, type CommandDone, threadIo } from "./thread.js";
 
 async function commandThread(data: CommandData): Promise<void> {
   announceTo(data.port);
+  useGate(data.gate);
   const exitCode = await main(data.args, threadIo());
   parentPort!.postMessage({ exitCode } satisfies CommandDone);
 }

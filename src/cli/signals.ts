@@ -18,6 +18,7 @@
  */
 
 import { killOwnedChildren } from "../node/child.js";
+import { closeGate } from "../node/hygiene.js";
 import { removeLiveTempDirs } from "../node/tmp.js";
 import { removePartialOutputs } from "./files.js";
 
@@ -34,6 +35,7 @@ export function stopOnSignal(signal: keyof typeof CODES, write: (s: string) => v
   const code = CODES[signal];
   if (handling) process.exit(code);
   handling = true;
+  closeGate();
   const children = killOwnedChildren();
   removeLiveTempDirs({ allThreads: true });
   removePartialOutputs();

@@ -18,7 +18,7 @@ import { writeSync } from "node:fs";
 import { isatty, WriteStream } from "node:tty";
 import { MessageChannel, type MessagePort, parentPort, Worker } from "node:worker_threads";
 import { KexecLabError } from "../errors.js";
-import { listenTo } from "../node/hygiene.js";
+import { listenTo, openGate } from "../node/hygiene.js";
 import type { CliIo } from "./io.js";
 
 /** What the main thread hands the command's thread. */
@@ -26,6 +26,8 @@ export interface CommandData {
   kexecLabCommand: true;
   args: string[];
   port: MessagePort;
+  /** src/node/hygiene.ts's gate: no temporary file is created once the main thread cleans up. */
+  gate: SharedArrayBuffer;
 }
 
 /** The worker's report: its exit code, once everything is written. */
@@ -90,7 +92,7 @@ export function runOnThread(args: string[]): Promise<number> {
   listenTo(port1);
   const isTs = import.meta.url.endsWith(".ts");
   const url = new URL(isTs ? "./command-thread.ts" : "./command-thread.js", import.meta.url);
-  const data: CommandData = { kexecLabCommand: true, args, port: port2 };
+  const data: CommandData = { kexecLabCommand: true, args, port: port2, gate: openGate() };
   const options = { workerData: data, transferList: [port2] };
   // From TypeScript sources (tsx) the worker registers tsx's loader before importing itself.
   const worker = isTs

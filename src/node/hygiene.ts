@@ -86,3 +86,62 @@ export function announcedOutputs(): string[] {
   outputs.clear();
   return list;
 }
+
+// ---- the gate: no new temporary file while the main thread cleans up -----------------------------------
+
+/**
+ * [0]: 1 once the process is stopping; [1]: creations in progress. The same memory on both sides: the
+ * main thread closes it (mainGate), the worker passes through it (workerGate).
+ */
+let mainGate: Int32Array | undefined;
+let workerGate: Int32Array | undefined;
+
+/** On the main thread: the gate's memory, to hand to the command's worker (useGate). */
+export function openGate(): SharedArrayBuffer {
+  const buf = new SharedArrayBuffer(8);
+  mainGate = new Int32Array(buf);
+  return buf;
+}
+
+/** In the worker: use the main thread's gate. */
+export function useGate(buf: SharedArrayBuffer): void {
+  workerGate = new Int32Array(buf);
+}
+
+/**
+ * Create a file that must not outlive the process (a temporary output, announced first): `create`
+ * runs unless the process is stopping, in which case the thread waits for the end instead. Without a
+ * worker gate (the main thread, a library caller) it just runs.
+ */
+export function creating<T>(create: () => T): T {
+  const g = workerGate;
+  if (g === undefined) return create();
+  Atomics.add(g, 1, 1);
+  if (Atomics.load(g, 0) === 1) {
+    Atomics.sub(g, 1, 1);
+    // The main thread is cleaning up and about to exit: nothing more may be created.
+    for (;;) Atomics.wait(g, 0, 1);
+  }
+  try {
+    return create();
+  } finally {
+    Atomics.sub(g, 1, 1);
+  }
+}
+
+/**
+ * On the main thread, first thing when a signal ends the process: no new file from now on, and wait
+ * (at most 200 ms) for creations in progress, so that every temporary file that exists was announced
+ * before the announcements are read.
+ */
+export function closeGate(): void {
+  const g = mainGate;
+  if (g === undefined) return;
+  Atomics.store(g, 0, 1);
+  const end = Date.now() + 200;
+  for (;;) {
+    const busy = Atomics.load(g, 1);
+    if (busy <= 0 || Date.now() > end) return;
+    Atomics.wait(g, 1, busy, 5);
+  }
+}

@@ -22,7 +22,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { KexecLabError } from "../../errors.js";
-import { announcedOutputs, announceOutput } from "../../node/hygiene.js";
+import { announcedOutputs, announceOutput, creating } from "../../node/hygiene.js";
 
 function readError(path: string, e: unknown): KexecLabError {
   if (e instanceof KexecLabError) return e;
@@ -271,7 +271,8 @@ export function writeOutputFileWith(path: string, write: (fd: number) => void, f
   inProgress.add(tmp);
   announceOutput(tmp, true);
   try {
-    const fd = openSync(tmp, "wx+", out.existing !== undefined ? out.existing.mode & 0o7777 : 0o644);
+    const mode = out.existing !== undefined ? out.existing.mode & 0o7777 : 0o644;
+    const fd = creating(() => openSync(tmp, "wx+", mode));
     try {
       write(fd);
       fsyncSync(fd);
