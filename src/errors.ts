@@ -21,6 +21,10 @@ export const CATALOG = {
     hint: "pass --force to overwrite it, or choose another path",
   },
   E_FILE_WRITE: { title: "cannot write file", hint: "check that the directory exists and is writable" },
+  E_OUTPUT_KIND: {
+    title: "output is not a regular file",
+    hint: "name a new file or an existing regular file (a symbolic link to one is followed; emit --out takes a directory); a text output also takes - for standard output",
+  },
   E_JSON_PARSE: { title: "malformed JSON", hint: "fix the JSON syntax at the position given" },
   E_FIELD_MISSING: { title: "missing field", hint: "add the field; see docs/scenario.md for the format" },
   E_FIELD_TYPE: { title: "field has the wrong type", hint: "see docs/scenario.md for the expected type" },

@@ -1,4 +1,8 @@
-/** kexec-lab's public API. Each area adds its exports in its own block. */
+/**
+ * kexec-lab's public API (browser-safe: no node: imports). Each area adds its exports in its own block.
+ * The Node-only file readers (readPlanFiles, readScenarioFile, readHostDir, ...) are in the
+ * "kexec-lab/node" entry point (src/node.ts).
+ */
 
 // --- kdump: crashkernel= parsed and reserved as the kernel does, the crash load's region, what the
 // crash kernel is given, sizing (src/crash; docs/kdump.md) --------------------------------------------
@@ -49,6 +53,17 @@ export {
   type StrategyEmission,
 } from "./emit/strategy.js";
 export { emitX86, qemuX86Args } from "./emit/x86.js";
+// --- errors: every bad input is a KexecLabError with a catalogued code (docs/errors.md) -------------
+export {
+  CATALOG,
+  type CatalogEntry,
+  type ErrorCode,
+  type ErrorWhere,
+  formatWhere,
+  isKexecLabError,
+  KexecLabError,
+  REFUSAL_CODES,
+} from "./errors.js";
 // --- real inputs: parsers (src/formats) and segment placement (src/loader) ---------------------------
 export { type Arm64Image, parseArm64Image } from "./formats/arm64-image.js";
 export { type BzImage, parseBzImage } from "./formats/bzimage.js";
@@ -99,6 +114,10 @@ export {
   parseKexecLoadTable,
   x86MemoryRanges,
 } from "./kexectools/debug.js";
+// --- the kexec_load syscall (src/kimage): the kernel's checks and the kimage ------------------------------
+export type { Kimage, Segment } from "./kimage/kimage.js";
+export { kexecLoad, type LoadOptions, type LoadResult } from "./kimage/load.js";
+export { type Errno, type LoadRequest, type Verdict, validateLoad } from "./kimage/validate.js";
 export {
   type Acceptance,
   acceptance,
@@ -110,13 +129,17 @@ export { editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
 export {
   DEFAULT_PURGATORY,
   formatPrintSegments,
+  kexecFileAcceptance,
   LOADERS,
   type LoaderKind,
   type Plan,
-  type PlanInput,
+  /** planLoad's input: the kernel's bytes and what else the load takes; `arch` is inferred from the kernel when left out. */
+  type PlanLoadInput as PlanInput,
   planLoad,
   planToJson,
 } from "./loader/plan.js";
+export { Machine, type MachineOptions } from "./machine/machine.js";
+export { MemoryMap } from "./machine/memmap.js";
 export { answerMemoryQuestions, type MemoryAnswer } from "./memory/answer.js";
 export {
   type CrashkernelEstimate,
@@ -170,6 +193,17 @@ export {
 export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
 export { type GuardedKind, PageGuard } from "./reloc/guard.js";
 export { type ListVisitor, walkEntryList } from "./reloc/list.js";
+// what a strategy of your own builds on (docs/strategies.md, examples/strategies/source-window.ts)
+export {
+  CODE_ATTRS,
+  DATA_ATTRS,
+  formatFor,
+  IDENT_ATTRS,
+  installTlb,
+  memstartOf,
+  tableCost,
+  tablePagePas,
+} from "./reloc/mmu-common.js";
 export {
   BUILTIN_STRATEGIES,
   findStrategy,
@@ -203,7 +237,28 @@ export {
   type StrategyContext,
   type StrategyOptions,
 } from "./reloc/strategy.js";
-export { type AccessSink, NULL_SINK, TraceBuffer } from "./reloc/trace.js";
+export {
+  ACC_ENTRY,
+  ACC_TABLE,
+  ACC_UNCACHED,
+  type AccessSink,
+  BARRIER_DSB,
+  BARRIER_ISB,
+  BARRIER_MMU_OFF,
+  BARRIER_MMU_ON,
+  BARRIER_TLBI,
+  CMO_DC_CIVAC,
+  CMO_DC_CVAC,
+  CMO_DC_CVAU,
+  CMO_DC_IVAC,
+  CMO_IC_IALLU,
+  CMO_IC_IVAU,
+  COPY_LINEAR_LOOP,
+  COPY_SCRATCH,
+  COPY_UNCACHED,
+  NULL_SINK,
+  TraceBuffer,
+} from "./reloc/trace.js";
 export { type VerifyOutcome, verifySegments } from "./reloc/verify.js";
 export { renderBenchText } from "./report/bench-text.js";
 export { renderCalibrationText } from "./report/calibrate-text.js";

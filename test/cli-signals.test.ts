@@ -7,14 +7,17 @@
  *   image's directory was already gone (QEMU got it as an open descriptor);
  * - SIGINT / SIGTERM during `emit --run`, `run --html`, `sweep -o` and `npm run fuzz`: exit 130 / 143
  *   with one line on stderr, no child (QEMU; the others start none: sweep and fuzz use worker threads,
- *   which end with the process), no output file, no temporary file or directory.
+ *   which end with the process), no output file, no temporary file or directory;
+ * - `run` with a 1 GiB initrd, signalled 3 s after its start while it simulates: it ends within 2 s
+ *   (the command runs on a worker thread, the main thread acts on the signal: src/cli/thread.ts).
  */
 
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { haveTool, QEMU_ARM64 } from "../src/emit/node/qemu.js";
+import { bigRunFiles } from "./helpers/big-run.js";
 import { childrenOf, cpuSeconds, isAlive, startTsNode, waitUntil } from "./helpers/procs.js";
 import { testTempDir } from "./helpers/tmp.js";
 
@@ -78,6 +81,53 @@ describe.skipIf(!haveTool(QEMU_ARM64))("emit --run", () => {
     expect(await waitUntil(() => !isAlive(qemu), 5000)).toBe(true);
     expect(tempDirsOf(pid)).toEqual([]);
   });
+});
+
+/** Resident memory of a process, bytes (0 when it is gone). */
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? 0 : Number(m[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+describe("run with a 1 GiB initrd: a signal is acted on within 2 s, in the middle of the simulation", () => {
+  const dir = testTempDir("signals-1g");
+  const files = bigRunFiles(dir);
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    it(`${signal} 3 s after the start: exit ${code} within 2 s, no child, no file left`, {
+      timeout: 240_000,
+    }, async () => {
+      const html = join(dir, `report-${signal}.html`);
+      const started = Date.now();
+      const c = startTsNode(CLI, [...files.args, "--html", html]);
+      const pid = c.child.pid!;
+      // 3 s after the start, and (on a loaded machine, where tsx's start-up alone can take longer)
+      // once the run is under way: the initrd read and its pages being loaded and relocated.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await waitUntil(() => rssOf(pid) > 768 * 2 ** 20, 120_000, 50), "the run never got going").toBe(
+        true,
+      );
+      const sent = Date.now();
+      c.child.kill(signal);
+      const end = await c.done;
+      const took = Date.now() - sent;
+      expect(end.code, c.err).toBe(code);
+      expect(took, `exit ${took} ms after ${signal} (${sent - started} ms after the start)`).toBeLessThan(
+        2000,
+      );
+      expect(c.err).toContain(`kexec-lab: interrupted by ${signal}`);
+      expect(c.out).toBe("");
+      expect(childrenOf(pid)).toEqual([]);
+      expect(readdirSync(dir).sort()).toEqual(["Image", "initrd-1g.img", "virt-4g.dtb"]);
+      expect(tempDirsOf(pid)).toEqual([]);
+    });
+  }
 });
 
 describe("SIGINT and SIGTERM in the other long commands", () => {

@@ -100,6 +100,21 @@ const TRIGGERS = {
     ],
     detail: /its directory does not exist/,
   },
+  E_OUTPUT_KIND: {
+    what: "`plan --out-dtb /dev/null --force` (a device node; a directory, FIFO or socket too)",
+    cli: () => [
+      "plan",
+      "--kernel",
+      IMAGE,
+      "--dtb",
+      QEMU_DTB,
+      "--wipe-kaslr-seed",
+      "--out-dtb",
+      "/dev/null",
+      "--force",
+    ],
+    detail: /is a character device: kexec-lab writes regular files only/,
+  },
   E_JSON_PARSE: {
     what: "`validate` of a file holding `{`",
     cli: () => ["validate", file("{")],
@@ -450,9 +465,11 @@ stderr (\`error[E_INTERNAL]\`) is a bug in kexec-lab: please report it with the 
 
 Interrupted by SIGINT or SIGTERM, a command prints \`kexec-lab: interrupted by SIGINT: ...\` and exits 130
 (143 for SIGTERM), as shells expect, after killing its child processes (QEMU) and removing its
-temporary directories and the temporary file of an unfinished output (outputs are written beside the
-target and renamed: a file is complete or absent). A synchronous step (the simulation of \`run\`) ends
-before the signal is acted on; nothing is written after it (src/cli/signals.ts).
+temporary directories and the temporary file of an unfinished output (outputs are written into the
+target's directory and renamed: a file is complete or absent). The command runs on a worker thread, so
+the signal is acted on at once, also in the middle of a simulation (src/cli/thread.ts, src/cli/signals.ts).
+Outputs are regular files only: a device node, FIFO, socket or directory is refused (\`E_OUTPUT_KIND\`),
+a symbolic link is followed to the file it names, and \`-\` is standard output for a text output.
 
 | code | title | kind | hint | example that triggers it |
 | --- | --- | --- | --- | --- |

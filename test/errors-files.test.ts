@@ -60,14 +60,14 @@ describe("writeOutputFile", () => {
     expect(readdirSync(d)).toEqual(["out.txt"]);
   });
 
-  it("on failure: E_FILE_WRITE, the old file intact, no temporary file left", () => {
-    // Rename over a directory fails after the temporary file was written: it must be removed.
+  it("onto a directory: E_OUTPUT_KIND, the directory intact, no temporary file left", () => {
+    // Refused before anything is written (test/output-files.test.ts: every kind of path).
     const d = fresh();
     const target = join(d, "is-a-dir");
     mkdirSync(target);
     writeFileSync(join(target, "inside"), "keep");
     const e = thrown(() => writeOutputFile(target, "x".repeat(100_000), true));
-    expect(e.code).toBe("E_FILE_WRITE");
+    expect(e.code).toBe("E_OUTPUT_KIND");
     expect(readdirSync(d)).toEqual(["is-a-dir"]);
     expect(readFileSync(join(target, "inside"), "utf8")).toBe("keep");
   });

@@ -105,6 +105,50 @@ describe("PhysMem", () => {
     expect(m.read32(0x40000000)).toBe(5);
   });
 
+  it("borrowed pages view the caller's bytes, cost no storage, and are copied before any write", () => {
+    for (const shareOnCopy of [false, true]) {
+      const m = new PhysMem({ pageSize: 4096, ram: RAM, shareOnCopy });
+      const buf = new Uint8Array(3 * 4096).map((_, i) => (i * 7 + 1) & 0xff);
+      const keep = buf.slice();
+      for (let i = 0; i < 3; i++) {
+        expect(m.borrowPage(0x40000000 + i * 4096, buf.subarray(i * 4096, (i + 1) * 4096))).toBe(true);
+      }
+      expect(m.stats().storageBytes).toBe(0);
+      expect(m.stats().exactFrames).toBe(3);
+      const out = new Uint8Array(3 * 4096);
+      m.readBytes(0x40000000, out);
+      expect(out).toEqual(buf);
+      // every way of writing leaves the caller's buffer untouched
+      m.write32(0x40000000, 0xdeadbeef);
+      m.zeroPage(0x40001000);
+      m.writeBytes(0x40002010, new Uint8Array([9, 9, 9]));
+      expect(m.copyPage(0x40003000, 0x40002000)).toBe(true);
+      m.write32(0x40003000, 5);
+      expect(buf).toEqual(keep);
+      expect(m.read32(0x40000000)).toBe(0xdeadbeef);
+      expect(m.read32(0x40001000)).toBe(0);
+      expect(m.read32(0x40002010) & 0xffffff).toBe(0x090909);
+      expect(m.read32(0x40003000)).toBe(5);
+      // released borrowed frames are forgotten; their numbers are reused by later frames
+      const before = m.stats().exactFrames;
+      m.borrowPage(0x40005000, buf.subarray(0, 4096));
+      m.borrowPage(0x40006000, buf.subarray(4096, 8192));
+      expect(m.stats().exactFrames).toBe(before + 2);
+      m.zeroPage(0x40005000);
+      m.borrowPage(0x40006000, buf.subarray(0, 4096));
+      expect(m.stats().exactFrames).toBe(before + 1);
+      m.write32(0x40007000, 1);
+      m.write32(0x40008000, 2);
+      expect([m.read32(0x40007000), m.read32(0x40008000), m.read32(0x40006000)]).toEqual([1, 2, 0x160f0801]);
+      expect(m.stats().exactFrames).toBe(before + 3);
+      expect(m.borrowPage(0x50000000, buf.subarray(0, 4096))).toBe(false);
+      expect(() => m.borrowPage(0x40000000, buf.subarray(0, 100))).toThrow(RangeError);
+    }
+    const z = new PhysMem({ pageSize: 4096, ram: RAM, shareOnCopy: true });
+    z.borrowPage(0x40000000, new Uint8Array(4096));
+    expect(z.isZeroPage(0x40000000)).toBe(true);
+  });
+
   it("refuses misaligned RAM and RAM beyond the physical address bits", () => {
     expect(() => new PhysMem({ pageSize: 65536, ram: [{ start: 0x1000, end: 0x20000 }] })).toThrow(
       KexecLabError,

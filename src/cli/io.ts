@@ -9,6 +9,8 @@ export interface CliIo {
   stderrTTY: boolean;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Where progress bars draw when stderr is a terminal (default process.stderr). */
+  progressStream?: NodeJS.WritableStream | undefined;
 }
 
 /** A reader that went away (`kexec-lab run | head`) is not an error: stop quietly. */

@@ -6,13 +6,14 @@
 
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { isMainThread } from "node:worker_threads";
 import { Command } from "commander";
 import { CATALOG, KexecLabError } from "../errors.js";
 import { parseSize } from "../scenario/numbers.js";
-import { COMMANDS } from "./commands/index.js";
 import { EXIT_OK, reportError } from "./exit.js";
 import { type CliIo, processIo } from "./io.js";
 import { installSignalHandlers } from "./signals.js";
+import { runOnThread } from "./thread.js";
 
 export interface CliContext {
   io: CliIo;
@@ -36,7 +37,10 @@ export function parseMaxMemory(text: string): number {
   return Number(v);
 }
 
-export function buildProgram(ctx: CliContext): Command {
+/** The commands (src/cli/commands), loaded when a command runs: the main thread of the CLI never loads them. */
+type Registrars = typeof import("./commands/index.js")["COMMANDS"];
+
+export function buildProgram(ctx: CliContext, commands: Registrars): Command {
   // commander's own errors (unknown option, missing argument) in the catalog's format, as E_USAGE.
   const output = {
     writeOut: (s: string) => ctx.io.stdout(s),
@@ -64,7 +68,7 @@ export function buildProgram(ctx: CliContext): Command {
     })
     .exitOverride()
     .configureOutput(output);
-  for (const register of COMMANDS) {
+  for (const register of commands) {
     const sub = register(program, ctx);
     sub.exitOverride().configureOutput(output);
     deferMandatoryOptions(sub);
@@ -101,7 +105,7 @@ export function wantsTrace(args: readonly string[]): boolean {
 /** Run the CLI with arguments (without "node" and the script). Returns the exit code. */
 export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
   const ctx: CliContext = { io, exitCode: EXIT_OK, maxMemory: DEFAULT_MAX_MEMORY };
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, (await import("./commands/index.js")).COMMANDS);
   try {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
@@ -119,9 +123,10 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+if (isMainThread && isEntryPoint()) {
+  // The command runs on a worker thread so that this thread acts on SIGINT/SIGTERM at once (src/cli/thread.ts).
   installSignalHandlers();
-  main(process.argv.slice(2)).then(
+  runOnThread(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },

@@ -21,7 +21,7 @@ export interface ProgressOptions {
   delayMs?: number;
   /** A clock for tests (default performance.now). */
   now?: () => number;
-  /** Where the bar draws (default process.stderr). */
+  /** Where the bar draws (default io.progressStream, else process.stderr). */
   stream?: NodeJS.WritableStream;
 }
 
@@ -45,7 +45,7 @@ export function startProgress(io: CliIo, title: string, opts: ProgressOptions = 
         if (now() - t0 < delay || done >= total) return;
         bar = new cliProgress.SingleBar(
           {
-            stream: opts.stream ?? process.stderr,
+            stream: opts.stream ?? io.progressStream ?? process.stderr,
             format: " {title} [{bar}] {percentage}% | {value}/{total} | eta {eta_formatted}",
             hideCursor: true,
             clearOnComplete: true,

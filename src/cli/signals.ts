@@ -3,16 +3,22 @@
  * to end with 128 + the signal number (130 for SIGINT, 143 for SIGTERM), and kexec-lab must leave
  * nothing behind: on either signal it SIGKILLs its children (QEMU; src/node/child.ts), removes its
  * temporary directories (src/node/tmp.ts) and the temporary files of writes in progress
- * (src/cli/files.ts: outputs are written beside the target and renamed, so an output file is either
- * complete or absent), prints one line on stderr and exits.
+ * (src/formats/node/files.ts: outputs are written into the target's directory and renamed, so an
+ * output file is either complete or absent), prints one line on stderr and exits.
  *
- * Node runs a signal handler only between two pieces of JavaScript, so a long synchronous step (the
- * simulation in `run`) finishes before the handler runs; commands call `signalCheckpoint()` before
- * they write an output, so a signal that arrived during the step stops the command there, before
- * anything is written. A second signal while the first is handled exits at once.
+ * Node runs a signal handler only between two pieces of JavaScript of the thread that installed it.
+ * The CLI therefore runs each command on a worker thread (src/cli/thread.ts) and keeps the main
+ * thread idle: the handler runs at once, even while the command is in a long synchronous step (the
+ * simulation of `run`), and the children and temporary files of the worker reach it through
+ * src/node/hygiene.ts. Exiting ends the worker wherever it is (it does no native call long enough to
+ * delay that: big files are read in chunks). Where a command runs on the main thread itself (`npm run
+ * fuzz`, in-process callers of main()), `signalCheckpoint()` before an output is written lets a signal
+ * that arrived during a synchronous step stop the command there. A second signal while the first is
+ * handled exits at once.
  */
 
 import { killOwnedChildren } from "../node/child.js";
+import { closeGate } from "../node/hygiene.js";
 import { removeLiveTempDirs } from "../node/tmp.js";
 import { removePartialOutputs } from "./files.js";
 
@@ -29,6 +35,7 @@ export function stopOnSignal(signal: keyof typeof CODES, write: (s: string) => v
   const code = CODES[signal];
   if (handling) process.exit(code);
   handling = true;
+  closeGate();
   const children = killOwnedChildren();
   removeLiveTempDirs({ allThreads: true });
   removePartialOutputs();

@@ -434,6 +434,11 @@ export class Kimage {
       this.mem.setSynthetic(page, payload, off / ps);
       return;
     }
+    if (seg.content.kind === "bytes" && chunk === ps) {
+      // copy_from_user of a whole page: the page views the caller's buffer (copy-on-write, PhysMem.borrowPage)
+      this.mem.borrowPage(page, seg.content.data.subarray(off, off + ps));
+      return;
+    }
     this.mem.zeroPage(page);
     if (chunk === 0) return;
     if (seg.content.kind === "bytes") {

@@ -21,10 +21,12 @@ import { detectKind } from "../formats/detect.js";
 import { parseElf64 } from "../formats/elf.js";
 import { parseFdt } from "../formats/fdt.js";
 import { parseIomem } from "../formats/iomem.js";
+import { kernelArchOf, ROLE_HEAD_BYTES } from "../formats/role.js";
 import { rawFormat } from "../formats/unwrap.js";
 import { KEXEC_SEGMENT_MAX } from "../kimage/constants.js";
 import { validateLoad } from "../kimage/validate.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
+import { inferArch } from "../request/plan.js";
 import { acceptance } from "./accept.js";
 import {
   DEFAULT_KEXEC_TOOLS_VERSION,
@@ -429,12 +431,28 @@ function memblockRangesOutside(input: PlanInput, map: Plan["memoryMap"], crash: 
 }
 
 /**
+ * planLoad's input as library callers give it: a PlanInput whose `arch` may be left out. It is then
+ * inferred from the kernel's bytes as the CLI infers it (inferArch in src/request/plan.ts, with no
+ * --arch and no --host): an arm64 Image or arm64 ELF is arm64, a bzImage or x86_64 ELF is x86_64, and
+ * anything else (a gzip'ed Image) arm64.
+ */
+export type PlanLoadInput = Omit<PlanInput, "arch"> & { arch?: PlanInput["arch"] };
+
+/**
  * Place a load as kexec would (see the file header). With `loader: "auto"` (the default) this is
  * kexec-tools' own choice for its version: kexec_file_load first from 2.0.27, falling back to
- * kexec_load on ENOSYS/EINVAL/ENOEXEC/ENOTSUP; `plan.selection` says what happened.
+ * kexec_load on ENOSYS/EINVAL/ENOEXEC/ENOTSUP; `plan.selection` says what happened. Without
+ * `input.arch` the architecture is the kernel's (PlanLoadInput).
  * Throws KexecLabError (E_NO_HOLE, E_KERNEL_UNSUPPORTED, ...) when the load cannot be placed.
  */
-export function planLoad(input: PlanInput): Plan {
+export function planLoad(request: PlanLoadInput): Plan {
+  const input: PlanInput =
+    request.arch !== undefined
+      ? (request as PlanInput)
+      : {
+          ...request,
+          arch: inferArch({ kernelFileArch: kernelArchOf(request.kernel.subarray(0, ROLE_HEAD_BYTES)) }),
+        };
   const choice = syscallPlan(input.loader ?? "auto", input.kexecToolsVersion);
   if (!choice.fallback) return placeWith(input, choice.first, choice.why);
   try {

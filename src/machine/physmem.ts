@@ -6,7 +6,9 @@
  *
  *   code == 0          the page was never written: it reads as zeros and costs nothing
  *   code  > 0          exact content: index of a Uint8Array frame in the frame pool (ref-counted, so
- *                      a copy can share the frame and a later write copies it first: copy-on-write)
+ *                      a copy can share the frame and a later write copies it first: copy-on-write);
+ *                      a borrowed frame is a view of a caller's buffer (a loaded segment's bytes), never
+ *                      written: its first write copies it, as for a shared frame (borrowPage)
  *   code  < 0          synthetic content: payload number -code; the bytes are generated on demand from
  *                      (payload seed, page index in payload), the index kept in a second Int32Array
  *   code == NOT_RAM    no RAM at this page (only inside a section that RAM covers in part)
@@ -37,6 +39,11 @@ const NOT_RAM = -0x80000000;
 const SLAB_MIN_BYTES = 1024 * 1024;
 const SLAB_MAX_BYTES = 64 * 1024 * 1024;
 const TWO_32 = 4294967296;
+/**
+ * Reference count bias of a borrowed frame (borrowPage): its count starts at BORROWED + 1, so it is never
+ * 1 (the "only owner, write in place" test) and the frame is copied before any write.
+ */
+const BORROWED = 0x40000000;
 
 interface Section {
   readonly code: Int32Array;
@@ -88,7 +95,10 @@ export class PhysMem {
   // Frame pool. Frame 0 is never used (code 0 means "zero page").
   private frames: Uint8Array[] = [new Uint8Array(0)];
   private refs = new Int32Array(1024);
+  /** Frame numbers with their own slab storage, free for reuse. */
   private freeFrames: number[] = [];
+  /** Frame numbers of released borrowed frames: no storage of their own. */
+  private freeIds: number[] = [];
   private slab: ArrayBuffer | null = null;
   private slabOffset = 0;
   private storageBytes = 0;
@@ -209,23 +219,42 @@ export class PhysMem {
         this.slabOffset = 0;
         this.storageBytes += this.slab.byteLength;
       }
-      id = this.frames.length;
-      this.frames.push(new Uint8Array(this.slab, this.slabOffset, this.pageSize));
+      id = this.frameId(new Uint8Array(this.slab, this.slabOffset, this.pageSize));
       this.slabOffset += this.pageSize;
-      if (id >= this.refs.length) {
-        const grown = new Int32Array(this.refs.length * 2);
-        grown.set(this.refs);
-        this.refs = grown;
-      }
     }
     this.refs[id] = 1;
     this.exactFrames++;
     return id;
   }
 
+  /** A frame number for `frame` (a released borrowed frame's number, else a new one). */
+  private frameId(frame: Uint8Array): number {
+    let id = this.freeIds.pop();
+    if (id !== undefined) {
+      this.frames[id] = frame;
+      return id;
+    }
+    id = this.frames.length;
+    this.frames.push(frame);
+    if (id >= this.refs.length) {
+      const grown = new Int32Array(this.refs.length * 2);
+      grown.set(this.refs);
+      this.refs = grown;
+    }
+    return id;
+  }
+
   private release(code: number): void {
-    if (code > 0 && --this.refs[code]! === 0) {
+    if (code <= 0) return;
+    const left = --this.refs[code]!;
+    if (left === 0) {
       this.freeFrames.push(code);
+      this.exactFrames--;
+    } else if (left === BORROWED) {
+      // the last page that held a borrowed frame let go: drop the view of the caller's buffer
+      this.frames[code] = this.zeros;
+      this.refs[code] = 0;
+      this.freeIds.push(code);
       this.exactFrames--;
     }
   }
@@ -383,6 +412,31 @@ export class PhysMem {
       }
       done += n;
     }
+    return true;
+  }
+
+  /**
+   * Make page `pa` hold `bytes` (exactly one page) without copying them: the page's frame is a view of
+   * the caller's buffer, which must not change while the machine lives. Nothing ever writes through
+   * it: a write to the page copies the frame first (copy-on-write), so the caller's bytes stay as they
+   * are. For loading a segment whose buffer outlives the machine (kimage_load_normal_segment's
+   * copy_from_user of a whole page): the source pages of a 1 GiB initrd cost no second GiB. With
+   * shareOnCopy an all-zero page becomes a zero page, as writeBytes makes it. False outside RAM.
+   */
+  borrowPage(pa: number, bytes: Uint8Array): boolean {
+    if (bytes.length !== this.pageSize) throw new RangeError("borrowPage takes exactly one page");
+    const pfn = Math.floor(pa / this.pageSize);
+    if (this.shareOnCopy && isAllZero(bytes, 0, bytes.length)) return this.setZero(pfn);
+    const sec = this.section(pfn, true);
+    if (sec === undefined) return false;
+    const slot = pfn % SECTION_PAGES;
+    const code = sec.code[slot]!;
+    if (code === NOT_RAM) return false;
+    this.release(code);
+    const id = this.frameId(bytes);
+    this.refs[id] = BORROWED + 1;
+    this.exactFrames++;
+    sec.code[slot] = id;
     return true;
   }
 

@@ -29,6 +29,7 @@ import {
   spawnSync,
 } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { announceChild, announcedChildren } from "./hygiene.js";
 
 const SETPRIV = "/usr/bin/setpriv";
 
@@ -63,9 +64,13 @@ export function spawnOwned(cmd: string, args: readonly string[], opts: SpawnOpti
   const w = withPdeathsig(cmd, args);
   const child = spawn(w.cmd, w.args, { detached: true, ...opts });
   owned.add(child);
-  child.once("exit", () => owned.delete(child));
+  if (child.pid !== undefined) announceChild(child.pid, true);
+  const gone = () => {
+    if (owned.delete(child) && child.pid !== undefined) announceChild(child.pid, false);
+  };
+  child.once("exit", gone);
   // A spawn failure (ENOENT) ends the child too.
-  child.once("error", () => owned.delete(child));
+  child.once("error", gone);
   return child;
 }
 
@@ -151,9 +156,25 @@ export function ownedChildren(): ChildProcess[] {
   return [...owned];
 }
 
-/** SIGKILL every owned child's process group (synchronous; safe in a signal handler or at exit). */
+/**
+ * SIGKILL every owned child's process group (synchronous; safe in a signal handler or at exit), and on
+ * the main thread those a worker thread announced (src/node/hygiene.ts). Returns how many were running.
+ */
 export function killOwnedChildren(): number {
   let n = 0;
+  for (const pid of announcedChildren()) {
+    try {
+      process.kill(-pid, "SIGKILL");
+      n++;
+    } catch {
+      try {
+        process.kill(pid, "SIGKILL");
+        n++;
+      } catch {
+        // already gone
+      }
+    }
+  }
   for (const c of owned) {
     if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
     try {

@@ -9,7 +9,7 @@ import { renderCalibrationText } from "../../report/calibrate-text.js";
 import { toRelocScenario } from "../../scenario/load.js";
 import { readJsonFile, readScenarioFile } from "../../scenario/node/read.js";
 import { EXIT_OK } from "../exit.js";
-import { readInputFile, writeOutputFile } from "../files.js";
+import { checkTextOutput, readInputFile, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 
@@ -56,6 +56,7 @@ export function registerCalibrate(program: Command, ctx: CliContext): Command {
         "strategies are the scenario's (mmu-off, va-copy, linear-map-copy, x86-ident) and bytes is optional",
     )
     .action((opts: CalibrateOptions) => {
+      if (opts.out !== undefined) checkTextOutput(opts.out, opts.force === true, "--out", false);
       const profile = resolveProfile(opts.profile);
       const spec = parseCalibrationSpec(readJsonFile(opts.points), opts.points);
       const scenarioFile =

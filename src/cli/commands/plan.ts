@@ -11,7 +11,7 @@ import { renderPlanText } from "../../report/plan-text.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { hex } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
-import { checkOutputPath, writeOutputFile } from "../files.js";
+import { checkBinaryOutput, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
@@ -174,7 +174,7 @@ the placed segments (e.g. more than half of RAM), 2 when the load cannot be plac
 segment, its size and alignment and the largest free range).`,
     )
     .action(async (opts: PlanOptions) => {
-      if (opts.outDtb !== undefined) checkOutputPath(opts.outDtb, opts.force === true);
+      if (opts.outDtb !== undefined) checkBinaryOutput(opts.outDtb, opts.force === true, "--out-dtb");
       const progress = startProgress(ctx.io, `decompress ${opts.kernel}`);
       let input: PlanInput;
       try {

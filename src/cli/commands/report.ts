@@ -9,7 +9,7 @@ import { loadRunResult } from "../../report/result-schema.js";
 import { reportCurves } from "../../request/report.js";
 import { readJsonFile } from "../../scenario/node/read.js";
 import { EXIT_OK } from "../exit.js";
-import { checkOutputPath, writeOutputFile } from "../files.js";
+import { checkTextOutput, STDOUT_PATH, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
@@ -52,7 +52,8 @@ export async function writeHtmlReport(
   // The modeling and rendering above are synchronous: a SIGINT/SIGTERM that arrived meanwhile stops
   // the command here, before the file is written (src/cli/signals.ts).
   await signalCheckpoint();
-  writeOutputFile(path, bytes, opts.force === true);
+  if (path === STDOUT_PATH) ctx.io.stdout(html);
+  else writeOutputFile(path, bytes, opts.force === true);
   return bytes.length;
 }
 
@@ -72,7 +73,7 @@ export function registerReport(program: Command, ctx: CliContext): Command {
       "write the self-contained HTML report (memory map, strategy comparison, charts) of a run result",
     )
     .argument("<result.json>", "the output of `kexec-lab run --json`")
-    .requiredOption("-o, --output <file>", "HTML file to write")
+    .requiredOption("-o, --output <file>", "HTML file to write (- prints it on stdout)")
     .option("--force", "overwrite the output file if it exists")
     .option("--no-curves", "leave out the cost-vs-size charts (they take a few seconds to model)")
     .option("--no-page-map", "do not rebuild the page map when the result has none")
@@ -91,7 +92,7 @@ Examples:
   $ kexec-lab report result.json -o report.html --force --profile neoverse-n1-server`,
     )
     .action(async (file: string, opts: ReportOptions) => {
-      checkOutputPath(opts.output, opts.force === true);
+      checkTextOutput(opts.output, opts.force === true, "--output", opts.json !== true);
       const result = loadRunResult(readJsonFile(file), file);
       // A result without a page map: rebuild it by loading the same segments again (checked against
       // the result's kimage; left out when it does not match).
@@ -105,7 +106,7 @@ Examples:
         ...(opts.force !== undefined ? { force: opts.force } : {}),
       });
       if (opts.json) printJson(ctx.io, { output: opts.output, bytes, scenario: result.scenario.name });
-      else ctx.io.stdout(`wrote ${opts.output} (${formatBytes(bytes)})\n`);
+      else if (opts.output !== STDOUT_PATH) ctx.io.stdout(`wrote ${opts.output} (${formatBytes(bytes)})\n`);
       ctx.exitCode = EXIT_OK;
     });
 }

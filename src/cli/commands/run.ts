@@ -16,7 +16,7 @@ import { type RunRequest, type RunSource, runRequest, splitList } from "../../re
 import { readScenarioFile } from "../../scenario/node/read.js";
 import { parseFreePages, parseGranule, parseInteger } from "../../sweep/grid.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
-import { checkOutputPath, readInputFile } from "../files.js";
+import { checkTextOutput, readInputFile } from "../files.js";
 import { paint, printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { scenarioProgress, startProgress } from "../progress.js";
@@ -144,7 +144,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .option("--timings", "include wall-clock seconds of each relocation (breaks byte-identical output)")
     .addHelpText("after", HELP)
     .action(async (opts: RunOptions, cmd: Command) => {
-      if (opts.html !== undefined) checkOutputPath(opts.html, opts.force === true);
+      if (opts.html !== undefined) checkTextOutput(opts.html, opts.force === true, "--html", false);
       if (opts.cma === true && opts.kernel !== undefined && opts.loader === "kexec-tools")
         throw new KexecLabError(
           "E_USAGE",

@@ -8,7 +8,7 @@ import { readJsonFile } from "../../scenario/node/read.js";
 import { gridFrom, SWEEP_COLUMNS, type SweepGridOptions, type SweepRow, toCsv } from "../../sweep/grid.js";
 import { runGrid } from "../../sweep/node/pool.js";
 import { EXIT_OK } from "../exit.js";
-import { checkOutputPath, writeOutputFile } from "../files.js";
+import { checkTextOutput, STDOUT_PATH, writeOutputFile } from "../files.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 import { signalCheckpoint } from "../signals.js";
@@ -49,7 +49,7 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
       "timing-model profile for modelSeconds, or none (default: the one run uses, neoverse-n1-server on arm64, x86_64-server on x86_64)",
     )
     .option("--format <format>", "csv or json", "csv")
-    .option("-o, --output <file>", "write to a file instead of stdout")
+    .option("-o, --output <file>", "write to a file instead of stdout (- is stdout)")
     .option("--force", "overwrite the output file")
     .option("--jobs <n>", "worker threads (default: all cores, at most the number of points)")
     .option("--json", "the same as --format json")
@@ -73,7 +73,7 @@ Examples:
   $ kexec-lab sweep --scenario examples/juno-16k-random.json --granule 4K,16K,64K --seed 1,2,3`,
     )
     .action(async (opts: SweepOptions) => {
-      if (opts.output !== undefined) checkOutputPath(opts.output, opts.force === true);
+      if (opts.output !== undefined) checkTextOutput(opts.output, opts.force === true, "--output");
       if (opts.format !== "csv" && opts.format !== "json") {
         throw new KexecLabError("E_FIELD_VALUE", `format "${opts.format}" (csv or json)`, {
           field: "--format",
@@ -107,7 +107,7 @@ Examples:
       }
       const json = opts.json === true || opts.format === "json";
       const text = json ? `${JSON.stringify({ columns: SWEEP_COLUMNS, rows }, null, 2)}\n` : toCsv(rows);
-      if (opts.output !== undefined) {
+      if (opts.output !== undefined && opts.output !== STDOUT_PATH) {
         await signalCheckpoint(); // after a synchronous grid (--jobs 1), a pending signal stops here
         writeOutputFile(opts.output, text, opts.force === true);
         ctx.io.stderr(`wrote ${opts.output}: ${rows.length} rows (${formatBytes(text.length)})\n`);

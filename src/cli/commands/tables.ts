@@ -5,7 +5,7 @@ import { formatBytes } from "../../report/format.js";
 import { tablesJson } from "../../report/mmu-text.js";
 import { type MappingOptions, mappingSpec } from "../../request/mapping.js";
 import { EXIT_OK } from "../exit.js";
-import { writeOutputFile } from "../files.js";
+import { checkBinaryOutput, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { addMappingOptions } from "./overhead.js";
@@ -31,6 +31,7 @@ Examples:
   $ kexec-lab tables --granule 16k --size 1M --contiguous --binary tables.bin --json`,
     )
     .action((opts: MappingOptions & { binary?: string; force?: boolean; json?: boolean }) => {
+      if (opts.binary !== undefined) checkBinaryOutput(opts.binary, opts.force === true, "--binary");
       const built = buildSingleRange(mappingSpec(opts));
       const { builder, mem, format, request } = built;
       const pages = builder.tablePages();

@@ -3,9 +3,10 @@
  * emission run on QEMU with its memory compared to the simulator's (runAndCompare).
  */
 
-import { ftruncateSync, mkdirSync, writeSync } from "node:fs";
+import { ftruncateSync, mkdirSync, type Stats, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { writeOutputFile, writeOutputFileWith } from "../../formats/node/files.js";
+import { KexecLabError } from "../../errors.js";
+import { kindOf, writeOutputFile, writeOutputFileWith } from "../../formats/node/files.js";
 import { hexAddr } from "../../report/format.js";
 import { ARM64_PARAM, qemuRamBase, qemuRamMiB, STATUS_DONE } from "../arm64.js";
 import { get64 } from "../blobs.js";
@@ -19,6 +20,30 @@ export function qemuBinaryFor(e: StrategyEmission): string {
   return e.image.target === "qemu-virt-arm64" ? QEMU_ARM64 : QEMU_X86;
 }
 
+/** Make `dir` (and its parents) unless it is a directory already (or a symlink to one); E_OUTPUT_KIND when something else is there. */
+function outputDirectory(dir: string): void {
+  let st: Stats | undefined;
+  try {
+    st = statSync(dir);
+  } catch {
+    st = undefined;
+  }
+  if (st !== undefined && !st.isDirectory()) {
+    throw new KexecLabError(
+      "E_OUTPUT_KIND",
+      `is ${kindOf(st) ?? "a regular file"}, not a directory: emit writes its files into a directory`,
+      { file: dir },
+    );
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new KexecLabError("E_FILE_WRITE", (e as NodeJS.ErrnoException).code ?? "mkdir failed", {
+      file: dir,
+    });
+  }
+}
+
 /**
  * Write the image as files into `dir` (created): ram.img (a sparse file of QEMU's -m bytes, every
  * blob at PA - RAM base, written blob by blob), boot.elf (x86_64), expected.img (the same layout with
@@ -28,7 +53,7 @@ export function qemuBinaryFor(e: StrategyEmission): string {
  */
 export function writeEmission(dir: string, e: StrategyEmission, force: boolean): string[] {
   const qemuBin = qemuBinaryFor(e);
-  mkdirSync(dir, { recursive: true });
+  outputDirectory(dir);
   const img = e.image;
   const base = qemuRamBase(img);
   const files: string[] = [];
