@@ -771,6 +771,9 @@ export function modelTrace(trace: Float64Array, profile: Profile, opts: ModelOpt
   return modelTraceDetailed(trace, profile, opts).summary;
 }
 
+/** Pages of the default sample (64 MiB of 4 KiB pages), the base of the bounds' quarter sample. */
+const BOUND_SAMPLE_PAGES = DEFAULT_SAMPLE_BYTES / 4096;
+
 /**
  * A trace on a profile with its range (src/model/ranges.ts): `seconds` with the profile's own values,
  * `range` [low, high] from the same trace with every ranged input at its fast and its slow end. A
@@ -785,8 +788,14 @@ export function modelTraceRange(
   if (profile.ranges === undefined || Object.keys(profile.ranges).length === 0) {
     return { ...m, range: [m.seconds, m.seconds] };
   }
-  const lo = modelTrace(trace, profileBound(profile, "low"), opts).seconds;
-  const hi = modelTrace(trace, profileBound(profile, "high"), opts).seconds;
+  // The bounds are simulated on a quarter of the sample (the rest extrapolated as usual): they are
+  // estimates of the extremes, and sampling moves them by a few percent at most (docs/model.md).
+  const boundOpts: ModelOptions = {
+    ...opts,
+    sample: Math.max(256, Math.floor((opts.sample ?? BOUND_SAMPLE_PAGES) / 4)),
+  };
+  const lo = modelTrace(trace, profileBound(profile, "low"), boundOpts).seconds;
+  const hi = modelTrace(trace, profileBound(profile, "high"), boundOpts).seconds;
   return { ...m, range: around(m.seconds, [lo, hi]) };
 }
 

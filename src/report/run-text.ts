@@ -230,6 +230,16 @@ export function renderRebootText(rb: RebootReport): string[] {
   );
   const first = rb.strategies.find((s) => s.strategy === rb.baseline) ?? rb.strategies[0];
   if (first !== undefined) {
+    const known = first.phases.filter((p) => p.unknown === undefined);
+    const top = known.reduce<(typeof known)[number] | undefined>(
+      (a, p) => (a === undefined || p.seconds > a.seconds ? p : a),
+      undefined,
+    );
+    if (top !== undefined && top.seconds > 0) {
+      out.push(
+        `largest phase (${first.strategy}): ${top.name}, ${secondsWithRange(top.seconds, top.range)}${top.source !== undefined ? `, ${top.source}` : ""}`,
+      );
+    }
     for (const p of first.phases) {
       out.push(`  ${p.name}: ${p.unknown !== undefined ? `unknown (${p.unknown}): ` : ""}${p.how}`);
     }
