@@ -240,8 +240,8 @@ export interface PublishedConstant {
  * and max over the two sources; likely: their geometric mean.
  */
 export const ARM64_SERIAL_TEARDOWN_PER_CPU: PublishedConstant = {
-  seconds: Math.sqrt(0.19 * 0.25),
-  range: [0.19, 0.25],
+  seconds: Math.sqrt((15 / 79) * 0.25),
+  range: [15 / 79, 0.25],
   source:
     "published: ~250 ms per CPU, over 30 s on 128 cores (openEuler arch/arm64/include/asm/kexec.h); 80 CPUs ~15 s serially (linux-ia64 list thread)",
 };
