@@ -73,12 +73,22 @@ export function profileBound(p: Profile, end: "low" | "high"): Profile {
   let out = p;
   for (const [path, r] of Object.entries(ranges)) {
     const dir = directionOf(path);
-    if (dir === undefined) continue;
+    if (dir === undefined || !hasNumber(out, path)) continue;
     const slow = dir > 0 ? r.high : r.low;
     const fast = dir > 0 ? r.low : r.high;
     out = withParam(out, path, end === "high" ? slow : fast);
   }
   return { ...out, name: p.name };
+}
+
+/** Whether the profile has a number at `path` (a derived profile may have dropped a ranged field). */
+function hasNumber(p: Profile, path: string): boolean {
+  let cur: unknown = p;
+  for (const k of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return false;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return typeof cur === "number";
 }
 
 /** A copy of the profile whose range for `path` is widened by `factor` (>= 1) around its value. */
