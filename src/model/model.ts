@@ -771,7 +771,7 @@ export function modelTrace(trace: Float64Array, profile: Profile, opts: ModelOpt
   return modelTraceDetailed(trace, profile, opts).summary;
 }
 
-/** Pages of the default sample (64 MiB of 4 KiB pages), the base of the bounds' quarter sample. */
+/** Pages of the default sample (64 MiB of 4 KiB pages), the base of the bounds' smaller sample. */
 const BOUND_SAMPLE_PAGES = DEFAULT_SAMPLE_BYTES / 4096;
 
 /**
@@ -788,11 +788,11 @@ export function modelTraceRange(
   if (profile.ranges === undefined || Object.keys(profile.ranges).length === 0) {
     return { ...m, range: [m.seconds, m.seconds] };
   }
-  // The bounds are simulated on a quarter of the sample (the rest extrapolated as usual): they are
+  // The bounds are simulated on an eighth of the sample (the rest extrapolated as usual): they are
   // estimates of the extremes, and sampling moves them by a few percent at most (docs/model.md).
   const boundOpts: ModelOptions = {
     ...opts,
-    sample: Math.max(256, Math.floor((opts.sample ?? BOUND_SAMPLE_PAGES) / 4)),
+    sample: Math.max(256, Math.floor((opts.sample ?? BOUND_SAMPLE_PAGES) / 8)),
   };
   const lo = modelTrace(trace, profileBound(profile, "low"), boundOpts).seconds;
   const hi = modelTrace(trace, profileBound(profile, "high"), boundOpts).seconds;

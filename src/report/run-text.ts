@@ -186,8 +186,19 @@ export function savedShare(saved: number, total: number): string {
 export function secondsWithRange(likely: number, range: readonly [number, number]): string {
   if (range[0] === range[1]) return seconds(likely);
   const v = rangeVerdict([range[0], range[1]]);
-  if (!v.known) return `unknown: ${v.why} (${seconds(range[0])} .. ${seconds(range[1])})`;
-  return `${seconds(likely)} [${seconds(range[0])} .. ${seconds(range[1])}]`;
+  const f = unitOf(Math.max(Math.abs(range[0]), Math.abs(range[1]), Math.abs(likely)));
+  if (!v.known) return `unknown: ${v.why} (${f(range[0])} .. ${f(range[1])})`;
+  return `${f(likely)} [${f(range[0])} .. ${f(range[1])}]`;
+}
+
+/** One unit for a value and its range, chosen by the largest of them (min, s, ms or µs). */
+function unitOf(max: number): (v: number) => string {
+  const [div, name, digits] =
+    max >= 60 ? [60, "min", 2] : max >= 1 ? [1, "s", 3] : max >= 1e-3 ? [1e-3, "ms", 2] : [1e-6, "µs", 1];
+  return (v) => {
+    const body = (Math.abs(v) / (div as number)).toFixed(digits as number);
+    return `${v < 0 && /[1-9]/.test(body) ? "-" : ""}${body} ${name}`;
+  };
 }
 
 /**
@@ -268,5 +279,6 @@ export function renderRebootText(rb: RebootReport): string[] {
 /** A saving with its range: "1.2 s [0.9 s .. 1.5 s]", or the value alone when the range is a point. */
 function savedWithRange(saved: number, r: readonly [number, number]): string {
   if (Math.abs(r[1] - r[0]) <= 1e-12 * Math.max(1, Math.abs(saved))) return seconds(saved);
-  return `${seconds(saved)} [${seconds(r[0])} .. ${seconds(r[1])}]`;
+  const f = unitOf(Math.max(Math.abs(r[0]), Math.abs(r[1]), Math.abs(saved)));
+  return `${f(saved)} [${f(r[0])} .. ${f(r[1])}]`;
 }
