@@ -180,11 +180,11 @@ describe("ranges", () => {
   });
 
   it("refuses a profile whose range does not hold its value, naming the field", () => {
-    const p = structuredClone(BUILTIN_PROFILES["thunderx2-server"]) as Record<string, any>;
-    p.ranges["dram.latencyNs"] = { low: 120, high: 140, why: "test" };
+    const p = structuredClone(builtinProfile("thunderx2-server"));
+    p.ranges!["dram.latencyNs"] = { low: 120, high: 140, why: "test" };
     expect(() => loadProfile(p, "x.json")).toThrow(/ranges\.dram\.latencyNs|does not contain/);
-    const q = structuredClone(BUILTIN_PROFILES["thunderx2-server"]) as Record<string, any>;
-    q.ranges["dram.outstandingMisses"] = { low: 2.5, high: 15, why: "test" };
+    const q = structuredClone(builtinProfile("thunderx2-server"));
+    q.ranges!["dram.outstandingMisses"] = { low: 2.5, high: 15, why: "test" };
     expect(() => loadProfile(q)).toThrow(/not a valid value/);
   });
 });

@@ -61,7 +61,11 @@ describe("validation against every published figure", () => {
 
   it("lists the CPU teardown figures as sources of the model's constants, not as checks", () => {
     const src = rows.filter((r) => r.point.role === "source");
-    expect(src.map((r) => r.point.id).sort()).toEqual(["teardown-128", "teardown-80-parallel", "teardown-80-serial"]);
+    expect(src.map((r) => r.point.id).sort()).toEqual([
+      "teardown-128",
+      "teardown-80-parallel",
+      "teardown-80-serial",
+    ]);
     for (const r of src) expect(r.inside).toBe(true);
   });
 
