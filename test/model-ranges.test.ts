@@ -206,6 +206,16 @@ describe("CPU teardown", () => {
     );
   });
 
+  it("a machine with its own published shutdown (Stingray, 8 cores, 22-32 ms) does not count its CPUs twice", () => {
+    const ps = rebootPhases(reboot({ cpus: 8 }), builtinProfile("broadcom-stingray"));
+    const t = ps.find((p) => p.name === "cpu-teardown")!;
+    expect(t.seconds).toBe(0);
+    expect(t.how).toContain("included in this machine's published shutdown");
+    // without that figure the server constant applies
+    const server = rebootPhases(reboot({ cpus: 8 }), builtinProfile("ampere-altra"));
+    expect(server.find((p) => p.name === "cpu-teardown")!.seconds).toBeGreaterThan(1);
+  });
+
   it("the parallel-shutdown series is much faster; x86 and crash paths are unknown, not zero", () => {
     expect(cpuTeardown("arm64", 80, "reboot", true).seconds).toBeCloseTo(1, 9);
     expect(cpuTeardown("arm64", 80, "reboot", false).seconds).toBeGreaterThan(14);
