@@ -262,7 +262,14 @@ export {
 export { type VerifyOutcome, verifySegments } from "./reloc/verify.js";
 export { renderBenchText } from "./report/bench-text.js";
 export { renderCalibrationText } from "./report/calibrate-text.js";
-export { type Curve, type ReportCurves, tableCostCurves, timeCurves } from "./report/curves.js";
+export {
+  type Curve,
+  type ReportCurves,
+  type SpreadRow,
+  spreadOverLayouts,
+  tableCostCurves,
+  timeCurves,
+} from "./report/curves.js";
 export { DIFF_MARKS, renderDiffText } from "./report/diff-text.js";
 export {
   EMIT_BLOB_ROWS,
@@ -273,11 +280,17 @@ export {
 } from "./report/emit-text.js";
 export { escapeHtml, jsonForScript } from "./report/escape.js";
 export { formatBytes, formatCount, formatSeconds, hexAddr, renderTable } from "./report/format.js";
-export { type HtmlReportOptions, renderHtmlReport, renderMemoryMapSvg } from "./report/html.js";
+export {
+  type HtmlReportOptions,
+  renderHtmlReport,
+  renderMemoryMapSvg,
+  verifiedMeaning,
+} from "./report/html.js";
 export { renderInspectText } from "./report/inspect-text.js";
 export { renderMemoryText } from "./report/memory-text.js";
 export { renderOverheadText, renderWalkText, tablesJson } from "./report/mmu-text.js";
 export { buildPageMap } from "./report/pagemap.js";
+export { PHASE_COLORS, strategyPalette } from "./report/palette.js";
 export { renderPlanText } from "./report/plan-text.js";
 export { loadRunResult } from "./report/result-schema.js";
 export { type MarkStyle, plainMark, renderRebootText, renderRunText } from "./report/run-text.js";

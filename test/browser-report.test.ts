@@ -16,7 +16,7 @@ import { rebootReport } from "../src/model/reboot.js";
 import { makeTempDir, type TempDir } from "../src/node/tmp.js";
 import { findStrategy } from "../src/reloc/registry.js";
 import { runScenario, runStrategy } from "../src/reloc/run.js";
-import { tableCostCurves, timeCurves } from "../src/report/curves.js";
+import { spreadOverLayouts, tableCostCurves, timeCurves } from "../src/report/curves.js";
 import { renderHtmlReport } from "../src/report/html.js";
 import { chartJsSource } from "../src/report/node/chart-source.js";
 import { buildPageMap } from "../src/report/pagemap.js";
@@ -50,6 +50,7 @@ beforeAll(async () => {
     call: "kexec_load",
     purgatoryChecks: true,
     cma: false,
+    cpus: 64,
   });
   const run = runStrategy(sc, findStrategy("mmu-off"));
   out.result.pageMap = buildPageMap(run.image, run.machine.mem);
@@ -60,6 +61,11 @@ beforeAll(async () => {
       time: {
         profile: "cortex-a72-board",
         curves: timeCurves("arm64", 4096, builtinProfile("cortex-a72-board"), [4 * MiB, 16 * MiB]),
+      },
+      spread: {
+        profile: "cortex-a72-board",
+        bytes: 8 * MiB,
+        rows: spreadOverLayouts("arm64", 4096, builtinProfile("cortex-a72-board"), 8 * MiB),
       },
     },
   });
@@ -127,6 +133,8 @@ describe("HTML report in Chromium", () => {
     const drawn = await page.evaluate(() =>
       [
         "chart-strategies",
+        "chart-time-mmuon",
+        "chart-time-log",
         "chart-table-cost",
         "chart-time",
         "chart-reboot-seconds",
@@ -145,7 +153,103 @@ describe("HTML report in Chromium", () => {
       await page.evaluate(
         () => (window as unknown as { __kexecLabReport: { charts: number } }).__kexecLabReport.charts,
       ),
-    ).toBe(5);
+    ).toBe(7);
+  });
+
+  it("charts the MMU-on strategies alone, and all of them on a log axis, with error bars", async () => {
+    const charts = await page.evaluate(() => {
+      interface Ch {
+        data: { labels: string[] };
+        options: { scales: { y: { type?: string; title: { text: string } } } };
+      }
+      const C = (window as unknown as { Chart: { getChart(el: Element): Ch } }).Chart;
+      return ["chart-time-mmuon", "chart-time-log"].map((id) => {
+        const ch = C.getChart(document.getElementById(id)!);
+        return {
+          labels: ch.data.labels,
+          type: ch.options.scales.y.type,
+          title: ch.options.scales.y.title.text,
+        };
+      });
+    });
+    expect(charts[0]!.labels).toEqual(["va-copy", "linear-map-copy"]);
+    expect(charts[1]!.labels).toEqual(["mmu-off", "va-copy", "linear-map-copy"]);
+    expect(charts[1]!.type).toBe("logarithmic");
+    // one unit per axis, named in its title
+    expect(charts[0]!.title).toMatch(/\((ms|s|µs|min)\)$/);
+    const bars = await page.evaluate(() =>
+      (window as unknown as { __kexecLabReport: { errorBars(): number } }).__kexecLabReport.errorBars(),
+    );
+    // 2 MMU-on + 3 on the log chart + 4 reboot totals, at least once each
+    expect(bars).toBeGreaterThanOrEqual(9);
+  });
+
+  it("takes every strategy colour from one palette: table swatches, bars and curves agree", async () => {
+    const got = await page.evaluate(() => {
+      interface Ds {
+        label: string;
+        backgroundColor: string | string[];
+        borderColor?: string;
+      }
+      interface Ch {
+        data: { labels?: string[]; datasets: Ds[] };
+      }
+      const C = (window as unknown as { Chart: { getChart(el: Element): Ch } }).Chart;
+      const swatches: Record<string, string> = {};
+      for (const td of Array.from(document.querySelectorAll("section table.grid tbody tr td:first-child"))) {
+        const sw = td.querySelector(".swatch") as HTMLElement | null;
+        if (sw !== null && td.textContent) swatches[td.textContent.trim()] = sw.style.background;
+      }
+      const bars = (id: string) => {
+        const ch = C.getChart(document.getElementById(id)!);
+        return Object.fromEntries(
+          ch.data.labels!.map((l, i) => [l, (ch.data.datasets[0]!.backgroundColor as string[])[i]!]),
+        );
+      };
+      const time = C.getChart(document.getElementById("chart-time")!);
+      return {
+        swatches,
+        strategies: bars("chart-strategies"),
+        mmuon: bars("chart-time-mmuon"),
+        curves: Object.fromEntries(time.data.datasets.map((d) => [d.label, d.backgroundColor as string])),
+      };
+    });
+    const hex = (css: string) => {
+      const m = /rgb\((\d+), (\d+), (\d+)\)/.exec(css);
+      return m === null
+        ? css
+        : `#${[m[1], m[2], m[3]].map((x) => Number(x).toString(16).padStart(2, "0")).join("")}`;
+    };
+    for (const [name, color] of Object.entries(got.strategies)) {
+      expect(hex(got.swatches[name]!)).toBe(color);
+      if (got.mmuon[name] !== undefined) expect(got.mmuon[name]).toBe(color);
+      if (got.curves[name] !== undefined) expect(got.curves[name]).toBe(color);
+    }
+    expect(new Set(Object.values(got.strategies)).size).toBe(Object.keys(got.strategies).length);
+  });
+
+  it("uses one unit with round ticks on the reboot time axis", async () => {
+    const ticks = await page.evaluate(() => {
+      interface Ch {
+        scales: { x: { ticks: { value: number }[] } };
+        options: { scales: { x: { title: { text: string } } } };
+      }
+      const C = (window as unknown as { Chart: { getChart(el: Element): Ch } }).Chart;
+      const ch = C.getChart(document.getElementById("chart-reboot-seconds")!);
+      return { values: ch.scales.x.ticks.map((t) => t.value), title: ch.options.scales.x.title.text };
+    });
+    expect(ticks.title).toMatch(/^modeled (min|s|ms|µs) /);
+    const step = ticks.values[1]! - ticks.values[0]!;
+    // round steps: 1, 2 or 5 times a power of ten
+    const mant = step / 10 ** Math.floor(Math.log10(step));
+    expect([1, 2, 5].some((m) => Math.abs(mant - m) < 1e-6)).toBe(true);
+  });
+
+  it("says what verified means, and shows the spread over free-page policies", async () => {
+    expect(await page.locator("#verified-means").textContent()).toContain("every destination byte");
+    const rows = await page.locator("#spread tbody tr").allTextContents();
+    expect(rows.length).toBe(3);
+    expect(await page.locator("#spread thead").textContent()).toContain("random:2");
   });
 
   it("draws the reboot breakdown as stacked bars, one per strategy, seconds and bytes apart", async () => {
@@ -172,11 +276,11 @@ describe("HTML report in Chromium", () => {
     });
     for (const c of charts) {
       expect(c.labels).toEqual(["mmu-off", "va-copy", "linear-map-copy", "in-place"]);
-      expect(c.phases).toEqual(["relocation", "purgatory", "decompress"]);
+      expect(c.phases).toEqual(["shutdown", "cpu-teardown", "relocation", "purgatory", "decompress"]);
       expect(c.stacked).toBe(true);
       for (const v of c.purgatory) expect(v).toBeGreaterThan(0);
     }
-    expect(charts[0]!.axis).toContain("seconds");
+    expect(charts[0]!.axis).toMatch(/^modeled (min|s|ms|µs) /);
     expect(charts[1]!.axis).toContain("bytes");
     // the savings table lists what saves how much
     const rows = await page.locator("#reboot-savings tbody tr").allTextContents();
@@ -208,6 +312,9 @@ describe("HTML report in Chromium", () => {
   it("fetched nothing from the network and logged no errors; saves a screenshot", async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "report.png"), fullPage: true });
+    // the two sections that help choose, at full resolution
+    await page.locator("#time-section").screenshot({ path: join(ARTIFACTS, "report-time.png") });
+    await page.locator("#reboot-section").screenshot({ path: join(ARTIFACTS, "report-reboot.png") });
     expect(network).toEqual([]);
     expect(errors).toEqual([]);
   });

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   hasPurgatory,
+  phasesTotal,
   type RebootInput,
   rebootPhases,
   SHA256_BLOCK,
@@ -68,7 +69,16 @@ describe("SHA-256 in purgatory", () => {
 describe("reboot phases", () => {
   it("arm64 kexec_load hashes every segment but purgatory's own, with caches off", () => {
     const ps = rebootPhases(input(), altra);
-    expect(ps.map((p) => p.name)).toEqual(["relocation", "purgatory", "decompress"]);
+    expect(ps.map((p) => p.name)).toEqual([
+      "shutdown",
+      "cpu-teardown",
+      "relocation",
+      "purgatory",
+      "decompress",
+    ]);
+    // no published shutdown for this machine: unknown, left out of the total; one CPU: nothing to stop
+    expect(phase(ps, "shutdown").unknown).toBeDefined();
+    expect(phase(ps, "cpu-teardown").seconds).toBe(0);
     const p = phase(ps, "purgatory");
     expect(p.bytes).toBe(28 * MiB + 64 * 1024 + 64 * MiB);
     expect(p.seconds).toBeCloseTo(sha256Seconds(p.bytes, altra, false), 12);
@@ -83,18 +93,25 @@ describe("reboot phases", () => {
     expect(phase(rebootPhases(input({ purgatoryChecks: false }), altra), "purgatory").seconds).toBe(0);
   });
 
-  it("shutdown: only a machine with a published figure has it, as that constant, first", () => {
+  it("shutdown: only a machine with a published figure has a figure, as that constant, first", () => {
     const stingray = builtinProfile("broadcom-stingray");
     const ps = rebootPhases(input(), stingray);
-    expect(ps.map((p) => p.name)).toEqual(["shutdown", "relocation", "purgatory", "decompress"]);
+    expect(ps.map((p) => p.name)).toEqual([
+      "shutdown",
+      "cpu-teardown",
+      "relocation",
+      "purgatory",
+      "decompress",
+    ]);
     expect(ps[0]!.seconds).toBe(stingray.publishedShutdown!.seconds);
     // the mean of the two published runs (0.022131328 s and 0.032066576 s)
     expect(ps[0]!.seconds).toBeCloseTo((0.022131328 + 0.032066576) / 2, 12);
     expect(ps[0]!.how).toContain("not modeled");
-    // the same input on a machine without a published figure: no shutdown phase, nothing else changes
-    expect(rebootPhases(input(), { ...stingray, publishedShutdown: undefined }).slice(0)).toEqual(
-      ps.slice(1),
-    );
+    // the same input on a machine without a published figure: shutdown unknown, nothing else changes
+    const without = rebootPhases(input(), { ...stingray, publishedShutdown: undefined });
+    expect(without[0]!.unknown).toBeDefined();
+    expect(phasesTotal(without)).toBeCloseTo(phasesTotal(ps) - ps[0]!.seconds, 12);
+    expect(without.slice(1)).toEqual(ps.slice(1));
     expect(altra.publishedShutdown).toBeUndefined();
   });
 

@@ -32,19 +32,30 @@ describe("reboot report of a run", () => {
   it("has every phase for every strategy; the relocation phase is the trace model's time", () => {
     expect(rb.strategies.map((s) => s.strategy)).toEqual(["linear-map-copy", "in-place"]);
     const lmc = rb.strategies[0]!;
-    expect(lmc.phases.map((p) => p.name)).toEqual(["relocation", "purgatory", "decompress"]);
-    expect(lmc.phases[0]!.seconds).toBe(r.strategies[0]!.model![0]!.seconds);
+    expect(lmc.phases.map((p) => p.name)).toEqual([
+      "shutdown",
+      "cpu-teardown",
+      "relocation",
+      "purgatory",
+      "decompress",
+    ]);
+    const reloc = lmc.phases.find((p) => p.name === "relocation")!;
+    expect(reloc.seconds).toBe(r.strategies[0]!.model![0]!.seconds);
+    expect(reloc.range).toEqual(r.strategies[0]!.model![0]!.range);
     expect(lmc.seconds).toBeCloseTo(
-      lmc.phases.reduce((a, p) => a + p.seconds, 0),
+      lmc.phases.filter((p) => p.unknown === undefined).reduce((a, p) => a + p.seconds, 0),
       12,
     );
+    expect(lmc.unknown).toEqual(["shutdown"]);
+    expect(lmc.range[0]).toBeLessThanOrEqual(lmc.seconds);
+    expect(lmc.seconds).toBeLessThanOrEqual(lmc.range[1]);
     // the in-place load relocates nothing
-    expect(rb.strategies[1]!.phases[0]!.seconds).toBe(0);
+    expect(rb.strategies[1]!.phases.find((p) => p.name === "relocation")!.seconds).toBe(0);
     expect(rb.baseline).toBe("linear-map-copy");
   });
 
   it("what saves how much: --no-checks saves the purgatory, CMA on arm64 saves everything", () => {
-    const purg = rb.strategies[0]!.phases[1]!.seconds;
+    const purg = rb.strategies[0]!.phases.find((p) => p.name === "purgatory")!.seconds;
     const noChecks = rb.savings.find((s) => s.change.includes("--no-checks"))!;
     expect(noChecks.saved).toBeCloseTo(purg, 12);
     const cma = rb.savings.find((s) => s.change.includes("CMA"))!;
@@ -79,10 +90,52 @@ describe("reboot report of a run", () => {
     const noCma = cma.savings.find((v) => v.change.startsWith("without CMA"))!;
     expect(noCma.saved).toBeCloseTo(-r.strategies[0]!.model![0]!.seconds, 12);
     const load = cma.savings.find((v) => v.change.startsWith("kexec_load instead"))!;
-    expect(load.saved).toBeCloseTo(-rb.strategies[0]!.phases[1]!.seconds, 9);
+    expect(load.saved).toBeCloseTo(-rb.strategies[0]!.phases.find((p) => p.name === "purgatory")!.seconds, 9);
     // arm64 enters its kernel uncompressed, whatever the file was: nothing to gain
     const unknown = configs[3]!.savings.find((v) => v.change.includes("uncompressed"))!;
     expect(unknown.saved).toBe(0);
+  });
+
+  it("ranks the savings by their range, and offers parallel CPU shutdown and the crash path on many CPUs", () => {
+    const many = rebootReport(r, altra, {
+      call: "kexec_file_load",
+      purgatoryChecks: true,
+      cma: false,
+      kernel,
+      cpus: 128,
+    });
+    for (let i = 1; i < many.savings.length; i++) {
+      expect(many.savings[i - 1]!.savedRange[0]).toBeGreaterThanOrEqual(many.savings[i]!.savedRange[0]);
+    }
+    for (const v of many.savings) {
+      expect(v.savedRange[0]).toBeLessThanOrEqual(v.saved + 1e-12);
+      expect(v.saved).toBeLessThanOrEqual(v.savedRange[1] + 1e-12);
+    }
+    const par = many.savings.find((v) => v.change.startsWith("parallel CPU shutdown"))!;
+    expect(par.saved).toBeGreaterThan(20);
+    expect(many.savings.some((v) => v.change.startsWith("the crash path"))).toBe(true);
+    // on 128 CPUs with kexec_file_load (no purgatory on arm64) the teardown is the largest phase
+    const lmc = many.strategies[0]!;
+    const top = lmc.phases.reduce((a, p) => (p.seconds > a.seconds ? p : a));
+    expect(top.name).toBe("cpu-teardown");
+  });
+
+  it("the crash path with crashkernel=,cma waits 10 s; without ,cma saves it", () => {
+    const c = rebootReport(r, altra, {
+      call: "kexec_load",
+      purgatoryChecks: true,
+      cma: false,
+      kernel,
+      path: "crash",
+      crashCma: true,
+      cpus: 8,
+    });
+    const ph = c.strategies[0]!.phases;
+    expect(ph.find((p) => p.name === "cma-dma-wait")!.seconds).toBe(10);
+    expect(ph.find((p) => p.name === "relocation")!.seconds).toBe(0);
+    expect(ph.find((p) => p.name === "cpu-teardown")!.unknown).toBeDefined();
+    const s = c.savings.find((v) => v.change.includes("without ,cma"))!;
+    expect(s.saved).toBeCloseTo(10, 12);
   });
 
   it("is deterministic", () => {
@@ -216,8 +269,12 @@ describe("kexec-lab run: the reboot breakdown", () => {
   it("prints every phase and what saves how much", async () => {
     const r = await runCli(args);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("kexec -e to the new kernel on ampere-altra: kexec_load, purgatory checks on");
-    expect(r.out).toMatch(/strategy\s+relocation\s+purgatory\s+decompress\s+total/);
+    expect(r.out).toContain(
+      "kexec -e to the new kernel on ampere-altra, 1 CPU: kexec_load, purgatory checks on",
+    );
+    expect(r.out).toMatch(/strategy\s+shutdown\s+cpu-teardown\s+relocation\s+purgatory\s+decompress\s+total/);
+    // each known phase and the total as "likely [low .. high]"
+    expect(r.out).toMatch(/linear-map-copy\s+unknown\s+0\.0 µs\s+[\d.]+ ms \[[\d.]+ ms \.\. [\d.]+ ms\]/);
     expect(r.out).toContain("what saves how much (baseline linear-map-copy");
     expect(r.out).toContain("kexec --no-checks");
   });
@@ -229,7 +286,7 @@ describe("kexec-lab run: the reboot breakdown", () => {
     expect(header).toContain("kexec_file_load, no purgatory (the kernel is entered directly)");
     expect(header).not.toContain("purgatory checks");
     const load = r.out.split("\n").find((l) => l.startsWith("kexec_load instead"))!;
-    expect(load).toMatch(/-28\.\d+ s \(x5\d\d slower\)/);
+    expect(load).toMatch(/-28\.\d+ s \[-[\d.]+ s \.\. -[\d.]+ s\] \(x5\d\d slower\)/);
     expect(r.out).not.toMatch(/-0\.0+%|-0\.0 µs|\d{4,}\.\d%/);
   });
 
@@ -269,6 +326,28 @@ describe("kexec-lab run: the reboot breakdown", () => {
     expect(cma.reboot.call).toBe("kexec_file_load");
     expect(cma.reboot.strategies[0].seconds).toBe(0);
     // the relocation phase is the strategy's modeled time either way
-    expect(noChecks.reboot.strategies[0].phases[0].seconds).toBe(noChecks.strategies[0].model[0].seconds);
+    const reloc = noChecks.reboot.strategies[0].phases.find((p: { name: string }) => p.name === "relocation");
+    expect(reloc.seconds).toBe(noChecks.strategies[0].model[0].seconds);
+    // every phase carries its range in seconds beside `seconds`
+    for (const p of noChecks.reboot.strategies[0].phases) {
+      expect(p.range).toHaveLength(2);
+      expect(p.range[0]).toBeLessThanOrEqual(p.range[1]);
+    }
+  });
+
+  it("run --cpus 128 on an arm64 server: CPU teardown from its published source; --crash --cma waits 10 s", async () => {
+    const r = await runCli([...args, "--cpus", "128", "--no-checks"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /largest phase \(linear-map-copy\): cpu-teardown, [\d.]+ s \[[\d.]+ s \.\. [\d.]+ s\], published: .*openEuler/,
+    );
+    expect(r.out).toContain("parallel CPU shutdown (the parallel-shutdown series)");
+    const crash = JSON.parse((await runCli([...args, "--json", "--crash", "--cma", "--cpus", "4"])).out);
+    expect(crash.reboot.path).toBe("crash");
+    const wait = crash.reboot.strategies[0].phases.find((p: { name: string }) => p.name === "cma-dma-wait");
+    expect(wait.seconds).toBe(10);
+    const bad = await runCli([...args, "--cpus", "0"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--cpus");
   });
 });

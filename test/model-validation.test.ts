@@ -34,6 +34,41 @@ describe("validation against every published figure", () => {
     expect(rows.find((x) => x.point.id === "altra-purgatory")!.pass).toBe(true);
   });
 
+  it("every held-out point of a named machine lies in its predicted range, except ThunderX2 MMU off, which says so", () => {
+    const held = rows.filter((r) => r.point.role === "predicted" && r.point.machineKnown);
+    expect(held.length).toBeGreaterThanOrEqual(4);
+    for (const r of held) {
+      expect(r.range[0]).toBeLessThanOrEqual(r.predicted);
+      expect(r.predicted).toBeLessThanOrEqual(r.range[1]);
+      if (r.point.id === "tx2-84-off") continue;
+      expect(r.inside, r.point.id).toBe(true);
+    }
+    // The one miss: the sourced ranges reach 5.26 s at most, below the published 7.49 s.
+    const tx2 = rows.find((r) => r.point.id === "tx2-84-off")!;
+    expect(tx2.inside).toBe(false);
+    expect(tx2.range[1]).toBeLessThan(7.4895);
+    expect(renderValidationTable([tx2])).toContain("**no**");
+    expect(rows.find((r) => r.point.id === "tx2-84-on")!.inside).toBe(true);
+  });
+
+  it("shows each range's width; none is wider than x10 without being marked unknown", () => {
+    for (const r of rows) {
+      if (r.width > 10) expect(renderValidationTable([r])).toContain("(unknown)");
+    }
+    const table = renderValidationTable(rows);
+    expect(table).toContain("| width |");
+  });
+
+  it("lists the CPU teardown figures as sources of the model's constants, not as checks", () => {
+    const src = rows.filter((r) => r.point.role === "source");
+    expect(src.map((r) => r.point.id).sort()).toEqual([
+      "teardown-128",
+      "teardown-80-parallel",
+      "teardown-80-serial",
+    ]);
+    for (const r of src) expect(r.inside).toBe(true);
+  });
+
   it("docs/model.md holds exactly the generated table", () => {
     const table = renderValidationTable(rows);
     const text = readFileSync(doc, "utf8");

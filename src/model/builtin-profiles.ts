@@ -82,6 +82,58 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       mmuSwitch: 500,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
+    ranges: {
+      "dram.latencyNs": {
+        low: 94,
+        high: 127,
+        why: "one published class of measurement for Neoverse N1 systems (Chips and Cheese 2021, the source of the estimate); stated uncertainty -15%/+15%",
+      },
+      "uncached.loadNs": {
+        low: 94,
+        high: 127,
+        why: "the Device-nGnRnE round trip is taken as the idle DRAM latency: the same range as dram.latencyNs",
+      },
+      "uncached.accessBytes": {
+        low: 8,
+        high: 16,
+        why: "Arm ARM (single-copy atomicity): before FEAT_LSE2 an ldp/stp of two X registers is two 8-byte accesses, so a Device-nGnRnE ldp/stp may be one 16-byte transaction or two 8-byte ones; which one this core issues is not published",
+      },
+      "uncached.loopFetches": {
+        low: 0,
+        high: 12,
+        why: "SCTLR_ELx.I is cleared with M (SCTLR_ELx_FLAGS, arch/arm64/include/asm/sysreg.h), so the relocation loop is fetched Non-cacheable: from 0 round trips per 64 bytes (replayed from the core's fetch buffers, the likely value) to 12 (one per instruction of copy_page's 12-instruction loop, arch/arm64/lib/copy_page.S)",
+      },
+      "uncached.fetchBytes": {
+        low: 16,
+        high: 64,
+        why: "with SCTLR_ELx.I clear instructions are fetched Normal Non-cacheable, which the Arm ARM lets the core fetch speculatively: from one 16-byte fetch block per round trip to a whole 64-byte line per round trip; which one this core does is not published",
+      },
+      "dram.bandwidthGBps": {
+        low: 16.6667,
+        high: 37.5,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "dram.outstandingMisses": {
+        low: 13,
+        high: 30,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "cmo.pocNs": {
+        low: 30,
+        high: 120,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cmo.outstanding": {
+        low: 4,
+        high: 16,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cpu.ipc": {
+        low: 2,
+        high: 3.125,
+        why: "an estimate for scalar integer code (purgatory's SHA-256 rounds): stated uncertainty x1.25 each way",
+      },
+    },
   },
   "broadcom-stingray": {
     name: "broadcom-stingray",
@@ -153,6 +205,63 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       mmuSwitch: 400,
     },
     free: ["dram.bandwidthGBps"],
+    ranges: {
+      "dram.latencyNs": {
+        low: 110,
+        high: 150,
+        why: "published idle DRAM latencies of Cortex-A72 boards (the source of the 130 ns estimate) are one class of measurement; the board's DRAM timings are not published: stated uncertainty -15%/+15%",
+      },
+      "uncached.loadNs": {
+        low: 110,
+        high: 150,
+        why: "the Device-nGnRnE round trip is taken as the idle DRAM latency: the same range as dram.latencyNs",
+      },
+      "uncached.accessBytes": {
+        low: 8,
+        high: 16,
+        why: "Arm ARM (single-copy atomicity): before FEAT_LSE2 an ldp/stp of two X registers is two 8-byte accesses, so a Device-nGnRnE ldp/stp may be one 16-byte transaction or two 8-byte ones; which one this core issues is not published",
+      },
+      "uncached.loopFetches": {
+        low: 0,
+        high: 12,
+        why: "SCTLR_ELx.I is cleared with M (SCTLR_ELx_FLAGS, arch/arm64/include/asm/sysreg.h), so the relocation loop is fetched Non-cacheable: from 0 round trips per 64 bytes (replayed from the core's fetch buffers, the likely value) to 12 (one per instruction of copy_page's 12-instruction loop, arch/arm64/lib/copy_page.S)",
+      },
+      "uncached.fetchBytes": {
+        low: 16,
+        high: 64,
+        why: "with SCTLR_ELx.I clear instructions are fetched Normal Non-cacheable, which the Arm ARM lets the core fetch speculatively: from one 16-byte fetch block per round trip to a whole 64-byte line per round trip; which one this core does is not published",
+      },
+      "dram.bandwidthGBps": {
+        low: 1.9015,
+        high: 4.2783,
+        why: "fitted to the 25 MB MMU-on point; its own uncertainty is the fit's input (one measurement): stated x1.5 each way like every other single-source figure",
+      },
+      "dram.outstandingMisses": {
+        low: 4,
+        high: 9,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "cmo.pocNs": {
+        low: 40,
+        high: 160,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cmo.outstanding": {
+        low: 2,
+        high: 8,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "publishedShutdown.seconds": {
+        low: 0.022131328,
+        high: 0.032066576,
+        why: "the two published runs on this machine (RFC v2 cover letter, 2019): min and max",
+      },
+      "cpu.ipc": {
+        low: 1.36,
+        high: 2.125,
+        why: "an estimate for scalar integer code (purgatory's SHA-256 rounds): stated uncertainty x1.25 each way",
+      },
+    },
     publishedShutdown: {
       seconds: 0.027098952,
       source:
@@ -232,6 +341,58 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       mmuSwitch: 400,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
+    ranges: {
+      "dram.latencyNs": {
+        low: 110,
+        high: 150,
+        why: "published idle DRAM latencies of Cortex-A72 boards (the source of the 130 ns estimate) are one class of measurement; the board's DRAM timings are not published: stated uncertainty -15%/+15%",
+      },
+      "uncached.loadNs": {
+        low: 110,
+        high: 150,
+        why: "the Device-nGnRnE round trip is taken as the idle DRAM latency: the same range as dram.latencyNs",
+      },
+      "uncached.accessBytes": {
+        low: 8,
+        high: 16,
+        why: "Arm ARM (single-copy atomicity): before FEAT_LSE2 an ldp/stp of two X registers is two 8-byte accesses, so a Device-nGnRnE ldp/stp may be one 16-byte transaction or two 8-byte ones; which one this core issues is not published",
+      },
+      "uncached.loopFetches": {
+        low: 0,
+        high: 12,
+        why: "SCTLR_ELx.I is cleared with M (SCTLR_ELx_FLAGS, arch/arm64/include/asm/sysreg.h), so the relocation loop is fetched Non-cacheable: from 0 round trips per 64 bytes (replayed from the core's fetch buffers, the likely value) to 12 (one per instruction of copy_page's 12-instruction loop, arch/arm64/lib/copy_page.S)",
+      },
+      "uncached.fetchBytes": {
+        low: 16,
+        high: 64,
+        why: "with SCTLR_ELx.I clear instructions are fetched Normal Non-cacheable, which the Arm ARM lets the core fetch speculatively: from one 16-byte fetch block per round trip to a whole 64-byte line per round trip; which one this core does is not published",
+      },
+      "dram.bandwidthGBps": {
+        low: 3,
+        high: 6.75,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "dram.outstandingMisses": {
+        low: 4,
+        high: 9,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "cmo.pocNs": {
+        low: 40,
+        high: 160,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cmo.outstanding": {
+        low: 2,
+        high: 8,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cpu.ipc": {
+        low: 1.36,
+        high: 2.125,
+        why: "an estimate for scalar integer code (purgatory's SHA-256 rounds): stated uncertainty x1.25 each way",
+      },
+    },
   },
   "neoverse-n1-server": {
     name: "neoverse-n1-server",
@@ -315,6 +476,58 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       mmuSwitch: 500,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
+    ranges: {
+      "dram.latencyNs": {
+        low: 94,
+        high: 127,
+        why: "one published class of measurement for Neoverse N1 systems (Chips and Cheese 2021, the source of the estimate); stated uncertainty -15%/+15%",
+      },
+      "uncached.loadNs": {
+        low: 94,
+        high: 127,
+        why: "the Device-nGnRnE round trip is taken as the idle DRAM latency: the same range as dram.latencyNs",
+      },
+      "uncached.accessBytes": {
+        low: 8,
+        high: 16,
+        why: "Arm ARM (single-copy atomicity): before FEAT_LSE2 an ldp/stp of two X registers is two 8-byte accesses, so a Device-nGnRnE ldp/stp may be one 16-byte transaction or two 8-byte ones; which one this core issues is not published",
+      },
+      "uncached.loopFetches": {
+        low: 0,
+        high: 12,
+        why: "SCTLR_ELx.I is cleared with M (SCTLR_ELx_FLAGS, arch/arm64/include/asm/sysreg.h), so the relocation loop is fetched Non-cacheable: from 0 round trips per 64 bytes (replayed from the core's fetch buffers, the likely value) to 12 (one per instruction of copy_page's 12-instruction loop, arch/arm64/lib/copy_page.S)",
+      },
+      "uncached.fetchBytes": {
+        low: 16,
+        high: 64,
+        why: "with SCTLR_ELx.I clear instructions are fetched Normal Non-cacheable, which the Arm ARM lets the core fetch speculatively: from one 16-byte fetch block per round trip to a whole 64-byte line per round trip; which one this core does is not published",
+      },
+      "dram.bandwidthGBps": {
+        low: 16.6667,
+        high: 37.5,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "dram.outstandingMisses": {
+        low: 13,
+        high: 30,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "cmo.pocNs": {
+        low: 30,
+        high: 120,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cmo.outstanding": {
+        low: 4,
+        high: 16,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cpu.ipc": {
+        low: 2,
+        high: 3.125,
+        why: "an estimate for scalar integer code (purgatory's SHA-256 rounds): stated uncertainty x1.25 each way",
+      },
+    },
   },
   "published-25mb": {
     name: "published-25mb",
@@ -383,6 +596,63 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       mmuSwitch: 400,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
+    ranges: {
+      "dram.latencyNs": {
+        low: 110,
+        high: 150,
+        why: "published idle DRAM latencies of Cortex-A72 boards (the source of the 130 ns estimate) are one class of measurement; the board's DRAM timings are not published: stated uncertainty -15%/+15%",
+      },
+      "uncached.loadNs": {
+        low: 110,
+        high: 150,
+        why: "the Device-nGnRnE round trip is taken as the idle DRAM latency: the same range as dram.latencyNs",
+      },
+      "uncached.accessBytes": {
+        low: 8,
+        high: 16,
+        why: "Arm ARM (single-copy atomicity): before FEAT_LSE2 an ldp/stp of two X registers is two 8-byte accesses, so a Device-nGnRnE ldp/stp may be one 16-byte transaction or two 8-byte ones; which one this core issues is not published",
+      },
+      "uncached.loopFetches": {
+        low: 0,
+        high: 12,
+        why: "SCTLR_ELx.I is cleared with M (SCTLR_ELx_FLAGS, arch/arm64/include/asm/sysreg.h), so the relocation loop is fetched Non-cacheable: from 0 round trips per 64 bytes (replayed from the core's fetch buffers, the likely value) to 12 (one per instruction of copy_page's 12-instruction loop, arch/arm64/lib/copy_page.S)",
+      },
+      "uncached.fetchBytes": {
+        low: 16,
+        high: 64,
+        why: "with SCTLR_ELx.I clear instructions are fetched Normal Non-cacheable, which the Arm ARM lets the core fetch speculatively: from one 16-byte fetch block per round trip to a whole 64-byte line per round trip; which one this core does is not published",
+      },
+      "dram.bandwidthGBps": {
+        low: 1.9046,
+        high: 4.2854,
+        why: "fitted (two points, two parameters): stated uncertainty x1.5 each way",
+      },
+      "dram.outstandingMisses": {
+        low: 4,
+        high: 9,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "cmo.pocNs": {
+        low: 40,
+        high: 160,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cmo.outstanding": {
+        low: 2,
+        high: 8,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "publishedShutdown.seconds": {
+        low: 0.022131328,
+        high: 0.032066576,
+        why: "the two published runs on this machine (RFC v2 cover letter, 2019): min and max",
+      },
+      "cpu.ipc": {
+        low: 1.36,
+        high: 2.125,
+        why: "an estimate for scalar integer code (purgatory's SHA-256 rounds): stated uncertainty x1.25 each way",
+      },
+    },
     publishedShutdown: {
       seconds: 0.027098952,
       source:
@@ -467,6 +737,58 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       mmuSwitch: 600,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
+    ranges: {
+      "dram.latencyNs": {
+        low: 103,
+        high: 134,
+        why: "no ThunderX2 idle latency is published; comparable server parts' published idle DRAM latencies: Cavium ThunderX (the previous Cavium core) 103 ns (AnandTech 2016, tinymembench single random read, DDR4-2133), AMD EPYC Rome 122-134 ns (AnandTech 2019, full random, 128-512 MiB): min and max",
+      },
+      "uncached.loadNs": {
+        low: 103,
+        high: 134,
+        why: "the Device-nGnRnE round trip is taken as the idle DRAM latency: the same range as dram.latencyNs",
+      },
+      "uncached.accessBytes": {
+        low: 8,
+        high: 16,
+        why: "Arm ARM (single-copy atomicity): before FEAT_LSE2 an ldp/stp of two X registers is two 8-byte accesses, so a Device-nGnRnE ldp/stp may be one 16-byte transaction or two 8-byte ones; which one this core issues is not published",
+      },
+      "uncached.loopFetches": {
+        low: 0,
+        high: 12,
+        why: "SCTLR_ELx.I is cleared with M (SCTLR_ELx_FLAGS, arch/arm64/include/asm/sysreg.h), so the relocation loop is fetched Non-cacheable: from 0 round trips per 64 bytes (replayed from the core's fetch buffers, the likely value) to 12 (one per instruction of copy_page's 12-instruction loop, arch/arm64/lib/copy_page.S)",
+      },
+      "uncached.fetchBytes": {
+        low: 16,
+        high: 64,
+        why: "with SCTLR_ELx.I clear instructions are fetched Normal Non-cacheable, which the Arm ARM lets the core fetch speculatively: from one 16-byte fetch block per round trip to a whole 64-byte line per round trip; which one this core does is not published",
+      },
+      "dram.bandwidthGBps": {
+        low: 8,
+        high: 18,
+        why: "no single-core ThunderX2 copy bandwidth is published (AnandTech 2018 gives whole-socket STREAM only, about 120 GB/s for up to 32 cores): stated uncertainty x1.5 each way",
+      },
+      "dram.outstandingMisses": {
+        low: 6,
+        high: 15,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "cmo.pocNs": {
+        low: 35,
+        high: 140,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cmo.outstanding": {
+        low: 4,
+        high: 16,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cpu.ipc": {
+        low: 1.6,
+        high: 2.5,
+        why: "an estimate for scalar integer code (purgatory's SHA-256 rounds): stated uncertainty x1.25 each way",
+      },
+    },
   },
   "x86_64-server": {
     name: "x86_64-server",
@@ -547,5 +869,37 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       mmuSwitch: 500,
     },
     free: ["dram.bandwidthGBps", "dram.latencyNs"],
+    ranges: {
+      "dram.latencyNs": {
+        low: 77,
+        high: 104,
+        why: "an estimate: stated uncertainty -15%/+15%",
+      },
+      "dram.bandwidthGBps": {
+        low: 9.3333,
+        high: 21,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "dram.outstandingMisses": {
+        low: 10,
+        high: 24,
+        why: "an estimate with no published figure for this part: stated uncertainty x1.5 each way",
+      },
+      "cmo.pocNs": {
+        low: 30,
+        high: 120,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cmo.outstanding": {
+        low: 4,
+        high: 16,
+        why: "no published figure for any Arm part (cache maintenance by VA to PoC is undocumented in timing): stated uncertainty x2 each way",
+      },
+      "cpu.ipc": {
+        low: 2.4,
+        high: 3.75,
+        why: "an estimate for scalar integer code (purgatory's SHA-256 rounds): stated uncertainty x1.25 each way",
+      },
+    },
   },
 };

@@ -14,13 +14,18 @@ export {
   type ModelStats,
   modelTrace,
   modelTraceDetailed,
+  modelTraceRange,
   physicalLimitSeconds,
   traceModeler,
 } from "./model.js";
 export {
+  ARM64_PARALLEL_TEARDOWN_PER_CPU,
+  ARM64_SERIAL_TEARDOWN_PER_CPU,
   ASSUMED_RATIO,
+  CMA_DMA_TIMEOUT_SEC,
   CODEC_CYCLES_PER_BYTE,
   type Codec,
+  cpuTeardown,
   decompressSeconds,
   hashedBytes,
   hasPurgatory,
@@ -29,8 +34,12 @@ export {
   PHASES,
   type Phase,
   type PhaseName,
+  type PublishedConstant,
+  phasesRange,
   phasesTotal,
+  phasesUnknown,
   type RebootInput,
+  type RebootPath,
   type RebootSegment,
   rebootPhases,
   SHA256_BLOCK,
@@ -47,10 +56,21 @@ export {
   withParam,
 } from "./profiles.js";
 export {
+  addRanges,
+  directionOf,
+  profileBound,
+  rangeRatio,
+  rangeVerdict,
+  type SecondsRange,
+  UNKNOWN_RATIO,
+  widenRange,
+} from "./ranges.js";
+export {
   type RebootOptions,
   type RebootReport,
   type RebootSaving,
   type RebootStrategy,
+  rankSavings,
   rebootReport,
 } from "./reboot.js";
 export { pagePairs, SHAPE_STRATEGIES, type ShapeStrategy, shapeTrace, strategyTrace } from "./shapes.js";

@@ -63,6 +63,7 @@ import {
 } from "../reloc/trace.js";
 import { CacheHierarchy } from "./cache.js";
 import type { Profile } from "./profiles.js";
+import { around, profileBound } from "./ranges.js";
 
 /** Breakdown components, in ModelSummary.breakdown order. */
 export const COMPONENTS = ["copy", "entryWalk", "tableWalk", "cacheMaintenance", "tlb", "other"] as const;
@@ -158,6 +159,8 @@ class MemorySystem {
   private readonly ucBytes: number;
   /** One Device-nGnRnE access, load or store: the full round trip (no early write acknowledgement). */
   private readonly ucRoundTripNs: number;
+  /** Round trips of the copy loop's Non-cacheable instruction fetches per 64 bytes (MMU off). */
+  private readonly ucLoopFetches: number;
   // maintenance
   private readonly cmoLineNs: number;
   private readonly pocNs: number;
@@ -229,6 +232,7 @@ class MemorySystem {
     this.writeStreaming = p.writeStreaming;
     this.ucBytes = p.uncached.accessBytes;
     this.ucRoundTripNs = p.uncached.loadNs;
+    this.ucLoopFetches = p.uncached.loopFetches;
     this.cmoLineNs = p.cmo.lineCycles / ghz;
     this.pocNs = p.cmo.pocNs;
     this.pouNs = p.cmo.pouNs;
@@ -403,8 +407,9 @@ class MemorySystem {
     if (this.mmuOff || (flags & COPY_UNCACHED) !== 0) {
       const accesses = Math.ceil(n / this.ucBytes);
       this.stats.uncachedAccesses += 2 * accesses;
-      // ldp then stp of each access: two serialized round trips.
-      this.now += 2 * accesses * this.ucRoundTripNs;
+      // ldp then stp of each access: two serialized round trips, plus the loop's Non-cacheable
+      // instruction fetches per 64 bytes (uncached.loopFetches; 0 unless a range asks for more).
+      this.now += (2 * accesses + Math.ceil(n / 64) * this.ucLoopFetches) * this.ucRoundTripNs;
       return;
     }
     const lb = this.lineBytes;
@@ -766,13 +771,41 @@ export function modelTrace(trace: Float64Array, profile: Profile, opts: ModelOpt
   return modelTraceDetailed(trace, profile, opts).summary;
 }
 
+/** Pages of the default sample (64 MiB of 4 KiB pages), the base of the bounds' smaller sample. */
+const BOUND_SAMPLE_PAGES = DEFAULT_SAMPLE_BYTES / 4096;
+
 /**
- * The `model` callback of runScenario: every profile on each strategy's trace.
+ * A trace on a profile with its range (src/model/ranges.ts): `seconds` with the profile's own values,
+ * `range` [low, high] from the same trace with every ranged input at its fast and its slow end. A
+ * profile without ranges gives [seconds, seconds].
+ */
+export function modelTraceRange(
+  trace: Float64Array,
+  profile: Profile,
+  opts: ModelOptions = {},
+): ModelSummary {
+  const m = modelTrace(trace, profile, opts);
+  if (profile.ranges === undefined || Object.keys(profile.ranges).length === 0) {
+    return { ...m, range: [m.seconds, m.seconds] };
+  }
+  // The bounds are simulated on an eighth of the sample (the rest extrapolated as usual): they are
+  // estimates of the extremes, and sampling moves them by a few percent at most (docs/model.md).
+  const boundOpts: ModelOptions = {
+    ...opts,
+    sample: Math.max(256, Math.floor((opts.sample ?? BOUND_SAMPLE_PAGES) / 8)),
+  };
+  const lo = modelTrace(trace, profileBound(profile, "low"), boundOpts).seconds;
+  const hi = modelTrace(trace, profileBound(profile, "high"), boundOpts).seconds;
+  return { ...m, range: around(m.seconds, [lo, hi]) };
+}
+
+/**
+ * The `model` callback of runScenario: every profile on each strategy's trace, each with its range.
  * `bytes` (the image's relocated bytes) sets the physical limit; default: the trace's copy bytes.
  */
 export function traceModeler(
   profiles: readonly Profile[],
   opts: ModelOptions = {},
 ): (trace: { raw(): Float64Array }, strategy: string) => ModelSummary[] {
-  return (trace) => profiles.map((p) => modelTrace(trace.raw(), p, opts));
+  return (trace) => profiles.map((p) => modelTraceRange(trace.raw(), p, opts));
 }

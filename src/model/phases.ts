@@ -6,12 +6,20 @@
  * phase's time comes from the trace model (src/model/model.ts) of the strategy's real access stream;
  * the other phases are closed forms of their access streams, documented per phase below.
  *
+ * Every phase has `seconds` (the most likely value: the profile's own numbers) and `range` [low, high]
+ * (src/model/ranges.ts: the profile's input ranges, or the min and max of the published constants);
+ * a phase with no figure at all carries `unknown` (why) and is left out of the total.
+ *
  * Phases, in the order the CPU runs them:
  *   shutdown     kernel_kexec (kernel/kexec_core.c): kernel_restart_prepare (reboot notifiers,
- *                device_shutdown: every driver's .shutdown), migrate_to_reboot_cpu, machine_shutdown
- *                (secondary CPUs taken offline). Its time is the machine's drivers, not an access stream,
- *                so it is not modeled: the phase exists only for a profile that carries a published
- *                measurement of its machine (Profile.publishedShutdown), reported as that constant.
+ *                device_shutdown: every driver's .shutdown). Its time is the machine's drivers, not an
+ *                access stream, so it is not modeled: a profile whose machine has a published measurement
+ *                (Profile.publishedShutdown) reports that constant; any other is unknown. The crash path
+ *                (__crash_kexec) shuts no device down: zero.
+ *   cpu-teardown machine_shutdown stops the other CPUs (cpuTeardown below: serial cpu_down per CPU on
+ *                arm64, parallel IPI/NMI stops on x86_64 and on every crash path), from published figures.
+ *   cma-dma-wait crash path with crashkernel=,cma only: crash_cma_clear_pending_dma (kernel/crash_core.c)
+ *                waits CMA_DMA_TIMEOUT_SEC (10 s) for DMA into the CMA ranges to stop.
  *   relocation   kimage pages copied to their destinations (arch relocate_kernel / arm64_relocate_new_kernel).
  *                Zero when nothing is relocated: an in-place (crash-style) load, or kexec_file segments
  *                placed in CMA at load time (Linux 6.17, commit 07d24902977e).
@@ -33,6 +41,7 @@
 
 import type { Arch } from "../kimage/constants.js";
 import type { Profile } from "./profiles.js";
+import { addRanges, around, profileBound } from "./ranges.js";
 
 /** The load call: kexec-tools `-c`/kexec_load, or `-s`/kexec_file_load (what systemd uses). */
 export type LoadCall = "kexec_load" | "kexec_file_load";
@@ -108,24 +117,62 @@ export interface KernelPayload {
   sizeFrom: "file" | "assumed";
 }
 
+/** `kexec -e` (kernel_kexec) or a panic into a loaded crash kernel (`kexec -p`, __crash_kexec). */
+export type RebootPath = "reboot" | "crash";
+
 export interface RebootInput {
   arch: Arch;
   call: LoadCall;
+  /** Online CPUs at the jump (`--cpus`, or the --host machine's nproc); default 1. */
+  cpus?: number;
+  /** Default "reboot". */
+  path?: RebootPath;
+  /** arm64 kexec reboot with the parallel CPU shutdown series applied (a what-if; not in mainline). */
+  parallelShutdown?: boolean;
+  /** Crash path with crashkernel=,cma reserved ranges: the CMA DMA wait. */
+  crashCma?: boolean;
   /** False with kexec-tools' --no-checks (kexec_load only). */
   purgatoryChecks: boolean;
   segments: readonly RebootSegment[];
   kernel?: KernelPayload;
   /** The relocation phase: modeled seconds of the strategy's trace and the bytes it relocated. */
-  relocation: { strategy: string; seconds: number; bytes: number; sampled: boolean };
+  relocation: {
+    strategy: string;
+    seconds: number;
+    bytes: number;
+    sampled: boolean;
+    /** [low, high] from the profile's input ranges (ModelSummary.range); default [seconds, seconds]. */
+    range?: [number, number];
+  };
 }
 
-export type PhaseName = "shutdown" | "relocation" | "purgatory" | "decompress";
-/** Every phase name in path order; "shutdown" appears only on profiles with publishedShutdown. */
-export const PHASES: readonly PhaseName[] = ["shutdown", "relocation", "purgatory", "decompress"];
+export type PhaseName =
+  | "shutdown"
+  | "cpu-teardown"
+  | "cma-dma-wait"
+  | "relocation"
+  | "purgatory"
+  | "decompress";
+/** Every phase name in path order; "cma-dma-wait" appears only on the crash path with CMA. */
+export const PHASES: readonly PhaseName[] = [
+  "shutdown",
+  "cpu-teardown",
+  "cma-dma-wait",
+  "relocation",
+  "purgatory",
+  "decompress",
+];
 
 export interface Phase {
   name: PhaseName;
+  /** The most likely seconds (the profile's own values; published constants' central value). */
   seconds: number;
+  /** [low, high] seconds (src/model/ranges.ts); [seconds, seconds] where the rule is exact. */
+  range: [number, number];
+  /** Set when the phase has no figure to predict with (why); it is then left out of the total. */
+  unknown?: string;
+  /** Where a published constant comes from (phases that are not modeled from an access stream). */
+  source?: string;
   /** Bytes the phase moves or reads (relocated, hashed, decompressed output). */
   bytes: number;
   /** One line: how it was modeled, or why it is zero. */
@@ -176,28 +223,183 @@ export function decompressSeconds(k: KernelPayload, profile: Profile): number {
   return (copyNs + decodeNs) * 1e-9;
 }
 
+/** A published constant: central value, [min, max] over its sources, and the sources. */
+export interface PublishedConstant {
+  seconds: number;
+  range: [number, number];
+  source: string;
+}
+
+/**
+ * arm64 kexec reboot: machine_shutdown (arch/arm64/kernel/process.c) takes every other CPU down one
+ * after the other through CPU hotplug (smp_shutdown_nonboot_cpus since Linux 5.7, disable_nonboot_cpus
+ * before; each cpu_down runs the hotplug teardown states and waits for the CPU to die). Seconds per CPU
+ * taken down, published constants (not modeled): about 250 ms per CPU on one arm64 server, over 30 s on
+ * 128 cores (the comment in openEuler's arch/arm64/include/asm/kexec.h: 30 s / 127 = 0.236 s); 80 CPUs
+ * about 15 s (linux-ia64 list thread on the parallel-shutdown series: 15 s / 79 = 0.19 s). Range: min
+ * and max over the two sources; likely: their geometric mean. Both are many-core servers: the one small
+ * machine with a published shutdown, the 8-core Broadcom Stingray, took 22-32 ms for its whole kernel
+ * shutdown (devices and 7 CPUs), at most ~4.6 ms per CPU, so the constant is a server figure, not a
+ * rule for every arm64 machine (a profile with its own published shutdown uses that instead).
+ */
+export const ARM64_SERIAL_TEARDOWN_PER_CPU: PublishedConstant = {
+  seconds: Math.sqrt((15 / 79) * 0.25),
+  range: [15 / 79, 0.25],
+  source:
+    "published: ~250 ms per CPU, over 30 s on 128 cores (openEuler arch/arm64/include/asm/kexec.h); 80 CPUs ~15 s serially (linux-ia64 list thread)",
+};
+
+/**
+ * The same with the parallel CPU shutdown series (not in mainline as far as the sources say): 80 CPUs
+ * in about 1 s (the same linux-ia64 list thread). One source: taken per CPU (1 s / 79), with a stated
+ * uncertainty of x2 each way because how it scales with the CPU count is not published.
+ */
+export const ARM64_PARALLEL_TEARDOWN_PER_CPU: PublishedConstant = {
+  seconds: 1 / 79,
+  range: [1 / 79 / 2, (1 / 79) * 2],
+  source:
+    "published: 80 CPUs ~1 s with the parallel-shutdown series (linux-ia64 list thread); one point, x2 each way for the unpublished scaling",
+};
+
+/** kernel/crash_core.c: crash_cma_clear_pending_dma waits CMA_DMA_TIMEOUT_SEC (10) seconds with mdelay. */
+export const CMA_DMA_TIMEOUT_SEC = 10;
+
+/**
+ * How the other CPUs stop before the jump, and what it costs, per arch and path. Parallel stops (an
+ * IPI or NMI to all, then a bounded wait: x86_64 native_stop_other_cpus, arm64 and x86_64
+ * crash_smp_send_stop) have no published time: unknown, bounded by the kernel's own 1 s wait.
+ */
+export function cpuTeardown(
+  arch: Arch,
+  cpus: number,
+  path: RebootPath,
+  parallel: boolean,
+): Omit<Phase, "bytes" | "sampled" | "name"> {
+  const others = Math.max(0, Math.floor(cpus) - 1);
+  if (others === 0) {
+    return {
+      seconds: 0,
+      range: [0, 0],
+      how: `1 CPU online: no other CPU to stop${cpus <= 1 ? " (give --cpus)" : ""}`,
+    };
+  }
+  if (path === "crash") {
+    return {
+      seconds: 0,
+      range: [0, 1],
+      unknown: "no published time for a parallel IPI stop",
+      how:
+        arch === "arm64"
+          ? `crash path: machine_crash_shutdown -> crash_smp_send_stop stops the ${others} other CPUs in parallel by IPI and waits for them up to 1 s (arch/arm64/kernel/smp.c); from source, not yet recorded`
+          : `crash path: native_machine_crash_shutdown -> nmi_shootdown_cpus stops the ${others} other CPUs by NMI in parallel, waiting up to 1 s (arch/x86/kernel/reboot.c); from source, not yet recorded`,
+    };
+  }
+  if (arch === "x86_64") {
+    return {
+      seconds: 0,
+      range: [0, 1],
+      unknown: "no published time for a parallel IPI stop",
+      how: `native_machine_shutdown -> stop_other_cpus: one REBOOT_VECTOR IPI to the ${others} other CPUs, a wait of up to 1 s, then NMI (arch/x86/kernel/smp.c); from source, not yet recorded`,
+    };
+  }
+  const c = parallel ? ARM64_PARALLEL_TEARDOWN_PER_CPU : ARM64_SERIAL_TEARDOWN_PER_CPU;
+  return {
+    seconds: others * c.seconds,
+    range: [others * c.range[0], others * c.range[1]],
+    source: c.source,
+    how: parallel
+      ? `${others} other CPUs taken down in parallel (the parallel-shutdown series): ${c.source}`
+      : `machine_shutdown -> smp_shutdown_nonboot_cpus takes the ${others} other CPUs down one by one (cpu_down per CPU): ${c.source}`,
+  };
+}
+
+/** [low, high] of a closed-form phase: the same function of the profile at both ends of its ranges. */
+function closedRange(f: (p: Profile) => number, profile: Profile): [number, number] {
+  const likely = f(profile);
+  return around(likely, [f(profileBound(profile, "low")), f(profileBound(profile, "high"))]);
+}
+
 /** The phases of one reboot. Pure and deterministic. */
 export function rebootPhases(input: RebootInput, profile: Profile): Phase[] {
   const phases: Phase[] = [];
+  const path = input.path ?? "reboot";
+  const cpus = input.cpus ?? 1;
   const shutdown = profile.publishedShutdown;
-  if (shutdown !== undefined) {
+  if (path === "crash") {
+    phases.push({
+      name: "shutdown",
+      seconds: 0,
+      range: [0, 0],
+      bytes: 0,
+      how: "crash path: __crash_kexec shuts no device down (kernel/crash_core.c)",
+      sampled: false,
+    });
+  } else if (shutdown !== undefined) {
+    const lo = profileBound(profile, "low").publishedShutdown?.seconds ?? shutdown.seconds;
+    const hi = profileBound(profile, "high").publishedShutdown?.seconds ?? shutdown.seconds;
     phases.push({
       name: "shutdown",
       seconds: shutdown.seconds,
+      range: around(shutdown.seconds, [lo, hi]),
       bytes: 0,
-      how: `published constant of this machine, not modeled (device_shutdown, secondary CPUs offline): ${shutdown.source}`,
+      source: shutdown.source,
+      how: `published constant of this machine, not modeled (kernel_restart_prepare: device_shutdown): ${shutdown.source}`,
+      sampled: false,
+    });
+  } else {
+    phases.push({
+      name: "shutdown",
+      seconds: 0,
+      range: [0, 0],
+      unknown: "no published device-shutdown time for this machine",
+      bytes: 0,
+      how: "kernel_restart_prepare -> device_shutdown runs every driver's .shutdown: a property of the drivers, published for one machine only (broadcom-stingray)",
+      sampled: false,
+    });
+  }
+  if (path === "reboot" && shutdown !== undefined && cpus > 1) {
+    // The machine's published "kernel shutdown" interval runs up to machine_kexec, so it already
+    // holds machine_shutdown's CPU teardown: counting it again would double it.
+    phases.push({
+      name: "cpu-teardown",
+      seconds: 0,
+      range: [0, 0],
+      bytes: 0,
+      how: "included in this machine's published shutdown figure (measured up to machine_kexec, its CPUs taken down included)",
+      sampled: false,
+    });
+  } else {
+    phases.push({
+      name: "cpu-teardown",
+      bytes: 0,
+      sampled: false,
+      ...cpuTeardown(input.arch, cpus, path, input.parallelShutdown === true),
+    });
+  }
+  if (path === "crash" && input.crashCma === true) {
+    phases.push({
+      name: "cma-dma-wait",
+      seconds: CMA_DMA_TIMEOUT_SEC,
+      range: [CMA_DMA_TIMEOUT_SEC, CMA_DMA_TIMEOUT_SEC],
+      bytes: 0,
+      source: "kernel/crash_core.c: CMA_DMA_TIMEOUT_SEC",
+      how: "crashkernel=,cma: crash_cma_clear_pending_dma waits CMA_DMA_TIMEOUT_SEC (10 s) for DMA into the CMA ranges to stop (kernel/crash_core.c)",
       sampled: false,
     });
   }
   const reloc = input.relocation;
+  const relocSeconds = reloc.bytes > 0 ? reloc.seconds : 0;
   phases.push({
     name: "relocation",
-    seconds: reloc.bytes > 0 ? reloc.seconds : 0,
+    seconds: relocSeconds,
+    range: reloc.bytes > 0 ? around(relocSeconds, reloc.range ?? [relocSeconds, relocSeconds]) : [0, 0],
     bytes: reloc.bytes,
     how:
       reloc.bytes > 0
         ? `${reloc.strategy}: the relocation's access stream through the timing model`
-        : "nothing to relocate: every segment is already at its destination",
+        : path === "crash"
+          ? "crash path: the crash kernel was loaded in place, nothing to relocate"
+          : "nothing to relocate: every segment is already at its destination",
     sampled: reloc.bytes > 0 && reloc.sampled,
   });
   const hashed = hashedBytes(input.segments);
@@ -205,6 +407,7 @@ export function rebootPhases(input: RebootInput, profile: Profile): Phase[] {
     phases.push({
       name: "purgatory",
       seconds: 0,
+      range: [0, 0],
       bytes: 0,
       how: "arm64 kexec_file_load: no purgatory, the kernel is entered directly",
       sampled: false,
@@ -213,15 +416,18 @@ export function rebootPhases(input: RebootInput, profile: Profile): Phase[] {
     phases.push({
       name: "purgatory",
       seconds: 0,
+      range: [0, 0],
       bytes: 0,
       how: "--no-checks: purgatory skips the SHA-256 check",
       sampled: false,
     });
   } else {
     const cachesOn = input.arch === "x86_64";
+    const f = (p: Profile) => sha256Seconds(hashed, p, cachesOn);
     phases.push({
       name: "purgatory",
-      seconds: sha256Seconds(hashed, profile, cachesOn),
+      seconds: f(profile),
+      range: closedRange(f, profile),
       bytes: hashed,
       how: cachesOn
         ? "SHA-256 of every segment, paging and caches on (identity map)"
@@ -231,9 +437,11 @@ export function rebootPhases(input: RebootInput, profile: Profile): Phase[] {
   }
   const k = input.kernel;
   if (input.arch === "x86_64" && k !== undefined && k.format === "bzImage" && k.codec !== "none") {
+    const f = (p: Profile) => decompressSeconds(k, p);
     phases.push({
       name: "decompress",
-      seconds: decompressSeconds(k, profile),
+      seconds: f(profile),
+      range: closedRange(f, profile),
       bytes: k.uncompressedBytes,
       how: `bzImage decompresses its ${k.codec} payload (${k.sizeFrom === "file" ? "size from the payload" : "ratio assumed"}), caches on`,
       sampled: false,
@@ -242,6 +450,7 @@ export function rebootPhases(input: RebootInput, profile: Profile): Phase[] {
     phases.push({
       name: "decompress",
       seconds: 0,
+      range: [0, 0],
       bytes: 0,
       how:
         k === undefined || k.format === "unknown"
@@ -255,8 +464,19 @@ export function rebootPhases(input: RebootInput, profile: Profile): Phase[] {
   return phases;
 }
 
+/** Most likely total of the phases with a figure (unknown phases are left out: see phasesUnknown). */
 export function phasesTotal(phases: readonly Phase[]): number {
   let s = 0;
-  for (const p of phases) s += p.seconds;
+  for (const p of phases) if (p.unknown === undefined) s += p.seconds;
   return s;
+}
+
+/** [low, high] of the total of the phases with a figure (interval addition). */
+export function phasesRange(phases: readonly Phase[]): [number, number] {
+  return addRanges(phases.filter((p) => p.unknown === undefined).map((p) => p.range));
+}
+
+/** Names of the phases left out of the total because nothing predicts them. */
+export function phasesUnknown(phases: readonly Phase[]): PhaseName[] {
+  return phases.filter((p) => p.unknown !== undefined).map((p) => p.name);
 }

@@ -81,6 +81,12 @@ export const profileSchema = z.object({
     loadNs: positive,
     /** Bytes per Non-cacheable instruction fetch request (I-cache off: each is a round trip). */
     fetchBytes: count.default(16),
+    /**
+     * Round trips the relocation copy loop's own instruction fetches add per 64 bytes copied with the
+     * MMU off (SCTLR_ELx.I cleared with M: Non-cacheable fetches). 0: the loop is replayed from the
+     * core's fetch buffers (the likely value); up to 12, one per instruction of copy_page's loop.
+     */
+    loopFetches: nonNegative.default(0),
   }),
   /** Cache maintenance by VA, one instruction per line. */
   cmo: z.object({
@@ -111,6 +117,14 @@ export const profileSchema = z.object({
    * profiles of a machine with a published figure have it; phases.ts adds a "shutdown" phase for them.
    */
   publishedShutdown: z.object({ seconds: nonNegative, source: z.string().min(1) }).optional(),
+  /**
+   * What the sources allow for a numeric field (dotted path, e.g. "dram.latencyNs"): min and max over
+   * its sources, or for one source or an estimate a stated uncertainty, with `why`. Fields without a
+   * range are exact. src/model/ranges.ts carries them through the model (docs/model.md, "Ranges").
+   */
+  ranges: z
+    .record(z.string(), z.object({ low: nonNegative, high: nonNegative, why: z.string().min(1) }))
+    .optional(),
 });
 
 export type Profile = z.infer<typeof profileSchema>;
@@ -183,6 +197,35 @@ export function loadProfile(json: unknown, file?: string): Profile {
       );
     }
   }
+  for (const [path, r] of Object.entries(p.ranges ?? {})) {
+    const where = file === undefined ? { field: `ranges.${path}` } : { file, field: `ranges.${path}` };
+    const v = valueAt(p, path.split("."));
+    if (!v.found || typeof v.value !== "number") {
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `range "${path}" is not a numeric field of the profile`,
+        where,
+      );
+    }
+    if (!(r.low <= v.value && v.value <= r.high)) {
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `range of ${path}: [${r.low}, ${r.high}] does not contain the profile's value ${v.value}`,
+        where,
+      );
+    }
+    for (const end of [r.low, r.high]) {
+      const probe = withParam(p, path, end);
+      const ok = profileSchema.safeParse(probe);
+      if (!ok.success) {
+        throw new KexecLabError(
+          "E_FIELD_VALUE",
+          `range of ${path}: ${end} is not a valid value (${ok.error.issues[0]!.message})`,
+          where,
+        );
+      }
+    }
+  }
   return p;
 }
 
@@ -197,7 +240,10 @@ export function getParam(p: Profile, path: string): number {
   return v.value;
 }
 
-/** A copy of the profile with one numeric field replaced. */
+/**
+ * A copy of the profile with one numeric field replaced. A range of that field (Profile.ranges) that
+ * does not contain the new value is stretched to it, so a profile's range always holds its value.
+ */
 export function withParam(p: Profile, path: string, value: number): Profile {
   getParam(p, path);
   const copy = structuredClone(p) as unknown as Record<string, unknown>;
@@ -205,7 +251,12 @@ export function withParam(p: Profile, path: string, value: number): Profile {
   let cur = copy;
   for (let i = 0; i < keys.length - 1; i++) cur = cur[keys[i]!] as Record<string, unknown>;
   cur[keys[keys.length - 1]!] = value;
-  return copy as unknown as Profile;
+  const out = copy as unknown as Profile;
+  const r = out.ranges?.[path];
+  if (r !== undefined && (value < r.low || value > r.high)) {
+    out.ranges![path] = { ...r, low: Math.min(r.low, value), high: Math.max(r.high, value) };
+  }
+  return out;
 }
 
 /** The shipped profiles, by name (identical to profiles/NAME.json). */

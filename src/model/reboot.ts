@@ -13,8 +13,12 @@ import {
   type KernelPayload,
   type LoadCall,
   type Phase,
+  type PhaseName,
+  phasesRange,
   phasesTotal,
+  phasesUnknown,
   type RebootInput,
+  type RebootPath,
   type RebootSegment,
   rebootPhases,
 } from "./phases.js";
@@ -33,12 +37,23 @@ export interface RebootOptions {
    * (the loader says so, e.g. CMA placement). Default: every segment is relocated unless `cma`.
    */
   relocated?: readonly boolean[];
+  /** Online CPUs at the jump (`run --cpus`, --host's nproc); default 1. */
+  cpus?: number;
+  /** "reboot" (kexec -e, default) or "crash" (a panic into the loaded crash kernel). */
+  path?: RebootPath;
+  /** Crash path with crashkernel=,cma: the 10 s CMA DMA wait. */
+  crashCma?: boolean;
 }
 
 export interface RebootStrategy {
   strategy: string;
   phases: Phase[];
+  /** Most likely total of the phases with a figure. */
   seconds: number;
+  /** [low, high] of that total (phases' ranges added). */
+  range: [number, number];
+  /** Phases left out of the total: nothing predicts them (Phase.unknown says why). */
+  unknown: PhaseName[];
   sampled: boolean;
 }
 
@@ -49,6 +64,13 @@ export interface RebootSaving {
   seconds: number;
   /** Baseline seconds minus `seconds` (negative: the change costs time). */
   saved: number;
+  /** [low, high] of the total with the change. */
+  range: [number, number];
+  /**
+   * [low, high] of `saved`: the baseline minus the change at the same end of every input range (both
+   * fast, both slow), since the same machine runs both; widened to contain `saved`.
+   */
+  savedRange: [number, number];
   note: string;
 }
 
@@ -58,11 +80,16 @@ export interface RebootReport {
   call: LoadCall;
   purgatoryChecks: boolean;
   cma: boolean;
+  /** Online CPUs at the jump (1 when not given). */
+  cpus: number;
+  path: RebootPath;
   kernel: KernelPayload | null;
   strategies: RebootStrategy[];
   /** The strategy the savings are computed for: the running kernel's own when the run has it. */
   baseline: string;
   baselineSeconds: number;
+  baselineRange: [number, number];
+  /** Ranked by the saving's range: largest low end first (the saving the inputs guarantee), then likely. */
   savings: RebootSaving[];
 }
 
@@ -87,6 +114,7 @@ function relocationOf(s: StrategyResult, profile: string, cma: boolean): RebootI
     seconds: m?.seconds ?? 0,
     bytes: m !== undefined ? bytes : 0,
     sampled: m?.sampled ?? false,
+    ...(m?.range !== undefined ? { range: m.range } : {}),
   };
 }
 
@@ -112,29 +140,83 @@ function shapeOf(name: string): ShapeStrategy | undefined {
 export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions): RebootReport {
   const arch = r.machine.arch as Arch;
   const segments = segmentsOf(r, opts);
+  const path = opts.path ?? "reboot";
+  const cpus = opts.cpus ?? 1;
+  const crashIn = path === "crash";
   const base = (s: StrategyResult, over: Partial<RebootInput> = {}): RebootInput => ({
     arch,
     call: opts.call,
+    cpus,
+    path,
+    ...(opts.crashCma === true ? { crashCma: true } : {}),
     purgatoryChecks: opts.purgatoryChecks,
     segments,
     ...(opts.kernel !== undefined ? { kernel: opts.kernel } : {}),
-    relocation: relocationOf(s, profile.name, opts.cma),
+    relocation: crashIn
+      ? { ...relocationOf(s, profile.name, opts.cma), seconds: 0, bytes: 0, range: [0, 0] }
+      : relocationOf(s, profile.name, opts.cma),
     ...over,
   });
   const strategies: RebootStrategy[] = r.strategies.map((s) => {
     const phases = rebootPhases(base(s), profile);
-    return { strategy: s.name, phases, seconds: phasesTotal(phases), sampled: phases.some((p) => p.sampled) };
+    return {
+      strategy: s.name,
+      phases,
+      seconds: phasesTotal(phases),
+      range: phasesRange(phases),
+      unknown: phasesUnknown(phases),
+      sampled: phases.some((p) => p.sampled),
+    };
   });
   const b = baselineOf(r);
   const savings: RebootSaving[] = [];
   let baselineSeconds = 0;
+  let baselineRange: [number, number] = [0, 0];
   if (b !== undefined) {
     const input = base(b);
-    baselineSeconds = phasesTotal(rebootPhases(input, profile));
+    const basePhases = rebootPhases(input, profile);
+    baselineSeconds = phasesTotal(basePhases);
+    baselineRange = phasesRange(basePhases);
     const add = (change: string, changed: RebootInput, note: string) => {
-      const seconds = phasesTotal(rebootPhases(changed, profile));
-      savings.push({ change, seconds, saved: baselineSeconds - seconds, note });
+      const phases = rebootPhases(changed, profile);
+      const seconds = phasesTotal(phases);
+      const range = phasesRange(phases);
+      const saved = baselineSeconds - seconds;
+      const a = baselineRange[0] - range[0];
+      const z = baselineRange[1] - range[1];
+      savings.push({
+        change,
+        seconds,
+        saved,
+        range,
+        savedRange: [Math.min(a, z, saved), Math.max(a, z, saved)],
+        note,
+      });
     };
+    if (arch === "arm64" && !crashIn && cpus > 1) {
+      add(
+        "parallel CPU shutdown (the parallel-shutdown series)",
+        { ...input, parallelShutdown: true },
+        "the other CPUs are taken down together instead of one cpu_down after another (published: 80 CPUs ~15 s -> ~1 s)",
+      );
+    }
+    if (!crashIn) {
+      add(
+        "the crash path instead (kexec -p, then a panic; the crash kernel boots with nr_cpus=1)",
+        {
+          ...input,
+          path: "crash",
+          relocation: { ...input.relocation, seconds: 0, bytes: 0, range: [0, 0] },
+        },
+        "no device shutdown, the other CPUs stopped by IPI in parallel (no published time: left out), nothing relocated (loaded in place); kdump's nr_cpus=1 keeps the crash kernel's own CPU bring-up short",
+      );
+    } else if (opts.crashCma === true) {
+      add(
+        "crashkernel without ,cma",
+        { ...input, crashCma: false },
+        "no CMA ranges to wait for: crash_cma_clear_pending_dma returns at once",
+      );
+    }
     if (opts.call === "kexec_load") {
       add(
         "kexec_file_load instead of kexec_load (kexec -s)",
@@ -199,7 +281,7 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
           ...input,
           kernel: { ...k, codec: "none", compressedBytes: k.uncompressedBytes },
           segments: segments.map((s) => (s.label === "kernel" ? { ...s, bytes: s.bytes + extra } : s)),
-          relocation: { ...rel, seconds: rel.seconds * scale, bytes: rel.bytes + extra },
+          relocation: { ...scaleRelocation(rel, scale), bytes: rel.bytes + extra },
         },
         `no decompression, but ${formatBytes(extra)} more to relocate and hash`,
       );
@@ -246,7 +328,7 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
         const ratio = now > 0 ? at(g) / now : 1;
         add(
           `${g / 1024}K granule (CONFIG_ARM64_${g / 1024}K_PAGES)`,
-          { ...input, relocation: { ...rel, seconds: rel.seconds * ratio } },
+          { ...input, relocation: scaleRelocation(rel, ratio) },
           `relocation x${ratio.toFixed(3)} (${shape} loop shape at ${g / 1024}K vs ${r.machine.pageSize / 1024}K); purgatory unchanged`,
         );
       }
@@ -259,9 +341,29 @@ export function rebootReport(r: RunResult, profile: Profile, opts: RebootOptions
     purgatoryChecks: opts.purgatoryChecks,
     cma: opts.cma,
     kernel: opts.kernel ?? null,
+    cpus,
+    path,
     strategies,
     baseline: b?.name ?? "",
     baselineSeconds,
-    savings,
+    baselineRange,
+    savings: rankSavings(savings),
   };
+}
+
+/** The relocation phase's input scaled by `f` (seconds and range). */
+function scaleRelocation(rel: RebootInput["relocation"], f: number): RebootInput["relocation"] {
+  return {
+    ...rel,
+    seconds: rel.seconds * f,
+    ...(rel.range !== undefined ? { range: [rel.range[0] * f, rel.range[1] * f] as [number, number] } : {}),
+  };
+}
+
+/** Savings ranked by their range: the largest guaranteed saving (low end) first, then the likely one. */
+export function rankSavings(savings: readonly RebootSaving[]): RebootSaving[] {
+  return savings
+    .map((s, i) => ({ s, i }))
+    .sort((x, y) => y.s.savedRange[0] - x.s.savedRange[0] || y.s.saved - x.s.saved || x.i - y.i)
+    .map((x) => x.s);
 }

@@ -53,6 +53,11 @@ export interface ModelSummary {
   ratioToLimit: number;
   /** True when a sample of pages was simulated exactly and the rest extrapolated. */
   sampled: boolean;
+  /**
+   * [low, high] seconds the profile's input ranges allow (src/model/ranges.ts; equal to seconds when
+   * the profile has no ranges). Set by traceModeler / modelTraceRange.
+   */
+  range?: [number, number];
 }
 
 export interface StrategyResult {

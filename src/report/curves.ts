@@ -23,9 +23,20 @@ export interface Curve {
   points: [number, number][];
 }
 
+/** Modeled relocation seconds of one loop shape over free-page layouts and seeds (spreadOverLayouts). */
+export interface SpreadRow {
+  strategy: string;
+  /** What each run stands for and its modeled seconds, in run order. */
+  runs: { layout: string; seconds: number }[];
+  min: number;
+  max: number;
+}
+
 export interface ReportCurves {
   tableCost: Curve[];
   time: { profile: string; curves: Curve[] } | null;
+  /** The spread over free-page policies and seeds at the run's relocated size (absent in old reports). */
+  spread?: { profile: string; bytes: number; rows: SpreadRow[] } | null;
 }
 
 export const DEFAULT_TABLE_SIZES: readonly number[] = [
@@ -49,6 +60,20 @@ export function tableCostCurves(sizes: readonly number[] = DEFAULT_TABLE_SIZES):
           ],
           { pageGranular: true },
         ).bytes,
+      ]),
+    });
+  }
+  // linear-map-copy maps the whole linear map (all RAM), whatever is relocated: x is the RAM mapped.
+  const lm = createFormat({ arch: "arm64", granule: 4096, vaBits: 48 });
+  for (const pageGranular of [false, true]) {
+    out.push({
+      label: `arm64 linear map 4K, ${pageGranular ? "page-granular" : "block-mapped"} (x: RAM mapped)`,
+      points: sizes.map((n) => [
+        n,
+        countTablePages(lm, [{ half: 1, va: 0, pa: 0x40000000, size: n }], {
+          pageGranular,
+          contiguous: !pageGranular,
+        }).bytes,
       ]),
     });
   }
@@ -89,4 +114,37 @@ export function timeCurves(
       return [n, seconds];
     }),
   }));
+}
+
+/**
+ * The spread of each strategy's modeled relocation time over the running kernel's free-page order,
+ * at `bytes`: the order decides where the source pages are, so each policy is modeled by the loop shape
+ * over that layout: lowest and highest give contiguous sources; random:1..3 and fragmented scatter them
+ * (seeded shuffles 1, 2, 3 and 4). Modeled on loop shapes (src/model/shapes.ts), not on full runs.
+ */
+export function spreadOverLayouts(
+  arch: Arch,
+  pageSize: number,
+  profile: Profile,
+  bytes: number,
+): SpreadRow[] {
+  const layouts: { layout: string; opts: { layout: "contiguous" | "scattered"; seed: number } }[] = [
+    { layout: "lowest / highest (contiguous)", opts: { layout: "contiguous", seed: 1 } },
+    { layout: "random:1", opts: { layout: "scattered", seed: 1 } },
+    { layout: "random:2", opts: { layout: "scattered", seed: 2 } },
+    { layout: "random:3", opts: { layout: "scattered", seed: 3 } },
+    { layout: "fragmented (seed 4)", opts: { layout: "scattered", seed: 4 } },
+  ];
+  const n = Math.max(pageSize * 64, Math.min(bytes, 32 * MiB));
+  const scale = bytes > 0 ? bytes / n : 1;
+  return shapeStrategiesFor(arch).map((s) => {
+    const runs = layouts.map((l) => ({
+      layout: l.layout,
+      seconds:
+        modelTrace(shapeTrace(s, n, { pageSize, ...l.opts }).raw(), profile, { sample: 2048 }).seconds *
+        scale,
+    }));
+    const secs = runs.map((r) => r.seconds);
+    return { strategy: s, runs, min: Math.min(...secs), max: Math.max(...secs) };
+  });
 }

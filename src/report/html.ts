@@ -10,10 +10,13 @@
  * browser-safe. Every string from the input goes through escapeHtml or jsonForScript.
  */
 
+import type { RebootReport } from "../model/reboot.js";
 import type { RunResult, StrategyResult } from "../reloc/result.js";
 import type { ReportCurves } from "./curves.js";
 import { escapeHtml, jsonForScript } from "./escape.js";
 import { FORMAT_BYTES_SCRIPT, formatBytes, formatCount, formatSeconds } from "./format.js";
+import { PHASE_COLORS, strategyPalette } from "./palette.js";
+import { secondsWithRange } from "./run-text.js";
 
 export interface HtmlReportOptions {
   /** The Chart.js UMD bundle's source text (node_modules/chart.js/dist/chart.umd.js). */
@@ -33,7 +36,6 @@ const SEGMENT_COLORS = [
   "#8a6d3b",
   "#5b5bd6",
 ];
-const STRATEGY_COLORS = ["#d64545", "#2f6fde", "#2e9e5b", "#b446c8", "#e0832f", "#1aa3a3", "#8a6d3b"];
 
 const num = (hex: string) => Number.parseInt(hex, 16);
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -136,6 +138,7 @@ export function renderMemoryMapSvg(result: RunResult): string {
   const focus = focusRange(result);
   const banks = focus !== undefined ? [focus, ...ramBanks(result)] : ramBanks(result);
   const lanes = lanesFor(result);
+  const palette = strategyPalette(result.strategies.map((st) => st.name));
   const laneIndex = new Map(lanes.map((l, i) => [l.id, i]));
   const rowH = ROW_HEAD + lanes.length * LANE_H + AXIS_H;
   const height = banks.length * (rowH + 10) + 4;
@@ -251,8 +254,9 @@ export function renderMemoryMapSvg(result: RunResult): string {
         inBank,
         x,
         laneY(`tables-${si}`),
-        `table s${si % STRATEGY_COLORS.length}`,
+        `table s${si}`,
         `${st.name} table/control pages`,
+        palette[st.name],
       );
     });
     out.push("</svg>");
@@ -280,6 +284,7 @@ function ticks(
   y: number,
   cls: string,
   what: string,
+  stroke?: string,
 ): void {
   for (const [b, n] of list) {
     const s = num(b);
@@ -288,7 +293,7 @@ function ticks(
     const mid = Math.round((x(s) + x(e)) * 5) / 10;
     const info = `${formatCount(n)} ${what} in ${b}-${hex(e)}`;
     out.push(
-      `<line class="mark tick ${cls}" x1="${mid}" x2="${mid}" y1="${y + 1}" y2="${y + LANE_H - 1}" data-info=""><title>${escapeHtml(info)}</title></line>`,
+      `<line class="mark tick ${cls}" x1="${mid}" x2="${mid}" y1="${y + 1}" y2="${y + LANE_H - 1}"${stroke !== undefined ? ` stroke="${stroke}"` : ""} data-info=""><title>${escapeHtml(info)}</title></line>`,
     );
   }
 }
@@ -297,21 +302,47 @@ function modelSeconds(s: StrategyResult): number | null {
   return s.model !== undefined && s.model.length > 0 ? s.model[0]!.seconds : null;
 }
 
-function strategyTable(result: RunResult): string {
-  const rows = result.strategies.map((s, i) => {
+function strategyTable(result: RunResult, palette: Record<string, string>): string {
+  const rows = result.strategies.map((s) => {
     const t = modelSeconds(s);
-    return `<tr><td><span class="swatch s${i % STRATEGY_COLORS.length}"></span>${escapeHtml(s.name)}</td>
+    const m = s.model?.[0];
+    return `<tr><td><span class="swatch" style="background:${palette[s.name]}"></span>${escapeHtml(s.name)}</td>
 <td class="${s.verified ? "ok" : "bad"}">${s.verified ? "yes" : "NO"}</td>
 <td>${formatCount(s.pageTables.pages)}</td><td>${escapeHtml(formatBytes(s.pageTables.bytes))}</td>
 <td>${formatCount(s.counters.controlPages)}</td><td>${formatCount(s.counters.entriesRead)}</td>
 <td>${formatCount(s.counters.tlbMisses)}</td><td>${escapeHtml(formatBytes(s.counters.bytesCopied))}</td>
-<td>${t === null ? "–" : escapeHtml(formatSeconds(t))}</td></tr>
+<td>${t === null ? "–" : escapeHtml(m?.range !== undefined ? secondsWithRange(t, m.range) : formatSeconds(t))}</td></tr>
 <tr class="desc"><td colspan="9">${escapeHtml(s.description)}</td></tr>`;
   });
   const profile = result.strategies.find((s) => s.model?.length)?.model?.[0]?.profile;
   return `<table class="grid"><thead><tr><th>strategy</th><th>verified</th><th>table pages</th><th>table bytes</th>
-<th>control pages</th><th>entries walked</th><th>TLB misses</th><th>copied</th><th>modeled time</th></tr></thead>
-<tbody>${rows.join("\n")}</tbody></table>${profile !== undefined ? `<p class="note">Modeled time: the timing model on profile ${escapeHtml(profile)} (docs/model.md).</p>` : ""}`;
+<th>control pages</th><th>entries walked</th><th>TLB misses</th><th>copied</th><th>modeled time: likely [low .. high]</th></tr></thead>
+<tbody>${rows.join("\n")}</tbody></table>${profile !== undefined ? `<p class="note">Modeled time: the timing model on profile ${escapeHtml(profile)}, the most likely value and the range its sourced input ranges allow (docs/model.md).</p>` : ""}
+<p class="note" id="verified-means">${escapeHtml(verifiedMeaning(result))}</p>`;
+}
+
+/**
+ * "What verified means", written from the result's own verification fields: the byte comparison every
+ * result has, plus whatever a strategy's `verification` record says it checked (its scalar and
+ * string-list fields, by name), so the line stays true as verification grows.
+ */
+export function verifiedMeaning(result: RunResult): string {
+  const base =
+    "Verified: after the simulated relocation, every destination byte of every segment equals the segment's contents";
+  const extra = new Map<string, string>();
+  for (const s of result.strategies) {
+    const v = (s as unknown as { verification?: unknown }).verification;
+    if (v === null || typeof v !== "object") continue;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (extra.has(k)) continue;
+      if (typeof x === "string" || typeof x === "boolean" || typeof x === "number") extra.set(k, String(x));
+      else if (Array.isArray(x) && x.every((e) => typeof e === "string"))
+        extra.set(k, (x as string[]).join(", "));
+    }
+  }
+  const failed = result.strategies.filter((s) => !s.verified).map((s) => s.name);
+  const checks = [...extra.entries()].map(([k, x]) => `${k}: ${x}`);
+  return `${base}${checks.length > 0 ? `; also checked (${checks.join("; ")})` : " (nothing about caches or the new kernel's entry conditions is checked by this result)"}.${failed.length > 0 ? ` Failed: ${failed.join(", ")}.` : ""}`;
 }
 
 function segmentTable(result: RunResult): string {
@@ -346,7 +377,6 @@ h2{font-size:16px;margin:0 0 10px}
 .grid th:first-child,.grid td:first-child{text-align:left}.grid tr.desc td{color:var(--muted);font-size:12px;text-align:left;white-space:normal;padding-top:0}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}.ok{color:#2e9e5b;font-weight:600}.bad{color:#d64545;font-weight:700}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:baseline}
-${STRATEGY_COLORS.map((c, i) => `.swatch.s${i}{background:${c}}.tick.s${i}{stroke:${c}}`).join("")}
 #memory-map{display:block;user-select:none}#memory-map text{font-size:11px;fill:var(--muted)}#memory-map .bank-title{fill:var(--fg);font-weight:600;font-size:12px}
 .lane-bg{fill:#fafbfc}.ram{fill:#e9eef6}.reserved{fill:url(#hatch)}.device{fill:#f1e7d0}.segment{fill-opacity:.85}
 .source{fill:#2f6fde}.inplace{fill:#2e9e5b}.tick{stroke-width:2px;vector-effect:non-scaling-stroke}.tick.indirection{stroke:#e0832f}.tick.control{stroke:#1d2330}.segment-edge{stroke-width:1px;vector-effect:non-scaling-stroke}
@@ -358,6 +388,7 @@ ${STRATEGY_COLORS.map((c, i) => `.swatch.s${i}{background:${c}}.tick.s${i}{strok
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:18px}@media (max-width:900px){.charts{grid-template-columns:1fr}}
 .chartbox{position:relative;height:320px}
 pre{max-height:420px;overflow:auto;background:#f3f5f9;padding:10px;border-radius:4px;font-size:12px}
+.unknown{color:var(--muted);font-style:italic}#reboot-phases td,#reboot-phases th{white-space:normal;font-size:12px}#reboot-savings td:first-child{white-space:normal;max-width:320px}#reboot-savings td:nth-child(3){white-space:normal}#reboot-savings td:last-child{min-width:360px}.hows{font-size:12px;color:var(--muted);margin:8px 0;padding-left:18px}h3{font-size:14px;margin:14px 0 6px}
 .failures{color:#d64545}footer{color:var(--muted);font-size:12px;text-align:center;margin-top:10px}
 `;
 
@@ -398,58 +429,129 @@ const PAGE_SCRIPT = `
     var title = t && t.querySelector ? t.querySelector("title") : null;
     if (title) detail.textContent = title.textContent;
   });
-  // Charts.
+  // Charts. Every strategy colour comes from data.palette (src/report/palette.ts): the table's swatches,
+  // the bars, the curves and the legends agree. Time axes use one unit per chart (unitFor) so the
+  // ticks Chart.js picks are round numbers of that unit.
   if (typeof Chart === "undefined") return;
   Chart.defaults.animation = false;
   Chart.defaults.font.family = "system-ui, sans-serif";
-  var colors = ${JSON.stringify(STRATEGY_COLORS)};
+  var palette = data.palette, phaseColors = data.phaseColors;
+  function colorOf(name){ return palette[name] || "#777777"; }
   var strategies = result.strategies;
+  function unitFor(maxSeconds){
+    if (maxSeconds >= 120) return { div: 60, name: "min" };
+    if (maxSeconds >= 1) return { div: 1, name: "s" };
+    if (maxSeconds >= 1e-3) return { div: 1e-3, name: "ms" };
+    return { div: 1e-6, name: "µs" };
+  }
+  function num(v){ var a = Math.abs(v); return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(2); }
+  var errorBarsDrawn = 0;
+  // Error bars: options.plugins.rangeBars.ranges[i] = [low, high] in the chart's unit, one per label.
+  var rangeBars = { id: "rangeBars", afterDatasetsDraw: function(chart){
+    var opt = chart.options.plugins.rangeBars; if (!opt || !opt.ranges) return;
+    var horizontal = chart.options.indexAxis === "y";
+    var vs = horizontal ? chart.scales.x : chart.scales.y, cs = horizontal ? chart.scales.y : chart.scales.x;
+    var ctx = chart.ctx; ctx.save(); ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 1.5;
+    opt.ranges.forEach(function(r, i){
+      if (!r || !(r[1] > r[0])) return;
+      var c = cs.getPixelForValue(i), a = vs.getPixelForValue(Math.max(r[0], vs.min)), b = vs.getPixelForValue(Math.min(r[1], vs.max)), cap = 5;
+      ctx.beginPath();
+      if (horizontal) { ctx.moveTo(a, c); ctx.lineTo(b, c); ctx.moveTo(a, c-cap); ctx.lineTo(a, c+cap); ctx.moveTo(b, c-cap); ctx.lineTo(b, c+cap); }
+      else { ctx.moveTo(c, a); ctx.lineTo(c, b); ctx.moveTo(c-cap, a); ctx.lineTo(c+cap, a); ctx.moveTo(c-cap, b); ctx.lineTo(c+cap, b); }
+      ctx.stroke(); errorBarsDrawn++;
+    });
+    ctx.restore();
+  } };
+  Chart.register(rangeBars);
+  function modelOf(s){ return s.model && s.model.length ? s.model[0] : null; }
+  // Page-table bytes per strategy (no legend: the axis names the strategies, the colours are theirs).
   new Chart(document.getElementById("chart-strategies"), {
     type: "bar",
     data: { labels: strategies.map(function(s){ return s.name; }),
-      datasets: [{ label: "page-table bytes", data: strategies.map(function(s){ return s.pageTables.bytes; }), backgroundColor: strategies.map(function(_,i){ return colors[i%colors.length]; }), yAxisID: "y" }]
-        .concat(strategies.some(function(s){ return s.model && s.model.length; }) ? [{ label: "modeled seconds", data: strategies.map(function(s){ return s.model && s.model.length ? s.model[0].seconds : null; }), backgroundColor: "rgba(29,35,48,.35)", yAxisID: "y2" }] : []) },
-    options: { responsive: true, maintainAspectRatio: false, plugins: { tooltip: { callbacks: { label: function(c){ return c.dataset.yAxisID==="y" ? bytes(c.raw) : c.raw.toFixed(4)+" s"; } } } },
-      scales: { y: { title: { display: true, text: "page-table bytes" }, ticks: { callback: function(v){ return bytes(v); } } },
-                y2: { display: strategies.some(function(s){ return s.model && s.model.length; }), position: "right", title: { display: true, text: "modeled seconds" }, grid: { drawOnChartArea: false } } } }
+      datasets: [{ label: "page-table bytes", data: strategies.map(function(s){ return s.pageTables.bytes; }), backgroundColor: strategies.map(function(s){ return colorOf(s.name); }) }] },
+    options: { responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false }, tooltip: { callbacks: { label: function(c){ return bytes(c.raw); } } } },
+      scales: { y: { title: { display: true, text: "page-table bytes" }, ticks: { callback: function(v){ return bytes(v); } } } } }
   });
+  // Modeled relocation time: the MMU-on strategies alone (linear axis), and every strategy on a log axis.
+  function timeBars(id, list, log){
+    var el = document.getElementById(id); if (!el || !list.length) return;
+    function lo(s){ var m = modelOf(s); return m.range ? m.range[0] : m.seconds; }
+    function hi(s){ var m = modelOf(s); return m.range ? m.range[1] : m.seconds; }
+    var top = Math.max.apply(null, list.map(hi)), bottom = Math.min.apply(null, list.map(function(s){ return Math.min(lo(s), modelOf(s).seconds); }));
+    // linear: the unit of the largest value; log: the unit of the smallest, so every tick is >= 1
+    var u = unitFor(log ? bottom : top);
+    var y = log
+      ? { type: "logarithmic", min: Math.pow(10, Math.floor(Math.log10(bottom / u.div))), max: Math.pow(10, Math.ceil(Math.log10(top / u.div))),
+          title: { display: true, text: "modeled relocation (" + u.name + ", log)" },
+          ticks: { callback: function(v){ var l = Math.log10(v); return Math.abs(l - Math.round(l)) < 1e-9 ? String(Math.round(v)) : ""; } } }
+      : { beginAtZero: true, suggestedMax: top / u.div, title: { display: true, text: "modeled relocation (" + u.name + ")" } };
+    new Chart(el, { type: "bar",
+      data: { labels: list.map(function(s){ return s.name; }),
+        datasets: [{ label: "modeled relocation", data: list.map(function(s){ return modelOf(s).seconds / u.div; }), backgroundColor: list.map(function(s){ return colorOf(s.name); }) }] },
+      options: { responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { display: false }, rangeBars: { ranges: list.map(function(s){ var m = modelOf(s); return m.range ? [m.range[0] / u.div, m.range[1] / u.div] : null; }) },
+          tooltip: { callbacks: { label: function(c){ var m = modelOf(list[c.dataIndex]); return num(c.raw) + " " + u.name + (m.range ? " [" + num(m.range[0]/u.div) + " .. " + num(m.range[1]/u.div) + "]" : ""); } } } },
+        scales: { y: y } } });
+  }
+  var modeled = strategies.filter(function(s){ return modelOf(s) && s.counters.bytesCopied > 0; });
+  timeBars("chart-time-mmuon", modeled.filter(function(s){ return s.name !== "mmu-off"; }), false);
+  timeBars("chart-time-log", modeled, true);
   function pow2Ticks(axis){
     var lo = Math.floor(Math.log2(axis.min)), hi = Math.ceil(Math.log2(axis.max)), step = Math.max(1, Math.ceil((hi-lo)/8)), t = [];
     for (var e = lo; e <= hi; e += step) { var v = Math.pow(2, e); if (v >= axis.min && v <= axis.max) t.push({ value: v }); }
     axis.ticks = t;
   }
-  function lineChart(id, curves, yTitle, yFmt){
+  function curveColor(label){
+    if (label.indexOf("linear map") >= 0) return colorOf("linear-map-copy");
+    if (label.indexOf("va-copy") >= 0) return colorOf("va-copy");
+    if (label.indexOf("x86_64") >= 0) return colorOf("x86-ident");
+    return colorOf(label.replace(/^this run: /, ""));
+  }
+  function curveDash(label){ return /16K|1G|page-granular/.test(label) ? [6, 4] : /64K/.test(label) ? [2, 3] : []; }
+  function lineChart(id, curves, yTitle, yFmt, scaleY){
     var el = document.getElementById(id); if (!el || !curves) return;
     new Chart(el, { type: "line",
-      data: { datasets: curves.map(function(c,i){ var k = c.run ? curves.findIndex(function(o){ return !o.run && c.label === "this run: " + o.label; }) : i; var col = colors[(k < 0 ? i : k)%colors.length];
-        return { label: c.label, data: c.points.map(function(p){ return {x:p[0], y:p[1]}; }), borderColor: c.run ? "#1d2330" : col, backgroundColor: col, pointRadius: c.run ? 7 : 3, pointStyle: c.run ? "rectRot" : "circle", showLine: !c.run, tension: 0 }; }) },
+      data: { datasets: curves.map(function(c){ var col = curveColor(c.label);
+        return { label: c.label, data: c.points.map(function(p){ return {x:p[0], y:p[1] / (scaleY || 1)}; }), borderColor: c.run ? "#1d2330" : col, backgroundColor: col, borderDash: c.run ? [] : curveDash(c.label), pointRadius: c.run ? 7 : 3, pointStyle: c.run ? "rectRot" : "circle", showLine: !c.run, tension: 0 }; }) },
       options: { responsive: true, maintainAspectRatio: false, parsing: false,
         plugins: { tooltip: { callbacks: { label: function(c){ return c.dataset.label+": "+yFmt(c.raw.y)+" for "+bytes(c.raw.x); } } } },
-        scales: { x: { type: "logarithmic", title: { display: true, text: "bytes relocated" }, afterBuildTicks: pow2Ticks, ticks: { callback: function(v){ return bytes(v); } } },
+        scales: { x: { type: "logarithmic", title: { display: true, text: "bytes relocated (linear map: RAM mapped)" }, afterBuildTicks: pow2Ticks, ticks: { callback: function(v){ return bytes(v); } } },
                   y: { type: "logarithmic", title: { display: true, text: yTitle }, afterBuildTicks: yFmt === bytes ? pow2Ticks : undefined, ticks: { callback: function(v){ var l=Math.log10(v); return yFmt === bytes || Math.abs(l-Math.round(l))<1e-9 ? yFmt(v) : ""; } } } } } });
   }
   if (data.curves) {
     lineChart("chart-table-cost", data.curves.tableCost, "page-table bytes", bytes);
-    if (data.curves.time) lineChart("chart-time", data.curves.time.curves.concat(strategies.filter(function(s){ return s.model && s.model.length && s.model[0].profile === data.curves.time.profile && s.counters.bytesCopied > 0; }).map(function(s){ return { label: "this run: " + s.name, points: [[s.counters.bytesCopied, s.model[0].seconds]], run: true }; })), "modeled seconds ("+data.curves.time.profile+")", function(v){ return v>=1 ? v.toFixed(2)+" s" : v>=1e-3 ? (v*1e3).toFixed(1)+" ms" : (v*1e6).toFixed(0)+" µs"; });
+    if (data.curves.time) {
+      var tc = data.curves.time.curves.concat(strategies.filter(function(s){ var m = modelOf(s); return m && m.profile === data.curves.time.profile && s.counters.bytesCopied > 0; }).map(function(s){ return { label: "this run: " + s.name, points: [[s.counters.bytesCopied, modelOf(s).seconds]], run: true }; }));
+      var maxT = Math.max.apply(null, tc.map(function(c){ return Math.max.apply(null, c.points.map(function(p){ return p[1]; })); }));
+      var ut = unitFor(maxT);
+      lineChart("chart-time", tc, "modeled seconds ("+ut.name+", "+data.curves.time.profile+")", function(v){ return num(v); }, ut.div);
+    }
   }
   if (result.reboot && result.reboot.strategies.length) {
-    var rb = result.reboot, phaseColors = { relocation: "#2f6fde", purgatory: "#d1495b", decompress: "#e0832f", shutdown: "#6c757d" };
+    var rb = result.reboot;
     var phaseNames = rb.strategies[0].phases.map(function(p){ return p.name; });
-    function stacked(id, field, title, fmt){
+    function known(p){ return p && !p.unknown; }
+    function stacked(id, field, title, fmt, unit){
       var el = document.getElementById(id); if (!el) return;
+      var div = unit ? unit.div : 1;
       new Chart(el, { type: "bar",
         data: { labels: rb.strategies.map(function(s){ return s.strategy; }),
           datasets: phaseNames.map(function(n){ return { label: n, backgroundColor: phaseColors[n] || "#888",
-            data: rb.strategies.map(function(s){ var p = s.phases.find(function(q){ return q.name === n; }); return p ? p[field] : 0; }) }; }) },
+            data: rb.strategies.map(function(s){ var p = s.phases.find(function(q){ return q.name === n; }); return known(p) ? p[field] / div : 0; }) }; }) },
         options: { responsive: true, maintainAspectRatio: false, indexAxis: "y",
-          plugins: { tooltip: { callbacks: { label: function(c){ return c.dataset.label+": "+fmt(c.raw); } } } },
-          scales: { x: { stacked: true, title: { display: true, text: title }, ticks: { callback: function(v){ return fmt(v); } } }, y: { stacked: true } } } });
+          plugins: { rangeBars: unit ? { ranges: rb.strategies.map(function(s){ return s.range ? [s.range[0] / div, s.range[1] / div] : null; }) } : {},
+            tooltip: { callbacks: { label: function(c){ var s = rb.strategies[c.dataIndex], p = s.phases.find(function(q){ return q.name === c.dataset.label; });
+              if (p && p.unknown) return c.dataset.label + ": unknown (" + p.unknown + ")";
+              return c.dataset.label+": "+fmt(c.raw) + (unit && p && p.range && p.range[1] > p.range[0] ? " [" + fmt(p.range[0]/div) + " .. " + fmt(p.range[1]/div) + "]" : ""); } } } },
+          scales: { x: unit ? { stacked: true, suggestedMax: Math.max.apply(null, rb.strategies.map(function(s){ return (s.range ? s.range[1] : s.seconds) / div; })), title: { display: true, text: title } }
+                           : { stacked: true, title: { display: true, text: title }, ticks: { callback: function(v){ return fmt(v); } } }, y: { stacked: true } } } });
     }
-    var secs = function(v){ return v>=60 ? (v/60).toFixed(1)+" min" : v>=1 ? v.toFixed(2)+" s" : v>=1e-3 ? (v*1e3).toFixed(1)+" ms" : (v*1e6).toFixed(0)+" µs"; };
-    stacked("chart-reboot-seconds", "seconds", "modeled seconds ("+rb.profile+")", secs);
-    stacked("chart-reboot-bytes", "bytes", "bytes moved or read per phase", bytes);
+    var maxR = Math.max.apply(null, rb.strategies.map(function(s){ return s.range ? s.range[1] : s.seconds; }));
+    var ur = unitFor(maxR);
+    stacked("chart-reboot-seconds", "seconds", "modeled " + ur.name + " (" + rb.profile + "); error bars: the total's range", num, ur);
+    stacked("chart-reboot-bytes", "bytes", "bytes moved or read per phase", bytes, null);
   }
-  window.__kexecLabReport = { charts: Object.keys(Chart.instances).length };
+  window.__kexecLabReport = { charts: Object.keys(Chart.instances).length, errorBars: function(){ return errorBarsDrawn; } };
 })();
 `;
 
@@ -457,22 +559,75 @@ function fmtSeconds(v: number): string {
   return v >= 60 ? `${(v / 60).toFixed(1)} min` : formatSeconds(v);
 }
 
-/** Where the reboot's time goes: stacked bars (seconds and bytes on separate charts) and the savings. */
+/** Where the reboot's time goes: stacked bars with the total's range, the phases table, and the savings. */
 function rebootSection(result: RunResult): string {
   const rb = result.reboot;
   if (rb === undefined || rb.strategies.length === 0) return "";
   const k = rb.kernel;
-  const what = `${rb.call}${rb.cma ? ", CMA placement" : ""}, purgatory checks ${rb.purgatoryChecks ? "on" : "off"}, kernel ${k === null ? "unknown" : `${k.format}${k.codec !== "none" ? ` (${k.codec})` : ""}`}`;
-  const rows = rb.savings
+  const cpus = (rb as { cpus?: number }).cpus;
+  const what = `${(rb as { path?: string }).path === "crash" ? "crash path, " : ""}${cpus !== undefined ? `${cpus} CPU${cpus === 1 ? "" : "s"}, ` : ""}${rb.call}${rb.cma ? ", CMA placement" : ""}, purgatory checks ${rb.purgatoryChecks ? "on" : "off"}, kernel ${k === null ? "unknown" : `${k.format}${k.codec !== "none" ? ` (${k.codec})` : ""}`}`;
+  const phaseCell = (p: RebootReport["strategies"][number]["phases"][number]) =>
+    p.unknown !== undefined
+      ? `<td class="unknown" title="${escapeHtml(p.unknown)}">unknown</td>`
+      : `<td>${escapeHtml(secondsWithRange(p.seconds, p.range ?? [p.seconds, p.seconds]))}</td>`;
+  const names = rb.strategies[0]!.phases.map((p) => p.name);
+  const phaseRows = rb.strategies
+    .map((s) => {
+      const range = s.range ?? [s.seconds, s.seconds];
+      const unknown = s.unknown ?? [];
+      return `<tr><td>${escapeHtml(s.strategy)}</td>${s.phases.map(phaseCell).join("")}<td>${escapeHtml(secondsWithRange(s.seconds, range))}${unknown.length > 0 ? ` <span class="k">without ${escapeHtml(unknown.join(", "))}</span>` : ""}</td></tr>`;
+    })
+    .join("");
+  const base = rb.strategies.find((s) => s.strategy === rb.baseline) ?? rb.strategies[0]!;
+  const hows = base.phases
     .map(
-      (s) =>
-        `<tr><td>${escapeHtml(s.change)}</td><td>${escapeHtml(fmtSeconds(s.seconds))}</td><td>${escapeHtml(`${s.saved >= 0 ? "" : "-"}${fmtSeconds(Math.abs(s.saved))}`)}</td><td style="text-align:left;white-space:normal">${escapeHtml(s.note)}</td></tr>`,
+      (p) =>
+        `<li><b>${escapeHtml(p.name)}</b>: ${p.unknown !== undefined ? `unknown (${escapeHtml(p.unknown)}): ` : ""}${escapeHtml(p.how)}</li>`,
     )
     .join("");
+  const rows = rb.savings
+    .map((s) => {
+      const sr = s.savedRange;
+      const saved = `${s.saved >= 0 ? "" : "-"}${fmtSeconds(Math.abs(s.saved))}${sr !== undefined && sr[1] > sr[0] ? ` [${fmtSigned(sr[0])} .. ${fmtSigned(sr[1])}]` : ""}`;
+      return `<tr><td>${escapeHtml(s.change)}</td><td>${escapeHtml(fmtSeconds(s.seconds))}</td><td>${escapeHtml(saved)}</td><td style="text-align:left;white-space:normal">${escapeHtml(s.note)}</td></tr>`;
+    })
+    .join("");
+  const baseRange = rb.baselineRange ?? [rb.baselineSeconds, rb.baselineSeconds];
   return `<section id="reboot-section"><h2>Where the reboot's time goes</h2>
-<p class="k">From <span class="mono">kexec -e</span> to the new kernel's entry, per strategy, on ${escapeHtml(rb.profile)}: ${escapeHtml(what)}.</p>
+<p class="k">From <span class="mono">kexec -e</span> to the new kernel's entry, per strategy, on ${escapeHtml(rb.profile)}: ${escapeHtml(what)}. Each time is the most likely value [low .. high] over the profile's input ranges; the error bars show the total's range.</p>
 <div class="charts"><div><div class="chartbox"><canvas id="chart-reboot-seconds"></canvas></div></div><div><div class="chartbox"><canvas id="chart-reboot-bytes"></canvas></div></div></div>
-${rb.savings.length > 0 ? `<h3>What saves how much (baseline ${escapeHtml(rb.baseline)}: ${escapeHtml(fmtSeconds(rb.baselineSeconds))})</h3><table class="grid" id="reboot-savings"><thead><tr><th>change</th><th>total</th><th>saved</th><th>how</th></tr></thead><tbody>${rows}</tbody></table>` : ""}
+<div style="overflow-x:auto"><table class="grid" id="reboot-phases"><thead><tr><th>strategy</th>${names.map((n) => `<th><span class="swatch" style="background:${PHASE_COLORS[n] ?? "#888"}"></span>${escapeHtml(n)}</th>`).join("")}<th>total</th></tr></thead><tbody>${phaseRows}</tbody></table></div>
+<ul class="hows">${hows}</ul>
+${rb.savings.length > 0 ? `<h3>What saves how much (baseline ${escapeHtml(rb.baseline)}: ${escapeHtml(secondsWithRange(rb.baselineSeconds, baseRange))}), ranked by the saving's range</h3><table class="grid" id="reboot-savings"><thead><tr><th>change</th><th>total</th><th>saved [low .. high]</th><th>how</th></tr></thead><tbody>${rows}</tbody></table>` : ""}
+</section>`;
+}
+
+function fmtSigned(v: number): string {
+  return `${v < 0 ? "-" : ""}${fmtSeconds(Math.abs(v))}`;
+}
+
+/** Modeled relocation time of each strategy: the MMU-on strategies alone, and all on a log axis. */
+function timeSection(result: RunResult, curves: ReportCurves | undefined): string {
+  const modeled = result.strategies.filter(
+    (s) => s.model !== undefined && s.model.length > 0 && s.counters.bytesCopied > 0,
+  );
+  if (modeled.length === 0) return "";
+  const spread = curves?.spread;
+  const spreadTable =
+    spread !== undefined && spread !== null && spread.rows.length > 0
+      ? `<h3>Spread over the running kernel's free-page order and seeds (${escapeHtml(formatBytes(spread.bytes))} on ${escapeHtml(spread.profile)})</h3>
+<table class="grid" id="spread"><thead><tr><th>strategy (loop shape)</th>${spread.rows[0]!.runs.map((r) => `<th>${escapeHtml(r.layout)}</th>`).join("")}<th>min .. max</th></tr></thead><tbody>${spread.rows
+          .map(
+            (r) =>
+              `<tr><td><span class="swatch" style="background:${strategyPalette([r.strategy])[r.strategy]}"></span>${escapeHtml(r.strategy)}</td>${r.runs.map((x) => `<td>${escapeHtml(formatSeconds(x.seconds))}</td>`).join("")}<td>${escapeHtml(`${formatSeconds(r.min)} .. ${formatSeconds(r.max)}`)}</td></tr>`,
+          )
+          .join("")}</tbody></table>
+<p class="note">Each policy decides where the source pages lie: lowest and highest give contiguous sources, random and fragmented scatter them (seeded). Modeled on each strategy's loop shape (src/model/shapes.ts) at the run's relocated size, not on full runs.</p>`
+      : `<p class="note">The spread over free-page policies and seeds is computed with the cost-vs-size charts (leave out --no-curves).</p>`;
+  return `<section id="time-section"><h2>Which strategy: modeled relocation time</h2>
+<div class="charts"><div><div class="chartbox"><canvas id="chart-time-mmuon"></canvas></div><p class="k">The strategies that relocate with the MMU on, alone on a linear axis; error bars: the range the profile's inputs allow.</p></div>
+<div><div class="chartbox"><canvas id="chart-time-log"></canvas></div><p class="k">Every strategy, mmu-off included, on a log axis (one decade per grid line).</p></div></div>
+${spreadTable}
 </section>`;
 }
 
@@ -511,6 +666,11 @@ export function renderHtmlReport(result: RunResult, opts: HtmlReportOptions): st
     .map(([c, t]) => `<span><i style="background:${c}"></i>${t}</span>`)
     .join("");
   const curves = opts.curves;
+  const palette = strategyPalette([
+    ...result.strategies.map((s) => s.name),
+    ...(curves?.time?.curves.map((c) => c.label) ?? []),
+    ...(curves?.spread?.rows.map((r) => r.strategy) ?? []),
+  ]);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -532,7 +692,8 @@ ${renderMemoryMapSvg(result)}
 <div class="legend">${legend}</div>
 </section>
 <section><h2>Segments</h2>${segmentTable(result)}</section>
-<section><h2>Strategies</h2>${strategyTable(result)}<div class="chartbox" style="height:260px;margin-top:14px"><canvas id="chart-strategies"></canvas></div></section>
+<section><h2>Strategies</h2>${strategyTable(result, palette)}<div class="chartbox" style="height:260px;margin-top:14px"><canvas id="chart-strategies"></canvas></div></section>
+${timeSection(result, curves)}
 ${rebootSection(result)}
 ${failures(result)}
 ${
@@ -546,7 +707,7 @@ ${curves.time !== null ? `<div><div class="chartbox"><canvas id="chart-time"></c
 <section><h2>Raw result (JSON)</h2><details><summary>show</summary><pre>${escapeHtml(JSON.stringify(result, null, 2))}</pre></details></section>
 <footer>${escapeHtml(`${result.tool.name} ${result.tool.version}`)} · charts by Chart.js (MIT), inlined · this file loads nothing from the network</footer>
 </main>
-<script type="application/json" id="report-data">${jsonForScript({ result, curves: curves ?? null })}</script>
+<script type="application/json" id="report-data">${jsonForScript({ result, curves: curves ?? null, palette, phaseColors: PHASE_COLORS })}</script>
 <script>${chartJs}</script>
 <script>${PAGE_SCRIPT}</script>
 </body>

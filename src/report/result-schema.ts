@@ -87,7 +87,15 @@ export const runResultSchema = z.looseObject({
         z.looseObject({
           strategy: z.string(),
           seconds: count,
-          phases: z.array(z.looseObject({ name: z.string(), seconds: count, bytes: count, how: z.string() })),
+          phases: z.array(
+            z.looseObject({
+              name: z.string(),
+              seconds: count,
+              bytes: count,
+              how: z.string(),
+              range: z.tuple([count, count]).optional(),
+            }),
+          ),
         }),
       ),
       baseline: z.string(),

@@ -4,6 +4,7 @@
  */
 import type { Arch } from "../kimage/constants.js";
 import { hasPurgatory } from "../model/phases.js";
+import { rangeVerdict } from "../model/ranges.js";
 import type { RebootReport } from "../model/reboot.js";
 import type { RunResult } from "../reloc/result.js";
 import { formatBytes, formatCount, formatSeconds, renderTable } from "./format.js";
@@ -179,12 +180,36 @@ export function savedShare(saved: number, total: number): string {
 }
 
 /**
+ * A modeled time with its range: "23.6 ms [12.3 ms .. 45.7 ms]"; a point range prints the value alone;
+ * a range wider than UNKNOWN_RATIO prints "unknown: <why>" (src/model/ranges.ts rangeVerdict).
+ */
+export function secondsWithRange(likely: number, range: readonly [number, number]): string {
+  if (range[0] === range[1]) return seconds(likely);
+  const v = rangeVerdict([range[0], range[1]]);
+  const f = unitOf(Math.max(Math.abs(range[0]), Math.abs(range[1]), Math.abs(likely)));
+  if (!v.known) return `unknown: ${v.why} (${f(range[0])} .. ${f(range[1])})`;
+  return `${f(likely)} [${f(range[0])} .. ${f(range[1])}]`;
+}
+
+/** One unit for a value and its range, chosen by the largest of them (min, s, ms or µs). */
+function unitOf(max: number): (v: number) => string {
+  const [div, name, digits] =
+    max >= 60 ? [60, "min", 2] : max >= 1 ? [1, "s", 3] : max >= 1e-3 ? [1e-3, "ms", 2] : [1e-6, "µs", 1];
+  return (v) => {
+    const body = (Math.abs(v) / (div as number)).toFixed(digits as number);
+    return `${v < 0 && /[1-9]/.test(body) ? "-" : ""}${body} ${name}`;
+  };
+}
+
+/**
  * The per-phase breakdown from `kexec -e` to the new kernel (src/model/reboot.ts rebootReport), one
- * row a strategy, each phase's rule in one line under the table, and the "what saves how much" table
- * against the baseline strategy (each saving also as a share of the baseline's total, savedShare).
- * Returns lines (no trailing newline); seconds as formatSeconds, a minute or more as "N.N min". The
- * header names the call, CMA placement, whether purgatory checks digests (or that the call has no
- * purgatory: arm64 kexec_file_load) and the kernel. Never throws.
+ * row a strategy, each phase and the total as "likely [low .. high]" (or "unknown" for a phase nothing
+ * predicts, left out of the total, which says so), each phase's rule and source in one line under the
+ * table, and the "what saves how much" table against the baseline strategy, ranked by the saving's
+ * range (each saving also as a share of the baseline's total, savedShare). Returns lines (no trailing
+ * newline); seconds as formatSeconds, a minute or more as "N.N min". The header names the path, CPUs,
+ * call, CMA placement, whether purgatory checks digests (or that the call has no purgatory: arm64
+ * kexec_file_load) and the kernel. Never throws.
  */
 export function renderRebootText(rb: RebootReport): string[] {
   const k = rb.kernel;
@@ -196,9 +221,11 @@ export function renderRebootText(rb: RebootReport): string[] {
   const purgatory = hasPurgatory(rb.arch as Arch, rb.call)
     ? `purgatory checks ${rb.purgatoryChecks ? "on" : "off"}`
     : "no purgatory (the kernel is entered directly)";
+  const path = rb.path === "crash" ? "a panic into the crash kernel" : "kexec -e";
   const out = [
-    `kexec -e to the new kernel on ${rb.profile}: ${rb.call}${rb.cma ? " with CMA placement" : ""}, ` +
+    `${path} to the new kernel on ${rb.profile}, ${rb.cpus} CPU${rb.cpus === 1 ? "" : "s"}: ${rb.call}${rb.cma ? " with CMA placement" : ""}, ` +
       `${purgatory}, ${kernel}`,
+    "each time: most likely [low .. high] over the profile's input ranges (docs/model.md, Ranges)",
   ];
   const names = rb.strategies[0]?.phases.map((p) => p.name) ?? [];
   out.push(
@@ -206,23 +233,40 @@ export function renderRebootText(rb: RebootReport): string[] {
       ["strategy", ...names, "total"],
       rb.strategies.map((s) => [
         s.strategy,
-        ...s.phases.map((p) => seconds(p.seconds)),
-        `${seconds(s.seconds)}${s.sampled ? " (sampled)" : ""}`,
+        ...s.phases.map((p) => (p.unknown !== undefined ? "unknown" : secondsWithRange(p.seconds, p.range))),
+        `${secondsWithRange(s.seconds, s.range)}${s.sampled ? " (sampled)" : ""}${s.unknown.length > 0 ? ` without ${s.unknown.join(", ")}` : ""}`,
       ]),
       ["left"],
     ),
   );
   const first = rb.strategies.find((s) => s.strategy === rb.baseline) ?? rb.strategies[0];
-  if (first !== undefined) for (const p of first.phases) out.push(`  ${p.name}: ${p.how}`);
+  if (first !== undefined) {
+    const known = first.phases.filter((p) => p.unknown === undefined);
+    const top = known.reduce<(typeof known)[number] | undefined>(
+      (a, p) => (a === undefined || p.seconds > a.seconds ? p : a),
+      undefined,
+    );
+    if (top !== undefined && top.seconds > 0) {
+      out.push(
+        `largest phase (${first.strategy}): ${top.name}, ${secondsWithRange(top.seconds, top.range)}${top.source !== undefined ? `, ${top.source}` : ""}`,
+      );
+    }
+    for (const p of first.phases) {
+      out.push(`  ${p.name}: ${p.unknown !== undefined ? `unknown (${p.unknown}): ` : ""}${p.how}`);
+    }
+  }
   if (rb.savings.length > 0) {
-    out.push("", `what saves how much (baseline ${rb.baseline}, ${seconds(rb.baselineSeconds)}):`);
+    out.push(
+      "",
+      `what saves how much (baseline ${rb.baseline}, ${secondsWithRange(rb.baselineSeconds, rb.baselineRange)}; ranked by the saving's range):`,
+    );
     out.push(
       renderTable(
         ["change", "total", "saved", "how"],
         rb.savings.map((v) => [
           v.change,
           seconds(v.seconds),
-          `${seconds(v.saved)}${savedShare(v.saved, rb.baselineSeconds)}`,
+          `${savedWithRange(v.saved, v.savedRange)}${savedShare(v.saved, rb.baselineSeconds)}`,
           v.note,
         ]),
         ["left", "right", "right", "left"],
@@ -230,4 +274,11 @@ export function renderRebootText(rb: RebootReport): string[] {
     );
   }
   return out;
+}
+
+/** A saving with its range: "1.2 s [0.9 s .. 1.5 s]", or the value alone when the range is a point. */
+function savedWithRange(saved: number, r: readonly [number, number]): string {
+  if (Math.abs(r[1] - r[0]) <= 1e-12 * Math.max(1, Math.abs(saved))) return seconds(saved);
+  const f = unitOf(Math.max(Math.abs(r[0]), Math.abs(r[1]), Math.abs(saved)));
+  return `${f(saved)} [${f(r[0])} .. ${f(r[1])}]`;
 }

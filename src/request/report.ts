@@ -2,7 +2,12 @@
 
 import { builtinProfile, defaultProfileName } from "../model/profiles.js";
 import type { RunResult } from "../reloc/result.js";
-import { type ReportCurves, tableCostCurves, timeCurves } from "../report/curves.js";
+import { type ReportCurves, spreadOverLayouts, tableCostCurves, timeCurves } from "../report/curves.js";
+
+/** Bytes the run relocated (the largest any strategy copied). */
+function relocatedBytes(result: RunResult): number {
+  return result.strategies.reduce((a, s) => Math.max(a, s.counters.bytesCopied), 0);
+}
 
 /**
  * The profile of the report's time chart: the result's first modeled profile when it is a builtin
@@ -32,6 +37,11 @@ export function reportCurves(
     time: {
       profile: profileName,
       curves: timeCurves(arch, result.machine.pageSize, profile, undefined, onProgress),
+    },
+    spread: {
+      profile: profileName,
+      bytes: relocatedBytes(result),
+      rows: spreadOverLayouts(arch, result.machine.pageSize, profile, relocatedBytes(result)),
     },
   };
 }

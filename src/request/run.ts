@@ -84,6 +84,13 @@ export interface RunRequest {
   purgatoryChecks: boolean;
   /** Reboot model: kexec_file_load with CMA placement (Linux 6.17+). */
   cma?: boolean;
+  /** Reboot model: online CPUs at the jump (CPU teardown); default 1. */
+  cpus?: number;
+  /**
+   * Reboot model: the crash path (a panic into a `kexec -p` crash kernel: no device shutdown, parallel
+   * CPU stop, loaded in place). With `cma`, crashkernel=,cma: the 10 s CMA DMA wait.
+   */
+  crash?: boolean;
   onStrategy?: RunScenarioOptions["onStrategy"];
   onProgress?: RunScenarioOptions["onProgress"];
 }
@@ -216,9 +223,11 @@ export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
   const profile = profiles[0];
   if (outcome.ok && profile !== undefined) {
     outcome.result.reboot = rebootReport(outcome.result, profile, {
-      call: req.cma === true ? "kexec_file_load" : call,
+      call: req.cma === true && req.crash !== true ? "kexec_file_load" : call,
       purgatoryChecks: req.purgatoryChecks,
-      cma: req.cma === true,
+      cma: req.cma === true && req.crash !== true,
+      ...(req.cpus !== undefined ? { cpus: req.cpus } : {}),
+      ...(req.crash === true ? { path: "crash" as const, crashCma: req.cma === true } : {}),
       ...(kernel !== undefined ? { kernel } : {}),
     });
   }

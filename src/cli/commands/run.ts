@@ -51,6 +51,8 @@ interface RunOptions {
   /** commander's --no-checks: false when given. */
   checks: boolean;
   cma?: boolean;
+  cpus?: string;
+  crash?: boolean;
 }
 
 const HELP = `
@@ -76,6 +78,7 @@ Examples:
   $ kexec-lab run --arch x86_64 --x86-swap --gbpages
   $ kexec-lab run --content synthetic --free-pages random:7 --timings
   $ kexec-lab run --profile thunderx2-server,cortex-a72-board
+  $ kexec-lab run --profile ampere-altra --cpus 128
   $ kexec-lab run --scenario examples/published-25mb.json --json
   $ kexec-lab run --kernel Image --initrd initrd.img --dtb virt.dtb --wipe-kaslr-seed --html report.html
   $ kexec-lab run --load-strategy examples/strategies/source-window.ts --strategy source-window,va-copy
@@ -137,6 +140,14 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       "--cma",
       "reboot model: kexec_file_load with CMA placement (Linux 6.17+), nothing relocated at reboot",
     )
+    .option(
+      "--cpus <n>",
+      "reboot model: online CPUs at kexec -e (the other CPUs are stopped before the jump)",
+    )
+    .option(
+      "--crash",
+      "reboot model: the crash path (panic into a kexec -p kernel); with --cma, crashkernel=,cma (10 s DMA wait)",
+    )
     .option("--html <file>", "also write the self-contained HTML report")
     .option("--force", "overwrite the --html file if it exists")
     .option("--json", "print one JSON document")
@@ -145,7 +156,12 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .addHelpText("after", HELP)
     .action(async (opts: RunOptions, cmd: Command) => {
       if (opts.html !== undefined) checkTextOutput(opts.html, opts.force === true, "--html", false);
-      if (opts.cma === true && opts.kernel !== undefined && opts.loader === "kexec-tools")
+      if (
+        opts.cma === true &&
+        opts.crash !== true &&
+        opts.kernel !== undefined &&
+        opts.loader === "kexec-tools"
+      )
         throw new KexecLabError(
           "E_USAGE",
           "--cma models kexec_file_load's CMA placement (Linux 6.17); --loader kexec-tools places for kexec_load, which has none: give --loader kexec-file",
@@ -205,6 +221,8 @@ export function registerRun(program: Command, ctx: CliContext): Command {
           maxBytes: ctx.maxMemory,
           purgatoryChecks: opts.checks,
           cma: opts.cma === true,
+          ...(opts.cpus !== undefined ? { cpus: parseCpus(opts.cpus) } : {}),
+          ...(opts.crash === true ? { crash: true } : {}),
           ...scenarioProgress(progress),
         });
       } finally {
@@ -240,4 +258,15 @@ function machineOptions(opts: RunOptions, arch: Arch): Partial<RunRequest> {
     ...(opts.vaBits !== undefined ? { vaBits: parseInteger(opts.vaBits, "--va-bits") } : {}),
     ...(opts.freePages !== undefined ? { freePages: parseFreePages(opts.freePages, seed) } : {}),
   };
+}
+
+/** --cpus: 1 .. 8192 online CPUs (the kernel's NR_CPUS ceiling on arm64 and x86_64 is 8192 or less). */
+function parseCpus(text: string): number {
+  const n = parseInteger(text, "--cpus");
+  if (n < 1 || n > 8192) {
+    throw new KexecLabError("E_FIELD_VALUE", `--cpus ${text}: give 1 to 8192 online CPUs`, {
+      field: "--cpus",
+    });
+  }
+  return n;
 }
