@@ -180,6 +180,8 @@ const FILES: Record<string, string> = {
   uname: "uname.txt",
   "kexec-version": "kexec-version.txt",
   setup: "setup.txt",
+  cma: "cma.txt",
+  "cma-after": "cma-after.txt",
   dyndbg: "dyndbg.txt",
 };
 
