@@ -117,12 +117,14 @@ sec iomem cat /proc/iomem
 sec memmap memmap
 sec memblock-memory catf /sys/kernel/debug/memblock/memory
 sec memblock-reserved catf /sys/kernel/debug/memblock/reserved
-# the CMA areas as the allocator sees them at load time: base_pfn, count, order_per_bit, used and the bitmap
-# (debugfs; newer kernels list each area's ranges under ranges/N/)
+# the CMA areas at load time: dmesg's "cma: Reserved" line gives base and size; the counters (CMA_SYSFS:
+# /sys/kernel/mm/cma/NAME/*) and meminfo's CmaTotal/CmaFree how much is taken; the bitmap where CMA_DEBUGFS has it
 cma() {
-  if [ ! -d /sys/kernel/debug/cma ]; then printf 'absent'; return; fi
-  find /sys/kernel/debug/cma -type f | sort | while read -r f; do echo "== $f"; cat "$f" 2>&1; done
   grep -E '^Cma(Total|Free):' /proc/meminfo
+  for d in /sys/kernel/mm/cma/* /sys/kernel/debug/cma/*; do
+    [ -d "$d" ] || continue
+    find "$d" -type f | sort | while read -r f; do echo "$f: $(cat "$f" 2>&1 | tr '\n' ' ')"; done
+  done
 }
 sec cma cma
 # gzip first: QEMU's virt fdt is 1 MiB of mostly padding and the emulated UART is slow
