@@ -10,7 +10,9 @@ import { parseKexecLog } from "../src/diagnose/log.js";
 import { configEnabled, configNumber, parseKernelConfig } from "../src/formats/kconfig.js";
 import { x86DecompressorHazards } from "../src/loader/boot-hazards.js";
 import { x86CrashHotplugElfcorehdrMemsz } from "../src/loader/kexec-file/x86_64.js";
+import { planLoad } from "../src/loader/plan.js";
 import type { PlannedSegment } from "../src/loader/types.js";
+import { recordedCases, recordedPlanInput } from "./helpers/recordings.js";
 
 const seg = (label: string, mem: number, memsz: number): PlannedSegment =>
   ({ label, mem, memsz, buf: new Uint8Array(0), placement: {} }) as unknown as PlannedSegment;
@@ -119,4 +121,29 @@ describe("the x86 decompressor's buffer (boot-hazards.ts)", () => {
       ),
     );
   });
+});
+
+describe("the recorded CMA loads: kexec-lab flags exactly the one whose initramfs the new kernel found damaged", () => {
+  const cma = recordedCases().filter((c) => /-cma\d+m/.test(c.id) && c.text("second-boot.txt") !== undefined);
+  it("there are CMA recordings, and one of them failed at boot", () => {
+    expect(cma.length).toBeGreaterThanOrEqual(4);
+    expect(cma.some((c) => /Initramfs unpacking failed/.test(c.text("second-boot.txt")!))).toBe(true);
+  });
+  for (const c of cma) {
+    it(c.id, () => {
+      const plan = planLoad(recordedPlanInput(c));
+      const damaged = /Initramfs unpacking failed/.test(c.text("second-boot.txt")!);
+      expect(plan.bootHazards !== undefined, `${c.id}: hazard flagged vs initramfs damaged at boot`).toBe(
+        damaged,
+      );
+      if (damaged) {
+        const ramdisk = /RAMDISK: \[mem 0x([0-9a-f]+)-/.exec(c.text("second-boot.txt")!)!;
+        // the damaged range starts where the recorded kernel says its initrd starts
+        expect(plan.bootHazards![0]).toMatchObject({
+          segment: "initrd",
+          start: Number.parseInt(ramdisk[1]!, 16),
+        });
+      }
+    });
+  }
 });

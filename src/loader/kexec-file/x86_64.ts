@@ -64,11 +64,24 @@ export const X86_KERNEL_PURGATORY_MODEL: PurgatorySize = {
   bufsz: 0x4000,
   memsz: 0x5000,
   // kexec_purgatory_setup_sechdrs: image->start = base + purgatory_start's offset in .text; 6.8+ kernels
-  // log it ("kexec_file_load: type:0, start:0x..."), recorded as base + 0x160 on Debian 6.12 and 7.3.
+  // log it ("kexec_file_load: type:0, start:0x..."): base + 0x160 on Debian 6.12 (assumed for older kernels).
   entryOffset: 0x160,
   source:
-    "the kernel's built-in purgatory as measured on Debian amd64 6.1, 6.12 and 7.3 (sizes; the entry offset from 6.12 and 7.3; other builds may differ)",
+    "the kernel's built-in purgatory as measured on Debian amd64 6.1, 6.12 and 7.3 (sizes; the entry offset from 6.12; other builds may differ)",
 };
+
+/** The built-in purgatory of the running kernel's version: Debian 7.3's enters at base + 0x130 (recorded). */
+export function x86KernelPurgatoryModel(version: [number, number]): PurgatorySize {
+  if (atLeast(version, 7, 0)) {
+    return {
+      ...X86_KERNEL_PURGATORY_MODEL,
+      entryOffset: 0x130,
+      source:
+        "the kernel's built-in purgatory as measured on Debian amd64 7.3 (sizes and entry offset; other builds may differ)",
+    };
+  }
+  return X86_KERNEL_PURGATORY_MODEL;
+}
 
 const SRC = "kernel arch/x86/kernel/kexec-bzimage64.c bzImage64_load";
 
@@ -180,7 +193,7 @@ export function x86BzImageKexecFile(
       );
     }
   }
-  const purg = input.kernelPurgatory ?? X86_KERNEL_PURGATORY_MODEL;
+  const purg = input.kernelPurgatory ?? x86KernelPurgatoryModel(version);
   const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
     align: Math.max(purg.align ?? 1, ctx.pageSize),
     min: K.MIN_PURGATORY_ADDR,
