@@ -11,9 +11,9 @@
  * gate (arm64 CPUs stuck) after the segments passed those checks.
  */
 
-import { detectKind, type FileKind } from "../formats/detect.js";
 import { GateRefusalError } from "../gates/error.js";
 import { evaluateGates, stateKnown } from "../gates/evaluate.js";
+import { gateKernelKind } from "../gates/kind.js";
 import type { GateQuery, GateState, GateSyscall, GateVerdict } from "../gates/types.js";
 import { FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
@@ -31,13 +31,6 @@ export interface GateReport {
   known: boolean;
 }
 
-/** The kind of the file the user gave (before any unwrapping), for kexec_file_load's probe. */
-function kernelKindOf(input: PlanInput): FileKind | undefined {
-  const wrapped = input.kernelFormat?.kind;
-  if (wrapped === "zboot" || wrapped === "uki" || wrapped === "compressed") return wrapped;
-  return detectKind(input.kernel.subarray(0, Math.min(input.kernel.length, 1 << 20)));
-}
-
 /**
  * Place `input` as planLoad does, behind the gates of `state` (an empty state passes every gate as
  * unknown). Throws GateRefusalError (E_GATE_REFUSED, exit 1) for a load refused at a gate, and
@@ -51,7 +44,7 @@ export function gatedPlanLoad(input: PlanInput, state: GateState = {}): { plan: 
     state,
     via: input.via ?? "kexec-tools",
   };
-  const kind = kernelKindOf(input);
+  const kind = gateKernelKind(input.kernel, input.kernelFormat?.kind);
   if (kind !== undefined) base.kernelKind = kind;
   const verdicts: GateVerdict[] = [];
   const check = (v: GateVerdict) => {

@@ -3,6 +3,8 @@ import { ARCH_NAMES } from "../../formats/role.js";
 import { readHostDir } from "../../host/node/read.js";
 import { answerMemoryQuestions } from "../../memory/answer.js";
 import { renderMemoryText } from "../../report/memory-text.js";
+import { gatedPlanLoad } from "../../request/gates.js";
+import { gateStateFromOptions } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -50,6 +52,8 @@ are known), 1 when either is short.`,
     .action(async (opts: MemoryOptions) => {
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
       const plan = await planInputFromOptions(opts, { sizesOnly: true });
+      // A load refused at a gate holds no memory: refuse it first (E_GATE_REFUSED, exit 1).
+      gatedPlanLoad(plan, gateStateFromOptions(opts, host));
       const memFree = opts.memFree !== undefined ? size(opts.memFree, "--mem-free") : host?.memFree;
       const memAvailable =
         opts.memAvailable !== undefined ? size(opts.memAvailable, "--mem-available") : host?.memAvailable;
