@@ -6,13 +6,13 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { serializeFdt } from "../src/formats/fdt.js";
+import { bzImageHeader } from "../src/formats/synth.js";
 import { GateRefusalError } from "../src/gates/error.js";
 import { evaluateGates } from "../src/gates/evaluate.js";
 import { lockdownInForce } from "../src/gates/state.js";
 import type { GateQuery, GateState, KernelSignatureVerdict } from "../src/gates/types.js";
 import { cpusStuckFromFdt, parseHostGates, parseKernelConfig, parseLockdown } from "../src/host/gates.js";
-import { serializeFdt } from "../src/formats/fdt.js";
-import { bzImageHeader } from "../src/formats/synth.js";
 import { gatedPlanLoad } from "../src/request/gates.js";
 
 const MiB = 1024 * 1024;
@@ -23,7 +23,9 @@ const q = (over: Partial<GateQuery> & { state: GateState }): GateQuery => ({
   kernelVersion: "6.12",
   ...over,
 });
-const cfg = (values: GateState["config"] extends infer C ? (C extends { values: infer V } ? V : never) : never) => ({
+const cfg = (
+  values: GateState["config"] extends infer C ? (C extends { values: infer V } ? V : never) : never,
+) => ({
   values,
   source: "test config",
 });
@@ -42,7 +44,9 @@ describe("kexec_load_permitted", () => {
 
   it("applies kexec_load_limit_reboot / _panic from Linux 6.3 only, each to its own kind of load", () => {
     const state: GateState = { limitReboot: known(0), limitPanic: known(-1) };
-    expect(evaluateGates(q({ state, kernelVersion: "6.12" })).refusal?.reason).toMatch(/kexec_load_limit_reboot is 0/);
+    expect(evaluateGates(q({ state, kernelVersion: "6.12" })).refusal?.reason).toMatch(
+      /kexec_load_limit_reboot is 0/,
+    );
     expect(evaluateGates(q({ state, kernelVersion: "6.1" })).refusal).toBeUndefined();
     expect(evaluateGates(q({ state, crash: true, kernelVersion: "6.12" })).refusal).toBeUndefined();
     const panic0 = evaluateGates(q({ state: { limitPanic: known(0) }, crash: true }));
@@ -55,7 +59,9 @@ describe("kexec_load's kernel gates", () => {
     for (const level of ["integrity", "confidentiality"] as const) {
       const v = evaluateGates(q({ state: { lockdown: known(level) } }));
       expect(v.refusal).toMatchObject({ gate: "lockdown", errno: "EPERM" });
-      expect(v.refusal!.log).toBe("Lockdown: kexec: kexec of unsigned images is restricted; see man kernel_lockdown.7");
+      expect(v.refusal!.log).toBe(
+        "Lockdown: kexec: kexec of unsigned images is restricted; see man kernel_lockdown.7",
+      );
       expect(v.refusal!.source).toMatch(/lockdown_is_locked_down/);
     }
     expect(evaluateGates(q({ state: { lockdown: known("none") } })).refusal).toBeUndefined();
@@ -65,9 +71,9 @@ describe("kexec_load's kernel gates", () => {
     const c = cfg({ CONFIG_SECURITY_LOCKDOWN_LSM: "y", CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT: "y" });
     expect(lockdownInForce({ config: c, secureBoot: known(true) })?.value).toBe("integrity");
     expect(lockdownInForce({ config: c, secureBoot: known(false) })?.value).toBe("none");
-    expect(lockdownInForce({ config: c, secureBoot: known(false) }, "ro lockdown=confidentiality")?.value).toBe(
-      "confidentiality",
-    );
+    expect(
+      lockdownInForce({ config: c, secureBoot: known(false) }, "ro lockdown=confidentiality")?.value,
+    ).toBe("confidentiality");
     expect(lockdownInForce({ config: c })).toBeUndefined();
   });
 
@@ -83,10 +89,18 @@ describe("kexec_load's kernel gates", () => {
     expect(sb.refusal).toMatchObject({ gate: "ima-load-data", errno: "EACCES" });
     expect(sb.refusal!.log).toMatch(/^ima: impossible to appraise a kernel image without a file descriptor/);
     const rule = evaluateGates(
-      q({ state: { imaPolicy: known("measure func=KEXEC_KERNEL_CHECK\nappraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n") } }),
+      q({
+        state: {
+          imaPolicy: known(
+            "measure func=KEXEC_KERNEL_CHECK\nappraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n",
+          ),
+        },
+      }),
     );
     expect(rule.refusal).toMatchObject({ gate: "ima-load-data", errno: "EACCES" });
-    const measureOnly = evaluateGates(q({ state: { imaPolicy: known("measure func=KEXEC_KERNEL_CHECK\n") } }));
+    const measureOnly = evaluateGates(
+      q({ state: { imaPolicy: known("measure func=KEXEC_KERNEL_CHECK\n") } }),
+    );
     expect(measureOnly.refusal).toBeUndefined();
   });
 
@@ -97,7 +111,9 @@ describe("kexec_load's kernel gates", () => {
       lockdown: known("integrity"),
     };
     expect(evaluateGates(q({ state: all })).refusal?.gate).toBe("permitted");
-    expect(evaluateGates(q({ state: { ...all, capSysBoot: known(true) } })).refusal?.gate).toBe("ima-load-data");
+    expect(evaluateGates(q({ state: { ...all, capSysBoot: known(true) } })).refusal?.gate).toBe(
+      "ima-load-data",
+    );
     expect(
       evaluateGates(q({ state: { ...all, capSysBoot: known(true), imaPolicy: known("") } })).refusal?.gate,
     ).toBe("lockdown");
@@ -138,7 +154,9 @@ describe("kexec_file_load's probe and signature", () => {
       expect(r).toMatchObject({ gate: "signature", errno });
       expect(r!.log).toBe(`kexec_file: Enforced kernel signature verification failed (-${n}).`);
     }
-    expect(evaluateGates(fileQ({ ...state, signature: sig({ state: "valid", signer: "Debian" }) })).refusal).toBeUndefined();
+    expect(
+      evaluateGates(fileQ({ ...state, signature: sig({ state: "valid", signer: "Debian" }) })).refusal,
+    ).toBeUndefined();
   });
 
   it("not enforced: lockdown refuses an unverified kernel with EPERM; without lockdown it loads with a warning", () => {
@@ -154,7 +172,11 @@ describe("kexec_file_load's probe and signature", () => {
     expect(open.warnings.join("\n")).toMatch(/loads it unverified/);
     // An IMA signature rule exempts the load from lockdown (ima_appraise_signature).
     const ima = evaluateGates(
-      fileQ({ ...base, lockdown: known("integrity"), imaPolicy: known("appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n") }),
+      fileQ({
+        ...base,
+        lockdown: known("integrity"),
+        imaPolicy: known("appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n"),
+      }),
     );
     expect(ima.refusal).toBeUndefined();
   });
@@ -163,7 +185,12 @@ describe("kexec_file_load's probe and signature", () => {
     const r = evaluateGates(
       fileQ({
         secureBoot: known(true),
-        config: cfg({ CONFIG_IMA: "y", CONFIG_IMA_ARCH_POLICY: "y", CONFIG_KEXEC_SIG: "y", CONFIG_KEXEC_SIG_FORCE: "n" }),
+        config: cfg({
+          CONFIG_IMA: "y",
+          CONFIG_IMA_ARCH_POLICY: "y",
+          CONFIG_KEXEC_SIG: "y",
+          CONFIG_KEXEC_SIG_FORCE: "n",
+        }),
         signature: sig({ state: "unsigned" }),
       }),
     ).refusal;
@@ -173,7 +200,11 @@ describe("kexec_file_load's probe and signature", () => {
   it("a loader without verify_sig rejects with EKEYREJECTED", () => {
     const r = evaluateGates(
       fileQ({
-        config: cfg({ CONFIG_KEXEC_SIG: "y", CONFIG_KEXEC_SIG_FORCE: "y", CONFIG_KEXEC_BZIMAGE_VERIFY_SIG: "n" }),
+        config: cfg({
+          CONFIG_KEXEC_SIG: "y",
+          CONFIG_KEXEC_SIG_FORCE: "y",
+          CONFIG_KEXEC_BZIMAGE_VERIFY_SIG: "n",
+        }),
       }),
     ).refusal;
     expect(r).toMatchObject({ errno: "EKEYREJECTED" });
@@ -199,16 +230,22 @@ describe("tightening never lifts a refusal (property)", () => {
   );
   it("adding kexec_load_disabled, dropping CAP_SYS_BOOT or raising lockdown keeps a refused load refused", () => {
     fc.assert(
-      fc.property(stateArb, fc.constantFrom("kexec_load" as const, "kexec_file_load" as const), (s, syscall) => {
-        const before = evaluateGates(q({ syscall, kernelKind: "bzimage", state: s as GateState }));
-        if (before.refusal === undefined) return;
-        for (const tighter of [
-          { ...s, kexecLoadDisabled: known(true) },
-          { ...s, capSysBoot: known(false) },
-          { ...s, lockdown: known("confidentiality" as const) },
-        ])
-          expect(evaluateGates(q({ syscall, kernelKind: "bzimage", state: tighter as GateState })).refusal).toBeDefined();
-      }),
+      fc.property(
+        stateArb,
+        fc.constantFrom("kexec_load" as const, "kexec_file_load" as const),
+        (s, syscall) => {
+          const before = evaluateGates(q({ syscall, kernelKind: "bzimage", state: s as GateState }));
+          if (before.refusal === undefined) return;
+          for (const tighter of [
+            { ...s, kexecLoadDisabled: known(true) },
+            { ...s, capSysBoot: known(false) },
+            { ...s, lockdown: known("confidentiality" as const) },
+          ])
+            expect(
+              evaluateGates(q({ syscall, kernelKind: "bzimage", state: tighter as GateState })).refusal,
+            ).toBeDefined();
+        },
+      ),
     );
   });
 });
@@ -222,7 +259,9 @@ describe("the host files", () => {
         "kexec_load_disabled.txt": enc("0\n"),
         "kexec_load_limit_reboot.txt": enc("-1\n"),
         "kexec_load_limit_panic.txt": enc("2\n"),
-        "kernel-config.txt": enc("# source: /boot/config-6.12\nCONFIG_KEXEC=y\n# CONFIG_KEXEC_FILE is not set\n"),
+        "kernel-config.txt": enc(
+          "# source: /boot/config-6.12\nCONFIG_KEXEC=y\n# CONFIG_KEXEC_FILE is not set\n",
+        ),
         "secureboot.txt": enc("1\n"),
         "capeff.txt": enc("000001ffffffffff\n"),
         "uid_map.txt": enc("         0     100000      65536\n"),
@@ -235,7 +274,10 @@ describe("the host files", () => {
     expect(s.kexecLoadDisabled?.value).toBe(false);
     expect(s.limitReboot?.value).toBe(-1);
     expect(s.limitPanic?.value).toBe(2);
-    expect(s.config).toEqual({ values: { CONFIG_KEXEC: "y", CONFIG_KEXEC_FILE: "n" }, source: "/boot/config-6.12" });
+    expect(s.config).toEqual({
+      values: { CONFIG_KEXEC: "y", CONFIG_KEXEC_FILE: "n" },
+      source: "/boot/config-6.12",
+    });
     expect(s.secureBoot?.value).toBe(true);
     expect(s.capSysBoot?.value).toBe(false);
     expect(s.capSysBoot?.source).toMatch(/user namespace/);
@@ -309,9 +351,9 @@ describe("gatedPlanLoad", () => {
       err = e;
     }
     expect(err).not.toBeInstanceOf(GateRefusalError);
-    expect(() => gatedPlanLoad({ ...input, loader: "kexec-tools" }, { lockdown: known("integrity") })).toThrow(
-      /EPERM at the lockdown gate/,
-    );
+    expect(() =>
+      gatedPlanLoad({ ...input, loader: "kexec-tools" }, { lockdown: known("integrity") }),
+    ).toThrow(/EPERM at the lockdown gate/);
   });
 
   it("an empty state passes every gate and changes nothing", () => {

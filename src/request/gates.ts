@@ -48,7 +48,7 @@ export function gatedPlanLoad(input: PlanInput, state: GateState = {}): { plan: 
   if (kind !== undefined) base.kernelKind = kind;
   const verdicts: GateVerdict[] = [];
   const check = (v: GateVerdict) => {
-    verdicts.push(v);
+    if (v.checks.length > 0) verdicts.push(v);
     if (v.refusal !== undefined) throw new GateRefusalError(v.refusal, verdicts);
   };
   const choice = syscallPlan(input.loader ?? "auto", input.kexecToolsVersion);
