@@ -22,7 +22,10 @@ export class GateRefusalError extends KexecLabError {
       refusal.log !== undefined
         ? `; ${refusal.by === "kernel" ? "the kernel logs" : "kexec-tools prints"} "${refusal.log.split("\n")[0]}"`
         : "";
-    super("E_GATE_REFUSED", `${describeRefusal(refusal)}${log} (${refusal.source}); to get through: ${refusal.fix}`);
+    super(
+      "E_GATE_REFUSED",
+      `${describeRefusal(refusal)}${log} (${refusal.source}); to get through: ${refusal.fix}`,
+    );
     this.refusal = refusal;
     this.verdicts = verdicts;
   }
