@@ -36,7 +36,12 @@ export interface GateReport {
  * unknown). Throws GateRefusalError (E_GATE_REFUSED, exit 1) for a load refused at a gate, and
  * planLoad's errors where placement fails first. The gates' warnings are appended to plan.notes.
  */
-export function gatedPlanLoad(input: PlanInput, state: GateState = {}): { plan: Plan; gates: GateReport } {
+export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: Plan; gates: GateReport } {
+  // A crash region named on the command line (--crashkernel) is a reservation, whatever the host shows.
+  const state: GateState =
+    input.crashRegion !== undefined
+      ? { ...given, crashRegion: { value: true, source: "--crashkernel" } }
+      : given;
   const base: Omit<GateQuery, "syscall"> = {
     crash: input.crash === true || input.crashRegion !== undefined,
     arch: input.arch,
@@ -64,6 +69,11 @@ export function gatedPlanLoad(input: PlanInput, state: GateState = {}): { plan: 
       verdicts.push(v);
       planInput = { ...input, loader: "kexec-tools" };
       fallbackNote = `${choice.why}; kexec_file_load fails with ${r.errno} at the ${r.gate} gate (${r.reason}), so kexec-tools falls back to kexec_load`;
+    } else if (r?.gate === "probe") {
+      // The loader's own probe (kexecFileAcceptance) refuses the file with the same errno
+      // (E_SYSCALL_REFUSED); let planLoad say it, after the gates before the probe passed.
+      verdicts.push(v);
+      planInput = { ...input, loader: "kexec-file" };
     } else check(v);
   }
   const plan = planLoad(planInput);

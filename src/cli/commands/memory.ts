@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { ARCH_NAMES } from "../../formats/role.js";
+import { GateRefusalError } from "../../gates/error.js";
 import { readHostDir } from "../../host/node/read.js";
 import { answerMemoryQuestions } from "../../memory/answer.js";
 import { renderMemoryText } from "../../report/memory-text.js";
@@ -53,7 +54,12 @@ are known), 1 when either is short.`,
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
       const plan = await planInputFromOptions(opts, { sizesOnly: true });
       // A load refused at a gate holds no memory: refuse it first (E_GATE_REFUSED, exit 1).
-      gatedPlanLoad(plan, gateStateFromOptions(opts, host));
+      try {
+        gatedPlanLoad(plan, gateStateFromOptions(opts, host));
+      } catch (e) {
+        // Placement failures are the memory questions' own to report.
+        if (e instanceof GateRefusalError) throw e;
+      }
       const memFree = opts.memFree !== undefined ? size(opts.memFree, "--mem-free") : host?.memFree;
       const memAvailable =
         opts.memAvailable !== undefined ? size(opts.memAvailable, "--mem-available") : host?.memAvailable;
