@@ -39,6 +39,9 @@ describe("kexec_load_permitted", () => {
       const disabled = evaluateGates(q({ syscall, state: { kexecLoadDisabled: known(true) } }));
       expect(disabled.refusal).toMatchObject({ gate: "permitted", errno: "EPERM" });
       expect(disabled.refusal!.fix).toMatch(/reboot/);
+      // The kernel logs nothing for kexec_load_permitted; kexec prints the strerror.
+      expect(disabled.refusal!.log).toBeUndefined();
+      expect(disabled.refusal!.kexecTools).toBe(`${syscall} failed: Operation not permitted`);
     }
   });
 

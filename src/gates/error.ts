@@ -18,10 +18,15 @@ export class GateRefusalError extends KexecLabError {
   readonly refusal: GateRefusal;
   readonly verdicts: GateVerdict[];
   constructor(refusal: GateRefusal, verdicts: GateVerdict[]) {
-    const log =
+    const log = [
       refusal.log !== undefined
-        ? `; ${refusal.by === "kernel" ? "the kernel logs" : "kexec-tools prints"} "${refusal.log.split("\n")[0]}"`
-        : "";
+        ? `${refusal.by === "kernel" ? "the kernel logs" : "kexec-tools prints"} "${refusal.log.split("\n")[0]}"`
+        : undefined,
+      refusal.kexecTools !== undefined ? `kexec prints "${refusal.kexecTools}"` : undefined,
+    ]
+      .filter((x) => x !== undefined)
+      .map((x) => `; ${x}`)
+      .join("");
     super(
       "E_GATE_REFUSED",
       `${describeRefusal(refusal)}${log} (${refusal.source}); to get through: ${refusal.fix}`,

@@ -5,6 +5,21 @@
 import { GATE_STAGE, GATES, type GateStage } from "./order.js";
 import type { GateCheck, GateQuery, GateVerdict } from "./types.js";
 
+/** glibc's strerror() of the errnos the gates return (kexec-tools prints "<syscall> failed: <strerror>"). */
+export const GLIBC_STRERROR: Record<string, string> = {
+  EPERM: "Operation not permitted",
+  EACCES: "Permission denied",
+  ENOEXEC: "Exec format error",
+  EINVAL: "Invalid argument",
+  EBUSY: "Device or resource busy",
+  ENOSYS: "Function not implemented",
+  ENODATA: "No data available",
+  ENOKEY: "Required key not available",
+  EKEYREJECTED: "Key was rejected by service",
+  EBADMSG: "Bad message",
+  EADDRNOTAVAIL: "Cannot assign requested address",
+};
+
 const ALL_STAGES: readonly GateStage[] = ["kexec-tools", "syscall", "prepare"];
 
 /**
@@ -20,8 +35,12 @@ export function evaluateGates(q: GateQuery, stages: readonly GateStage[] = ALL_S
     if (c === undefined) continue;
     checks.push(c);
     if (c.warning !== undefined) warnings.push(c.warning);
-    if (c.status === "refuse" && c.refusal !== undefined)
-      return { syscall: q.syscall, crash: q.crash, checks, refusal: c.refusal, warnings };
+    if (c.status === "refuse" && c.refusal !== undefined) {
+      const r = c.refusal;
+      if (r.kexecTools === undefined && r.by === "kernel" && GLIBC_STRERROR[r.errno] !== undefined)
+        r.kexecTools = `${r.syscall} failed: ${GLIBC_STRERROR[r.errno]}`;
+      return { syscall: q.syscall, crash: q.crash, checks, refusal: r, warnings };
+    }
   }
   return { syscall: q.syscall, crash: q.crash, checks, warnings };
 }

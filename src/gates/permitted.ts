@@ -35,7 +35,6 @@ export const permittedGate: Gate = {
         errno: "EPERM",
         by: "kernel",
         reason,
-        log: `${q.syscall} failed: Operation not permitted`,
         source,
         fix,
       },

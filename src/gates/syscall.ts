@@ -29,7 +29,9 @@ export const syscallGate: Gate = {
         errno: "ENOSYS",
         by: "kernel",
         reason: `the running kernel has no ${q.syscall}: ${why}`,
-        log: file ? "syscall kexec_file_load not available." : `kexec_load failed: Function not implemented`,
+        kexecTools: file
+          ? "syscall kexec_file_load not available."
+          : "kexec_load failed: Function not implemented",
         source,
         fix: file
           ? "use kexec_load (kexec -c), or boot a kernel built with CONFIG_KEXEC_FILE=y"

@@ -148,8 +148,10 @@ export interface GateRefusal {
   by: "kernel" | "kexec-tools";
   /** Why, in one sentence naming the state that decides it and where it was read. */
   reason: string;
-  /** The kernel's (or kexec-tools') own log line, when it prints one. */
+  /** The kernel's own log line (dmesg), when it prints one; for a kexec-tools refusal, kexec-tools' message. */
   log?: string;
+  /** What kexec-tools prints for this refusal ("kexec_load failed: Operation not permitted", glibc's words). */
+  kexecTools?: string;
   /** Source file and function of the check. */
   source: string;
   /** What would let the load through. */
