@@ -16,8 +16,12 @@ export const syscallGate: Gate = {
     const file = q.syscall === "kexec_file_load";
     const item = file ? "CONFIG_KEXEC_FILE" : "CONFIG_KEXEC";
     const source = `kernel/sys_ni.c COND_SYSCALL(${q.syscall}) -> sys_ni_syscall (${file ? "kernel/kexec_file.c" : "kernel/kexec.c"} not built without ${item})`;
-    const on = configOn(q.state, item);
     const core = q.state.kexecCore;
+    const on = configOn(q.state, item);
+    const other =
+      core !== undefined && !core.value
+        ? false
+        : configOn(q.state, file ? "CONFIG_KEXEC" : "CONFIG_KEXEC_FILE");
     const refuse = (why: string): GateCheck => ({
       gate: "syscall",
       status: "refuse",
@@ -33,9 +37,12 @@ export const syscallGate: Gate = {
           ? "syscall kexec_file_load not available."
           : "kexec_load failed: Function not implemented",
         source,
-        fix: file
-          ? "use kexec_load (kexec -c), or boot a kernel built with CONFIG_KEXEC_FILE=y"
-          : "use kexec_file_load (kexec -s) if the kernel has it, or boot a kernel built with CONFIG_KEXEC=y",
+        fix:
+          other === false
+            ? `boot a kernel built with ${item}=y: this one has no ${file ? "kexec_load" : "kexec_file_load"} either`
+            : file
+              ? "use kexec_load (kexec -c), or boot a kernel built with CONFIG_KEXEC_FILE=y"
+              : "use kexec_file_load (kexec -s) if the kernel has it, or boot a kernel built with CONFIG_KEXEC=y",
       },
     });
     if (on === false) return refuse(`${item} is not set in ${q.state.config!.source}`);
