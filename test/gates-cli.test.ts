@@ -82,6 +82,17 @@ describe("hand-built collect trees through --host", () => {
   });
 });
 
+describe("whole outputs (snapshots)", () => {
+  it("plan --host of a locked-down machine: the message on stderr, the error document on stdout", async () => {
+    const host = "test/fixtures/gates/lockdown-integrity";
+    const t = await runCli(["plan", "--kernel", BZ, "--host", host]);
+    expect(t.code).toBe(1);
+    await expect(t.err).toMatchFileSnapshot("__snapshots__/cli/plan-gate-lockdown.txt");
+    const j = await runCli(["plan", "--kernel", BZ, "--host", host, "--json"]);
+    await expect(j.out).toMatchFileSnapshot("__snapshots__/cli/plan-gate-lockdown.json");
+  });
+});
+
 describe("gate options without a host", () => {
   it("--lockdown integrity refuses kexec_load (EPERM) and lets --loader kexec-file through to its signature check", async () => {
     const base = ["plan", "--kernel", BZ, "--iomem", IOMEM, "--lockdown", "integrity"];
