@@ -221,6 +221,47 @@ describe("kexec_file_load's probe and signature", () => {
   });
 });
 
+describe("crash loads", () => {
+  it("kexec-tools stops before any syscall without a reservation; other callers get EADDRNOTAVAIL", () => {
+    const none: GateState = { crashRegion: known(false) };
+    for (const syscall of ["kexec_load", "kexec_file_load"] as const) {
+      const r = evaluateGates(q({ syscall, crash: true, kernelKind: "bzimage", state: none })).refusal;
+      expect(r).toMatchObject({ gate: "crash-reserved", by: "kexec-tools", errno: "" });
+      expect(r!.log).toMatch(/^Memory for crashkernel is not reserved/);
+    }
+    const sd = evaluateGates(
+      q({ syscall: "kexec_file_load", crash: true, kernelKind: "bzimage", via: "systemd", state: none }),
+    ).refusal;
+    expect(sd).toMatchObject({ gate: "crash-region", errno: "EADDRNOTAVAIL" });
+  });
+  it("from 6.9 without CONFIG_CRASH_DUMP the crash flag is ignored: loaded as the normal image, with a warning", () => {
+    const state: GateState = { crashRegion: known(false), config: cfg({ CONFIG_CRASH_DUMP: "n" }) };
+    const v = evaluateGates(
+      q({
+        syscall: "kexec_file_load",
+        crash: true,
+        kernelKind: "bzimage",
+        via: "systemd",
+        state,
+        kernelVersion: "6.12",
+      }),
+    );
+    expect(v.refusal).toBeUndefined();
+    expect(v.warnings.join()).toMatch(/KEXEC_FILE_ON_CRASH is ignored/);
+    const old = evaluateGates(
+      q({
+        syscall: "kexec_file_load",
+        crash: true,
+        kernelKind: "bzimage",
+        via: "systemd",
+        state,
+        kernelVersion: "6.8",
+      }),
+    );
+    expect(old.refusal?.errno).toBe("EADDRNOTAVAIL");
+  });
+});
+
 describe("tightening never lifts a refusal (property)", () => {
   const stateArb = fc.record(
     {
