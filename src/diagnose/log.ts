@@ -12,8 +12,12 @@
  *     "No crash kernel segment found in /proc/iomem", "Could not get memory layout", "Invalid memory
  *     segment A - B", and arm64's "kexec: <function> failed." with setup_2nd_dtb's "kaslr-seed is not
  *     wiped to 0." (kexec/arch/arm64/kexec-arm64.c, kexec-image-arm64.c);
- *   - "kexec_load failed: <strerror>", "kexec_file_load failed: <strerror>",
- *     "syscall kexec_file_load not available.";
+ *   - "kexec_load failed: <strerror>", "kexec_file_load failed: <strerror>" (glibc's and musl's
+ *     strerror texts, STRERROR), "syscall kexec_file_load not available.";
+ *   - the gates' own lines (GateLine): "Lockdown: <comm>: kexec of unsigned images is restricted",
+ *     IMA's "impossible to appraise a kernel image without a file descriptor", "Enforced kernel
+ *     signature verification failed (-N).", arm64's "Can't kexec: CPUs are stuck in the kernel.",
+ *     kexec-tools' "Memory for crashkernel is not reserved";
  *   - journal prefixes ("Nov 30 09:00:00 host kernel: ", "[   12.345678] ") are stripped first.
  */
 
