@@ -10,7 +10,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { bzImageHeader, elf64 } from "../src/formats/synth.js";
+import { serializeFdt } from "../src/formats/fdt.js";
+import { arm64Header, bzImageHeader, elf64 } from "../src/formats/synth.js";
 import { runCli } from "./helpers/cli.js";
 import { testTempDir } from "./helpers/tmp.js";
 
@@ -79,6 +80,78 @@ describe("hand-built collect trees through --host", () => {
       "kexec_file_load",
       "kexec_load",
     ]);
+  });
+});
+
+describe("arm64: CPUs stuck in the kernel (spin-table)", () => {
+  it("a normal load is refused with EBUSY after placement, a crash load is not", async () => {
+    const enc = (t: string) => new TextEncoder().encode(t);
+    const u32 = (...v: number[]) => {
+      const b = new Uint8Array(v.length * 4);
+      const d = new DataView(b.buffer);
+      v.forEach((x, i) => d.setUint32(i * 4, x));
+      return b;
+    };
+    const cpu = (i: number) => ({
+      name: `cpu@${i}`,
+      props: [
+        { name: "device_type", value: enc("cpu\0") },
+        { name: "reg", value: u32(i) },
+        { name: "enable-method", value: enc("spin-table\0") },
+      ],
+      children: [],
+    });
+    const fdt = serializeFdt({
+      version: 17,
+      lastCompVersion: 16,
+      bootCpuidPhys: 0,
+      totalSize: 0,
+      memreserve: [],
+      root: {
+        name: "",
+        props: [
+          { name: "#address-cells", value: u32(2) },
+          { name: "#size-cells", value: u32(2) },
+        ],
+        children: [
+          { name: "chosen", props: [], children: [] },
+          {
+            name: "memory@40000000",
+            props: [
+              { name: "device_type", value: enc("memory\0") },
+              { name: "reg", value: u32(0, 0x40000000, 0, 0x40000000) },
+            ],
+            children: [],
+          },
+          {
+            name: "cpus",
+            props: [
+              { name: "#address-cells", value: u32(1) },
+              { name: "#size-cells", value: u32(0) },
+            ],
+            children: [cpu(0), cpu(1)],
+          },
+        ],
+      },
+    });
+    const host = join(dir, "spin-table-host");
+    mkdirSync(host);
+    writeFileSync(join(host, "fdt.dtb"), fdt);
+    writeFileSync(
+      join(host, "iomem.txt"),
+      "40000000-7fffffff : System RAM\n  50000000-57ffffff : Crash kernel\n",
+    );
+    writeFileSync(join(host, "uname-m.txt"), "aarch64\n");
+    writeFileSync(join(host, "kexec-version.txt"), "kexec-tools 2.0.25\n");
+    const image = put("Image", arm64Header({ imageSize: 2 * MiB }, 64 * 1024));
+    const r = await runCli(["plan", "--kernel", image, "--host", host]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toContain(
+      "kexec_load fails with EBUSY at the cpus-stuck gate: 2 CPUs and every one use the spin-table",
+    );
+    expect(r.err).toContain("Can't kexec: CPUs are stuck in the kernel.");
+    const crash = await runCli(["plan", "--kernel", image, "--host", host, "-p"]);
+    expect(crash.code, crash.err).toBe(0);
   });
 });
 
