@@ -264,6 +264,32 @@ describe("kexec-lab-collect --root", () => {
       "kexec_load fails with EPERM at the lockdown gate: the kernel is locked down (confidentiality",
     );
   });
+  it("takes a sosreport's uname -a (release and machine only, never the node name) and dmesg", () => {
+    const tree = join(dir, "sos");
+    const w = (p: string, t: string) => {
+      mkdirSync(join(tree, p, ".."), { recursive: true });
+      writeFileSync(join(tree, p), t);
+    };
+    w("proc/iomem", "00001000-0009ffff : System RAM\n00100000-7fffffff : System RAM\n");
+    w(
+      "sos_commands/kernel/uname_-a",
+      "Linux secret-node-name 6.1.0-13-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 (2023-09-29) x86_64 GNU/Linux\n",
+    );
+    w(
+      "sos_commands/kernel/dmesg",
+      "[    0.000000] Linux version 6.1.0\n[    1.000000] random: crng init done\n",
+    );
+    const out = join(dir, "sos-out");
+    const r = spawnSync("sh", [COLLECT, "--root", tree, out], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(out, "uname.txt"), "utf8")).toBe("6.1.0-13-amd64\n");
+    expect(readFileSync(join(out, "uname-m.txt"), "utf8")).toBe("x86_64\n");
+    expect(readFileSync(join(out, "dmesg.txt"), "utf8")).toContain("random: crng init done");
+    const all = readdirSync(out)
+      .map((f) => readFileSync(join(out, f), "utf8"))
+      .join("\n");
+    expect(all).not.toContain("secret-node-name");
+  });
   it("refuses a --root that is not a directory (exit 2)", () => {
     const r = spawnSync("sh", [COLLECT, "--root", join(dir, "nope"), join(dir, "o2")], { encoding: "utf8" });
     expect(r.status).toBe(2);
