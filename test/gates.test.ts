@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { serializeFdt } from "../src/formats/fdt.js";
-import { bzImageHeader } from "../src/formats/synth.js";
+import { bzImageHeader, elf64 } from "../src/formats/synth.js";
 import { GateRefusalError } from "../src/gates/error.js";
 import { evaluateGates } from "../src/gates/evaluate.js";
 import { lockdownInForce } from "../src/gates/state.js";
@@ -378,6 +378,33 @@ describe("gatedPlanLoad", () => {
     expect(plan.loader).toBe("kexec-tools");
     expect(plan.selection).toMatch(/fails with ENOSYS at the syscall gate/);
     expect(gates.syscall).toBe("kexec_load");
+  });
+
+  it("a kexec_file_load tried first and failed after kexec_load_permitted used one load of the limit (6.3+)", () => {
+    // An ELF vmlinux: x86_64's bzImage64_probe refuses it (ENOEXEC), kexec-tools -a falls back.
+    const elf = elf64({
+      machine: 62,
+      entry: 0x1000000,
+      loads: [{ paddr: 0x1000000, filesz: 0x1000, memsz: 0x1000 }],
+    });
+    const one: GateState = { limitReboot: known(1) };
+    let err: unknown;
+    try {
+      gatedPlanLoad({ ...input, kernel: elf, kexecToolsVersion: "2.0.29" }, one);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GateRefusalError);
+    expect((err as GateRefusalError).refusal.reason).toMatch(/less the kexec_file_load attempt/);
+    // With two loads left the fallback goes through; before 6.3 there is no limit.
+    expect(
+      gatedPlanLoad({ ...input, kernel: elf, kexecToolsVersion: "2.0.29" }, { limitReboot: known(2) }).plan
+        .loader,
+    ).toBe("kexec-tools");
+    expect(
+      gatedPlanLoad({ ...input, kernel: elf, kexecToolsVersion: "2.0.29", kernelVersion: "6.1" }, one).plan
+        .loader,
+    ).toBe("kexec-tools");
   });
 
   it("a gate refusal of kexec_file_load that kexec-tools does not fall back from is final (EPERM)", () => {

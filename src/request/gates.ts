@@ -19,6 +19,23 @@ import { FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
 import { type Plan, type PlanInput, planLoad } from "../loader/plan.js";
 
+/**
+ * The state after one permitted call: kexec_load_permitted (6.3+) counts a limit that is not -1 down
+ * even when the call then fails (kexec -a's kexec_file_load attempt before its fallback).
+ */
+function afterOneLoad(state: GateState, crash: boolean): GateState {
+  const key = crash ? "limitPanic" : "limitReboot";
+  const l = state[key];
+  if (l === undefined || l.value <= 0) return state;
+  return {
+    ...state,
+    [key]: {
+      value: l.value - 1,
+      source: `${l.source}: ${l.value}, less the kexec_file_load attempt kexec_load_permitted counted before it failed`,
+    },
+  };
+}
+
 /** What the gates said about a load that passed them. */
 export interface GateReport {
   /** The syscall the load was placed for. */
@@ -79,8 +96,22 @@ export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: 
   const plan = planLoad(planInput);
   if (fallbackNote !== undefined) plan.selection = fallbackNote;
   const syscall: GateSyscall = plan.loader === "kexec-tools" ? "kexec_load" : "kexec_file_load";
-  // kexec_load's gates act when the syscall is made, after kexec-tools placed the segments.
-  if (syscall === "kexec_load") check(evaluateGates({ ...base, syscall }, ["syscall"]));
+  // kexec_load's gates act when the syscall is made, after kexec-tools placed the segments. A
+  // kexec_file_load tried first that passed kexec_load_permitted has used one load of the limit.
+  if (syscall === "kexec_load") {
+    const fileWasPermitted =
+      first === "kexec_file_load" &&
+      verdicts.some(
+        (v) =>
+          v.syscall === "kexec_file_load" &&
+          v.checks.some((c) => c.gate === "permitted" && c.status !== "refuse"),
+      );
+    check(
+      evaluateGates({ ...base, state: fileWasPermitted ? afterOneLoad(state, base.crash) : state, syscall }, [
+        "syscall",
+      ]),
+    );
+  }
   // machine_kexec_prepare comes after the kernel's segment checks passed.
   if (plan.verdict.ok) check(evaluateGates({ ...base, syscall }, ["prepare"]));
   const warnings = [...new Set(verdicts.flatMap((v) => v.warnings))];
