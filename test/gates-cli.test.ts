@@ -89,7 +89,7 @@ describe("arm64: CPUs stuck in the kernel (spin-table)", () => {
     const u32 = (...v: number[]) => {
       const b = new Uint8Array(v.length * 4);
       const d = new DataView(b.buffer);
-      v.forEach((x, i) => d.setUint32(i * 4, x));
+      for (let i = 0; i < v.length; i++) d.setUint32(i * 4, v[i]!);
       return b;
     };
     const cpu = (i: number) => ({
