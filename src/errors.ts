@@ -118,6 +118,10 @@ export const CATALOG = {
     title: "the kernel refuses the load",
     hint: "the message names the errno the syscall returns; without -s/-c (--loader auto) kexec-tools falls back to kexec_load on ENOSYS, EINVAL, ENOEXEC and ENOTSUP",
   },
+  E_GATE_REFUSED: {
+    title: "the load is refused before it is placed",
+    hint: "the message names the gate (capability, sysctl, lockdown, IMA, signature, ...), the errno and what lets the load through; docs/gates.md",
+  },
   // --- translation tables (src/mmu) ----------------------------------------------------------------
   E_MAP_OVERLAP: {
     title: "mapping overlaps an existing mapping",
@@ -158,6 +162,7 @@ export const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "E_CMDLINE_TOO_LONG",
   "E_SYSCALL_REFUSED",
   "E_CRASHKERNEL_NOT_RESERVED",
+  "E_GATE_REFUSED",
 ]);
 
 /** Codes whose catalogued hint points at a file format's doc, misleading for a command-line option. */

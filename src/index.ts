@@ -103,6 +103,24 @@ export {
   unwrapKernel,
 } from "./formats/unwrap.js";
 export { parseZboot, type ZbootImage } from "./formats/zboot.js";
+// --- the gates (src/gates): will the kernel let a load in at all? docs/gates.md ---------------------
+export { GateRefusalError } from "./gates/error.js";
+export { evaluateGates } from "./gates/evaluate.js";
+export { GATE_STAGE, GATES, type GateStage } from "./gates/order.js";
+export type {
+  Gate,
+  GateCheck,
+  GateName,
+  GateQuery,
+  GateRefusal,
+  GateSignatureVerdict,
+  GateState,
+  GateSyscall,
+  GateVerdict,
+  KernelConfig,
+  Lockdown,
+} from "./gates/types.js";
+export { cpusStuckFromFdt, parseHostGates, parseKernelConfig, parseLockdown } from "./host/gates.js";
 // --- the user's machine and kexec's own command line (src/host, src/memory, src/kexectools) ----------
 export { describeHost, HOST_FILES, type Host, parseHost, parseMeminfo } from "./host/host.js";
 export { hostCrashRegion, hostPlanFields } from "./host/plan.js";
@@ -311,6 +329,7 @@ export {
   emitScenario,
   emitTargetArch,
 } from "./request/emit.js";
+export { type GateReport, gatedPlanLoad } from "./request/gates.js";
 export { inspectSignature, judgeLoaders, kernelFormatArch } from "./request/inspect.js";
 export { crashSizeOf, type KexecInputs, type KexecOutcome, kexecLoadOutput } from "./request/kexec.js";
 export {

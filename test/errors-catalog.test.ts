@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { CATALOG, type ErrorCode, KexecLabError, REFUSAL_CODES } from "../src/errors.js";
 import { parseFdt, serializeFdt, setProp } from "../src/formats/fdt.js";
+import { bzImageHeader } from "../src/formats/synth.js";
 import { kexecLoad } from "../src/kimage/load.js";
 import { Machine } from "../src/machine/machine.js";
 import { MemoryMap } from "../src/machine/memmap.js";
@@ -317,6 +318,21 @@ const TRIGGERS = {
     ],
     detail:
       /crashkernel=3G: no free range fits \(the kernel logs "cannot allocate crashkernel \(size:0xc0000000\)"\)/,
+  },
+  E_GATE_REFUSED: {
+    what: "`plan --lockdown integrity --loader kexec-tools` (kexec_load under lockdown)",
+    cli: () => [
+      "plan",
+      "--loader",
+      "kexec-tools",
+      "--lockdown",
+      "integrity",
+      "--kernel",
+      file(bzImageHeader({ initSize: 32 * 1024 * 1024 }, 1024 * 1024)),
+      "--iomem",
+      file("00001000-0009ffff : System RAM\n00100000-7fffffff : System RAM\n"),
+    ],
+    detail: /kexec_load fails with EPERM at the lockdown gate/,
   },
   E_DTB_KASLR_SEED: {
     what: "`plan` with QEMU's DTB (non-zero /chosen/kaslr-seed) and no --wipe-kaslr-seed",

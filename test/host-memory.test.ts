@@ -4,8 +4,17 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -82,6 +91,14 @@ describe("kexec-lab-collect", () => {
     const host = readHostDir(out);
     if (host.arch !== "x86_64" || host.iomem === undefined) return;
     const viaHost = await runCli(["plan", "--kernel", BZIMAGE, "--host", out, "--json"]);
+    // A caller without CAP_SYS_BOOT (a container) or at a kexec load limit has no command-line twin:
+    // the host refuses at the permitted gate (docs/gates.md).
+    const g = host.gates;
+    if (g.capSysBoot?.value === false || g.limitReboot?.value === 0) {
+      expect(viaHost.code).toBe(1);
+      expect(viaHost.err).toMatch(/at the permitted gate/);
+      return;
+    }
     // The same facts given one by one: the maps, the CPUs, the running kernel's version (uname -r),
     // the kexec-tools release (kexec --version) and dmesg's random-pool and RSDP facts.
     const viaFiles = await runCli([
@@ -99,9 +116,20 @@ describe("kexec-lab-collect", () => {
       ...(host.crngReady === false ? ["--crng-not-ready"] : []),
       ...(host.acpiRsdp !== undefined ? ["--acpi-rsdp", `0x${host.acpiRsdp.toString(16)}`] : []),
       ...(host.kexecFileSyscall === false ? ["--no-kexec-file-syscall"] : []),
+      // The gates' state: this machine may have no kexec at all (then both refuse with ENOSYS).
+      ...(existsSync(join(out, "kernel-config.txt"))
+        ? ["--kernel-config", join(out, "kernel-config.txt")]
+        : []),
+      ...(g.lockdown !== undefined ? ["--lockdown", g.lockdown.value] : []),
+      ...(g.kexecLoadDisabled?.value === true ? ["--kexec-load-disabled"] : []),
       "--json",
     ]);
     expect(viaHost.code).toBe(viaFiles.code);
+    const refusal = (o: string) => {
+      const e = JSON.parse(o).error?.refusal;
+      return e === undefined ? undefined : { gate: e.gate, errno: e.errno, syscall: e.syscall };
+    };
+    expect(refusal(viaHost.out)).toEqual(refusal(viaFiles.out));
     expect(JSON.parse(viaHost.out).segments).toEqual(JSON.parse(viaFiles.out).segments);
   });
 });
@@ -124,7 +152,9 @@ describe("--host", () => {
       "--json",
     ]);
     expect(viaHost.err).toBe("");
-    expect(JSON.parse(viaHost.out)).toEqual(JSON.parse(viaFiles.out));
+    // The host also gives the gates' state (host.gates); the files one by one give none.
+    const { gates: _gates, ...planViaHost } = JSON.parse(viaHost.out);
+    expect(planViaHost).toEqual(JSON.parse(viaFiles.out));
   });
 
   it("names what is wrong with a directory", async () => {

@@ -8,12 +8,14 @@
 import { KexecLabError } from "../errors.js";
 import { hex } from "../formats/bytes.js";
 import { parseIomem } from "../formats/iomem.js";
+import type { GateState } from "../gates/types.js";
 import { type KtSegment, kexecLoadFlags } from "../kexectools/debug.js";
 import { validateLoad } from "../kimage/validate.js";
 import { loaderSearchRanges } from "../loader/memory.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
 import { loadMemory } from "../memory/load-memory.js";
 import { formatBytes } from "../report/format.js";
+import { explainGateErrno, explainGateLines } from "./gates.js";
 import { type KexecLogFacts, LOG_KINDS, type Refusal, recognisedAny } from "./log.js";
 
 export type FindingStatus = "same" | "explained" | "unexplained";
@@ -32,6 +34,8 @@ export interface DiffInput {
   /** totalram of the machine (MemTotal) for kexec_load's checks. */
   memTotal?: number;
   memFree?: number;
+  /** What the gates read on the logged machine (the --host's host.gates, with the gate options). */
+  gates?: GateState;
 }
 
 export interface DiffReport {
@@ -312,6 +316,7 @@ export function diffLoad(d: DiffInput): DiffReport {
     f.noFreeArea.length === 0 &&
     f.failures.length === 0 &&
     f.refusals.length === 0 &&
+    f.gateLines.length === 0 &&
     !f.fileLoadUnavailable
   )
     add(
@@ -440,8 +445,13 @@ export function diffLoad(d: DiffInput): DiffReport {
     add("kexec-tools", status, `${text}${note}`);
   }
   for (const fail of f.failures) {
-    add("syscall", ...explainErrno(fail.syscall, fail.errno, d, plan, error));
+    const gate = explainGateErrno(fail.syscall, fail.errno, f, d.plan, d.gates);
+    add(
+      gate !== undefined ? "gate" : "syscall",
+      ...(gate ?? explainErrno(fail.syscall, fail.errno, d, plan, error)),
+    );
   }
+  for (const g of explainGateLines(f)) add("gate", ...g);
   if (f.fileLoadUnavailable)
     add(
       "syscall",

@@ -12,25 +12,71 @@
  *     "No crash kernel segment found in /proc/iomem", "Could not get memory layout", "Invalid memory
  *     segment A - B", and arm64's "kexec: <function> failed." with setup_2nd_dtb's "kaslr-seed is not
  *     wiped to 0." (kexec/arch/arm64/kexec-arm64.c, kexec-image-arm64.c);
- *   - "kexec_load failed: <strerror>", "kexec_file_load failed: <strerror>",
- *     "syscall kexec_file_load not available.";
+ *   - "kexec_load failed: <strerror>", "kexec_file_load failed: <strerror>" (glibc's and musl's
+ *     strerror texts, STRERROR), "syscall kexec_file_load not available.";
+ *   - the gates' own lines (GateLine): "Lockdown: <comm>: kexec of unsigned images is restricted",
+ *     IMA's "impossible to appraise a kernel image without a file descriptor", "Enforced kernel
+ *     signature verification failed (-N).", arm64's "Can't kexec: CPUs are stuck in the kernel.",
+ *     kexec-tools' "Memory for crashkernel is not reserved";
  *   - journal prefixes ("Nov 30 09:00:00 host kernel: ", "[   12.345678] ") are stripped first.
  */
 
 import { type KtSegment, parseKexecLoadTable } from "../kexectools/debug.js";
-import type { Errno } from "../kimage/validate.js";
 
-/** strerror() texts (glibc) of the errnos a kexec load returns. */
-export const STRERROR: Record<string, Errno | "ENOEXEC" | "ENOSYS" | "ENOENT"> = {
+/**
+ * strerror() texts of the errnos a kexec load returns, in glibc's wording (string/_strerror.c,
+ * sysdeps/gnu/errlist.h) and musl's (src/errno/__strerror.h: 1.2.x, and the older texts it replaced),
+ * since a static musl kexec is common in installers. Texts both libcs share appear once.
+ */
+export const STRERROR: Record<string, string> = {
   "Invalid argument": "EINVAL",
   "Cannot assign requested address": "EADDRNOTAVAIL",
+  "Address not available": "EADDRNOTAVAIL", // musl
   "Cannot allocate memory": "ENOMEM",
-  "Device or resource busy": "EBUSY",
+  "Out of memory": "ENOMEM", // musl
+  "Device or resource busy": "EBUSY", // glibc, musl before 1.1.x
+  "Resource busy": "EBUSY", // musl
   "Operation not permitted": "EPERM",
+  "Permission denied": "EACCES",
   "Exec format error": "ENOEXEC",
   "Function not implemented": "ENOSYS",
+  "Function not supported": "ENOSYS", // old musl
   "No such file or directory": "ENOENT",
+  "No data available": "ENODATA",
+  "Required key not available": "ENOKEY",
+  "Key was rejected by service": "EKEYREJECTED",
+  "Bad message": "EBADMSG",
+  "Not a data message": "EBADMSG", // old musl
+  "Operation not supported": "ENOTSUP",
+  "Not supported": "ENOTSUP", // musl
+  "Message too long": "EMSGSIZE",
+  "Message too large": "EMSGSIZE", // musl
 };
+
+/**
+ * The lines the gates print (src/gates): lockdown's "Lockdown: <comm>: kexec of unsigned images is
+ * restricted", IMA's "impossible to appraise a kernel image without a file descriptor",
+ * kimage_validate_signature's "Enforced kernel signature verification failed (-N).", arm64's
+ * "Can't kexec: CPUs are stuck in the kernel.", and kexec-tools' "Memory for crashkernel is not
+ * reserved".
+ */
+export interface GateLine {
+  kind: "lockdown" | "ima" | "signature-enforced" | "cpus-stuck" | "no-crashkernel";
+  message: string;
+  /** signature-enforced: the verifier's errno number (61 ENODATA, 126 ENOKEY, 129 EKEYREJECTED, 74 EBADMSG). */
+  errno?: number;
+}
+
+const GATE_LINES: readonly [GateLine["kind"], RegExp][] = [
+  ["lockdown", /^Lockdown: \S+: kexec of unsigned images is restricted/],
+  ["ima", /^(?:ima: )?impossible to appraise a kernel image without a file descriptor/],
+  [
+    "signature-enforced",
+    /^(?:kexec_file(?:\(\w+\))?: )?Enforced kernel signature verification failed \((-?\d+)\)/,
+  ],
+  ["cpus-stuck", /^(?:kexec: )?Can't kexec: CPUs are stuck in the kernel/],
+  ["no-crashkernel", /^Memory for crashkernel is not reserved/],
+];
 
 export interface SyscallFailure {
   syscall: "kexec_load" | "kexec_file_load";
@@ -93,6 +139,8 @@ export interface KexecLogFacts {
   failures: SyscallFailure[];
   /** kexec-tools' refusals before any syscall, in log order. */
   refusals: Refusal[];
+  /** The gates' own lines (lockdown, IMA, enforced signature, arm64 CPUs stuck, no crashkernel). */
+  gateLines: GateLine[];
   /** "syscall kexec_file_load not available." */
   fileLoadUnavailable: boolean;
   /**
@@ -159,6 +207,7 @@ export function recognisedAny(f: KexecLogFacts): boolean {
     f.noFreeAreaBelow.length > 0 ||
     f.failures.length > 0 ||
     f.refusals.length > 0 ||
+    f.gateLines.length > 0 ||
     f.fileLoadUnavailable ||
     f.fileSegments !== undefined ||
     f.signatureCheck !== undefined ||
@@ -177,6 +226,7 @@ export function parseKexecLog(text: string): KexecLogFacts {
     noFreeAreaBelow: [],
     failures: [],
     refusals: [],
+    gateLines: [],
     fileLoadUnavailable: false,
     kexecDebug: false,
     unrecognisedKexecLines: [],
@@ -223,6 +273,16 @@ export function parseKexecLog(text: string): KexecLogFacts {
     const failed = FAILED.exec(l);
     const fileSegment = FILE_SEGMENT.exec(l);
     const signature = SIGNATURE.exec(l);
+    const gate = GATE_LINES.find(([, re]) => re.test(l));
+    if (gate !== undefined) {
+      const m = gate[1].exec(l)!;
+      facts.gateLines.push({
+        kind: gate[0],
+        message: l,
+        ...(gate[0] === "signature-enforced" ? { errno: Math.abs(Number(m[1])) } : {}),
+      });
+      continue;
+    }
     const fileLoad = FILE_LOAD.exec(l);
     if (fileLoad)
       facts.fileLoad = {

@@ -23,7 +23,9 @@
 
 import { KexecLabError } from "../errors.js";
 import { isFdt } from "../formats/fdt.js";
+import type { GateState } from "../gates/types.js";
 import type { Arch } from "../kimage/constants.js";
+import { GATE_HOST_FILES, parseHostGates, parseHostKeys } from "./gates.js";
 
 /** Every file name a host directory may hold (others are ignored). */
 export const HOST_FILES = [
@@ -44,6 +46,7 @@ export const HOST_FILES = [
   "modules.txt",
   "dmesg.txt",
   "case.json",
+  ...GATE_HOST_FILES,
 ] as const;
 export type HostFileName = (typeof HOST_FILES)[number];
 
@@ -92,6 +95,14 @@ export interface Host {
   memAvailable?: number;
   /** Sum of the sizes in /proc/modules (bytes): every loaded module. */
   modulesBytes?: number;
+  /**
+   * What the gates read on this machine (src/host/gates.ts: lockdown, kexec sysctls, kernel config,
+   * Secure Boot, IMA policy, CAP_SYS_BOOT, the kexec sysfs files, the crash reservation, arm64 CPU
+   * enable methods); empty when the collection predates them.
+   */
+  gates: GateState;
+  /** keys.txt: the keyrings and asymmetric keys of /proc/keys (type and description). */
+  keys?: { type: string; description: string }[];
   /** The file names that were present. */
   files: HostFileName[];
 }
@@ -146,7 +157,7 @@ function archOf(t: string | undefined): Arch | undefined {
  * whose content is not what its name says.
  */
 export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, source: string): Host {
-  const host: Host = { source, files: HOST_FILES.filter((f) => files[f] !== undefined) };
+  const host: Host = { source, gates: {}, files: HOST_FILES.filter((f) => files[f] !== undefined) };
   const t = (f: HostFileName) =>
     files[f] !== undefined && line(files[f]) !== undefined ? text(files[f]!) : undefined;
   const iomem = t("iomem.txt");
@@ -234,6 +245,14 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
   }
   if (arch === undefined && host.fdt !== undefined) arch = "arm64";
   if (arch !== undefined) host.arch = arch;
+  host.gates = parseHostGates(files, source, {
+    ...(host.iomem !== undefined ? { iomem: host.iomem } : {}),
+    ...(host.crashSize !== undefined ? { crashSize: host.crashSize } : {}),
+    ...(host.fdt !== undefined && (arch ?? "arm64") === "arm64" ? { fdt: host.fdt } : {}),
+    ...(host.cmdline !== undefined ? { cmdline: host.cmdline } : {}),
+  });
+  const keys = t("keys.txt");
+  if (keys !== undefined) host.keys = parseHostKeys(keys);
   if (host.iomem === undefined && host.memmap === undefined && host.fdt === undefined) {
     throw new KexecLabError(
       "E_NO_MEMORY_MAP",

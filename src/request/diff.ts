@@ -7,6 +7,7 @@
 import { type DiffReport, diffLoad } from "../diagnose/diff.js";
 import type { KexecLogFacts } from "../diagnose/log.js";
 import { parseIomem } from "../formats/iomem.js";
+import type { GateState } from "../gates/types.js";
 import type { Host } from "../host/host.js";
 import { arm64MemoryRanges, x86MemoryRanges } from "../kexectools/debug.js";
 import type { LoaderKind, PlanInput } from "../loader/plan.js";
@@ -27,7 +28,13 @@ export function loaderForLog(asked: LoaderKind, facts: KexecLogFacts): LoaderKin
  * region of a crash load: --crashkernel's, else the last "Crash kernel" range of /proc/iomem), the
  * host's MemTotal and `memFree` (bytes; default the host's MemFree), then diffLoad.
  */
-export function diffLog(facts: KexecLogFacts, plan: PlanInput, host?: Host, memFree?: number): DiffReport {
+export function diffLog(
+  facts: KexecLogFacts,
+  plan: PlanInput,
+  host?: Host,
+  memFree?: number,
+  gates?: GateState,
+): DiffReport {
   let ourMemoryRanges: string[] | undefined;
   const crashRegion = plan.crash
     ? (plan.crashRegion ?? (plan.iomem !== undefined ? parseIomem(plan.iomem).crashKernel.at(-1) : undefined))
@@ -43,5 +50,6 @@ export function diffLog(facts: KexecLogFacts, plan: PlanInput, host?: Host, memF
     ...(ourMemoryRanges !== undefined ? { ourMemoryRanges } : {}),
     ...(host?.memTotal !== undefined ? { memTotal: host.memTotal } : {}),
     ...(free !== undefined ? { memFree: free } : {}),
+    ...((gates ?? host?.gates) !== undefined ? { gates: gates ?? host!.gates } : {}),
   });
 }

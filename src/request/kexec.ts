@@ -7,6 +7,8 @@
 
 import { KexecLabError } from "../errors.js";
 import { parseIomem } from "../formats/iomem.js";
+import { GateRefusalError } from "../gates/error.js";
+import type { GateState } from "../gates/types.js";
 import type { Host } from "../host/host.js";
 import { hostPlanFields } from "../host/plan.js";
 import type { KexecArgs } from "../kexectools/args.js";
@@ -20,9 +22,10 @@ import {
   syscallPlan,
   toolsBefore,
 } from "../loader/auto.js";
-import { type LoaderKind, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
+import { type LoaderKind, type PlanInput, type planLoad, segmentBufszOf } from "../loader/plan.js";
 import type { PurgatorySize } from "../loader/types.js";
 import { parseSize, toSafeNumber } from "../scenario/numbers.js";
+import { gatedPlanLoad } from "./gates.js";
 import type { RunPlanFiles } from "./run.js";
 
 /**
@@ -60,6 +63,8 @@ export interface KexecInputs {
   iomem?: { text: string; name: string };
   /** The purgatory of the kexec that runs (--kexec-binary or --purgatory); else the host's preset or the model. */
   purgatory?: PurgatorySize;
+  /** What the gates read (src/gates); default the host's (host.gates). */
+  gates?: GateState;
 }
 
 /**
@@ -130,8 +135,18 @@ export function kexecLoadOutput(a: KexecArgs, inputs: KexecInputs): KexecOutcome
   }
   let plan: ReturnType<typeof planLoad>;
   try {
-    plan = planLoad(input);
+    plan = gatedPlanLoad(input, inputs.gates ?? host?.gates ?? {}).plan;
   } catch (e) {
+    // Refused at a kernel gate of kexec_load: kexec-tools had read the ranges and placed the load.
+    if (e instanceof GateRefusalError)
+      return {
+        stdout:
+          out.length > 0 && e.refusal.syscall === "kexec_load" && e.refusal.by === "kernel"
+            ? `${out.join("\n")}\n`
+            : "",
+        stderr,
+        error: e,
+      };
     // The error is kexec_load's when kexec_load came first, or when kexec_file_load's errno is
     // one kexec-tools falls back on (the error then is the fallback's): the ranges were read.
     const choice = syscallPlan(loader, autoVersion);

@@ -5,9 +5,9 @@
  * bytes or as an already loaded Scenario with a ReadFile for the files it names.
  */
 
+import type { GateState } from "../gates/types.js";
 import type { Arch } from "../kimage/constants.js";
 import type { LoaderKind, PlanInput } from "../loader/plan.js";
-import { planLoad } from "../loader/plan.js";
 import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";
 import type { PageSize } from "../machine/physmem.js";
@@ -26,6 +26,7 @@ import {
 import { scenarioPageMap } from "../report/pagemap.js";
 import { defaultScenario } from "../scenario/default.js";
 import { type ReadFile, runLoadedScenario, type Scenario } from "../scenario/load.js";
+import { gatedPlanLoad } from "./gates.js";
 
 /** The real files of a load, as bytes (readPlanFiles in src/formats/node/plan-files.ts reads them). */
 export type RunPlanFiles = Pick<
@@ -50,6 +51,8 @@ export type RunSource =
       loader: LoaderKind;
       append?: string;
       wipeKaslrSeed?: boolean;
+      /** What the gates read (src/gates; a --host's host.gates): a refused load throws E_GATE_REFUSED. */
+      gates?: GateState;
     };
 
 /** The knobs of a run; the defaults are `kexec-lab run`'s. */
@@ -185,7 +188,7 @@ export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
       };
       if (source.files.iomem === undefined && source.files.dtb === undefined)
         input.memoryMap = base.memoryMap;
-      const plan = planLoad(input);
+      const { plan } = gatedPlanLoad(input, source.gates ?? {});
       sc = {
         ...sc,
         name: source.name,

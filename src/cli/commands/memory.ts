@@ -1,10 +1,13 @@
 import type { Command } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { ARCH_NAMES } from "../../formats/role.js";
+import { GateRefusalError } from "../../gates/error.js";
 import { readHostDir } from "../../host/node/read.js";
 import { answerMemoryQuestions } from "../../memory/answer.js";
 import { KDUMP_UTILS_TREES, type KdumpUtilsTree } from "../../memory/crashkernel.js";
 import { renderMemoryText } from "../../report/memory-text.js";
+import { gatedPlanLoad } from "../../request/gates.js";
+import { gateStateFromOptions } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -75,6 +78,13 @@ are known), 1 when either is short.`,
     .action(async (opts: MemoryOptions) => {
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
       const plan = await planInputFromOptions(opts, { sizesOnly: true });
+      // A load refused at a gate holds no memory: refuse it first (E_GATE_REFUSED, exit 1).
+      try {
+        gatedPlanLoad(plan, gateStateFromOptions(opts, host));
+      } catch (e) {
+        // Placement failures are the memory questions' own to report.
+        if (e instanceof GateRefusalError) throw e;
+      }
       const memFree = opts.memFree !== undefined ? size(opts.memFree, "--mem-free") : host?.memFree;
       const memAvailable =
         opts.memAvailable !== undefined ? size(opts.memAvailable, "--mem-available") : host?.memAvailable;

@@ -2,16 +2,20 @@ import { type Command, Option } from "commander";
 import { type CrashKernelGiven, crashKernelGiven } from "../../crash/given.js";
 import { KexecLabError } from "../../errors.js";
 import { ARCH_NAMES } from "../../formats/role.js";
+import { GateRefusalError } from "../../gates/error.js";
 import { DEFAULT_KEXEC_TOOLS_VERSION } from "../../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../../loader/kexec-file/version.js";
 import { formatPrintSegments, LOADERS, type PlanInput, planLoad, planToJson } from "../../loader/plan.js";
 import { renderCrashGiven } from "../../report/crash-given-text.js";
 import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { renderPlanText } from "../../report/plan-text.js";
+import { gatedPlanLoad } from "../../request/gates.js";
+import { gateStateFromOptions } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { hex } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkBinaryOutput, writeOutputFile } from "../files.js";
+import { addGateOptions } from "../gate-options.js";
 import { printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
@@ -22,6 +26,7 @@ import { startProgress } from "../progress.js";
  * planInputFromOptions() (src/request/node/plan-input.ts) they give a PlanInput for planLoad(). Used by `plan`, meant for `run` too.
  */
 export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolean }): Command {
+  addGateOptions(cmd);
   const kernelHelp =
     "kernel: arm64 Image (or compressed, EFI zboot, UKI), x86_64 bzImage (or UKI), or ELF64 vmlinux";
   return (
@@ -185,14 +190,29 @@ segment, its size and alignment and the largest free range).`,
       } finally {
         progress.stop();
       }
-      const plan = planLoad(input);
+      let placed: ReturnType<typeof gatedPlanLoad>;
+      try {
+        placed = gatedPlanLoad(input, gateStateFromOptions(opts));
+      } catch (e) {
+        // A refusal at a gate is still one JSON document on stdout (the message goes to stderr).
+        if (opts.json && e instanceof GateRefusalError) printJson(ctx.io, { error: e.toJSON() });
+        throw e;
+      }
+      const { plan, gates } = placed;
       if (opts.outDtb !== undefined) {
         if (!plan.patchedDtb)
           throw new KexecLabError("E_USAGE", "--out-dtb: this load has no DTB", { field: "out-dtb" });
         writeOutputFile(opts.outDtb, plan.patchedDtb, opts.force === true);
       }
       if (opts.printSegments) ctx.io.stdout(formatPrintSegments(plan));
-      else if (opts.json) printJson(ctx.io, withCrashKernel(planToJson(plan), crashKernelGiven(plan, input)));
+      else if (opts.json)
+        printJson(
+          ctx.io,
+          withCrashKernel(
+            gates.known ? { ...planToJson(plan), gates } : planToJson(plan),
+            crashKernelGiven(plan, input),
+          ),
+        );
       else
         ctx.io.stdout(
           renderPlanText(plan) +

@@ -9,6 +9,7 @@ import type { RunOutcome } from "../../reloc/run.js";
 import { formatBytes } from "../../report/format.js";
 import { formatLegend, RUN_LEGEND } from "../../report/legend.js";
 import { renderRunText } from "../../report/run-text.js";
+import { type GateOptions, gateStateFromOptions } from "../../request/node/gate-state.js";
 import { kernelArchEvidence } from "../../request/node/plan-input.js";
 import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { inferArch } from "../../request/plan.js";
@@ -17,12 +18,13 @@ import { readScenarioFile } from "../../scenario/node/read.js";
 import { parseFreePages, parseGranule, parseInteger } from "../../sweep/grid.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkTextOutput, readInputFile } from "../files.js";
+import { addGateOptions } from "../gate-options.js";
 import { paint, printJson } from "../io.js";
 import type { CliContext } from "../main.js";
 import { scenarioProgress, startProgress } from "../progress.js";
 import { writeHtmlReport } from "./report.js";
 
-interface RunOptions {
+interface RunOptions extends GateOptions {
   arch: Arch;
   explain?: boolean;
   strategy?: string;
@@ -85,8 +87,9 @@ Examples:
 `;
 
 export function registerRun(program: Command, ctx: CliContext): Command {
-  return program
-    .command("run")
+  const cmd = program.command("run");
+  addGateOptions(cmd);
+  return cmd
     .description("relocate a kexec image with each strategy on the simulated machine and verify it")
     .addOption(
       new Option("--arch <arch>", "architecture of the default scenario").choices(ARCHES).default("arm64"),
@@ -193,6 +196,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
                   ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
                 }),
                 loader: opts.loader,
+                gates: gateStateFromOptions(opts),
                 ...(opts.append !== undefined ? { append: opts.append } : {}),
                 ...(opts.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
               }

@@ -84,6 +84,10 @@ export interface PlanOptions {
   printSegments?: boolean;
   explain?: boolean;
   via?: "kexec-tools" | "systemd";
+  /** Gate options (src/request/node/gate-state.ts): --lockdown, --kexec-load-disabled, --kernel-config. */
+  lockdown?: string;
+  kexecLoadDisabled?: boolean;
+  kernelConfig?: string;
 }
 
 /**

@@ -1,0 +1,24 @@
+import { type Command, Option } from "commander";
+import { LOCKDOWN_LEVELS } from "../gates/types.js";
+
+/**
+ * The gate options every command that loads takes (docs/gates.md): they state what --host would
+ * show, and win over it.
+ */
+export function addGateOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        "--lockdown <level>",
+        "the running kernel's lockdown (/sys/kernel/security/lockdown): integrity and confidentiality refuse kexec_load (EPERM) and unsigned kexec_file_load",
+      ).choices([...LOCKDOWN_LEVELS]),
+    )
+    .option(
+      "--kexec-load-disabled",
+      "kernel.kexec_load_disabled is 1: both syscalls fail with EPERM (kexec_load_permitted)",
+    )
+    .option(
+      "--kernel-config <file>",
+      "the running kernel's .config (or /proc/config.gz): CONFIG_KEXEC, KEXEC_FILE, KEXEC_SIG, IMA, lockdown items",
+    );
+}
