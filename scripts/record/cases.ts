@@ -40,6 +40,11 @@ export interface RecordCase {
   wrap?: string;
   /** pass -c (kexec_load) or -s (kexec_file_load) explicitly: kexec-tools 2.0.27+ otherwise tries kexec_file_load first (-a) */
   explicitSyscall?: boolean;
+  /**
+   * The running kernel's build config (a deb: ref like `running`): /init puts it at /boot/config-$(uname -r), where
+   * a Debian system has it, so the collection script reads the kernel's CONFIG_KEXEC* / CRASH_* items as on a real host.
+   */
+  runningConfig?: string;
   /** the first kernel's Debian version, for the case list (e.g. "6.12", "7.3") */
   firstKernel?: string;
 }
@@ -251,12 +256,21 @@ export const DEBIAN_KERNELS = {
     x86_64Unsigned:
       "deb:linux-image-6.12.118+deb13-cloud-amd64-unsigned=6.12.118-1:boot/vmlinuz-6.12.118+deb13-cloud-amd64",
     arm64: "deb:linux-image-6.12.118+deb13-cloud-arm64=6.12.118-1:boot/vmlinuz-6.12.118+deb13-cloud-arm64",
+    x86_64Config:
+      "deb:linux-image-6.12.118+deb13-cloud-amd64=6.12.118-1:boot/config-6.12.118+deb13-cloud-amd64",
+    arm64Config:
+      "deb:linux-image-6.12.118+deb13-cloud-arm64=6.12.118-1:boot/config-6.12.118+deb13-cloud-arm64",
   },
   "7.3": {
     x86_64:
       "deb:linux-binary-7.3.4+deb13-cloud-amd64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-amd64/vmlinuz",
     arm64:
       "deb:linux-binary-7.3.4+deb13-cloud-arm64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-arm64/vmlinuz",
+
+    x86_64Config:
+      "deb:linux-base-7.3.4+deb13-cloud-amd64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-amd64/config",
+    arm64Config:
+      "deb:linux-base-7.3.4+deb13-cloud-arm64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-arm64/config",
   },
 } as const;
 
@@ -288,6 +302,7 @@ function debian(n: NewCase): RecordCase {
   const gib = n.memory ?? (n.arch === "x86_64" ? 2 : 4);
   const suite = n.suite ?? "trixie";
   const running = DEBIAN_KERNELS[n.version][n.arch];
+  const runningConfig = DEBIAN_KERNELS[n.version][`${n.arch}Config`];
   return {
     id: `${n.arch}-${machine}-${gib}g-linux-${n.version}${crash ? "-crash" : ""}${n.tag ?? ""}-${n.syscall}${suite === "bookworm" ? "-kexec-tools-2.0.25" : ""}`,
     arch: n.arch,
@@ -305,6 +320,7 @@ function debian(n: NewCase): RecordCase {
     timeoutSec: 600,
     firstKernel: n.version,
     explicitSyscall: true,
+    runningConfig,
     ...(n.setup ? { setup: n.setup } : {}),
     ...(n.secondBootSec ? { secondBootSec: n.secondBootSec } : {}),
     ...(n.wrap ? { wrap: n.wrap } : {}),

@@ -37,6 +37,8 @@ export interface GuestPlan {
   setup?: string[];
   /** a command the load runs under (e.g. `unshare -Ur`) */
   wrap?: string;
+  /** guest path of the running kernel's build config, copied to /boot/config-$(uname -r) at boot */
+  config?: string;
 }
 
 export const M_BEGIN = "@@KXL-BEGIN ";
@@ -98,7 +100,12 @@ memmap() {
   if [ ! -d /sys/firmware/memmap ]; then printf 'absent'; return; fi
   for i in $(ls /sys/firmware/memmap | sort -n); do d=/sys/firmware/memmap/$i; echo "$(cat $d/start) $(cat $d/end) $(cat $d/type)"; done
 }
-sec dyndbg dyn
+${
+  plan.config
+    ? `mkdir -p /boot && cp ${plan.config} "/boot/config-$(uname -r)"
+`
+    : ""
+}sec dyndbg dyn
 ${(plan.setup ?? []).map((l) => `${l}\n`).join("")}${(plan.setup ?? []).length ? "sec setup sh -c 'for f in kexec_load_disabled kexec_load_limit_reboot kexec_load_limit_panic; do printf \"%s \" $f; cat /proc/sys/kernel/$f 2>&1; done'\n" : ""}sec uname uname -r
 sec nproc nproc
 sec cmdline cat /proc/cmdline

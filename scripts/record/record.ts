@@ -203,7 +203,11 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
   const plan: GuestPlan = {
     busybox: t.busybox,
     kexecs: [t.kexec],
-    files: new Map([["/k/kernel", hostPath(c.loaded)]]),
+    files: new Map([
+      ["/k/kernel", hostPath(c.loaded)],
+      ...(c.runningConfig ? ([["/k/running-config", hostPath(c.runningConfig)]] as [string, string][]) : []),
+    ]),
+    ...(c.runningConfig ? { config: "/k/running-config" } : {}),
     blobs: new Map([["/k/initrd", initrd]]),
     kexecName: c.suite,
     args,
@@ -300,6 +304,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     syscall: c.syscall,
     crash: c.crash,
     ...(c.firstKernel ? { firstKernel: c.firstKernel } : {}),
+    ...(c.runningConfig ? { runningConfig: c.runningConfig } : {}),
     ...(c.setup ? { setup: c.setup } : {}),
     ...(c.wrap ? { wrap: c.wrap } : {}),
     loaded: {
