@@ -655,4 +655,5 @@ export const CRASHKERNEL_CASES: RecordCase[] = [
   ]),
 ];
 
-CASES.push(...NEW_KERNEL_CASES, ...GATE_CASES, ...CMA_CASES, ...CRASHKERNEL_CASES);
+// gates and CMA first: they answer the questions no older recording can (docs/recording.md)
+CASES.push(...GATE_CASES, ...CMA_CASES, ...NEW_KERNEL_CASES, ...CRASHKERNEL_CASES);

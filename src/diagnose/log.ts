@@ -102,6 +102,12 @@ export interface KexecLogFacts {
    */
   fileSegments?: KtSegment[];
   /**
+   * From Linux 6.8 on, with KEXEC_FILE_DEBUG: the kernel's closing line "kexec_file: kexec_file_load:
+   * type:T, start:0x... head:0x... flags:0x..." (kernel/kexec_file.c kexec_file_load): the image type
+   * (0 normal, 1 crash), the entry (start), the kimage head and the flags kexec passed.
+   */
+  fileLoad?: { type: number; start: number; head: number; flags: number };
+  /**
    * The last "kexec kimage info:" block (arm64 machine_kexec_post_load -> _kexec_image_info, a pr_debug
    * of arch/arm64/kernel/machine_kexec.c): kimage type (0 KEXEC_TYPE_DEFAULT, 1 KEXEC_TYPE_CRASH),
    * start (the entry) and every segment's mem and memsz.
@@ -140,7 +146,7 @@ export const LOG_KINDS: readonly string[] = [
   "kexec -d's memory ranges",
   'kexec -d\'s "kexec_load: entry = ..." segment table',
   'kexec-tools\' failure lines (locate_hole, "kexec_load failed", "kexec_file_load failed", "not available")',
-  'the kernel\'s "kexec_file: Loading segment N" dmesg lines',
+  'the kernel\'s "kexec_file: Loading segment N" (6.1) or "kexec_file: segment[N]" (6.8+) dmesg lines',
   'arm64\'s "kexec kimage info" dmesg block',
 ];
 
@@ -181,8 +187,11 @@ export function parseKexecLog(text: string): KexecLogFacts {
   const NO_AREA = /^Could not find a free area of memory of 0x([0-9a-f]+) bytes/;
   const NO_AREA_BELOW = /^Could not find a free area of memory below: 0x([0-9a-f]+)/;
   const FAILED = /^(kexec_load|kexec_file_load) failed: (.+)$/;
+  // 6.1's pr_debug "Loading segment N: ..." and 6.8+'s kexec_dprintk "segment[N]: ..." (KEXEC_FILE_DEBUG)
   const FILE_SEGMENT =
-    /^kexec_file(?:\(\w+\))?: Loading segment \d+: buf=\S+ bufsz=0x([0-9a-f]+) mem=0x([0-9a-f]+) memsz=0x([0-9a-f]+)/;
+    /^kexec_file(?:\(\w+\))?: (?:Loading segment \d+:|segment\[\d+\]:) buf=\S+ bufsz=0x([0-9a-f]+) mem=0x([0-9a-f]+) memsz=0x([0-9a-f]+)/;
+  const FILE_LOAD =
+    /^kexec_file(?:\(\w+\))?: kexec_file_load: type:(\d+), start:0x([0-9a-f]+) head:0x([0-9a-f]+) flags:0x([0-9a-f]+)/;
   const SIGNATURE = /^kexec_file(?:\(\w+\))?: kernel signature verification failed \((-?\d+)\)/;
   const fileSegments: KtSegment[] = [];
   const KIMAGE_FIELD = /^\s+(type|start):\s+([0-9a-f]+)$/;
@@ -214,7 +223,15 @@ export function parseKexecLog(text: string): KexecLogFacts {
     const failed = FAILED.exec(l);
     const fileSegment = FILE_SEGMENT.exec(l);
     const signature = SIGNATURE.exec(l);
-    if (fileSegment)
+    const fileLoad = FILE_LOAD.exec(l);
+    if (fileLoad)
+      facts.fileLoad = {
+        type: Number(fileLoad[1]),
+        start: Number.parseInt(fileLoad[2]!, 16),
+        head: Number.parseInt(fileLoad[3]!, 16),
+        flags: Number.parseInt(fileLoad[4]!, 16),
+      };
+    else if (fileSegment)
       fileSegments.push({
         bufsz: Number.parseInt(fileSegment[1]!, 16),
         mem: Number.parseInt(fileSegment[2]!, 16),

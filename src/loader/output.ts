@@ -3,6 +3,7 @@
 import { hex } from "../formats/bytes.js";
 import { formatKexecLoad, kexecLoadFlags } from "../kexectools/debug.js";
 import type { Segment } from "../kimage/kimage.js";
+import { atLeast, KERNEL_RULES, parseKernelVersion } from "./kexec-file/version.js";
 import type { Placement, Plan } from "./types.js";
 
 export function segmentBufszOf(s: Segment): number {
@@ -68,15 +69,23 @@ export function planToJson(plan: Plan): Record<string, unknown> {
  *   (kernel/kexec_file.c kexec_file_load, Linux 6.1, seen with dynamic debug on for that file). buf is a
  *   kernel pointer printed with %p, which the kernel hashes and prints as "(____ptrval____)" until its
  *   hash key is ready (so in every recorded run); kexec-lab has no such pointer and prints that text.
+ *   From Linux 6.8 (KERNEL_RULES.fileDebugFlag) the kernel prints instead, and only when kexec passed
+ *   KEXEC_FILE_DEBUG (kexec-tools 2.0.29+ with -d), "kexec_file: nr_segments = N" and one
+ *   "kexec_file: segment[N]: buf=0x%p bufsz=0x%zx mem=0x%lx memsz=0x%zx" per segment (recorded on Debian
+ *   6.12 and 7.3). Its closing "kexec_file_load: type:..., start:... head:0x..." line is not printed
+ *   here: head is the address of the first indirection page, which the running kernel's page allocator
+ *   picks at load time.
  */
 export function formatPrintSegments(plan: Plan): string {
   const segs = plan.segments.map((s) => ({ mem: s.mem, memsz: s.memsz, bufsz: segmentBufszOf(s) }));
+  const dprintk =
+    plan.kernelVersion !== undefined &&
+    atLeast(parseKernelVersion(plan.kernelVersion), ...KERNEL_RULES.fileDebugFlag.since);
+  const fileLine = (s: { mem: number; memsz: number; bufsz: number }, i: number) =>
+    `kexec_file: ${dprintk ? `segment[${i}]:` : `Loading segment ${i}:`} buf=0x(____ptrval____) bufsz=${hex(s.bufsz)} mem=${hex(s.mem)} memsz=${hex(s.memsz)}`;
   const lines =
     plan.loader === "kexec-file"
-      ? segs.map(
-          (s, i) =>
-            `kexec_file: Loading segment ${i}: buf=0x(____ptrval____) bufsz=${hex(s.bufsz)} mem=${hex(s.mem)} memsz=${hex(s.memsz)}`,
-        )
+      ? [...(dprintk ? [`kexec_file: nr_segments = ${segs.length}`] : []), ...segs.map(fileLine)]
       : formatKexecLoad(plan.entry, kexecLoadFlags(plan.arch, plan.crashRegion !== undefined), segs);
   return `${lines.join("\n")}\n`;
 }

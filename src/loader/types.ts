@@ -2,6 +2,7 @@
  * The shapes planLoad takes and returns. Browser-safe (no I/O); addresses and sizes are byte numbers.
  */
 
+import type { KernelConfig } from "../formats/kconfig.js";
 import type { KernelFileFormat } from "../formats/unwrap.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
@@ -82,6 +83,11 @@ export interface PlanInput {
   cpus?: number;
   /** Running kernel version for kexec_file_load rules, "6.1" (default), "6.8", "6.16", ... */
   kernelVersion?: string;
+  /**
+   * The running kernel's build config (src/formats/kconfig.ts parseKernelConfig), for the rules that
+   * depend on it (crash hotplug's elfcorehdr size). Unset: the rule says what it assumed.
+   */
+  kernelConfig?: KernelConfig;
   /**
    * kexec-tools release, "2.0.32" (default) ... "2.0.25": decides what --loader auto does and which
    * wrapped kernels (zboot, UKI, compressed) kexec-tools unwraps (accept.ts).

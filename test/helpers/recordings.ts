@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type KernelConfig, parseKernelConfig } from "../../src/formats/kconfig.js";
 import { describeLayers, unwrapKernel } from "../../src/formats/unwrap.js";
 import type { PlanInput } from "../../src/loader/plan.js";
 
@@ -78,25 +79,35 @@ export function kexecDebugSegments(
   return { segments, ...(e ? { entry: Number.parseInt(e[1]!, 16) } : {}) };
 }
 
-/** The kernel's kexec_file pr_debug "Loading segment N: ... bufsz=0x.. mem=0x.. memsz=0x.." lines (6.1). */
+/**
+ * The kernel's kexec_file segment lines: 6.1's pr_debug "Loading segment N: ... bufsz=0x.. mem=0x..
+ * memsz=0x..", or from 6.8 on (with KEXEC_FILE_DEBUG) "segment[N]: buf=... bufsz=0x.. mem=0x.. memsz=0x..".
+ */
 export function kexecFileSegments(dmesg: string): RecordedSegment[] | undefined {
   const out: RecordedSegment[] = [];
-  for (const m of dmesg.matchAll(
-    /kexec_file: Loading segment (\d+): .*bufsz=0x([0-9a-f]+) mem=0x([0-9a-f]+) memsz=0x([0-9a-f]+)/g,
-  )) {
-    out[Number(m[1])] = {
-      bufsz: Number.parseInt(m[2]!, 16),
-      mem: Number.parseInt(m[3]!, 16),
-      memsz: Number.parseInt(m[4]!, 16),
+  const line =
+    /kexec_file: (?:Loading segment (?<old>\d+):|segment\[(?<new>\d+)\]:) .*bufsz=0x(?<bufsz>[0-9a-f]+) mem=0x(?<mem>[0-9a-f]+) memsz=0x(?<memsz>[0-9a-f]+)/g;
+  for (const m of dmesg.matchAll(line)) {
+    const g = m.groups!;
+    out[Number(g.old ?? g.new)] = {
+      bufsz: Number.parseInt(g.bufsz!, 16),
+      mem: Number.parseInt(g.mem!, 16),
+      memsz: Number.parseInt(g.memsz!, 16),
     };
   }
   return out.length ? out : undefined;
 }
 
+/**
+ * Kernels the recording keeps only the first 64 KiB of (kernel-head.bin): built artifacts, Debian packages
+ * named deb:<package>=<version>:<path>, and testkey: re-signed copies (scripts/record/record.ts).
+ */
+const HEAD_ONLY = /^(artifact|deb|testkey):/;
+
 /** The kernel file: from ../shared/data, or rebuilt from kernel-head.bin padded to its size. */
 function kernelBytes(c: RecordedCase): Uint8Array {
   const k = c.json.loaded.kernel;
-  if (k.file.startsWith("artifact:")) {
+  if (HEAD_ONLY.test(k.file)) {
     const head = readFileSync(join(c.dir, k.head ?? "kernel-head.bin"));
     const out = new Uint8Array(k.size);
     out.set(head.subarray(0, Math.min(head.length, k.size)));
@@ -115,7 +126,7 @@ export function recordedKernelPath(
   kernel: { file: string; size: number; head?: string; sha256?: string },
   tmp: string,
 ): string {
-  if (!kernel.file.startsWith("artifact:")) return join(REPO, kernel.file);
+  if (!HEAD_ONLY.test(kernel.file)) return join(REPO, kernel.file);
   const fixture = join(ZBOOT_FIXTURES, basename(kernel.file));
   if (
     kernel.sha256 !== undefined &&
@@ -178,7 +189,21 @@ export function recordedPlanInput(c: RecordedCase): PlanInput {
   const rsdp = /ACPI: RSDP 0x([0-9A-Fa-f]+)/.exec(dmesg);
   if (rsdp) input.acpiRsdp = Number.parseInt(rsdp[1]!, 16);
   if (j.arch === "arm64" && /debian-6\.1/.test(j.runningKernel.file)) input.kexecFileSyscall = false;
+  const config = recordedKernelConfig(c);
+  if (config !== undefined) input.kernelConfig = config;
   return input;
+}
+
+/**
+ * The running kernel's build config for a case recorded on one of Debian's newer kernels (case.json
+ * `runningConfig`), from the trimmed copies in test/fixtures/kernel-configs (README there).
+ */
+export function recordedKernelConfig(c: RecordedCase): KernelConfig | undefined {
+  const ref = (c.json as { runningConfig?: string }).runningConfig;
+  const name = ref === undefined ? undefined : /([67]\.[\d.]+\+deb\d+-[\w-]+?)(?:\/config)?$/.exec(ref)?.[1];
+  if (name === undefined) return undefined;
+  const file = join(REPO, "test/fixtures/kernel-configs", `${name}.config`);
+  return parseKernelConfig(readFileSync(file, "utf8"), file);
 }
 
 /** Where the kernel build's zboot images live (test/fixtures/zboot, the files the recordings loaded). */

@@ -38,7 +38,17 @@ export const KERNEL_RULES = {
   kho: { since: [6, 16] as const, commit: "kexec: add KHO support to kexec file loads" },
   /** 07d24902977e "kexec: enable CMA based contiguous allocation": kexec_alloc_contig. */
   cma: { since: [6, 17] as const, commit: "07d24902977e" },
-  /** "kexec_file: add kexec_file flag to control debug printing": KEXEC_FILE_DEBUG (0x8) is accepted. */
+  /**
+   * ea53ad9cf73b "x86/crash: add x86 crash hotplug support" (Linux 6.6): with CONFIG_CRASH_HOTPLUG the
+   * kexec_file crash elfcorehdr segment is sized for the hotplug maximum (crash_load_segments).
+   */
+  crashHotplug: { since: [6, 6] as const, commit: "ea53ad9cf73b" },
+  /**
+   * "kexec_file: add kexec_file flag to control debug printing": KEXEC_FILE_DEBUG (0x8) is accepted, and
+   * kexec_file_load prints its segments as "kexec_file: segment[N]: ..." with "nr_segments = N" before and
+   * "kexec_file_load: type:..., start:0x... head:0x... flags:0x..." after, only when the flag is set (the
+   * pr_debug "Loading segment N" lines are gone). Recorded on Debian 6.12 and 7.3.
+   */
   fileDebugFlag: {
     since: [6, 8] as const,
     commit: "kexec_file: add kexec_file flag to control debug printing",

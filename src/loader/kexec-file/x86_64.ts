@@ -23,6 +23,7 @@
 import { KexecLabError } from "../../errors.js";
 import { hex } from "../../formats/bytes.js";
 import { type BzImage, LOADED_HIGH } from "../../formats/bzimage.js";
+import { configEnabled, configNumber, type KernelConfig } from "../../formats/kconfig.js";
 import type { Range } from "../../machine/ranges.js";
 import {
   addBuffer,
@@ -62,7 +63,11 @@ export const X86_KEXEC_FILE = {
 export const X86_KERNEL_PURGATORY_MODEL: PurgatorySize = {
   bufsz: 0x4000,
   memsz: 0x5000,
-  source: "the kernel's built-in purgatory as measured on Debian 6.1.0 amd64 (other builds may differ)",
+  // kexec_purgatory_setup_sechdrs: image->start = base + purgatory_start's offset in .text; 6.8+ kernels
+  // log it ("kexec_file_load: type:0, start:0x..."), recorded as base + 0x160 on Debian 6.12 and 7.3.
+  entryOffset: 0x160,
+  source:
+    "the kernel's built-in purgatory as measured on Debian amd64 6.1, 6.12 and 7.3 (sizes; the entry offset from 6.12 and 7.3; other builds may differ)",
 };
 
 const SRC = "kernel arch/x86/kernel/kexec-bzimage64.c bzImage64_load";
@@ -75,6 +80,43 @@ const SRC = "kernel arch/x86/kernel/kexec-bzimage64.c bzImage64_load";
 export function x86KernelElfcorehdrSize(cpus: number, ramRanges: number): number {
   const sz = 64 + 56 * (cpus + 1 + ramRanges + 1);
   return alignUp(sz, X86_KEXEC_FILE.ELF_CORE_HEADER_ALIGN);
+}
+
+/** PN_XNUM (include/uapi/linux/elf.h): e_phnum's escape value; crash hotplug sizing must stay below it. */
+const PN_XNUM = 0xffff;
+
+/**
+ * What crash hotplug support reserves for the elfcorehdr segment on x86_64 (arch/x86/kernel/crash.c
+ * crash_load_segments, Linux 6.6+ with CONFIG_CRASH_HOTPLUG): memsz = Elf64_Ehdr + Elf64_Phdr x
+ * (2 [vmcoreinfo, kernel text] + CONFIG_NR_CPUS_DEFAULT + (CONFIG_MEMORY_HOTPLUG ?
+ * CONFIG_CRASH_MAX_MEMORY_RANGES : today's RAM ranges)), so CPUs and memory can be hot-added without
+ * reloading; the buffer itself (bufsz) stays today's headers. Undefined when the rule does not apply
+ * (older kernel, CRASH_HOTPLUG off, or PN_XNUM reached, where the kernel logs "number of Phdrs %lu
+ * exceeds max" and keeps memsz = bufsz). `assumed` lists the config items taken from Debian's amd64
+ * build because the plan was given no config. Checked against Debian 6.12 and 7.3 crash loads
+ * (memsz 0xe1000 with NR_CPUS_DEFAULT 8192, MEMORY_HOTPLUG=y, CRASH_MAX_MEMORY_RANGES 8192).
+ */
+export function x86CrashHotplugElfcorehdrMemsz(
+  version: [number, number],
+  config: KernelConfig | undefined,
+  ramRanges: number,
+): { memsz: number; phdrs: number; assumed: string[] } | undefined {
+  if (!atLeast(version, ...KERNEL_RULES.crashHotplug.since)) return undefined;
+  const assumed: string[] = [];
+  const pick = <T>(name: string, got: T | undefined, debian: T): T => {
+    if (got !== undefined) return got;
+    assumed.push(`CONFIG_${name}=${String(debian === true ? "y" : debian)}`);
+    return debian;
+  };
+  if (!pick("CRASH_HOTPLUG", configEnabled(config, "CRASH_HOTPLUG"), true)) return undefined;
+  const nrCpus = pick("NR_CPUS_DEFAULT", configNumber(config, "NR_CPUS_DEFAULT"), 8192);
+  const memHotplug = pick("MEMORY_HOTPLUG", configEnabled(config, "MEMORY_HOTPLUG"), true);
+  const maxRanges = memHotplug
+    ? pick("CRASH_MAX_MEMORY_RANGES", configNumber(config, "CRASH_MAX_MEMORY_RANGES"), 8192)
+    : ramRanges;
+  const phdrs = 2 + nrCpus + maxRanges;
+  if (phdrs >= PN_XNUM) return undefined;
+  return { memsz: alignUp(64 + 56 * phdrs, 4096), phdrs, assumed };
 }
 
 export function x86BzImageKexecFile(
@@ -120,7 +162,8 @@ export function x86BzImageKexecFile(
   if (crash) {
     const cpus = input.cpus ?? 1;
     const size = x86KernelElfcorehdrSize(cpus, crash.ramRanges);
-    elfcorehdr = addBuffer(ctx, "elfcorehdr", new Uint8Array(size), size, {
+    const hotplug = x86CrashHotplugElfcorehdrMemsz(version, input.kernelConfig, crash.ramRanges);
+    elfcorehdr = addBuffer(ctx, "elfcorehdr", new Uint8Array(size), hotplug?.memsz ?? size, {
       align: K.ELF_CORE_HEADER_ALIGN,
       min: 0,
       max: Number.POSITIVE_INFINITY,
@@ -131,6 +174,11 @@ export function x86BzImageKexecFile(
     ctx.notes.push(
       `elfcorehdr: ${hex(size)} bytes = 64 + 56 x (${cpus} CPUs + vmcoreinfo + kernel text + ${crash.ramRanges} RAM ranges), rounded to 4 KiB (--cpus sets the possible CPUs)`,
     );
+    if (hotplug) {
+      ctx.notes.push(
+        `elfcorehdr memsz: ${hex(hotplug.memsz)} = 64 + 56 x ${hotplug.phdrs} program headers, rounded to 4 KiB: crash hotplug (Linux 6.6+, CONFIG_CRASH_HOTPLUG) reserves room for every possible CPU and memory range (arch/x86/kernel/crash.c crash_load_segments)${hotplug.assumed.length ? `; assumed Debian's amd64 config: ${hotplug.assumed.join(", ")} (give the kernel's config for its own values)` : ""}`,
+      );
+    }
   }
   const purg = input.kernelPurgatory ?? X86_KERNEL_PURGATORY_MODEL;
   const purgBase = addBuffer(ctx, "purgatory", new Uint8Array(purg.bufsz), purg.memsz, {
@@ -181,5 +229,5 @@ export function x86BzImageKexecFile(
   // setup_cmdline puts "elfcorehdr=0x%lx " before the user's command line for crash loads.
   const cmdlineOut =
     elfcorehdr !== undefined ? `elfcorehdr=0x${elfcorehdr.toString(16)} ${cmdline}` : cmdline;
-  return { entry: purgBase, kernelEntry: k.mem + 0x200, ...(initrd ? { initrd } : {}), cmdline: cmdlineOut };
+  return { entry: purgBase + (purg.entryOffset ?? 0), kernelEntry: k.mem + 0x200, ...(initrd ? { initrd } : {}), cmdline: cmdlineOut };
 }
