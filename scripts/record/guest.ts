@@ -85,6 +85,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# as systemd does on a real host: lockdown and IMA show their state under securityfs
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 # keep kernel messages off the console while records are printed (they stay in dmesg)
 echo 1 > /proc/sys/kernel/printk
 sec() { n=$1; shift; echo "${M_BEGIN}$n@@"; "$@" 2>&1; echo; echo "${M_END}"; }
