@@ -36,6 +36,8 @@ export interface RecordCase {
   setup?: string[];
   /** seconds to keep reading the console after the loaded kernel's banner (default 8), e.g. to see initramfs unpacking */
   secondBootSec?: number;
+  /** bytes of the pattern file in the loaded initrd (default 60,000) */
+  initrdSize?: number;
   /** a command the load runs under, e.g. `unshare -Ur` (a user namespace: root in it, no CAP_SYS_BOOT in the initial one) */
   wrap?: string;
   /** pass -c (kexec_load) or -s (kexec_file_load) explicitly: kexec-tools 2.0.27+ otherwise tries kexec_file_load first (-a) */
@@ -293,6 +295,7 @@ interface NewCase {
   about: string;
   secondBootSec?: number;
   wrap?: string;
+  initrdSize?: number;
 }
 
 /** A case whose first kernel is one of Debian's newer kernels (id: <arch>-<machine>-<mem>-<version>[-crash][tag]-<syscall>). */
@@ -324,6 +327,7 @@ function debian(n: NewCase): RecordCase {
     ...(n.setup ? { setup: n.setup } : {}),
     ...(n.secondBootSec ? { secondBootSec: n.secondBootSec } : {}),
     ...(n.wrap ? { wrap: n.wrap } : {}),
+    ...(n.initrdSize ? { initrdSize: n.initrdSize } : {}),
   };
 }
 
@@ -583,6 +587,26 @@ export const CMA_CASES: RecordCase[] = [64, 256].flatMap((mib) => [
   }),
 ]);
 
+/**
+ * The reported CMA failure needs a real-sized initramfs: with 64 MiB of CMA the 60 MiB kernel takes the area and a
+ * 40 MiB initrd must go elsewhere (a 60 KB initrd fits beside the kernel, as CMA_CASES show).
+ */
+export const CMA_BIG_INITRD_CASES: RecordCase[] = [2, 8].flatMap((gib) =>
+  [64, 256].map((mib) =>
+    debian({
+      version: "7.3",
+      arch: "x86_64",
+      syscall: "kexec_file_load",
+      memory: gib,
+      extra: `cma=${mib}M`,
+      tag: `-cma${mib}m-initrd40m`,
+      initrdSize: 40 << 20,
+      secondBootSec: 120,
+      about: `Debian 7.3 with cma=${mib}M on ${gib} GiB, a 40 MiB initrd: where it lands, and whether the loaded kernel unpacks it`,
+    }),
+  ),
+);
+
 /** crashkernel= reservations at boot (the collect tree's iomem shows the "Crash kernel" lines), with a crash load into them. */
 export const CRASHKERNEL_CASES: RecordCase[] = [
   ...(["6.12", "7.3"] as const).flatMap((v) => [
@@ -656,4 +680,4 @@ export const CRASHKERNEL_CASES: RecordCase[] = [
 ];
 
 // gates and CMA first: they answer the questions no older recording can (docs/recording.md)
-CASES.push(...GATE_CASES, ...CMA_CASES, ...NEW_KERNEL_CASES, ...CRASHKERNEL_CASES);
+CASES.push(...GATE_CASES, ...CMA_CASES, ...CMA_BIG_INITRD_CASES, ...NEW_KERNEL_CASES, ...CRASHKERNEL_CASES);

@@ -65,26 +65,26 @@ function configuredDebianUri(): string {
   throw new Error("no Debian archive URI in the host's apt sources (/etc/apt/sources.list*)");
 }
 
-function trixieAptOptions(): string[] {
-  const t = join(CACHE, "apt-trixie");
+function privateAptOptions(suite: Suite): string[] {
+  const t = join(CACHE, `apt-${suite}`);
   const parts = join(t, "etc", "sources.list.d");
   mkdirSync(parts, { recursive: true });
   mkdirSync(join(t, "lists", "partial"), { recursive: true });
   mkdirSync(join(t, "cache", "archives", "partial"), { recursive: true });
   writeFileSync(join(t, "etc", "sources.list"), "");
   writeFileSync(
-    join(parts, "trixie.sources"),
+    join(parts, `${suite}.sources`),
     [
       "Types: deb",
       `URIs: ${configuredDebianUri()}`,
-      "Suites: trixie trixie-updates trixie-backports",
+      `Suites: ${suite} ${suite}-updates${suite === "trixie" ? " trixie-backports" : ""}`,
       "Components: main",
       "Architectures: amd64 arm64",
       "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
       "",
       "Types: deb",
       `URIs: ${configuredDebianUri().replace(/\/debian\/?$/, "/debian-security")}`,
-      "Suites: trixie-security",
+      `Suites: ${suite}-security`,
       "Components: main",
       "Architectures: amd64 arm64",
       "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
@@ -128,12 +128,10 @@ export function ensureDebs(suite: Suite, arch: DebArch): Map<string, string> {
   mkdirSync(dir, { recursive: true });
   const missing = PACKAGES[suite].filter((p) => !findDeb(suite, p, arch));
   if (missing.length) {
-    let opts: string[] = [];
-    if (suite === "trixie") {
-      opts = trixieAptOptions();
-      if (readdirSync(join(CACHE, "apt-trixie", "lists")).length <= 1) {
-        execFileSync("apt-get", [...opts, "update", "-qq"], { stdio: "inherit" });
-      }
+    // a private apt configuration per suite (both architectures), so the host's own is never touched
+    const opts = privateAptOptions(suite);
+    if (readdirSync(join(CACHE, `apt-${suite}`, "lists")).length <= 1) {
+      execFileSync("apt-get", [...opts, "update", "-qq"], { stdio: "inherit" });
     }
     execFileSync("apt-get", [...opts, "download", ...missing.map((p) => `${p}:${arch}`)], {
       cwd: dir,
@@ -229,7 +227,7 @@ export function debKernel(ref: string): string {
   if (existsSync(file)) return file;
   const dir = join(CACHE, "debs", "kernels");
   mkdirSync(dir, { recursive: true });
-  const opts = trixieAptOptions();
+  const opts = privateAptOptions("trixie");
   if (readdirSync(join(CACHE, "apt-trixie", "lists")).length <= 1) {
     execFileSync("apt-get", [...opts, "update", "-qq"], { stdio: "inherit" });
   }

@@ -117,6 +117,14 @@ sec iomem cat /proc/iomem
 sec memmap memmap
 sec memblock-memory catf /sys/kernel/debug/memblock/memory
 sec memblock-reserved catf /sys/kernel/debug/memblock/reserved
+# the CMA areas as the allocator sees them at load time: base_pfn, count, order_per_bit, used and the bitmap
+# (debugfs; newer kernels list each area's ranges under ranges/N/)
+cma() {
+  if [ ! -d /sys/kernel/debug/cma ]; then printf 'absent'; return; fi
+  find /sys/kernel/debug/cma -type f | sort | while read -r f; do echo "== $f"; cat "$f" 2>&1; done
+  grep -E '^Cma(Total|Free):' /proc/meminfo
+}
+sec cma cma
 # gzip first: QEMU's virt fdt is 1 MiB of mostly padding and the emulated UART is slow
 if [ -e /sys/firmware/fdt ]; then sec fdt.gz.b64 sh -c 'gzip -c /sys/firmware/fdt | base64'; fi
 sec kexec-version ${kx} --version
@@ -133,6 +141,7 @@ ${cmd} > /tmp/kx.out 2>&1
 echo $? > /tmp/kx.rc
 sec kexec-d cat /tmp/kx.out
 sec exit-code cat /tmp/kx.rc
+sec cma-after cma
 sec dmesg dmesg
 sec kexec_loaded catf /sys/kernel/kexec_loaded
 sec kexec_crash_loaded catf /sys/kernel/kexec_crash_loaded

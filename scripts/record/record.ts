@@ -91,9 +91,12 @@ function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** The small initrd every case loads: a newc archive with one 60,000-byte file of a fixed pattern. */
-function smallInitrd(): Uint8Array {
-  const data = new Uint8Array(60000);
+/**
+ * The initrd a case loads: a newc archive with one file of a fixed pattern, 60,000 bytes unless the case asks
+ * for more (a realistic initramfs size, where placement changes: the CMA cases).
+ */
+function smallInitrd(size = 60000): Uint8Array {
+  const data = new Uint8Array(size);
   for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
   return writeNewc([{ kind: "file", path: "kexec-lab-initrd.bin", data }]);
 }
@@ -177,6 +180,8 @@ const FILES: Record<string, string> = {
   uname: "uname.txt",
   "kexec-version": "kexec-version.txt",
   setup: "setup.txt",
+  cma: "cma.txt",
+  "cma-after": "cma-after.txt",
   dyndbg: "dyndbg.txt",
 };
 
@@ -191,7 +196,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     }
   }
   const t = tools(c.suite, arch);
-  const initrd = smallInitrd();
+  const initrd = smallInitrd(c.initrdSize);
   const append = APPEND_LOADED[c.arch];
   const args = [c.crash ? "-p" : "-l"];
   if (c.syscall === "kexec_file_load") args.unshift("-s");

@@ -34,6 +34,7 @@ import {
   syscallPlan,
   toolsBefore,
 } from "./auto.js";
+import { x86DecompressorHazards } from "./boot-hazards.js";
 import {
   type Ctx,
   type KernelPlacerOptions,
@@ -178,6 +179,8 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   const kind = detectKind(input.kernel);
   const where = input.kernelName !== undefined ? { file: input.kernelName, offset: 0 } : { offset: 0 };
   let result: Result;
+  /** The bzImage header, for the decompressor check after placement (boot-hazards.ts). */
+  let bzHeader: { kernelAlignment: number; initSize: number } | undefined;
   if (loader === "kexec-file" && input.khoScratch && !crashRegion) addKhoScratchTable(ctx, input.khoScratch);
   if (loader === "kexec-file") {
     if (input.kexecFileSyscall === false)
@@ -242,6 +245,7 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
     }
   } else if (kind === "bzimage") {
     const bz = parseBzImage(input.kernel, input.kernelName);
+    bzHeader = bz;
     // kexec-x86_64.c's file_type order: bzImage64 first; what bzImage64_probe refuses, and a bzImage64
     // with --entry-32bit / --real-mode, goes to the 32-bit bzImage loader (kexec-tools/x86-bzimage32.ts).
     const bz32 = loader === "kexec-tools" && (!bzImage64Probe(bz) || input.x86Entry !== undefined);
@@ -339,6 +343,17 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   };
   if (loader === "kexec-file") plan.kernelVersion = input.kernelVersion ?? DEFAULT_KERNEL_VERSION;
   if (crashRegion) plan.crashRegion = crashRegion;
+  if (bzHeader !== undefined) {
+    const kernelSegment = segments.find((s) => s.label === "kernel");
+    const hazards = kernelSegment
+      ? x86DecompressorHazards(segments, kernelSegment, bzHeader.kernelAlignment, bzHeader.initSize)
+      : [];
+    if (hazards.length > 0) {
+      plan.bootHazards = hazards;
+      for (const h of hazards)
+        notes.unshift(`the loaded kernel will damage its ${h.segment} at boot: ${h.mechanism} (${h.source})`);
+    }
+  }
   return plan;
 }
 

@@ -9,6 +9,7 @@ import type { Segment } from "../kimage/kimage.js";
 import type { Verdict } from "../kimage/validate.js";
 import type { MemoryMap } from "../machine/memmap.js";
 import type { Range } from "../machine/ranges.js";
+import type { BootHazard } from "./boot-hazards.js";
 
 /**
  * Which placement rules: "kexec-tools" = kexec-tools' own placement for the kexec_load syscall (-c);
@@ -185,4 +186,9 @@ export interface Plan {
   verdict: Verdict;
   /** Running kernel version whose kexec_file rules were used (kexec_file_load plans). */
   kernelVersion?: string;
+  /**
+   * Segments the loaded kernel overwrites itself before it reads them (boot-hazards.ts): the kernel
+   * accepts the load, the new kernel then finds them damaged. Absent when there are none.
+   */
+  bootHazards?: BootHazard[];
 }

@@ -229,5 +229,10 @@ export function x86BzImageKexecFile(
   // setup_cmdline puts "elfcorehdr=0x%lx " before the user's command line for crash loads.
   const cmdlineOut =
     elfcorehdr !== undefined ? `elfcorehdr=0x${elfcorehdr.toString(16)} ${cmdline}` : cmdline;
-  return { entry: purgBase + (purg.entryOffset ?? 0), kernelEntry: k.mem + 0x200, ...(initrd ? { initrd } : {}), cmdline: cmdlineOut };
+  return {
+    entry: purgBase + (purg.entryOffset ?? 0),
+    kernelEntry: k.mem + 0x200,
+    ...(initrd ? { initrd } : {}),
+    cmdline: cmdlineOut,
+  };
 }
