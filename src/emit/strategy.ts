@@ -29,7 +29,13 @@ import { RelocCpu } from "../reloc/cpu.js";
 import { PageGuard } from "../reloc/guard.js";
 import { formatFor, memstartOf } from "../reloc/mmu-common.js";
 import { findStrategy } from "../reloc/registry.js";
-import { defaultInPlaceRegion, machineFor, type RelocScenario, strategyOptionsFor } from "../reloc/run.js";
+import {
+  defaultCoherence,
+  defaultInPlaceRegion,
+  machineFor,
+  type RelocScenario,
+  strategyOptionsFor,
+} from "../reloc/run.js";
 import type { PreparedRelocation, StrategyContext, StrategyOptions } from "../reloc/strategy.js";
 import { NULL_SINK } from "../reloc/trace.js";
 import { verifySegments } from "../reloc/verify.js";
@@ -90,6 +96,7 @@ export function emitStrategy(
     image,
     machine,
     options,
+    coherence: defaultCoherence(sc.arch),
     allocTable: (level) => {
       const pa = image.allocControlPages(0, "table");
       tables.push({ pa, level });

@@ -17,7 +17,9 @@ import { TableBuilder } from "../mmu/builder.js";
 import { relocateList } from "./cpu.js";
 import {
   CODE_ATTRS,
+  cleanRelocationCode,
   DATA_ATTRS,
+  enterInPlace,
   fetch,
   formatFor,
   installTlb,
@@ -71,7 +73,11 @@ export const linearMapCopy: RelocationStrategy = {
       livePages: tablePagePas(builder),
       translation,
       execute(cpu) {
-        if (inPlaceImage) return;
+        if (inPlaceImage) {
+          enterInPlace(cpu, image);
+          return;
+        }
+        cleanRelocationCode(cpu, image.controlCodePage);
         installTlb(cpu, format, builder);
         cpu.barrier(BARRIER_TLBI);
         cpu.barrier(BARRIER_ISB);

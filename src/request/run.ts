@@ -14,7 +14,13 @@ import type { PageSize } from "../machine/physmem.js";
 import { kernelPayloadOf, scenarioKernelPayload, syntheticKernelPayload } from "../model/kernel-payload.js";
 import { traceModeler } from "../model/model.js";
 import type { KernelPayload, LoadCall } from "../model/phases.js";
-import { builtinProfile, defaultProfileName, type Profile, resolveProfileRefs } from "../model/profiles.js";
+import {
+  builtinProfile,
+  coherenceOf,
+  defaultProfileName,
+  type Profile,
+  resolveProfileRefs,
+} from "../model/profiles.js";
 import { rebootReport } from "../model/reboot.js";
 import {
   machineFor,
@@ -136,8 +142,13 @@ export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
     ...(req.onStrategy !== undefined ? { onStrategy: req.onStrategy } : {}),
     ...(req.onProgress !== undefined ? { onProgress: req.onProgress } : {}),
   };
-  const withModel = (profiles: Profile[]): RunScenarioOptions =>
-    profiles.length > 0 ? { ...common, model: traceModeler(profiles) } : common;
+  // Verified against the first profile's cache rules (the one the reboot is modeled on), else the arch's.
+  const withModel = (profiles: Profile[]): RunScenarioOptions => {
+    const coherence = profiles[0] !== undefined ? { coherence: coherenceOf(profiles[0]) } : {};
+    return profiles.length > 0
+      ? { ...common, ...coherence, model: traceModeler(profiles) }
+      : { ...common, ...coherence };
+  };
 
   let outcome: RunOutcome;
   let profiles: Profile[];
