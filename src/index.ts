@@ -129,13 +129,38 @@ export {
   relocatedBytes,
   scenarioTrace,
 } from "./model/calibrate-points.js";
+export { coherenceOf } from "./model/profiles.js";
 // --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
 export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
 export { type GuardedKind, PageGuard } from "./reloc/guard.js";
+export {
+  ARM64_DEFAULT_COHERENCE,
+  type Coherence,
+  describeWriter,
+  LineTracker,
+  X86_COHERENCE,
+} from "./reloc/lines.js";
 export { type ListVisitor, walkEntryList } from "./reloc/list.js";
+// what a strategy module needs besides the interface (docs/strategies.md): attributes, formats, the TLB
+export {
+  CODE_ATTRS,
+  cleanRelocationCode,
+  DATA_ATTRS,
+  enterInPlace,
+  fetch,
+  formatFor,
+  IDENT_ATTRS,
+  installTlb,
+  maxEntriesOf,
+  memstartAlign,
+  memstartOf,
+  tableCost,
+  tablePagePas,
+} from "./reloc/mmu-common.js";
 export {
   BUILTIN_STRATEGIES,
   findStrategy,
+  REFERENCE_STRATEGIES,
   registerStrategy,
   strategiesFor,
   strategyNames,
@@ -150,23 +175,56 @@ export type {
   VerificationFailure,
 } from "./reloc/result.js";
 export {
+  defaultCoherence,
   LoadRefused,
+  noteStrategyFile,
   type RelocScenario,
   type RunOutcome,
   type RunScenarioOptions,
   type RunStrategyOptions,
   runScenario,
   runStrategy,
+  StrategyError,
   type StrategyRun,
 } from "./reloc/run.js";
 export {
   DEFAULT_STRATEGY_OPTIONS,
+  noTables,
   type PreparedRelocation,
   type RelocationStrategy,
   type StrategyContext,
   type StrategyOptions,
 } from "./reloc/strategy.js";
-export { type AccessSink, NULL_SINK, TraceBuffer } from "./reloc/trace.js";
+export {
+  ACC_ENTRY,
+  ACC_TABLE,
+  ACC_UNCACHED,
+  type AccessSink,
+  BARRIER_DSB,
+  BARRIER_ISB,
+  BARRIER_MMU_OFF,
+  BARRIER_MMU_ON,
+  BARRIER_TLBI,
+  CMO_DC_CIVAC,
+  CMO_DC_CVAC,
+  CMO_DC_CVAU,
+  CMO_DC_IVAC,
+  CMO_IC_IALLU,
+  CMO_IC_IVAU,
+  COPY_LINEAR_LOOP,
+  COPY_SCRATCH,
+  COPY_UNCACHED,
+  EV_BARRIER,
+  EV_CMO,
+  EV_COPY,
+  EV_DESC_READ,
+  EV_LOAD,
+  EV_STORE,
+  EV_TLB_MISS,
+  NULL_SINK,
+  TraceBuffer,
+} from "./reloc/trace.js";
+export { type VaCopyClean, vaCopyStrategy } from "./reloc/va-copy.js";
 export { type VerifyOutcome, verifySegments } from "./reloc/verify.js";
 export { renderBenchText } from "./report/bench-text.js";
 export { renderCalibrationText } from "./report/calibrate-text.js";

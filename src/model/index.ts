@@ -40,6 +40,7 @@ export {
 export {
   BUILTIN_PROFILES,
   builtinProfile,
+  coherenceOf,
   getParam,
   loadProfile,
   type Profile,

@@ -174,7 +174,7 @@ export class LineTracker {
     while (at < end) {
       const pfn = Math.floor(at / ps);
       const pageEnd = (pfn + 1) * ps;
-      const stop = end < pageEnd ? end : pageEnd;
+      const stop = Math.min(end, pageEnd);
       const slot = this.slotOf(pfn);
       this.writer[slot] = this.step;
       const base = slot * lpp;
@@ -263,7 +263,7 @@ export class LineTracker {
     while (at < end) {
       const pfn = Math.floor(at / ps);
       const pageEnd = (pfn + 1) * ps;
-      const stop = end < pageEnd ? end : pageEnd;
+      const stop = Math.min(end, pageEnd);
       const slot = this.slotOf(pfn);
       const base = slot * lpp;
       const first = base + Math.floor((at - pfn * ps) / lb);
@@ -326,7 +326,7 @@ export class LineTracker {
     while (at < end) {
       const pfn = Math.floor(at / ps);
       const pageEnd = (pfn + 1) * ps;
-      const stop = end < pageEnd ? end : pageEnd;
+      const stop = Math.min(end, pageEnd);
       const slot = this.slots.get(pfn);
       if (slot !== undefined) {
         const base = slot * lpp;

@@ -297,7 +297,13 @@ export function runStrategy(
   counters.pagesVerified = verify.pagesChecked;
   counters.badPages = verify.badPages;
   if (lines !== null) counters.coherenceViolations = lines.violations;
-  const all = [...(refused !== undefined ? [refused] : []), ...cpu.failures, ...failures, ...verify.failures];
+  // most fundamental first: a refused prepare(), clobbers and faults, wrong bytes, then cache state
+  const all = [
+    ...(refused !== undefined ? [refused] : []),
+    ...cpu.failures,
+    ...verify.failures,
+    ...failures,
+  ];
   const result: StrategyResult = {
     name: strategy.name,
     description: strategy.description,
