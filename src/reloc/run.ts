@@ -298,12 +298,7 @@ export function runStrategy(
   counters.badPages = verify.badPages;
   if (lines !== null) counters.coherenceViolations = lines.violations;
   // most fundamental first: a refused prepare(), clobbers and faults, wrong bytes, then cache state
-  const all = [
-    ...(refused !== undefined ? [refused] : []),
-    ...cpu.failures,
-    ...verify.failures,
-    ...failures,
-  ];
+  const all = [...(refused !== undefined ? [refused] : []), ...cpu.failures, ...verify.failures, ...failures];
   const result: StrategyResult = {
     name: strategy.name,
     description: strategy.description,
@@ -312,7 +307,7 @@ export function runStrategy(
       verify.badPages === 0 &&
       (counters.clobbers as number) === 0 &&
       (lines === null || lines.violations === 0),
-    failures: all.slice(0, MAX_FAILURES),
+    failures: pickFailures(all, MAX_FAILURES),
     pageTables: prepared.pageTables,
     controlPages: strategyControl.map(hex),
     counters,
@@ -327,6 +322,24 @@ export function runStrategy(
 }
 
 type RunFailure = VerificationFailure;
+
+/** At most `max` failures, in order, keeping the first of every kind (16 clobbers must not hide a coherence failure). */
+function pickFailures(all: VerificationFailure[], max: number): VerificationFailure[] {
+  if (all.length <= max) return all;
+  const keep = new Set<VerificationFailure>();
+  const kinds = new Set<string>();
+  for (const f of all) {
+    if (!kinds.has(f.kind)) {
+      kinds.add(f.kind);
+      keep.add(f);
+    }
+  }
+  for (const f of all) {
+    if (keep.size >= max) break;
+    keep.add(f);
+  }
+  return all.filter((f) => keep.has(f));
+}
 
 /** A strategy's prepare() or execute() threw: the error names the strategy (and its module, when loaded from one). */
 export class StrategyError extends KexecLabError {
