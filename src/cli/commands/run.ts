@@ -65,9 +65,16 @@ With --scenario FILE: a scenario file (docs/scenario.md). With --kernel (and --i
 Modeled time: each strategy's access stream through a machine profile's timing model (default
 profile neoverse-n1-server on arm64, x86_64-server on x86_64; --profile none turns it off).
 
-Strategies: mmu-off, va-copy, linear-map-copy (arm64); x86-ident (x86_64); in-place (both).
+Strategies: mmu-off, va-copy, linear-map-copy (arm64); x86-ident (x86_64); in-place (both); and
+va-copy-series (arm64), the va-copy series as posted (clean to PoU only), a reference that fails
+verification where the PoU is not the PoC (every arm64 profile shipped).
 
-Exit status: 0 every strategy verified, 1 the load is refused or a verification failed, 2 bad input.
+Verified: every destination byte, the write guard, and the architectural cache state at the jump
+(arm64: MMU and D-cache off, every segment at the PoC, no stale I-cache lines for the kernel),
+against the first profile's PoU and PoC (docs/strategies.md).
+
+Exit status: 0 every strategy verified (references aside), 1 the load is refused or a verification
+failed, 2 bad input.
 
 Examples:
   $ kexec-lab run
@@ -227,7 +234,10 @@ export function registerRun(program: Command, ctx: CliContext): Command {
           renderRunText(result, (style, text) => paint(ctx.io, style, text)) +
             (opts.explain ? `\n${formatLegend(RUN_LEGEND)}` : ""),
         );
-      ctx.exitCode = result.strategies.every((s) => s.verified) ? EXIT_OK : EXIT_REFUSED;
+      // a reference design (the va-copy series as posted) is shown failing; it does not fail the run
+      ctx.exitCode = result.strategies.every((s) => s.verified || s.reference !== undefined)
+        ? EXIT_OK
+        : EXIT_REFUSED;
     });
 }
 
