@@ -154,6 +154,7 @@ export function strategyOptionsFor(
   return {
     vaBits: opts.vaBits ?? sc.vaBits ?? DEFAULT_STRATEGY_OPTIONS.vaBits,
     linearMap: opts.linearMap ?? DEFAULT_STRATEGY_OPTIONS.linearMap,
+    linearMapBlock: opts.linearMapBlock ?? DEFAULT_STRATEGY_OPTIONS.linearMapBlock,
     x86Swap: opts.x86Swap ?? DEFAULT_STRATEGY_OPTIONS.x86Swap,
     gbpages: opts.gbpages ?? DEFAULT_STRATEGY_OPTIONS.gbpages,
   };

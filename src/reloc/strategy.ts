@@ -31,6 +31,11 @@ export interface StrategyOptions {
   vaBits: number;
   /** linear-map-copy: the running kernel's linear map is block-mapped or page-granular. */
   linearMap: "block" | "page";
+  /**
+   * linear-map-copy with `linearMap` "block": the largest block, bytes (e.g. 2 MiB, the size x86_64's
+   * identity map uses; the seed thread's comparison); 0: the largest the granule allows (1 GiB with 4K).
+   */
+  linearMapBlock: number;
   /** x86-ident: pre-6.14 three-copy swap through the swap page. */
   x86Swap: boolean;
   /** x86-ident: 1G pages where whole-GiB aligned. */
@@ -40,6 +45,7 @@ export interface StrategyOptions {
 export const DEFAULT_STRATEGY_OPTIONS: StrategyOptions = {
   vaBits: 48,
   linearMap: "block",
+  linearMapBlock: 0,
   x86Swap: false,
   gbpages: false,
 };

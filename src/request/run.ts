@@ -65,6 +65,8 @@ export interface RunRequest {
   /** Strategy names to run (default: every one for the arch, or the scenario's list). */
   strategies?: string[];
   linearMap: "block" | "page";
+  /** linear-map-copy's largest block with linearMap "block", bytes (0: the granule's largest). */
+  linearMapBlock?: number;
   /** Translation granule of the default scenario and of real files, bytes (default 4096). */
   pageSize?: PageSize;
   vaBits?: number;
@@ -136,6 +138,9 @@ export function loadCallOf(arch: Arch, outcome: RunOutcome): LoadCall {
 export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
   const common: RunScenarioOptions = {
     linearMap: req.linearMap,
+    ...(req.linearMapBlock !== undefined && req.linearMapBlock > 0
+      ? { linearMapBlock: req.linearMapBlock }
+      : {}),
     x86Swap: req.x86Swap === true,
     gbpages: req.gbpages === true,
     timings: req.timings === true,

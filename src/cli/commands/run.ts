@@ -14,7 +14,7 @@ import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { inferArch } from "../../request/plan.js";
 import { type RunRequest, type RunSource, runRequest, splitList } from "../../request/run.js";
 import { readScenarioFile } from "../../scenario/node/read.js";
-import { parseFreePages, parseGranule, parseInteger } from "../../sweep/grid.js";
+import { parseFreePages, parseGranule, parseInteger, parseLinearMap } from "../../sweep/grid.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkOutputPath, readInputFile } from "../files.js";
 import { paint, printJson } from "../io.js";
@@ -26,7 +26,7 @@ interface RunOptions {
   arch: Arch;
   explain?: boolean;
   strategy?: string;
-  linearMap: "block" | "page";
+  linearMap: string;
   granule: string;
   vaBits?: string;
   x86Swap?: boolean;
@@ -80,6 +80,7 @@ Examples:
   $ kexec-lab run
   $ kexec-lab run --json
   $ kexec-lab run --strategy linear-map-copy --linear-map page --granule 16K
+  $ kexec-lab run --strategy linear-map-copy,va-copy --linear-map 2M
   $ kexec-lab run --arch x86_64 --x86-swap --gbpages
   $ kexec-lab run --content synthetic --free-pages random:7 --timings
   $ kexec-lab run --profile thunderx2-server,cortex-a72-board
@@ -96,13 +97,10 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       new Option("--arch <arch>", "architecture of the default scenario").choices(ARCHES).default("arm64"),
     )
     .option("--strategy <names>", "comma-separated strategies (default: every one for the arch)")
-    .addOption(
-      new Option(
-        "--linear-map <kind>",
-        "linear-map-copy: the live linear map is block-mapped or page-granular",
-      )
-        .choices(["block", "page"])
-        .default("block"),
+    .option(
+      "--linear-map <kind>",
+      "linear-map-copy: the live linear map is block-mapped (block), page-granular (page), or in blocks of at most SIZE (2M, 1G)",
+      "block",
     )
     .option("--granule <size>", "arm64 translation granule: 4K, 16K or 64K", "4K")
     .option("--va-bits <bits>", "VA bits (arm64 39, 42, 47, 48, 52; x86_64 48 or 57)")
@@ -200,7 +198,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
       try {
         outcome = runRequest(source, {
           arch,
-          linearMap: opts.linearMap,
+          ...parseLinearMap(opts.linearMap),
           content: opts.content,
           ...(source.kind !== "scenario" ? machineOptions(opts, arch) : {}),
           ...(strategies !== undefined ? { strategies } : {}),

@@ -28,7 +28,7 @@ allocated (the root first); --json lists each page's PA and level with its offse
 Examples:
   $ kexec-lab tables --size 64K
   $ kexec-lab tables --arch x86_64 --map block --size 4M --va-base 0xffffffff80000000
-  $ kexec-lab tables --granule 16k --size 1M --contiguous --binary tables.bin --json`,
+  $ kexec-lab tables --granule 16K --size 1M --contiguous --binary tables.bin --json`,
     )
     .action((opts: MappingOptions & { binary?: string; force?: boolean; json?: boolean }) => {
       const built = buildSingleRange(mappingSpec(opts));
