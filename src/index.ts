@@ -69,6 +69,17 @@ export {
   parseKexecLoadTable,
   x86MemoryRanges,
 } from "./kexectools/debug.js";
+// --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
+export {
+  ARCHES,
+  type Arch,
+  IND_DESTINATION,
+  IND_DONE,
+  IND_FLAGS,
+  IND_INDIRECTION,
+  IND_SOURCE,
+} from "./kimage/constants.js";
+export type { Kimage, Segment } from "./kimage/kimage.js";
 export {
   type Acceptance,
   acceptance,
@@ -87,6 +98,7 @@ export {
   planLoad,
   planToJson,
 } from "./loader/plan.js";
+export type { Machine } from "./machine/machine.js";
 export { answerMemoryQuestions, type MemoryAnswer } from "./memory/answer.js";
 export { type CrashkernelEstimate, estimateCrashkernel, kdumpSystemGiB } from "./memory/crashkernel.js";
 export { type LoadMemory, loadMemory } from "./memory/load-memory.js";
@@ -130,7 +142,6 @@ export {
   scenarioTrace,
 } from "./model/calibrate-points.js";
 export { coherenceOf } from "./model/profiles.js";
-// --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
 export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
 export { type GuardedKind, PageGuard } from "./reloc/guard.js";
 export {

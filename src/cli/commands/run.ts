@@ -118,7 +118,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .option("--seed <n>", "seed of the scenario's contents and random policies", "1")
     .option(
       "--load-strategy <file>",
-      "import a strategy module (see docs/strategies.md) before running; repeatable",
+      "import a strategy module (see docs/strategies.md) and run its strategies (with --strategy: the list given); repeatable",
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option(
@@ -156,7 +156,8 @@ export function registerRun(program: Command, ctx: CliContext): Command {
           "--cma models kexec_file_load's CMA placement (Linux 6.17); --loader kexec-tools places for kexec_load, which has none: give --loader kexec-file",
           { field: "--cma" },
         );
-      for (const f of opts.loadStrategy ?? []) await loadStrategyFile(f, ctx.io.cwd);
+      const loaded: string[] = [];
+      for (const f of opts.loadStrategy ?? []) loaded.push(...(await loadStrategyFile(f, ctx.io.cwd)));
       if (opts.scenario !== undefined && opts.kernel !== undefined) {
         throw new KexecLabError("E_USAGE", "give either --scenario or --kernel, not both", {
           field: "--kernel",
@@ -191,7 +192,8 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         source.kind === "files" && cmd.getOptionValueSource("arch") !== "cli"
           ? inferArch(kernelArchEvidence(source.files, opts.kernel!))
           : opts.arch;
-      const strategies = splitList(opts.strategy);
+      // --load-strategy alone runs what it loaded; with --strategy, the list given
+      const strategies = splitList(opts.strategy) ?? (loaded.length > 0 ? loaded : undefined);
       const profiles = resolveProfileList(opts.profile);
       const progress = startProgress(ctx.io, "run");
       let outcome: RunOutcome;
