@@ -238,7 +238,7 @@ export function runStrategy(
       return strategy.prepare(contextFor(image));
     } catch (e) {
       if (e instanceof LoadWriteRefused) return refusedRelocation();
-      throw new StrategyError(strategy, e);
+      throw strategyFailure(strategy, e);
     } finally {
       phase = "load";
     }
@@ -282,7 +282,7 @@ export function runStrategy(
       prepared.execute(cpu);
     } catch (e) {
       mem.writeWatch = null;
-      throw new StrategyError(strategy, e);
+      throw strategyFailure(strategy, e);
     }
   }
   mem.writeWatch = null;
@@ -353,6 +353,24 @@ export class StrategyError extends KexecLabError {
       from !== undefined ? { file: from } : { field: "--strategy" },
     );
   }
+}
+
+/**
+ * What a throw from prepare() or execute() becomes: a catalogued error keeps its code (E_LIMIT stays
+ * E_LIMIT) with a user strategy's name and file in front of its detail; anything else is E_STRATEGY.
+ */
+function strategyFailure(strategy: RelocationStrategy, e: unknown): Error {
+  const from = strategyFile(strategy);
+  if (e instanceof KexecLabError) {
+    if (from === undefined) return e;
+    return new KexecLabError(
+      e.code,
+      `strategy "${strategy.name}" (from ${from}): ${e.detail}`,
+      e.where,
+      e.specificHint,
+    );
+  }
+  return new StrategyError(strategy, e);
 }
 
 const strategyFiles = new WeakMap<RelocationStrategy, string>();
