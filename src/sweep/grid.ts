@@ -13,7 +13,7 @@ import type { ContentMode } from "../machine/machine.js";
 import type { PageSize } from "../machine/physmem.js";
 import { traceModeler } from "../model/model.js";
 import { builtinProfile, defaultProfileName } from "../model/profiles.js";
-import { strategiesFor } from "../reloc/registry.js";
+import { findStrategy, strategiesFor, strategyNames } from "../reloc/registry.js";
 import type { RunResult } from "../reloc/result.js";
 import { type RelocScenario, runScenario } from "../reloc/run.js";
 import { defaultScenario } from "../scenario/default.js";
@@ -454,8 +454,11 @@ export function gridFrom(opts: SweepGridOptions, scenario?: SweepScenarioSource)
   });
   const known = strategiesFor(opts.arch).map((s) => s.name);
   const strategies = opts.strategy !== undefined ? list(opts.strategy) : base !== undefined ? [] : known;
+  // registered ones too (sweep --load-strategy), when they exist on the arch
+  const exists = (name: string) =>
+    known.includes(name) || (strategyNames().includes(name) && findStrategy(name).arches.includes(opts.arch));
   for (const s of strategies) {
-    if (!known.includes(s)) {
+    if (!exists(s)) {
       throw new KexecLabError(
         "E_FIELD_VALUE",
         `strategy "${s}" on ${opts.arch} (known: ${known.join(", ")})`,
