@@ -70,6 +70,9 @@ const AFTER_CACHED_WRITE = LOC_INNER | CACHED | ISTALE;
 /** A line nobody wrote during the run: memory holds its data, a cache may hold a (clean or dirty) copy. */
 const UNTOUCHED = CACHED;
 
+/** Page frames per directory chunk (256 KiB of Int32 per 256 MiB of 4K pages touched). */
+const CHUNK_PAGES = 65536;
+
 /** Writer codes besides a relocation step (>= 0: pages copied before the write). */
 export const WRITER_NONE = -3;
 export const WRITER_LOAD = -1;
@@ -85,7 +88,10 @@ export class LineTracker {
   readonly pageSize: number;
   readonly lineSize: number;
   readonly linesPerPage: number;
-  private readonly slots = new Map<number, number>();
+  /** Page frame -> slot + 1 (0: untouched), in chunks of CHUNK_PAGES frames (sparse over huge RAM spans). */
+  private readonly chunks = new Map<number, Int32Array>();
+  private lastChunkKey = -1;
+  private lastChunk: Int32Array | undefined;
   private pfns: Float64Array;
   private state: Uint8Array;
   private writer: Float64Array;
@@ -126,10 +132,34 @@ export class LineTracker {
     this.writer = new Float64Array(initialPages);
   }
 
+  /** The chunk holding pfn's directory entry (created when `create`). */
+  private chunkOf(pfn: number, create: boolean): Int32Array | undefined {
+    const key = (pfn / CHUNK_PAGES) | 0;
+    if (key === this.lastChunkKey) return this.lastChunk;
+    let c = this.chunks.get(key);
+    if (c === undefined) {
+      if (!create) return undefined;
+      c = new Int32Array(CHUNK_PAGES);
+      this.chunks.set(key, c);
+    }
+    this.lastChunkKey = key;
+    this.lastChunk = c;
+    return c;
+  }
+
+  /** The slot of a page already touched, or undefined. */
+  private slotIf(pfn: number): number | undefined {
+    const c = this.chunkOf(pfn, false);
+    if (c === undefined) return undefined;
+    const v = c[pfn % CHUNK_PAGES]!;
+    return v === 0 ? undefined : v - 1;
+  }
+
   /** The slot of page pfn, created (untouched state) on first use. */
   private slotOf(pfn: number): number {
-    const s = this.slots.get(pfn);
-    if (s !== undefined) return s;
+    const c = this.chunkOf(pfn, true)!;
+    const v = c[pfn % CHUNK_PAGES]!;
+    if (v !== 0) return v - 1;
     if (this.used === this.pfns.length) {
       const n = this.pfns.length * 2;
       const pfns = new Float64Array(n);
@@ -146,7 +176,7 @@ export class LineTracker {
     this.pfns[slot] = pfn;
     this.state.fill(UNTOUCHED, slot * this.linesPerPage, (slot + 1) * this.linesPerPage);
     this.writer[slot] = WRITER_NONE;
-    this.slots.set(pfn, slot);
+    c[pfn % CHUNK_PAGES] = slot + 1;
     return slot;
   }
 
@@ -200,7 +230,7 @@ export class LineTracker {
   read(pa: number, bytes: number, what: ReadWhat, cpuStep: number): boolean {
     const ps = this.pageSize;
     const pfn = Math.floor(pa / ps);
-    const slot = this.slots.get(pfn);
+    const slot = this.slotIf(pfn);
     if (slot === undefined) return true; // untouched: memory holds it, no copy is older
     const lb = this.lineSize;
     const base = slot * this.linesPerPage;
@@ -268,38 +298,48 @@ export class LineTracker {
       const base = slot * lpp;
       const first = base + Math.floor((at - pfn * ps) / lb);
       const last = base + Math.floor((stop - 1 - pfn * ps) / lb);
-      for (let i = first; i <= last; i++) {
-        const s = st[i]!;
-        const loc = s & LOC_MASK;
-        if (op === CMO_DC_CVAU) {
-          if (loc === LOC_INNER) st[i] = (s & ~LOC_MASK) | LOC_POU;
-        } else if (op === CMO_DC_CVAC || op === CMO_DC_CIVAC) {
-          if ((s & STALE) !== 0 && loc === 0) {
-            this.violations++;
-            const addr = pfn * ps + (i - base) * lb;
-            this.fail(
-              `step ${cpuStep}: ${op === CMO_DC_CIVAC ? "dc civac" : "dc cvac"} of line ${hex(addr)} after it was ${describeWriter(this.writer[slot]!)} with the MMU/D-cache off while an older copy could be cached (possibly dirty): the clean can write the older copy back over the new data: missing dc ivac of the line before the Non-cacheable write`,
-              addr,
-              cpuStep,
-            );
-          }
-          st[i] = op === CMO_DC_CIVAC ? s & ISTALE : (s & (ISTALE | CACHED)) | (s & STALE);
-        } else if (op === CMO_DC_IVAC) {
-          if (loc !== 0) {
-            this.violations++;
-            const addr = pfn * ps + (i - base) * lb;
-            this.fail(
-              `step ${cpuStep}: dc ivac of line ${hex(addr)} discards data ${describeWriter(this.writer[slot]!)} that is still dirty in the caches: missing dc civac (clean before invalidating)`,
-              addr,
-              cpuStep,
-            );
-            // the dirty data is gone: memory keeps what it had (older than the write)
-          }
+      if (op === CMO_DC_CVAU) {
+        for (let i = first; i <= last; i++) {
+          const s = st[i]!;
+          if ((s & LOC_MASK) === LOC_INNER) st[i] = (s & ~LOC_MASK) | LOC_POU;
+        }
+      } else if (op === CMO_DC_CVAC || op === CMO_DC_CIVAC) {
+        const civac = op === CMO_DC_CIVAC;
+        for (let i = first; i <= last; i++) {
+          const s = st[i]!;
+          if ((s & STALE) !== 0) this.staleClean(slot, i - base, civac, cpuStep);
+          st[i] = civac ? s & ISTALE : s & (ISTALE | CACHED | STALE);
+        }
+      } else if (op === CMO_DC_IVAC) {
+        for (let i = first; i <= last; i++) {
+          const s = st[i]!;
+          if ((s & LOC_MASK) !== 0) this.dirtyInvalidate(slot, i - base, cpuStep);
           st[i] = s & ISTALE;
         }
       }
       at = stop;
     }
+  }
+
+  private staleClean(slot: number, line: number, civac: boolean, cpuStep: number): void {
+    this.violations++;
+    const addr = this.pfns[slot]! * this.pageSize + line * this.lineSize;
+    this.fail(
+      `step ${cpuStep}: ${civac ? "dc civac" : "dc cvac"} of line ${hex(addr)} after it was ${describeWriter(this.writer[slot]!)} with the MMU/D-cache off while an older copy could be cached (possibly dirty): the clean can write the older copy back over the new data: missing dc ivac of the line before the Non-cacheable write`,
+      addr,
+      cpuStep,
+    );
+  }
+
+  private dirtyInvalidate(slot: number, line: number, cpuStep: number): void {
+    this.violations++;
+    const addr = this.pfns[slot]! * this.pageSize + line * this.lineSize;
+    // the dirty data is gone: memory keeps what it had (older than the write)
+    this.fail(
+      `step ${cpuStep}: dc ivac of line ${hex(addr)} discards data ${describeWriter(this.writer[slot]!)} that is still dirty in the caches: missing dc civac (clean before invalidating)`,
+      addr,
+      cpuStep,
+    );
   }
 
   /**
@@ -327,7 +367,7 @@ export class LineTracker {
       const pfn = Math.floor(at / ps);
       const pageEnd = (pfn + 1) * ps;
       const stop = Math.min(end, pageEnd);
-      const slot = this.slots.get(pfn);
+      const slot = this.slotIf(pfn);
       if (slot !== undefined) {
         const base = slot * lpp;
         const first = base + Math.floor((at - pfn * ps) / lb);
@@ -355,7 +395,7 @@ export class LineTracker {
   /** Relocation code fetched now: with the MMU off (SCTLR.I clear) from the PoC, else through the I-cache. */
   checkFetch(pa: number, cpuStep: number): void {
     const pfn = Math.floor(pa / this.pageSize);
-    const slot = this.slots.get(pfn);
+    const slot = this.slotIf(pfn);
     if (slot === undefined) return;
     const base = slot * this.linesPerPage;
     for (let i = base; i < base + this.linesPerPage; i++) {
@@ -399,7 +439,7 @@ export class LineTracker {
     const end = mem + memsz;
     for (let page = Math.floor(mem / ps) * ps; page < end; page += ps) {
       const pfn = page / ps;
-      const slot = this.slots.get(pfn);
+      const slot = this.slotIf(pfn);
       const lo = Math.max(mem, page);
       const hi = Math.min(end, page + ps);
       const lines = Math.ceil((hi - page) / lb) - Math.floor((lo - page) / lb);
