@@ -93,7 +93,9 @@ export function seedRows(opts: { sampleBytes?: number } = {}): SeedRow[] {
         cells[i]!.push({ strategy: name, verified: run.result.verified, model });
       });
     }
-    profiles.forEach((p, i) => rows.push({ profile: p.name, pageSize, bytes: SEED_BYTES, cells: cells[i]! }));
+    for (const [i, p] of profiles.entries()) {
+      rows.push({ profile: p.name, pageSize, bytes: SEED_BYTES, cells: cells[i]! });
+    }
   }
   return rows;
 }
