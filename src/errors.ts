@@ -47,6 +47,14 @@ export const CATALOG = {
     title: "not modeled",
     hint: "this case is outside what kexec-lab simulates; see docs/architecture.md",
   },
+  E_STRATEGY: {
+    title: "a relocation strategy failed",
+    hint: "fix the strategy module named (docs/strategies.md lists what a strategy may do); run it from a checkout with tsx to see the stack",
+  },
+  E_STRATEGY_MODULE: {
+    title: "not a relocation-strategy module",
+    hint: "export a RelocationStrategy (name, arches, phase, prepare) from the module, as docs/strategies.md's example does",
+  },
   // --- simulated machine ---------------------------------------------------------------------------
   E_RAM_LAYOUT: { title: "invalid memory map", hint: "RAM ranges must be page-aligned and must not overlap" },
   E_OUT_OF_MEMORY: {

@@ -132,6 +132,16 @@ export {
   parseKexecLoadTable,
   x86MemoryRanges,
 } from "./kexectools/debug.js";
+// --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
+export {
+  ARCHES,
+  type Arch,
+  IND_DESTINATION,
+  IND_DONE,
+  IND_FLAGS,
+  IND_INDIRECTION,
+  IND_SOURCE,
+} from "./kimage/constants.js";
 // --- the kexec_load syscall (src/kimage): the kernel's checks and the kimage ------------------------------
 export type { Kimage, Segment } from "./kimage/kimage.js";
 export { kexecLoad, type LoadOptions, type LoadResult } from "./kimage/load.js";
@@ -207,17 +217,29 @@ export {
   relocatedBytes,
   scenarioTrace,
 } from "./model/calibrate-points.js";
-// --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
+export { coherenceOf } from "./model/profiles.js";
 export { type ListWalk, RelocCpu, relocateList, type Translator } from "./reloc/cpu.js";
 export { type GuardedKind, PageGuard } from "./reloc/guard.js";
+export {
+  ARM64_DEFAULT_COHERENCE,
+  type Coherence,
+  describeWriter,
+  LineTracker,
+  X86_COHERENCE,
+} from "./reloc/lines.js";
 export { type ListVisitor, walkEntryList } from "./reloc/list.js";
-// what a strategy of your own builds on (docs/strategies.md, examples/strategies/source-window.ts)
+// what a strategy module needs besides the interface (docs/strategies.md): attributes, formats, the TLB
 export {
   CODE_ATTRS,
+  cleanRelocationCode,
   DATA_ATTRS,
+  enterInPlace,
+  fetch,
   formatFor,
   IDENT_ATTRS,
   installTlb,
+  maxEntriesOf,
+  memstartAlign,
   memstartOf,
   tableCost,
   tablePagePas,
@@ -225,6 +247,7 @@ export {
 export {
   BUILTIN_STRATEGIES,
   findStrategy,
+  REFERENCE_STRATEGIES,
   registerStrategy,
   strategiesFor,
   strategyNames,
@@ -239,17 +262,21 @@ export type {
   VerificationFailure,
 } from "./reloc/result.js";
 export {
+  defaultCoherence,
   LoadRefused,
+  noteStrategyFile,
   type RelocScenario,
   type RunOutcome,
   type RunScenarioOptions,
   type RunStrategyOptions,
   runScenario,
   runStrategy,
+  StrategyError,
   type StrategyRun,
 } from "./reloc/run.js";
 export {
   DEFAULT_STRATEGY_OPTIONS,
+  noTables,
   type PreparedRelocation,
   type RelocationStrategy,
   type StrategyContext,
@@ -274,9 +301,17 @@ export {
   COPY_LINEAR_LOOP,
   COPY_SCRATCH,
   COPY_UNCACHED,
+  EV_BARRIER,
+  EV_CMO,
+  EV_COPY,
+  EV_DESC_READ,
+  EV_LOAD,
+  EV_STORE,
+  EV_TLB_MISS,
   NULL_SINK,
   TraceBuffer,
 } from "./reloc/trace.js";
+export { type VaCopyClean, vaCopyStrategy } from "./reloc/va-copy.js";
 export { type VerifyOutcome, verifySegments } from "./reloc/verify.js";
 export { renderBenchText } from "./report/bench-text.js";
 export { renderCalibrationText } from "./report/calibrate-text.js";

@@ -29,7 +29,7 @@ describe("CLI output snapshots", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     await expect(r.stdout).toMatchFileSnapshot("__snapshots__/cli/run.txt");
-  });
+  }, 300_000);
 
   it("run --json is one JSON document and byte-identical across runs", async () => {
     const a = await cli(["run", "--json", "--content", "synthetic", "--seed", "7"]);
@@ -39,13 +39,13 @@ describe("CLI output snapshots", () => {
     const doc = JSON.parse(a.stdout);
     expect(doc.tool.name).toBe("kexec-lab");
     await expect(a.stdout).toMatchFileSnapshot("__snapshots__/cli/run-synthetic-seed7.json");
-  });
+  }, 300_000);
 
   it("run --arch x86_64 --json", async () => {
     const r = await cli(["run", "--arch", "x86_64", "--content", "synthetic", "--json"]);
     expect(r.code).toBe(0);
     await expect(r.stdout).toMatchFileSnapshot("__snapshots__/cli/run-x86_64.json");
-  });
+  }, 300_000);
 
   it("report writes the HTML and says so; refuses to overwrite without --force", async () => {
     const result = join(work, "result.json");

@@ -382,6 +382,23 @@ const TRIGGERS = {
     },
     detail: /./,
   },
+  E_STRATEGY: {
+    what: "`run --load-strategy` of a module whose strategy throws in prepare()",
+    cli: () => [
+      "run",
+      "--load-strategy",
+      file(
+        `export const bad = { name: "bad", description: "", arches: ["arm64"], phase: "after-segments", prepare() { throw new Error("boom"); } };\n`,
+        "throws.mjs",
+      ),
+    ],
+    detail: /strategy "bad" \(from .*throws\.mjs\) threw: boom/,
+  },
+  E_STRATEGY_MODULE: {
+    what: "`run --load-strategy` of a module that exports no strategy",
+    cli: () => ["run", "--load-strategy", file("export const x = 1;\n", "empty.mjs")],
+    detail: /the module exports no relocation strategy \(exports: x\)/,
+  },
   E_TOOL_MISSING: {
     what: "`emit --run` on a machine without QEMU (PATH emptied)",
     cli: () => ["emit", "--run", "--timeout", "1"],

@@ -11,7 +11,7 @@ import { bzImageHeader, elf64 } from "../src/formats/synth.js";
 import { GateRefusalError } from "../src/gates/error.js";
 import { evaluateGates } from "../src/gates/evaluate.js";
 import { lockdownInForce } from "../src/gates/state.js";
-import type { GateQuery, GateState, GateSignatureVerdict } from "../src/gates/types.js";
+import type { GateQuery, GateSignatureVerdict, GateState } from "../src/gates/types.js";
 import { cpusStuckFromFdt, parseHostGates, parseKernelConfig, parseLockdown } from "../src/host/gates.js";
 import { gatedPlanLoad } from "../src/request/gates.js";
 

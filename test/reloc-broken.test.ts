@@ -29,6 +29,7 @@ import {
 import { findStrategy, strategiesFor } from "../src/reloc/registry.js";
 import { type RelocScenario, runStrategy } from "../src/reloc/run.js";
 import type { RelocationStrategy } from "../src/reloc/strategy.js";
+import { BARRIER_MMU_OFF, BARRIER_MMU_ON } from "../src/reloc/trace.js";
 import { defaultScenario } from "../src/scenario/default.js";
 
 const MiB = 1024 * 1024;
@@ -66,6 +67,58 @@ const tableInDestination: RelocationStrategy = {
       livePages: tablePagePas(builder),
       execute(cpu) {
         installTlb(cpu, format, builder);
+        relocateList(cpu, {
+          head: image.head,
+          mmuOn: true,
+          half: 0,
+          vaOffset: 0,
+          copyFlags: 0,
+          cmoBefore: 0,
+          cmoAfter: 0,
+          swapPage: -1,
+          maxEntries: 1e9,
+        });
+      },
+    };
+  },
+};
+
+/**
+ * The same identity map built at relocation time, with the MMU off, in the first pages of the largest
+ * destination (declared live, so the guard watches them), then walked with the MMU on.
+ */
+const tableInDestinationAtReboot: RelocationStrategy = {
+  name: "broken-table-in-destination-at-reboot",
+  description: "identity map built at reboot, MMU off, in pages of a destination",
+  arches: ["arm64", "x86_64"],
+  phase: "after-segments",
+  prepare(ctx) {
+    const { image, machine } = ctx;
+    const ps = machine.pageSize;
+    const seg = image.segments.reduce((a, b) => (b.memsz > a.memsz ? b : a));
+    const pool = Math.min(64, Math.floor(seg.memsz / ps));
+    const live = Array.from({ length: pool }, (_, i) => seg.mem + i * ps);
+    return {
+      pageTables: { pages: 0, bytes: 0, byLevel: {} },
+      livePages: live,
+      execute(cpu) {
+        cpu.barrier(BARRIER_MMU_OFF);
+        const format = formatFor(machine, 48);
+        const builder = new TableBuilder(
+          machine.mem,
+          format,
+          bumpAllocator(machine.mem, seg.mem, seg.mem + pool * ps, ps),
+        );
+        for (const r of machine.mem.ram.ranges) {
+          const start = Math.floor(r.start / (2 * MiB)) * 2 * MiB;
+          const end = Math.ceil(r.end / (2 * MiB)) * 2 * MiB;
+          builder.map(
+            { half: 0, va: start, pa: start, size: end - start, attrs: DATA_ATTRS },
+            { overwrite: true },
+          );
+        }
+        installTlb(cpu, format, builder);
+        cpu.barrier(BARRIER_MMU_ON);
         relocateList(cpu, {
           head: image.head,
           mmuOn: true,
@@ -198,13 +251,31 @@ describe("broken strategies are caught on the default scenarios", () => {
     const sc = defaultScenario(arch, "synthetic", 4);
     const scr: RelocScenario = { ...sc, freePages: { kind: "random", seed: 11 } };
 
-    it(`${arch}: a table page in a destination is a clobber of a table page`, () => {
+    it(`${arch}: a table page in a destination is refused at load time (prepare() writes it)`, () => {
       const r = runStrategy(scr, tableInDestination).result;
+      expect(r.verified).toBe(false);
+      const c = r.failures.find((f) => f.kind === "load-write");
+      expect(c?.message).toMatch(
+        /^broken-table-in-destination: prepare\(\) wrote 0x[0-9a-f]+, the destination of segment \d+ \(\w+\): at load time a strategy may write only the control pages it allocated/,
+      );
+      expect(c?.address).toMatch(/^0x[0-9a-f]+$/);
+      expect(r.counters.pagesCopied).toBe(0); // nothing ran
+    });
+
+    it(`${arch}: a table page in a destination built at relocation time is a clobber of a table page`, () => {
+      const r = runStrategy(scr, tableInDestinationAtReboot).result;
       expect(r.verified).toBe(false);
       const c = r.failures.find((f) => f.kind === "clobber");
       expect(c?.message).toMatch(/a table page still to be read/);
       expect(c?.address).toMatch(/^0x[0-9a-f]+$/);
       expect(typeof c?.step).toBe("number");
+      if (arch === "arm64") {
+        // written Non-cacheable over lines a cache may hold, then walked cacheably
+        const t = r.failures.find((f) => f.kind === "coherence" && /translation table line/.test(f.message));
+        expect(t?.message).toMatch(
+          /^step 0: translation table line 0x[0-9a-f]+ read with the caches on may hit a cached copy older than memory: .* missing dc ivac\/civac of the line/,
+        );
+      }
     });
 
     it(`${arch}: a skipped entry leaves a wrong destination byte`, () => {
@@ -212,8 +283,8 @@ describe("broken strategies are caught on the default scenarios", () => {
       const r = runStrategy(scr, s).result;
       expect(s.skipped).toBeGreaterThanOrEqual(0);
       expect(r.verified).toBe(false);
-      expect(r.failures[0]).toMatchObject({ kind: "content" });
-      expect(r.failures[0]!.message).toMatch(
+      const content = r.failures.find((f) => f.kind === "content");
+      expect(content?.message).toMatch(
         /first wrong byte at 0x[0-9a-f]+: expected 0x[0-9a-f]{2}, found 0x[0-9a-f]{2}/,
       );
     });
@@ -347,7 +418,7 @@ describe("property: random kimages and free-page policies", () => {
         const sc = scenarioOf(c);
         if (sc.segments.length === 0) return;
         runs++;
-        for (const s of strategiesFor(sc.arch)) {
+        for (const s of strategiesFor(sc.arch).filter((x) => x.reference === undefined)) {
           const r = runStrategy(sc, s).result;
           expect(r.failures, `${s.name}`).toEqual([]);
           expect(r.verified, s.name).toBe(true);
@@ -361,8 +432,9 @@ describe("property: random kimages and free-page policies", () => {
           skipExercised++;
           expect(r.verified, "skipped entry").toBe(false);
         } else {
-          // nothing to skip that matters: every destination already holds its bytes
-          expect(r.verified).toBe(true);
+          // nothing to skip that matters: every destination already holds its bytes (on arm64 the
+          // strategy still fails the cache check: it cleans nothing and leaves the MMU on)
+          expect(r.failures.filter((f) => f.kind !== "coherence")).toEqual([]);
         }
       }),
       { numRuns: 40, seed: 4242 },

@@ -13,9 +13,17 @@ describe("kexec-lab run", () => {
     expect(r.machine.arch).toBe("arm64");
     // 28 MiB kernel + 0x3fff000 initrd + one page of packed DTB + 16 KiB purgatory, in 4 KiB pages.
     expect(r.kimage.sourcePages).toBe(23556);
-    expect(r.strategies.map((s) => s.name)).toEqual(["mmu-off", "va-copy", "linear-map-copy", "in-place"]);
+    expect(r.strategies.map((s) => s.name)).toEqual([
+      "mmu-off",
+      "va-copy",
+      "va-copy-series",
+      "linear-map-copy",
+      "in-place",
+    ]);
     for (const s of r.strategies) {
-      expect(s.verified).toBe(true);
+      // the series as posted cleans to the PoU only: a reference that fails on this profile
+      expect(s.verified).toBe(s.name !== "va-copy-series");
+      if (s.name === "va-copy-series") expect(s.reference).toMatch(/PoU only/);
       expect(typeof s.pageTables.bytes).toBe("number");
       expect(typeof s.pageTables.pages).toBe("number");
       expect(typeof s.pageTables.byLevel).toBe("object");
@@ -23,7 +31,7 @@ describe("kexec-lab run", () => {
       expect(s.wallSeconds).toBeUndefined();
       for (const pa of s.controlPages) expect(pa).toMatch(/^0x[0-9a-f]+$/);
     }
-  });
+  }, 300_000);
 
   it("is byte-identical across runs; --timings adds wall-clock seconds", async () => {
     const a = await cli(["run", "--json", "--content", "synthetic", "--free-pages", "random:3"]);
@@ -32,7 +40,7 @@ describe("kexec-lab run", () => {
     const t = await cli(["run", "--json", "--content", "synthetic", "--timings", "--strategy", "mmu-off"]);
     const r = JSON.parse(t.out) as RunResult;
     expect(r.strategies[0]!.wallSeconds).toBeGreaterThanOrEqual(0);
-  });
+  }, 300_000);
 
   it("x86_64 with --x86-swap and --gbpages", async () => {
     const { code, out } = await cli([
@@ -82,7 +90,7 @@ describe("kexec-lab run", () => {
       /strategy\s+verified\s+page tables\s+control pages\s+entries walked\s+TLB misses\s+modeled \(neoverse-n1-server\)/,
     );
     expect(out).toMatch(/linear-map-copy\s+yes\s+24 KiB \(6\)\s+8\s+23,607/);
-  });
+  }, 300_000);
 
   it("bad input exits 2 with a catalogued error", async () => {
     const a = await cli(["run", "--strategy", "nope"]);

@@ -32,8 +32,15 @@ describe("default scenarios", () => {
   it("arm64: every strategy verifies, in exact and synthetic modes", () => {
     for (const mode of ["exact", "synthetic"] as const) {
       const r = run(defaultScenario("arm64", mode));
-      expect(r.strategies.map((s) => s.name)).toEqual(["mmu-off", "va-copy", "linear-map-copy", "in-place"]);
+      expect(r.strategies.map((s) => s.name)).toEqual([
+        "mmu-off",
+        "va-copy",
+        "va-copy-series",
+        "linear-map-copy",
+        "in-place",
+      ]);
       for (const s of r.strategies) {
+        if (s.reference !== undefined) continue; // the series as posted: tested in reloc-coherence.test.ts
         expect(s.failures, `${s.name} ${mode}`).toEqual([]);
         expect(s.verified).toBe(true);
       }
@@ -90,7 +97,8 @@ describe("default scenarios", () => {
     for (const pageSize of [16384, 65536] as const) {
       const sc = defaultScenario("arm64", "synthetic", 3, { pageSize });
       const r = run({ ...sc, freePages: { kind: "random", seed: 9 } });
-      for (const s of r.strategies) expect(s.verified, `${s.name} ${pageSize}`).toBe(true);
+      for (const s of r.strategies)
+        expect(s.verified || s.reference !== undefined, `${s.name} ${pageSize}`).toBe(true);
       const lm = byName(r, "linear-map-copy").pageTables.byLevel;
       // TTBR0 holds only the identity map of the code page: one table per level from the start level
       const idmapTables = pageSize === 65536 ? 3 : 4;
@@ -110,7 +118,8 @@ describe("default scenarios", () => {
     ];
     for (const [pageSize, vaBits] of combos) {
       const r = run(defaultScenario("arm64", "synthetic", 2, { pageSize, vaBits }));
-      for (const s of r.strategies) expect(s.verified, `${s.name} ${pageSize} ${vaBits}`).toBe(true);
+      for (const s of r.strategies)
+        expect(s.verified || s.reference !== undefined, `${s.name} ${pageSize} ${vaBits}`).toBe(true);
     }
     const x = run(defaultScenario("x86_64", "synthetic", 2, { vaBits: 57 }));
     const t = byName(x, "x86-ident");
@@ -163,7 +172,8 @@ describe("default scenarios", () => {
     expect(lm.entriesRead).toBe(off.entriesRead);
     // 1 GiB blocks: a handful of walks for the whole relocation
     expect(lm.walks).toBeLessThan(16);
-    expect(lm.cacheLinesInvalidated).toBe((k.sourcePages * 4096) / 64);
+    // every destination line, and the relocation code page (machine_kexec_post_load's dc civac)
+    expect(lm.cacheLinesInvalidated).toBe((k.sourcePages * 4096) / 64 + 4096 / 64);
     const va = byName(r, "va-copy").counters;
     expect(va.entriesRead).toBe(0);
     expect(va.loadTimeEntriesRead).toBe(off.entriesRead);
@@ -271,6 +281,6 @@ describe("guard and verification", () => {
       freePages: { kind: "highest" },
     };
     const r = run(sc);
-    for (const s of r.strategies) expect(s.verified, s.name).toBe(true);
+    for (const s of r.strategies) expect(s.verified || s.reference !== undefined, s.name).toBe(true);
   });
 });

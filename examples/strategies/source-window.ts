@@ -19,6 +19,7 @@ import { TableBuilder } from "../../src/mmu/builder.js";
 import { walkEntryList } from "../../src/reloc/list.js";
 import {
   CODE_ATTRS,
+  cleanRelocationCode,
   DATA_ATTRS,
   formatFor,
   installTlb,
@@ -27,7 +28,15 @@ import {
   tablePagePas,
 } from "../../src/reloc/mmu-common.js";
 import type { RelocationStrategy } from "../../src/reloc/strategy.js";
-import { BARRIER_MMU_OFF, BARRIER_MMU_ON, CMO_DC_CIVAC, COPY_LINEAR_LOOP } from "../../src/reloc/trace.js";
+import {
+  BARRIER_DSB,
+  BARRIER_ISB,
+  BARRIER_MMU_OFF,
+  BARRIER_MMU_ON,
+  CMO_DC_CIVAC,
+  CMO_IC_IALLU,
+  COPY_LINEAR_LOOP,
+} from "../../src/reloc/trace.js";
 
 export const sourceWindow: RelocationStrategy = {
   name: "source-window",
@@ -90,9 +99,13 @@ export const sourceWindow: RelocationStrategy = {
       prepareCounters: { loadTimeEntriesRead: pages },
       // 4. What the CPU does at kexec time: every access through the TLB.
       execute(cpu) {
+        // the relocation code in the control page: cleaned to PoC, I-cache invalidated over it
+        cleanRelocationCode(cpu, code);
         installTlb(cpu, format, builder);
         cpu.barrier(BARRIER_MMU_ON);
-        if (cpu.translate(0, code) < 0) return;
+        const codePa = cpu.translate(0, code);
+        if (codePa < 0) return;
+        cpu.fetchCode(codePa);
         let i = 0;
         for (const seg of image.segments) {
           for (let off = 0; off < seg.memsz; off += ps, i++) {
@@ -101,10 +114,15 @@ export const sourceWindow: RelocationStrategy = {
             const dst = cpu.translate(1, linearBase + seg.mem + off - memstart);
             if (dst < 0) return;
             cpu.copyPage(dst, src, COPY_LINEAR_LOOP);
-            cpu.cmo(dst, ps, CMO_DC_CIVAC, true, true);
+            // the new kernel reads memory with the MMU and D-cache off: clean to PoC
+            cpu.cmo(dst, ps, CMO_DC_CIVAC);
             if (cpu.halted) return;
           }
         }
+        // no stale instructions for the new image, then MMU and caches off and the jump
+        cpu.barrier(BARRIER_DSB);
+        cpu.cmo(0, 0, CMO_IC_IALLU);
+        cpu.barrier(BARRIER_ISB);
         cpu.barrier(BARRIER_MMU_OFF);
       },
     };

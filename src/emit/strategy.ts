@@ -27,9 +27,16 @@ import { fromVaParts, type TranslationFormat } from "../mmu/types.js";
 import { walk } from "../mmu/walker.js";
 import { RelocCpu } from "../reloc/cpu.js";
 import { PageGuard } from "../reloc/guard.js";
+import { walkEntryList } from "../reloc/list.js";
 import { formatFor, memstartOf } from "../reloc/mmu-common.js";
 import { findStrategy } from "../reloc/registry.js";
-import { defaultInPlaceRegion, machineFor, type RelocScenario, strategyOptionsFor } from "../reloc/run.js";
+import {
+  defaultCoherence,
+  defaultInPlaceRegion,
+  machineFor,
+  type RelocScenario,
+  strategyOptionsFor,
+} from "../reloc/run.js";
 import type { PreparedRelocation, StrategyContext, StrategyOptions } from "../reloc/strategy.js";
 import { NULL_SINK } from "../reloc/trace.js";
 import { verifySegments } from "../reloc/verify.js";
@@ -90,6 +97,7 @@ export function emitStrategy(
     image,
     machine,
     options,
+    coherence: defaultCoherence(sc.arch),
     allocTable: (level) => {
       const pa = image.allocControlPages(0, "table");
       tables.push({ pa, level });
@@ -242,6 +250,59 @@ export function arm64Roots(
   return { ttbr0, ttbr1: roots.find((r) => r !== ttbr0)! };
 }
 
+/**
+ * Which of the QEMU routine's copy loops (asm/arm64/reloc.S) runs a user strategy: the kernel's
+ * MMU-off list walk when it builds no tables; linear-map-copy's list walk when its tables map the
+ * linear map (va = pa - memstart in TTBR1) over every page the walk touches; va-copy's linear loop
+ * when they map source i and destination i at va-copy's windows; the code page must be identity
+ * mapped in TTBR0 either way. Else E_NOT_MODELED saying which mapping is missing where.
+ */
+function userStrategyMode(
+  name: string,
+  image: Kimage,
+  machine: Machine,
+  prepared: PreparedRelocation,
+): "mmu-off" | "linear-map-copy" | "va-copy" {
+  const t = prepared.translation;
+  if (t === undefined) return "mmu-off";
+  const ps = image.pageSize;
+  const mem = machine.mem;
+  const maps = (half: 0 | 1, va: number, pa: number) => {
+    const w = walk(mem, t.format, half === 1 ? t.ttbr1 : t.ttbr0, half, va);
+    return w.ok && w.pa === pa;
+  };
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  const code = image.controlCodePage;
+  if (!maps(0, code, code)) {
+    throw new KexecLabError(
+      "E_NOT_MODELED",
+      `strategy "${name}": its TTBR0 does not identity-map the control code page ${hex(code)}, where the QEMU routine runs with the MMU on`,
+      { field: "--strategy" },
+    );
+  }
+  const pairs = image.sourcePairs();
+  const memstart = memstartOf(machine);
+  const pages: number[] = [];
+  for (const { dest, src } of pairs) pages.push(src, dest);
+  walkIndirection(image, (p) => pages.push(p));
+  const linearMiss = pages.find((pa) => !maps(1, pa - memstart, pa));
+  if (linearMiss === undefined) return "linear-map-copy";
+  const dstBase = 2 ** (t.format.vaBits - 1);
+  const vaMiss = pairs.findIndex(
+    ({ dest, src }, i) => !maps(1, i * ps, src) || !maps(1, dstBase + i * ps, dest),
+  );
+  if (vaMiss < 0) return "va-copy";
+  throw new KexecLabError(
+    "E_NOT_MODELED",
+    `strategy "${name}": the QEMU routine (asm/arm64/reloc.S) has two MMU-on copy loops and this strategy's tables fit neither: linear-map-copy's list walk needs every list page at va = pa - memstart in TTBR1 (page ${hex(linearMiss)} is not at ${hex(linearMiss - memstart)}), va-copy's linear loop needs source i at TTBR1 i * PAGE_SIZE and destination i at ${hex(dstBase)} + i * PAGE_SIZE (pair ${vaMiss} is not); its own loop cannot be generated`,
+    { field: "--strategy" },
+  );
+}
+
+function walkIndirection(image: Kimage, visit: (page: number) => void): void {
+  walkEntryList(image.mem, image.head, { source() {}, indirection: visit });
+}
+
 function arm64ParamsFor(
   name: string,
   image: Kimage,
@@ -253,6 +314,10 @@ function arm64ParamsFor(
   const ps = image.pageSize;
   if (name === "mmu-off" || name === "in-place") {
     return { mode: "mmu-off", pageSize: ps, head: image.head };
+  }
+  if (name !== "linear-map-copy" && name !== "va-copy" && name !== "va-copy-series") {
+    name = userStrategyMode(name, image, machine, prepared);
+    if (name === "mmu-off") return { mode: "mmu-off", pageSize: ps, head: image.head };
   }
   const roots = prepared.translation ?? arm64Roots(machine, format, image, tables);
   const tcr = tcrFor(format, { ttbr0: true, ttbr1: true });
@@ -268,7 +333,7 @@ function arm64ParamsFor(
     const offset = (pageOffset - BigInt(memstartOf(machine)) + TWO_64) % TWO_64;
     return { mode: "linear-map-copy", pageSize: ps, head: image.head, mmu, linearOffset: offset };
   }
-  if (name === "va-copy") {
+  if (name === "va-copy" || name === "va-copy-series") {
     const pairs = image.sourcePairs();
     const srcVa = fromVaParts(1, 0, format.vaBits);
     const dstVa = fromVaParts(1, 2 ** (format.vaBits - 1), format.vaBits);

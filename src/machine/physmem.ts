@@ -104,6 +104,14 @@ export class PhysMem {
   private storageBytes = 0;
   private exactFrames = 0;
 
+  /**
+   * Called before every write with the byte range it covers (whole pages for frameForWrite, zeroPage,
+   * setSynthetic and copyPage's destination). The relocation runner uses it for the architectural
+   * cache-state check and to hold prepare() to its control pages (src/reloc/run.ts); null: no cost but
+   * one test per write. It may throw to refuse the write (nothing is written then).
+   */
+  writeWatch: ((pa: number, bytes: number) => void) | null = null;
+
   private readonly payloads: SyntheticPayload[] = [{ seed: 0 }];
   private readonly zeros: Uint8Array;
   private readonly scratch: Uint8Array;
@@ -285,8 +293,17 @@ export class PhysMem {
     }
   }
 
-  /** A writable frame for pfn: materializes zero, shared and synthetic pages. Undefined outside RAM. */
+  /**
+   * A writable frame for pfn: materializes zero, shared and synthetic pages. Undefined outside RAM.
+   * The whole page counts as written (writeWatch).
+   */
   frameForWrite(pfn: number): Uint8Array | undefined {
+    if (this.writeWatch !== null && this.isRam(pfn * this.pageSize))
+      this.writeWatch(pfn * this.pageSize, this.pageSize);
+    return this.writableFrame(pfn);
+  }
+
+  private writableFrame(pfn: number): Uint8Array | undefined {
     const sec = this.section(pfn, true);
     if (sec === undefined) return undefined;
     const slot = pfn % SECTION_PAGES;
@@ -349,7 +366,8 @@ export class PhysMem {
   /** 32-bit little-endian store to a 4-aligned pa; false outside RAM. */
   write32(pa: number, value: number): boolean {
     const pfn = Math.floor(pa / this.pageSize);
-    const f = this.frameForWrite(pfn);
+    if (this.writeWatch !== null && this.isRam(pa)) this.writeWatch(pa, 4);
+    const f = this.writableFrame(pfn);
     if (f === undefined) return false;
     const off = pa - pfn * this.pageSize;
     f[off] = value & 0xff;
@@ -403,10 +421,11 @@ export class PhysMem {
       const pfn = Math.floor(at / this.pageSize);
       const off = at - pfn * this.pageSize;
       const n = Math.min(this.pageSize - off, data.length - done);
+      if (this.writeWatch !== null && this.isRam(at)) this.writeWatch(at, n);
       if (off === 0 && n === this.pageSize && this.shareOnCopy && isAllZero(data, done, n)) {
         if (!this.setZero(pfn)) return false;
       } else {
-        const f = this.frameForWrite(pfn);
+        const f = this.writableFrame(pfn);
         if (f === undefined) return false;
         f.set(data.subarray(done, done + n), off);
       }
@@ -442,6 +461,9 @@ export class PhysMem {
 
   /** Make a whole page read as zeros (clear_page); false outside RAM. */
   zeroPage(pa: number): boolean {
+    if (this.writeWatch !== null && this.isRam(pa)) {
+      this.writeWatch(Math.floor(pa / this.pageSize) * this.pageSize, this.pageSize);
+    }
     return this.setZero(Math.floor(pa / this.pageSize));
   }
 
@@ -471,6 +493,7 @@ export class PhysMem {
   /** Make page `pa` hold page `index` of a synthetic payload. False outside RAM. */
   setSynthetic(pa: number, payload: number, index: number): boolean {
     const pfn = Math.floor(pa / this.pageSize);
+    if (this.writeWatch !== null && this.isRam(pa)) this.writeWatch(pfn * this.pageSize, this.pageSize);
     const sec = this.section(pfn, true);
     if (sec === undefined) return false;
     const slot = pfn % SECTION_PAGES;
@@ -537,6 +560,8 @@ export class PhysMem {
   copyPage(dstPa: number, srcPa: number): boolean {
     const srcPfn = Math.floor(srcPa / this.pageSize);
     const dstPfn = Math.floor(dstPa / this.pageSize);
+    // (outside RAM the copy fails below and the CPU faults; the watch may see that address first)
+    if (this.writeWatch !== null) this.writeWatch(dstPfn * this.pageSize, this.pageSize);
     if (srcPfn === dstPfn) return this.isRam(srcPa);
     if (!this.shareOnCopy) {
       // Fast path (exact mode, the relocation's hot loop): both sections in the two-entry cache and
@@ -580,7 +605,7 @@ export class PhysMem {
       }
       return true;
     }
-    const dst = this.frameForWrite(dstPfn);
+    const dst = this.writableFrame(dstPfn);
     if (dst === undefined) return false;
     if (srcCode > 0) dst.set(this.frames[srcCode]!);
     else this.render(srcCode, srcIndex, dst);

@@ -41,8 +41,11 @@ export interface TableCost {
 export function leafLevels(format: TranslationFormat, opts: MapOptions = {}): boolean[] {
   const largest = opts.largestBlocks ?? format.arch === "arm64";
   const n = format.levels.length;
+  const max = opts.maxBlockBytes !== undefined && opts.maxBlockBytes > 0 ? opts.maxBlockBytes : Infinity;
   return format.levels.map(
-    (l, i) => i === n - 1 || (l.blockAllowed && opts.pageGranular !== true && (l.level >= 2 || largest)),
+    (l, i) =>
+      i === n - 1 ||
+      (l.blockAllowed && opts.pageGranular !== true && (l.level >= 2 || largest) && 2 ** l.shift <= max),
   );
 }
 

@@ -145,6 +145,8 @@ export interface MapOptions {
   overwrite?: boolean;
   /** Allow 1G leaves on x86_64 (gbpages) / level-1 blocks on arm64. Default true on arm64, false on x86. */
   largestBlocks?: boolean;
+  /** No block larger than this many bytes (e.g. 2 MiB: a linear map of 2M blocks, as x86_64's); 0 or absent: no limit. */
+  maxBlockBytes?: number;
 }
 
 export type WalkFault =

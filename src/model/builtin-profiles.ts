@@ -17,6 +17,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       "dram.latencyNs 110, dram.bandwidthGBps 25 (single core), dram.outstandingMisses 20: estimates from published single-core latency and bandwidth measurements of Altra (Chips and Cheese, 'Deep Diving Neoverse N1', 2021)",
       "uncached.loadNs = dram.latencyNs: Device-nGnRnE round trip taken as the idle DRAM latency; not fitted to the published purgatory report, which this profile predicts",
       "caches[2].ways and latency, prefetcher, cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles, cpu.ipc: estimates (as neoverse-n1-server)",
+      "coherence (CLIDR_EL1 LoUU 0, LoC 2): Arm Neoverse N1 Core TRM, CLIDR_EL1 (as the Cortex-A76 Core TRM, B2.19: no cache level needs cleaning to reach the PoU, L1 and L2 to reach the PoC; CTR_EL0.IDC is 1); the 32 MiB SLC sits in the CMN-600 home nodes, the PoC; the PoU is not the PoC",
     ],
     cpu: {
       ghz: 3,
@@ -80,6 +81,10 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       isb: 20,
       tlbi: 300,
       mmuSwitch: 500,
+    },
+    coherence: {
+      louu: 0,
+      loc: 2,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
     ranges: {
@@ -146,6 +151,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       "dram.latencyNs 130, uncached.loadNs = dram.latencyNs (Device-nGnRnE round trip taken as the idle DRAM latency, see neoverse-n1-server): estimate from published A72 board latency measurements; NOT fitted to any kexec time",
       "dram.bandwidthGBps: the one published point fitted on this machine: `kexec-lab calibrate --profile broadcom-stingray --fit dram.bandwidthGBps` to the 25 MB MMU-on relocation (0.022158152 s, linear-map-copy shape, 25 MiB of 4K pages); every other published point of this machine is a prediction (docs/model.md, validation)",
       "caches[*].latencyCycles, dram.outstandingMisses, prefetcher, cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles, cpu.ipc, uncached.fetchBytes: as cortex-a72-board (estimates)",
+      "coherence (CLIDR_EL1 LoUU 1, LoC 2): Arm Cortex-A72 MPCore TRM, CLIDR_EL1 (LoUU 0b001, LoC 0b010); the PoU is not the PoC",
     ],
     cpu: {
       ghz: 3,
@@ -203,6 +209,10 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       isb: 20,
       tlbi: 300,
       mmuSwitch: 400,
+    },
+    coherence: {
+      louu: 1,
+      loc: 2,
     },
     free: ["dram.bandwidthGBps"],
     ranges: {
@@ -282,6 +292,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       "prefetcher, cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles: estimates",
       "uncached.loadNs = dram.latencyNs: Device-nGnRnE round trip taken as the idle DRAM latency (see neoverse-n1-server)",
       "uncached.fetchBytes 16 (Cortex-A72 TRM: 16-byte instruction fetch), cpu.ipc 1.7: estimates",
+      "coherence (CLIDR_EL1 LoUU 1, LoC 2): Arm Cortex-A72 MPCore TRM, CLIDR_EL1 (LoUU 0b001: L1 is the last level cleaned to reach the PoU; LoC 0b010: L1 and L2 are cleaned to reach the PoC); the PoU is not the PoC",
     ],
     cpu: {
       ghz: 1.8,
@@ -339,6 +350,10 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       isb: 20,
       tlbi: 300,
       mmuSwitch: 400,
+    },
+    coherence: {
+      louu: 1,
+      loc: 2,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
     ranges: {
@@ -411,6 +426,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       "uncached.fetchBytes 16: Neoverse N1 TRM (the fetch unit delivers 16 bytes, 4 instructions, per cycle); that each Non-cacheable fetch block is a separate round trip is an estimate",
       "cpu.ipc 2.5 (scalar integer code, SHA-256 rounds): estimate",
       "cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles: estimates",
+      "coherence (CLIDR_EL1 LoUU 0, LoC 2): Arm Neoverse N1 Core TRM, CLIDR_EL1 (as the Cortex-A76 Core TRM, B2.19: no cache level needs cleaning to reach the PoU, L1 and L2 to reach the PoC; CTR_EL0.IDC is 1); the system-level cache sits in the CMN-600 home nodes, the PoC, so a clean to PoC leaves L1 and L2; the PoU is not the PoC",
     ],
     cpu: {
       ghz: 3,
@@ -475,6 +491,10 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       tlbi: 300,
       mmuSwitch: 500,
     },
+    coherence: {
+      louu: 0,
+      loc: 2,
+    },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
     ranges: {
       "dram.latencyNs": {
@@ -537,6 +557,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
     sources: [
       "calibrated: uncached.loadNs and dram.bandwidthGBps fitted by `kexec-lab calibrate --profile cortex-a72-board --name published-25mb` to the two published 25 MB points (kexec-facts.md section 9), with 25 MB taken as 25 MiB relocated in 4 KiB pages laid out contiguously. With the Device-nGnRnE model (a store costs a load's round trip) the fitted round trip, 129.3 ns, is the A72 boards' idle DRAM latency the base profile starts from (130 ns)",
       "every other field: copied from profiles/cortex-a72-board.json (see its sources); the real machine is not named, so these are a guess, and two points cannot tell memory bandwidth from maintenance cost (docs/model.md)",
+      "coherence (CLIDR_EL1 LoUU 1, LoC 2): Arm Cortex-A72 MPCore TRM, CLIDR_EL1 (LoUU 0b001, LoC 0b010); the PoU is not the PoC",
     ],
     cpu: {
       ghz: 1.8,
@@ -594,6 +615,10 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       isb: 20,
       tlbi: 300,
       mmuSwitch: 400,
+    },
+    coherence: {
+      louu: 1,
+      loc: 2,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
     ranges: {
@@ -672,6 +697,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       "prefetcher, cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles: estimates",
       "uncached.loadNs = dram.latencyNs: Device-nGnRnE round trip taken as the idle DRAM latency (see neoverse-n1-server); not fitted to the published ThunderX2 kexec times, which this profile predicts (docs/model.md, validation)",
       "uncached.fetchBytes 16, cpu.ipc 2.0: estimates",
+      "coherence (CLIDR_EL1 LoUU 1, LoC 3): estimate (no published CLIDR_EL1 value for the Vulcan core found): L1 D cleaned to reach the PoU, L1-L3 to reach the PoC; the PoU is not the PoC",
     ],
     cpu: {
       ghz: 2.5,
@@ -735,6 +761,10 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       isb: 25,
       tlbi: 400,
       mmuSwitch: 600,
+    },
+    coherence: {
+      louu: 1,
+      loc: 3,
     },
     free: ["uncached.loadNs", "dram.bandwidthGBps"],
     ranges: {
@@ -804,6 +834,7 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       "uncached.*: unused on x86_64 (relocation and purgatory run with paging and caches on); loadNs = dram.latencyNs for completeness",
       "cpu.ipc 3.0 (scalar integer code): estimate",
       "cmo.*, barrierCycles.*, tlb.missCycles, cpu.copyBytesPerCycle, cpu.entryCycles: estimates",
+      "coherence.coherent: Intel SDM vol. 3A, 12.4 and 12.6 (caches coherent with memory, DMA and instruction fetch; self-modifying code detected in hardware): no cache maintenance is needed or checked",
     ],
     cpu: {
       ghz: 2.8,
@@ -867,6 +898,11 @@ export const BUILTIN_PROFILE_DATA: Record<string, unknown> = {
       isb: 20,
       tlbi: 200,
       mmuSwitch: 500,
+    },
+    coherence: {
+      coherent: true,
+      louu: 0,
+      loc: 0,
     },
     free: ["dram.bandwidthGBps", "dram.latencyNs"],
     ranges: {

@@ -49,6 +49,7 @@ export {
 export {
   BUILTIN_PROFILES,
   builtinProfile,
+  coherenceOf,
   getParam,
   loadProfile,
   type Profile,

@@ -9,6 +9,7 @@
 
 import { z } from "zod";
 import { KexecLabError } from "../errors.js";
+import { ARM64_DEFAULT_COHERENCE, type Coherence, X86_COHERENCE } from "../reloc/lines.js";
 import { BUILTIN_PROFILE_DATA } from "./builtin-profiles.js";
 
 const positive = z.number().positive();
@@ -108,6 +109,19 @@ export const profileSchema = z.object({
     /** Turning the MMU on or off (SCTLR write, TTBR switch, pipeline flush). */
     mmuSwitch: nonNegative,
   }),
+  /**
+   * Where cache maintenance reaches on this machine, for the relocation's architectural check
+   * (src/reloc/lines.ts): CLIDR_EL1.LoUU (levels a clean to the Point of Unification cleans; 0: L1 D is
+   * at the PoU) and LoC (levels a clean to the Point of Coherency cleans); `coherent` on x86_64 (no
+   * maintenance needed). Absent: arm64 takes LoUU 1, LoC 2 (the PoU is not the PoC), x86_64 coherent.
+   */
+  coherence: z
+    .object({
+      coherent: z.boolean().default(false),
+      louu: z.number().int().min(0).max(7),
+      loc: z.number().int().min(0).max(7),
+    })
+    .optional(),
   /** Dotted paths of numeric fields `calibrate` may fit (e.g. "uncached.loadNs"). */
   free: z.array(z.string()),
   /**
@@ -306,4 +320,22 @@ export function resolveProfileRefs(
 /** The profile `run` models with when none is named: a Neoverse N1-class server, or an x86_64 server. */
 export function defaultProfileName(arch: "arm64" | "x86_64"): string {
   return arch === "x86_64" ? "x86_64-server" : "neoverse-n1-server";
+}
+
+/**
+ * The cache rules a relocation is verified against on this profile's machine (its `coherence` field,
+ * else the architecture's default): named after the profile and the CLIDR_EL1 levels, with where the
+ * PoU and PoC fall among the profile's caches.
+ */
+export function coherenceOf(profile: Profile): Coherence {
+  const c = profile.coherence;
+  if (c === undefined) return profile.arch === "x86_64" ? X86_COHERENCE : ARM64_DEFAULT_COHERENCE;
+  if (c.coherent) return { ...X86_COHERENCE, name: `${profile.name} (caches coherent)` };
+  const after = (n: number) => (n === 0 ? "at L1 D" : `after ${profile.caches[n - 1]?.name ?? `level ${n}`}`);
+  return {
+    name: `${profile.name}: CLIDR_EL1 LoUU ${c.louu}, LoC ${c.loc} (PoU ${after(c.louu)}, PoC ${after(c.loc)})`,
+    coherent: false,
+    louu: c.louu,
+    loc: c.loc,
+  };
 }

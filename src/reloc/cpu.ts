@@ -12,11 +12,18 @@ import { IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE } from "../kimag
 import type { PhysMem } from "../machine/physmem.js";
 import type { VaHalf } from "../mmu/types.js";
 import type { PageGuard } from "./guard.js";
+import type { LineTracker } from "./lines.js";
 import type { RelocCounters, VerificationFailure } from "./result.js";
 import {
   ACC_ENTRY,
   ACC_UNCACHED,
   type AccessSink,
+  BARRIER_MMU_OFF,
+  BARRIER_MMU_ON,
+  CMO_DC_CIVAC,
+  CMO_DC_CVAC,
+  CMO_DC_CVAU,
+  CMO_DC_IVAC,
   COPY_SCRATCH,
   EV_BARRIER,
   EV_CMO,
@@ -78,6 +85,15 @@ export class RelocCpu {
   step = 0;
   /** Set when execution cannot go on (a fault): the loops stop. */
   halted = false;
+  /**
+   * The architectural cache-state check (src/reloc/lines.ts), or null on a coherent machine (x86_64).
+   * Reads and maintenance through the CPU and every write to `mem` update it.
+   */
+  readonly lines: LineTracker | null;
+  /** SCTLR_EL1.M (and C): on until the strategy turns the MMU off (BARRIER_MMU_OFF); the running kernel has it on. */
+  mmuOn = true;
+  /** Pages the hardware walks once the MMU goes on (the strategy's tables: PreparedRelocation.livePages). */
+  tablePages: readonly number[] = [];
   // counters kept in locals of the object for speed, flushed by finish()
   private pagesCopied = 0;
   private entriesRead = 0;
@@ -86,7 +102,14 @@ export class RelocCpu {
   private linesInvalidated = 0;
   private microTlbHits = 0;
 
-  constructor(mem: PhysMem, guard: PageGuard, sink: AccessSink = NULL_SINK, lineSize = 64) {
+  constructor(
+    mem: PhysMem,
+    guard: PageGuard,
+    sink: AccessSink = NULL_SINK,
+    lineSize = 64,
+    lines: LineTracker | null = null,
+  ) {
+    this.lines = lines;
     this.mem = mem;
     this.pageSize = mem.pageSize;
     this.guard = guard;
@@ -98,6 +121,7 @@ export class RelocCpu {
 
   /** copy_page(dst, src) as the CPU does it: the source is read, the destination written. */
   copyPage(dstPa: number, srcPa: number, copyFlags: number): void {
+    if (this.lines !== null) this.lines.read(srcPa, this.pageSize, "source", this.step);
     if (!this.guard.passCopy(dstPa, srcPa)) this.clobber(dstPa, srcPa);
     if (!this.mem.copyPage(dstPa, srcPa)) {
       this.fault(`copy of page ${hex(srcPa)} -> ${hex(dstPa)} touches an address with no RAM`, dstPa);
@@ -110,6 +134,7 @@ export class RelocCpu {
 
   /** A page copy that is not part of the image (x86 swap: to/from the swap page); counted the same. */
   copyScratch(dstPa: number, srcPa: number, copyFlags: number): void {
+    if (this.lines !== null) this.lines.read(srcPa, this.pageSize, "source", this.step);
     if (this.guard.isLive(dstPa)) this.clobber(dstPa, srcPa);
     if (!this.mem.copyPage(dstPa, srcPa)) {
       this.fault(`copy of page ${hex(srcPa)} -> ${hex(dstPa)} touches an address with no RAM`, dstPa);
@@ -119,25 +144,65 @@ export class RelocCpu {
     if (this.tracing) this.sink.event(EV_COPY, dstPa, srcPa, this.pageSize, copyFlags);
   }
 
-  /** Read one kimage entry (a 64-bit load) at physical address pa. -1 when pa is not RAM (a fault). */
+  /**
+   * Read one kimage entry (a 64-bit load) at physical address pa: THE way a strategy's own loop reads
+   * the list. It counts the read (entriesRead), records it in the access stream (EV_LOAD, ACC_ENTRY;
+   * ACC_UNCACHED when `uncached`, i.e. the MMU is off) so the timing model charges it, and checks it
+   * against the cache state (an uncached read needs the list cleaned to PoC). Returns the entry, or -1
+   * when pa is not RAM (a fault, which halts the CPU).
+   */
   readEntry(pa: number, uncached: boolean): number {
     this.entriesRead++;
     if (this.tracing) this.sink.event(EV_LOAD, pa, 0, 8, uncached ? ACC_ENTRY | ACC_UNCACHED : ACC_ENTRY);
+    if (this.lines !== null) this.lines.read(pa, 8, "entry list", this.step);
     const v = this.mem.read64(pa);
     if (v < 0) this.fault(`entry load at ${hex(pa)} hit an address with no RAM`, pa);
     return v;
   }
 
-  /** Cache maintenance by VA over [pa, pa + bytes), line by line. */
-  cmo(pa: number, bytes: number, op: number, clean: boolean, invalidate: boolean): void {
+  /**
+   * Cache maintenance by VA over [pa, pa + bytes), line by line (`op`: CMO_DC_CIVAC, CMO_DC_IVAC,
+   * CMO_DC_CVAC, CMO_DC_CVAU, CMO_IC_IVAU; CMO_IC_IALLU ignores pa and bytes). What it does to the
+   * cache state follows from `op`; `clean` and `invalidate` only say which counters it adds to
+   * (derived from `op` when left out).
+   */
+  cmo(pa: number, bytes: number, op: number, clean?: boolean, invalidate?: boolean): void {
     const lines = Math.ceil(bytes / this.lineSize);
-    if (clean) this.linesCleaned += lines;
-    if (invalidate) this.linesInvalidated += lines;
+    const c = clean ?? (op === CMO_DC_CIVAC || op === CMO_DC_CVAC || op === CMO_DC_CVAU);
+    const i = invalidate ?? (op === CMO_DC_CIVAC || op === CMO_DC_IVAC);
+    if (c) this.linesCleaned += lines;
+    if (i) this.linesInvalidated += lines;
     if (this.tracing) this.sink.event(EV_CMO, pa, 0, bytes, op);
+    if (this.lines !== null) this.lines.maintain(pa, bytes, op, this.step);
   }
 
+  /**
+   * A barrier or a system-register change (BARRIER_DSB, _ISB, _TLBI, _MMU_ON, _MMU_OFF). MMU_OFF clears
+   * SCTLR_EL1.M/C/I: from then on data accesses are Non-cacheable (they read and write memory at the
+   * PoC) and code is fetched from the PoC. MMU_ON sets them: the tables the CPU will walk are checked
+   * (a cacheable walk must not hit a cached copy older than memory).
+   */
   barrier(kind: number): void {
     if (this.tracing) this.sink.event(EV_BARRIER, 0, 0, 0, kind);
+    if (kind === BARRIER_MMU_OFF) {
+      this.mmuOn = false;
+      if (this.lines !== null) this.lines.cacheable = false;
+    } else if (kind === BARRIER_MMU_ON) {
+      this.mmuOn = true;
+      if (this.lines !== null) {
+        this.lines.cacheable = true;
+        this.lines.checkCacheableReads(this.tablePages, "translation table", this.step);
+      }
+    }
+  }
+
+  /**
+   * The CPU fetches relocation code from page `pa` (physical): with the MMU on through the I-cache
+   * (the code must not be stale there), with it off from the PoC (the code must be cleaned to PoC).
+   * mmu-common's fetch() calls it after translating; an MMU-off strategy calls it itself.
+   */
+  fetchCode(pa: number): void {
+    if (this.lines !== null) this.lines.checkFetch(pa, this.step);
   }
 
   /** Translate through the TLB; a fault is recorded and halts the CPU. */
@@ -157,17 +222,16 @@ export class RelocCpu {
     return this.counters.clobbers as number;
   }
 
-  /** Entry loads done by a loop that read them itself, and lookups its micro-TLB served. */
-  addEntryReads(n: number, microTlbHits: number): void {
-    this.entriesRead += n;
-    this.microTlbHits += microTlbHits;
-  }
-
-  /** Page copies and clean+invalidate lines done by a loop that inlined copyPage and cmo(…, true, true). */
-  addLoopCounts(pagesCopied: number, cleanInvalLines: number): void {
+  /**
+   * @internal relocateList's counts: it inlines readEntry, copyPage and cmo(…, CMO_DC_CIVAC) for speed
+   * and emits their events itself. A strategy's own loop uses readEntry, copyPage and cmo instead.
+   */
+  addLoopCounts(pagesCopied: number, cleanInvalLines: number, entries: number, microTlbHits: number): void {
     this.pagesCopied += pagesCopied;
     this.linesCleaned += cleanInvalLines;
     this.linesInvalidated += cleanInvalLines;
+    this.entriesRead += entries;
+    this.microTlbHits += microTlbHits;
   }
 
   followIndirection(): void {
@@ -257,7 +321,7 @@ export interface ListWalk {
   copyFlags: number;
   /** Cache maintenance on each destination page before the copy (0: none), e.g. dc ivac with the MMU off. */
   cmoBefore: number;
-  /** Cache maintenance on each destination page after the copy (0: none), e.g. dc civac. */
+  /** Cache maintenance on each destination page after the copy (0: none), e.g. dc civac (counted as clean+invalidate). */
   cmoAfter: number;
   /** x86 before 6.14: swap every page through this page (source->swap, dest->source, swap->dest); -1: plain copy. */
   swapPage: number;
@@ -306,6 +370,7 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
   let cmoLines = 0;
   const linesPerPage = Math.ceil(pageSize / cpu.lineSize);
   const guard = cpu.guard;
+  const lines = cpu.lines;
   const tlb = mmuOn ? cpu.tlb : null;
   if (mmuOn && tlb === null) throw new Error("relocateList: the MMU is on but no TLB is installed");
   // The entry is kept as its two 32-bit halves (no floating-point modulo in the loop); ptr as the PA
@@ -336,7 +401,8 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
       }
       if (cmoBefore !== 0) cpu.cmo(dst, pageSize, cmoBefore, false, true);
       if (swap < 0) {
-        // cpu.copyPage, inlined: guard, copy, count
+        // cpu.copyPage, inlined: cache-state read check, guard, copy, count
+        if (lines !== null) lines.read(src, pageSize, "source", cpu.step);
         if (!guard.passCopy(dst, src)) cpu.clobber(dst, src);
         if (!mem.copyPage(dst, src)) {
           cpu.fault(
@@ -364,6 +430,7 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
       if (cmoAfter !== 0) {
         cmoLines += linesPerPage;
         if (tracing) cpu.sink.event(EV_CMO, dst, 0, pageSize, cmoAfter);
+        if (lines !== null) lines.maintain(dst, pageSize, cmoAfter, cpu.step);
       }
       if (swap >= 0 && cpu.halted) break;
       dest += pageSize;
@@ -400,6 +467,8 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
       entryPagePa = pa;
       entryFrame = mem.exactFrame(Math.floor(pa / pageSize));
       clobbersSeen = cpu.clobberCount;
+      // the loop reads this page of entries from here on: check the page once
+      if (lines !== null) lines.read(pa, pageSize, "entry list", cpu.step);
     } else if (mmuOn) {
       microHits++;
     }
@@ -421,8 +490,7 @@ export function relocateList(cpu: RelocCpu, w: ListWalk): void {
     }
     ptrOff += 8;
   }
-  cpu.addEntryReads(reads, microHits);
-  cpu.addLoopCounts(copied, cmoLines);
+  cpu.addLoopCounts(copied, cmoLines, reads, microHits);
 }
 
 export { IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE };

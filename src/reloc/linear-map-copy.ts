@@ -17,7 +17,9 @@ import { TableBuilder } from "../mmu/builder.js";
 import { relocateList } from "./cpu.js";
 import {
   CODE_ATTRS,
+  cleanRelocationCode,
   DATA_ATTRS,
+  enterInPlace,
   fetch,
   formatFor,
   installTlb,
@@ -49,13 +51,15 @@ export const linearMapCopy: RelocationStrategy = {
     const builder = new TableBuilder(machine.mem, format, (level) => ctx.allocTable(level));
     const memstart = memstartOf(machine);
     const pageGranular = options.linearMap === "page";
+    const maxBlockBytes = pageGranular ? 0 : options.linearMapBlock;
     const inPlaceImage = image.head % 8 === 4; // head & IND_DONE: nothing to relocate, no tables
     if (!inPlaceImage) {
       // trans_pgd_create_copy: the linear map, level by level
       for (const r of machine.mem.ram.ranges) {
         builder.map(
           { half: 1, va: r.start - memstart, pa: r.start, size: r.end - r.start, attrs: DATA_ATTRS },
-          { pageGranular, contiguous: !pageGranular },
+          // the contiguous hint only with the largest blocks (a limited map models one without it)
+          { pageGranular, contiguous: !pageGranular && maxBlockBytes === 0, maxBlockBytes },
         );
       }
       // trans_pgd_idmap_page: the relocation code page, identity mapped in TTBR0
@@ -71,7 +75,11 @@ export const linearMapCopy: RelocationStrategy = {
       livePages: tablePagePas(builder),
       translation,
       execute(cpu) {
-        if (inPlaceImage) return;
+        if (inPlaceImage) {
+          enterInPlace(cpu, image);
+          return;
+        }
+        cleanRelocationCode(cpu, image.controlCodePage);
         installTlb(cpu, format, builder);
         cpu.barrier(BARRIER_TLBI);
         cpu.barrier(BARRIER_ISB);

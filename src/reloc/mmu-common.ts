@@ -12,7 +12,7 @@ import type { MapAttributes, TranslationFormat } from "../mmu/types.js";
 import { Tlb, walk } from "../mmu/walker.js";
 import type { RelocCpu } from "./cpu.js";
 import type { PageTableCost } from "./result.js";
-import { NULL_SINK } from "./trace.js";
+import { BARRIER_DSB, BARRIER_ISB, BARRIER_MMU_OFF, CMO_DC_CIVAC, CMO_IC_IVAU, NULL_SINK } from "./trace.js";
 
 /** Normal memory, read-write, not executable: the data mappings of the relocation. */
 export const DATA_ATTRS: MapAttributes = { memType: "normal", writable: true, executable: false };
@@ -38,6 +38,7 @@ export function fetch(
 ): number {
   const pa = cpu.translate(half, va);
   if (pa < 0) return pa;
+  cpu.fetchCode(pa);
   const { format } = translation;
   const root = half === 1 ? translation.ttbr1 : translation.ttbr0;
   const leaf = walk(machine.mem, format, root, half, va);
@@ -100,4 +101,27 @@ export function installTlb(cpu: RelocCpu, format: TranslationFormat, builder: Ta
 /** Upper bound on entry reads for a list walk over this image (a corrupted list must not loop forever). */
 export function maxEntriesOf(image: Kimage): number {
   return 2 * (image.counters.entries + image.counters.indirectionPages) + 64;
+}
+
+/**
+ * machine_kexec_post_load (Linux 5.16+): the relocation code copied into the control page is cleaned
+ * and invalidated to PoC (dcache_clean_inval_poc) and the I-cache invalidated over it
+ * (icache_inval_pou), so the CPU fetches it right with the MMU on. The kernel does this at load time;
+ * the simulated CPU does it at the start of execute (one page: 2 x page/64 lines of maintenance).
+ */
+export function cleanRelocationCode(cpu: RelocCpu, codePage: number): void {
+  cpu.cmo(codePage, cpu.pageSize, CMO_DC_CIVAC);
+  cpu.cmo(codePage, cpu.pageSize, CMO_IC_IVAU);
+}
+
+/**
+ * An image already in place (head & IND_DONE) on arm64: kexec_segment_flush cleans and invalidates
+ * every segment to PoC (machine_kexec_post_load since 5.16, machine_kexec before), then
+ * cpu_soft_restart turns the MMU and caches off and jumps; nothing is copied.
+ */
+export function enterInPlace(cpu: RelocCpu, image: Kimage): void {
+  for (const s of image.segments) cpu.cmo(s.mem, s.memsz, CMO_DC_CIVAC);
+  cpu.barrier(BARRIER_DSB);
+  cpu.barrier(BARRIER_MMU_OFF);
+  cpu.barrier(BARRIER_ISB);
 }

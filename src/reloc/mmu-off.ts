@@ -69,6 +69,8 @@ export const mmuOff: RelocationStrategy = {
         cpu.barrier(BARRIER_DSB);
         cpu.barrier(BARRIER_MMU_OFF);
         cpu.barrier(BARRIER_ISB);
+        // arm64_relocate_new_kernel runs from the control page with SCTLR.M/C/I clear: fetched from the PoC
+        cpu.fetchCode(image.controlCodePage);
         relocateList(cpu, {
           head: image.head,
           mmuOn: false,

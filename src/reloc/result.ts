@@ -33,8 +33,13 @@ export interface RelocCounters {
 }
 
 export interface VerificationFailure {
-  /** "content": a destination byte is wrong; "clobber": a write hit a page still to be read; "fault". */
-  kind: "content" | "clobber" | "fault";
+  /**
+   * "content": a destination byte is wrong; "clobber": a write hit a page still to be read; "fault";
+   * "coherence": the bytes are right in some cache but not where the reader looks (src/reloc/lines.ts:
+   * the new kernel at the jump, an uncached read, a cacheable walk or fetch); "load-write": prepare()
+   * wrote outside its control pages while the running kernel still owns that memory.
+   */
+  kind: "content" | "clobber" | "fault" | "coherence" | "load-write";
   message: string;
   segment?: number;
   address?: string;
@@ -72,6 +77,14 @@ export interface StrategyResult {
   model?: ModelSummary[];
   /** Wall-clock seconds of the simulation (only with --timings). */
   wallSeconds?: number;
+  /**
+   * What verification covered: the byte comparison always; the cache-state check under `coherence`
+   * (the rules of the machine checked against, e.g. "neoverse-n1-server: CLIDR_EL1 LoUU 0, LoC 2"), or
+   * "coherent" on x86_64 where the caches need no maintenance.
+   */
+  checks?: { coherence: string; linesChecked: number };
+  /** A reference design shown for comparison that is known not to verify here (the va-copy series as posted). */
+  reference?: string;
 }
 
 export interface MemoryRegionOut {

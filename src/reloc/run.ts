@@ -18,13 +18,28 @@ import { type ContentMode, Machine } from "../machine/machine.js";
 import type { MemoryMap } from "../machine/memmap.js";
 import type { PageSize } from "../machine/physmem.js";
 import type { Range } from "../machine/ranges.js";
-import { RelocCpu } from "./cpu.js";
+import { MAX_FAILURES, RelocCpu } from "./cpu.js";
 import { PageGuard } from "./guard.js";
+import {
+  ARM64_DEFAULT_COHERENCE,
+  type Coherence,
+  LineTracker,
+  WRITER_LOAD,
+  WRITER_PREPARE,
+  X86_COHERENCE,
+} from "./lines.js";
 import { walkEntryList } from "./list.js";
 import { findStrategy, strategiesFor } from "./registry.js";
-import type { ModelSummary, RelocCounters, RunResult, StrategyResult } from "./result.js";
+import type {
+  ModelSummary,
+  RelocCounters,
+  RunResult,
+  StrategyResult,
+  VerificationFailure,
+} from "./result.js";
 import {
   DEFAULT_STRATEGY_OPTIONS,
+  noTables,
   type PreparedRelocation,
   type RelocationStrategy,
   type StrategyContext,
@@ -58,6 +73,11 @@ export interface RelocScenario {
 export interface RunStrategyOptions extends Partial<StrategyOptions> {
   /** Receives the access stream (a TraceBuffer for the timing model). Default: none. */
   sink?: AccessSink;
+  /**
+   * The machine's cache rules the run is verified against (PoU, PoC; coherent on x86_64): a profile's
+   * (coherenceOf in src/model/profiles.ts). Default: defaultCoherence(arch).
+   */
+  coherence?: Coherence;
   /** Measure wall-clock seconds of execute() into wallSeconds. */
   timings?: boolean;
   onProgress?: (pagesLoaded: number, totalPages: number) => void;
@@ -78,6 +98,14 @@ export class LoadRefused extends Error {
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** The cache rules of an architecture without a profile: arm64's default (PoU is not PoC), x86_64 coherent. */
+export function defaultCoherence(arch: Arch): Coherence {
+  return arch === "x86_64" ? X86_COHERENCE : ARM64_DEFAULT_COHERENCE;
+}
+
+/** prepare() wrote outside its control pages: the run stops there (the write is not made). */
+class LoadWriteRefused extends Error {}
 
 export function machineFor(sc: RelocScenario): Machine {
   return new Machine({
@@ -126,6 +154,7 @@ export function strategyOptionsFor(
   return {
     vaBits: opts.vaBits ?? sc.vaBits ?? DEFAULT_STRATEGY_OPTIONS.vaBits,
     linearMap: opts.linearMap ?? DEFAULT_STRATEGY_OPTIONS.linearMap,
+    linearMapBlock: opts.linearMapBlock ?? DEFAULT_STRATEGY_OPTIONS.linearMapBlock,
     x86Swap: opts.x86Swap ?? DEFAULT_STRATEGY_OPTIONS.x86Swap,
     gbpages: opts.gbpages ?? DEFAULT_STRATEGY_OPTIONS.gbpages,
   };
@@ -138,43 +167,104 @@ export function runStrategy(
   opts: RunStrategyOptions = {},
 ): StrategyRun {
   const options = strategyOptionsFor(sc, strategy, opts);
+  const coherence = opts.coherence ?? defaultCoherence(sc.arch);
   const machine = machineFor(sc);
+  const mem = machine.mem;
+  const ps = machine.pageSize;
   const strategyControl: number[] = [];
+  const failures: RunFailure[] = [];
+  const lines = coherence.coherent ? null : new LineTracker(coherence, mem, failures, MAX_FAILURES);
+  // Who is writing now: the kimage's load, the strategy's prepare(), or the CPU's relocation.
+  let phase: "load" | "prepare" | "execute" = "load";
+  let allowed = new Set<number>();
+  let loadImage: Kimage | undefined;
+  let refused: VerificationFailure | undefined;
+  const inPlaceLoad = strategy.image === "in-place";
+  const crash = inPlaceLoad ? (sc.inPlaceRegion ?? defaultInPlaceRegion(sc)) : undefined;
+  let cpu: RelocCpu | undefined;
+  mem.writeWatch = (pa, bytes) => {
+    if (phase === "prepare") {
+      const pfn = Math.floor(pa / ps);
+      if (
+        !allowed.has(pfn) &&
+        !(loadImage !== undefined && pfn === Math.floor(loadImage.controlCodePage / ps))
+      ) {
+        refused = loadWriteFailure(strategy, pa, loadImage, sc);
+        throw new LoadWriteRefused(refused.message);
+      }
+      if (lines !== null) {
+        lines.step = WRITER_PREPARE;
+        lines.loadWrite(pa, bytes, true);
+      }
+      return;
+    }
+    if (lines === null) return;
+    if (phase === "load") {
+      lines.step = WRITER_LOAD;
+      // a crash region is reserved at boot and never mapped executable: no I-cache entries for it
+      lines.loadWrite(pa, bytes, crash === undefined || pa < crash.start || pa >= crash.end);
+      return;
+    }
+    lines.step = cpu!.step + 1; // the write belongs to the copy in progress: copy step N is the N-th page copy
+    lines.write(pa, bytes);
+  };
   let prepared: PreparedRelocation | undefined;
   const contextFor = (image: Kimage): StrategyContext => ({
     image,
     machine,
     options,
+    coherence,
     allocTable: () => {
+      phase = "load";
       const pa = image.allocControlPages(0, "table");
+      phase = "prepare";
       strategyControl.push(pa);
+      allowed.add(Math.floor(pa / ps));
       return pa;
     },
     allocControlPage: () => {
+      phase = "load";
       const pa = image.allocControlPages(0, "other");
+      phase = "prepare";
       strategyControl.push(pa);
+      allowed.add(Math.floor(pa / ps));
       return pa;
     },
   });
+  const prepare = (image: Kimage): PreparedRelocation => {
+    loadImage = image;
+    phase = "prepare";
+    try {
+      return strategy.prepare(contextFor(image));
+    } catch (e) {
+      if (e instanceof LoadWriteRefused) return refusedRelocation();
+      throw strategyFailure(strategy, e);
+    } finally {
+      phase = "load";
+    }
+  };
   const loadOpts: LoadOptions = {};
   if (sc.x86Levels !== undefined) loadOpts.x86Levels = sc.x86Levels;
   if (opts.onProgress !== undefined) loadOpts.onProgress = opts.onProgress;
-  if (strategy.image === "in-place") {
+  if (crash !== undefined) {
     loadOpts.type = "crash";
-    loadOpts.crashRegion = sc.inPlaceRegion ?? defaultInPlaceRegion(sc);
+    loadOpts.crashRegion = crash;
   }
   if (strategy.phase === "before-segments") {
     loadOpts.beforeSegments = (image) => {
-      prepared = strategy.prepare(contextFor(image));
+      prepared = prepare(image);
     };
   }
   const loaded = kexecLoad(machine, sc.segments, loadOpts);
-  if (!loaded.ok) throw new LoadRefused(loaded.verdict);
+  if (!loaded.ok) {
+    mem.writeWatch = null;
+    throw new LoadRefused(loaded.verdict);
+  }
   const image = loaded.image;
-  if (prepared === undefined) prepared = strategy.prepare(contextFor(image));
+  if (prepared === undefined) prepared = prepare(image);
+  allowed = new Set();
 
   // Arm the guard: everything the relocation still has to read.
-  const mem = machine.mem;
   const guard = new PageGuard(mem);
   walkEntryList(mem, image.head, {
     source: (_dest, src) => guard.protect(src, "source"),
@@ -183,10 +273,22 @@ export function runStrategy(
   for (const pa of prepared.livePages) guard.protect(pa, "table");
   if (image.controlCodePage >= 0) guard.protect(image.controlCodePage, "control-code");
 
-  const cpu = new RelocCpu(mem, guard, opts.sink ?? NULL_SINK);
+  cpu = new RelocCpu(mem, guard, opts.sink ?? NULL_SINK, 64, lines);
+  cpu.tablePages = prepared.livePages;
   const t0 = opts.timings ? performance.now() : 0;
-  prepared.execute(cpu);
+  if (refused === undefined) {
+    phase = "execute";
+    try {
+      prepared.execute(cpu);
+    } catch (e) {
+      mem.writeWatch = null;
+      throw strategyFailure(strategy, e);
+    }
+  }
+  mem.writeWatch = null;
   const wall = opts.timings ? (performance.now() - t0) / 1000 : 0;
+  // At the jump: what the new kernel reads under its entry conditions (booting.rst).
+  if (lines !== null && refused === undefined && !cpu.halted) checkJump(cpu, lines, image.segments);
   const counters: RelocCounters = cpu.finish();
   counters.controlPages = image.controlPages.length;
   if (prepared.prepareCounters !== undefined) {
@@ -195,23 +297,153 @@ export function runStrategy(
   const verify = verifySegments(mem, image.segments);
   counters.pagesVerified = verify.pagesChecked;
   counters.badPages = verify.badPages;
-  const failures = [...cpu.failures, ...verify.failures];
+  if (lines !== null) counters.coherenceViolations = lines.violations;
+  // most fundamental first: a refused prepare(), clobbers and faults, wrong bytes, then cache state
+  const all = [...(refused !== undefined ? [refused] : []), ...cpu.failures, ...verify.failures, ...failures];
   const result: StrategyResult = {
     name: strategy.name,
     description: strategy.description,
-    verified: failures.length === 0 && verify.badPages === 0 && (counters.clobbers as number) === 0,
-    failures,
+    verified:
+      all.length === 0 &&
+      verify.badPages === 0 &&
+      (counters.clobbers as number) === 0 &&
+      (lines === null || lines.violations === 0),
+    failures: pickFailures(all, MAX_FAILURES),
     pageTables: prepared.pageTables,
     controlPages: strategyControl.map(hex),
     counters,
+    checks: {
+      coherence: coherence.coherent ? `coherent: ${coherence.name}` : coherence.name,
+      linesChecked: lines?.linesChecked ?? 0,
+    },
   };
+  if (strategy.reference !== undefined) result.reference = strategy.reference;
   if (opts.timings) result.wallSeconds = wall;
   return { result, machine, image, prepared };
 }
 
+type RunFailure = VerificationFailure;
+
+/** At most `max` failures, in order, keeping the first of every kind (16 clobbers must not hide a coherence failure). */
+function pickFailures(all: VerificationFailure[], max: number): VerificationFailure[] {
+  if (all.length <= max) return all;
+  const keep = new Set<VerificationFailure>();
+  const kinds = new Set<string>();
+  for (const f of all) {
+    if (!kinds.has(f.kind)) {
+      kinds.add(f.kind);
+      keep.add(f);
+    }
+  }
+  for (const f of all) {
+    if (keep.size >= max) break;
+    keep.add(f);
+  }
+  return all.filter((f) => keep.has(f));
+}
+
+/** A strategy's prepare() or execute() threw: the error names the strategy (and its module, when loaded from one). */
+export class StrategyError extends KexecLabError {
+  constructor(strategy: RelocationStrategy, cause: unknown) {
+    const from = strategyFile(strategy);
+    const what = cause instanceof Error ? cause.message : String(cause);
+    super(
+      "E_STRATEGY",
+      `strategy "${strategy.name}"${from !== undefined ? ` (from ${from})` : ""} threw: ${what}`,
+      from !== undefined ? { file: from } : { field: "--strategy" },
+    );
+  }
+}
+
+/**
+ * What a throw from prepare() or execute() becomes: a catalogued error keeps its code (E_LIMIT stays
+ * E_LIMIT) with a user strategy's name and file in front of its detail; anything else is E_STRATEGY.
+ */
+function strategyFailure(strategy: RelocationStrategy, e: unknown): Error {
+  const from = strategyFile(strategy);
+  if (e instanceof KexecLabError) {
+    if (from === undefined) return e;
+    return new KexecLabError(
+      e.code,
+      `strategy "${strategy.name}" (from ${from}): ${e.detail}`,
+      e.where,
+      e.specificHint,
+    );
+  }
+  return new StrategyError(strategy, e);
+}
+
+const strategyFiles = new WeakMap<RelocationStrategy, string>();
+
+/** Remember which module a user strategy came from (the CLI's --load-strategy), for its errors. */
+export function noteStrategyFile(strategy: RelocationStrategy, file: string): void {
+  strategyFiles.set(strategy, file);
+}
+
+function strategyFile(strategy: RelocationStrategy): string | undefined {
+  return strategyFiles.get(strategy);
+}
+
+/** After a refused prepare(): nothing to run. */
+function refusedRelocation(): PreparedRelocation {
+  return { pageTables: noTables(), livePages: [], execute() {} };
+}
+
+/** The rule a write in prepare() broke, naming the page it hit. */
+function loadWriteFailure(
+  strategy: RelocationStrategy,
+  pa: number,
+  image: Kimage | undefined,
+  sc: RelocScenario,
+): VerificationFailure {
+  let what = "a page the running kernel owns";
+  const seg = sc.segments.findIndex((s) => pa >= s.mem && pa < s.mem + s.memsz);
+  if (seg >= 0) what = `the destination of segment ${seg} (${sc.segments[seg]!.label ?? "segment"})`;
+  else if (image !== undefined) {
+    const ps = image.pageSize;
+    const page = Math.floor(pa / ps) * ps;
+    walkEntryList(image.mem, image.head, {
+      source: (_d, src) => {
+        if (src === page) what = "a source page of the kimage";
+      },
+      indirection: (p) => {
+        if (p === page) what = "an indirection page of the kimage";
+      },
+    });
+  }
+  return {
+    kind: "load-write",
+    message: `${strategy.name}: prepare() wrote ${hex(pa)}, ${what}: at load time a strategy may write only the control pages it allocated (ctx.allocTable, ctx.allocControlPage) and the control code page; the running kernel still owns every other page until kexec -e (kernel/kexec_core.c: kimage_alloc_control_pages), so copies to destinations belong in execute()`,
+    address: hex(pa),
+  };
+}
+
+/**
+ * arm64 entry conditions (Documentation/arch/arm64/booting.rst): MMU off, D-cache off, the image
+ * cleaned to PoC, no stale I-cache entries for it; purgatory (MMU off on arm64) and the new kernel
+ * read every other segment too.
+ */
+function checkJump(cpu: RelocCpu, lines: LineTracker, segments: readonly Segment[]): void {
+  if (cpu.mmuOn && cpu.failures.length < MAX_FAILURES) {
+    cpu.failures.push({
+      kind: "coherence",
+      message: `step ${cpu.step}: the MMU is still on at the jump: the new kernel must be entered with the MMU and D-cache off (booting.rst): missing the SCTLR_EL1.M/C clear (cpu.barrier(BARRIER_MMU_OFF))`,
+      step: cpu.step,
+    });
+    lines.violations++;
+  }
+  const labelled = segments.some((s) => s.label === "kernel" || s.label === "purgatory");
+  segments.forEach((s, i) => {
+    const code = s.label === "kernel" || s.label === "purgatory" || (!labelled && i === 0);
+    lines.checkSegment(s.mem, s.memsz, i, s.label ?? "segment", code);
+  });
+}
+
 export interface RunScenarioOptions extends Partial<StrategyOptions> {
-  /** Strategy names; default every built-in strategy for the scenario's arch. */
+  /** Strategy names; default every built-in strategy for the scenario's arch (and the reference designs). */
   strategies?: readonly string[];
+  /** The cache rules every strategy is verified against (default: defaultCoherence(arch)). */
+  coherence?: Coherence;
   timings?: boolean;
   /**
    * Attach a timing model: called with each strategy's recorded access stream; what it returns is

@@ -22,6 +22,7 @@ import type { Kimage } from "../kimage/kimage.js";
 import type { Machine } from "../machine/machine.js";
 import type { TranslationFormat } from "../mmu/types.js";
 import type { RelocCpu } from "./cpu.js";
+import type { Coherence } from "./lines.js";
 import type { PageTableCost } from "./result.js";
 
 /** Options every strategy may read (the CLI's flags). Strategies ignore what does not concern them. */
@@ -30,6 +31,11 @@ export interface StrategyOptions {
   vaBits: number;
   /** linear-map-copy: the running kernel's linear map is block-mapped or page-granular. */
   linearMap: "block" | "page";
+  /**
+   * linear-map-copy with `linearMap` "block": the largest block, bytes (e.g. 2 MiB, the size x86_64's
+   * identity map uses; the seed thread's comparison); 0: the largest the granule allows (1 GiB with 4K).
+   */
+  linearMapBlock: number;
   /** x86-ident: pre-6.14 three-copy swap through the swap page. */
   x86Swap: boolean;
   /** x86-ident: 1G pages where whole-GiB aligned. */
@@ -39,6 +45,7 @@ export interface StrategyOptions {
 export const DEFAULT_STRATEGY_OPTIONS: StrategyOptions = {
   vaBits: 48,
   linearMap: "block",
+  linearMapBlock: 0,
   x86Swap: false,
   gbpages: false,
 };
@@ -48,7 +55,17 @@ export interface StrategyContext {
   readonly image: Kimage;
   readonly machine: Machine;
   readonly options: StrategyOptions;
-  /** One zeroed control page for a translation table (kimage_alloc_control_pages(image, 0)). */
+  /**
+   * The cache rules of the machine the run is verified against (src/reloc/lines.ts): `coherent` on
+   * x86_64; on arm64 the levels a clean to PoU (`louu`) and to PoC (`loc`) must clean. A strategy that
+   * cleans to PoU where that is not the PoC fails verification at the jump.
+   */
+  readonly coherence: Coherence;
+  /**
+   * One zeroed control page for a translation table (kimage_alloc_control_pages(image, 0)). prepare()
+   * runs at load time, while the running kernel owns every other page: it may write only the pages
+   * these two functions return (and the control code page); any other write is refused.
+   */
   allocTable(level: number): number;
   /** One zeroed control page for anything else (stacks, argument blocks, ...). */
   allocControlPage(): number;
@@ -87,6 +104,11 @@ export interface RelocationStrategy {
    * segments straight into their destinations (a crash-type image over a region holding them).
    */
   readonly image?: "normal" | "in-place";
+  /**
+   * Set on a design shown for comparison that is known not to verify on some machines (the va-copy
+   * series as posted): says why. Its failed verification is reported but does not fail `run`.
+   */
+  readonly reference?: string;
   prepare(ctx: StrategyContext): PreparedRelocation;
 }
 

@@ -29,7 +29,11 @@ export const RUN_LEGEND: readonly LegendTerm[] = [
     term: "indirection pages",
     meaning: "pages that hold the entry list itself, 511 entries and a link each (4K pages)",
   },
-  { term: "in place", meaning: "source pages that happened to be their own destination: nothing to copy" },
+  {
+    term: "in place",
+    meaning:
+      "source pages that happened to be their own destination: the list walk still copies each onto itself (copy_page(dest, src), dest == src) and cleans it like any other page",
+  },
   {
     term: "swaps",
     meaning:

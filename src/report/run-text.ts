@@ -66,7 +66,11 @@ export function renderRunText(r: RunResult, mark: MarkStyle = plainMark): string
     const c = s.counters;
     const row = [
       s.name,
-      s.verified ? mark("green", "yes") : mark("red", "NO"),
+      s.verified
+        ? mark("green", "yes")
+        : s.reference !== undefined
+          ? `${mark("red", "NO")} (reference)`
+          : mark("red", "NO"),
       s.pageTables.pages > 0
         ? `${formatBytes(s.pageTables.bytes)} (${formatCount(s.pageTables.pages)})`
         : "none",
@@ -149,11 +153,23 @@ export function renderRunText(r: RunResult, mark: MarkStyle = plainMark): string
     );
   }
   if (r.reboot !== undefined) lines.push("", ...renderRebootText(r.reboot));
+  const checks = r.strategies.find((s) => s.checks !== undefined)?.checks;
+  if (checks !== undefined) lines.push("", `verified: ${verifiedMeans(checks)}`);
   for (const s of r.strategies) {
+    if (s.reference !== undefined && !s.verified) lines.push(`${s.name} is a reference: ${s.reference}`);
     for (const f of s.failures) lines.push(`${s.name}: ${f.kind}: ${f.message}`);
   }
   lines.push("");
   return `${lines.join("\n")}\n`;
+}
+
+/** What "verified" covered, in one sentence (StrategyResult.checks). */
+export function verifiedMeans(checks: { coherence: string; linesChecked: number }): string {
+  const bytes =
+    "every destination byte equals its segment, no page still to be read was overwritten, no fault";
+  if (checks.coherence.startsWith("coherent"))
+    return `${bytes}; caches coherent (${checks.coherence.replace(/^coherent: /, "")}), no cache maintenance to check`;
+  return `${bytes}; and at the jump, with the MMU and D-cache off, every segment line is at the PoC with no older cached copy and the kernel's lines are not stale in the I-cache (${checks.coherence}; ${formatCount(checks.linesChecked)} lines)`;
 }
 
 /** Seconds as formatSeconds, a minute or more as "N.N min"; no minus sign on what rounds to zero. */

@@ -14,6 +14,7 @@ import {
 } from "../mmu/single.js";
 import { toVaParts, type VaHalf } from "../mmu/types.js";
 import { parseSize, parseU64, toSafeNumber } from "../scenario/numbers.js";
+import { parseGranule } from "../sweep/grid.js";
 
 /** The options `overhead`, `tables` and `walk` share: one format and one mapped range. */
 export interface MappingOptions {
@@ -46,7 +47,7 @@ function intOption(value: string, name: string): number {
 export function mappingSpec(o: MappingOptions): SingleRangeSpec {
   let format: FormatSpec;
   if (o.arch === "arm64") {
-    const granule = o.granule === "16k" ? 16384 : o.granule === "64k" ? 65536 : 4096;
+    const granule = parseGranule(o.granule, "arm64");
     const vaBits = intOption(o.vaBits ?? "48", "--va-bits") as 39 | 42 | 47 | 48 | 52;
     format = { arch: "arm64", granule, vaBits };
     if (o.paBits !== undefined) format.paBits = intOption(o.paBits, "--pa-bits");

@@ -14,7 +14,13 @@ import type { PageSize } from "../machine/physmem.js";
 import { kernelPayloadOf, scenarioKernelPayload, syntheticKernelPayload } from "../model/kernel-payload.js";
 import { traceModeler } from "../model/model.js";
 import type { KernelPayload, LoadCall } from "../model/phases.js";
-import { builtinProfile, defaultProfileName, type Profile, resolveProfileRefs } from "../model/profiles.js";
+import {
+  builtinProfile,
+  coherenceOf,
+  defaultProfileName,
+  type Profile,
+  resolveProfileRefs,
+} from "../model/profiles.js";
 import { rebootReport } from "../model/reboot.js";
 import {
   machineFor,
@@ -62,6 +68,8 @@ export interface RunRequest {
   /** Strategy names to run (default: every one for the arch, or the scenario's list). */
   strategies?: string[];
   linearMap: "block" | "page";
+  /** linear-map-copy's largest block with linearMap "block", bytes (0: the granule's largest). */
+  linearMapBlock?: number;
   /** Translation granule of the default scenario and of real files, bytes (default 4096). */
   pageSize?: PageSize;
   vaBits?: number;
@@ -140,14 +148,22 @@ export function loadCallOf(arch: Arch, outcome: RunOutcome): LoadCall {
 export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
   const common: RunScenarioOptions = {
     linearMap: req.linearMap,
+    ...(req.linearMapBlock !== undefined && req.linearMapBlock > 0
+      ? { linearMapBlock: req.linearMapBlock }
+      : {}),
     x86Swap: req.x86Swap === true,
     gbpages: req.gbpages === true,
     timings: req.timings === true,
     ...(req.onStrategy !== undefined ? { onStrategy: req.onStrategy } : {}),
     ...(req.onProgress !== undefined ? { onProgress: req.onProgress } : {}),
   };
-  const withModel = (profiles: Profile[]): RunScenarioOptions =>
-    profiles.length > 0 ? { ...common, model: traceModeler(profiles) } : common;
+  // Verified against the first profile's cache rules (the one the reboot is modeled on), else the arch's.
+  const withModel = (profiles: Profile[]): RunScenarioOptions => {
+    const coherence = profiles[0] !== undefined ? { coherence: coherenceOf(profiles[0]) } : {};
+    return profiles.length > 0
+      ? { ...common, ...coherence, model: traceModeler(profiles) }
+      : { ...common, ...coherence };
+  };
 
   let outcome: RunOutcome;
   let profiles: Profile[];

@@ -13,7 +13,7 @@ import type { ContentMode } from "../machine/machine.js";
 import type { PageSize } from "../machine/physmem.js";
 import { traceModeler } from "../model/model.js";
 import { builtinProfile, defaultProfileName } from "../model/profiles.js";
-import { strategiesFor } from "../reloc/registry.js";
+import { findStrategy, strategiesFor, strategyNames } from "../reloc/registry.js";
 import type { RunResult } from "../reloc/result.js";
 import { type RelocScenario, runScenario } from "../reloc/run.js";
 import { defaultScenario } from "../scenario/default.js";
@@ -367,6 +367,31 @@ export function parseGranule(text: string, arch: Arch): PageSize {
   return g;
 }
 
+/**
+ * `--linear-map`: "block" (the largest blocks the granule allows, 1 GiB with 4K), "page"
+ * (page-granular: rodata=full, debug_pagealloc, kfence) or a size such as 2M or 1G: blocks no larger
+ * than that (2M is what x86_64's identity map uses, the seed thread's comparison). Any case.
+ */
+export function parseLinearMap(text: string): { linearMap: "block" | "page"; linearMapBlock: number } {
+  const t = text.trim().toLowerCase();
+  if (t === "block") return { linearMap: "block", linearMapBlock: 0 };
+  if (t === "page") return { linearMap: "page", linearMapBlock: 0 };
+  let bytes: number;
+  try {
+    bytes = toSafeNumber(parseSize(text, "--linear-map"), "--linear-map");
+  } catch {
+    bytes = Number.NaN;
+  }
+  if (!(bytes >= 4096) || !Number.isInteger(Math.log2(bytes))) {
+    throw new KexecLabError(
+      "E_FIELD_VALUE",
+      `linear map "${text}": give block, page, or the largest block size (a power of two such as 2M or 1G)`,
+      { field: "--linear-map" },
+    );
+  }
+  return { linearMap: "block", linearMapBlock: bytes };
+}
+
 /** The grid's parameters as text lists ("4K,16K", "16M,64M", ...), as the CLI takes them. */
 export interface SweepGridOptions {
   arch: Arch;
@@ -429,8 +454,11 @@ export function gridFrom(opts: SweepGridOptions, scenario?: SweepScenarioSource)
   });
   const known = strategiesFor(opts.arch).map((s) => s.name);
   const strategies = opts.strategy !== undefined ? list(opts.strategy) : base !== undefined ? [] : known;
+  // registered ones too (sweep --load-strategy), when they exist on the arch
+  const exists = (name: string) =>
+    known.includes(name) || (strategyNames().includes(name) && findStrategy(name).arches.includes(opts.arch));
   for (const s of strategies) {
-    if (!known.includes(s)) {
+    if (!exists(s)) {
       throw new KexecLabError(
         "E_FIELD_VALUE",
         `strategy "${s}" on ${opts.arch} (known: ${known.join(", ")})`,
@@ -441,9 +469,14 @@ export function gridFrom(opts: SweepGridOptions, scenario?: SweepScenarioSource)
     }
   }
   const linearMaps = list(opts.linearMap).map((m) => {
-    if (m !== "block" && m !== "page")
-      throw new KexecLabError("E_FIELD_VALUE", `linear map "${m}"`, { field: "--linear-map" });
-    return m;
+    const lm = parseLinearMap(m);
+    if (lm.linearMapBlock !== 0)
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `linear map "${m}": sweep takes block or page (a block-size limit is a run option: run --linear-map ${m})`,
+        { field: "--linear-map" },
+      );
+    return lm.linearMap;
   });
   const policies = list(freeText);
   for (const p of policies) parseFreePages(p, 1);

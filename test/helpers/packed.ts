@@ -27,6 +27,7 @@ import {
 import { join, relative } from "node:path";
 import { execFileSyncOwned, spawnSyncOwned } from "../../src/node/child.js";
 import { ROOT } from "./procs.js";
+import { testTempDir } from "./tmp.js";
 
 const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   name: string;
@@ -156,4 +157,30 @@ export function tsc(dir: string): string {
     { cwd: dir, encoding: "utf8" },
   );
   return `${r.stdout}${r.stderr}${r.status === 0 ? "" : `(tsc exit ${r.status})`}`;
+}
+
+export interface PackedProject {
+  /** The project directory: package.json ("type": "module") and node_modules/kexec-lab installed. */
+  dir: string;
+  /** The installed CLI: node <cli> args... */
+  cli: string;
+  /** The tarball npm pack wrote. */
+  tarball: string;
+}
+
+/**
+ * A fresh project with the packed tarball installed (installPacked), made on first call. Call at a file's
+ * top level or in a describe block (its temp directory is removed in afterAll).
+ */
+export function packedProject(name: string): () => PackedProject {
+  const tmp = testTempDir(`packed-${name}`);
+  let made: PackedProject | undefined;
+  return () => {
+    if (made !== undefined) return made;
+    const dir = join(tmp, "project");
+    mkdirSync(dir, { recursive: true });
+    const tarball = installPacked(dir);
+    made = { dir, tarball, cli: join(dir, "node_modules", "kexec-lab", "dist", "cli", "main.js") };
+    return made;
+  };
 }

@@ -12,6 +12,7 @@ import {
   emitScenario,
   emitTargetArch,
 } from "../../request/emit.js";
+import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { readScenarioFile } from "../../scenario/node/read.js";
 import { parseGranule, parseInteger } from "../../sweep/grid.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -22,6 +23,7 @@ import type { CliContext } from "../main.js";
 interface EmitOptions {
   target: EmitTarget;
   strategy?: string;
+  loadStrategy?: string[];
   granule: string;
   seed: string;
   scenario?: string;
@@ -72,6 +74,11 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
       "--strategy <name>",
       "mmu-off, linear-map-copy, va-copy, in-place (arm64); x86-ident (x86_64; the default there)",
     )
+    .option(
+      "--load-strategy <file>",
+      "import a strategy module (docs/strategies.md) and emit its strategy: the QEMU routine runs the list walk (MMU off, or through the strategy's tables when they hold the linear map) or va-copy's loop (when they hold its windows); anything else is refused saying why",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option("--granule <size>", "arm64 translation granule and page size: 4K, 16K or 64K", "4K")
     .option("--seed <n>", "seed of the built-in scenario's contents and free-page order", "1")
     .option(
@@ -95,7 +102,9 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
     .option("--json", "print one JSON document")
     .addHelpText("after", HELP)
     .action(async (opts: EmitOptions) => {
-      const strategy = opts.strategy ?? defaultEmitStrategy(emitTargetArch(opts.target));
+      const loaded: string[] = [];
+      for (const f of opts.loadStrategy ?? []) loaded.push(...(await loadStrategyFile(f, ctx.io.cwd)));
+      const strategy = opts.strategy ?? loaded[0] ?? defaultEmitStrategy(emitTargetArch(opts.target));
       const granule = parseGranule(opts.granule, emitTargetArch(opts.target));
       const file = opts.scenario !== undefined ? resolve(ctx.io.cwd, opts.scenario) : undefined;
       const sc = emitScenario(

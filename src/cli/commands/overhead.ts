@@ -8,7 +8,11 @@ import type { CliContext } from "../main.js";
 export function addMappingOptions(cmd: Command, sizeDefault?: string): Command {
   return cmd
     .addOption(new Option("--arch <arch>", "architecture").choices(["arm64", "x86_64"]).default("arm64"))
-    .addOption(new Option("--granule <size>", "arm64 granule").choices(["4k", "16k", "64k"]).default("4k"))
+    .option(
+      "--granule <size>",
+      "arm64 translation granule: 4K, 16K or 64K (any case; as run and sweep take it)",
+      "4K",
+    )
     .option("--va-bits <n>", "arm64 VA bits: 39, 42, 47, 48 or 52 (default 48); x86_64: 48 or 57")
     .option("--pa-bits <n>", "PA bits (arm64 default 48, 52 with 52-bit VA; x86_64 MAXPHYADDR default 52)")
     .addOption(new Option("--levels <n>", "x86_64 paging levels").choices(["4", "5"]).default("4"))
@@ -41,8 +45,8 @@ Levels are numbered as on arm64 (the last level is 3); x86_64: PML5 = -1, PML4 =
 The PA is the VA modulo 2^42 unless --pa says otherwise, so it is as aligned as the VA.
 
 Examples:
-  $ kexec-lab overhead --arch arm64 --granule 4k --map page --size 64M
-  $ kexec-lab overhead --arch arm64 --granule 64k --map page --size 512M --json
+  $ kexec-lab overhead --arch arm64 --granule 4K --map page --size 64M
+  $ kexec-lab overhead --arch arm64 --granule 64K --map page --size 512M --json
   $ kexec-lab overhead --arch x86_64 --map block --size 1G
   $ kexec-lab overhead --arch x86_64 --map block --gbpages --size 1T
   $ kexec-lab overhead --arch arm64 --va-bits 52 --map block --size 4T --va-base 0xfff0000000000000`,

@@ -1,9 +1,10 @@
 import { availableParallelism } from "node:os";
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { ARCHES } from "../../kimage/constants.js";
 import { formatBytes } from "../../report/format.js";
+import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { readJsonFile } from "../../scenario/node/read.js";
 import { gridFrom, SWEEP_COLUMNS, type SweepGridOptions, type SweepRow, toCsv } from "../../sweep/grid.js";
 import { runGrid } from "../../sweep/node/pool.js";
@@ -15,6 +16,7 @@ import { signalCheckpoint } from "../signals.js";
 
 interface SweepOptions extends SweepGridOptions {
   scenario?: string;
+  loadStrategy?: string[];
   format: "csv" | "json";
   output?: string;
   force?: boolean;
@@ -36,7 +38,12 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
     .option("--granule <list>", "granules: 4K,16K,64K (default: 4K, or the scenario's)")
     .option("--va-bits <list>", "VA bits: e.g. 39,48,52 (default: 48, or the scenario's)")
     .option("--initrd <list>", "initrd sizes: e.g. 16M,64M,256M (default: 64M, or the scenario's initrd)")
-    .option("--strategy <list>", "strategies (default: every one for the arch)")
+    .option("--strategy <list>", "strategies (default: every one for the arch, or the --load-strategy ones)")
+    .option(
+      "--load-strategy <file>",
+      "import a strategy module (docs/strategies.md) and sweep its strategies (with --strategy: the list given); repeatable",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option("--linear-map <list>", "linear-map-copy variants: block,page", "block")
     .option(
       "--free-pages <list>",
@@ -69,6 +76,7 @@ Examples:
   $ kexec-lab sweep --granule 4K,16K,64K --initrd 16M,64M,256M
   $ kexec-lab sweep --strategy linear-map-copy --linear-map block,page --initrd 64M,1G -o lm.csv
   $ kexec-lab sweep --free-pages lowest,random,fragmented --seed 1,2,3 --json
+  $ kexec-lab sweep --load-strategy mine.js --strategy mine,linear-map-copy --initrd 16M,64M
   $ kexec-lab sweep --arch x86_64 --initrd 64M,512M --profile x86_64-server
   $ kexec-lab sweep --scenario examples/juno-16k-random.json --granule 4K,16K,64K --seed 1,2,3`,
     )
@@ -82,6 +90,10 @@ Examples:
       if (opts.content !== undefined && !["synthetic", "shared", "exact"].includes(opts.content)) {
         throw new KexecLabError("E_FIELD_VALUE", `content "${opts.content}"`, { field: "--content" });
       }
+      const files = (opts.loadStrategy ?? []).map((f) => resolve(ctx.io.cwd, f));
+      const loaded: string[] = [];
+      for (const f of files) loaded.push(...(await loadStrategyFile(f, ctx.io.cwd)));
+      if (opts.strategy === undefined && loaded.length > 0) opts.strategy = loaded.join(",");
       const points = gridFrom(
         opts,
         opts.scenario !== undefined
@@ -99,8 +111,11 @@ Examples:
       const progress = startProgress(ctx.io, "sweep");
       let rows: SweepRow[];
       try {
-        rows = await runGrid(points, Math.min(jobs, points.length), (d, t) =>
-          progress.update(d, t, `sweep ${d}/${t}`),
+        rows = await runGrid(
+          points,
+          Math.min(jobs, points.length),
+          (d, t) => progress.update(d, t, `sweep ${d}/${t}`),
+          files,
         );
       } finally {
         progress.stop();

@@ -24,6 +24,8 @@ export async function runGrid(
   points: readonly SweepPoint[],
   jobs: number,
   onPoint?: (done: number, total: number) => void,
+  /** Strategy modules (absolute paths) every worker loads first (sweep --load-strategy; already loaded here). */
+  strategyFiles: readonly string[] = [],
 ): Promise<SweepRow[]> {
   const results: SweepRow[][] = new Array(points.length);
   if (jobs <= 1 || points.length <= 1) {
@@ -51,9 +53,9 @@ export async function runGrid(
           const w = isTs
             ? new Worker(
                 `import("tsx/esm/api").then((api) => { api.register(); return import(${JSON.stringify(workerUrl.href)}); });`,
-                { eval: true, workerData: chunk },
+                { eval: true, workerData: { chunk, strategyFiles } },
               )
-            : new Worker(workerUrl, { workerData: chunk });
+            : new Worker(workerUrl, { workerData: { chunk, strategyFiles } });
           w.on("message", (m: SweepWorkerMessage) => {
             if (m.error !== undefined) {
               reject(

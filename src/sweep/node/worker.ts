@@ -3,10 +3,16 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { KexecLabError } from "../../errors.js";
 import { readInputFile } from "../../formats/node/files.js";
+import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { evaluatePoint, type SweepPoint } from "../grid.js";
 import type { SweepWorkerMessage } from "./pool.js";
 
-const chunk = workerData as { index: number; point: SweepPoint }[];
+const { chunk, strategyFiles } = workerData as {
+  chunk: { index: number; point: SweepPoint }[];
+  strategyFiles: string[];
+};
+// the user's strategies (sweep --load-strategy), registered in this thread too
+for (const f of strategyFiles) await loadStrategyFile(f, "/");
 for (const { index, point } of chunk) {
   try {
     parentPort!.postMessage({
