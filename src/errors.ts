@@ -16,6 +16,10 @@ export const CATALOG = {
   // --- generic input -------------------------------------------------------------------------------
   E_USAGE: { title: "invalid command line", hint: "run the command with --help to see its options" },
   E_FILE_READ: { title: "cannot read file", hint: "check that the path exists and is readable" },
+  E_FILE_EMPTY: {
+    title: "the file is empty",
+    hint: "the file has no bytes: check the path, and that the file was written or copied completely",
+  },
   E_FILE_EXISTS: {
     title: "output file exists",
     hint: "pass --force to overwrite it, or choose another path",
@@ -203,6 +207,15 @@ export function formatWhere(where: ErrorWhere): string {
   }
   if (where.field !== undefined) parts.push(where.field);
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
+/** E_FILE_EMPTY naming the file (and the option it was given to). */
+export function emptyFileError(file?: string, option?: string): KexecLabError {
+  return new KexecLabError(
+    "E_FILE_EMPTY",
+    `${option !== undefined ? `${option} has` : "it has"} 0 bytes`,
+    file !== undefined ? { file } : {},
+  );
 }
 
 export function isKexecLabError(e: unknown): e is KexecLabError {

@@ -80,6 +80,11 @@ const TRIGGERS = {
     cli: () => ["inspect", join(dir, "missing")],
     detail: /no such file \(.*missing\)/,
   },
+  E_FILE_EMPTY: {
+    what: "`plan --kernel` of a file of 0 bytes",
+    cli: () => ["plan", "--kernel", file("", "empty-kernel")],
+    detail: /--kernel has 0 bytes \(.*empty-kernel\)/,
+  },
   E_FILE_EXISTS: {
     what: "`plan --out-dtb` onto an existing file without --force",
     cli: () => ["plan", "--kernel", IMAGE, "--dtb", QEMU_DTB, "--wipe-kaslr-seed", "--out-dtb", file("x")],

@@ -226,6 +226,29 @@ export function memoryMapFor(
   );
 }
 
+/**
+ * Which input the loader's hole search read (kexecToolsRanges / kernelWalkRanges), when it differs
+ * from the source of the machine's memory map: x86_64 kexec-tools reads /sys/firmware/memmap in
+ * preference to /proc/iomem; arm64 kexec_file_load walks memblock.
+ */
+export function placementSourceFor(
+  arch: Arch,
+  loader: "kexec-tools" | "kexec-file",
+  input: PlanInput,
+  mapSource: Plan["memoryMapSource"],
+): Plan["memoryMapSource"] {
+  if (mapSource === "memoryMap") return mapSource;
+  const t = mapTexts(input);
+  if (loader === "kexec-tools") {
+    if (t.debug) return "kexec-debug";
+    if (arch === "x86_64" && t.memmap) return "memmap";
+    return mapSource;
+  }
+  if (arch === "arm64" && input.memblockMemory !== undefined) return "memblock";
+  if (arch === "x86_64" && t.iomem) return "iomem";
+  return mapSource;
+}
+
 /** kexec-tools on arm64 keeps these children of System RAM usable (to_be_excluded). */
 export const KEXEC_TOOLS_ARM64_KEPT = ["System RAM", "Kernel code", "Kernel data"];
 

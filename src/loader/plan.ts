@@ -13,7 +13,7 @@
  * See docs/loaders.md for every rule and its source.
  */
 
-import { KexecLabError } from "../errors.js";
+import { emptyFileError, KexecLabError } from "../errors.js";
 import { parseArm64Image } from "../formats/arm64-image.js";
 import { hex } from "../formats/bytes.js";
 import { parseBzImage } from "../formats/bzimage.js";
@@ -21,6 +21,7 @@ import { detectKind } from "../formats/detect.js";
 import { parseElf64 } from "../formats/elf.js";
 import { parseFdt } from "../formats/fdt.js";
 import { parseIomem } from "../formats/iomem.js";
+import { checkKernelComplete } from "../formats/kernel-extent.js";
 import { rawFormat } from "../formats/unwrap.js";
 import { KEXEC_SEGMENT_MAX } from "../kimage/constants.js";
 import { validateLoad } from "../kimage/validate.js";
@@ -57,7 +58,14 @@ import { arm64ElfKexecTools, arm64ImageKexecTools } from "./kexec-tools/arm64.js
 import { x86BzImageKexecTools } from "./kexec-tools/x86_64.js";
 import { bzImage64Probe, doBzImageLoad } from "./kexec-tools/x86-bzimage32.js";
 import { elfX86_64Load } from "./kexec-tools/x86-elf.js";
-import { crashRegionFor, kernelWalkRanges, kexecToolsRanges, memoryMapFor, parseMemblock } from "./memory.js";
+import {
+  crashRegionFor,
+  kernelWalkRanges,
+  kexecToolsRanges,
+  memoryMapFor,
+  parseMemblock,
+  placementSourceFor,
+} from "./memory.js";
 import { segmentBufszOf } from "./output.js";
 import { checkAcceptance, loaderPathFor } from "./plan-accept.js";
 import type { PlacedBy, Plan, PlanInput } from "./types.js";
@@ -90,6 +98,7 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   if (![4096, 16384, 65536].includes(pageSize) || (input.arch === "x86_64" && pageSize !== 4096)) {
     throw new KexecLabError("E_PAGE_SIZE", `page size ${pageSize}`, { field: "pageSize" });
   }
+  checkInputsNotEmpty(input);
   const notes: string[] = [];
   const dtb = input.dtb ? parseFdt(input.dtb, input.dtbName) : undefined;
   if (input.dtb && input.arch === "x86_64") notes.push("a DTB is ignored on x86_64");
@@ -176,6 +185,7 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   }
   const ctx: Ctx = { input, pageSize, placer, segments: [], notes };
   const kind = detectKind(input.kernel);
+  if (kind === "arm64-image" || kind === "bzimage") checkKernelComplete(input.kernel, input.kernelName);
   const where = input.kernelName !== undefined ? { file: input.kernelName, offset: 0 } : { offset: 0 };
   let result: Result;
   if (loader === "kexec-file" && input.khoScratch && !crashRegion) addKhoScratchTable(ctx, input.khoScratch);
@@ -308,10 +318,14 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
       }
     }
   }
+  const totalRam: Plan["totalRam"] =
+    input.memTotal !== undefined
+      ? { bytes: input.memTotal, source: "MemTotal" }
+      : { bytes: map.ramBytes, source: "memory map" };
   const verdict = validateLoad({
     arch: input.arch,
     pageSize,
-    ramBytes: BigInt(map.ramBytes),
+    ramBytes: BigInt(totalRam.bytes),
     segments: segments.map((s) => ({
       mem: BigInt(s.mem),
       memsz: BigInt(s.memsz),
@@ -324,14 +338,14 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
         }
       : {}),
   });
-  if (!verdict.ok)
-    notes.push(`the kernel would refuse these segments with ${verdict.errno}: ${verdict.reason}`);
   const plan: Plan = {
     arch: input.arch,
     loader,
     selection,
     memoryMap: map,
     memoryMapSource: source,
+    placementSource: placementSourceFor(input.arch, loader, input, source),
+    totalRam,
     segments,
     notes,
     verdict,
@@ -340,6 +354,23 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   if (loader === "kexec-file") plan.kernelVersion = input.kernelVersion ?? DEFAULT_KERNEL_VERSION;
   if (crashRegion) plan.crashRegion = crashRegion;
   return plan;
+}
+
+/**
+ * E_FILE_EMPTY for an empty kernel, initrd, DTB or memory map: bad input, never a file silently
+ * dropped (an empty initrd would otherwise be no initrd at all).
+ */
+function checkInputsNotEmpty(input: PlanInput): void {
+  const files: [Uint8Array | string | undefined, string | undefined, string][] = [
+    [input.kernel, input.kernelName, "--kernel"],
+    [input.initrd, input.initrdName, "--initrd"],
+    [input.dtb, input.dtbName, "--dtb"],
+    [input.iomem, input.iomemName, "--iomem"],
+    [input.memmap, input.memmapName, "--memmap"],
+  ];
+  for (const [data, name, option] of files) {
+    if (data !== undefined && data.length === 0) throw emptyFileError(name, option);
+  }
 }
 
 /** Refusals of a wrapped file that kexec-tools' -a does not fall back from (made before any syscall). */
