@@ -90,6 +90,10 @@ export const CATALOG = {
     title: "no free memory range fits the segment",
     hint: "free memory, shrink the segment, or widen --mem-min/--mem-max",
   },
+  E_CRASH_NOT_RESERVED: {
+    title: "no crash kernel region is reserved",
+    hint: "a crash load (-p) needs memory the running kernel reserved at boot: boot it with crashkernel=SIZE (or SIZE@OFFSET inside RAM), or model one with --crashkernel SIZE@OFFSET",
+  },
   E_INITRD_WINDOW: {
     title: "image + initrd too big (32 GiB window)",
     hint: "arm64 needs kernel and initrd inside one 1 GiB-aligned 32 GiB window; use a smaller initrd",
@@ -147,6 +151,7 @@ export interface ErrorWhere {
 export const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "E_KERNEL_UNSUPPORTED",
   "E_NO_HOLE",
+  "E_CRASH_NOT_RESERVED",
   "E_INITRD_WINDOW",
   "E_DTB_TOO_BIG",
   "E_TOO_MANY_SEGMENTS",

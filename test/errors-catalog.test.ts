@@ -265,6 +265,20 @@ const TRIGGERS = {
     ],
     detail: /kernel: no free range/,
   },
+  E_CRASH_NOT_RESERVED: {
+    what: "`plan --crashkernel 256M@0x200000000` above the end of a 4 GiB arm64 machine's RAM",
+    cli: () => [
+      "plan",
+      "--kernel",
+      IMAGE,
+      "--dtb",
+      QEMU_DTB,
+      "--wipe-kaslr-seed",
+      "--crashkernel",
+      "256M@0x200000000",
+    ],
+    detail: /above the end of RAM \(0x140000000\).*crashkernel reservation failed - memory is in use/,
+  },
   E_INITRD_WINDOW: {
     what: "`plan` whose initrd only fits in a RAM bank 60 GiB above the kernel",
     cli: () => [

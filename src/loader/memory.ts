@@ -401,16 +401,29 @@ export function kernelWalkRanges(
   };
 }
 
-/** The crash kernel region: given, or the last "Crash kernel" line of the iomem input. */
+/**
+ * The crash kernel region: given (--crashkernel SIZE@OFFSET), or the largest "Crash kernel" line of
+ * the iomem input. Errors: E_CRASH_NOT_RESERVED when the memory map is a /proc/iomem without a
+ * "Crash kernel" line (the running kernel reserved none: kexec-tools stops with "Memory for
+ * crashkernel is not reserved", kexec/kexec.c main); E_USAGE when nothing says where it is.
+ */
 export function crashRegionFor(input: PlanInput): Range | undefined {
   if (!input.crash) return undefined;
   if (input.crashRegion) return input.crashRegion;
   const t = mapTexts(input);
   const ck = t.iomem?.crashKernel ?? [];
   if (ck.length > 0) return ck.reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
+  if (t.iomem !== undefined)
+    throw new KexecLabError(
+      "E_CRASH_NOT_RESERVED",
+      `${input.iomemName ?? "the /proc/iomem given"} has no "Crash kernel" line: the running kernel reserved no crash region (booted without crashkernel=, or the reservation failed), so kexec -p stops with "Memory for crashkernel is not reserved" (kexec-tools kexec/kexec.c main, is_crashkernel_mem_reserved)`,
+      input.iomemName !== undefined ? { file: input.iomemName } : {},
+    );
   throw new KexecLabError(
-    "E_NO_MEMORY_MAP",
-    'a crash load (-p) needs a crash kernel region: a "Crash kernel" line in --iomem or --crashkernel SIZE@OFFSET',
+    "E_USAGE",
+    'a crash load (-p) needs the crash kernel region: give --crashkernel SIZE@OFFSET, or a /proc/iomem with a "Crash kernel" line (--iomem, or --host with iomem.txt)',
+    { field: "--crash" },
+    "pass --crashkernel SIZE@OFFSET (e.g. 256M@0x60000000), or the running machine's /proc/iomem",
   );
 }
 

@@ -42,6 +42,7 @@ import {
   kexecToolsPlacer,
   type Placer,
 } from "./context.js";
+import { checkCrashRegionReservable } from "./crash-reserve.js";
 import type { NamedRange } from "./holes.js";
 import { arm64ImageKexecFile } from "./kexec-file/arm64.js";
 import { addKhoScratchTable } from "./kexec-file/kho.js";
@@ -104,6 +105,8 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   if (input.dtb && input.arch === "x86_64") notes.push("a DTB is ignored on x86_64");
   const { map, source } = memoryMapFor(input, dtb, notes);
   const crashRegion = crashRegionFor(input);
+  // A crashkernel=SIZE@OFFSET the kernel could not have reserved (not all RAM): no crash load.
+  if (crashRegion && input.crashRegion) checkCrashRegionReservable(crashRegion, map);
   if (input.memMin !== undefined && input.memMax !== undefined && input.memMax < input.memMin) {
     throw new KexecLabError(
       "E_FIELD_VALUE",
@@ -129,7 +132,11 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
       memMin = Math.max(memMin, crashRegion.start);
       memMaxEnd = Math.min(memMaxEnd, crashRegion.end);
     }
-    placer = kexecToolsPlacer(r.ranges, memMin, memMaxEnd, r.what);
+    const memOpts = input.memMin !== undefined || input.memMax !== undefined;
+    const clippedBy = crashRegion
+      ? `the crash kernel region${memOpts ? " and --mem-min/--mem-max" : ""} (kexec-tools searches only it for -p)`
+      : "--mem-min/--mem-max";
+    placer = kexecToolsPlacer(r.ranges, memMin, memMaxEnd, r.what, clippedBy);
   } else {
     if (input.memMin !== undefined || input.memMax !== undefined)
       notes.push(
