@@ -226,3 +226,14 @@ describe("a kernel file shorter than its header says is bad input naming both si
     expect((await runCli(["inspect", X86_BZIMAGE])).code).toBe(0);
   });
 });
+
+describe("a memory map text that does not parse gets a text hint, not dtc's", () => {
+  it("--iomem with a line whose end is below its start", async () => {
+    const bad = write("bad-iomem.txt", "40000000-3fffffff : System RAM\n");
+    const r = await runCli(["plan", "--kernel", ARM_IMAGE, "--iomem", bad]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("error[E_FORMAT_CORRUPT]");
+    expect(r.err).toMatch(/hint: a memory map dump is text: \/proc\/iomem/);
+    expect(r.err).not.toContain("dtc");
+  });
+});

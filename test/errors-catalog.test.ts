@@ -210,9 +210,13 @@ const TRIGGERS = {
     detail: /./,
   },
   E_FORMAT_CORRUPT: {
-    what: "`inspect` of an iomem line whose end is below its start",
-    cli: () => ["inspect", file("40000000-3fffffff : System RAM\n")],
-    detail: /./,
+    what: "`inspect` of an arm64 Image whose text_offset is not 4 KiB-aligned",
+    cli: () => {
+      const b = smallArm64Image();
+      b[8] = 0x10;
+      return ["inspect", file(b)];
+    },
+    detail: /text_offset 0x10 is not 4 KiB-aligned/,
   },
   E_COMPRESSION_UNSUPPORTED: {
     what: "`inspect` of an lzop-compressed kernel (recognised, no browser-capable decoder)",

@@ -19,7 +19,7 @@
 import { KexecLabError } from "../errors.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../formats/devicetree.js";
 import type { Fdt } from "../formats/fdt.js";
-import { type Iomem, iomemToMemoryMap, parseIomem } from "../formats/iomem.js";
+import { type Iomem, iomemToMemoryMap, MEMORY_MAP_TEXT_HINT, parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import { MemoryMap } from "../machine/memmap.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
@@ -70,6 +70,7 @@ export function parseKexecDebugRanges(text: string): MemoryRange[] | undefined {
       {
         field: `line ${at + 2}`,
       },
+      MEMORY_MAP_TEXT_HINT,
     );
   }
   return out;
@@ -324,6 +325,9 @@ export function kexecToolsRanges(
   return { ranges: [...kept.ranges], what: "RAM minus the reserved regions of the memory map" };
 }
 
+const MEMBLOCK_TEXT_HINT =
+  'a memblock dump is the text of /sys/kernel/debug/memblock/memory or .../reserved ("N: 0xSTART..0xEND" lines, read as root with debugfs mounted)';
+
 const MEMBLOCK_LINE = /^\s*\d+:\s*(?:0x)?([0-9a-fA-F]+)\s*(?:\.\.|-)\s*(?:0x)?([0-9a-fA-F]+)/;
 
 /** A /sys/kernel/debug/memblock/{memory,reserved} dump: "  N: 0xSTART..0xEND" lines, END inclusive. */
@@ -340,16 +344,23 @@ export function parseMemblock(text: string, what: string): MemblockRegion[] {
         {
           field: `line ${i + 1}`,
         },
+        MEMBLOCK_TEXT_HINT,
       );
     }
     const start = Number.parseInt(m[1]!, 16);
     const last = Number.parseInt(m[2]!, 16);
     if (last < start) {
-      throw new KexecLabError("E_FORMAT_CORRUPT", `${what}: end below start`, { field: `line ${i + 1}` });
+      throw new KexecLabError(
+        "E_FORMAT_CORRUPT",
+        `${what}: end below start`,
+        { field: `line ${i + 1}` },
+        MEMBLOCK_TEXT_HINT,
+      );
     }
     out.push({ start, end: last + 1 });
   });
-  if (out.length === 0) throw new KexecLabError("E_FORMAT_CORRUPT", `${what}: no regions`);
+  if (out.length === 0)
+    throw new KexecLabError("E_FORMAT_CORRUPT", `${what}: no regions`, {}, MEMBLOCK_TEXT_HINT);
   return out;
 }
 
