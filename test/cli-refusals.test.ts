@@ -14,9 +14,9 @@ import { testTempDir } from "./helpers/tmp.js";
 
 const dir = testTempDir("refusals");
 /** A recorded 4 GiB arm64 host (MemTotal 3.84 GiB) and a 2 GiB x86_64 q35 host. */
-export const ARM_HOST = join(RECORDINGS, "arm64-virt-4g-kexec_load/collect");
-export const ARM_CRASH_HOST = join(RECORDINGS, "arm64-virt-4g-crash-kexec_load/collect");
-export const X86_HOST = join(RECORDINGS, "x86_64-q35-2g-kexec_load/collect");
+const ARM_HOST = join(RECORDINGS, "arm64-virt-4g-kexec_load/collect");
+const ARM_CRASH_HOST = join(RECORDINGS, "arm64-virt-4g-crash-kexec_load/collect");
+const X86_HOST = join(RECORDINGS, "x86_64-q35-2g-kexec_load/collect");
 
 function write(name: string, data: Uint8Array | string): string {
   const p = join(dir, name);
@@ -32,8 +32,8 @@ function padded(head: string, size: number): Uint8Array {
 const ARM_HEAD = join(RECORDINGS, "arm64-virt-4g-kexec_load-custom/kernel-head.bin");
 const X86_HEAD = join(REPO, "test/fixtures/bzimage32/bzImage-i386-tiny.head");
 /** The custom arm64 Image (3,922,432 bytes, EFI PE header) and the i386 tinyconfig bzImage (766,464 bytes). */
-export const ARM_IMAGE = write("Image", padded(ARM_HEAD, 3922432));
-export const X86_BZIMAGE = write("bzImage", padded(X86_HEAD, 766464));
+const ARM_IMAGE = write("Image", padded(ARM_HEAD, 3922432));
+const X86_BZIMAGE = write("bzImage", padded(X86_HEAD, 766464));
 const ARM_IMAGE_HEAD = write("Image.head", new Uint8Array(readFileSync(ARM_HEAD)));
 const X86_BZIMAGE_HEAD = write("bzImage.head", new Uint8Array(readFileSync(X86_HEAD)));
 const EMPTY = write("empty", "");
@@ -169,7 +169,11 @@ describe("a crash region outside RAM is refused as the kernel refuses to reserve
 describe("empty files are bad input naming the file", () => {
   const cases: [string, string[], string][] = [
     ["--kernel (x86 memory map: no arm64 wording)", ["--kernel", EMPTY, "--host", X86_HOST], "--kernel"],
-    ["--initrd (never silently dropped)", ["--kernel", ARM_IMAGE, "--initrd", EMPTY, "--host", ARM_HOST], "--initrd"],
+    [
+      "--initrd (never silently dropped)",
+      ["--kernel", ARM_IMAGE, "--initrd", EMPTY, "--host", ARM_HOST],
+      "--initrd",
+    ],
     ["--dtb", ["--kernel", ARM_IMAGE, "--dtb", EMPTY, "--iomem", join(ARM_HOST, "iomem.txt")], "--dtb"],
     ["--iomem", ["--kernel", ARM_IMAGE, "--iomem", EMPTY], "--iomem"],
   ];
@@ -235,5 +239,56 @@ describe("a memory map text that does not parse gets a text hint, not dtc's", ()
     expect(r.err).toContain("error[E_FORMAT_CORRUPT]");
     expect(r.err).toMatch(/hint: a memory map dump is text: \/proc\/iomem/);
     expect(r.err).not.toContain("dtc");
+  });
+});
+
+describe("--json prints one document also when the command fails", () => {
+  const cases: [string, string[], string, number][] = [
+    [
+      "a refusal (plan)",
+      ["plan", "--kernel", ARM_IMAGE, "--host", ARM_HOST, "--crashkernel", "256M@0x200000000"],
+      "E_CRASH_NOT_RESERVED",
+      1,
+    ],
+    ["bad input (plan, empty kernel)", ["plan", "--kernel", EMPTY], "E_FILE_EMPTY", 2],
+    ["an unknown option", ["plan", "--kernel", ARM_IMAGE, "--bogus"], "E_USAGE", 2],
+    ["inspect of a missing file", ["inspect", join(dir, "missing")], "E_FILE_READ", 2],
+    ["validate of a missing file", ["validate", join(dir, "missing")], "E_FILE_READ", 2],
+    [
+      "memory of a truncated kernel",
+      ["memory", "--kernel", ARM_IMAGE_HEAD, "--host", ARM_HOST],
+      "E_FORMAT_TRUNCATED",
+      2,
+    ],
+    ["run of an empty kernel", ["run", "--kernel", EMPTY], "E_FILE_EMPTY", 2],
+    [
+      "diff of a missing log",
+      ["diff", join(dir, "missing"), "--kernel", ARM_IMAGE, "--host", ARM_HOST],
+      "E_FILE_READ",
+      2,
+    ],
+  ];
+  for (const [what, args, code, exit] of cases) {
+    it(what, async () => {
+      const r = await runCli([...args, "--json"]);
+      expect(r.code).toBe(exit);
+      const doc = JSON.parse(r.out);
+      expect(doc).toEqual({
+        error: expect.objectContaining({
+          code,
+          exitCode: exit,
+          kind: exit === 1 ? "refusal" : "bad-input",
+          message: expect.any(String),
+          hint: expect.any(String),
+          where: expect.any(Object),
+        }),
+      });
+      expect(r.err).toContain(`error[${code}]`);
+    });
+  }
+  it("kexec has no --json: nothing JSON on stdout", async () => {
+    const r = await runCli(["kexec", "-l", EMPTY, "--json"]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).not.toContain('"error"');
   });
 });

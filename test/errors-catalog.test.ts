@@ -275,9 +275,8 @@ const TRIGGERS = {
       "plan",
       "--kernel",
       IMAGE,
-      "--dtb",
-      QEMU_DTB,
-      "--wipe-kaslr-seed",
+      "--iomem",
+      file("40000000-13fffffff : System RAM\n"),
       "--crashkernel",
       "256M@0x200000000",
     ],
@@ -455,8 +454,9 @@ Every bad input ends in one of these codes. The CLI prints
       hint: what to do
 
 on stderr and exits 2, or 1 for the codes marked "refusal" (the real kexec-tools or kernel would refuse
-the load too; exit 1 also means a verification failed; 0 is success). \`--trace-errors\` adds the stack trace. With \`--json\`, library callers get the same fields from
-\`KexecLabError.toJSON()\`: \`{code, message, hint, where: {file, offset, field}}\`. Anything else on
+the load too; exit 1 also means a verification failed; 0 is success). \`--trace-errors\` adds the stack trace. With \`--json\`, a command that fails
+also prints one JSON document on stdout, \`{"error": {code, kind, exitCode, message, hint, where: {file, offset, field}}}\`
+([json.md](json.md#errors)); library callers get the same fields from \`KexecLabError.toJSON()\`. Anything else on
 stderr (\`error[E_INTERNAL]\`) is a bug in kexec-lab: please report it with the input (docs/security.md).
 
 Interrupted by SIGINT or SIGTERM, a command prints \`kexec-lab: interrupted by SIGINT: ...\` and exits 130
