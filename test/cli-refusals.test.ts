@@ -5,7 +5,7 @@
  * hosts' collect/ directories and the kernel heads stored beside them, padded to their sizes.
  */
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
@@ -290,5 +290,28 @@ describe("--json prints one document also when the command fails", () => {
     const r = await runCli(["kexec", "-l", EMPTY, "--json"]);
     expect(r.code).not.toBe(0);
     expect(r.out).not.toContain('"error"');
+  });
+});
+
+describe("kexec -d of a failing load prints kexec-tools' own text, then kexec-lab's on stderr", () => {
+  const big = join(dir, "initrd-3g.img");
+  writeFileSync(big, "");
+  truncateSync(big, 3 * 2 ** 30);
+  it("kexec_load: locate_hole's line, then 'locate_hole failed'", async () => {
+    const r = await runCli(["kexec", "-d", "-c", "-l", ARM_IMAGE, `--initrd=${big}`, "--host", ARM_HOST]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16} \(0\)$/m);
+    expect(r.out).toMatch(
+      /\nCould not find a free area of memory of 0xc0000000 bytes\.\.\.\nlocate_hole failed\n$/,
+    );
+    expect(r.err).toMatch(/^kexec-lab: error\[E_NO_HOLE\]: .*initrd/);
+  });
+  it("-p without a reserved region: kexec-tools' three lines, no memory ranges", async () => {
+    const r = await runCli(["kexec", "-d", "-p", ARM_IMAGE, "--host", ARM_HOST]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe(
+      'Memory for crashkernel is not reserved\nPlease reserve memory by passing"crashkernel=Y@X" parameter to kernel\nThen try to loading kdump kernel\n',
+    );
+    expect(r.err).toContain("error[E_CRASH_NOT_RESERVED]");
   });
 });

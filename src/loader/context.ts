@@ -166,6 +166,16 @@ function describeWindow(w: { min: number; max: number }): string {
 
 export { describeRange };
 
+/**
+ * What a failed hole search was, for printing what the real tool prints (`kexec -d`): the segment,
+ * the size searched for (kexec-tools' hole_size, after rounding memsz to the page) and the syscall
+ * whose placement failed. Keyed by the E_NO_HOLE error `place` throws.
+ */
+export const NO_HOLE_SEARCH = new WeakMap<
+  Error,
+  { label: string; size: number; syscall: Placer["syscall"] }
+>();
+
 /** The hint of a crash load that does not fit its region: the region's size is what to change. */
 export const CRASH_NO_HOLE_HINT =
   "the crash kernel region is too small for this load: reserve a larger one (crashkernel=SIZE on the running kernel's command line; `kexec-lab memory` estimates it) or load a smaller kernel or initrd";
@@ -186,12 +196,14 @@ export function place(ctx: Ctx, label: string, req: HoleRequest): { mem: number;
         ? `in an empty window (the loader's ${describeWindow({ min: req.min, max: req.max })} and ${clippedBy} do not meet)`
         : `within ${describeWindow(w)}${clipped ? ` (the loader's ${describeWindow({ min: req.min, max: req.max })} clipped by ${clippedBy})` : ""}`;
     const largest = w.min < w.max ? ctx.placer.largest(w.min, w.max, ctx.segments) : undefined;
-    throw new KexecLabError(
+    const err = new KexecLabError(
       "E_NO_HOLE",
       `${label}: no free range of ${hex(req.size)} bytes (${formatBytes(req.size)}) aligned to ${hex(Math.max(req.align, ctx.pageSize))} ${window} searching ${req.topDown ? "top-down" : "bottom-up"} (${r.walk}); the largest free range there is ${largest !== undefined ? describeRange(largest) : "none (no free memory in that window)"}${ctx.placer.syscall === "kexec_file_load" ? "; the kernel returns EADDRNOTAVAIL" : ""}`,
       { field: label },
       ctx.input.crash ? CRASH_NO_HOLE_HINT : undefined,
     );
+    NO_HOLE_SEARCH.set(err, { label, size: req.size, syscall: ctx.placer.syscall });
+    throw err;
   }
   return {
     mem: r.mem,
