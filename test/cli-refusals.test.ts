@@ -315,3 +315,42 @@ describe("kexec -d of a failing load prints kexec-tools' own text, then kexec-la
     expect(r.err).toContain("error[E_CRASH_NOT_RESERVED]");
   });
 });
+
+describe("memory: the crash load that does not fit, the named kernel, a large share of RAM", () => {
+  it("memory -p on a crash load that does not fit: no table of zeros, kexec-tools' locate_hole named", async () => {
+    const r = await runCli([
+      "memory",
+      "--kernel",
+      ARM_IMAGE,
+      "--initrd-size",
+      "300M",
+      "-p",
+      "--host",
+      ARM_CRASH_HOST,
+      "--loader",
+      "kexec-tools",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out.split("\n")[0]).toMatch(
+      /^crash load \(kexec -p\): not loaded: kexec-tools' locate_hole \(kexec\/kexec\.c\) finds no room, before any syscall: E_NO_HOLE: initrd/,
+    );
+    expect(r.out).not.toContain("source pages");
+    expect(r.out).not.toContain("the kernel's kexec_load checks");
+  });
+
+  it("the crashkernel estimate sizes the --kernel file, not the running kernel", async () => {
+    const r = JSON.parse((await runCli(["memory", "--kernel", ARM_IMAGE, "--host", ARM_HOST, "--json"])).out);
+    expect(r.crashkernel.kernelSource).toContain("the --kernel file's memory footprint");
+    // The custom Image's image_size (text_offset 0), page-rounded: not the running Debian kernel's iomem lines.
+    expect(r.crashkernel.parts[0]).toEqual({ name: "kernel", bytes: 4 * 2 ** 20 });
+  });
+
+  it("warns when the recommendation is a large share of RAM", async () => {
+    const r = await runCli(["memory", "--kernel", ARM_IMAGE, "--initrd-size", "1G", "--host", ARM_HOST]);
+    expect(r.out).toMatch(
+      /WARNING: the recommended crashkernel= \(3\.02 GiB\) is 75% of RAM \(4 GiB\); the running system would keep 1004 MiB/,
+    );
+    const small = await runCli(["memory", "--kernel", ARM_IMAGE, "--initrd-size", "40M", "--host", ARM_HOST]);
+    expect(small.out).not.toContain("WARNING: the recommended");
+  });
+});
