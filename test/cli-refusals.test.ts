@@ -354,3 +354,31 @@ describe("memory: the crash load that does not fit, the named kernel, a large sh
     expect(small.out).not.toContain("WARNING: the recommended");
   });
 });
+
+describe("messages: --cpus, plan's exit codes", () => {
+  it("--cpus takes 1 to 8192, in decimal, with its own hint", async () => {
+    const big = await runCli(["plan", "--kernel", ARM_IMAGE, "--host", ARM_HOST, "--cpus", "100000"]);
+    expect(big.code).toBe(2);
+    expect(big.err).toContain("--cpus 100000: a machine has 1 to 8192 CPUs");
+    expect(big.err).not.toMatch(/0x186a0|addresses and sizes/);
+    expect(big.err).toContain("hint: run the command with --help to see what --cpus takes");
+    const zero = await runCli(["plan", "--kernel", ARM_IMAGE, "--host", ARM_HOST, "--cpus", "0"]);
+    expect(zero.code).toBe(2);
+    expect(zero.err).toContain("--cpus 0: a machine has 1 to 8192 CPUs");
+    const word = await runCli(["plan", "--kernel", ARM_IMAGE, "--host", ARM_HOST, "--cpus", "four"]);
+    expect(word.code).toBe(2);
+    expect(word.err).toContain('--cpus wants a number of CPUs (1 to 8192), got "four"');
+    expect((await runCli(["plan", "--kernel", ARM_IMAGE, "--host", ARM_HOST, "--cpus", "4"])).code).toBe(0);
+  });
+
+  it("plan --help and docs/guide.md say exit 1 for a load that cannot be placed, as the code does", async () => {
+    const help = await runCli(["plan", "--help"]);
+    expect(help.out).toMatch(/1 when the real kexec would fail too: .*\n?.*cannot be placed/s);
+    expect(help.out).not.toMatch(/2 when the load cannot be placed/);
+    const guide = readFileSync(join(REPO, "docs/guide.md"), "utf8");
+    expect(guide).not.toMatch(/largest free range \(exit 2\)/);
+    const nohole = await runCli(["plan", "--kernel", ARM_IMAGE, "--host", ARM_HOST, "--initrd-size", "3G"]);
+    expect(nohole.code).toBe(1);
+    expect(nohole.err).toContain("error[E_NO_HOLE]");
+  });
+});
