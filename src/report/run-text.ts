@@ -147,7 +147,8 @@ export function renderRunText(r: RunResult, mark: MarkStyle = plainMark): string
       ),
     );
   }
-  if (r.reboot !== undefined) lines.push("", ...renderRebootText(r.reboot));
+  for (const rb of r.reboots ?? (r.reboot !== undefined ? [r.reboot] : []))
+    lines.push("", ...renderRebootText(rb));
   for (const s of r.strategies) {
     for (const f of s.failures) lines.push(`${s.name}: ${f.kind}: ${f.message}`);
   }
