@@ -173,7 +173,8 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
   // load, not the running one; the running kernel's iomem lines stand for it only when they are the same).
   const kernelSegs = plan.segments.filter((s) => s.label === "kernel" || s.label.startsWith("kernel["));
   const kernelBytes = kernelSegs.reduce((a, s) => a + s.memsz, 0);
-  const kernelSource = `the --kernel file's memory footprint (${q.plan.kernelName ?? "kernel"}: its kernel segment's memsz, image_size for an arm64 Image, init_size for a bzImage, the PT_LOADs of an ELF)`;
+  const kernelSource =
+    "the --kernel file's memory footprint (its kernel segment's memsz: image_size for an arm64 Image, init_size for a bzImage, the PT_LOADs of an ELF)";
   const iomem = q.iomem ?? q.plan.iomem;
   const modulesBytes = q.modulesBytes ?? 0;
   if (q.modulesBytes === undefined)
