@@ -13,6 +13,7 @@
  * See docs/loaders.md for every rule and its source.
  */
 
+import { DEFAULT_LOADER } from "../defaults.js";
 import { emptyFileError, KexecLabError } from "../errors.js";
 import { parseArm64Image } from "../formats/arm64-image.js";
 import { hex } from "../formats/bytes.js";
@@ -442,7 +443,7 @@ function memblockRangesOutside(input: PlanInput, map: Plan["memoryMap"], crash: 
  * Throws KexecLabError (E_NO_HOLE, E_KERNEL_UNSUPPORTED, ...) when the load cannot be placed.
  */
 export function planLoad(input: PlanInput): Plan {
-  const choice = syscallPlan(input.loader ?? "auto", input.kexecToolsVersion);
+  const choice = syscallPlan(input.loader ?? DEFAULT_LOADER, input.kexecToolsVersion);
   if (!choice.fallback) return placeWith(input, choice.first, choice.why);
   try {
     return placeWith(input, "kexec-file", `${choice.why}; the kernel accepts this file`);

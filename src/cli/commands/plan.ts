@@ -1,4 +1,5 @@
 import { type Command, Option } from "commander";
+import { DEFAULT_LOADER } from "../../defaults.js";
 import { KexecLabError } from "../../errors.js";
 import { ARCH_NAMES } from "../../formats/role.js";
 import { DEFAULT_KEXEC_TOOLS_VERSION } from "../../loader/auto.js";
@@ -57,7 +58,7 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
         "auto: as kexec-tools does (kexec_file_load first from 2.0.27, then kexec_load); kexec-tools: kexec_load (-c); kexec-file: kexec_file_load (-s)",
       )
         .choices(LOADERS)
-        .default("auto"),
+        .default(DEFAULT_LOADER),
     )
     .option(
       "--kernel-version <v>",
