@@ -16,6 +16,10 @@ export const CATALOG = {
   // --- generic input -------------------------------------------------------------------------------
   E_USAGE: { title: "invalid command line", hint: "run the command with --help to see its options" },
   E_FILE_READ: { title: "cannot read file", hint: "check that the path exists and is readable" },
+  E_FILE_EMPTY: {
+    title: "the file is empty",
+    hint: "the file has no bytes: check the path, and that the file was written or copied completely",
+  },
   E_FILE_EXISTS: {
     title: "output file exists",
     hint: "pass --force to overwrite it, or choose another path",
@@ -98,6 +102,10 @@ export const CATALOG = {
     title: "no free memory range fits the segment",
     hint: "free memory, shrink the segment, or widen --mem-min/--mem-max",
   },
+  E_CRASH_NOT_RESERVED: {
+    title: "no crash kernel region is reserved",
+    hint: "a crash load (-p) needs memory the running kernel reserved at boot: boot it with crashkernel=SIZE (or SIZE@OFFSET inside RAM), or model one with --crashkernel SIZE@OFFSET",
+  },
   E_INITRD_WINDOW: {
     title: "image + initrd too big (32 GiB window)",
     hint: "arm64 needs kernel and initrd inside one 1 GiB-aligned 32 GiB window; use a smaller initrd",
@@ -163,6 +171,7 @@ export interface ErrorWhere {
 export const REFUSAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "E_KERNEL_UNSUPPORTED",
   "E_NO_HOLE",
+  "E_CRASH_NOT_RESERVED",
   "E_INITRD_WINDOW",
   "E_DTB_TOO_BIG",
   "E_TOO_MANY_SEGMENTS",
@@ -225,6 +234,15 @@ export function formatWhere(where: ErrorWhere): string {
   }
   if (where.field !== undefined) parts.push(where.field);
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
+/** E_FILE_EMPTY naming the file (and the option it was given to). */
+export function emptyFileError(file?: string, option?: string): KexecLabError {
+  return new KexecLabError(
+    "E_FILE_EMPTY",
+    `${option !== undefined ? `${option} has` : "it has"} 0 bytes`,
+    file !== undefined ? { file } : {},
+  );
 }
 
 export function isKexecLabError(e: unknown): e is KexecLabError {

@@ -70,7 +70,7 @@ describe("scenario schema", () => {
       vaBits: 48,
       seed: 1,
       contentMode: "exact",
-      freePages: { kind: "lowest" },
+      freePages: { kind: "random", seed: 1 },
       strategies: [],
       profiles: [],
     });

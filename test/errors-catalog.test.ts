@@ -82,6 +82,11 @@ const TRIGGERS = {
     cli: () => ["inspect", join(dir, "missing")],
     detail: /no such file \(.*missing\)/,
   },
+  E_FILE_EMPTY: {
+    what: "`plan --kernel` of a file of 0 bytes",
+    cli: () => ["plan", "--kernel", file("", "empty-kernel")],
+    detail: /--kernel has 0 bytes \(.*empty-kernel\)/,
+  },
   E_FILE_EXISTS: {
     what: "`plan --out-dtb` onto an existing file without --force",
     cli: () => ["plan", "--kernel", IMAGE, "--dtb", QEMU_DTB, "--wipe-kaslr-seed", "--out-dtb", file("x")],
@@ -222,9 +227,13 @@ const TRIGGERS = {
     detail: /./,
   },
   E_FORMAT_CORRUPT: {
-    what: "`inspect` of an iomem line whose end is below its start",
-    cli: () => ["inspect", file("40000000-3fffffff : System RAM\n")],
-    detail: /./,
+    what: "`inspect` of an arm64 Image whose text_offset is not 4 KiB-aligned",
+    cli: () => {
+      const b = smallArm64Image();
+      b[8] = 0x10;
+      return ["inspect", file(b)];
+    },
+    detail: /text_offset 0x10 is not 4 KiB-aligned/,
   },
   E_COMPRESSION_UNSUPPORTED: {
     what: "`inspect` of an lzop-compressed kernel (recognised, no browser-capable decoder)",
@@ -270,6 +279,19 @@ const TRIGGERS = {
       "0x40001000",
     ],
     detail: /kernel: no free range/,
+  },
+  E_CRASH_NOT_RESERVED: {
+    what: "`plan --crashkernel 256M@0x200000000` above the end of a 4 GiB arm64 machine's RAM",
+    cli: () => [
+      "plan",
+      "--kernel",
+      IMAGE,
+      "--iomem",
+      file("40000000-13fffffff : System RAM\n"),
+      "--crashkernel",
+      "256M@0x200000000",
+    ],
+    detail: /above the end of RAM \(0x140000000\).*crashkernel reservation failed - memory is in use/,
   },
   E_INITRD_WINDOW: {
     what: "`plan` whose initrd only fits in a RAM bank 60 GiB above the kernel",
@@ -492,8 +514,9 @@ Every bad input ends in one of these codes. The CLI prints
       hint: what to do
 
 on stderr and exits 2, or 1 for the codes marked "refusal" (the real kexec-tools or kernel would refuse
-the load too; exit 1 also means a verification failed; 0 is success). \`--trace-errors\` adds the stack trace. With \`--json\`, library callers get the same fields from
-\`KexecLabError.toJSON()\`: \`{code, message, hint, where: {file, offset, field}}\`. Anything else on
+the load too; exit 1 also means a verification failed; 0 is success). \`--trace-errors\` adds the stack trace. With \`--json\`, a command that fails
+also prints one JSON document on stdout, \`{"error": {code, kind, exitCode, message, hint, where: {file, offset, field}}}\`
+([json.md](json.md#errors)); library callers get the same fields from \`KexecLabError.toJSON()\`. Anything else on
 stderr (\`error[E_INTERNAL]\`) is a bug in kexec-lab: please report it with the input (docs/security.md).
 
 Interrupted by SIGINT or SIGTERM, a command prints \`kexec-lab: interrupted by SIGINT: ...\` and exits 130

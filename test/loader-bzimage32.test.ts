@@ -14,7 +14,7 @@
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +31,7 @@ import { MemoryMap, type Region } from "../src/machine/memmap.js";
 import { runCli } from "./helpers/cli.js";
 import { dataFile } from "./helpers/data.js";
 import { fail } from "./helpers/errors.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const I386_HEAD = fileURLToPath(new URL("./fixtures/bzimage32/bzImage-i386-tiny.head", import.meta.url));
 const I386_TXT = readFileSync(`${I386_HEAD.slice(0, -".head".length)}.txt`, "utf8");
@@ -323,6 +324,17 @@ describe("auto (kexec -l) and kexec_file_load", () => {
   });
 });
 
+const TMP = testTempDir("bzimage32");
+
+/** The i386 head padded with zeros to the whole file's recorded size (what placement reads of it). */
+function i386Padded(): Uint8Array {
+  const head = new Uint8Array(readFileSync(I386_HEAD));
+  const size = Number(/^size: (\d+)$/m.exec(I386_TXT)?.[1]);
+  const out = new Uint8Array(size);
+  out.set(head);
+  return out;
+}
+
 describe("a real i386 bzImage (tinyconfig, scripts/fixtures/build-i386-bzimage.sh)", () => {
   const head = new Uint8Array(readFileSync(I386_HEAD));
   const field = (k: string) =>
@@ -351,7 +363,9 @@ describe("a real i386 bzImage (tinyconfig, scripts/fixtures/build-i386-bzimage.s
 
   it("plans with auto (2.0.32): ENOEXEC from kexec_file_load, then the 32-bit loader from pref_address", () => {
     const h = parseBzImage(head, I386_HEAD);
-    const p = planLoad({ ...base(head), loader: "auto", kexecToolsVersion: "2.0.32" });
+    // The setup code alone is a truncated kernel (syssize says 749 KiB): padded to the recorded size.
+    expect(fail(() => planLoad({ ...base(head), loader: "auto" })).code).toBe("E_FORMAT_TRUNCATED");
+    const p = planLoad({ ...base(i386Padded()), loader: "auto", kexecToolsVersion: "2.0.32" });
     expect(p.selection).toContain("ENOEXEC");
     const k = seg(p, "kernel");
     // Bottom-up from max(1 MiB, pref_address 16 MiB), 2 MiB-aligned, memsz init_size rounded.
@@ -389,13 +403,15 @@ describe("the command lines", () => {
     expect(parseKexecArgs(["-l", "k", "--args-none"]).elfArgs).toBe("none");
   });
 
-  it("plan --real-mode --json on the i386 bzImage's setup code", async () => {
+  it("plan --real-mode --json on the i386 bzImage (its head padded to its size)", async () => {
+    const padded = join(TMP, "bzImage-i386");
+    writeFileSync(padded, i386Padded());
     const r = await runCli([
       "plan",
       "--arch",
       "x86_64",
       "--kernel",
-      I386_HEAD,
+      padded,
       "--iomem",
       dataFile("x86_64-cloud-vm.txt"),
       "--loader",

@@ -57,11 +57,12 @@ describe("kexec-lab inspect", () => {
 
   it("Image.gz is inflated first and the Image inside shown", async () => {
     const gz = join(tmp, "Image.gz");
-    writeFileSync(gz, gzipSync(readFileSync(IMAGE).subarray(0, 1 << 20)));
+    const image = readFileSync(IMAGE);
+    writeFileSync(gz, gzipSync(image, { level: 1 }));
     const r = await cli("inspect", gz, "--json");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(j).toMatchObject({ kind: "compressed", method: "gzip", decompressedSize: 1 << 20 });
+    expect(j).toMatchObject({ kind: "compressed", method: "gzip", decompressedSize: image.length });
     expect(j.inner.kind).toBe("arm64-image");
   });
 

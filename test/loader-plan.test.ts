@@ -563,7 +563,7 @@ describe("crash loads (-p)", () => {
     expect(
       fail(() => planLoad({ arch: "arm64", kernel: IMAGE, dtb: JUNO_DTB, iomem: ARM_IOMEM, crash: true }))
         .code,
-    ).toBe("E_NO_MEMORY_MAP");
+    ).toBe("E_CRASH_NOT_RESERVED");
   });
 });
 

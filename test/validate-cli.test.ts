@@ -105,7 +105,9 @@ describe("kexec-lab validate", () => {
     it(`bad input (${what}) exits 2 with one error line naming the field, no stack trace`, async () => {
       const r = await validate(content);
       expect(r.code).toBe(2);
-      expect(r.out).toBe("");
+      // --json: stdout holds the one error document (docs/json.md "Errors"), stderr the message.
+      const code = /error\[(E_[A-Z_]+)\]/.exec(r.err)?.[1];
+      expect(JSON.parse(r.out)).toMatchObject({ error: { code, kind: "bad-input", exitCode: 2 } });
       const lines = r.err.trimEnd().split("\n");
       expect(lines[0]).toMatch(pattern);
       expect(lines[0]).toMatch(/^kexec-lab: error\[E_[A-Z_]+\]: /);

@@ -6,12 +6,59 @@
  */
 
 import { CommanderError } from "commander";
-import { KexecLabError, REFUSAL_CODES } from "../errors.js";
+import { CATALOG, KexecLabError, REFUSAL_CODES } from "../errors.js";
 import { type CliIo, paint } from "./io.js";
 
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 1;
 export const EXIT_BAD_INPUT = 2;
+
+/**
+ * The JSON document a command run with --json prints on stdout when it fails (docs/json.md "Errors"):
+ * `{error: {code, kind, exitCode, message, hint, where}}`. `kind` is "refusal" (exit 1: the real
+ * kexec-tools or kernel refuses too), "bad-input" (exit 2) or "internal" (exit 2, a kexec-lab bug).
+ */
+export function errorDocument(
+  e: unknown,
+  exitCode: number,
+  usageMessage?: string,
+): { error: Record<string, unknown> } {
+  if (e instanceof KexecLabError) {
+    return {
+      error: {
+        code: e.code,
+        kind: REFUSAL_CODES.has(e.code) ? "refusal" : "bad-input",
+        exitCode,
+        message: e.message,
+        hint: e.hint,
+        where: e.where,
+      },
+    };
+  }
+  if (e instanceof CommanderError) {
+    return {
+      error: {
+        code: "E_USAGE",
+        kind: "bad-input",
+        exitCode,
+        message: `${CATALOG.E_USAGE.title}: ${(usageMessage ?? e.message).replace(/^error: /, "").trim()}`,
+        hint: CATALOG.E_USAGE.hint,
+        where: {},
+      },
+    };
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  return {
+    error: {
+      code: "E_INTERNAL",
+      kind: "internal",
+      exitCode,
+      message: err.message,
+      hint: "this is a bug in kexec-lab; rerun with --trace-errors and report it with the input",
+      where: {},
+    },
+  };
+}
 
 /** Turn anything thrown by a command into a message on stderr and an exit code. */
 export function reportError(io: CliIo, e: unknown, debug: boolean): number {

@@ -10,8 +10,8 @@ import { isMainThread } from "node:worker_threads";
 import { Command } from "commander";
 import { CATALOG, KexecLabError } from "../errors.js";
 import { parseSize } from "../scenario/numbers.js";
-import { EXIT_OK, reportError } from "./exit.js";
-import { type CliIo, processIo } from "./io.js";
+import { EXIT_OK, errorDocument, reportError } from "./exit.js";
+import { type CliIo, printJson, processIo } from "./io.js";
 import { installSignalHandlers } from "./signals.js";
 import { runOnThread } from "./thread.js";
 
@@ -21,6 +21,8 @@ export interface CliContext {
   exitCode: number;
   /** --max-memory: bytes of host memory the simulator may allocate (pass it as a Machine's maxBytes). */
   maxMemory: number;
+  /** The running command was given --json (set before its action runs). */
+  json?: boolean;
 }
 
 /** Default --max-memory: 16 GiB of simulated frames leaves room for Node itself on a 24 GiB machine. */
@@ -63,7 +65,8 @@ export function buildProgram(ctx: CliContext, commands: Registrars): Command {
       "most host memory the simulator may allocate for page contents and tables (e.g. 4G); past it: E_LIMIT",
       "16G",
     )
-    .hook("preAction", (root) => {
+    .hook("preAction", (root, action) => {
+      ctx.json = action.opts().json === true;
       ctx.maxMemory = parseMaxMemory(String(root.opts().maxMemory));
     })
     .exitOverride()
@@ -104,14 +107,52 @@ export function wantsTrace(args: readonly string[]): boolean {
 
 /** Run the CLI with arguments (without "node" and the script). Returns the exit code. */
 export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
-  const ctx: CliContext = { io, exitCode: EXIT_OK, maxMemory: DEFAULT_MAX_MEMORY };
+  // Whether anything reached stdout: with --json a failed command prints its error document only
+  // when it printed no document of its own.
+  let printed = false;
+  let usageMessage: string | undefined;
+  const watched: CliIo = {
+    ...io,
+    stdout: (t) => {
+      printed = true;
+      io.stdout(t);
+    },
+    stderr: (t) => {
+      const m = /^kexec-lab: error\[E_USAGE\]: [^:]*: (.*)\n/.exec(t);
+      if (m) usageMessage = m[1];
+      io.stderr(t);
+    },
+  };
+  const ctx: CliContext = { io: watched, exitCode: EXIT_OK, maxMemory: DEFAULT_MAX_MEMORY };
   const program = buildProgram(ctx, (await import("./commands/index.js")).COMMANDS);
   try {
     await program.parseAsync(args, { from: "user" });
     return ctx.exitCode;
   } catch (e) {
-    return reportError(io, e, wantsTrace(args));
+    const code = reportError(watched, e, wantsTrace(args));
+    if (code !== EXIT_OK && !printed && (ctx.json ?? wantsJson(args))) {
+      printJson(io, errorDocument(e, code, usageMessage));
+    }
+    return code;
   }
+}
+
+/**
+ * --json among the arguments of a command that takes it (when commander failed before the command's
+ * options were parsed): `kexec` passes its arguments to kexec's own command line and has no --json.
+ */
+export function wantsJson(args: readonly string[]): boolean {
+  const i = args.indexOf("--json");
+  if (i < 0) return false;
+  let command: string | undefined;
+  for (let k = 0; k < args.length; k++) {
+    if (args[k] === "--max-memory") k++;
+    else if (!args[k]!.startsWith("-")) {
+      command = args[k];
+      break;
+    }
+  }
+  return command !== "kexec";
 }
 
 function isEntryPoint(): boolean {

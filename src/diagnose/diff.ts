@@ -96,7 +96,10 @@ export function smallestChanges(input: PlanInput): string[] {
   const fits = (i: PlanInput) => tryPlan(i).plan !== undefined;
   const initrd = input.initrd;
   if (initrd !== undefined && initrd.length > 0) {
-    const n = largest(0, initrd.length, 4096, (size) => fits({ ...input, initrd: initrd.subarray(0, size) }));
+    const { initrd: _initrd, initrdName: _name, ...noInitrd } = input;
+    const n = largest(0, initrd.length, 4096, (size) =>
+      fits(size === 0 ? noInitrd : { ...input, initrd: initrd.subarray(0, size) }),
+    );
     if (n !== undefined && n < initrd.length)
       out.push(
         `an initrd of at most ${hex(n)} bytes (${formatBytes(n)}) fits; this one is ${formatBytes(initrd.length)}`,
@@ -112,7 +115,10 @@ export function smallestChanges(input: PlanInput): string[] {
   if (region !== undefined) {
     const r = region;
     const size = r.end - r.start;
-    const s = smallest(size, size + 64 * GiB, 1 << 20, (sz) =>
+    // The region can grow only within the RAM it starts in (a crashkernel= beyond RAM is not reserved).
+    const ram = tryPlan({ ...input, crash: false }).plan?.memoryMap.ram.find(r.start);
+    const most = Math.max(size, Math.min(size + 64 * GiB, ram !== undefined ? ram.end - r.start : size));
+    const s = smallest(size, most - ((most - size) % (1 << 20)), 1 << 20, (sz) =>
       fits({ ...input, crashRegion: { start: r.start, end: r.start + sz } }),
     );
     if (s !== undefined && s > size)
@@ -128,7 +134,9 @@ export function explainNoHole(input: PlanInput, size: number): string[] {
   const out: string[] = [];
   let plan: Plan | undefined;
   try {
-    plan = planLoad({ ...input, initrd: new Uint8Array(0) });
+    // The load without its initrd: where everything else lands.
+    const { initrd: _initrd, initrdName: _name, ...rest } = input;
+    plan = planLoad(rest);
   } catch {
     plan = undefined;
   }

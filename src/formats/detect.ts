@@ -3,7 +3,7 @@
  * Every summary is a plain JSON-ready object: addresses as "0x..." strings, sizes and counts as numbers.
  */
 
-import { KexecLabError } from "../errors.js";
+import { emptyFileError, KexecLabError } from "../errors.js";
 import { isArm64Image, parseArm64Image } from "./arm64-image.js";
 import { hex } from "./bytes.js";
 import { isBzImage, parseBzImage } from "./bzimage.js";
@@ -13,6 +13,7 @@ import { deviceTreeInfo } from "./devicetree.js";
 import { isElf, parseElf64 } from "./elf.js";
 import { isFdt, parseFdt } from "./fdt.js";
 import { iomemToMemoryMap, looksLikeIomem, parseIomem } from "./iomem.js";
+import { checkKernelComplete } from "./kernel-extent.js";
 import { isPe, type PeFile, parsePe, peSectionData } from "./pe.js";
 import { isUki, rawFormat, type UnwrapLayer, unwrapKernel } from "./unwrap.js";
 import { isZboot, parseZboot } from "./zboot.js";
@@ -80,6 +81,8 @@ export type InspectSummary = Record<string, unknown> & { kind: string };
 /** Parse a file of any supported kind and summarize it. */
 export function inspectBytes(bytes: Uint8Array, file?: string): InspectSummary {
   const kind = detectKind(bytes);
+  if (bytes.length === 0) throw emptyFileError(file);
+  if (kind === "arm64-image" || kind === "bzimage") checkKernelComplete(bytes, file);
   switch (kind) {
     case "arm64-image": {
       const h = parseArm64Image(bytes, file);

@@ -54,11 +54,7 @@ function hexValue(
   field: string,
 ): number | null {
   if (s.length > MAX_HEX_DIGITS) {
-    throw new KexecLabError(
-      "E_FORMAT_CORRUPT",
-      `"${s}" has more than 16 hex digits`,
-      where(file, offset, `line ${lineNo} ${field}`),
-    );
+    throw textCorrupt(`"${s}" has more than 16 hex digits`, where(file, offset, `line ${lineNo} ${field}`));
   }
   const v = Number.parseInt(s, 16);
   // Above 2^53 the simulator cannot hold the address exactly: such (device) lines are skipped.
@@ -76,6 +72,14 @@ function quoteLine(raw: string): string {
         : `\\x${(c & 0xff).toString(16).padStart(2, "0")}`;
   }
   return out;
+}
+
+/** The hint for a memory map dump that does not parse (a text file: no DTB tool applies). */
+export const MEMORY_MAP_TEXT_HINT =
+  'a memory map dump is text: /proc/iomem ("start-end : name", children indented by two spaces, read as root) or /sys/firmware/memmap ("start end type"); kexec-lab-collect writes both';
+
+function textCorrupt(detail: string, w: { file?: string; offset?: number; field?: string }): KexecLabError {
+  return new KexecLabError("E_FORMAT_CORRUPT", detail, w, MEMORY_MAP_TEXT_HINT);
 }
 
 function where(file: string | undefined, offset: number, field: string) {
@@ -103,8 +107,7 @@ export function parseIomem(text: string, file?: string): Iomem {
     if (memmapStyle) {
       const m = MEMMAP_LINE.exec(raw);
       if (!m)
-        throw new KexecLabError(
-          "E_FORMAT_CORRUPT",
+        throw textCorrupt(
           `expected "start end type", got "${quoteLine(raw)}"`,
           where(file, lineOffset, `line ${lineNo}`),
         );
@@ -113,14 +116,12 @@ export function parseIomem(text: string, file?: string): Iomem {
     } else {
       const m = IOMEM_LINE.exec(raw);
       if (!m)
-        throw new KexecLabError(
-          "E_FORMAT_CORRUPT",
+        throw textCorrupt(
           `expected "start-end : name", got "${quoteLine(raw)}"`,
           where(file, lineOffset, `line ${lineNo}`),
         );
       if (m[1]!.length % 2 !== 0) {
-        throw new KexecLabError(
-          "E_FORMAT_CORRUPT",
+        throw textCorrupt(
           "indentation is not a multiple of two spaces",
           where(file, lineOffset, `line ${lineNo}`),
         );
@@ -131,16 +132,14 @@ export function parseIomem(text: string, file?: string): Iomem {
     const start = hexValue(startHex, lineNo, lineOffset, file, "start");
     const last = hexValue(endHex, lineNo, lineOffset, file, "end");
     if (start !== null && last !== null && last < start) {
-      throw new KexecLabError(
-        "E_FORMAT_CORRUPT",
+      throw textCorrupt(
         `end 0x${endHex} is below start 0x${startHex}`,
         where(file, lineOffset, `line ${lineNo}`),
       );
     }
     while (stack.length > depth) stack.pop();
     if (stack.length < depth) {
-      throw new KexecLabError(
-        "E_FORMAT_CORRUPT",
+      throw textCorrupt(
         `nested ${depth} levels deep under a parent at level ${stack.length - 1}`,
         where(file, lineOffset, `line ${lineNo}`),
       );
@@ -153,8 +152,7 @@ export function parseIomem(text: string, file?: string): Iomem {
     const entry: IomemEntry = { start, end: last + 1, name, depth, line: lineNo };
     const parent = stack[stack.length - 1];
     if (parent && parent.end > parent.start && (entry.start < parent.start || entry.end > parent.end)) {
-      throw new KexecLabError(
-        "E_FORMAT_CORRUPT",
+      throw textCorrupt(
         `"${name}" lies outside its parent "${parent.name}"`,
         where(file, lineOffset, `line ${lineNo}`),
       );
@@ -163,8 +161,7 @@ export function parseIomem(text: string, file?: string): Iomem {
     stack.push(entry);
     if (name === "Crash kernel") crashKernel.push({ start: entry.start, end: entry.end });
   }
-  if (entries.length === 0)
-    throw new KexecLabError("E_FORMAT_CORRUPT", "no memory ranges in the input", where(file, 0, "line 1"));
+  if (entries.length === 0) throw textCorrupt("no memory ranges in the input", where(file, 0, "line 1"));
   return { kind: memmapStyle ? "memmap" : "iomem", entries, crashKernel };
 }
 

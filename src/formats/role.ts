@@ -5,7 +5,7 @@
  * (ROLE_HEAD_BYTES), so a caller can check a large file before reading the rest of it.
  */
 
-import { KexecLabError } from "../errors.js";
+import { emptyFileError, KexecLabError } from "../errors.js";
 import type { Arch } from "../kimage/constants.js";
 import { detectKind, type FileKind } from "./detect.js";
 
@@ -56,6 +56,7 @@ const ACCEPTS: Record<InputRole, readonly (FileKind | undefined)[]> = {
  * expected without echoing the bytes.
  */
 export function checkInputRole(head: Uint8Array, role: InputRole, file?: string, option?: string): void {
+  if (head.length === 0) throw emptyFileError(file, option ?? `--${role}`);
   const kind = detectKind(head);
   if (kind === undefined && role !== "initrd") return;
   if (ACCEPTS[role].includes(kind)) return;

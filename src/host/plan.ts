@@ -31,6 +31,7 @@ export type HostPlanFields = Pick<
   | "acpiRsdp"
   | "kexecFileSyscall"
   | "purgatory"
+  | "memTotal"
 >;
 
 /**
@@ -92,6 +93,8 @@ export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): Hos
     out.wipeKaslrSeed = true;
   }
   if (host.cpus !== undefined) out.cpus = host.cpus;
+  // MemTotal is totalram_pages() x PAGE_SIZE: the kernel's "half of RAM" check counts it.
+  if (host.memTotal !== undefined) out.memTotal = host.memTotal;
   if (host.kexecToolsVersion !== undefined) out.kexecToolsVersion = host.kexecToolsVersion;
   const kv = hostKernelVersion(host.release);
   if (kv !== undefined) out.kernelVersion = kv;

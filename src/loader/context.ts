@@ -51,6 +51,8 @@ export interface Placer {
    * as they are. max is exclusive (Infinity: end of memory); empty when min >= max.
    */
   window(min: number, max: number): { min: number; max: number };
+  /** What narrows the window (kexec-tools: --mem-min/--mem-max, or the crash region for -p), for messages. */
+  clippedBy?: string;
 }
 
 /** kexec-tools: locate_hole over its memory_range list, with --mem-min/--mem-max. */
@@ -59,9 +61,11 @@ export function kexecToolsPlacer(
   memMin: number,
   memMaxEnd: number,
   walk: string,
+  clippedBy = "--mem-min/--mem-max",
 ): Placer {
   return {
     syscall: "kexec_load",
+    clippedBy,
     find(req, placed, pageSize) {
       const r = locateHole(
         ranges,
@@ -166,6 +170,20 @@ function describeWindow(w: { min: number; max: number }): string {
 export { describeRange };
 
 /**
+ * What a failed hole search was, for printing what the real tool prints (`kexec -d`): the segment,
+ * the size searched for (kexec-tools' hole_size, after rounding memsz to the page) and the syscall
+ * whose placement failed. Keyed by the E_NO_HOLE error `place` throws.
+ */
+export const NO_HOLE_SEARCH = new WeakMap<
+  Error,
+  { label: string; size: number; syscall: Placer["syscall"] }
+>();
+
+/** The hint of a crash load that does not fit its region: the region's size is what to change. */
+export const CRASH_NO_HOLE_HINT =
+  "the crash kernel region is too small for this load: reserve a larger one (crashkernel=SIZE on the running kernel's command line; `kexec-lab memory` estimates it) or load a smaller kernel or initrd";
+
+/**
  * Find a hole or fail with E_NO_HOLE naming the segment, size, alignment, the window actually searched
  * (the loader's [min, max) clipped by --mem-min/--mem-max where kexec-tools' locate_hole clips it, with
  * the loader's own bounds named when they were narrowed) and the largest free range inside it.
@@ -175,16 +193,20 @@ export function place(ctx: Ctx, label: string, req: HoleRequest): { mem: number;
   if (r.mem === undefined) {
     const w = ctx.placer.window(req.min, req.max);
     const clipped = w.min !== req.min || w.max !== req.max;
+    const clippedBy = ctx.placer.clippedBy ?? "--mem-min/--mem-max";
     const window =
       w.min >= w.max
-        ? `in an empty window (the loader's ${describeWindow({ min: req.min, max: req.max })} and --mem-min/--mem-max do not meet)`
-        : `within ${describeWindow(w)}${clipped ? ` (the loader's ${describeWindow({ min: req.min, max: req.max })} clipped by --mem-min/--mem-max)` : ""}`;
+        ? `in an empty window (the loader's ${describeWindow({ min: req.min, max: req.max })} and ${clippedBy} do not meet)`
+        : `within ${describeWindow(w)}${clipped ? ` (the loader's ${describeWindow({ min: req.min, max: req.max })} clipped by ${clippedBy})` : ""}`;
     const largest = w.min < w.max ? ctx.placer.largest(w.min, w.max, ctx.segments) : undefined;
-    throw new KexecLabError(
+    const err = new KexecLabError(
       "E_NO_HOLE",
       `${label}: no free range of ${hex(req.size)} bytes (${formatBytes(req.size)}) aligned to ${hex(Math.max(req.align, ctx.pageSize))} ${window} searching ${req.topDown ? "top-down" : "bottom-up"} (${r.walk}); the largest free range there is ${largest !== undefined ? describeRange(largest) : "none (no free memory in that window)"}${ctx.placer.syscall === "kexec_file_load" ? "; the kernel returns EADDRNOTAVAIL" : ""}`,
       { field: label },
+      ctx.input.crash ? CRASH_NO_HOLE_HINT : undefined,
     );
+    NO_HOLE_SEARCH.set(err, { label, size: req.size, syscall: ctx.placer.syscall });
+    throw err;
   }
   return {
     mem: r.mem,

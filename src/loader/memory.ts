@@ -20,7 +20,7 @@ import { crashLoadRegion, kernelCrashRes } from "../crash/choose.js";
 import { KexecLabError } from "../errors.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../formats/devicetree.js";
 import type { Fdt } from "../formats/fdt.js";
-import { type Iomem, iomemToMemoryMap, parseIomem } from "../formats/iomem.js";
+import { type Iomem, iomemToMemoryMap, MEMORY_MAP_TEXT_HINT, parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import { MemoryMap } from "../machine/memmap.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
@@ -71,6 +71,7 @@ export function parseKexecDebugRanges(text: string): MemoryRange[] | undefined {
       {
         field: `line ${at + 2}`,
       },
+      MEMORY_MAP_TEXT_HINT,
     );
   }
   return out;
@@ -227,6 +228,29 @@ export function memoryMapFor(
   );
 }
 
+/**
+ * Which input the loader's hole search read (kexecToolsRanges / kernelWalkRanges), when it differs
+ * from the source of the machine's memory map: x86_64 kexec-tools reads /sys/firmware/memmap in
+ * preference to /proc/iomem; arm64 kexec_file_load walks memblock.
+ */
+export function placementSourceFor(
+  arch: Arch,
+  loader: "kexec-tools" | "kexec-file",
+  input: PlanInput,
+  mapSource: Plan["memoryMapSource"],
+): Plan["memoryMapSource"] {
+  if (mapSource === "memoryMap") return mapSource;
+  const t = mapTexts(input);
+  if (loader === "kexec-tools") {
+    if (t.debug) return "kexec-debug";
+    if (arch === "x86_64" && t.memmap) return "memmap";
+    return mapSource;
+  }
+  if (arch === "arm64" && input.memblockMemory !== undefined) return "memblock";
+  if (arch === "x86_64" && t.iomem) return "iomem";
+  return mapSource;
+}
+
 /** kexec-tools on arm64 keeps these children of System RAM usable (to_be_excluded). */
 export const KEXEC_TOOLS_ARM64_KEPT = ["System RAM", "Kernel code", "Kernel data"];
 
@@ -302,6 +326,9 @@ export function kexecToolsRanges(
   return { ranges: [...kept.ranges], what: "RAM minus the reserved regions of the memory map" };
 }
 
+const MEMBLOCK_TEXT_HINT =
+  'a memblock dump is the text of /sys/kernel/debug/memblock/memory or .../reserved ("N: 0xSTART..0xEND" lines, read as root with debugfs mounted)';
+
 const MEMBLOCK_LINE = /^\s*\d+:\s*(?:0x)?([0-9a-fA-F]+)\s*(?:\.\.|-)\s*(?:0x)?([0-9a-fA-F]+)/;
 
 /** A /sys/kernel/debug/memblock/{memory,reserved} dump: "  N: 0xSTART..0xEND" lines, END inclusive. */
@@ -318,16 +345,23 @@ export function parseMemblock(text: string, what: string): MemblockRegion[] {
         {
           field: `line ${i + 1}`,
         },
+        MEMBLOCK_TEXT_HINT,
       );
     }
     const start = Number.parseInt(m[1]!, 16);
     const last = Number.parseInt(m[2]!, 16);
     if (last < start) {
-      throw new KexecLabError("E_FORMAT_CORRUPT", `${what}: end below start`, { field: `line ${i + 1}` });
+      throw new KexecLabError(
+        "E_FORMAT_CORRUPT",
+        `${what}: end below start`,
+        { field: `line ${i + 1}` },
+        MEMBLOCK_TEXT_HINT,
+      );
     }
     out.push({ start, end: last + 1 });
   });
-  if (out.length === 0) throw new KexecLabError("E_FORMAT_CORRUPT", `${what}: no regions`);
+  if (out.length === 0)
+    throw new KexecLabError("E_FORMAT_CORRUPT", `${what}: no regions`, {}, MEMBLOCK_TEXT_HINT);
   return out;
 }
 
@@ -382,7 +416,9 @@ export function kernelWalkRanges(
 /**
  * The crash kernel region the load goes into: given, or the one kexec-tools / the kernel choose among
  * the "Crash kernel" regions (input.crashRegions, else the iomem input's lines): the highest, which is
- * crashk_res (src/crash/choose.ts crashLoadRegion).
+ * crashk_res (src/crash/choose.ts crashLoadRegion). Errors: E_CRASH_NOT_RESERVED when the memory map is
+ * a /proc/iomem without a "Crash kernel" line (the running kernel reserved none: kexec-tools stops with
+ * "Memory for crashkernel is not reserved", kexec/kexec.c main); E_USAGE when nothing says where it is.
  */
 export function crashRegionFor(input: PlanInput): Range | undefined {
   if (!input.crash) return undefined;
@@ -390,9 +426,18 @@ export function crashRegionFor(input: PlanInput): Range | undefined {
   const ck = crashRegionsOf(input);
   if (ck.length > 0)
     return crashLoadRegion(ck, input.arch, input.loader ?? "auto", input.kexecToolsVersion).region;
+  const t = mapTexts(input);
+  if (t.iomem !== undefined)
+    throw new KexecLabError(
+      "E_CRASH_NOT_RESERVED",
+      `${input.iomemName ?? "the /proc/iomem given"} has no "Crash kernel" line: the running kernel reserved no crash region (booted without crashkernel=, or the reservation failed), so kexec -p stops with "Memory for crashkernel is not reserved" (kexec-tools kexec/kexec.c main, is_crashkernel_mem_reserved)`,
+      input.iomemName !== undefined ? { file: input.iomemName } : {},
+    );
   throw new KexecLabError(
-    "E_NO_MEMORY_MAP",
-    'a crash load (-p) needs a crash kernel region: a "Crash kernel" line in --iomem or --crashkernel SIZE@OFFSET',
+    "E_USAGE",
+    'a crash load (-p) needs the crash kernel region: give --crashkernel SIZE@OFFSET, or a /proc/iomem with a "Crash kernel" line (--iomem, or --host with iomem.txt)',
+    { field: "--crash" },
+    "pass --crashkernel SIZE@OFFSET (e.g. 256M@0x60000000), or the running machine's /proc/iomem",
   );
 }
 

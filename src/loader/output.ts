@@ -32,6 +32,8 @@ export function planToJson(plan: Plan): Record<string, unknown> {
     selection: plan.selection,
     ...(plan.kernelVersion !== undefined ? { kernelVersion: plan.kernelVersion } : {}),
     memoryMapSource: plan.memoryMapSource,
+    placementSource: plan.placementSource,
+    totalRam: plan.totalRam,
     segments: plan.segments.map((s) => ({
       kind: s.label ?? "segment",
       mem: hex(s.mem),

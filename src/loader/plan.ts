@@ -13,7 +13,8 @@
  * See docs/loaders.md for every rule and its source.
  */
 
-import { KexecLabError } from "../errors.js";
+import { DEFAULT_LOADER } from "../defaults.js";
+import { emptyFileError, KexecLabError } from "../errors.js";
 import { parseArm64Image } from "../formats/arm64-image.js";
 import { hex } from "../formats/bytes.js";
 import { parseBzImage } from "../formats/bzimage.js";
@@ -21,6 +22,7 @@ import { detectKind } from "../formats/detect.js";
 import { parseElf64 } from "../formats/elf.js";
 import { parseFdt } from "../formats/fdt.js";
 import { parseIomem } from "../formats/iomem.js";
+import { checkKernelComplete } from "../formats/kernel-extent.js";
 import { kernelArchOf, ROLE_HEAD_BYTES } from "../formats/role.js";
 import { rawFormat } from "../formats/unwrap.js";
 import { KEXEC_SEGMENT_MAX } from "../kimage/constants.js";
@@ -44,6 +46,7 @@ import {
   kexecToolsPlacer,
   type Placer,
 } from "./context.js";
+import { checkCrashRegionReservable } from "./crash-reserve.js";
 import type { NamedRange } from "./holes.js";
 import { arm64ImageKexecFile } from "./kexec-file/arm64.js";
 import { addKhoScratchTable } from "./kexec-file/kho.js";
@@ -67,6 +70,7 @@ import {
   kexecToolsRanges,
   memoryMapFor,
   parseMemblock,
+  placementSourceFor,
 } from "./memory.js";
 import { segmentBufszOf } from "./output.js";
 import { checkAcceptance, loaderPathFor } from "./plan-accept.js";
@@ -100,11 +104,14 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   if (![4096, 16384, 65536].includes(pageSize) || (input.arch === "x86_64" && pageSize !== 4096)) {
     throw new KexecLabError("E_PAGE_SIZE", `page size ${pageSize}`, { field: "pageSize" });
   }
+  checkInputsNotEmpty(input);
   const notes: string[] = [];
   const dtb = input.dtb ? parseFdt(input.dtb, input.dtbName) : undefined;
   if (input.dtb && input.arch === "x86_64") notes.push("a DTB is ignored on x86_64");
   const { map, source } = memoryMapFor(input, dtb, notes);
   const crashRegion = crashRegionFor(input);
+  // A crashkernel=SIZE@OFFSET the kernel could not have reserved (not all RAM): no crash load.
+  if (crashRegion && input.crashRegion) checkCrashRegionReservable(crashRegion, map);
   if (input.memMin !== undefined && input.memMax !== undefined && input.memMax < input.memMin) {
     throw new KexecLabError(
       "E_FIELD_VALUE",
@@ -130,7 +137,11 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
       memMin = Math.max(memMin, crashRegion.start);
       memMaxEnd = Math.min(memMaxEnd, crashRegion.end);
     }
-    placer = kexecToolsPlacer(r.ranges, memMin, memMaxEnd, r.what);
+    const memOpts = input.memMin !== undefined || input.memMax !== undefined;
+    const clippedBy = crashRegion
+      ? `the crash kernel region${memOpts ? " and --mem-min/--mem-max" : ""} (kexec-tools searches only it for -p)`
+      : "--mem-min/--mem-max";
+    placer = kexecToolsPlacer(r.ranges, memMin, memMaxEnd, r.what, clippedBy);
   } else {
     if (input.memMin !== undefined || input.memMax !== undefined)
       notes.push(
@@ -189,6 +200,7 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   }
   const ctx: Ctx = { input, pageSize, placer, segments: [], notes };
   const kind = detectKind(input.kernel);
+  if (kind === "arm64-image" || kind === "bzimage") checkKernelComplete(input.kernel, input.kernelName);
   const where = input.kernelName !== undefined ? { file: input.kernelName, offset: 0 } : { offset: 0 };
   let result: Result;
   /** The bzImage header, for the decompressor check after placement (boot-hazards.ts). */
@@ -326,10 +338,14 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
       }
     }
   }
+  const totalRam: Plan["totalRam"] =
+    input.memTotal !== undefined
+      ? { bytes: input.memTotal, source: "MemTotal" }
+      : { bytes: map.ramBytes, source: "memory map" };
   const verdict = validateLoad({
     arch: input.arch,
     pageSize,
-    ramBytes: BigInt(map.ramBytes),
+    ramBytes: BigInt(totalRam.bytes),
     segments: segments.map((s) => ({
       mem: BigInt(s.mem),
       memsz: BigInt(s.memsz),
@@ -345,14 +361,14 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
         }
       : {}),
   });
-  if (!verdict.ok)
-    notes.push(`the kernel would refuse these segments with ${verdict.errno}: ${verdict.reason}`);
   const plan: Plan = {
     arch: input.arch,
     loader,
     selection,
     memoryMap: map,
     memoryMapSource: source,
+    placementSource: placementSourceFor(input.arch, loader, input, source),
+    totalRam,
     segments,
     notes,
     verdict,
@@ -372,6 +388,23 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
     }
   }
   return plan;
+}
+
+/**
+ * E_FILE_EMPTY for an empty kernel, initrd, DTB or memory map: bad input, never a file silently
+ * dropped (an empty initrd would otherwise be no initrd at all).
+ */
+function checkInputsNotEmpty(input: PlanInput): void {
+  const files: [Uint8Array | string | undefined, string | undefined, string][] = [
+    [input.kernel, input.kernelName, "--kernel"],
+    [input.initrd, input.initrdName, "--initrd"],
+    [input.dtb, input.dtbName, "--dtb"],
+    [input.iomem, input.iomemName, "--iomem"],
+    [input.memmap, input.memmapName, "--memmap"],
+  ];
+  for (const [data, name, option] of files) {
+    if (data !== undefined && data.length === 0) throw emptyFileError(name, option);
+  }
 }
 
 /** Refusals of a wrapped file that kexec-tools' -a does not fall back from (made before any syscall). */
@@ -453,7 +486,7 @@ export function planLoad(request: PlanLoadInput): Plan {
           ...request,
           arch: inferArch({ kernelFileArch: kernelArchOf(request.kernel.subarray(0, ROLE_HEAD_BYTES)) }),
         };
-  const choice = syscallPlan(input.loader ?? "auto", input.kexecToolsVersion);
+  const choice = syscallPlan(input.loader ?? DEFAULT_LOADER, input.kexecToolsVersion);
   if (!choice.fallback) return placeWith(input, choice.first, choice.why);
   try {
     return placeWith(input, "kexec-file", `${choice.why}; the kernel accepts this file`);

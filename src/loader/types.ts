@@ -63,6 +63,13 @@ export interface PlanInput {
   memoryMap?: MemoryMap;
   /** Kernel command line (--append). */
   append?: string;
+  /**
+   * totalram_pages() x PAGE_SIZE of the running kernel: /proc/meminfo's MemTotal (what --host's
+   * meminfo.txt gives). kexec_load's and kexec_file_load's "half of RAM" check
+   * (kernel/kexec_core.c sanity_check_segment_list) counts it; default: the RAM of the memory map
+   * (a little more than MemTotal, which leaves out memory the kernel reserved at boot).
+   */
+  memTotal?: number;
   /** kexec-tools --mem-min: lowest address a segment may use. */
   memMin?: number;
   /** kexec-tools --mem-max: highest address (inclusive) a segment may use. */
@@ -181,6 +188,16 @@ export interface Plan {
   selection: string;
   memoryMap: MemoryMap;
   memoryMapSource: "memoryMap" | "iomem" | "memmap" | "dtb" | "memblock" | "kexec-debug";
+  /**
+   * What the loader's hole search read, when it is not memoryMapSource: x86_64 kexec-tools reads
+   * /sys/firmware/memmap ("memmap") before /proc/iomem; arm64 kexec_file_load walks memblock.
+   */
+  placementSource: "memoryMap" | "iomem" | "memmap" | "dtb" | "memblock" | "kexec-debug";
+  /**
+   * The totalram the "half of RAM" check counted (bytes) and where it came from: "MemTotal" (the
+   * running kernel's totalram_pages, from meminfo) or "memory map" (the RAM of memoryMap).
+   */
+  totalRam: { bytes: number; source: "MemTotal" | "memory map" };
   /** In the order the loader passes them (kexec-tools sorts by address; kexec_file keeps load order). */
   segments: PlannedSegment[];
   /** Where the kernel's kexec jump lands: purgatory_start for kexec-tools, the kernel for kexec_file. */

@@ -9,8 +9,10 @@ import { type DistroDefault, distroDefaultSizes } from "../crash/defaults.js";
 import { crashRuntimeNeed, type RuntimeTerm } from "../crash/runtime.js";
 import { KexecLabError } from "../errors.js";
 import { parseIomem } from "../formats/iomem.js";
+import { NO_HOLE_SEARCH } from "../loader/context.js";
 import { type Plan, type PlanInput, planLoad } from "../loader/plan.js";
 import type { Range } from "../machine/ranges.js";
+import { formatBytes } from "../report/format.js";
 import { type CrashkernelEstimate, estimateCrashkernel, type KdumpUtilsTree } from "./crashkernel.js";
 import { type LoadMemory, loadMemory } from "./load-memory.js";
 
@@ -67,9 +69,15 @@ export interface MemoryAnswer {
   /** "refused": the kernel's checks refuse the load before any page is allocated (`refused` says why). */
   load: LoadMemory & {
     verdict: "fits" | "short" | "unknown" | "refused";
+    /**
+     * The crash load could not be placed (before any syscall or page allocation: nothing is counted),
+     * and who refuses it: kexec-tools' locate_hole, the kernel's kexec_locate_mem_hole, ...
+     */
+    notLoaded?: string;
     against?: { name: string; bytes: number };
   };
-  crashkernel: CrashkernelEstimate & { reservedBytes?: number; kernelSource: string };
+  /** `warning`: the recommendation is a large share of RAM (crashkernelShareWarning). */
+  crashkernel: CrashkernelEstimate & { reservedBytes?: number; kernelSource: string; warning?: string };
   /** Distribution default crashkernel= values and the size each reserves on this machine. */
   defaults: (DistroDefault & { bytes: number })[];
   crashFit?: CrashFit;
@@ -91,6 +99,42 @@ export function iomemKernelBytes(iomem: string): number | undefined {
   return seen ? sum : undefined;
 }
 
+/**
+ * A warning when crashkernel= of `recommended` bytes would take a large share of `ram` (more than a
+ * quarter: kdump's default ranges reserve 6-13%): the running system keeps the rest; at or above RAM
+ * the kernel refuses the value (kernel/crash_reserve.c parse_crashkernel: crash_size >= system_ram ->
+ * -EINVAL). Undefined when the share is small.
+ */
+export function crashkernelShareWarning(
+  recommended: number,
+  ram: number,
+  initrdBytes: number,
+): string | undefined {
+  if (ram <= 0 || recommended * 4 <= ram) return undefined;
+  const pct = Math.round((recommended / ram) * 100);
+  const tail =
+    recommended >= ram
+      ? "; the kernel refuses a crashkernel= of the RAM size or more (kernel/crash_reserve.c parse_crashkernel: -EINVAL), so no region is reserved"
+      : `; the running system would keep ${formatBytes(ram - recommended)}`;
+  const why =
+    initrdBytes * 3 > recommended / 2
+      ? " The initrd counts three times: a smaller kdump initrd (only the dump target's modules) shrinks it."
+      : "";
+  return `the recommended crashkernel= (${formatBytes(recommended)}) is ${pct}% of RAM (${formatBytes(ram)})${tail}.${why}`;
+}
+
+/** Who refuses a load that could not be placed, with the source function. */
+export function loadFailureBy(e: KexecLabError): string {
+  const s = NO_HOLE_SEARCH.get(e);
+  if (e.code === "E_NO_HOLE" && s?.syscall === "kexec_load")
+    return "kexec-tools' locate_hole (kexec/kexec.c) finds no room, before any syscall";
+  if (e.code === "E_NO_HOLE" && s?.syscall === "kexec_file_load")
+    return "the kernel's kexec_locate_mem_hole (kernel/kexec_file.c) finds no room: EADDRNOTAVAIL";
+  if (e.code === "E_NO_HOLE") return "the loader finds no room";
+  if (e.code === "E_CRASH_NOT_RESERVED") return "no crash kernel region is reserved";
+  return "the loader refuses it";
+}
+
 function segmentBytes(plan: Plan): number {
   return plan.segments.reduce((a, s) => a + s.memsz, 0);
 }
@@ -107,6 +151,7 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
   // crash-fit section explains it), and the machine is then read from the same load made normally.
   let plan: Plan;
   let lm: LoadMemory;
+  let notLoaded: string | undefined;
   try {
     plan = planLoad(q.plan);
     lm = loadMemory(plan, { pageSize });
@@ -124,8 +169,8 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
       heldBytes: 0,
       fileBufferBytes: 0,
       peakBytes: 0,
-      refused: `${e.code}: ${e.detail}`,
     };
+    notLoaded = `${loadFailureBy(e)}: ${e.code}: ${e.detail}`;
   }
   const against =
     q.memAvailable !== undefined
@@ -134,7 +179,7 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
         ? { name: "MemFree", bytes: q.memFree }
         : undefined;
   const verdict =
-    lm.refused !== undefined
+    lm.refused !== undefined || notLoaded !== undefined
       ? "refused"
       : against === undefined
         ? "unknown"
@@ -146,16 +191,13 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
 
   // crashkernel estimate
   const initrdBytes = q.plan.initrd?.length ?? 0;
-  const kernelSeg = plan.segments.find((s) => s.label === "kernel");
-  let kernelBytes = kernelSeg?.memsz ?? 0;
-  let kernelSource = "the kernel segment's memsz (its memory footprint)";
+  // The crash kernel is the --kernel file: its own footprint (kdumpctl sizes the crash kernel it will
+  // load, not the running one; the running kernel's iomem lines stand for it only when they are the same).
+  const kernelSegs = plan.segments.filter((s) => s.label === "kernel" || s.label.startsWith("kernel["));
+  const kernelBytes = kernelSegs.reduce((a, s) => a + s.memsz, 0);
+  const kernelSource =
+    "the --kernel file's memory footprint (its kernel segment's memsz: image_size for an arm64 Image, init_size for a bzImage, the PT_LOADs of an ELF)";
   const iomem = q.iomem ?? q.plan.iomem;
-  const fromIomem = iomem !== undefined ? iomemKernelBytes(iomem) : undefined;
-  if (fromIomem !== undefined) {
-    kernelBytes = fromIomem;
-    kernelSource =
-      "the running kernel's Kernel code/rodata/data/bss in /proc/iomem (kdumpctl's fallback; exact when the crash kernel is the running one)";
-  }
   const modulesBytes = q.modulesBytes ?? 0;
   if (q.modulesBytes === undefined)
     notes.push("modules: none counted (give --modules-size, or --host with modules.txt)");
@@ -175,6 +217,8 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
   });
   if (plan.memoryMapSource === "dtb")
     notes.push("RAM size from the DTB; kdumpctl sums /proc/iomem's System RAM (pass --iomem or --host)");
+  const ram = plan.memoryMap.ramBytes;
+  const warning = crashkernelShareWarning(est.recommendedBytes, ram, initrdBytes);
 
   // the crash load in the reservation
   let region = q.crashRegion;
@@ -182,10 +226,16 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
   const allRegions = q.plan.crashRegions ?? (iomem !== undefined ? parseIomem(iomem).crashKernel : []);
   if (region === undefined && allRegions.length > 0) region = allRegions[allRegions.length - 1];
   const answer: MemoryAnswer = {
-    load: { ...lm, verdict, ...(against !== undefined ? { against } : {}) },
+    load: {
+      ...lm,
+      verdict,
+      ...(against !== undefined ? { against } : {}),
+      ...(notLoaded !== undefined ? { notLoaded } : {}),
+    },
     crashkernel: {
       ...est,
       kernelSource,
+      ...(warning !== undefined ? { warning } : {}),
       ...(region !== undefined ? { reservedBytes: region.end - region.start } : {}),
     },
     defaults: distroDefaultSizes(plan.arch, plan.memoryMap.ramBytes, versionPair(q.kernelVersion)),

@@ -317,9 +317,23 @@ export function resolveProfileRefs(
   });
 }
 
-/** The profile `run` models with when none is named: a Neoverse N1-class server, or an x86_64 server. */
-export function defaultProfileName(arch: "arm64" | "x86_64"): string {
-  return arch === "x86_64" ? "x86_64-server" : "neoverse-n1-server";
+/** The profile `run` models with when none is named (src/defaults.ts). */
+import { defaultProfileName } from "../defaults.js";
+
+export { defaultProfileName };
+
+/**
+ * E_ARCH_MISMATCH when `profile` models a core of another architecture than the scenario's `arch`
+ * (an arm64 profile's caches, TLB and SHA-256 cost say nothing of an x86_64 relocation).
+ */
+export function checkProfileArch(profile: Profile, arch: "arm64" | "x86_64", field = "--profile"): void {
+  if (profile.arch === arch) return;
+  throw new KexecLabError(
+    "E_ARCH_MISMATCH",
+    `profile ${profile.name} models an ${profile.arch} machine; the scenario is ${arch}`,
+    { field },
+    `name a profile of ${arch} (the default is ${defaultProfileName(arch)}; \`kexec-lab calibrate\` makes your own)`,
+  );
 }
 
 /**

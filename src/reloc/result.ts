@@ -104,6 +104,8 @@ export interface RunResult {
   pageMap?: PageMap;
   /** The path from `kexec -e` to the new kernel, phase by phase, and what would save how much (src/model/reboot.ts). */
   reboot?: RebootReport;
+  /** With several profiles: the reboot breakdown on each, in --profile order (`reboot` is the first). */
+  reboots?: RebootReport[];
 }
 
 /**

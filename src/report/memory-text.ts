@@ -3,18 +3,10 @@
 import type { MemoryAnswer } from "../memory/answer.js";
 import { formatBytes, formatCount, hexAddr, renderTable } from "./format.js";
 
-/**
- * What the running kernel holds for the load (pages and bytes: source, indirection, control, parked,
- * unusable; held until kexec -e, the loader's file copy, the peak) against MemFree/MemAvailable, the
- * crashkernel= estimate part by part (kdumpctl estimate's formula), whether the crash load fits its
- * reservation, and the notes. Ends with a newline.
- */
-export function renderMemoryText(a: MemoryAnswer): string {
+/** The pages the running kernel holds for a load, as a table. */
+function loadTable(a: MemoryAnswer): string {
   const l = a.load;
   const ps = l.pageSize;
-  const lines: string[] = [];
-  lines.push(`${l.crash ? "crash load (kexec -p)" : "load"}: what the running kernel holds`);
-  lines.push("");
   const rows = [
     ["source pages", formatCount(l.sourcePages), formatBytes(l.sourcePages * ps)],
     ["indirection pages", formatCount(l.indirectionPages), formatBytes(l.indirectionPages * ps)],
@@ -29,7 +21,25 @@ export function renderMemoryText(a: MemoryAnswer): string {
     ["loader's copy of the files", "", formatBytes(l.fileBufferBytes)],
     ["peak during the load", "", formatBytes(l.peakBytes)],
   ];
-  lines.push(renderTable(["", "pages", "bytes"], rows, ["left", "right", "right"]));
+  return renderTable(["", "pages", "bytes"], rows, ["left", "right", "right"]);
+}
+
+/**
+ * What the running kernel holds for the load (pages and bytes: source, indirection, control, parked,
+ * unusable; held until kexec -e, the loader's file copy, the peak) against MemFree/MemAvailable, the
+ * crashkernel= estimate part by part (kdumpctl estimate's formula), whether the crash load fits its
+ * reservation, and the notes. Ends with a newline.
+ */
+export function renderMemoryText(a: MemoryAnswer): string {
+  const l = a.load;
+  const lines: string[] = [];
+  if (l.notLoaded !== undefined) {
+    lines.push(`crash load (kexec -p): not loaded: ${l.notLoaded}`);
+  } else {
+    lines.push(`${l.crash ? "crash load (kexec -p)" : "load"}: what the running kernel holds`);
+    lines.push("");
+    lines.push(loadTable(a));
+  }
   if (l.refused !== undefined) lines.push(`the kernel's kexec_load checks refuse this load: ${l.refused}`);
   // A refused load allocates nothing: there is no peak to set against free memory.
   if (l.against !== undefined && l.verdict !== "refused") {
@@ -58,6 +68,7 @@ export function renderMemoryText(a: MemoryAnswer): string {
   );
   for (const d of c.baselineDeltas) lines.push(`baseline delta: ${d}`);
   lines.push(`kernel size: ${c.kernelSource}`);
+  if (c.warning !== undefined) lines.push(`WARNING: ${c.warning}`);
   if (c.reservedBytes !== undefined && c.reservedBytes < c.recommendedBytes)
     lines.push(
       `WARNING: the reservation (${formatBytes(c.reservedBytes)}) is below the recommended ${formatBytes(c.recommendedBytes)}`,

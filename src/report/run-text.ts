@@ -152,7 +152,8 @@ export function renderRunText(r: RunResult, mark: MarkStyle = plainMark): string
       ),
     );
   }
-  if (r.reboot !== undefined) lines.push("", ...renderRebootText(r.reboot));
+  for (const rb of r.reboots ?? (r.reboot !== undefined ? [r.reboot] : []))
+    lines.push("", ...renderRebootText(rb));
   const checks = r.strategies.find((s) => s.checks !== undefined)?.checks;
   if (checks !== undefined) lines.push("", `verified: ${verifiedMeans(checks)}`);
   for (const s of r.strategies) {

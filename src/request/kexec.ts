@@ -22,6 +22,8 @@ import {
   syscallPlan,
   toolsBefore,
 } from "../loader/auto.js";
+import { NO_HOLE_SEARCH } from "../loader/context.js";
+import { KEXEC_TOOLS_NO_CRASH_REGION } from "../loader/crash-reserve.js";
 import { type LoaderKind, type PlanInput, type planLoad, segmentBufszOf } from "../loader/plan.js";
 import type { PurgatorySize } from "../loader/types.js";
 import { parseSize, toSafeNumber } from "../scenario/numbers.js";
@@ -40,6 +42,31 @@ export function crashSizeOf(host: Host | undefined, iomem: string | undefined): 
   return parseIomem(text)
     .crashKernel.map((r) => r.end - r.start)
     .reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The lines kexec-tools itself prints when a load fails the way `e` says, so that `kexec -d`'s
+ * output of a failing load reads as the real one (kexec-lab's own explanation follows on stderr):
+ * - kexec_load, no hole (kexec/kexec.c locate_hole): "Could not find a free area of memory of 0x...
+ *   bytes..."; then add_buffer_phys_virt dies with "locate_hole failed", except for the arm64
+ *   kernel segment, whose arm64_locate_kernel_segment returns to image_arm64_load (EFAILED) and
+ *   my_load prints "Cannot load KERNEL";
+ * - kexec_file_load, no hole: the kernel returns EADDRNOTAVAIL and kexec-tools prints
+ *   "kexec_file_load failed: Cannot assign requested address" (kexec/kexec.c do_kexec_file_load);
+ * - a crash load without a reserved region (kexec/kexec.c main): "Memory for crashkernel is not
+ *   reserved" and its two lines.
+ * Nothing for other errors (kexec-lab's message stands alone).
+ */
+export function kexecToolsFailureText(e: unknown, arch: Arch, kernel: string, crash: boolean): string[] {
+  if (!(e instanceof KexecLabError)) return [];
+  if (e.code === "E_CRASH_NOT_RESERVED") return KEXEC_TOOLS_NO_CRASH_REGION.split("\n");
+  const s = NO_HOLE_SEARCH.get(e);
+  if (e.code !== "E_NO_HOLE" || s === undefined) return [];
+  if (s.syscall === "kexec_file_load") return ["kexec_file_load failed: Cannot assign requested address"];
+  const lines = [`Could not find a free area of memory of 0x${s.size.toString(16)} bytes...`];
+  if (arch === "arm64" && s.label === "kernel" && !crash) lines.push(`Cannot load ${kernel}`);
+  else lines.push("locate_hole failed");
+  return lines;
 }
 
 /** What `kexec` would print, and how the load ended. */
@@ -154,7 +181,10 @@ export function kexecLoadOutput(a: KexecArgs, inputs: KexecInputs): KexecOutcome
     const viaKexecLoad =
       choice.first === "kexec-tools" ||
       (choice.fallback && errno !== undefined && (FALLBACK_ERRNOS as readonly string[]).includes(errno));
-    return { stdout: out.length > 0 && viaKexecLoad ? `${out.join("\n")}\n` : "", stderr, error: e };
+    // kexec-tools checks for a crash region before it reads the memory ranges.
+    if (!viaKexecLoad || (e instanceof KexecLabError && e.code === "E_CRASH_NOT_RESERVED")) out.length = 0;
+    out.push(...kexecToolsFailureText(e, arch, files.kernelName ?? "kernel", crash));
+    return { stdout: out.length > 0 ? `${out.join("\n")}\n` : "", stderr, error: e };
   }
   // kexec_load's ranges are read only on the kexec_load path (also after a fallback).
   if (plan.loader !== "kexec-tools") out.length = 0;

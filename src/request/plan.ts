@@ -57,3 +57,30 @@ export function parseSizeAt(text: string, field = "crashkernel"): { start: numbe
   const start = toSafeNumber(parseSize(m[2], `${field} offset`), `${field} offset`);
   return { start, end: start + size };
 }
+
+/** The largest CONFIG_NR_CPUS any modelled architecture builds (x86_64 MAXSMP: 8192; arm64: 4096). */
+export const MAX_CPUS = 8192;
+
+/**
+ * A CPU count as typed (`--cpus`): a decimal integer from 1 to MAX_CPUS. E_FIELD_VALUE when it is no
+ * integer, E_NUMBER_RANGE outside the range, both naming the option (so the hint points at its --help).
+ */
+export function parseCpuCount(text: string, field = "--cpus"): number {
+  const t = text.trim();
+  if (!/^\d+$/.test(t))
+    throw new KexecLabError(
+      "E_FIELD_VALUE",
+      `${field} wants a number of CPUs (1 to ${MAX_CPUS}), got "${t.slice(0, 40)}"`,
+      {
+        field,
+      },
+    );
+  const n = Number(t);
+  if (n < 1 || n > MAX_CPUS)
+    throw new KexecLabError(
+      "E_NUMBER_RANGE",
+      `${field} ${t}: a machine has 1 to ${MAX_CPUS} CPUs (the largest CONFIG_NR_CPUS)`,
+      { field },
+    );
+  return n;
+}

@@ -6,8 +6,9 @@
  */
 
 import type { GateState } from "../gates/types.js";
+import type { HostPlanFields } from "../host/plan.js";
 import type { Arch } from "../kimage/constants.js";
-import type { LoaderKind, PlanInput } from "../loader/plan.js";
+import type { LoaderKind, PlacedBy, PlanInput } from "../loader/plan.js";
 import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";
 import type { PageSize } from "../machine/physmem.js";
@@ -16,6 +17,7 @@ import { traceModeler } from "../model/model.js";
 import type { KernelPayload, LoadCall } from "../model/phases.js";
 import {
   builtinProfile,
+  checkProfileArch,
   coherenceOf,
   defaultProfileName,
   type Profile,
@@ -59,6 +61,11 @@ export type RunSource =
       wipeKaslrSeed?: boolean;
       /** What the gates read (src/gates; a --host's host.gates): a refused load throws E_GATE_REFUSED. */
       gates?: GateState;
+      /**
+       * The machine as kexec-lab-collect saw it (hostPlanFields of a --host directory): its memory
+       * map, DTB, MemTotal, kexec-tools and kernel versions. The files' own iomem/dtb win over it.
+       */
+      host?: HostPlanFields;
     };
 
 /** The knobs of a run; the defaults are `kexec-lab run`'s. */
@@ -122,9 +129,14 @@ export function splitList(text: string | undefined): string[] | undefined {
  * arch's default profile (defaultProfileName).
  */
 export function profilesFor(given: Profile[] | undefined, arch: Arch, fromScenario: Profile[]): Profile[] {
-  if (given !== undefined) return given;
-  if (fromScenario.length > 0) return fromScenario;
-  return [builtinProfile(defaultProfileName(arch))];
+  const out =
+    given !== undefined
+      ? given
+      : fromScenario.length > 0
+        ? fromScenario
+        : [builtinProfile(defaultProfileName(arch))];
+  for (const p of out) checkProfileArch(p, arch, given !== undefined ? "--profile" : "profiles");
+  return out;
 }
 
 /**
@@ -140,8 +152,8 @@ export function loadCallOf(arch: Arch, outcome: RunOutcome): LoadCall {
 }
 
 /**
- * Run `source` as `req` says and, when a profile is modeled, attach the reboot breakdown of the first
- * profile (result.reboot). A refused load is an outcome ({ok: false, verdict}), not an error.
+ * Run `source` as `req` says and, when a profile is modeled, attach the reboot breakdown (result.reboot
+ * for the first profile; result.reboots for each when there are several). A refused load is an outcome ({ok: false, verdict}), not an error.
  * Errors: those of loadScenario/planLoad/runScenario (catalogued KexecLabError: unknown strategy,
  * E_PAGE_SIZE, E_LIMIT past maxBytes, ...).
  */
@@ -169,6 +181,8 @@ export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
   let profiles: Profile[];
   let call: LoadCall;
   let kernel: KernelPayload | undefined;
+  /** The syscall real files were placed for (after --loader auto's choice). */
+  let placedBy: PlacedBy | undefined;
   const seed = req.seed ?? 1;
   const pageSize = req.pageSize ?? 4096;
   if (source.kind === "scenario") {
@@ -198,13 +212,15 @@ export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
         loader: source.loader,
         pageSize,
         seed,
+        ...(source.host ?? {}),
         ...source.files,
         ...(source.append !== undefined ? { append: source.append } : {}),
         ...(source.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
       };
-      if (source.files.iomem === undefined && source.files.dtb === undefined)
+      if (input.iomem === undefined && input.dtb === undefined && input.memmap === undefined)
         input.memoryMap = base.memoryMap;
       const { plan } = gatedPlanLoad(input, source.gates ?? {});
+      placedBy = plan.loader;
       sc = {
         ...sc,
         name: source.name,
@@ -233,22 +249,26 @@ export function runRequest(source: RunSource, req: RunRequest): RunOutcome {
       if (map !== undefined) outcome.result.pageMap = map;
     }
     call =
-      source.kind === "files"
-        ? source.loader === "kexec-file"
+      placedBy !== undefined
+        ? placedBy === "kexec-file"
           ? "kexec_file_load"
           : "kexec_load"
         : loadCallOf(sc.arch, outcome);
   }
-  const profile = profiles[0];
-  if (outcome.ok && profile !== undefined) {
-    outcome.result.reboot = rebootReport(outcome.result, profile, {
-      call: req.cma === true && req.crash !== true ? "kexec_file_load" : call,
-      purgatoryChecks: req.purgatoryChecks,
-      cma: req.cma === true && req.crash !== true,
-      ...(req.cpus !== undefined ? { cpus: req.cpus } : {}),
-      ...(req.crash === true ? { path: "crash" as const, crashCma: req.cma === true } : {}),
-      ...(kernel !== undefined ? { kernel } : {}),
-    });
+  if (outcome.ok && profiles.length > 0) {
+    const result = outcome.result;
+    const reboots = profiles.map((profile) =>
+      rebootReport(result, profile, {
+        call: req.cma === true && req.crash !== true ? "kexec_file_load" : call,
+        purgatoryChecks: req.purgatoryChecks,
+        cma: req.cma === true && req.crash !== true,
+        ...(req.cpus !== undefined ? { cpus: req.cpus } : {}),
+        ...(req.crash === true ? { path: "crash" as const, crashCma: req.cma === true } : {}),
+        ...(kernel !== undefined ? { kernel } : {}),
+      }),
+    );
+    result.reboot = reboots[0];
+    if (reboots.length > 1) result.reboots = reboots;
   }
   return outcome;
 }

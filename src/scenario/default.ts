@@ -17,6 +17,7 @@
  * page first, and leave nothing to relocate.
  */
 
+import { defaultFreePages } from "../defaults.js";
 import { serializeFdt } from "../formats/fdt.js";
 import { arm64Header, bzImageHeader } from "../formats/synth.js";
 import type { Arch } from "../kimage/constants.js";
@@ -171,7 +172,7 @@ export function defaultScenario(
     contentMode,
     seed,
     segments,
-    freePages: { kind: "random", seed },
+    freePages: defaultFreePages(seed),
   };
 }
 

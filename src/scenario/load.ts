@@ -11,13 +11,14 @@
  */
 
 import type { z } from "zod";
+import { DEFAULT_FREE_PAGES_TEXT, DEFAULT_LOADER } from "../defaults.js";
 import { KexecLabError } from "../errors.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../formats/devicetree.js";
 import { parseFdt } from "../formats/fdt.js";
 import { iomemToMemoryMap, parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
-import { planLoad } from "../loader/plan.js";
+import { type LoaderKind, planLoad } from "../loader/plan.js";
 import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";
 import { MemoryMap, type Region } from "../machine/memmap.js";
@@ -55,7 +56,7 @@ export interface ScenarioFiles {
   initrd?: string;
   dtb?: string;
   append?: string;
-  loader: "kexec-tools" | "kexec-file";
+  loader: LoaderKind;
   wipeKaslrSeed: boolean;
 }
 
@@ -326,7 +327,7 @@ export function loadScenario(json: unknown, baseDir = "", defaultName = "scenari
           ...(s.files.initrd !== undefined ? { initrd: resolvePath(baseDir, s.files.initrd) } : {}),
           ...(s.files.dtb !== undefined ? { dtb: resolvePath(baseDir, s.files.dtb) } : {}),
           ...(s.files.append !== undefined ? { append: s.files.append } : {}),
-          loader: s.files.loader ?? "kexec-tools",
+          loader: s.files.loader ?? DEFAULT_LOADER,
           wipeKaslrSeed: s.files.wipeKaslrSeed ?? false,
         };
   const strategies: ScenarioStrategy[] = (s.strategies ?? []).map((st) => {
@@ -334,7 +335,7 @@ export function loadScenario(json: unknown, baseDir = "", defaultName = "scenari
     const { name, ...options } = st;
     return { name, options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   });
-  const fp = s.freePages ?? "lowest";
+  const fp = s.freePages ?? DEFAULT_FREE_PAGES_TEXT;
   const kind = typeof fp === "string" ? fp : fp.kind;
   const freePages: FreePagePolicy =
     kind === "lowest" || kind === "highest"

@@ -137,10 +137,10 @@ export const filesSchema = z
     dtb: z.string().min(1).optional().describe("arm64: the DTB passed to the new kernel."),
     append: z.string().max(65536).optional().describe("Kernel command line (bootargs)."),
     loader: z
-      .enum(["kexec-tools", "kexec-file"])
+      .enum(["auto", "kexec-tools", "kexec-file"])
       .optional()
       .describe(
-        "Placement rules: kexec-tools' kexec_load or the kernel's kexec_file_load. Default kexec-tools.",
+        "Placement rules: auto (as kexec-tools chooses: kexec_file_load first, then kexec_load), kexec-tools' kexec_load or the kernel's kexec_file_load. Default auto.",
       ),
     wipeKaslrSeed: z
       .boolean()
@@ -211,7 +211,9 @@ export const scenarioSchema = z
       .optional()
       .describe("Real kernel/initrd/dtb, placed by the loader (or give segments)."),
     strategies: z.array(strategySchema).max(32).optional().describe("Default: every strategy of the arch."),
-    freePages: freePagesSchema.optional().describe('Default "lowest".'),
+    freePages: freePagesSchema
+      .optional()
+      .describe('Default "random" (seeded by the scenario seed), as run and sweep.'),
     seed: z.number().int().nonnegative().max(0xffffffff).optional().describe("Default 1."),
     contentMode: z
       .enum(["exact", "shared", "synthetic"])

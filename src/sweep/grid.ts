@@ -5,6 +5,7 @@
  * worker-thread pool is in src/sweep/node/pool.ts.
  */
 
+import { DEFAULT_FREE_PAGES_TEXT } from "../defaults.js";
 import { KexecLabError } from "../errors.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Segment } from "../kimage/kimage.js";
@@ -12,7 +13,7 @@ import type { FreePagePolicy } from "../machine/freepages.js";
 import type { ContentMode } from "../machine/machine.js";
 import type { PageSize } from "../machine/physmem.js";
 import { traceModeler } from "../model/model.js";
-import { builtinProfile, defaultProfileName } from "../model/profiles.js";
+import { builtinProfile, checkProfileArch, defaultProfileName } from "../model/profiles.js";
 import { findStrategy, strategiesFor, strategyNames } from "../reloc/registry.js";
 import type { RunResult } from "../reloc/result.js";
 import { type RelocScenario, runScenario } from "../reloc/run.js";
@@ -435,7 +436,8 @@ export function gridFrom(opts: SweepGridOptions, scenario?: SweepScenarioSource)
   const vaText = opts.vaBits ?? String(base?.vaBits ?? 48);
   const initrdText = opts.initrd ?? (base !== undefined ? "0" : "64M");
   const seedText = opts.seed ?? String(base?.seed ?? 1);
-  const freeText = opts.freePages ?? (base !== undefined ? policyText(base.freePages) : "lowest");
+  const freeText =
+    opts.freePages ?? (base !== undefined ? policyText(base.freePages) : DEFAULT_FREE_PAGES_TEXT);
   const content: ContentMode = opts.content ?? "synthetic";
   const granules = list(granuleText).map((g) => parseGranule(g, opts.arch));
   const vaBits = list(vaText).map((v) => {
@@ -481,7 +483,7 @@ export function gridFrom(opts: SweepGridOptions, scenario?: SweepScenarioSource)
   const policies = list(freeText);
   for (const p of policies) parseFreePages(p, 1);
   const profile = opts.profile === "none" ? undefined : (opts.profile ?? defaultProfileName(opts.arch));
-  if (profile !== undefined) builtinProfile(profile);
+  if (profile !== undefined) checkProfileArch(builtinProfile(profile), opts.arch);
   const points: SweepPoint[] = [];
   for (const granule of granules)
     for (const va of vaBits)

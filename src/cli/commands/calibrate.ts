@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { KexecLabError } from "../../errors.js";
 import { calibrate } from "../../model/calibrate.js";
 import { calibrationPoints, parseCalibrationSpec } from "../../model/calibrate-points.js";
@@ -18,6 +18,8 @@ interface CalibrateOptions {
   points: string;
   fit?: string;
   name?: string;
+  output?: string;
+  /** Deprecated spelling of --output. */
   out?: string;
   force?: boolean;
   json?: boolean;
@@ -40,8 +42,9 @@ export function registerCalibrate(program: Command, ctx: CliContext): Command {
     .option("--fit <params>", "comma-separated dotted fields to fit (default: the profile's free list)")
     .option("--name <name>", "name of the calibrated profile (default: <profile>-calibrated)")
     .option("--sample <pages>", "pages simulated exactly per evaluation (default: 64 MiB worth)")
-    .option("-o, --out <file>", "write the calibrated profile to this JSON file")
-    .option("--force", "overwrite --out if it exists")
+    .option("-o, --output <file>", "write the calibrated profile to this JSON file")
+    .addOption(new Option("--out <file>", "deprecated spelling of -o/--output").hideHelp())
+    .option("--force", "overwrite the --output file if it exists")
     .option("--json", "print one JSON document: the profile and the residuals")
     .addHelpText(
       "after",
@@ -81,15 +84,16 @@ export function registerCalibrate(program: Command, ctx: CliContext): Command {
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         ...(sample !== undefined ? { sample } : {}),
       });
-      if (opts.out !== undefined) {
-        writeOutputFile(opts.out, `${JSON.stringify(result.profile, null, 2)}\n`, opts.force === true);
+      const out = opts.output ?? opts.out;
+      if (out !== undefined) {
+        writeOutputFile(out, `${JSON.stringify(result.profile, null, 2)}\n`, opts.force === true);
       }
       const fitted = fit ?? profile.free;
       if (opts.json) {
         printJson(ctx.io, { profile: result.profile, fitted, residuals: result.residuals });
       } else {
         ctx.io.stdout(renderCalibrationText(profile, result, fitted));
-        if (opts.out !== undefined) ctx.io.stdout(`\nwrote ${opts.out}\n`);
+        if (out !== undefined) ctx.io.stdout(`\nwrote ${out}\n`);
       }
       ctx.exitCode = EXIT_OK;
     });

@@ -30,6 +30,8 @@ interface EmitOptions {
   linearMap: "block" | "page";
   x86Swap?: boolean;
   x86ClearNx?: boolean;
+  output?: string;
+  /** Deprecated spelling of --output. */
   out?: string;
   force?: boolean;
   run?: boolean;
@@ -44,7 +46,7 @@ QEMU's: every RAM page the kimage populated (indirection pages, source pages, co
 strategy's translation tables), the project's relocation routine (asm/arm64/reloc.S in the control
 code page; on x86_64 the Multiboot stub asm/x86_64/boot.S), and its parameter block.
 
---out DIR writes: ram.img (QEMU's RAM as a sparse file: only the populated pages are written, at
+-o/--output DIR writes: ram.img (QEMU's RAM as a sparse file: only the populated pages are written, at
 PA - RAM base), boot.elf (x86_64), expected.img (the same layout holding the simulator's memory after its
 own relocation in every checked range), manifest.json, and run-qemu.sh (QEMU with ram.img as its RAM and
 the QMP monitor on stdio, stopped at the end by -no-shutdown so memory can be saved with pmemsave).
@@ -56,7 +58,7 @@ QEMU run that did not finish, 2 bad input or a missing tool.
 
 Examples:
   $ kexec-lab emit --target qemu-virt-arm64 --strategy linear-map-copy --granule 16K --run
-  $ kexec-lab emit --target qemu-virt-arm64 --strategy va-copy --out /tmp/va-copy-4k
+  $ kexec-lab emit --target qemu-virt-arm64 --strategy va-copy -o /tmp/va-copy-4k
   $ kexec-lab emit --target qemu-pc-x86_64 --x86-swap --x86-clear-nx --run --json
   $ kexec-lab emit --scenario examples/qemu-virt-4g.json --strategy va-copy --run
 `;
@@ -95,13 +97,20 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
       "--x86-clear-nx",
       "x86_64: clear NX in the emitted copy of the tables (the kernel's identity map is executable)",
     )
-    .option("--out <dir>", "write the image files into this directory")
-    .option("--force", "overwrite files in --out")
+    .option("-o, --output <dir>", "write the image files into this directory")
+    .addOption(new Option("--out <dir>", "deprecated spelling of -o/--output").hideHelp())
+    .option("--force", "overwrite files in the --output directory")
     .option("--run", "run the image on QEMU and compare its memory with the simulator's")
     .option("--timeout <seconds>", "hard limit for one QEMU run", "60")
     .option("--json", "print one JSON document")
     .addHelpText("after", HELP)
     .action(async (opts: EmitOptions) => {
+      // --out is the old spelling of -o/--output (kept so existing scripts run).
+      if (opts.out !== undefined && opts.output !== undefined && opts.out !== opts.output)
+        throw new KexecLabError("E_USAGE", "give -o/--output once (--out is its old spelling)", {
+          field: "--output",
+        });
+      const outDir = opts.output ?? opts.out;
       const loaded: string[] = [];
       for (const f of opts.loadStrategy ?? []) loaded.push(...(await loadStrategyFile(f, ctx.io.cwd)));
       const strategy = opts.strategy ?? loaded[0] ?? defaultEmitStrategy(emitTargetArch(opts.target));
@@ -115,8 +124,8 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
       );
       const { pageSize, seed } = sc;
       const timeout = parseInteger(opts.timeout, "--timeout");
-      if (opts.out === undefined && !opts.run) {
-        throw new KexecLabError("E_USAGE", "give --out DIR, --run, or both", { field: "--out" });
+      if (outDir === undefined && !opts.run) {
+        throw new KexecLabError("E_USAGE", "give -o DIR, --run, or both", { field: "--output" });
       }
       const e = emitStrategy({ ...sc, maxBytes: ctx.maxMemory }, strategy, {
         linearMap: opts.linearMap,
@@ -125,10 +134,10 @@ export function registerEmit(program: Command, ctx: CliContext): Command {
         compareAllPages: true,
       });
       const report: EmitReport = { strategy, pageSize, seed };
-      if (opts.out !== undefined) {
+      if (outDir !== undefined) {
         report.out = {
-          dir: opts.out,
-          files: writeEmission(resolve(ctx.io.cwd, opts.out), e, opts.force === true),
+          dir: outDir,
+          files: writeEmission(resolve(ctx.io.cwd, outDir), e, opts.force === true),
         };
       }
       if (opts.run) {

@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import { type CrashKernelGiven, crashKernelGiven } from "../../crash/given.js";
+import { DEFAULT_LOADER } from "../../defaults.js";
 import { KexecLabError } from "../../errors.js";
 import { ARCH_NAMES } from "../../formats/role.js";
 import { GateRefusalError } from "../../gates/error.js";
@@ -65,7 +66,7 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
         "auto: as kexec-tools does (kexec_file_load first from 2.0.27, then kexec_load); kexec-tools: kexec_load (-c); kexec-file: kexec_file_load (-s)",
       )
         .choices(LOADERS)
-        .default("auto"),
+        .default(DEFAULT_LOADER),
     )
     .option(
       "--kernel-version <v>",
@@ -77,7 +78,7 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
     )
     .option("--kexec-binary <file>", "the kexec binary whose embedded purgatory sizes the purgatory segment")
     .option("--purgatory <preset>", "purgatory size of a measured distribution build")
-    .option("--cpus <n>", "CPUs of the running machine (crash elfcorehdr size)")
+    .option("--cpus <n>", "CPUs of the running machine, 1 to 8192 (crash elfcorehdr size)")
     .option(
       "--crng-not-ready",
       "the running kernel's random pool is not initialized yet (no x86 RNG seed setup_data)",
@@ -174,9 +175,10 @@ kexec_file_load's buf is a kernel pointer printed as "(____ptrval____)", as the 
 pointer-hash key is not ready.
 
 Without --iomem on arm64 the memory map comes from the DTB's memory nodes (minus reservations).
-Exit code 0 with a plan the kernel would accept, 1 when the kernel's kexec_load checks would refuse
-the placed segments (e.g. more than half of RAM), 2 when the load cannot be placed or the input is bad (the message names the
-segment, its size and alignment and the largest free range).`,
+Exit code 0 with a plan the kernel would accept; 1 when the real kexec would fail too: the kernel's
+checks refuse the placed segments (e.g. more than half of RAM: the refusal leads the output), or the
+load cannot be placed (the message names the segment, its size and alignment and the largest free
+range), or no crash region is reserved; 2 when the input is bad (docs/errors.md lists every code).`,
     )
     .action(async (opts: PlanOptions) => {
       if (opts.outDtb !== undefined) checkBinaryOutput(opts.outDtb, opts.force === true, "--out-dtb");

@@ -1,7 +1,10 @@
 import { basename } from "node:path";
 import { type Command, Option } from "commander";
+import { DEFAULT_LOADER } from "../../defaults.js";
 import { KexecLabError } from "../../errors.js";
 import { readPlanFiles } from "../../formats/node/plan-files.js";
+import { readHostDir } from "../../host/node/read.js";
+import { hostPlanFields } from "../../host/plan.js";
 import { ARCHES, type Arch } from "../../kimage/constants.js";
 import { LOADERS, type LoaderKind } from "../../loader/plan.js";
 import { resolveProfileList } from "../../model/node/profile-file.js";
@@ -47,6 +50,7 @@ interface RunOptions extends GateOptions {
   iomem?: string;
   append?: string;
   loader: LoaderKind;
+  host?: string;
   wipeKaslrSeed?: boolean;
   html?: string;
   force?: boolean;
@@ -64,7 +68,8 @@ list and descriptors read from simulated RAM through a TLB), and verifies every 
 With no arguments: the embedded default scenario (QEMU virt, 4 GiB RAM at 0x40000000, 4K granule,
 48-bit VA, a 28 MiB kernel, an initrd 5,000 bytes short of 64 MiB, a 64 KiB DTB) through every arm64 strategy.
 With --scenario FILE: a scenario file (docs/scenario.md). With --kernel (and --initrd, --dtb,
---iomem, --append, --loader): real files, placed as kexec-tools or kexec_file_load places them.
+--iomem, --host, --append, --loader): real files, placed as plan places them (--loader auto by
+default: kexec-tools' own choice of syscall), on the --host machine when one is given.
 
 Modeled time: each strategy's access stream through a machine profile's timing model (default
 profile neoverse-n1-server on arm64, x86_64-server on x86_64; --profile none turns it off).
@@ -137,10 +142,17 @@ export function registerRun(program: Command, ctx: CliContext): Command {
     .option("--dtb <file>", "device tree (with --kernel; arm64)")
     .option("--iomem <file>", "/proc/iomem of the running machine (with --kernel)")
     .option("--append <cmdline>", "kernel command line (with --kernel)")
+    .option(
+      "--host <dir>",
+      "with --kernel: the machine as kexec-lab-collect saw it (memory map, fdt, MemTotal, kexec-tools and kernel versions); --iomem/--dtb override its files",
+    )
     .addOption(
-      new Option("--loader <loader>", "placement rules (with --kernel)")
+      new Option(
+        "--loader <loader>",
+        "placement rules (with --kernel): auto as kexec-tools chooses (kexec_file_load first from 2.0.27), kexec-tools (kexec_load), kexec-file (kexec_file_load)",
+      )
         .choices(LOADERS)
-        .default("kexec-tools"),
+        .default(DEFAULT_LOADER),
     )
     .option("--wipe-kaslr-seed", "treat a non-zero /chosen/kaslr-seed as wiped (a running kernel's DTB)")
     .option("--no-checks", "reboot model: kexec-tools --no-checks (purgatory skips its SHA-256)")
@@ -177,6 +189,14 @@ export function registerRun(program: Command, ctx: CliContext): Command {
         );
       const loaded: string[] = [];
       for (const f of opts.loadStrategy ?? []) loaded.push(...(await loadStrategyFile(f, ctx.io.cwd)));
+      if (opts.host !== undefined && opts.kernel === undefined)
+        throw new KexecLabError(
+          "E_USAGE",
+          "--host describes the machine real files are loaded on: give --kernel too",
+          {
+            field: "--host",
+          },
+        );
       if (opts.scenario !== undefined && opts.kernel !== undefined) {
         throw new KexecLabError("E_USAGE", "give either --scenario or --kernel, not both", {
           field: "--kernel",
@@ -207,11 +227,20 @@ export function registerRun(program: Command, ctx: CliContext): Command {
                 ...(opts.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
               }
             : { kind: "default" };
-      // Real files say their architecture (a bzImage is x86_64), as for plan; --arch still wins.
+      // Real files say their architecture (a bzImage is x86_64), as for plan; --arch still wins, and
+      // a --host of another architecture is refused (inferArch).
+      const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
       const arch: Arch =
-        source.kind === "files" && cmd.getOptionValueSource("arch") !== "cli"
-          ? inferArch(kernelArchEvidence(source.files, opts.kernel!))
+        source.kind === "files"
+          ? inferArch({
+              ...(cmd.getOptionValueSource("arch") === "cli"
+                ? { arch: opts.arch }
+                : kernelArchEvidence(source.files, opts.kernel!)),
+              ...(host?.arch !== undefined ? { hostArch: host.arch } : {}),
+            })
           : opts.arch;
+      if (source.kind === "files" && host !== undefined)
+        source.host = hostPlanFields(host, arch, opts.loader);
       // --load-strategy alone runs what it loaded; with --strategy, the list given
       const strategies = splitList(opts.strategy) ?? (loaded.length > 0 ? loaded : undefined);
       const profiles = resolveProfileList(opts.profile);

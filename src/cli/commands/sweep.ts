@@ -47,7 +47,7 @@ export function registerSweep(program: Command, ctx: CliContext): Command {
     .option("--linear-map <list>", "linear-map-copy variants: block,page", "block")
     .option(
       "--free-pages <list>",
-      "free-page policies: lowest,highest,random[:seed],fragmented[:fraction] (default: lowest, or the scenario's)",
+      "free-page policies: lowest,highest,random[:seed],fragmented[:fraction] (default: random, seeded by each point's seed, as run; or the scenario's)",
     )
     .option("--seed <list>", "seeds (default: 1, or the scenario's)")
     .option("--content <mode>", "page contents: synthetic (fast), shared or exact", "synthetic")

@@ -19,6 +19,7 @@ import {
   addSegment,
   alignDown,
   alignUp,
+  CRASH_NO_HOLE_HINT,
   type Ctx,
   describeRange,
   fixedPlacement,
@@ -158,6 +159,7 @@ export function arm64ImageKexecTools(
         "E_NO_HOLE",
         `kernel: ${hex(kernelHole)} bytes (${formatBytes(kernelHole)}) at the 2 MiB-aligned start ${hex(hole)} of the crash region ${describeRange(crashRegion)} do not fit`,
         { field: "kernel" },
+        CRASH_NO_HOLE_HINT,
       );
     }
     placement = fixedPlacement(

@@ -17,7 +17,7 @@ import type { PurgatorySize } from "../../loader/types.js";
 import type { Range } from "../../machine/ranges.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { crashRegionsForPlan } from "../crashkernel.js";
-import { inferArch, parseSizeAt } from "../plan.js";
+import { inferArch, parseCpuCount, parseSizeAt } from "../plan.js";
 
 /** The architecture the kernel file's first bytes imply (kernelFileArch), as inferArch's evidence. */
 export function fileArch(kernel: string): { kernelFileArch?: Arch } {
@@ -176,7 +176,7 @@ export async function planInputFromOptions(
     input.acpiRsdp = toSafeNumber(parseU64(opts.acpiRsdp, "acpi-rsdp"), "acpi-rsdp");
   if (opts.kexecFileSyscall === false) input.kexecFileSyscall = false;
   if (opts.kexecToolsVersion !== undefined) input.kexecToolsVersion = opts.kexecToolsVersion;
-  if (opts.cpus !== undefined) input.cpus = toSafeNumber(parseU64(opts.cpus, "cpus"), "cpus", 8192n);
+  if (opts.cpus !== undefined) input.cpus = parseCpuCount(opts.cpus);
   const purgatory = purgatoryOption(opts, arch);
   if (purgatory !== undefined) input.purgatory = purgatory;
   return input;
