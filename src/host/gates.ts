@@ -168,6 +168,23 @@ export function parseHostGates(
   }
   const ima = f("ima-policy.txt");
   if (ima !== undefined) s.imaPolicy = { value: text(ima), source: at("ima-policy.txt") };
+  else {
+    // The policy is not readable (no CONFIG_IMA_READ_POLICY), but a built-in one named on the command line
+    // is known: ima_policy=secure_boot appraises the kexec kernel (security/integrity/ima/ima_policy.c
+    // secure_boot_rules: MODULE_CHECK, FIRMWARE_CHECK, KEXEC_KERNEL_CHECK, POLICY_CHECK, imasig).
+    const cmdline = firstLine(f("cmdline.txt"));
+    const named = cmdline !== undefined ? /(?:^|\s)ima_policy=(\S+)/.exec(cmdline)?.[1] : undefined;
+    if (named?.split("|").includes("secure_boot"))
+      s.imaPolicy = {
+        value: [
+          "appraise func=MODULE_CHECK appraise_type=imasig",
+          "appraise func=FIRMWARE_CHECK appraise_type=imasig",
+          "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig",
+          "appraise func=POLICY_CHECK appraise_type=imasig",
+        ].join("\n"),
+        source: `${at("cmdline.txt")}: ima_policy=${named} (the built-in secure_boot rules, ima_policy.c)`,
+      };
+  }
   const cap = firstLine(f("capeff.txt"));
   if (cap !== undefined) {
     if (!/^[0-9a-fA-F]{1,16}$/.test(cap))

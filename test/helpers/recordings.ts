@@ -194,7 +194,11 @@ export function recordedPlanInput(c: RecordedCase): PlanInput {
   if (rsdp) input.acpiRsdp = Number.parseInt(rsdp[1]!, 16);
   if (j.arch === "arm64" && /debian-6\.1/.test(j.runningKernel.file)) input.kexecFileSyscall = false;
   const config = recordedKernelConfig(c);
-  if (config !== undefined) input.kernelConfig = config;
+  if (config !== undefined) {
+    input.kernelConfig = config;
+    // a kernel built without kexec_file_load (Debian's arm64 kernels) answers ENOSYS
+    if (config.get("KEXEC_FILE") === "n") input.kexecFileSyscall = false;
+  }
   Object.assign(input, recordedCma(dmesg, c.text("cma.txt")));
   return input;
 }
@@ -280,3 +284,32 @@ export function memoryRangeLines(text: string, arch: "arm64" | "x86_64"): string
     ...blockOf(lines, "System RAM ranges;"),
   ];
 }
+
+/**
+ * Recorded loads the replays (loader-recordings, host-collect) cannot match yet, each with its reason;
+ * `only` names the one replay a reason applies to. Listed in docs/recording.md too.
+ */
+export const REPLAY_LEFT_OUT: Record<string, { reason: string; only?: "placement" | "collect" }> = {
+  "arm64-virt-4g-linux-6.12-noinitrd-kexec_load": {
+    reason:
+      "kexec-tools' DTB without an initrd is 0x20 bytes longer than kexec-lab's edit of it (bufsz 0x1e82 vs 0x1e62): which property kexec-tools keeps or adds is still open",
+  },
+  "arm64-virt-4g-linux-7.3-noinitrd-kexec_load": {
+    reason: "the same DTB without an initrd, 0x20 bytes longer than kexec-lab's (open)",
+  },
+  "x86_64-q35-2g-linux-7.3-cma64m-kexec_file_load": {
+    reason: "recorded before the harness read the CMA area's counters (cma.txt): its taken pages are unknown",
+  },
+  "x86_64-q35-2g-linux-7.3-cma256m-kexec_file_load": {
+    reason: "recorded before the harness read the CMA area's counters (cma.txt): its taken pages are unknown",
+  },
+  "x86_64-q35-2g-linux-6.12-nodebugflag-kexec_file_load-kexec-tools-2.0.25": {
+    reason:
+      "from 6.8 the kernel prints its segments only for KEXEC_FILE_DEBUG, which kexec-tools 2.0.25 does not pass: nothing to compare (the --print-segments replay checks that nothing was printed)",
+    only: "placement",
+  },
+  "x86_64-q35-2g-linux-7.3-nodebugflag-kexec_file_load-kexec-tools-2.0.25": {
+    reason: "as on 6.12: no segment lines without KEXEC_FILE_DEBUG, nothing to compare",
+    only: "placement",
+  },
+};
