@@ -85,7 +85,12 @@ export interface ReserveResult {
   limits: { lowMax: number; highMax: number; align: number };
   /** Regions in address order. */
   regions: CrashRegion[];
-  /** /sys/kernel/kexec_crash_size: resource_size(&crashk_res), 0 without a reservation. */
+  /**
+   * /sys/kernel/kexec_crash_size: resource_size(&crashk_res), 0 without a reservation; from 6.7 on the low
+   * part (crashk_low_res) counts too: recorded on Debian 6.12 and 7.3 x86_64 (crashkernel=512M,high on
+   * 8 GiB shows 805306368, 512 MiB + the 256 MiB low part), while 6.1 shows crashk_res alone. The version
+   * where it changed is taken as 6.7 (x86's move to the generic reservation), not pinned to a commit.
+   */
   kexecCrashSize: number;
   /** The kernel's log lines for the reservation (pr_info/pr_warn/pr_err text). */
   log: string[];
@@ -406,7 +411,10 @@ export function reserveCrashkernel(input: ReserveInput): ReserveResult {
     log.push(`crashkernel reserved: ${hex16(at)} - ${hex16(at + size)} (${mb(size)} MB)`);
   }
   result.regions.push({ start: at, end: at + size, kind: "crash" });
-  result.kexecCrashSize = size;
+  const lowPart = result.regions
+    .filter((r) => r.kind === "crash-low")
+    .reduce((sum, r) => sum + (r.end - r.start), 0);
+  result.kexecCrashSize = size + (v[0] > 6 || (v[0] === 6 && v[1] >= 7) ? lowPart : 0);
   if (cmaSize > 0) reserveCma(mem, cmaSize, result);
   result.regions.sort((x, y) => x.start - y.start);
   return result;
