@@ -141,8 +141,9 @@ describe("a crash region outside RAM is refused as the kernel refuses to reserve
   it("-p with an iomem that has no Crash kernel line: not reserved, and no 'pass --iomem'", async () => {
     const r = await runCli(["plan", "--kernel", X86_BZIMAGE, "--host", X86_HOST, "-p"]);
     expect(r.code).toBe(1);
-    expect(r.err).toContain("error[E_CRASH_NOT_RESERVED]");
-    expect(r.err).toMatch(/iomem\.txt has no "Crash kernel" line/);
+    // kexec-tools' own check is the first gate (src/gates/crash-reserved.ts): refused before placement
+    expect(r.err).toContain("error[E_GATE_REFUSED]");
+    expect(r.err).toMatch(/crash-reserved gate: kexec -p needs a crashkernel= reservation/);
     expect(r.err).not.toMatch(/pass --iomem|no memory map/);
   });
 
@@ -312,7 +313,9 @@ describe("kexec -d of a failing load prints kexec-tools' own text, then kexec-la
     expect(r.out).toBe(
       'Memory for crashkernel is not reserved\nPlease reserve memory by passing"crashkernel=Y@X" parameter to kernel\nThen try to loading kdump kernel\n',
     );
-    expect(r.err).toContain("error[E_CRASH_NOT_RESERVED]");
+    // kexec-tools' own check, the first gate (src/gates/crash-reserved.ts)
+    expect(r.err).toContain("error[E_GATE_REFUSED]");
+    expect(r.err).toContain("crash-reserved gate");
   });
 });
 

@@ -16,7 +16,7 @@ import { describe, expect, it } from "vitest";
 import { parseKexecArgs } from "../src/kexectools/args.js";
 import { formatKexecLoad, kexecLoadFlags, parseKexecLoadTable } from "../src/kexectools/debug.js";
 import { runCli } from "./helpers/cli.js";
-import { memoryRangeLines, recordedKernelPath } from "./helpers/recordings.js";
+import { memoryRangeLines, REPLAY_LEFT_OUT, recordedKernelPath } from "./helpers/recordings.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -55,7 +55,11 @@ const cases: Case[] = readdirSync(REC, { withFileTypes: true })
     };
   });
 const loads = cases.filter(
-  (c) => c.syscall === "kexec_load" && c.exitCode === 0 && c.real.includes("nr_segments"),
+  (c) =>
+    c.syscall === "kexec_load" &&
+    c.exitCode === 0 &&
+    c.real.includes("nr_segments") &&
+    REPLAY_LEFT_OUT[c.id] === undefined, // left out with their reason (test/helpers/recordings.ts)
 );
 
 /** The recorded command with the guest's paths replaced by files here, plus --host DIR. */

@@ -6,10 +6,11 @@
  * reservation either, so the same message appears.
  */
 
+import { KEXEC_TOOLS_NO_CRASH_REGION } from "../loader/crash-reserve.js";
 import type { Gate } from "./types.js";
 
-export const KEXEC_TOOLS_NO_CRASHKERNEL =
-  'Memory for crashkernel is not reserved\nPlease reserve memory by passing"crashkernel=Y@X" parameter to kernel\nThen try to loading kdump kernel';
+/** kexec-tools' three lines (kexec/kexec.c main): one text for the gate and the loader's check. */
+export const KEXEC_TOOLS_NO_CRASHKERNEL = KEXEC_TOOLS_NO_CRASH_REGION;
 
 export const crashReservedGate: Gate = {
   name: "crash-reserved",

@@ -60,6 +60,12 @@ export function crashSizeOf(host: Host | undefined, iomem: string | undefined): 
 export function kexecToolsFailureText(e: unknown, arch: Arch, kernel: string, crash: boolean): string[] {
   if (!(e instanceof KexecLabError)) return [];
   if (e.code === "E_CRASH_NOT_RESERVED") return KEXEC_TOOLS_NO_CRASH_REGION.split("\n");
+  // a gate: kexec-tools' own refusal (its lines), or the syscall's failure as kexec prints it
+  if (e instanceof GateRefusalError) {
+    const r = e.refusal;
+    const text = r.by === "kexec-tools" ? r.log : r.kexecTools;
+    return text !== undefined ? text.split("\n") : [];
+  }
   const s = NO_HOLE_SEARCH.get(e);
   if (e.code !== "E_NO_HOLE" || s === undefined) return [];
   if (s.syscall === "kexec_file_load") return ["kexec_file_load failed: Cannot assign requested address"];
@@ -164,16 +170,14 @@ export function kexecLoadOutput(a: KexecArgs, inputs: KexecInputs): KexecOutcome
   try {
     plan = gatedPlanLoad(input, inputs.gates ?? host?.gates ?? {}).plan;
   } catch (e) {
-    // Refused at a kernel gate of kexec_load: kexec-tools had read the ranges and placed the load.
-    if (e instanceof GateRefusalError)
-      return {
-        stdout:
-          out.length > 0 && e.refusal.syscall === "kexec_load" && e.refusal.by === "kernel"
-            ? `${out.join("\n")}\n`
-            : "",
-        stderr,
-        error: e,
-      };
+    // Refused at a kernel gate of kexec_load: kexec-tools had read the ranges and placed the load,
+    // then prints the syscall's failure; refused by kexec-tools itself (-p without a reservation):
+    // only its own lines, before any range was read.
+    if (e instanceof GateRefusalError) {
+      const ranges = e.refusal.syscall === "kexec_load" && e.refusal.by === "kernel" ? out : [];
+      const lines = [...ranges, ...kexecToolsFailureText(e, arch, files.kernelName ?? "kernel", crash)];
+      return { stdout: lines.length > 0 ? `${lines.join("\n")}\n` : "", stderr, error: e };
+    }
     // The error is kexec_load's when kexec_load came first, or when kexec_file_load's errno is
     // one kexec-tools falls back on (the error then is the fallback's): the ranges were read.
     const choice = syscallPlan(loader, autoVersion);
