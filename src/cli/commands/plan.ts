@@ -6,7 +6,7 @@ import { ARCH_NAMES } from "../../formats/role.js";
 import { GateRefusalError } from "../../gates/error.js";
 import { DEFAULT_KEXEC_TOOLS_VERSION } from "../../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../../loader/kexec-file/version.js";
-import { formatPrintSegments, LOADERS, type PlanInput, planLoad, planToJson } from "../../loader/plan.js";
+import { formatPrintSegments, LOADERS, type PlanInput, planToJson } from "../../loader/plan.js";
 import { renderCrashGiven } from "../../report/crash-given-text.js";
 import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { renderPlanText } from "../../report/plan-text.js";
