@@ -39,6 +39,10 @@ export function stopOnSignal(signal: keyof typeof CODES, write: (s: string) => v
   const children = killOwnedChildren();
   removeLiveTempDirs({ allThreads: true });
   removePartialOutputs();
+  // A worker thread may have been inside removeTempDir (renamed to kexec-removing-<pid>-*, not yet
+  // removed) while the first pass listed the directory; process.exit ends it there. A second pass
+  // takes what it renamed.
+  removeLiveTempDirs({ allThreads: true });
   const what = children > 0 ? `stopped ${children} child process${children === 1 ? "" : "es"}, ` : "";
   write(
     `kexec-lab: interrupted by ${signal}: ${what}removed temporary files and unfinished output (exit ${code})\n`,
