@@ -19,6 +19,7 @@ import { parsePe } from "../src/formats/pe.js";
 import { commandExists, execFileSyncOwned } from "../src/node/child.js";
 import { type KeyringName, trustedCertsFromFile, verifyKernelSignature } from "../src/signature/verify.js";
 import { dataFile } from "./helpers/data.js";
+import { selfSignedKey } from "./helpers/signing.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -52,21 +53,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
   if (TOOLS) {
-    run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      f.key,
-      "-out",
-      f.cert,
-      "-days",
-      "3650",
-      "-subj",
-      "/CN=kexec-lab browser test signer",
-    ]);
+    selfSignedKey(f.key, f.cert, "/CN=kexec-lab browser test signer");
     run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.ownSigned, STUB]);
     const bytes = read(f.ownSigned);
     const text = parsePe(bytes).sections.find((s) => s.name === ".text")!;

@@ -18,6 +18,7 @@ import { authenticodeRanges, digestRanges, peCertificateTable } from "../src/sig
 import { trustedCertsFromFile, verifyKernelSignature } from "../src/signature/verify.js";
 import { smallElf64 } from "./fuzz/targets.js";
 import { runCli } from "./helpers/cli.js";
+import { selfSignedKey } from "./helpers/signing.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
@@ -43,21 +44,7 @@ function edited(edit: (b: Uint8Array, at: number, end: number) => void): Uint8Ar
 
 beforeAll(() => {
   if (!CAN) return;
-  run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    f.key,
-    "-out",
-    f.cert,
-    "-days",
-    "3650",
-    "-subj",
-    "/O=Example Org/CN=kexec-lab cases signer",
-  ]);
+  selfSignedKey(f.key, f.cert, "/O=Example Org/CN=kexec-lab cases signer");
   run("openssl", ["x509", "-in", f.cert, "-outform", "der", "-out", f.der]);
   run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.signed, STUB]);
 }, 30_000);

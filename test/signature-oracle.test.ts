@@ -21,6 +21,7 @@ import { commandExists, execFileSyncOwned, spawnSyncOwned } from "../src/node/ch
 import { authenticodeRanges, peCertificateTable } from "../src/signature/pe-hash.js";
 import { authenticodeDigest, trustedCertsFromFile, verifyKernelSignature } from "../src/signature/verify.js";
 import { dataFile } from "./helpers/data.js";
+import { selfSignedKey } from "./helpers/signing.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
@@ -65,21 +66,7 @@ beforeAll(() => {
   const text = parsePe(bytes).sections.find((s) => s.name === ".text")!;
   bytes[text.pointerToRawData + 0x1234] ^= 0x01;
   writeFileSync(f.tampered, bytes);
-  run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    f.key,
-    "-out",
-    f.cert,
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=kexec-lab throwaway signer",
-  ]);
+  selfSignedKey(f.key, f.cert, "/CN=kexec-lab throwaway signer");
   run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.ownSigned, f.unsigned]);
   run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.twoSigs, KERNELS.x86_64]);
   if (CAN_UKI) {
