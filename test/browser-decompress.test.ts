@@ -7,17 +7,16 @@
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
-import { type BrowserContext, chromium } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { zbootFile } from "../src/formats/synth.js";
+import { bundledPage } from "./helpers/browser-page.js";
 import { dataFile } from "./helpers/data.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const have = (tool: string) => spawnSync(tool, ["--version"], { stdio: "ignore" }).error === undefined;
 const original = new Uint8Array(readFileSync(dataFile("debian-6.1.0-50-cloud-arm64.Image"))).subarray(
   0,
@@ -38,33 +37,14 @@ let call: (
 ) => Promise<{ length: number; fnv: string; method?: string; format?: unknown }>;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
   work = mkdtempSync(join(tmpdir(), "kexec-lab-browser-decompress-"));
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL("./browser/decompress-entry.ts", import.meta.url))],
-    bundle: true,
-    platform: "browser",
-    format: "iife",
-    write: false,
-    logLevel: "silent",
-  });
-  writeFileSync(
-    join(work, "page.html"),
-    `<!doctype html><meta charset="utf-8"><script>${bundle.outputFiles[0]!.text}</script>`,
-  );
-  browser = await chromium.launchPersistentContext(join(work, "profile"), {
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--no-first-run",
-    ],
-  });
+  let html: string;
+  ({ browser, html } = await bundledPage(
+    fileURLToPath(new URL("./browser/decompress-entry.ts", import.meta.url)),
+    work,
+  ));
   const page = await browser.newPage();
-  await page.goto(pathToFileURL(join(work, "page.html")).href);
+  await page.goto(pathToFileURL(html).href);
   call = (fn, bytes) =>
     page.evaluate(
       ([f, b64]) =>

@@ -12,17 +12,16 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import { type BrowserContext, chromium } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePe } from "../src/formats/pe.js";
 import { commandExists, execFileSyncOwned } from "../src/node/child.js";
 import { type KeyringName, trustedCertsFromFile, verifyKernelSignature } from "../src/signature/verify.js";
+import { bundledPage } from "./helpers/browser-page.js";
 import { dataFile } from "./helpers/data.js";
 import { selfSignedKey } from "./helpers/signing.js";
 import { testTempDir } from "./helpers/tmp.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 const TOOLS = ["sbsign", "openssl"].every((t) => commandExists(t)) && existsSync(STUB);
 /** The real input, from the pinned test data (test/helpers/data.ts). */
@@ -50,8 +49,6 @@ let verifyInBrowser: (
 let secure: boolean;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (see .ci/run)`);
   if (TOOLS) {
     selfSignedKey(f.key, f.cert, "/CN=kexec-lab browser test signer");
     run("sbsign", ["--key", f.key, "--cert", f.cert, "--output", f.ownSigned, STUB]);
@@ -60,28 +57,10 @@ beforeAll(async () => {
     bytes[text.pointerToRawData + 0x321] ^= 0x80;
     writeFileSync(f.tampered, bytes);
   }
-  const bundle = await build({
-    entryPoints: [fileURLToPath(new URL("./browser/signature-entry.ts", import.meta.url))],
-    bundle: true,
-    platform: "browser",
-    format: "iife",
-    write: false,
-    logLevel: "silent",
-  });
-  writeFileSync(
-    join(dir, "page.html"),
-    `<!doctype html><meta charset="utf-8"><script>${bundle.outputFiles[0]!.text}</script>`,
-  );
-  browser = await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--no-first-run",
-    ],
-  });
+  ({ browser } = await bundledPage(
+    fileURLToPath(new URL("./browser/signature-entry.ts", import.meta.url)),
+    dir,
+  ));
   const page = await browser.newPage();
   // An https origin (a secure context, for WebCrypto) served by playwright's router: the page and the
   // kernel files, fetched by the page as the files they are (no base64 through evaluate).
