@@ -4,6 +4,7 @@
  * footprint against CMA placement (boot-hazards.ts).
  */
 
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseKexecLog } from "../src/diagnose/log.js";
@@ -12,7 +13,9 @@ import { x86DecompressorHazards } from "../src/loader/boot-hazards.js";
 import { x86CrashHotplugElfcorehdrMemsz } from "../src/loader/kexec-file/x86_64.js";
 import { planLoad } from "../src/loader/plan.js";
 import type { PlannedSegment } from "../src/loader/types.js";
-import { recordedCases, recordedPlanInput } from "./helpers/recordings.js";
+import { runCli } from "./helpers/cli.js";
+import { recordedCases, recordedKernelPath, recordedPlanInput } from "./helpers/recordings.js";
+import { testTempDir } from "./helpers/tmp.js";
 
 const seg = (label: string, mem: number, memsz: number): PlannedSegment =>
   ({ label, mem, memsz, buf: new Uint8Array(0), placement: {} }) as unknown as PlannedSegment;
@@ -146,4 +149,37 @@ describe("the recorded CMA loads: kexec-lab flags exactly the one whose initramf
       }
     });
   }
+});
+
+describe("plan on the recorded 2 GiB cma=256M load: the boot failure leads, exit 1", () => {
+  const tmp = testTempDir("kernel-rules");
+  it("prints 'fails at boot' with the damaged initrd range first, and exits 1", async () => {
+    const c = recordedCases().find(
+      (x) => x.id === "x86_64-q35-2g-linux-7.3-cma256m-initrd40m-kexec_file_load",
+    )!;
+    const kernel = recordedKernelPath(c.dir, c.json.loaded.kernel, tmp);
+    const r = await runCli([
+      "plan",
+      "--kernel",
+      kernel,
+      "--initrd-size",
+      String(c.json.loaded.initrd!.size),
+      "--host",
+      join(c.dir, "collect"),
+      "--loader",
+      "kexec-file",
+      "--kernel-version",
+      "7.3",
+      "--cma",
+      "256M@0x6c400000",
+      "--cma-used",
+      "256K",
+      "--append",
+      c.json.loaded.append,
+    ]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.out.split("\n")[0]).toMatch(
+      /^fails at boot: the loaded kernel overwrites initrd \[0x70139000, 0x70239000\) before reading it/,
+    );
+  });
 });

@@ -51,6 +51,9 @@ export function renderPlanText(plan: Plan): string {
   ]);
   let out = "";
   if (!plan.verdict.ok) out += `${planRefusalLine(plan)}\n\n`;
+  // accepted by the kernel, but the new kernel damages a segment before it reads it (boot-hazards.ts)
+  for (const h of plan.bootHazards ?? [])
+    out += `fails at boot: the loaded kernel overwrites ${h.segment} [${hexAddr(h.start)}, ${hexAddr(h.end)}) before reading it: ${h.mechanism} (${h.source})\n\n`;
   out += `${planHeadLine(plan)}\n`;
   out += `syscall: ${plan.selection}\n\n`;
   out += `${renderTable(["#", "segment", "mem", "end", "memsz", "bufsz"], rows, ["right", "left", "left", "left", "right", "right"])}\n\n`;

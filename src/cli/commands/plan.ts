@@ -95,6 +95,10 @@ export function addPlanInputOptions(cmd: Command, opts: { kernelRequired: boolea
       "--cma <size@addr>",
       "the default CMA area (kernel 6.17+ places kexec_file_load buffers there first)",
     )
+    .option(
+      "--cma-used <size>",
+      "bytes at the CMA area's base other users took before the load (/sys/kernel/mm/cma/NAME: alloc_pages_success - release_pages_success pages)",
+    )
     .option("--no-cma", "pass KEXEC_FILE_NO_CMA: kexec_file_load does not use CMA")
     .option("--kexec-debug", "kexec runs with -d (kexec-tools 2.0.29+ then passes KEXEC_FILE_DEBUG)")
     .option(
@@ -221,7 +225,8 @@ range), or no crash region is reserved; 2 when the input is bad (docs/errors.md 
             crashGivenText(crashKernelGiven(plan, input)) +
             (opts.explain ? `\n${formatLegend(PLAN_LEGEND)}` : ""),
         );
-      ctx.exitCode = plan.verdict.ok ? EXIT_OK : EXIT_REFUSED;
+      // a load the kernel accepts but whose new kernel damages its own initrd is a failed verification (exit 1)
+      ctx.exitCode = plan.verdict.ok && plan.bootHazards === undefined ? EXIT_OK : EXIT_REFUSED;
     });
 }
 

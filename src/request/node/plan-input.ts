@@ -66,6 +66,8 @@ export interface PlanOptions {
   khoScratch?: string;
   /** --cma SIZE@ADDR gives a string; --no-cma sets false. */
   cma?: string | boolean;
+  /** Bytes at the CMA area's base taken before the load (PlanInput.cmaUsed). */
+  cmaUsed?: string;
   kexecDebug?: boolean;
   realMode?: boolean;
   entry32bit?: boolean;
@@ -166,8 +168,11 @@ export async function planInputFromOptions(
   if (opts.memblockReserved !== undefined) input.memblockReserved = text(opts.memblockReserved);
   if (opts.kernelVersion !== undefined) input.kernelVersion = opts.kernelVersion;
   if (opts.crngNotReady) input.crngReady = false;
-  if (opts.khoScratch !== undefined) input.khoScratch = opts.khoScratch.split(",").map((x) => parseSizeAt(x));
-  if (typeof opts.cma === "string") input.cma = parseSizeAt(opts.cma);
+  if (opts.khoScratch !== undefined)
+    input.khoScratch = opts.khoScratch.split(",").map((x) => parseSizeAt(x, "kho-scratch"));
+  if (typeof opts.cma === "string") input.cma = parseSizeAt(opts.cma, "cma");
+  if (opts.cmaUsed !== undefined)
+    input.cmaUsed = toSafeNumber(parseSize(opts.cmaUsed, "cma-used"), "cma-used");
   if (opts.cma === false) input.noCma = true;
   if (opts.kexecDebug) input.kexecDebug = true;
   if (opts.realMode || opts.entry32bit) input.x86Entry = opts.realMode ? "real-mode" : "32bit";
