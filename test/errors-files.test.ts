@@ -8,10 +8,10 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KexecLabError } from "../src/errors.js";
 import { writeOutputFile } from "../src/formats/node/files.js";
 import { runCli, smallArm64Image } from "./fuzz/targets.js";
 import { dataFile } from "./helpers/data.js";
+import { fail } from "./helpers/errors.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const root = testTempDir("files");
@@ -21,16 +21,6 @@ const fresh = () => {
   mkdirSync(d);
   return d;
 };
-
-function thrown(f: () => void): KexecLabError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KexecLabError);
-    return e as KexecLabError;
-  }
-  throw new Error("expected a KexecLabError");
-}
 
 describe("writeOutputFile", () => {
   it("writes the whole content and leaves no temporary file", () => {
@@ -51,7 +41,7 @@ describe("writeOutputFile", () => {
     const d = fresh();
     const p = join(d, "out.txt");
     writeFileSync(p, "old");
-    const e = thrown(() => writeOutputFile(p, "new"));
+    const e = fail(() => writeOutputFile(p, "new"));
     expect(e.code).toBe("E_FILE_EXISTS");
     expect(e.where.file).toBe(p);
     expect(readFileSync(p, "utf8")).toBe("old");
@@ -66,7 +56,7 @@ describe("writeOutputFile", () => {
     const target = join(d, "is-a-dir");
     mkdirSync(target);
     writeFileSync(join(target, "inside"), "keep");
-    const e = thrown(() => writeOutputFile(target, "x".repeat(100_000), true));
+    const e = fail(() => writeOutputFile(target, "x".repeat(100_000), true));
     expect(e.code).toBe("E_OUTPUT_KIND");
     expect(readdirSync(d)).toEqual(["is-a-dir"]);
     expect(readFileSync(join(target, "inside"), "utf8")).toBe("keep");
@@ -74,7 +64,7 @@ describe("writeOutputFile", () => {
 
   it("in a directory that does not exist: E_FILE_WRITE and nothing created", () => {
     const d = fresh();
-    const e = thrown(() => writeOutputFile(join(d, "no", "out.json"), "{}"));
+    const e = fail(() => writeOutputFile(join(d, "no", "out.json"), "{}"));
     expect(e.code).toBe("E_FILE_WRITE");
     expect(readdirSync(d)).toEqual([]);
   });
@@ -82,7 +72,7 @@ describe("writeOutputFile", () => {
   it.skipIf(process.getuid?.() === 0)("in a read-only directory: E_FILE_WRITE and no temporary file", () => {
     const d = fresh();
     chmodSync(d, 0o500);
-    const e = thrown(() => writeOutputFile(join(d, "out.json"), "{}"));
+    const e = fail(() => writeOutputFile(join(d, "out.json"), "{}"));
     chmodSync(d, 0o700);
     expect(e.code).toBe("E_FILE_WRITE");
     expect(readdirSync(d)).toEqual([]);

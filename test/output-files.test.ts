@@ -33,6 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { checkOutputPath, writeOutputFile, writeOutputFileWith } from "../src/formats/node/files.js";
 import { runCli } from "./helpers/cli.js";
+import { fail } from "./helpers/errors.js";
 import { testTempDir } from "./helpers/tmp.js";
 
 const root = testTempDir("outputs");
@@ -42,16 +43,6 @@ const fresh = () => {
   mkdirSync(d);
   return d;
 };
-
-function thrown(f: () => void): KexecLabError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KexecLabError);
-    return e as KexecLabError;
-  }
-  throw new Error("expected a KexecLabError");
-}
 
 const isCharDevice = (p: string) => statSync(p).isCharacterDevice();
 
@@ -119,11 +110,11 @@ describe("the writer refuses what is not a regular file, --force or not", () => 
   for (const name of Object.keys(KINDS)) {
     it(name, () => {
       for (const force of [false, true]) {
-        const w = thrown(() => writeOutputFile(special[name]!, "data", force));
+        const w = fail(() => writeOutputFile(special[name]!, "data", force));
         expect(w.code).toBe("E_OUTPUT_KIND");
         expect(w.message).toMatch(KINDS[name]!);
         expect(w.where.file).toBe(special[name]);
-        const c = thrown(() => checkOutputPath(special[name]!, force));
+        const c = fail(() => checkOutputPath(special[name]!, force));
         expect(c.code).toBe("E_OUTPUT_KIND");
         unchanged(name);
       }
@@ -141,10 +132,10 @@ describe("symbolic links are followed, never replaced", () => {
     chmodSync(target, 0o640);
     const link = join(d, "link.html");
     symlinkSync("real.html", link);
-    const e = thrown(() => writeOutputFile(link, "new"));
+    const e = fail(() => writeOutputFile(link, "new"));
     expect(e.code).toBe("E_FILE_EXISTS");
     expect(e.message).toContain(`a symbolic link to ${target}`);
-    expect(thrown(() => checkOutputPath(link)).code).toBe("E_FILE_EXISTS");
+    expect(fail(() => checkOutputPath(link)).code).toBe("E_FILE_EXISTS");
     checkOutputPath(link, true);
     writeOutputFile(link, "new", true);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
@@ -197,7 +188,7 @@ describe("nothing half-written", () => {
     const d = fresh();
     const p = join(d, "out.img");
     writeFileSync(p, "the old contents");
-    const e = thrown(() =>
+    const e = fail(() =>
       writeOutputFileWith(
         p,
         (fd) => {
