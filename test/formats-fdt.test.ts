@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { inspectBytes } from "../src/formats/detect.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../src/formats/devicetree.js";
-import { type Fdt, type FdtNode, parseFdt, serializeFdt } from "../src/formats/fdt.js";
-import { editDtbKexecFile, editDtbKexecTools } from "../src/loader/dtb-edit.js";
+import { type Fdt, type FdtNode, fdtDelpropInPlace, parseFdt, serializeFdt } from "../src/formats/fdt.js";
+import { clearInitrdInPlace, editDtbKexecFile, editDtbKexecTools } from "../src/loader/dtb-edit.js";
 import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { dataFile } from "./helpers/data.js";
 import { testTempDir } from "./helpers/tmp.js";
@@ -254,6 +254,49 @@ describe("DTB patch", () => {
     const f2 = tmpFile(serializeFdt(without.fdt));
     expect(fdtget(f2, "-p", "/chosen").split("\n")).toEqual(["bootargs"]);
   });
+
+  itDtc(
+    "without an initrd, kexec-tools deletes the old linux,initrd-* in place: libfdt's own fdt_delprop (fdtput -d) gives the same bytes",
+    () => {
+      // A running kernel's /sys/firmware/fdt after a boot with an initrd: 32-bit linux,initrd-* as QEMU writes them.
+      const fdt = parseFdt(read("qemu-virt-4g.dtb"));
+      const chosen = fdt.root.children.find((c) => c.name === "chosen")!;
+      chosen.props.unshift(
+        { name: "linux,initrd-end", value: new Uint8Array([0x4a, 0x24, 0x98, 0x54]) },
+        { name: "linux,initrd-start", value: new Uint8Array([0x48, 0, 0, 0]) },
+      );
+      const edited = editDtbKexecTools(fdt, { cmdline: "console=ttyAMA0", seed: 3, wipeKaslrSeed: true });
+      expect(edited.beforeClear).toBeDefined();
+      expect(edited.notes.some((n) => n.includes("dtb_clear_initrd"))).toBe(true);
+      const blob = serializeFdt(edited.beforeClear!);
+      const before = blob.slice();
+      const file = tmpFile(blob);
+      execFileSyncOwned("fdtput", ["-d", file, "/chosen", "linux,initrd-start"]);
+      execFileSyncOwned("fdtput", ["-d", file, "/chosen", "linux,initrd-end"]);
+      clearInitrdInPlace(blob);
+      // fdtput packs after fdt_delprop: its file is the content; ours keeps the totalsize (32 bytes more).
+      const real = new Uint8Array(readFileSync(file));
+      expect(blob.length).toBe(before.length);
+      expect(blob.length - real.length).toBe(32);
+      const sameExceptTotalsize = (a: Uint8Array, b: Uint8Array) =>
+        Buffer.from(a.subarray(8, b.length)).equals(Buffer.from(b.subarray(8))) &&
+        Buffer.from(a.subarray(0, 4)).equals(Buffer.from(b.subarray(0, 4)));
+      expect(sameExceptTotalsize(blob, real)).toBe(true);
+      // The 32 bytes past the content are left from before the memmove: the old blob's last 16 bytes, twice.
+      const last16 = Buffer.from(before.subarray(before.length - 16));
+      expect(Buffer.from(blob.subarray(blob.length - 32, blob.length - 16)).equals(last16)).toBe(true);
+      expect(Buffer.from(blob.subarray(blob.length - 16)).equals(last16)).toBe(true);
+      expect(parseFdt(blob).totalSize).toBe(before.length);
+      expect(fdtget(file, "-p", "/chosen").split("\n")).not.toContain("linux,initrd-start");
+      // A property that is not there: nothing changes (fdt_delprop's -FDT_ERR_NOTFOUND).
+      const again = blob.slice();
+      expect(fdtDelpropInPlace(again, "/chosen", "linux,initrd-start")).toBe(false);
+      expect(fdtDelpropInPlace(again, "/nowhere", "bootargs")).toBe(false);
+      expect(Buffer.from(again).equals(Buffer.from(blob))).toBe(true);
+      // A tree without linux,initrd-* has nothing to clear: no longer than its content.
+      expect(editDtbKexecTools(edited.fdt, { seed: 3, wipeKaslrSeed: true }).beforeClear).toBeUndefined();
+    },
+  );
 
   itDtc(
     "kexec_file edits: initrd /memreserve/ added, the old one removed, rng-seed 128 bytes, booted-from-kexec",

@@ -436,3 +436,64 @@ export function propNumber(p: FdtProp | undefined): number | undefined {
   if (p.value.length === 8) return v.getUint32(0) * 4294967296 + v.getUint32(4);
   return undefined;
 }
+
+// --- in-place edits of a blob ----------------------------------------------------------------------
+
+/**
+ * libfdt's fdt_delprop on a blob, in place: the property `name` of the node at `path` ("/chosen") is
+ * cut out of the structure block and everything after it (the rest of the structure block and the
+ * strings block) moves down (fdt_splice_struct_: memmove, off_dt_strings and size_dt_struct
+ * adjusted). totalsize is not changed, and the bytes between the new end of the strings block and the
+ * old one keep what they held before the move: the last bytes of the old strings block. Returns false
+ * (blob unchanged) when the node or the property is not there, as fdt_delprop fails with
+ * -FDT_ERR_NOTFOUND. The blob must be a version 17 tree (parseFdt's checks first).
+ */
+export function fdtDelpropInPlace(blob: Uint8Array, path: string, name: string): boolean {
+  const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const offStruct = v.getUint32(8);
+  const offStrings = v.getUint32(12);
+  const sizeStrings = v.getUint32(32);
+  const sizeStruct = v.getUint32(36);
+  const structEnd = offStruct + sizeStruct;
+  const want = path.split("/").filter((s) => s !== "");
+  const nameAt = (off: number): string => {
+    let end = off;
+    while (end < blob.length && blob[end] !== 0) end++;
+    return latin1(blob, off, end);
+  };
+  // The path of open nodes (names below the root) while walking the structure block.
+  const open: string[] = [];
+  let at = offStruct;
+  while (at + 4 <= structEnd) {
+    const tag = v.getUint32(at);
+    if (tag === FDT_BEGIN_NODE) {
+      const n = nameAt(at + 4);
+      if (at !== offStruct) open.push(n);
+      at = align4(at + 4 + n.length + 1);
+    } else if (tag === FDT_END_NODE) {
+      open.pop();
+      at += 4;
+    } else if (tag === FDT_PROP) {
+      const len = v.getUint32(at + 4);
+      const nameoff = v.getUint32(at + 8);
+      const cut = 12 + align4(len);
+      if (
+        open.length === want.length &&
+        open.every((n, i) => n === want[i]) &&
+        nameAt(offStrings + nameoff) === name
+      ) {
+        const dataEnd = offStrings + sizeStrings;
+        blob.copyWithin(at, at + cut, dataEnd);
+        v.setUint32(12, offStrings - cut);
+        v.setUint32(36, sizeStruct - cut);
+        return true;
+      }
+      at += cut;
+    } else if (tag === FDT_NOP) {
+      at += 4;
+    } else {
+      break;
+    }
+  }
+  return false;
+}

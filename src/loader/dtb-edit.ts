@@ -8,8 +8,10 @@
  *     fails; a zero seed is refilled with 8 random bytes;
  *   - crash loads: linux,elfcorehdr and linux,usable-memory-range in /chosen (#address-cells/#size-cells
  *     of the root);
- *   - linux,initrd-start / linux,initrd-end as 64-bit big-endian (end exclusive), deleted when there
- *     is no initrd.
+ *   - linux,initrd-start / linux,initrd-end as 64-bit big-endian (end exclusive); without an initrd
+ *     the running kernel's are deleted (dtb_clear_initrd) in place, after the packing: the blob keeps
+ *     its totalsize and kexec-tools its dtb.size, so the segment is that many bytes longer than its
+ *     content (DtbEditResult.beforeClear, clearInitrdInPlace).
  * kexec_file_load (drivers/of/kexec.c of_kexec_alloc_and_setup_fdt, arm64 load_other_segments):
  *   - the running kernel's FDT: the old initrd's /memreserve/ removed, linux,initrd-* replaced and an
  *     initrd /memreserve/ added; bootargs set (deleted when the command line is empty);
@@ -27,6 +29,7 @@ import {
   ensureChild,
   type Fdt,
   type FdtNode,
+  fdtDelpropInPlace,
   getProp,
   propNumber,
   setProp,
@@ -110,6 +113,16 @@ export interface DtbEditResult {
    * totalsize (with its padding) is kept.
    */
   packed: boolean;
+  /**
+   * kexec-tools without an initrd, when the tree had linux,initrd-start/-end (a running kernel's
+   * /sys/firmware/fdt after a boot with an initrd): the tree before dtb_clear_initrd. kexec-tools
+   * (kexec/arch/arm64/kexec-arm64.c arm64_load_other_segments, kexec/dt-ops.c dtb_clear_initrd, both
+   * 2.0.25 and 2.0.29) deletes the two properties with fdt_delprop on the packed blob and leaves
+   * dtb.size alone, so the segment is this tree's size: serialize it, then clearInitrdInPlace.
+   * Recorded: arm64-virt-4g-linux-{6.12,7.3}-noinitrd-kexec_load, dtb bufsz 0x1e82 where the
+   * content is 0x1e62 (two 4-byte properties of 16 bytes each). `fdt` is the tree after the deletion.
+   */
+  beforeClear?: Fdt;
 }
 
 /** dtb_set_property pads a property's value to FDT_TAGALIGN (4 bytes). */
@@ -156,13 +169,33 @@ export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
     setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
     setProp(ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
   }
+  const chosenNow = fdt.root.children.find((c) => c.name === "chosen");
+  const stale =
+    !o.initrd &&
+    chosenNow !== undefined &&
+    (getProp(chosenNow, "linux,initrd-start") !== undefined ||
+      getProp(chosenNow, "linux,initrd-end") !== undefined);
+  const beforeClear = stale ? cloneFdt(fdt) : undefined;
+  if (stale) notes.push(INITRD_CLEARED_NOTE);
   setInitrd(fdt, o.initrd);
   const packed =
     (o.cmdline !== undefined && o.cmdline.length > 0) ||
     (kaslr?.value.length ?? 0) === 8 ||
     !!o.crash ||
     !!o.initrd;
-  return { fdt, notes, packed };
+  return { fdt, notes, packed, ...(beforeClear ? { beforeClear } : {}) };
+}
+
+const INITRD_CLEARED_NOTE =
+  "no initrd: the running kernel's linux,initrd-start/-end deleted in place (dtb_clear_initrd): the DTB segment keeps the size it had before, its last bytes unused";
+
+/**
+ * dtb_clear_initrd on the serialized blob: fdt_delprop of linux,initrd-start, then linux,initrd-end in
+ * /chosen (fdtDelpropInPlace: the blob's length and totalsize stay, its content shrinks).
+ */
+export function clearInitrdInPlace(blob: Uint8Array): void {
+  fdtDelpropInPlace(blob, "/chosen", "linux,initrd-start");
+  fdtDelpropInPlace(blob, "/chosen", "linux,initrd-end");
 }
 
 /** dtb_set_initrd: linux,initrd-start/-end as u64 big-endian, or both deleted without an initrd. */

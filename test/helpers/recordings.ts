@@ -290,13 +290,6 @@ export function memoryRangeLines(text: string, arch: "arm64" | "x86_64"): string
  * `only` names the one replay a reason applies to. Listed in docs/recording.md too.
  */
 export const REPLAY_LEFT_OUT: Record<string, { reason: string; only?: "placement" | "collect" }> = {
-  "arm64-virt-4g-linux-6.12-noinitrd-kexec_load": {
-    reason:
-      "kexec-tools' DTB without an initrd is 0x20 bytes longer than kexec-lab's edit of it (bufsz 0x1e82 vs 0x1e62): which property kexec-tools keeps or adds is still open",
-  },
-  "arm64-virt-4g-linux-7.3-noinitrd-kexec_load": {
-    reason: "the same DTB without an initrd, 0x20 bytes longer than kexec-lab's (open)",
-  },
   "x86_64-q35-2g-linux-7.3-cma64m-kexec_file_load": {
     reason: "recorded before the harness read the CMA area's counters (cma.txt): its taken pages are unknown",
   },

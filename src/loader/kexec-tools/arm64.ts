@@ -27,7 +27,7 @@ import {
   MiB,
   place,
 } from "../context.js";
-import { editDtbKexecTools } from "../dtb-edit.js";
+import { clearInitrdInPlace, editDtbKexecTools } from "../dtb-edit.js";
 import { crashRegionsOf } from "../memory.js";
 import type { Placement } from "../types.js";
 import { arm64CrashMemoryRanges, kexecToolsElfcorehdrSize } from "./crash.js";
@@ -117,7 +117,12 @@ function otherSegments(
     ...(input.dtbName !== undefined ? { file: input.dtbName } : {}),
   });
   ctx.notes.push(...edited.notes);
-  const dtbBytes = dtbSegment(edited.fdt, edited.packed ? 0 : dtb.totalSize, input.dtbName);
+  const dtbBytes = dtbSegment(
+    edited.beforeClear ?? edited.fdt,
+    edited.packed ? 0 : dtb.totalSize,
+    input.dtbName,
+  );
+  if (edited.beforeClear) clearInitrdInPlace(dtbBytes);
   const dtbBase = addBuffer(ctx, "dtb", dtbBytes, dtbBytes.length, {
     align: ctx.pageSize,
     min: holeMin,
