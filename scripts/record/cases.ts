@@ -52,6 +52,13 @@ export interface RecordCase {
   runningConfig?: string;
   /** the first kernel's Debian version, for the case list (e.g. "6.12", "7.3") */
   firstKernel?: string;
+  /** more QEMU arguments, e.g. -object/-numa for a NUMA machine */
+  qemuExtra?: string[];
+  /**
+   * The loaded initrd also holds busybox and an /init that prints the DTB the loaded kernel was given
+   * (its /sys/firmware/fdt, gzip + base64) and powers off: the fixture's new-fdt.dtb (arm64).
+   */
+  captureNewFdt?: boolean;
 }
 
 const X86 = "data:debian-6.1.0-56-cloud-amd64.bzImage";
@@ -684,3 +691,75 @@ export const CRASHKERNEL_CASES: RecordCase[] = [
 
 // gates and CMA first: they answer the questions no older recording can (docs/recording.md)
 CASES.push(...GATE_CASES, ...CMA_CASES, ...CMA_BIG_INITRD_CASES, ...NEW_KERNEL_CASES, ...CRASHKERNEL_CASES);
+
+/** Two NUMA nodes of 2 GiB each on the 4 GiB virt machine, one CPU each. */
+const NUMA_2_NODES = [
+  "-object",
+  "memory-backend-ram,id=m0,size=2G",
+  "-object",
+  "memory-backend-ram,id=m1,size=2G",
+  "-numa",
+  "node,nodeid=0,cpus=0,memdev=m0",
+  "-numa",
+  "node,nodeid=1,cpus=1,memdev=m1",
+];
+
+/**
+ * Round 5 (issue #23): the hidden variants on Debian 6.12 and 7.3 - the i440fx `pc` machine, an arm64
+ * NUMA machine, kexec-tools 2.0.25 on arm64, KASLR off, a crash load without an initrd. The arm64 cases
+ * also capture the DTB the loaded kernel was given (new-fdt.dtb), to check kexec-tools' DTB byte for byte.
+ */
+export const VARIANT_CASES: RecordCase[] = (["6.12", "7.3"] as const).flatMap((v): RecordCase[] => [
+  ...([2, 8] as const).flatMap((gib) =>
+    (["kexec_load", "kexec_file_load"] as const).map((syscall) =>
+      debian({
+        version: v,
+        arch: "x86_64",
+        machine: "pc",
+        memory: gib,
+        syscall,
+        about: `Debian ${v} ${syscall} on the i440fx pc machine with ${gib} GiB`,
+      }),
+    ),
+  ),
+  {
+    ...debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      tag: "-numa2",
+      about: `Debian arm64 ${v} kexec_load on a 2-node NUMA virt machine (2 x 2 GiB)`,
+    }),
+    qemuExtra: NUMA_2_NODES,
+    captureNewFdt: true,
+  },
+  {
+    ...debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      suite: "bookworm",
+      about: `kexec-tools 2.0.25 (bookworm) kexec_load on Debian arm64 ${v}`,
+    }),
+    captureNewFdt: true,
+  },
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    extra: "nokaslr",
+    tag: "-nokaslr",
+    about: `Debian ${v} kexec_file_load with the first kernel booted nokaslr (where its image sits in iomem)`,
+  }),
+  debian({
+    version: v,
+    arch: "x86_64",
+    syscall: "kexec_file_load",
+    crash: true,
+    initrd: false,
+    tag: "-noinitrd",
+    about: `Debian ${v} crash load with kexec_file_load and no initrd (crashkernel=256M)`,
+  }),
+]);
+
+CASES.push(...VARIANT_CASES);

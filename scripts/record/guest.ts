@@ -284,6 +284,8 @@ export function boot(
       if (out.includes(`${M_DONE}`) && !out.includes(M_EXEC)) setTimeout(stop, 2000);
       // the loaded kernel gave up (no root: the test initrd has no /init): nothing more will come
       if (bannerAt >= 0 && out.indexOf("---[ end Kernel panic", bannerAt) >= 0) setTimeout(stop, 1000);
+      // the loaded kernel's /init printed its DTB (captureNewFdt) and powers off
+      if (bannerAt >= 0 && out.indexOf("@@KXL-NEWFDT-END@@", bannerAt) >= 0) setTimeout(stop, 3000);
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { dataRef, ensureData } from "../../test/helpers/data.js";
 import { CASES, type RecordCase } from "./cases.js";
-import { writeNewc } from "./cpio.js";
+import { type CpioEntry, writeNewc } from "./cpio.js";
 import {
   CACHE,
   type DebArch,
@@ -107,10 +107,49 @@ function sha256(data: Uint8Array): string {
  * The initrd a case loads: a newc archive with one file of a fixed pattern, 60,000 bytes unless the case asks
  * for more (a realistic initramfs size, where placement changes: the CMA cases).
  */
-function smallInitrd(size = 60000): Uint8Array {
+function smallInitrd(size = 60000, busybox?: string): Uint8Array {
   const data = new Uint8Array(size);
   for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
-  return writeNewc([{ kind: "file", path: "kexec-lab-initrd.bin", data }]);
+  const entries: CpioEntry[] = [{ kind: "file", path: "kexec-lab-initrd.bin", data }];
+  if (busybox !== undefined) entries.push(...newFdtProbe(busybox));
+  return writeNewc(entries);
+}
+
+export const M_NEWFDT_BEGIN = "@@KXL-NEWFDT-BEGIN@@";
+export const M_NEWFDT_END = "@@KXL-NEWFDT-END@@";
+
+/**
+ * What the loaded kernel runs from its initrd when a case asks for captureNewFdt: busybox and an /init
+ * that prints /sys/firmware/fdt (the DTB this kernel was booted with: kexec-tools' edit of the first
+ * kernel's, after this kernel's own in-place changes such as the consumed kaslr-seed) and powers off.
+ */
+function newFdtProbe(busybox: string): CpioEntry[] {
+  const init = `#!/bin/sh
+/bin/busybox mkdir -p /proc /sys
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+echo 1 > /proc/sys/kernel/printk
+echo "${M_NEWFDT_BEGIN}"
+/bin/busybox gzip -c /sys/firmware/fdt | /bin/busybox base64
+echo "${M_NEWFDT_END}"
+/bin/busybox sleep 1
+/bin/busybox poweroff -f
+`;
+  return [
+    { kind: "dir", path: "bin" },
+    { kind: "file", path: "bin/busybox", data: readFileSync(busybox), mode: 0o755 },
+    { kind: "symlink", path: "bin/sh", target: "busybox" },
+    { kind: "file", path: "init", data: new TextEncoder().encode(init), mode: 0o755 },
+  ];
+}
+
+/** The DTB the loaded kernel printed (captureNewFdt), from the console after its banner. */
+function newFdtOf(secondBoot: string): Buffer | undefined {
+  const b = secondBoot.indexOf(M_NEWFDT_BEGIN);
+  const e = secondBoot.indexOf(M_NEWFDT_END, b);
+  if (b < 0 || e < 0) return undefined;
+  const text = secondBoot.slice(b + M_NEWFDT_BEGIN.length, e).replace(/\s+/g, "");
+  return gunzipSync(Buffer.from(text, "base64"));
 }
 
 interface Tools {
@@ -153,7 +192,17 @@ function qemuArgs(
 ): { binary: string; args: string[]; cpu: string; append: string } {
   const console = c.arch === "x86_64" ? "ttyS0" : "ttyAMA0";
   const append = `console=${console} panic=0${c.runningExtra ? ` ${c.runningExtra}` : ""}`;
-  const common = ["-m", c.memory, "-smp", String(c.smp), "-nographic", "-no-reboot", "-accel", "tcg"];
+  const common = [
+    "-m",
+    c.memory,
+    "-smp",
+    String(c.smp),
+    "-nographic",
+    "-no-reboot",
+    "-accel",
+    "tcg",
+    ...(c.qemuExtra ?? []),
+  ];
   const kernel = ["-kernel", hostPath(c.running), "-initrd", initramfs, "-append", append];
   if (c.arch === "x86_64") {
     return {
@@ -208,7 +257,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     }
   }
   const t = tools(c.suite, arch);
-  const initrd = smallInitrd(c.initrdSize);
+  const initrd = smallInitrd(c.initrdSize, c.captureNewFdt ? t.busybox : undefined);
   const append = APPEND_LOADED[c.arch];
   const args = [c.crash ? "-p" : "-l"];
   if (c.syscall === "kexec_file_load") args.unshift("-s");
@@ -247,7 +296,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     c.timeoutSec,
     c.crash,
     join(LOGS, `${c.id}.console.log`),
-    c.secondBootSec ?? 8,
+    c.secondBootSec ?? (c.captureNewFdt ? 120 : 8),
   );
   writeFileSync(join(LOGS, `${c.id}.console.txt`), r.console);
   const rec = records(r.console);
@@ -265,6 +314,9 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
     if (v !== undefined) writeFileSync(join(dir, file), v);
   }
   if (r.secondBoot !== "") writeFileSync(join(dir, "second-boot.txt"), r.secondBoot);
+  const newFdt = c.captureNewFdt ? newFdtOf(r.secondBoot) : undefined;
+  if (newFdt !== undefined) writeFileSync(join(dir, "new-fdt.dtb"), newFdt);
+  else if (c.captureNewFdt) console.log(`  ${c.id}: the loaded kernel printed no DTB (no new-fdt.dtb)`);
   const fdt = rec.get("fdt.gz.b64");
   if (fdt !== undefined)
     writeFileSync(join(dir, "fdt.dtb"), gunzipSync(Buffer.from(fdt.replace(/\s+/g, ""), "base64")));
@@ -304,6 +356,7 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
       cpu: q.cpu,
       memory: c.memory,
       smp: c.smp,
+      ...(c.qemuExtra ? { extra: c.qemuExtra } : {}),
       append: q.append,
     },
     runningKernel: {
