@@ -18,6 +18,7 @@
  * | nproc.txt | nproc | CPUs (the crash ELF core header has one PT_NOTE per CPU) |
  * | meminfo.txt | MemTotal, MemFree, MemAvailable of /proc/meminfo | totalram (MemTotal = totalram_pages), memory for a load |
  * | modules.txt | /proc/modules (name and size) | crashkernel estimate (module sizes) |
+ * | cma.txt | CmaTotal/CmaFree, /sys/kernel/mm/cma/NAME/*, debugfs cma/NAME/* | the default CMA area's taken pages (src/host/cma.ts; its base from dmesg.txt) |
  * | case.json | recordings only | the architecture of a recorded case; the Debian suite of its kexec-tools (purgatory preset) |
  */
 
@@ -25,6 +26,7 @@ import { KexecLabError } from "../errors.js";
 import { isFdt } from "../formats/fdt.js";
 import type { GateState } from "../gates/types.js";
 import type { Arch } from "../kimage/constants.js";
+import { type HostCma, parseHostCma } from "./cma.js";
 import { GATE_HOST_FILES, parseHostGates, parseHostKeys } from "./gates.js";
 
 /** Every file name a host directory may hold (others are ignored). */
@@ -45,6 +47,7 @@ export const HOST_FILES = [
   "meminfo.txt",
   "modules.txt",
   "dmesg.txt",
+  "cma.txt",
   "case.json",
   ...GATE_HOST_FILES,
 ] as const;
@@ -95,6 +98,8 @@ export interface Host {
   memAvailable?: number;
   /** Sum of the sizes in /proc/modules (bytes): every loaded module. */
   modulesBytes?: number;
+  /** The default CMA area and its taken pages (cma.txt and dmesg.txt; src/host/cma.ts). */
+  cma?: HostCma;
   /**
    * What the gates read on this machine (src/host/gates.ts: lockdown, kexec sysctls, kernel config,
    * Secure Boot, IMA policy, CAP_SYS_BOOT, the kexec sysfs files, the crash reservation, arm64 CPU
@@ -229,6 +234,8 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
     const rsdp = /ACPI: RSDP 0x([0-9A-Fa-f]+)/.exec(dmesg);
     if (rsdp) host.acpiRsdp = Number.parseInt(rsdp[1]!, 16);
   }
+  const cma = parseHostCma(t("cma.txt"), dmesg);
+  if (cma !== undefined) host.cma = cma;
   let arch = archOf(line(files["uname-m.txt"]));
   if (files["case.json"] !== undefined) {
     let c: { arch?: unknown; kexecTools?: { version?: unknown; suite?: unknown } };

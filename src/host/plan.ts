@@ -6,7 +6,7 @@
 
 import { parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
-import { parseKernelVersion } from "../loader/kexec-file/version.js";
+import { atLeast, KERNEL_RULES, parseKernelVersion } from "../loader/kexec-file/version.js";
 import { purgatoryPreset } from "../loader/kexec-tools/purgatory.js";
 import type { LoaderKind, PlanInput } from "../loader/plan.js";
 import type { Range } from "../machine/ranges.js";
@@ -32,6 +32,8 @@ export type HostPlanFields = Pick<
   | "kexecFileSyscall"
   | "purgatory"
   | "memTotal"
+  | "cma"
+  | "cmaUsed"
 >;
 
 /**
@@ -70,7 +72,9 @@ export function hostCrashRegion(host: Host): Range | undefined {
  *   Debian build (host.purgatoryPreset);
  *   uname -r (uname.txt): the running kernel's version, for the kexec_file_load rules;
  *   dmesg (dmesg.txt): whether the random pool was ready (x86 RNG seed setup_data) and the ACPI RSDP;
- *   kexec-file.txt: "no" when the running kernel lacks CONFIG_KEXEC_FILE (kexec_file_load: ENOSYS).
+ *   kexec-file.txt: "no" when the running kernel lacks CONFIG_KEXEC_FILE (kexec_file_load: ENOSYS);
+ *   cma.txt and dmesg.txt: the default CMA area and its taken pages (src/host/cma.ts), given only when
+ *   the running kernel places kexec_file_load buffers in CMA (6.17+, KERNEL_RULES.cma).
  * `loader` is kept for callers that want to know which of these a loader uses; every field is passed.
  */
 export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): HostPlanFields {
@@ -102,6 +106,11 @@ export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): Hos
   if (host.acpiRsdp !== undefined) out.acpiRsdp = host.acpiRsdp;
   // A kernel without CONFIG_KEXEC_FILE answers kexec_file_load with ENOSYS (kexec-tools falls back).
   if (host.kexecFileSyscall === false) out.kexecFileSyscall = false;
+  const v = kv !== undefined ? parseKernelVersion(kv) : undefined;
+  if (host.cma !== undefined && v !== undefined && atLeast(v, ...KERNEL_RULES.cma.since)) {
+    out.cma = host.cma.area;
+    if (host.cma.used !== undefined) out.cmaUsed = host.cma.used;
+  }
   if (host.purgatoryPreset !== undefined) out.purgatory = purgatoryPreset(host.purgatoryPreset, arch);
   return out;
 }

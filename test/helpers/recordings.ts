@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type KernelConfig, parseKernelConfig } from "../../src/formats/kconfig.js";
 import { describeLayers, unwrapKernel } from "../../src/formats/unwrap.js";
+import { parseHostCma } from "../../src/host/cma.js";
 import type { PlanInput } from "../../src/loader/plan.js";
 import { dataRef } from "./data.js";
 
@@ -216,21 +217,14 @@ export function recordedKernelConfig(c: RecordedCase): KernelConfig | undefined 
 }
 
 /**
- * The default CMA area as the recorded kernel had it at load time: base and size from dmesg's "cma:
- * Reserved N MiB at 0x..." (mm/cma.c), the pages cma_alloc had handed out from /sys/kernel/mm/cma/NAME's
- * alloc_pages_success - release_pages_success (cma.txt; Debian has CMA_SYSFS but no CMA_DEBUGFS, so the
- * bitmap itself is not there and the taken pages are modelled as a prefix: PlanInput.cmaUsed).
+ * The default CMA area as the recorded kernel had it at load time: the library's reading of a collected
+ * host (src/host/cma.ts parseHostCma: base and size from dmesg's "cma: Reserved N MiB at 0x..." or
+ * debugfs, the taken pages from /sys/kernel/mm/cma/NAME in cma.txt), as `--host` gives it.
  */
 export function recordedCma(dmesg: string, cmaText: string | undefined): Pick<PlanInput, "cma" | "cmaUsed"> {
-  const r = /cma: Reserved (\d+) MiB at 0x([0-9a-f]+)/.exec(dmesg);
-  if (!r) return {};
-  const start = Number.parseInt(r[2]!, 16);
-  const out: Pick<PlanInput, "cma" | "cmaUsed"> = { cma: { start, end: start + Number(r[1]) * 1024 * 1024 } };
-  const count = (name: string) =>
-    Number(new RegExp(`/sys/kernel/mm/cma/[^/]+/${name}: (\\d+)`).exec(cmaText ?? "")?.[1] ?? Number.NaN);
-  const used = count("alloc_pages_success") - count("release_pages_success");
-  if (used > 0) out.cmaUsed = used * 4096;
-  return out;
+  const cma = parseHostCma(cmaText, dmesg);
+  if (cma === undefined) return {};
+  return { cma: cma.area, ...(cma.used !== undefined && cma.used > 0 ? { cmaUsed: cma.used } : {}) };
 }
 
 /** Where the kernel build's zboot images live (test/fixtures/zboot, the files the recordings loaded). */
