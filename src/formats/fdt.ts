@@ -27,6 +27,12 @@ export const FDT_FIRST_SUPPORTED_VERSION = 16;
 export interface FdtProp {
   name: string;
   value: Uint8Array;
+  /**
+   * The bytes that pad the value to 4 as read, when they are not all zero: libfdt (QEMU's DTB, the
+   * kernel's in-place edits) leaves whatever was in that memory, and fdt_pack/fdt_open_into copy it
+   * along, so they are written back as read (zeros otherwise).
+   */
+  pad?: Uint8Array;
 }
 
 export interface FdtNode {
@@ -36,9 +42,12 @@ export interface FdtNode {
   children: FdtNode[];
   /**
    * FDT_NOP tags read inside this node (a running kernel NOPs out properties it wipes, e.g. rng-seed);
-   * libfdt's fdt_open_into/fdt_pack keep them, so they are written back, after the node's properties.
+   * libfdt's fdt_open_into/fdt_pack keep them where they are, so they are written back in place:
+   * right before the property `nopsBefore` (the one that followed the first run of NOPs when read),
+   * else after the node's properties.
    */
   nops?: number;
+  nopsBefore?: string;
 }
 
 export interface FdtReserveEntry {
@@ -184,7 +193,16 @@ export function parseFdt(bytes: Uint8Array, file?: string): Fdt {
     t = token("token");
     const node = stack[stack.length - 1];
     if (t === FDT_NOP) {
-      if (node !== undefined) node.nops = (node.nops ?? 0) + 1;
+      if (node !== undefined) {
+        // The run's anchor: the property that comes next, if a property comes next.
+        if (node.nops === undefined) {
+          let next = at;
+          while (next + 4 <= structEnd && r.u32(next, "token", false) === FDT_NOP) next += 4;
+          if (next + 12 <= structEnd && r.u32(next, "token", false) === FDT_PROP)
+            node.nopsBefore = stringAt(r.u32(next + 8, "property nameoff", false), next + 8);
+        }
+        node.nops = (node.nops ?? 0) + 1;
+      }
       continue;
     }
     if (t === FDT_PROP) {
@@ -198,7 +216,10 @@ export function parseFdt(bytes: Uint8Array, file?: string): Fdt {
           `property value of ${len} bytes runs past the structure block`,
         );
       const name = stringAt(nameoff, tokAt + 8);
-      node.props.push({ name, value: bytes.slice(at, at + len) });
+      const prop: FdtProp = { name, value: bytes.slice(at, at + len) };
+      const padEnd = Math.min(align4(at + len), structEnd);
+      if (bytes.subarray(at + len, padEnd).some((b) => b !== 0)) prop.pad = bytes.slice(at + len, padEnd);
+      node.props.push(prop);
       at = align4(at + len);
     } else if (t === FDT_BEGIN_NODE) {
       if (node === undefined) throw r.corrupt(tokAt, "token", "a second root node");
@@ -320,17 +341,25 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
     at += 4;
     out.set(latin1Bytes(top.n.name), at);
     at += align4(top.n.name.length + 1);
+    const nops = top.n.nops ?? 0;
+    const anchored = top.n.nopsBefore !== undefined && top.n.props.some((p) => p.name === top.n.nopsBefore);
+    const writeNops = () => {
+      for (let i = 0; i < nops; i++) {
+        v.setUint32(at, FDT_NOP);
+        at += 4;
+      }
+    };
     for (const p of top.n.props) {
+      if (anchored && p.name === top.n.nopsBefore) writeNops();
       v.setUint32(at, FDT_PROP);
       v.setUint32(at + 4, p.value.length);
       v.setUint32(at + 8, offsets.get(p.name)!);
       out.set(p.value, at + 12);
+      if (p.pad !== undefined && p.pad.length === align4(p.value.length) - p.value.length)
+        out.set(p.pad, at + 12 + p.value.length);
       at += 12 + align4(p.value.length);
     }
-    for (let i = 0; i < (top.n.nops ?? 0); i++) {
-      v.setUint32(at, FDT_NOP);
-      at += 4;
-    }
+    if (!anchored) writeNops();
     st.push({ n: top.n, open: true });
     for (let i = top.n.children.length - 1; i >= 0; i--) st.push({ n: top.n.children[i]!, open: false });
   }
@@ -346,9 +375,14 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
 export function cloneNode(n: FdtNode): FdtNode {
   const copy = (x: FdtNode): FdtNode => ({
     name: x.name,
-    props: x.props.map((p) => ({ name: p.name, value: p.value.slice() })),
+    props: x.props.map((p) => ({
+      name: p.name,
+      value: p.value.slice(),
+      ...(p.pad !== undefined ? { pad: p.pad.slice() } : {}),
+    })),
     children: [],
     ...(x.nops ? { nops: x.nops } : {}),
+    ...(x.nopsBefore !== undefined ? { nopsBefore: x.nopsBefore } : {}),
   });
   const root = copy(n);
   const work: [FdtNode, FdtNode][] = [[n, root]];
@@ -374,8 +408,12 @@ export function getProp(n: FdtNode, name: string): FdtProp | undefined {
 /** Set a property; a new one goes first among the node's properties (where libfdt inserts it). */
 export function setProp(n: FdtNode, name: string, value: Uint8Array): void {
   const p = getProp(n, name);
-  if (p) p.value = value;
-  else n.props.unshift({ name, value });
+  if (p) {
+    // libfdt resizes the property in place: the old padding bytes stay only when the size in 4-byte
+    // units does not change (else the splice moves other bytes there; modelled as zeros).
+    if (align4(p.value.length) !== align4(value.length)) delete p.pad;
+    p.value = value;
+  } else n.props.unshift({ name, value });
 }
 
 export function deleteProp(n: FdtNode, name: string): boolean {
