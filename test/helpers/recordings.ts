@@ -284,12 +284,6 @@ export function memoryRangeLines(text: string, arch: "arm64" | "x86_64"): string
  * `only` names the one replay a reason applies to. Listed in docs/recording.md too.
  */
 export const REPLAY_LEFT_OUT: Record<string, { reason: string; only?: "placement" | "collect" }> = {
-  "x86_64-q35-2g-linux-7.3-cma64m-kexec_file_load": {
-    reason: "recorded before the harness read the CMA area's counters (cma.txt): its taken pages are unknown",
-  },
-  "x86_64-q35-2g-linux-7.3-cma256m-kexec_file_load": {
-    reason: "recorded before the harness read the CMA area's counters (cma.txt): its taken pages are unknown",
-  },
   "x86_64-q35-2g-linux-6.12-nodebugflag-kexec_file_load-kexec-tools-2.0.25": {
     reason:
       "from 6.8 the kernel prints its segments only for KEXEC_FILE_DEBUG, which kexec-tools 2.0.25 does not pass: nothing to compare (the --print-segments replay checks that nothing was printed)",
