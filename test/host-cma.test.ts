@@ -40,7 +40,7 @@ describe("parseHostCma", () => {
     expect(c.notes).toEqual([]);
   });
 
-  it("older sysfs (no total/available pages): alloc_pages_success - release_pages_success", () => {
+  it("sysfs without total/available pages: alloc_pages_success - release_pages_success", () => {
     const text = SYSFS_73.split("\n")
       .filter((l) => !/total_pages|available_pages/.test(l))
       .join("\n")

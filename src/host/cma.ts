@@ -1,12 +1,13 @@
 /**
  * The default CMA area of a collected host and how much of it is taken, from kexec-lab-collect's
  * cma.txt and dmesg.txt (or a recording's). Browser-safe. kexec_file_load allocates its buffers from
- * this area first from Linux 6.17 (kernel/kexec_core.c kimage_alloc_contig -> dma_alloc_from_contiguous
+ * this area first from Linux 6.17 (kernel/kexec_file.c kexec_alloc_contig -> dma_alloc_from_contiguous
  * -> cma_alloc on dma_contiguous_default_area), so placement needs its base, size and taken pages.
  *
  * cma.txt ("CmaTotal: N kB" lines of /proc/meminfo, then "PATH: VALUE" per file):
  *   /sys/kernel/mm/cma/NAME/{alloc_pages_success,release_pages_success,total_pages,available_pages}
- *     (mm/cma_sysfs.c, CONFIG_CMA_SYSFS; total_pages and available_pages from 6.16);
+ *     (mm/cma_sysfs.c, CONFIG_CMA_SYSFS; total_pages and available_pages on newer kernels: Debian 7.3
+ *     has them, Debian 6.12 has no CMA_SYSFS at all);
  *   /sys/kernel/debug/cma/NAME/{base_pfn,count,used,order_per_bit,bitmap} (mm/cma_debug.c,
  *     CONFIG_CMA_DEBUGFS, where debugfs is mounted).
  * dmesg.txt: "cma: Reserved N MiB at 0x... [on node N]" (mm/cma.c cma_declare_contiguous_nid): the
@@ -103,7 +104,7 @@ export function parseHostCma(
   }
   if (size === undefined) return undefined;
   const out: HostCma = { area: { start, end: start + size }, sources, notes };
-  // Taken pages: debugfs "used", else total - available (6.16+ sysfs), else the allocation counters.
+  // Taken pages: debugfs "used", else total - available (newer sysfs), else the allocation counters.
   const dbgUsed = count(files, `${dbg}/used`);
   const total = count(files, `${sys}/total_pages`);
   const avail = count(files, `${sys}/available_pages`);
