@@ -738,6 +738,18 @@ export const VARIANT_CASES: RecordCase[] = (["6.12", "7.3"] as const).flatMap((v
       version: v,
       arch: "arm64",
       syscall: "kexec_load",
+      crash: true,
+      tag: "-numa2",
+      about: `Debian arm64 ${v} crash load with kexec_load on the 2-node NUMA machine (crashkernel=256M): the crash kernel prints its DTB`,
+    }),
+    qemuExtra: NUMA_2_NODES,
+    captureNewFdt: true,
+  },
+  {
+    ...debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
       suite: "bookworm",
       about: `kexec-tools 2.0.25 (bookworm) kexec_load on Debian arm64 ${v}`,
     }),
