@@ -125,6 +125,18 @@ export interface DtbEditResult {
   beforeClear?: Fdt;
 }
 
+/**
+ * fdt_setprop: set the property and, as libfdt's fdt_find_add_string does at that moment, append its
+ * name to the strings block when no string there ends with it. libfdt adds names in the order the
+ * properties are set, not in the order they sit in the tree (recorded: a crash load's
+ * linux,elfcorehdr name comes before linux,usable-memory-range, though the latter is first in /chosen).
+ * A tree built in memory (no strings block) gets its names when it is written.
+ */
+function setPropIn(fdt: Fdt, n: FdtNode, name: string, value: Uint8Array): void {
+  setProp(n, name, value);
+  if (fdt.strings !== undefined && !fdt.strings.includes(`${name}\0`)) fdt.strings += `${name}\0`;
+}
+
 /** dtb_set_property pads a property's value to FDT_TAGALIGN (4 bytes). */
 function tagAligned(v: Uint8Array): Uint8Array {
   if (v.length % 4 === 0) return v;
@@ -144,7 +156,7 @@ export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
         { field: "append" },
       );
     }
-    setProp(ensureChild(fdt.root, "chosen"), "bootargs", tagAligned(stringValue(o.cmdline)));
+    setPropIn(fdt, ensureChild(fdt.root, "chosen"), "bootargs", tagAligned(stringValue(o.cmdline)));
   }
   const chosen = fdt.root.children.find((c) => c.name === "chosen");
   const kaslr = chosen && getProp(chosen, "kaslr-seed");
@@ -157,7 +169,7 @@ export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
         { ...(o.file !== undefined ? { file: o.file } : {}), field: "/chosen/kaslr-seed" },
       );
     }
-    setProp(chosen, "kaslr-seed", seededBytes(o.seed, 8, 1));
+    setPropIn(fdt, chosen, "kaslr-seed", seededBytes(o.seed, 8, 1));
     notes.push(
       nonZero
         ? "kaslr-seed was non-zero: treated as wiped (--wipe-kaslr-seed), refilled with 8 seeded random bytes"
@@ -166,8 +178,13 @@ export function editDtbKexecTools(src: Fdt, o: DtbEditOptions): DtbEditResult {
   }
   if (o.crash) {
     const ch = ensureChild(fdt.root, "chosen");
-    setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
-    setProp(ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
+    setPropIn(
+      fdt,
+      ch,
+      "linux,elfcorehdr",
+      rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size),
+    );
+    setPropIn(fdt, ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
   }
   const chosenNow = fdt.root.children.find((c) => c.name === "chosen");
   const stale =
@@ -202,8 +219,8 @@ export function clearInitrdInPlace(blob: Uint8Array): void {
 export function setInitrd(fdt: Fdt, initrd: { start: number; end: number } | undefined): void {
   if (initrd) {
     const ch = ensureChild(fdt.root, "chosen");
-    setProp(ch, "linux,initrd-start", u64BeBytes(initrd.start));
-    setProp(ch, "linux,initrd-end", u64BeBytes(initrd.end));
+    setPropIn(fdt, ch, "linux,initrd-start", u64BeBytes(initrd.start));
+    setPropIn(fdt, ch, "linux,initrd-end", u64BeBytes(initrd.end));
   } else {
     const ch = fdt.root.children.find((c) => c.name === "chosen");
     if (ch) {
@@ -232,30 +249,35 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
   deleteProp(ch, "linux,elfcorehdr");
   deleteProp(ch, "linux,usable-memory-range");
   if (o.crash) {
-    setProp(ch, "linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
+    setPropIn(
+      fdt,
+      ch,
+      "linux,elfcorehdr",
+      rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size),
+    );
     // fdt_add_mem_rsv: keep the kdump kernel off its own ELF core header.
     fdt.memreserve.push({ address: o.crash.elfcorehdr.start, size: o.crash.elfcorehdr.size });
-    setProp(ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
+    setPropIn(fdt, ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
   }
   if (o.initrd) {
-    setProp(ch, "linux,initrd-start", u64BeBytes(o.initrd.start));
-    setProp(ch, "linux,initrd-end", u64BeBytes(o.initrd.end));
+    setPropIn(fdt, ch, "linux,initrd-start", u64BeBytes(o.initrd.start));
+    setPropIn(fdt, ch, "linux,initrd-end", u64BeBytes(o.initrd.end));
     fdt.memreserve.push({ address: o.initrd.start, size: o.initrd.end - o.initrd.start });
   }
-  if (o.cmdline !== undefined && o.cmdline.length > 0) setProp(ch, "bootargs", stringValue(o.cmdline));
+  if (o.cmdline !== undefined && o.cmdline.length > 0) setPropIn(fdt, ch, "bootargs", stringValue(o.cmdline));
   else deleteProp(ch, "bootargs");
   // kaslr-seed is deleted, then set again and rng-seed added only when rng_is_initialized(); else the
   // kernel prints 'RNG is not initialised: omitting "kaslr-seed" property' (and rng-seed).
   deleteProp(ch, "kaslr-seed");
   if (o.rngReady !== false) {
-    setProp(ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
+    setPropIn(fdt, ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
     deleteProp(ch, "rng-seed");
-    setProp(ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
+    setPropIn(fdt, ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
   } else {
     notes.push(
       "the random pool is not initialized: no kaslr-seed and no rng-seed (of_kexec_alloc_and_setup_fdt)",
     );
   }
-  setProp(ch, "linux,booted-from-kexec", new Uint8Array(0));
+  setPropIn(fdt, ch, "linux,booted-from-kexec", new Uint8Array(0));
   return { fdt, notes, packed: true };
 }
