@@ -84,7 +84,14 @@ export {
 } from "./formats/detect.js";
 export { type DeviceTreeInfo, deviceTreeInfo, deviceTreeMemoryMap } from "./formats/devicetree.js";
 export { type Elf64, type ElfLoad, parseElf64 } from "./formats/elf.js";
-export { type Fdt, type FdtNode, type FdtProp, parseFdt, serializeFdt } from "./formats/fdt.js";
+export {
+  type Fdt,
+  type FdtNode,
+  type FdtProp,
+  fdtDelpropInPlace,
+  parseFdt,
+  serializeFdt,
+} from "./formats/fdt.js";
 export { type Iomem, iomemToMemoryMap, parseIomem } from "./formats/iomem.js";
 export {
   IMAGE_DIRECTORY_ENTRY_SECURITY,
@@ -120,8 +127,9 @@ export type {
   KernelConfig,
   Lockdown,
 } from "./gates/types.js";
-export { cpusStuckFromFdt, parseHostGates, parseKernelConfig, parseLockdown } from "./host/gates.js";
 // --- the user's machine and kexec's own command line (src/host, src/memory, src/kexectools) ----------
+export { type HostCma, parseHostCma } from "./host/cma.js";
+export { cpusStuckFromFdt, parseHostGates, parseKernelConfig, parseLockdown } from "./host/gates.js";
 export { describeHost, HOST_FILES, type Host, parseHost, parseMeminfo } from "./host/host.js";
 export { hostCrashRegion, hostPlanFields } from "./host/plan.js";
 export { type KexecArgs, parseKexecArgs } from "./kexectools/args.js";
@@ -153,7 +161,7 @@ export {
   LATEST_KEXEC_TOOLS,
   type LoaderPath,
 } from "./loader/accept.js";
-export { editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
+export { clearInitrdInPlace, editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
 export {
   DEFAULT_PURGATORY,
   formatPrintSegments,
