@@ -20,8 +20,19 @@ import { addBuffer, type Ctx, KiB } from "../context.js";
 /** sizeof(struct kho_scratch): phys_addr_t addr, phys_addr_t size. */
 export const KHO_SCRATCH_ENTRY_SIZE = 16;
 
-/** kho_fill_kimage: the scratch table as the first segment. */
-export function addKhoScratchTable(ctx: Ctx, scratch: readonly Range[]): void {
+/** What drivers/of/kexec.c kho_add_chosen writes into the next kernel's /chosen (arm64). */
+export interface KhoChosen {
+  /** linux,kho-fdt: the KHO FDT page kho_init allocated at boot (its address is not visible: 0 here), PAGE_SIZE. */
+  fdt: { start: number; size: number };
+  /** linux,kho-scratch: the scratch table segment's mem and bufsz. */
+  scratch: { start: number; size: number };
+}
+
+/**
+ * kho_fill_kimage: the scratch table as the first segment (bufsz 16 x areas, memsz a page). Returns what
+ * kho_add_chosen then puts in the DTB.
+ */
+export function addKhoScratchTable(ctx: Ctx, scratch: readonly Range[]): KhoChosen {
   const table = new Uint8Array(scratch.length * KHO_SCRATCH_ENTRY_SIZE);
   const v = new DataView(table.buffer);
   scratch.forEach((r, i) => {
@@ -38,4 +49,6 @@ export function addKhoScratchTable(ctx: Ctx, scratch: readonly Range[]): void {
   ctx.notes.push(
     `KHO (kho=on): every segment lies in the ${scratch.length} KHO scratch area(s); the scratch table is a segment, the KHO FDT is passed by address`,
   );
+  const at = ctx.segments[ctx.segments.length - 1]!.mem;
+  return { fdt: { start: 0, size: ctx.pageSize }, scratch: { start: at, size: table.length } };
 }
