@@ -1,0 +1,82 @@
+/**
+ * KHO (kexec handover) for kexec_file_load on arm64: the scratch areas as kexec-lab-collect writes them
+ * (kho-scratch.txt from debugfs kho/out/scratch_{phys,len}), and the /chosen properties kho_add_chosen
+ * (drivers/of/kexec.c) adds to the next kernel's DTB.
+ */
+
+import { describe, expect, it } from "vitest";
+import { findNode, getProp, parseFdt } from "../src/formats/fdt.js";
+import { parseHost, parseKhoScratch } from "../src/host/host.js";
+import { hostPlanFields } from "../src/host/plan.js";
+import { planLoad, segmentBufszOf } from "../src/loader/plan.js";
+import { fail } from "./helpers/errors.js";
+import { recordedCases, recordedPlanInput } from "./helpers/recordings.js";
+
+const enc = new TextEncoder();
+
+describe("kho-scratch.txt", () => {
+  it("reads one 0xADDR 0xSIZE line per area, in index order", () => {
+    expect(parseKhoScratch("0xbe000000 0x2000000\n0x13c000000 0x4000000\n", "k")).toEqual([
+      { start: 0xbe000000, end: 0xc0000000 },
+      { start: 0x13c000000, end: 0x140000000 },
+    ]);
+  });
+  it("names the line that is not two hex numbers, and an empty area", () => {
+    const e = fail(() => parseKhoScratch("0x1000 0x1000\n0x2000\n", "dir/kho-scratch.txt"));
+    expect(e.code).toBe("E_FIELD_VALUE");
+    expect(e.message).toMatch(/line 2/);
+    expect(e.where.file).toBe("dir/kho-scratch.txt");
+    expect(fail(() => parseKhoScratch("0x1000 0x0\n", "k")).code).toBe("E_FIELD_VALUE");
+  });
+  it("a collected host with kho-scratch.txt gives the plan its scratch areas; without it, none", () => {
+    const iomem = enc.encode("40000000-13fffffff : System RAM\n");
+    const host = parseHost(
+      { "iomem.txt": iomem, "kho-scratch.txt": enc.encode("0x40000000 0x1000000\n") },
+      "h",
+    );
+    expect(hostPlanFields(host, "arm64", "kexec-file").khoScratch).toEqual([
+      { start: 0x40000000, end: 0x41000000 },
+    ]);
+    expect(
+      hostPlanFields(parseHost({ "iomem.txt": iomem }, "h"), "arm64", "kexec-file").khoScratch,
+    ).toBeUndefined();
+  });
+});
+
+describe("arm64 kexec_file_load with KHO: the DTB's /chosen (kho_add_chosen)", () => {
+  const c = recordedCases().find((x) => x.id === "arm64-virt-4g-kexec_file_load-custom")!;
+  const scratch = [
+    { start: 0x60000000, end: 0x64000000 },
+    { start: 0x100000000, end: 0x108000000 },
+  ];
+  const chosen = (dtb: Uint8Array) => findNode(parseFdt(dtb).root, "/chosen")!;
+  const u64s = (v: Uint8Array) => {
+    const d = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    const out: number[] = [];
+    for (let i = 0; i < v.length; i += 8) out.push(d.getUint32(i) * 2 ** 32 + d.getUint32(i + 4));
+    return out;
+  };
+
+  it("linux,kho-scratch holds the scratch table segment's mem and bufsz, linux,kho-fdt a page", () => {
+    const p = planLoad({ ...recordedPlanInput(c), kernelVersion: "7.3", khoScratch: scratch });
+    const table = p.segments[0]!;
+    expect(table.label).toBe("kho-scratch");
+    expect(segmentBufszOf(table)).toBe(32);
+    const ch = chosen(p.patchedDtb!);
+    expect(u64s(getProp(ch, "linux,kho-scratch")!.value)).toEqual([table.mem, 32]);
+    expect(u64s(getProp(ch, "linux,kho-fdt")!.value)).toEqual([0, 4096]);
+    // two (address, size) properties of 2+2 cells: 2 x (12-byte header + 16) + "linux,kho-fdt\0"
+    // + "linux,kho-scratch\0" in the strings block
+    const plain = planLoad({ ...recordedPlanInput(c), kernelVersion: "7.3" });
+    const dtbOf = (x: typeof p) => x.segments.find((s) => s.label === "dtb")!;
+    expect(segmentBufszOf(dtbOf(p)) - segmentBufszOf(dtbOf(plain))).toBe(2 * (12 + 16) + 14 + 18);
+    expect(getProp(chosen(plain.patchedDtb!), "linux,kho-scratch")).toBeUndefined();
+  });
+
+  it("a crash load ignores KHO: no scratch table, no KHO properties", () => {
+    const crash = recordedCases().find((x) => x.id === "arm64-virt-4g-crash-kexec_file_load-custom")!;
+    const p = planLoad({ ...recordedPlanInput(crash), kernelVersion: "7.3", khoScratch: scratch });
+    expect(p.segments.map((s) => s.label)).not.toContain("kho-scratch");
+    expect(getProp(chosen(p.patchedDtb!), "linux,kho-fdt")).toBeUndefined();
+  });
+});
