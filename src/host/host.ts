@@ -155,8 +155,11 @@ export function parseMeminfo(t: string): Record<string, number> {
 
 /**
  * kho-scratch.txt: one "ADDR SIZE" line per KHO scratch area (hex with 0x, as debugfs' scratch_phys and
- * scratch_len print them, kernel/liveupdate/kexec_handover_debugfs.c), in index order. E_FIELD_VALUE names
- * the line that is not two hex numbers, or an empty area.
+ * scratch_len print them, kernel/liveupdate/kexec_handover_debugfs.c), in index order. An area may be empty:
+ * with the default scale (no kho_scratch=) the global area is the kernel's reservations above
+ * ARCH_LOW_ADDRESS_LIMIT, none on a machine whose memory is all "low" (recorded: 0x130400000 0x0 on arm64
+ * QEMU virt); kho_walk_scratch then offers a range no buffer fits. E_FIELD_VALUE names the line that is
+ * not two hex numbers.
  */
 export function parseKhoScratch(t: string, file: string): Range[] {
   const out: Range[] = [];
@@ -165,7 +168,7 @@ export function parseKhoScratch(t: string, file: string): Range[] {
     const m = /^\s*0x([0-9a-fA-F]{1,16})\s+0x([0-9a-fA-F]{1,16})\s*$/.exec(l);
     const start = m ? Number.parseInt(m[1]!, 16) : Number.NaN;
     const size = m ? Number.parseInt(m[2]!, 16) : Number.NaN;
-    if (!m || size === 0 || !Number.isSafeInteger(start + size)) {
+    if (!m || !Number.isSafeInteger(start + size)) {
       throw new KexecLabError(
         "E_FIELD_VALUE",
         `line ${i + 1}: expected "0xADDR 0xSIZE" of a KHO scratch area, got "${l.trim().slice(0, 60)}"`,
