@@ -4,6 +4,10 @@
  * (drivers/of/kexec.c) adds to the next kernel's DTB.
  */
 
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { findNode, getProp, parseFdt } from "../src/formats/fdt.js";
 import { parseHost, parseKhoScratch } from "../src/host/host.js";
@@ -11,6 +15,10 @@ import { hostPlanFields } from "../src/host/plan.js";
 import { planLoad, segmentBufszOf } from "../src/loader/plan.js";
 import { fail } from "./helpers/errors.js";
 import { recordedCases, recordedPlanInput } from "./helpers/recordings.js";
+import { testTempDir } from "./helpers/tmp.js";
+
+const COLLECT = fileURLToPath(new URL("../bin/kexec-lab-collect", import.meta.url));
+const tmp = testTempDir("kho");
 
 const enc = new TextEncoder();
 
@@ -40,6 +48,44 @@ describe("kho-scratch.txt", () => {
     expect(
       hostPlanFields(parseHost({ "iomem.txt": iomem }, "h"), "arm64", "kexec-file").khoScratch,
     ).toBeUndefined();
+  });
+});
+
+describe("kexec-lab-collect: kho-scratch.txt from debugfs kho/out", () => {
+  const collect = (name: string, kho: boolean) => {
+    const tree = join(tmp, name);
+    const w = (p: string, t: string) => {
+      mkdirSync(join(tree, p, ".."), { recursive: true });
+      writeFileSync(join(tree, p), t);
+    };
+    w("proc/iomem", "40000000-13fffffff : System RAM\n");
+    w("proc/sys/kernel/osrelease", "7.3.4\n");
+    w("proc/sys/kernel/arch", "aarch64\n");
+    if (kho) {
+      // as kexec_handover_debugfs.c prints them (recorded with kho=on on the custom 7.3 kernel)
+      w("sys/kernel/debug/kho/out/scratch_phys", "0x130400000\n0x130400000\n0x110c00000\n");
+      w("sys/kernel/debug/kho/out/scratch_len", "0xa800000\n0x0\n0x1f800000\n");
+    }
+    const out = join(tmp, `${name}-out`);
+    const r = spawnSync("sh", [COLLECT, "--root", tree, out], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    return out;
+  };
+  it("pairs scratch_phys and scratch_len line by line, in index order", () => {
+    const out = collect("kho-on", true);
+    expect(readFileSync(join(out, "kho-scratch.txt"), "utf8")).toBe(
+      "0x130400000 0xa800000\n0x130400000 0x0\n0x110c00000 0x1f800000\n",
+    );
+  });
+  it("writes nothing and logs nothing about KHO when it is off", () => {
+    const out = collect("kho-off", false);
+    expect(existsSync(join(out, "kho-scratch.txt"))).toBe(false);
+    expect(readFileSync(join(out, "collect.log"), "utf8")).not.toMatch(/kho-scratch|debug\/kho/);
+  });
+  it("--help prints the whole header, the KHO line included", () => {
+    const r = spawnSync("sh", [COLLECT, "--help"], { encoding: "utf8" });
+    expect(r.stdout).toContain("kho-scratch.txt");
+    expect(r.stdout).toContain("see docs/host.md");
   });
 });
 
