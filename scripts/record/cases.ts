@@ -748,6 +748,12 @@ export const CUSTOM_73_CASES: RecordCase[] = [
     extra: "kho=on kho_scratch=4M,128M,32M",
     about: "KHO with kho_scratch=4M,128M,32M: the kernel does not fit in the 4 MiB lowmem area",
   }),
+  custom73({
+    tag: "-kho-scratch-too-small",
+    extra: "kho=on kho_scratch=4M,4M,4M",
+    about:
+      "KHO with three 4 MiB scratch areas: the 5 MiB kernel fits in none, and nothing else is tried (EADDRNOTAVAIL)",
+  }),
 ];
 
 // gates and CMA first: they answer the questions no older recording can (docs/recording.md)
