@@ -126,3 +126,18 @@ describe("arm64 kexec_file_load with KHO: the DTB's /chosen (kho_add_chosen)", (
     expect(getProp(chosen(p.patchedDtb!), "linux,kho-fdt")).toBeUndefined();
   });
 });
+
+describe("a KHO load that fits in no scratch area (recorded: kho_scratch=4M,4M,4M, a 5 MiB kernel)", () => {
+  it("EADDRNOTAVAIL, the largest free range among the scratch areas, and the kho_scratch= hint", () => {
+    const c = recordedCases().find(
+      (x) => x.id === "arm64-virt-4g-linux-7.3-custom-kho-scratch-too-small-kexec_file_load",
+    )!;
+    expect(c.text("kexec-d.txt")).toContain("kexec_file_load failed: Cannot assign requested address");
+    const e = fail(() => planLoad(recordedPlanInput(c)));
+    expect(e.code).toBe("E_NO_HOLE");
+    expect(e.message).toContain("EADDRNOTAVAIL");
+    // three adjacent 4 MiB areas are three ranges, not one 12 MiB range: the largest is 4 MiB
+    expect(e.message).toContain("the largest free range there is [0x13a400000, 0x13a800000) (4 MiB)");
+    expect(e.specificHint).toMatch(/kho_scratch=/);
+  });
+});

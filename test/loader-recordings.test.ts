@@ -81,6 +81,10 @@ describe("recorded real loads reproduce exactly", () => {
         } else if (/Memory for crashkernel is not reserved/.test(out)) {
           // the boot's reservation failed (crashkernel= too large), so iomem has no "Crash kernel" line
           expect((err as KexecLabError).code, c.id).toBe("E_CRASH_NOT_RESERVED");
+        } else if (/kexec_file_load failed: Cannot assign requested address/.test(out)) {
+          // the kernel found no hole (EADDRNOTAVAIL, final: no fallback), e.g. KHO scratch areas too small
+          expect((err as KexecLabError).code, c.id).toBe("E_NO_HOLE");
+          expect((err as KexecLabError).message, c.id).toContain("EADDRNOTAVAIL");
         } else if (/Cannot determine the file type/.test(out)) {
           expect((err as KexecLabError).code, c.id).toBe("E_KERNEL_UNSUPPORTED");
         } else {
