@@ -1,20 +1,46 @@
 #!/usr/bin/env bash
-# Build a small arm64 Linux from Debian's own linux-source-6.1 with CONFIG_KEXEC_FILE (Debian's arm64 6.1 kernel
-# lacks it), plus one EFI zboot image (vmlinuz.efi) per compression the 6.1 tree offers for zboot.
+# Build a small arm64 Linux from Debian's own kernel source with CONFIG_KEXEC_FILE (no Debian arm64 kernel has it:
+# 6.1, 6.12 and 7.x alike), optionally CONFIG_KEXEC_HANDOVER (no Debian kernel has it), plus for the 6.1 build one
+# EFI zboot image (vmlinuz.efi) per compression the tree offers for zboot.
 #
-# Outputs (not in the repo): $OUT (default $WORK/kernel-arm64, WORK default ~/.cache/kexec-lab/artifacts)
-#   Image, vmlinuz-<comp>.efi for gzip lz4 lzma lzo xz zstd, config, manifest.json (size + sha256 of each file)
+# Two builds are known (LINUX_SERIES picks one; everything else follows from it unless set):
+#   6.1  linux-source-6.1 6.1.192-2 (bookworm, the host's apt)           -> $WORK/kernel-arm64/      (+ zboot images)
+#   7.3  linux-source-7.3 7.3.4-1~bpo13+1 (trixie-backports, through the recorder's private apt under
+#        $CACHE/apt-trixie, the one scripts/record/debs.ts writes)      -> $WORK/kernel-arm64-7.3/  (+ KEXEC_HANDOVER)
+# Outputs (not in the repo): $OUT: Image, vmlinux, config, manifest.json (size + sha256 of each file),
+#   vmlinuz-<comp>.efi for gzip lz4 lzma lzo xz zstd when ZBOOT=1
 # Needs (Debian): gcc-aarch64-linux-gnu make bc flex bison libssl-dev libelf-dev lz4 lzop zstd xz-utils
-# Usage: scripts/record/build-arm64-kernel.sh [--manifest-only]   (env: OUT, WORK, JOBS, LINUX_SOURCE_VERSION)
+# Usage: scripts/record/build-arm64-kernel.sh [--manifest-only | --config-only]
+#   --config-only: fetch and unpack the source, write the config and check that every key option stuck; no build
+#   env: LINUX_SERIES (6.1|7.3), LINUX_SOURCE_VERSION, PRIVATE_APT (dir of a private apt, '' = host apt),
+#        KHO (1 = KEXEC_HANDOVER), ZBOOT (1 = zboot images), OUT, WORK, JOBS
 set -euo pipefail
 start=$(date +%s)
-WORK=${WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/kexec-lab/artifacts}
-OUT=${OUT:-$WORK/kernel-arm64}
+WORK=${WORK:-${RECORD_ARTIFACTS:-${XDG_CACHE_HOME:-$HOME/.cache}/kexec-lab/artifacts}}
 CACHE=${CACHE:-${RECORD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kexec-lab/record}}
 JOBS=${JOBS:-2}
-VER=${LINUX_SOURCE_VERSION:-6.1.192-2}
-SRC=$WORK/linux-source-6.1
-BUILD=$WORK/kernel-arm64-build
+SERIES=${LINUX_SERIES:-6.1}
+case $SERIES in
+  6.1)
+    VER=${LINUX_SOURCE_VERSION:-6.1.192-2}
+    PRIVATE_APT=${PRIVATE_APT-}
+    KHO=${KHO:-0}
+    ZBOOT=${ZBOOT:-1}
+    OUT=${OUT:-$WORK/kernel-arm64}
+    BUILD=$WORK/kernel-arm64-build
+    ;;
+  7.3)
+    VER=${LINUX_SOURCE_VERSION:-7.3.4-1~bpo13+1}
+    PRIVATE_APT=${PRIVATE_APT-$CACHE/apt-trixie}
+    KHO=${KHO:-1}
+    ZBOOT=${ZBOOT:-0}
+    OUT=${OUT:-$WORK/kernel-arm64-$SERIES}
+    BUILD=$WORK/kernel-arm64-$SERIES-build
+    ;;
+  *) echo "build-arm64-kernel: LINUX_SERIES must be 6.1 or 7.3" >&2; exit 2 ;;
+esac
+PKG=linux-source-$SERIES
+SRC=$WORK/linux-source-$SERIES
 mkdir -p "$OUT" "$CACHE/src" "$BUILD"
 
 # manifest.json: size and sha256 of every output; for each zboot image the payload named in its header
@@ -44,7 +70,8 @@ write_manifest() {
   local seconds=$1 first=1 f comp
   {
     echo "{"
-    echo "  \"source\": \"Debian linux-source-6.1 $VER\","
+    echo "  \"source\": \"Debian $PKG $VER\","
+    echo "  \"kexecHandover\": $( ((KHO)) && echo true || echo false),"
     echo "  \"builtAt\": \"$(date -u -r "$OUT/Image" +%Y-%m-%dT%H:%M:%SZ)\","
     echo "  \"buildSeconds\": $seconds,"
     echo "  \"jobs\": $JOBS,"
@@ -74,16 +101,30 @@ if [[ ${1:-} == --manifest-only ]]; then
   exit 0
 fi
 
-deb=$(ls "$CACHE"/src/linux-source-6.1_"${VER}"_all.deb 2>/dev/null || true)
-if [[ -z "$deb" ]]; then
-  (cd "$CACHE/src" && apt-get download "linux-source-6.1=$VER")
-  deb=$(ls "$CACHE"/src/linux-source-6.1_"${VER}"_all.deb)
+# The private apt (PRIVATE_APT): its own sources list, lists and cache, dpkg status /dev/null, as
+# test/helpers/debian-apt.ts privateAptOptions writes it; the host's apt configuration is never touched.
+apt_opts=()
+if [[ -n $PRIVATE_APT ]]; then
+  [[ -d $PRIVATE_APT/etc/sources.list.d ]] || {
+    echo "build-arm64-kernel: $PRIVATE_APT has no sources list (run npm run record:kexec once, it writes it)" >&2
+    exit 2
+  }
+  for o in "Dir::Etc::sourcelist=$PRIVATE_APT/etc/sources.list" "Dir::Etc::sourceparts=$PRIVATE_APT/etc/sources.list.d" \
+    "Dir::State::Lists=$PRIVATE_APT/lists" "Dir::Cache=$PRIVATE_APT/cache" "Dir::State::status=/dev/null" \
+    "Acquire::Languages=none"; do apt_opts+=(-o "$o"); done
+  [[ $(id -u) == 0 ]] && apt_opts+=(-o APT::Sandbox::User=root)
+  ls "$PRIVATE_APT"/lists/*_Packages* >/dev/null 2>&1 || apt-get "${apt_opts[@]}" update -qq
 fi
+debname="${PKG}_${VER/:/%3a}_all.deb"
+if [[ ! -f "$CACHE/src/$debname" ]]; then
+  (cd "$CACHE/src" && apt-get "${apt_opts[@]}" download "$PKG=$VER")
+fi
+deb="$CACHE/src/$debname"
 if [[ ! -f "$SRC/Makefile" ]]; then
-  tmp=$WORK/linux-src-deb
+  tmp=$WORK/linux-src-deb-$SERIES
   mkdir -p "$tmp"
-  [[ -f $tmp/usr/src/linux-source-6.1.tar.xz ]] || dpkg -x "$deb" "$tmp"
-  tar -C "$WORK" -xf "$tmp/usr/src/linux-source-6.1.tar.xz"
+  [[ -f $tmp/usr/src/$PKG.tar.xz ]] || dpkg -x "$deb" "$tmp"
+  tar -C "$WORK" -xf "$tmp/usr/src/$PKG.tar.xz"
 fi
 
 M=(make -C "$SRC" O="$BUILD" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- -j"$JOBS")
@@ -102,14 +143,35 @@ cfg -e 64BIT -e PRINTK -e PRINTK_TIME -e TTY -e SERIAL_AMBA_PL011 -e SERIAL_AMBA
   -e EFI -e EFI_STUB -e EFI_ZBOOT \
   -e KERNEL_GZIP
 cfg --set-val NR_CPUS 4
+must=(KEXEC KEXEC_FILE CRASH_DUMP PROC_VMCORE EFI EFI_STUB DYNAMIC_DEBUG DEBUG_FS SERIAL_AMBA_PL011_CONSOLE BLK_DEV_INITRD SMP)
+((ZBOOT)) && must+=(EFI_ZBOOT) || cfg -d EFI_ZBOOT
+# KEXEC_HANDOVER (kernel/liveupdate/Kconfig, 6.16+) selects KEXEC_FILE, LIBFDT, CMA and MEMBLOCK_KHO_SCRATCH; its
+# debugfs interface (KEXEC_HANDOVER_DEBUGFS: kho/out/{finalize,fdt,scratch_*}) selects DEBUG_FS. kho=on on the
+# command line switches it on at boot (KEXEC_HANDOVER_ENABLE_DEFAULT stays off).
+if ((KHO)); then
+  cfg -e MMU -e CMA -e KEXEC_HANDOVER -e KEXEC_HANDOVER_DEBUGFS
+  must+=(KEXEC_HANDOVER KEXEC_HANDOVER_DEBUGFS CMA MEMBLOCK_KHO_SCRATCH)
+fi
 nice "${M[@]}" olddefconfig
-for opt in KEXEC KEXEC_FILE CRASH_DUMP PROC_VMCORE EFI EFI_STUB EFI_ZBOOT DYNAMIC_DEBUG DEBUG_FS SERIAL_AMBA_PL011_CONSOLE BLK_DEV_INITRD SMP; do
+for opt in "${must[@]}"; do
   grep -q "^CONFIG_${opt}=y" "$BUILD/.config" || { echo "build-arm64-kernel: CONFIG_${opt} did not stick" >&2; exit 1; }
 done
+if [[ ${1:-} == --config-only ]]; then
+  echo "build-arm64-kernel: $PKG $VER config in $BUILD/.config, every key option set ($(($(date +%s) - start)) s)"
+  exit 0
+fi
 nice "${M[@]}" Image
 cp "$BUILD/arch/arm64/boot/Image" "$OUT/Image"
 cp "$BUILD/.config" "$OUT/config"
 cp "$BUILD/vmlinux" "$OUT/vmlinux" 2>/dev/null || true
+
+((ZBOOT)) || {
+  end=$(date +%s)
+  echo $((end - start)) >"$OUT/build-seconds"
+  write_manifest $((end - start))
+  echo "build-arm64-kernel: took $((end - start)) s"
+  exit 0
+}
 
 # zboot: the 6.1 tree (drivers/firmware/efi/libstub/Makefile.zboot) takes its compression from the KERNEL_* choice.
 for comp in gzip lz4 lzma lzo xz zstd; do

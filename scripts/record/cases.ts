@@ -689,8 +689,89 @@ export const CRASHKERNEL_CASES: RecordCase[] = [
   ]),
 ];
 
+/**
+ * What no Debian kernel has: kexec_file_load on arm64 (no Debian arm64 kernel enables CONFIG_KEXEC_FILE) and KHO
+ * (CONFIG_KEXEC_HANDOVER), on Debian's own 7.3.4 source built by scripts/record/build-arm64-kernel.sh
+ * (LINUX_SERIES=7.3: tinyconfig + KEXEC_FILE, KEXEC_HANDOVER(_DEBUGFS), CRASH_DUMP, CMA). The kernel loads itself
+ * with kexec-tools 2.0.29 `kexec -d -s` (KEXEC_FILE_DEBUG: the kernel prints its segment lines). KHO needs nothing
+ * before `kexec -e` on 7.3 (the KHO FDT is built at boot by kho_init; the 6.16-era debugfs finalize is gone).
+ */
+const ARM73 = "artifact:kernel-arm64-7.3/Image";
+
+function custom73(o: {
+  tag: string;
+  crash?: boolean;
+  extra?: string;
+  initrd?: boolean;
+  about: string;
+}): RecordCase {
+  const crash = o.crash ?? false;
+  return {
+    id: `arm64-virt-4g-linux-7.3-custom${crash ? "-crash" : ""}${o.tag}-kexec_file_load`,
+    arch: "arm64",
+    machine: "virt",
+    memory: "4G",
+    smp: 2,
+    running: ARM73,
+    runningExtra: o.extra ?? (crash ? "crashkernel=256M" : ""),
+    suite: "trixie",
+    syscall: "kexec_file_load",
+    crash,
+    loaded: ARM73,
+    initrd: o.initrd ?? true,
+    about: o.about,
+    timeoutSec: 600,
+    firstKernel: "7.3",
+    explicitSyscall: true,
+    runningConfig: "artifact:kernel-arm64-7.3/config",
+  };
+}
+
+export const CUSTOM_73_CASES: RecordCase[] = [
+  custom73({ tag: "", about: "custom arm64 7.3.4 kernel (KEXEC_FILE) loads itself with kexec_file_load" }),
+  custom73({
+    tag: "-noinitrd",
+    initrd: false,
+    about: "custom arm64 7.3.4 kernel, kexec_file_load without an initrd",
+  }),
+  custom73({
+    tag: "",
+    crash: true,
+    about: "custom arm64 7.3.4 kernel loads itself as crash kernel with kexec_file_load (crashkernel=256M)",
+  }),
+  custom73({
+    tag: "-kho",
+    extra: "kho=on",
+    about:
+      "KHO (kho=on, default scratch scale 200%): every segment in the KHO scratch areas, plus the scratch table",
+  }),
+  custom73({
+    tag: "-kho-scratch-64m",
+    extra: "kho=on kho_scratch=64M,64M,32M",
+    about: "KHO with kho_scratch=64M,64M,32M: the lowmem scratch area takes every segment",
+  }),
+  custom73({
+    tag: "-kho-scratch-4m",
+    extra: "kho=on kho_scratch=4M,128M,32M",
+    about: "KHO with kho_scratch=4M,128M,32M: the kernel does not fit in the 4 MiB lowmem area",
+  }),
+  custom73({
+    tag: "-kho-scratch-too-small",
+    extra: "kho=on kho_scratch=4M,4M,4M",
+    about:
+      "KHO with three 4 MiB scratch areas: the 5 MiB kernel fits in none, and nothing else is tried (EADDRNOTAVAIL)",
+  }),
+];
+
 // gates and CMA first: they answer the questions no older recording can (docs/recording.md)
-CASES.push(...GATE_CASES, ...CMA_CASES, ...CMA_BIG_INITRD_CASES, ...NEW_KERNEL_CASES, ...CRASHKERNEL_CASES);
+CASES.push(
+  ...GATE_CASES,
+  ...CMA_CASES,
+  ...CMA_BIG_INITRD_CASES,
+  ...NEW_KERNEL_CASES,
+  ...CRASHKERNEL_CASES,
+  ...CUSTOM_73_CASES,
+);
 
 /** Two NUMA nodes of 2 GiB each on the 4 GiB virt machine, one CPU each. */
 const NUMA_2_NODES = [

@@ -64,6 +64,8 @@ const DYNDBG_FILES = [
   "arch/arm64/kernel/machine_kexec_file.c",
   "kernel/crash_reserve.c",
   "kernel/kexec_handover.c",
+  "kernel/liveupdate/kexec_handover.c",
+  "drivers/of/kexec.c",
   "arch/x86/kernel/crash_dump_64.c",
   "arch/arm64/mm/init.c",
   "security/lockdown/lockdown.c",
@@ -127,6 +129,9 @@ cma() {
   done
 }
 sec cma cma
+# KHO (kho=on, KEXEC_HANDOVER_DEBUGFS): the scratch areas in index order, the ones kexec_file_load places into
+khos() { i=1; while read -r a; do echo "$a $(sed -n "\${i}p" /sys/kernel/debug/kho/out/scratch_len)"; i=$((i + 1)); done < /sys/kernel/debug/kho/out/scratch_phys; }
+if [ -d /sys/kernel/debug/kho/out ]; then sec kho-scratch khos; fi
 # gzip first: QEMU's virt fdt is 1 MiB of mostly padding and the emulated UART is slow
 if [ -e /sys/firmware/fdt ]; then sec fdt.gz.b64 sh -c 'gzip -c /sys/firmware/fdt | base64'; fi
 sec kexec-version ${kx} --version

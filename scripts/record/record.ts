@@ -244,6 +244,7 @@ const FILES: Record<string, string> = {
   cma: "cma.txt",
   "cma-after": "cma-after.txt",
   dyndbg: "dyndbg.txt",
+  "kho-scratch": "kho-scratch.txt",
 };
 
 async function recordCase(c: RecordCase): Promise<Record<string, unknown> | undefined> {

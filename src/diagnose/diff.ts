@@ -384,19 +384,24 @@ export function diffLoad(d: DiffInput): DiffReport {
         ? `type ${k.type} (${crash ? "KEXEC_TYPE_CRASH" : "KEXEC_TYPE_DEFAULT"})`
         : `type ${k.type} in the log, ${crash ? "a crash load (-p)" : "a normal load"} here`,
     );
-    const ours = plan.segments;
-    const real = indexed(k.segments);
-    compareSegments(real, ours, add, purgatoryIsModel(d.plan), {
-      prefix: "kimage ",
-      fields: ["mem", "memsz"],
-    });
-    add(
-      "kimage start",
-      k.start === plan.entry ? "same" : "unexplained",
-      k.start === plan.entry
-        ? `start ${hex(k.start)}`
-        : `start ${hex(k.start)} in the log, entry ${hex(plan.entry)} here`,
-    );
+    // 7.x prints a shorter block (type, head, kern_reloc, el2_vectors: no start, no segments); its
+    // segments and entry are in kexec_file's own lines, compared above.
+    if (k.segments.length > 0) {
+      const ours = plan.segments;
+      const real = indexed(k.segments);
+      compareSegments(real, ours, add, purgatoryIsModel(d.plan), {
+        prefix: "kimage ",
+        fields: ["mem", "memsz"],
+      });
+    }
+    if (k.start !== undefined)
+      add(
+        "kimage start",
+        k.start === plan.entry ? "same" : "unexplained",
+        k.start === plan.entry
+          ? `start ${hex(k.start)}`
+          : `start ${hex(k.start)} in the log, entry ${hex(plan.entry)} here`,
+      );
   }
   if (f.signatureCheck !== undefined)
     add(

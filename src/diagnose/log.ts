@@ -158,9 +158,11 @@ export interface KexecLogFacts {
   /**
    * The last "kexec kimage info:" block (arm64 machine_kexec_post_load -> _kexec_image_info, a pr_debug
    * of arch/arm64/kernel/machine_kexec.c): kimage type (0 KEXEC_TYPE_DEFAULT, 1 KEXEC_TYPE_CRASH),
-   * start (the entry) and every segment's mem and memsz.
+   * start (the entry) and every segment's mem and memsz. The 7.x block (a kexec_dprintk, printed only
+   * for KEXEC_FILE_DEBUG loads) has the type, head, kern_reloc and el2_vectors only: no start and no
+   * segments (start undefined, segments empty); kexec_file's own segment lines give those.
    */
-  kimageInfo?: { type: number; start: number; segments: KimageSegment[] };
+  kimageInfo?: { type: number; start?: number; segments: KimageSegment[] };
   /**
    * The errno of "kexec_file: kernel signature verification failed (-N)": without
    * CONFIG_KEXEC_SIG_FORCE (and outside lockdown) the kernel logs it and loads the unsigned kernel
@@ -250,7 +252,7 @@ export function parseKexecLog(text: string): KexecLogFacts {
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     if (/^\s*kexec kimage info:$/.test(l)) {
-      const info: NonNullable<KexecLogFacts["kimageInfo"]> = { type: 0, start: 0, segments: [] };
+      const info: NonNullable<KexecLogFacts["kimageInfo"]> = { type: 0, segments: [] };
       // The block's own lines are indented; it ends at the first line that is not one of them.
       while (i + 1 < lines.length && /^\s+\S/.test(lines[i + 1]!)) {
         const next = lines[++i]!;

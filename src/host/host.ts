@@ -9,6 +9,7 @@
  * | iomem.txt | /proc/iomem (root: real addresses) | arm64 kexec-tools' memory ranges, kexec_file x86_64, crash region, totalram estimate |
  * | memmap.txt | /sys/firmware/memmap/N/{start,end,type} | x86_64 kexec-tools' memory ranges |
  * | memblock-memory.txt, memblock-reserved.txt | /sys/kernel/debug/memblock/* | arm64 kexec_file_load's free memblock ranges |
+ * | kho-scratch.txt | /sys/kernel/debug/kho/out/scratch_{phys,len} ("ADDR SIZE" per area; kho=on only) | the KHO scratch areas kexec_file_load places every segment in |
  * | fdt.dtb | /sys/firmware/fdt | arm64 DTB (its kaslr-seed is already wiped by the running kernel) |
  * | cmdline.txt | /proc/cmdline | --reuse-cmdline |
  * | uname.txt, uname-m.txt | uname -r, uname -m | the running kernel, the architecture |
@@ -26,6 +27,7 @@ import { KexecLabError } from "../errors.js";
 import { isFdt } from "../formats/fdt.js";
 import type { GateState } from "../gates/types.js";
 import type { Arch } from "../kimage/constants.js";
+import type { Range } from "../machine/ranges.js";
 import { type HostCma, parseHostCma } from "./cma.js";
 import { GATE_HOST_FILES, parseHostGates, parseHostKeys } from "./gates.js";
 
@@ -35,6 +37,7 @@ export const HOST_FILES = [
   "memmap.txt",
   "memblock-memory.txt",
   "memblock-reserved.txt",
+  "kho-scratch.txt",
   "fdt.dtb",
   "cmdline.txt",
   "uname.txt",
@@ -65,6 +68,11 @@ export interface Host {
   memmap?: string;
   memblockMemory?: string;
   memblockReserved?: string;
+  /**
+   * kho-scratch.txt: the KHO scratch areas in index order (lowmem, global, one per node), present only while
+   * KHO is on (kho=on); kexec_file_load then places every segment inside them (src/loader/kexec-file/kho.ts).
+   */
+  khoScratch?: Range[];
   fdt?: Uint8Array;
   kexecVersion?: string;
   /** The X.Y.Z of kexecVersion ("kexec-tools 2.0.25" -> "2.0.25"), when it has one. */
@@ -150,6 +158,33 @@ export function parseMeminfo(t: string): Record<string, number> {
   return out;
 }
 
+/**
+ * kho-scratch.txt: one "ADDR SIZE" line per KHO scratch area (hex with 0x, as debugfs' scratch_phys and
+ * scratch_len print them, kernel/liveupdate/kexec_handover_debugfs.c), in index order. An area may be empty:
+ * with the default scale (no kho_scratch=) the global area is the kernel's reservations above
+ * ARCH_LOW_ADDRESS_LIMIT, none on a machine whose memory is all "low" (recorded: 0x130400000 0x0 on arm64
+ * QEMU virt); kho_walk_scratch then offers a range no buffer fits. E_FIELD_VALUE names the line that is
+ * not two hex numbers.
+ */
+export function parseKhoScratch(t: string, file: string): Range[] {
+  const out: Range[] = [];
+  t.split("\n").forEach((l, i) => {
+    if (l.trim() === "") return;
+    const m = /^\s*0x([0-9a-fA-F]{1,16})\s+0x([0-9a-fA-F]{1,16})\s*$/.exec(l);
+    const start = m ? Number.parseInt(m[1]!, 16) : Number.NaN;
+    const size = m ? Number.parseInt(m[2]!, 16) : Number.NaN;
+    if (!m || !Number.isSafeInteger(start + size)) {
+      throw new KexecLabError(
+        "E_FIELD_VALUE",
+        `line ${i + 1}: expected "0xADDR 0xSIZE" of a KHO scratch area, got "${l.trim().slice(0, 60)}"`,
+        { file },
+      );
+    }
+    out.push({ start, end: start + size });
+  });
+  return out;
+}
+
 /** Architecture from uname -m (aarch64, x86_64) or Debian's names. */
 function archOf(t: string | undefined): Arch | undefined {
   if (t === "aarch64" || t === "arm64") return "arm64";
@@ -173,6 +208,8 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
   if (mm !== undefined) host.memblockMemory = mm;
   const mr = t("memblock-reserved.txt");
   if (mr !== undefined) host.memblockReserved = mr;
+  const kho = t("kho-scratch.txt");
+  if (kho !== undefined) host.khoScratch = parseKhoScratch(kho, `${source}/kho-scratch.txt`);
   if (files["fdt.dtb"] !== undefined && files["fdt.dtb"].length > 0) {
     if (!isFdt(files["fdt.dtb"])) {
       throw new KexecLabError("E_FIELD_VALUE", "fdt.dtb is not a flattened device tree", {

@@ -34,6 +34,7 @@ export type HostPlanFields = Pick<
   | "memTotal"
   | "cma"
   | "cmaUsed"
+  | "khoScratch"
 >;
 
 /**
@@ -65,6 +66,7 @@ export function hostCrashRegion(host: Host): Range | undefined {
  *   /sys/firmware/memmap (memmap.txt, x86_64): what x86_64 kexec-tools prefers for its memory ranges
  *   (kexec/arch/i386/kexec-x86-common.c get_memory_ranges -> get_firmware_memmap_ranges);
  *   memblock dumps (arm64): the free memblock ranges arm64 kexec_file_load walks;
+ *   KHO scratch areas (kho-scratch.txt, kho=on): where kexec_file_load must place every segment;
  *   DTB (arm64): /sys/firmware/fdt (fdt.dtb), whose kaslr-seed the running kernel has wiped;
  *   cpus: nproc;
  *   kexec --version (kexec-version.txt): the kexec-tools release, whose syscall choice --loader auto
@@ -96,6 +98,8 @@ export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): Hos
     out.dtbName = `${host.source}/fdt.dtb`;
     out.wipeKaslrSeed = true;
   }
+  // KHO on (kho-scratch.txt): kexec_file_load places every non-crash segment in these areas.
+  if (host.khoScratch !== undefined && host.khoScratch.length > 0) out.khoScratch = host.khoScratch;
   if (host.cpus !== undefined) out.cpus = host.cpus;
   // MemTotal is totalram_pages() x PAGE_SIZE: the kernel's "half of RAM" check counts it.
   if (host.memTotal !== undefined) out.memTotal = host.memTotal;

@@ -145,7 +145,8 @@ export function kernelPlacer(
       const r = kexecLocateMemHole(w.ranges, placed, kbuf);
       return { mem: r.mem, skipped: [...skipped, ...r.skipped], walk: w.what };
     },
-    largest: (min, max, placed) => largestFree(walk(false).ranges, placed, min, max),
+    // with KHO only the scratch areas are searched: the largest free range is among them
+    largest: (min, max, placed) => largestFree(opts.khoScratch ?? walk(false).ranges, placed, min, max),
     window: (min, max) => ({ min, max }),
   };
 }
@@ -179,6 +180,10 @@ export const NO_HOLE_SEARCH = new WeakMap<
   { label: string; size: number; syscall: Placer["syscall"] }
 >();
 
+/** The hint of a KHO load that fits in no scratch area: the scratch sizes (kho_scratch=) are what to change. */
+export const KHO_NO_HOLE_HINT =
+  "with KHO on, kexec_file_load places every segment inside one KHO scratch area: boot the running kernel with larger areas (kho_scratch=LOWMEM,GLOBAL,PERNODE or a larger kho_scratch=N%), or load a smaller kernel or initrd";
+
 /** The hint of a crash load that does not fit its region: the region's size is what to change. */
 export const CRASH_NO_HOLE_HINT =
   "the crash kernel region is too small for this load: reserve a larger one (crashkernel=SIZE on the running kernel's command line; `kexec-lab memory` estimates it) or load a smaller kernel or initrd";
@@ -203,7 +208,11 @@ export function place(ctx: Ctx, label: string, req: HoleRequest): { mem: number;
       "E_NO_HOLE",
       `${label}: no free range of ${hex(req.size)} bytes (${formatBytes(req.size)}) aligned to ${hex(Math.max(req.align, ctx.pageSize))} ${window} searching ${req.topDown ? "top-down" : "bottom-up"} (${r.walk}); the largest free range there is ${largest !== undefined ? describeRange(largest) : "none (no free memory in that window)"}${ctx.placer.syscall === "kexec_file_load" ? "; the kernel returns EADDRNOTAVAIL" : ""}`,
       { field: label },
-      ctx.input.crash ? CRASH_NO_HOLE_HINT : undefined,
+      ctx.input.crash
+        ? CRASH_NO_HOLE_HINT
+        : ctx.placer.syscall === "kexec_file_load" && ctx.input.khoScratch
+          ? KHO_NO_HOLE_HINT
+          : undefined,
     );
     NO_HOLE_SEARCH.set(err, { label, size: req.size, syscall: ctx.placer.syscall });
     throw err;

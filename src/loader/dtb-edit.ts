@@ -101,6 +101,12 @@ export interface DtbEditOptions {
     /** More linux,usable-memory-range entries after `usable` (kexec-tools 2.0.24+: every Crash kernel region). */
     moreUsable?: { start: number; size: number }[];
   };
+  /**
+   * kexec_file_load with KHO on (not crash): drivers/of/kexec.c kho_add_chosen writes /chosen
+   * linux,kho-fdt (the KHO FDT page, PAGE_SIZE) and linux,kho-scratch (the scratch table segment's mem
+   * and bufsz), each as (address, size) cells.
+   */
+  kho?: { fdt: { start: number; size: number }; scratch: { start: number; size: number } };
   file?: string;
 }
 
@@ -258,6 +264,12 @@ export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
     // fdt_add_mem_rsv: keep the kdump kernel off its own ELF core header.
     fdt.memreserve.push({ address: o.crash.elfcorehdr.start, size: o.crash.elfcorehdr.size });
     setPropIn(fdt, ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
+  }
+  deleteProp(ch, "linux,kho-fdt");
+  deleteProp(ch, "linux,kho-scratch");
+  if (o.kho) {
+    setProp(ch, "linux,kho-fdt", rangeProp(fdt.root, o.kho.fdt.start, o.kho.fdt.size));
+    setProp(ch, "linux,kho-scratch", rangeProp(fdt.root, o.kho.scratch.start, o.kho.scratch.size));
   }
   if (o.initrd) {
     setPropIn(fdt, ch, "linux,initrd-start", u64BeBytes(o.initrd.start));

@@ -205,7 +205,10 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
   let result: Result;
   /** The bzImage header, for the decompressor check after placement (boot-hazards.ts). */
   let bzHeader: { kernelAlignment: number; initSize: number } | undefined;
-  if (loader === "kexec-file" && input.khoScratch && !crashRegion) addKhoScratchTable(ctx, input.khoScratch);
+  const kho =
+    loader === "kexec-file" && input.khoScratch && !crashRegion
+      ? addKhoScratchTable(ctx, input.khoScratch)
+      : undefined;
   if (loader === "kexec-file") {
     if (input.kexecFileSyscall === false)
       throw new KernelRefusal(
@@ -250,6 +253,7 @@ function placeWith(input: PlanInput, loader: PlacedBy, selection: string): Plan 
               crashRegion
                 ? { region: crashRegion, memRanges: memblockRangesOutside(input, map, crashRegion) }
                 : undefined,
+              kho,
             );
     } else if (kind === "elf64") {
       const elf = parseElf64(input.kernel, input.kernelName);

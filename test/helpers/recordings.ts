@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { type KernelConfig, parseKernelConfig } from "../../src/formats/kconfig.js";
 import { describeLayers, unwrapKernel } from "../../src/formats/unwrap.js";
 import { parseHostCma } from "../../src/host/cma.js";
+import { parseKhoScratch } from "../../src/host/host.js";
 import type { PlanInput } from "../../src/loader/plan.js";
 import { dataRef } from "./data.js";
 
@@ -201,6 +202,9 @@ export function recordedPlanInput(c: RecordedCase): PlanInput {
     if (config.get("KEXEC_FILE") === "n") input.kexecFileSyscall = false;
   }
   Object.assign(input, recordedCma(dmesg, c.text("cma.txt")));
+  // KHO on (kho=on): the scratch areas debugfs showed before the load (kho-scratch.txt)
+  const kho = c.text("kho-scratch.txt");
+  if (kho !== undefined) input.khoScratch = parseKhoScratch(kho, `${c.id}/kho-scratch.txt`);
   return input;
 }
 
@@ -210,7 +214,14 @@ export function recordedPlanInput(c: RecordedCase): PlanInput {
  */
 export function recordedKernelConfig(c: RecordedCase): KernelConfig | undefined {
   const ref = (c.json as { runningConfig?: string }).runningConfig;
-  const name = ref === undefined ? undefined : /([67]\.[\d.]+\+deb\d+-[\w-]+?)(?:\/config)?$/.exec(ref)?.[1];
+  // the kernels scripts/record/build-arm64-kernel.sh builds: artifact:kernel-arm64-<series>/config
+  const built = ref === undefined ? undefined : /^artifact:kernel-arm64-([\d.]+)\/config$/.exec(ref)?.[1];
+  const name =
+    built !== undefined
+      ? `custom-arm64-${built}`
+      : ref === undefined
+        ? undefined
+        : /([67]\.[\d.]+\+deb\d+-[\w-]+?)(?:\/config)?$/.exec(ref)?.[1];
   if (name === undefined) return undefined;
   const file = join(REPO, "test/fixtures/kernel-configs", `${name}.config`);
   return parseKernelConfig(readFileSync(file, "utf8"), file);

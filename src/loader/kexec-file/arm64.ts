@@ -25,6 +25,7 @@ import { formatBytes } from "../../report/format.js";
 import { dtbSegment, kernelTooBig, requireDtb } from "../common.js";
 import { addBuffer, addSegment, alignDown, alignUp, type Ctx, GiB, KiB, MiB, place } from "../context.js";
 import { editDtbKexecFile } from "../dtb-edit.js";
+import type { KhoChosen } from "./kho.js";
 
 const IMG = "kernel arch/arm64/kernel/kexec_image.c image_load -> kexec_add_buffer -> kexec_locate_mem_hole";
 const OTHER =
@@ -39,6 +40,7 @@ export function arm64ImageKexecFile(
   img: Arm64Image,
   srcDtb: Fdt | undefined,
   crash: { region: Range; memRanges: number } | undefined,
+  kho?: KhoChosen,
 ) {
   const input = ctx.input;
   if (img.pre317) {
@@ -124,8 +126,13 @@ export function arm64ImageKexecFile(
     seed: input.seed ?? 0,
     ...(input.crngReady === false ? { rngReady: false } : {}),
     ...(crashDt ? { crash: crashDt } : {}),
+    ...(kho && !crash ? { kho } : {}),
   });
   ctx.notes.push(...edited.notes);
+  if (kho && !crash)
+    ctx.notes.push(
+      "KHO: /chosen gets linux,kho-fdt and linux,kho-scratch (kho_add_chosen); the KHO FDT's address (kho_out.fdt, allocated at boot) is not visible from user space: written as 0, its size is right",
+    );
   const dtbBytes = dtbSegment(edited.fdt, 0, input.dtbName);
   const dtbBase = addBuffer(ctx, "dtb", dtbBytes, dtbBytes.length, {
     align: 2 * MiB,
