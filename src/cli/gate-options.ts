@@ -20,5 +20,10 @@ export function addGateOptions(cmd: Command): Command {
     .option(
       "--kernel-config <file>",
       "the running kernel's .config (or /proc/config.gz): CONFIG_KEXEC, KEXEC_FILE, KEXEC_SIG, IMA, lockdown items",
+    )
+    .option(
+      "--trusted-cert <[keyring=]file>",
+      "a certificate (DER or PEM) the machine trusts, in keyring builtin (default), secondary, machine or platform: kexec_file_load's signature gate verifies the kernel against these (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
     );
 }

@@ -56,18 +56,16 @@ export interface KernelConfig {
 }
 
 /**
- * What a PE/Authenticode signature check of the kernel file found (src/signature fills it; the
- * signature gate only reads it):
- * - valid: signed, and the signer chains to a key in `keyring`;
- * - unsigned: no signature (the kernel's verify_pefile_signature: ENODATA);
- * - untrusted: a good signature by a key in none of the keyrings the kernel searches (ENOKEY);
- * - bad: the signature does not match the file (digest mismatch: EKEYREJECTED) or cannot be parsed
- *   (EBADMSG); `errno` says which when the verifier knows;
- * - unknown: not checked (no verifier ran, or the keyrings were not given).
- */
-/**
  * What the signature gate needs to know of the kernel's signature: the part of src/signature's
- * KernelSignatureVerdict (verifyKernelSignature) the gate reads; `gateSignatureFrom` converts one.
+ * KernelSignatureVerdict (verifyKernelSignature) the gate reads; src/signature/gate.ts
+ * `gateSignatureFrom` converts one. The states:
+ * - valid: signed, and the signer chains to a key in `keyring`;
+ * - unsigned: no signature (the kernel's verify_pefile_signature: ENODATA; ELIBBAD for a file that is
+ *   not PE at all);
+ * - untrusted: a good signature by a key in none of the keyrings the kernel searches (ENOKEY);
+ * - bad: the signature does not match the file (digest mismatch: EKEYREJECTED), cannot be parsed
+ *   (EBADMSG) or the PE file is malformed (ELIBBAD); `errno` says which when the verifier knows;
+ * - unknown: not checked (no verifier ran, or the keyrings were not given).
  */
 export interface GateSignatureVerdict {
   state: "valid" | "unsigned" | "untrusted" | "bad" | "unknown";
@@ -75,8 +73,11 @@ export interface GateSignatureVerdict {
   signer?: string;
   /** The keyring the signer chains to (.builtin_trusted_keys, .secondary_trusted_keys, .platform, .machine). */
   keyring?: string;
-  /** For state "bad": EKEYREJECTED (digest mismatch) or EBADMSG (malformed PKCS#7). */
-  errno?: "EKEYREJECTED" | "EBADMSG";
+  /**
+   * The errno kexec_kernel_verify_pe_sig returns, when the verifier knows it: ENODATA or ELIBBAD
+   * (unsigned), ENOKEY (untrusted), EKEYREJECTED, EBADMSG, ELIBBAD or ENOTSUPP (bad).
+   */
+  errno?: string;
   /** Free text from the verifier (what it compared against). */
   detail?: string;
 }

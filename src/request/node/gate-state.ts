@@ -1,15 +1,20 @@
 /**
  * Node-only: the gate state of a command (src/gates/types.ts GateState): the --host directory's
  * (src/host/gates.ts), with the command line's --lockdown, --kexec-load-disabled and --kernel-config
- * FILE winning over it.
+ * FILE winning over it; and the kernel file's signature verdict (verifyKernelSignature against the
+ * --trusted-cert certificates) for the signature gate.
  */
 
 import { gunzipSync } from "fflate";
+import { detectKind } from "../../formats/detect.js";
 import { readInputFile } from "../../formats/node/files.js";
 import type { GateState } from "../../gates/types.js";
 import { parseKernelConfig, parseLockdown } from "../../host/gates.js";
 import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
+import { gateSignatureFrom } from "../../signature/gate.js";
+import { readTrustedCerts } from "../../signature/node/trusted-certs.js";
+import { verifyKernelSignature } from "../../signature/verify.js";
 
 /** The gate options as commander gives them. */
 export interface GateOptions {
@@ -20,6 +25,8 @@ export interface GateOptions {
   kexecLoadDisabled?: boolean;
   /** --kernel-config FILE: a kernel .config, or /proc/config.gz as copied (gzip is unpacked). */
   kernelConfig?: string;
+  /** --trusted-cert [KEYRING=]FILE (repeatable): certificates the machine's keyrings hold. */
+  trustedCert?: string[];
 }
 
 /** The state from `host` (already read) or opts.host, then the options. Errors: parseLockdown's, the file's read errors. */
@@ -34,5 +41,37 @@ export function gateStateFromOptions(opts: GateOptions, host?: Host): GateState 
     if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
     state.config = parseKernelConfig(new TextDecoder().decode(bytes), opts.kernelConfig);
   }
+  return state;
+}
+
+/**
+ * The kernel file's signature as kexec_file_load's KEXEC_SIG check reaches it (verifyKernelSignature),
+ * against the --trusted-cert certificates, for the signature gate. kexec-tools hands a bzImage or an
+ * arm64 Image to the kernel as it is; a wrapped kernel (zboot, UKI, compressed) is unwrapped first, so
+ * the kernel checks the inner kernel, not the wrapper's signature: then the verdict is "unknown" and
+ * says so. Errors: the --trusted-cert files' (E_FILE_READ, E_WRONG_FILE), the kernel file's read errors.
+ */
+export async function kernelSignatureState(kernelFile: string, trustedSpecs: readonly string[] = []) {
+  const trusted = await readTrustedCerts(trustedSpecs);
+  const bytes = readInputFile(kernelFile);
+  const kind = detectKind(bytes);
+  if (kind !== "bzimage" && kind !== "arm64-image" && kind !== "elf64")
+    return {
+      state: "unknown" as const,
+      detail: `${kernelFile} is ${kind === undefined ? "not a kernel kexec-lab knows" : `a ${kind} file`}: kexec-tools passes the kernel inside it to kexec_file_load, so the kernel checks that kernel's signature, not the file's`,
+    };
+  return gateSignatureFrom(await verifyKernelSignature(bytes, trusted, kernelFile));
+}
+
+/**
+ * gateStateFromOptions, plus the signature verdict of `opts.kernel` (kernelSignatureState) when a
+ * kernel file is given.
+ */
+export async function gateStateWithSignature(
+  opts: GateOptions & { kernel?: string },
+  host?: Host,
+): Promise<GateState> {
+  const state = gateStateFromOptions(opts, host);
+  if (opts.kernel !== undefined) state.signature = await kernelSignatureState(opts.kernel, opts.trustedCert);
   return state;
 }
