@@ -21,6 +21,12 @@ export function addGateOptions(cmd: Command): Command {
       "--kernel-config <file>",
       "the running kernel's .config (or /proc/config.gz): CONFIG_KEXEC, KEXEC_FILE, KEXEC_SIG, IMA, lockdown items",
     )
+    .addOption(
+      new Option(
+        "--ima-xattr <kind>",
+        "the kernel file's security.ima (getfattr -n security.ima): signature, hash or none; IMA appraisal of KEXEC_KERNEL_CHECK reads it (kexec-tools 2.0.27+ passes a memfd, which has none)",
+      ).choices(["signature", "hash", "none"]),
+    )
     .option(
       "--trusted-cert <[keyring=]file>",
       "a certificate (DER or PEM) the machine trusts, in keyring builtin (default), secondary, machine or platform: kexec_file_load's signature gate verifies the kernel against these (repeatable)",

@@ -80,6 +80,12 @@ export interface GateSignatureVerdict {
   errno?: string;
   /** Free text from the verifier (what it compared against). */
   detail?: string;
+  /**
+   * The file ends in an appended module signature ("~Module signature appended~\n" after a struct
+   * module_signature of id_type PKEY_ID_PKCS7): what IMA reads as a modsig where its rule allows
+   * appraise_type=...modsig (security/integrity/ima/ima_modsig.c ima_read_modsig). src/signature/modsig.ts.
+   */
+  modsig?: boolean;
 }
 
 /** What the gates read about the machine and the caller. Every field may be unknown (absent). */
@@ -111,6 +117,12 @@ export interface GateState {
   cpusStuck?: Known<string | false>;
   /** The kernel file's signature, checked by src/signature. */
   signature?: GateSignatureVerdict;
+  /**
+   * The kernel file's security.ima extended attribute (getfattr -n security.ima): an IMA signature
+   * (EVM_IMA_XATTR_DIGSIG), a hash only (IMA_XATTR_DIGEST_NG), or none. A browser cannot read it:
+   * --ima-xattr states it. kexec-tools 2.0.27 and later hand the kernel over in a memfd, which has none.
+   */
+  imaXattr?: Known<"signature" | "hash" | "none">;
 }
 
 export type GateSyscall = "kexec_load" | "kexec_file_load";
@@ -128,6 +140,8 @@ export interface GateQuery {
   kernelKind?: FileKind;
   /** Who makes the syscall: kexec-tools (default) checks the crash reservation before any syscall. */
   via?: "kexec-tools" | "systemd";
+  /** The kexec-tools release making the call (from 2.0.27 kexec_file_load gets the kernel in a memfd). */
+  kexecToolsVersion?: string;
 }
 
 /** The gates, by name, in the order they appear across both syscalls. */

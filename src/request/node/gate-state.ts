@@ -6,6 +6,7 @@
  */
 
 import { gunzipSync } from "fflate";
+import { KexecLabError } from "../../errors.js";
 import { detectKind } from "../../formats/detect.js";
 import { readInputFile } from "../../formats/node/files.js";
 import type { GateState } from "../../gates/types.js";
@@ -13,6 +14,7 @@ import { parseKernelConfig, parseLockdown } from "../../host/gates.js";
 import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { gateSignatureFrom } from "../../signature/gate.js";
+import { appendedModsig } from "../../signature/modsig.js";
 import { readTrustedCerts } from "../../signature/node/trusted-certs.js";
 import { verifyKernelSignature } from "../../signature/verify.js";
 
@@ -27,6 +29,8 @@ export interface GateOptions {
   kernelConfig?: string;
   /** --trusted-cert [KEYRING=]FILE (repeatable): certificates the machine's keyrings hold. */
   trustedCert?: string[];
+  /** --ima-xattr signature|hash|none: the kernel file's security.ima, which IMA appraisal reads. */
+  imaXattr?: string;
 }
 
 /** The state from `host` (already read) or opts.host, then the options. Errors: parseLockdown's, the file's read errors. */
@@ -36,6 +40,17 @@ export function gateStateFromOptions(opts: GateOptions, host?: Host): GateState 
   if (opts.lockdown !== undefined)
     state.lockdown = { value: parseLockdown(opts.lockdown, "--lockdown"), source: "--lockdown" };
   if (opts.kexecLoadDisabled) state.kexecLoadDisabled = { value: true, source: "--kexec-load-disabled" };
+  if (opts.imaXattr !== undefined) {
+    if (!["signature", "hash", "none"].includes(opts.imaXattr))
+      throw new KexecLabError(
+        "E_USAGE",
+        `--ima-xattr takes signature, hash or none, not "${opts.imaXattr}"`,
+        {
+          field: "--ima-xattr",
+        },
+      );
+    state.imaXattr = { value: opts.imaXattr as "signature" | "hash" | "none", source: "--ima-xattr" };
+  }
   if (opts.kernelConfig !== undefined) {
     let bytes = readInputFile(opts.kernelConfig);
     if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
@@ -60,7 +75,9 @@ export async function kernelSignatureState(kernelFile: string, trustedSpecs: rea
       state: "unknown" as const,
       detail: `${kernelFile} is ${kind === undefined ? "not a kernel kexec-lab knows" : `a ${kind} file`}: kexec-tools passes the kernel inside it to kexec_file_load, so the kernel checks that kernel's signature, not the file's`,
     };
-  return gateSignatureFrom(await verifyKernelSignature(bytes, trusted, kernelFile));
+  const verdict = gateSignatureFrom(await verifyKernelSignature(bytes, trusted, kernelFile));
+  if (appendedModsig(bytes) !== null) verdict.modsig = true;
+  return verdict;
 }
 
 /**
