@@ -14,6 +14,10 @@ export function addGateOptions(cmd: Command): Command {
       ).choices([...LOCKDOWN_LEVELS]),
     )
     .option(
+      "--no-cap-sys-boot",
+      "the caller lacks CAP_SYS_BOOT in the initial user namespace (a container, unshare -U): both syscalls fail with EPERM (kexec_load_permitted)",
+    )
+    .option(
       "--kexec-load-disabled",
       "kernel.kexec_load_disabled is 1: both syscalls fail with EPERM (kexec_load_permitted)",
     )

@@ -31,6 +31,8 @@ export interface GateOptions {
   trustedCert?: string[];
   /** --ima-xattr signature|hash|none: the kernel file's security.ima, which IMA appraisal reads. */
   imaXattr?: string;
+  /** --no-cap-sys-boot: the caller lacks CAP_SYS_BOOT in the initial user namespace (a container). */
+  capSysBoot?: boolean;
 }
 
 /** The state from `host` (already read) or opts.host, then the options. Errors: parseLockdown's, the file's read errors. */
@@ -40,6 +42,8 @@ export function gateStateFromOptions(opts: GateOptions, host?: Host): GateState 
   if (opts.lockdown !== undefined)
     state.lockdown = { value: parseLockdown(opts.lockdown, "--lockdown"), source: "--lockdown" };
   if (opts.kexecLoadDisabled) state.kexecLoadDisabled = { value: true, source: "--kexec-load-disabled" };
+  // commander's --no-cap-sys-boot sets capSysBoot to false (true by default, which states nothing)
+  if (opts.capSysBoot === false) state.capSysBoot = { value: false, source: "--no-cap-sys-boot" };
   if (opts.imaXattr !== undefined) {
     if (!["signature", "hash", "none"].includes(opts.imaXattr))
       throw new KexecLabError(

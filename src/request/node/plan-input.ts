@@ -92,6 +92,7 @@ export interface PlanOptions {
   kernelConfig?: string;
   trustedCert?: string[];
   imaXattr?: string;
+  capSysBoot?: boolean;
 }
 
 /**
