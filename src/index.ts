@@ -408,6 +408,8 @@ export {
   peCertificateTable,
   type WinCertificate,
 } from "./signature/pe-hash.js";
+export { gateSignatureFrom } from "./signature/gate.js";
+export { appendedModsig } from "./signature/modsig.js";
 export { type AuthenticodeMessage, parseAuthenticode } from "./signature/pkcs7.js";
 export {
   authenticodeDigest,
