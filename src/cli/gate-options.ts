@@ -32,8 +32,8 @@ export function addGateOptions(cmd: Command): Command {
       ).choices(["signature", "hash", "none"]),
     )
     .option(
-      "--trusted-cert <[keyring=]file>",
-      "a certificate (DER or PEM) the machine trusts, in keyring builtin (default), secondary, machine or platform: kexec_file_load's signature gate verifies the kernel against these (repeatable)",
+      "--trusted-cert <cert>",
+      "[KEYRING=]FILE: a certificate (DER or PEM) the machine trusts, in keyring builtin (default), secondary, machine or platform; kexec_file_load's signature gate verifies the kernel against these (repeatable)",
       (v: string, prev: string[] = []) => [...prev, v],
     );
 }
