@@ -81,6 +81,13 @@ describe("kexec-lab-collect: where the kernel config is", () => {
     const { out } = collect(root, "both");
     expect(readFileSync(join(out, "kexec-file.txt"), "utf8").trim()).toBe(`yes /boot/config-${REL}`);
   });
+  it("a machine not booted through EFI: the log line reads as Secure Boot off", () => {
+    const root = tree("no-efi", {});
+    const { out, log } = collect(root, "no-efi");
+    expect(log).toMatch(/missing secureboot\.txt: .*\/sys\/firmware\/efi does not exist/);
+    const g = parseHostGates({ "collect.log": new TextEncoder().encode(log) }, out);
+    expect(g.secureBoot?.value).toBe(false);
+  });
   it("says where it looked when no config is anywhere", () => {
     const root = tree("none", {});
     const { out, log } = collect(root, "none");

@@ -11,6 +11,7 @@
  * | kernel-config.txt | the gate items of /boot/config-$(uname -r) or /proc/config.gz, or derived from /proc/kallsyms; its first line "# source: ..." | config |
  * | kexec-file.txt | (older collections) whether CONFIG_KEXEC_FILE is set | config (that item only) |
  * | secureboot.txt | the value byte of efivars' SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c (1 on) | secureBoot |
+ * | collect.log | its "missing secureboot.txt: /sys/firmware/efi does not exist" line: not booted through EFI | secureBoot (off) |
  * | ima-policy.txt | /sys/kernel/security/ima/policy | imaPolicy |
  * | capeff.txt, uid_map.txt | CapEff of /proc/self/status, /proc/self/uid_map | capSysBoot (bit 22 in the initial user namespace) |
  * | kexec-sysfs.txt | "PATH VALUE" of each /sys/kernel/kexec_* and /sys/kernel/kexec/* file present | kexecCore (a kexec_loaded / loaded file exists) |
@@ -45,6 +46,7 @@ export const GATE_HOST_FILES = [
   "capeff.txt",
   "uid_map.txt",
   "kexec-sysfs.txt",
+  "collect.log",
 ] as const;
 
 /** CAP_SYS_BOOT's bit (include/uapi/linux/capability.h). */
@@ -165,6 +167,18 @@ export function parseHostGates(
         `expected 1 or 0 (the SecureBoot variable's value byte), got "${sb.slice(0, 40)}"`,
       );
     s.secureBoot = { value: sb === "1", source: at("secureboot.txt") };
+  } else {
+    // kexec-lab-collect logs a machine not booted through EFI: no efivars, so no Secure Boot
+    const log = f("collect.log");
+    const noEfi =
+      log !== undefined
+        ? /^missing secureboot\.txt: \S*\/sys\/firmware\/efi does not exist/m.exec(text(log))
+        : null;
+    if (noEfi)
+      s.secureBoot = {
+        value: false,
+        source: `${at("collect.log")}: "${noEfi[0].slice("missing secureboot.txt: ".length)}"`,
+      };
   }
   const ima = f("ima-policy.txt");
   if (ima !== undefined) s.imaPolicy = { value: text(ima), source: at("ima-policy.txt") };
