@@ -12,6 +12,7 @@
  * | kexec-file.txt | (older collections) whether CONFIG_KEXEC_FILE is set | config (that item only) |
  * | secureboot.txt | the value byte of efivars' SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c (1 on) | secureBoot |
  * | collect.log | its "missing secureboot.txt: /sys/firmware/efi does not exist" line: not booted through EFI | secureBoot (off) |
+ * | uefi-db.esl, moklist-rt.esl | the UEFI db and shim's MokListRT (EFI signature lists; efi-certs.ts) | Host.trustedCerts (.platform) |
  * | ima-policy.txt | /sys/kernel/security/ima/policy | imaPolicy |
  * | capeff.txt, uid_map.txt | CapEff of /proc/self/status, /proc/self/uid_map | capSysBoot (bit 22 in the initial user namespace) |
  * | kexec-sysfs.txt | "PATH VALUE" of each /sys/kernel/kexec_* and /sys/kernel/kexec/* file present | kexecCore (a kexec_loaded / loaded file exists) |
@@ -47,6 +48,8 @@ export const GATE_HOST_FILES = [
   "uid_map.txt",
   "kexec-sysfs.txt",
   "collect.log",
+  "uefi-db.esl",
+  "moklist-rt.esl",
 ] as const;
 
 /** CAP_SYS_BOOT's bit (include/uapi/linux/capability.h). */

@@ -69,7 +69,7 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
         { sizesOnly: true },
       );
       const purgatory = purgatoryOption(a, arch);
-      const signature = await kernelSignatureState(kernel, a.trustedCert);
+      const signature = await kernelSignatureState(kernel, a.trustedCert, host);
       const r = kexecLoadOutput(a, {
         arch,
         files,

@@ -16,7 +16,8 @@ import { readHostDir } from "../../host/node/read.js";
 import { gateSignatureFrom } from "../../signature/gate.js";
 import { appendedModsig } from "../../signature/modsig.js";
 import { readTrustedCerts } from "../../signature/node/trusted-certs.js";
-import { verifyKernelSignature } from "../../signature/verify.js";
+import { type TrustedCert, verifyKernelSignature } from "../../signature/verify.js";
+import { parseCertificates } from "../../signature/x509.js";
 
 /** The gate options as commander gives them. */
 export interface GateOptions {
@@ -70,8 +71,12 @@ export function gateStateFromOptions(opts: GateOptions, host?: Host): GateState 
  * the kernel checks the inner kernel, not the wrapper's signature: then the verdict is "unknown" and
  * says so. Errors: the --trusted-cert files' (E_FILE_READ, E_WRONG_FILE), the kernel file's read errors.
  */
-export async function kernelSignatureState(kernelFile: string, trustedSpecs: readonly string[] = []) {
-  const trusted = await readTrustedCerts(trustedSpecs);
+export async function kernelSignatureState(
+  kernelFile: string,
+  trustedSpecs: readonly string[] = [],
+  host?: Host,
+) {
+  const trusted = [...(await hostTrustedCerts(host)), ...(await readTrustedCerts(trustedSpecs))];
   const bytes = readInputFile(kernelFile);
   const kind = detectKind(bytes);
   if (kind !== "bzimage" && kind !== "arm64-image" && kind !== "elf64")
@@ -84,15 +89,26 @@ export async function kernelSignatureState(kernelFile: string, trustedSpecs: rea
   return verdict;
 }
 
+/** The certificates a collected host's firmware and shim gave .platform (Host.trustedCerts), parsed. */
+export async function hostTrustedCerts(host: Host | undefined): Promise<TrustedCert[]> {
+  const out: TrustedCert[] = [];
+  for (const c of host?.trustedCerts ?? [])
+    for (const cert of await parseCertificates(c.der, c.source))
+      out.push({ keyring: c.keyring, source: c.source, cert });
+  return out;
+}
+
 /**
  * gateStateFromOptions, plus the signature verdict of `opts.kernel` (kernelSignatureState) when a
- * kernel file is given.
+ * kernel file is given, against the host's firmware/shim certificates and --trusted-cert.
  */
 export async function gateStateWithSignature(
   opts: GateOptions & { kernel?: string },
   host?: Host,
 ): Promise<GateState> {
-  const state = gateStateFromOptions(opts, host);
-  if (opts.kernel !== undefined) state.signature = await kernelSignatureState(opts.kernel, opts.trustedCert);
+  const h = host ?? (opts.host !== undefined ? readHostDir(opts.host) : undefined);
+  const state = gateStateFromOptions(opts, h);
+  if (opts.kernel !== undefined)
+    state.signature = await kernelSignatureState(opts.kernel, opts.trustedCert, h);
   return state;
 }
