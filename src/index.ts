@@ -399,6 +399,8 @@ export {
   toRelocScenario,
 } from "./scenario/load.js";
 export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
+export { gateSignatureFrom } from "./signature/gate.js";
+export { appendedModsig } from "./signature/modsig.js";
 // --- kernel signatures (src/signature; reading --trusted-cert files is Node-only: src/signature/node) ------
 export {
   authenticodeRanges,
@@ -408,8 +410,6 @@ export {
   peCertificateTable,
   type WinCertificate,
 } from "./signature/pe-hash.js";
-export { gateSignatureFrom } from "./signature/gate.js";
-export { appendedModsig } from "./signature/modsig.js";
 export { type AuthenticodeMessage, parseAuthenticode } from "./signature/pkcs7.js";
 export {
   authenticodeDigest,
