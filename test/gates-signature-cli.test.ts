@@ -100,7 +100,12 @@ describe("plan --trusted-cert on a locked-down host (kexec_file_load)", () => {
     expect(sig.note).toContain(".builtin_trusted_keys, .secondary_trusted_keys, .machine, .platform");
     expect(sig.note).toContain("the kernel is locked down (integrity");
   });
-  it("kexec -s, memory and diff take --trusted-cert too", async () => {
+  it("run refuses the unsigned kernel before it runs anything", async () => {
+    const r = await runCli(["run", "--kernel", UNSIGNED, "--host", HOST, "--loader", "kexec-file"]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toContain("kexec_file_load fails with EPERM at the signature gate");
+  });
+  it("kexec -s and memory take --trusted-cert too (diff: test/gates-diff-recordings.test.ts)", async () => {
     const k = await runCli(["kexec", "-s", "-l", UNSIGNED, "--host", HOST, "--trusted-cert", CA]);
     expect(k.code, k.err).toBe(1);
     expect(k.out).toContain("kexec_file_load failed: Operation not permitted");
