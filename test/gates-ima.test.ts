@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { evaluateGates } from "../src/gates/evaluate.js";
 import type { GateQuery, GateState } from "../src/gates/types.js";
+import { parseHostGates } from "../src/host/gates.js";
 import { appendedModsig } from "../src/signature/modsig.js";
 
 const known = <T>(value: T) => ({ value, source: "test" });
@@ -95,6 +96,26 @@ describe("IMA appraisal of the kexec_file_load kernel", () => {
       q({ imaPolicy: known(IMASIG), signature: { state: "unknown", modsig: true } }, "2.0.29"),
     );
     expect(sb.refusal?.errno).toBe("EACCES");
+  });
+  it("ima_appraise=log|fix|off: failures are logged, not refused (both syscalls); Secure Boot ignores the parameter", () => {
+    for (const mode of ["log", "fix", "off"] as const) {
+      const state: GateState = { imaPolicy: known(IMASIG), imaAppraise: known(mode) };
+      const file = evaluateGates(q(state, "2.0.29"));
+      expect(file.refusal).toBeUndefined();
+      expect(file.warnings.join("\n")).toMatch(new RegExp(`IMA appraisal is in ${mode} mode`));
+      const load = evaluateGates({ ...q(state), syscall: "kexec_load" });
+      expect(load.refusal).toBeUndefined();
+    }
+    const sb = evaluateGates(
+      q({ imaPolicy: known(IMASIG), imaAppraise: known("log"), secureBoot: known(true) }, "2.0.29"),
+    );
+    expect(sb.refusal?.errno).toBe("EACCES");
+  });
+  it("a collected command line's ima_appraise= is read", () => {
+    const g = parseHostGates({}, "host", {
+      cmdline: "console=ttyS0 ima_policy=secure_boot ima_appraise=log",
+    });
+    expect(g.imaAppraise).toEqual({ value: "log", source: "host/cmdline.txt: ima_appraise=log" });
   });
   it("no appraise rule for KEXEC_KERNEL_CHECK: the gate passes", () => {
     expect(imaCheck(q({ imaPolicy: known("measure func=KEXEC_KERNEL_CHECK\n") }, "2.0.29")).status).toBe(

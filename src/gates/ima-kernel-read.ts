@@ -19,7 +19,7 @@
  * says plainly that the outcome depends on it.
  */
 
-import { imaAppraises, kernelImaXattr } from "./state.js";
+import { imaAppraises, imaNotEnforcing, kernelImaXattr } from "./state.js";
 import type { Gate, GateCheck, GateQuery } from "./types.js";
 
 const SOURCE =
@@ -76,6 +76,15 @@ export const imaKernelReadGate: Gate = {
         `IMA appraises the kernel (${rule}): kexec_file_load fails with EACCES unless the file's security.ima verifies${sigRequired ? " as an IMA signature" : ""}${modsigAllowed ? " or it carries an appended modsig the .ima keyring vouches for" : ""}; the outcome depends on the file's security.ima, which kexec-lab cannot read (check with getfattr -n security.ima FILE, then give --ima-xattr)`,
       );
     const fails = xattr.value === "none" ? true : xattr.value === "hash" && sigRequired ? true : undefined;
+    const lax = imaNotEnforcing(q.state);
+    if (fails && lax !== undefined)
+      return {
+        gate: "ima-kernel-read",
+        status: "allow",
+        note: `IMA appraises the kernel (${rule}) and would fail it (${xattr.source}), but appraisal is not enforced (ima_appraise=${lax.value}, ${lax.source})`,
+        source,
+        warning: `IMA appraisal is in ${lax.value} mode (${lax.source}): the kernel's appraisal fails and is only logged; with enforce, kexec_file_load would fail with EACCES`,
+      };
     if (fails) {
       const cause = xattr.value === "none" && !sigRequired ? "missing-hash" : "IMA-signature-required";
       const name = /memfd/.test(xattr.source) ? "memfd:kernel" : "<the kernel file>";

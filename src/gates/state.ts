@@ -170,3 +170,14 @@ export function kernelImaXattr(q: GateQuery): Known<"signature" | "hash" | "none
   }
   return q.state.imaXattr;
 }
+
+/**
+ * Whether IMA appraisal refuses (ima_enforce): the default enforce, unless ima_appraise=log|fix|off was
+ * given; under Secure Boot the kernel ignores that parameter (ima_appraise_parse_cmdline:
+ * arch_ima_get_secureboot()). Returns the mode that lets a failure through, or undefined when enforcing.
+ */
+export function imaNotEnforcing(state: GateState): Known<"log" | "fix" | "off"> | undefined {
+  const m = state.imaAppraise;
+  if (m === undefined || m.value === "enforce" || state.secureBoot?.value === true) return undefined;
+  return { value: m.value, source: m.source };
+}

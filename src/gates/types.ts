@@ -123,6 +123,11 @@ export interface GateState {
    * --ima-xattr states it. kexec-tools 2.0.27 and later hand the kernel over in a memfd, which has none.
    */
   imaXattr?: Known<"signature" | "hash" | "none">;
+  /**
+   * IMA appraisal's mode (ima_appraise= on the command line with CONFIG_IMA_APPRAISE_BOOTPARAM; enforce
+   * is the default): only enforce refuses (ima_appraise.c ima_appraise_parse_cmdline, ima_enforce).
+   */
+  imaAppraise?: Known<"enforce" | "log" | "fix" | "off">;
 }
 
 export type GateSyscall = "kexec_load" | "kexec_file_load";

@@ -14,6 +14,7 @@
  * | collect.log | its "missing secureboot.txt: /sys/firmware/efi does not exist" line: not booted through EFI | secureBoot (off) |
  * | uefi-db.esl, moklist-rt.esl | the UEFI db and shim's MokListRT (EFI signature lists; efi-certs.ts) | Host.trustedCerts (.platform) |
  * | ima-policy.txt | /sys/kernel/security/ima/policy | imaPolicy |
+ * | cmdline.txt | ima_appraise=enforce\|log\|fix\|off | imaAppraise |
  * | capeff.txt, uid_map.txt | CapEff of /proc/self/status, /proc/self/uid_map | capSysBoot (bit 22 in the initial user namespace) |
  * | kexec-sysfs.txt | "PATH VALUE" of each /sys/kernel/kexec_* and /sys/kernel/kexec/* file present | kexecCore (a kexec_loaded / loaded file exists) |
  * | iomem.txt, kexec_crash_size.txt | "Crash kernel" lines, the reservation's size | crashRegion |
@@ -183,6 +184,15 @@ export function parseHostGates(
         source: `${at("collect.log")}: "${noEfi[0].slice("missing secureboot.txt: ".length)}"`,
       };
   }
+  const appraiseMode =
+    extra.cmdline !== undefined
+      ? /(?:^|\s)ima_appraise=(enforce|log|fix|off)(?:\s|$)/.exec(extra.cmdline)
+      : null;
+  if (appraiseMode)
+    s.imaAppraise = {
+      value: appraiseMode[1] as "enforce" | "log" | "fix" | "off",
+      source: `${at("cmdline.txt")}: ima_appraise=${appraiseMode[1]}`,
+    };
   const ima = f("ima-policy.txt");
   if (ima !== undefined) s.imaPolicy = { value: text(ima), source: at("ima-policy.txt") };
   else {
