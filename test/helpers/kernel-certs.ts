@@ -6,10 +6,10 @@
  * without it the library's own decoder does (about half a minute).
  */
 
-import { spawnSync } from "node:child_process";
 import { parseBzImage } from "../../src/formats/bzimage.js";
 import { detectCompression } from "../../src/formats/compression.js";
 import { decompress } from "../../src/formats/decompress.js";
+import { spawnSyncOwned } from "../../src/node/child.js";
 import type { TrustedCert } from "../../src/signature/verify.js";
 import { parseCertificates } from "../../src/signature/x509.js";
 
@@ -28,7 +28,7 @@ export async function bzImagePayload(bytes: Uint8Array, file: string): Promise<U
   if (method === "zstd") {
     // kbuild appends the decompressed size (le32, size_append) after the frame, which zstd calls
     // trailing garbage (exit 1): the output is whole when its length is that size
-    const r = spawnSync("zstd", ["-dc"], { input: payload, maxBuffer: 512 << 20 });
+    const r = spawnSyncOwned("zstd", ["-dc"], { input: payload, maxBuffer: 512 << 20 });
     const n = payload.length;
     const size =
       (payload[n - 4]! | (payload[n - 3]! << 8) | (payload[n - 2]! << 16) | (payload[n - 1]! << 24)) >>> 0;
