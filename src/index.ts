@@ -407,6 +407,8 @@ export {
   toRelocScenario,
 } from "./scenario/load.js";
 export { type ScenarioInput, scenarioJsonSchema, scenarioSchema } from "./scenario/schema.js";
+export { gateSignatureFrom } from "./signature/gate.js";
+export { appendedModsig } from "./signature/modsig.js";
 // --- kernel signatures (src/signature; reading --trusted-cert files is Node-only: src/signature/node) ------
 export {
   authenticodeRanges,

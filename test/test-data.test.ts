@@ -44,7 +44,7 @@ describe("the data manifest", () => {
       if (e.deb !== undefined) {
         expect(e.deb.version, key).toMatch(/^(\d+:)?[\w.+~-]+$/);
         expect(["amd64", "arm64"], key).toContain(e.deb.arch);
-        expect(e.deb.suite, key).toMatch(/^(bookworm|trixie)(-security)?$/);
+        expect(e.deb.suite, key).toMatch(/^(bookworm|trixie)(-security|-backports)?$/);
         expect(e.deb.path, key).not.toMatch(/^[./]/);
       }
     }

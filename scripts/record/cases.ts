@@ -856,3 +856,35 @@ export const VARIANT_CASES: RecordCase[] = (["6.12", "7.3"] as const).flatMap((v
 ]);
 
 CASES.push(...VARIANT_CASES);
+
+/**
+ * The gates on Debian's 7.3 kernel (trixie-backports), the same list as GATE_CASES on 6.12. Its signed kernel is
+ * linux-binary-7.3.4+deb13-cloud-amd64 (source linux-signed-amd64), the unsigned build of the same kernel is
+ * linux-binary-unsigned-7.3.4+deb13-cloud-amd64, which ships it as vmlinuz.unsigned.
+ */
+export const K73_UNSIGNED =
+  "deb:linux-binary-unsigned-7.3.4+deb13-cloud-amd64=7.3.4-1~bpo13+1:usr/lib/modules/7.3.4+deb13-cloud-amd64/vmlinuz.unsigned";
+export const GATE_CASES_73: RecordCase[] = GATE_CASES.map((c) => {
+  const tag = /^x86_64-q35-2g-linux-6\.12(-crash)?(-.+)-kexec_(file_)?load$/.exec(c.id)![2]!;
+  const loaded =
+    c.loaded === DEBIAN_KERNELS["6.12"].x86_64Unsigned
+      ? K73_UNSIGNED
+      : c.loaded === `testkey:${K612}`
+        ? `testkey:${DEBIAN_KERNELS["7.3"].x86_64}`
+        : undefined;
+  return debian({
+    version: "7.3",
+    arch: "x86_64",
+    syscall: c.syscall,
+    crash: c.crash,
+    ...(c.runningExtra !== "" && c.runningExtra !== (c.crash ? "crashkernel=256M" : "")
+      ? { extra: c.runningExtra }
+      : {}),
+    tag,
+    ...(loaded !== undefined ? { loaded } : {}),
+    ...(c.setup ? { setup: c.setup } : {}),
+    ...(c.wrap ? { wrap: c.wrap } : {}),
+    about: `${c.about} (7.3)`,
+  });
+});
+CASES.push(...GATE_CASES_73);

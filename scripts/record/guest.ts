@@ -37,8 +37,13 @@ export interface GuestPlan {
   setup?: string[];
   /** a command the load runs under (e.g. `unshare -Ur`) */
   wrap?: string;
-  /** guest path of the running kernel's build config, copied to /boot/config-$(uname -r) at boot */
+  /** guest path of the running kernel's build config, copied to `configAt` at boot */
   config?: string;
+  /**
+   * where the running kernel's package installs its config (as on a Debian host): /boot/config-$(uname -r)
+   * up to 6.x (the default), /usr/lib/modules/$(uname -r)/config from the 7.x linux-base-* packages
+   */
+  configAt?: string;
 }
 
 export const M_BEGIN = "@@KXL-BEGIN ";
@@ -106,7 +111,7 @@ memmap() {
 }
 ${
   plan.config
-    ? `mkdir -p /boot && cp ${plan.config} "/boot/config-$(uname -r)"
+    ? `c=${plan.configAt !== undefined ? shq(plan.configAt) : '"/boot/config-$(uname -r)"'}; mkdir -p "$(dirname "$c")" && cp ${plan.config} "$c"
 `
     : ""
 }sec dyndbg dyn

@@ -274,7 +274,12 @@ async function recordCase(c: RecordCase): Promise<Record<string, unknown> | unde
       ["/k/kernel", hostPath(c.loaded)],
       ...(c.runningConfig ? ([["/k/running-config", hostPath(c.runningConfig)]] as [string, string][]) : []),
     ]),
-    ...(c.runningConfig ? { config: "/k/running-config" } : {}),
+    ...(c.runningConfig
+      ? {
+          config: "/k/running-config",
+          configAt: `/${c.runningConfig.slice(c.runningConfig.lastIndexOf(":") + 1)}`,
+        }
+      : {}),
     blobs: new Map([["/k/initrd", initrd]]),
     kexecName: c.suite,
     args,

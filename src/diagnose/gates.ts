@@ -9,6 +9,7 @@ import { evaluateGates } from "../gates/evaluate.js";
 import { gateKernelKind } from "../gates/kind.js";
 import { ERRNO_NUMBERS } from "../gates/signature.js";
 import type { GateRefusal, GateState, GateSyscall } from "../gates/types.js";
+import { DEFAULT_KEXEC_TOOLS_VERSION } from "../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
 import type { PlanInput } from "../loader/plan.js";
 import type { FindingStatus } from "./diff.js";
@@ -47,6 +48,8 @@ function linesFor(errno: string, syscall: GateSyscall, lines: readonly GateLine[
         return errno === "EPERM";
       case "ima":
         return errno === "EACCES" && syscall === "kexec_load";
+      case "ima-appraise":
+        return errno === "EACCES" && syscall === "kexec_file_load";
       case "signature-enforced":
         return ERRNO_NUMBERS[errno] === l.errno;
       case "cpus-stuck":
@@ -61,6 +64,8 @@ const LINE_MEANING: Record<GateLine["kind"], string> = {
   lockdown:
     "the kernel is locked down (security/lockdown/lockdown.c lockdown_is_locked_down): kexec_load is refused outright, kexec_file_load for a kernel whose signature did not verify",
   ima: "IMA cannot appraise a kernel passed as bytes (security/integrity/ima/ima_main.c ima_load_data): use kexec_file_load",
+  "ima-appraise":
+    'IMA appraised the file kexec_file_load read and it failed (security/integrity/ima/ima_appraise.c ima_appraise_measurement): a file without security.ima gets IMA-signature-required or missing-hash; kexec-tools 2.0.27 and later pass a memfd (name="memfd:kernel"), which has no security.ima',
   "signature-enforced":
     "kexec_file_load enforces signatures (CONFIG_KEXEC_SIG_FORCE, or the IMA architecture policy under Secure Boot) and the kernel's did not verify (kernel/kexec_file.c kimage_validate_signature)",
   "cpus-stuck":
@@ -91,6 +96,7 @@ export function explainGateErrno(
           kernelVersion: plan.kernelVersion ?? DEFAULT_KERNEL_VERSION,
           state,
           via: plan.via ?? "kexec-tools",
+          kexecToolsVersion: plan.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION,
           ...kindOf(plan),
         })
       : undefined;

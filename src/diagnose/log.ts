@@ -55,13 +55,14 @@ export const STRERROR: Record<string, string> = {
 
 /**
  * The lines the gates print (src/gates): lockdown's "Lockdown: <comm>: kexec of unsigned images is
- * restricted", IMA's "impossible to appraise a kernel image without a file descriptor",
+ * restricted", IMA's "impossible to appraise a kernel image without a file descriptor" and its audit
+ * record of a failed appraisal ("type=1800 ... op=appraise_data cause=IMA-signature-required"),
  * kimage_validate_signature's "Enforced kernel signature verification failed (-N).", arm64's
  * "Can't kexec: CPUs are stuck in the kernel.", and kexec-tools' "Memory for crashkernel is not
  * reserved".
  */
 export interface GateLine {
-  kind: "lockdown" | "ima" | "signature-enforced" | "cpus-stuck" | "no-crashkernel";
+  kind: "lockdown" | "ima" | "ima-appraise" | "signature-enforced" | "cpus-stuck" | "no-crashkernel";
   message: string;
   /** signature-enforced: the verifier's errno number (61 ENODATA, 126 ENOKEY, 129 EKEYREJECTED, 74 EBADMSG). */
   errno?: number;
@@ -70,6 +71,8 @@ export interface GateLine {
 const GATE_LINES: readonly [GateLine["kind"], RegExp][] = [
   ["lockdown", /^Lockdown: \S+: kexec of unsigned images is restricted/],
   ["ima", /^(?:ima: )?impossible to appraise a kernel image without a file descriptor/],
+  // IMA's audit record of a failed appraisal (integrity_audit_msg, AUDIT_INTEGRITY_DATA)
+  ["ima-appraise", /^(?:audit: )?type=1800 .*\bop=appraise_data cause=([\w-]+)/],
   [
     "signature-enforced",
     /^(?:kexec_file(?:\(\w+\))?: )?Enforced kernel signature verification failed \((-?\d+)\)/,

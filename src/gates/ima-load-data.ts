@@ -8,7 +8,7 @@
  * func=KEXEC_KERNEL_CHECK (IMA_APPRAISE_KEXEC).
  */
 
-import { archPolicyActive, configOn, imaAppraises } from "./state.js";
+import { archPolicyActive, configOn, imaAppraises, imaNotEnforcing } from "./state.js";
 import type { Gate, GateCheck, GateQuery } from "./types.js";
 
 export const IMA_NO_FD_LOG =
@@ -46,6 +46,15 @@ export const imaLoadDataGate: Gate = {
         `Secure Boot is on (${s.secureBoot!.source}) with CONFIG_KEXEC_SIG and the IMA architecture policy: IMA cannot appraise a kernel passed as bytes`,
       );
     const appraise = imaAppraises(s, "KEXEC_KERNEL_CHECK");
+    const lax = imaNotEnforcing(s);
+    if (appraise?.value.appraise === true && lax !== undefined)
+      return {
+        gate: "ima-load-data",
+        status: "allow",
+        note: `the IMA policy appraises KEXEC_KERNEL_CHECK (${appraise.source}), but appraisal is not enforced (ima_appraise=${lax.value}, ${lax.source})`,
+        source,
+        warning: `IMA appraisal is in ${lax.value} mode (${lax.source}): with enforce, kexec_load would fail with EACCES ("${IMA_NO_FD_LOG}")`,
+      };
     if (appraise?.value.appraise === true)
       return refuse(
         `the IMA policy appraises KEXEC_KERNEL_CHECK (${appraise.source}), which kexec_load cannot satisfy`,

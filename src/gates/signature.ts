@@ -37,6 +37,8 @@ export const ERRNO_NUMBERS: Record<string, number> = {
   EKEYREJECTED: 129,
   ELIBBAD: 80,
   ENOPKG: 65,
+  // the kernel's own ENOTSUPP (include/linux/errno.h), not ENOTSUP
+  ENOTSUPP: 524,
 };
 
 /** The errno verify_pefile_signature returns for a verdict, or undefined when it passes / is unknown. */
@@ -44,9 +46,9 @@ export function verifyErrno(v: GateSignatureVerdict | undefined): string | undef
   if (v === undefined) return undefined;
   switch (v.state) {
     case "unsigned":
-      return "ENODATA";
+      return v.errno ?? "ENODATA";
     case "untrusted":
-      return "ENOKEY";
+      return v.errno ?? "ENOKEY";
     case "bad":
       return v.errno ?? "EKEYREJECTED";
     default:
@@ -90,19 +92,34 @@ export const signatureGate: Gate = {
     } else {
       errno = verifyErrno(v);
       why =
-        v === undefined || v.state === "unknown"
-          ? `the kernel file's signature was not checked${v?.detail ? ` (${v.detail})` : ""}`
-          : v.state === "valid"
-            ? `signed by ${v.signer ?? "a trusted key"}${v.keyring ? ` (${v.keyring})` : ""}`
-            : v.state === "unsigned"
-              ? "the kernel file carries no signature (verify_pefile_signature: ENODATA)"
-              : v.state === "untrusted"
-                ? `signed by ${v.signer ?? "a key"} that is in none of ${KEYRINGS} (ENOKEY)`
-                : `the signature does not verify${v.detail ? ` (${v.detail})` : ""} (${errno})`;
+        v === undefined
+          ? "the kernel file's signature was not checked"
+          : v.state === "unknown"
+            ? `the kernel file's signature cannot be judged here${v.detail ? `: ${v.detail}` : ""}`
+            : v.state === "valid"
+              ? `signed by ${v.signer ?? "a trusted key"}${v.keyring ? ` (${v.keyring})` : ""}`
+              : v.state === "unsigned"
+                ? errno === "ELIBBAD"
+                  ? "the kernel file is not a PE file, so it carries no signature (pefile_parse_binary: ELIBBAD)"
+                  : "the kernel file carries no signature (verify_pefile_signature: ENODATA)"
+                : v.state === "untrusted"
+                  ? `signed by ${v.signer ?? "a key"} that is in none of ${KEYRINGS} (ENOKEY)`
+                  : `the signature does not verify${v.detail ? ` (${v.detail})` : ""} (${errno})`;
     }
     const enforced = sigEnforced(s);
-    if (sig === undefined && errno === undefined)
-      return { gate: "signature", status: "unknown", note: `CONFIG_KEXEC_SIG unknown; ${why}`, source };
+    if (sig === undefined)
+      // Without CONFIG_KEXEC_SIG kexec_file_load checks nothing (kimage_validate_signature is not built).
+      return {
+        gate: "signature",
+        status: "unknown",
+        note: `CONFIG_KEXEC_SIG unknown; ${why}`,
+        source,
+        ...(errno !== undefined
+          ? {
+              warning: `${why}: refused (${errno} or EPERM) if the kernel has CONFIG_KEXEC_SIG and enforces signatures or is locked down, loaded unverified otherwise`,
+            }
+          : {}),
+      };
     if (errno === undefined && v?.state === "valid")
       return { gate: "signature", status: "allow", note: why, source };
     const ima = imaAppraises(s, "KEXEC_KERNEL_CHECK");

@@ -50,11 +50,16 @@ export function imaKexecRules(
 export function imaAppraises(
   state: GateState,
   func: "KEXEC_KERNEL_CHECK" | "KEXEC_INITRAMFS_CHECK",
-): Known<{ appraise: boolean; imasig: boolean }> | undefined {
+): Known<{ appraise: boolean; imasig: boolean; modsig?: boolean }> | undefined {
   if (state.imaPolicy !== undefined) {
     const rules = imaKexecRules(state.imaPolicy.value, func).filter((r) => /^appraise\s/.test(r));
+    // appraise_type=imasig, imasig|modsig (IMA_DIGSIG_REQUIRED, IMA_MODSIG_ALLOWED), sigv3 (ima_policy.c ima_parse_rule)
     return {
-      value: { appraise: rules.length > 0, imasig: rules.some((r) => /appraise_type=imasig/.test(r)) },
+      value: {
+        appraise: rules.length > 0,
+        imasig: rules.some((r) => /appraise_type=(imasig|sigv3)/.test(r)),
+        modsig: rules.some((r) => /appraise_type=\S*modsig/.test(r)),
+      },
       source: rules.length > 0 ? `${state.imaPolicy.source}: "${rules[0]}"` : state.imaPolicy.source,
     };
   }
@@ -146,4 +151,33 @@ export function sigEnforced(state: GateState): Known<boolean> | undefined {
   if (force === false && arch === false)
     return { value: false, source: `CONFIG_KEXEC_SIG_FORCE off, no IMA architecture policy (${src})` };
   return undefined;
+}
+
+/**
+ * Whether the kernel file kexec_file_load reads carries security.ima: kexec-tools from 2.0.27 copies
+ * the kernel into a memfd named "kernel" (kexec/kexec.c do_kexec_file_load, copybuf_memfd) and passes
+ * that, which has no extended attributes whatever the file had; otherwise the file's own (--ima-xattr).
+ */
+export function kernelImaXattr(q: GateQuery): Known<"signature" | "hash" | "none"> | undefined {
+  const kt = q.kexecToolsVersion;
+  if ((q.via ?? "kexec-tools") === "kexec-tools" && kt !== undefined) {
+    const [maj = 0, min = 0, pat = 0] = kt.split(".").map((n) => Number.parseInt(n, 10));
+    if (maj * 10000 + min * 100 + pat >= 20027)
+      return {
+        value: "none",
+        source: `kexec-tools ${kt} passes the kernel to kexec_file_load in a memfd ("memfd:kernel", kexec/kexec.c do_kexec_file_load copybuf_memfd, from 2.0.27), which has no security.ima`,
+      };
+  }
+  return q.state.imaXattr;
+}
+
+/**
+ * Whether IMA appraisal refuses (ima_enforce): the default enforce, unless ima_appraise=log|fix|off was
+ * given; under Secure Boot the kernel ignores that parameter (ima_appraise_parse_cmdline:
+ * arch_ima_get_secureboot()). Returns the mode that lets a failure through, or undefined when enforcing.
+ */
+export function imaNotEnforcing(state: GateState): Known<"log" | "fix" | "off"> | undefined {
+  const m = state.imaAppraise;
+  if (m === undefined || m.value === "enforce" || state.secureBoot?.value === true) return undefined;
+  return { value: m.value, source: m.source };
 }

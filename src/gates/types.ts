@@ -56,18 +56,16 @@ export interface KernelConfig {
 }
 
 /**
- * What a PE/Authenticode signature check of the kernel file found (src/signature fills it; the
- * signature gate only reads it):
- * - valid: signed, and the signer chains to a key in `keyring`;
- * - unsigned: no signature (the kernel's verify_pefile_signature: ENODATA);
- * - untrusted: a good signature by a key in none of the keyrings the kernel searches (ENOKEY);
- * - bad: the signature does not match the file (digest mismatch: EKEYREJECTED) or cannot be parsed
- *   (EBADMSG); `errno` says which when the verifier knows;
- * - unknown: not checked (no verifier ran, or the keyrings were not given).
- */
-/**
  * What the signature gate needs to know of the kernel's signature: the part of src/signature's
- * KernelSignatureVerdict (verifyKernelSignature) the gate reads; `gateSignatureFrom` converts one.
+ * KernelSignatureVerdict (verifyKernelSignature) the gate reads; src/signature/gate.ts
+ * `gateSignatureFrom` converts one. The states:
+ * - valid: signed, and the signer chains to a key in `keyring`;
+ * - unsigned: no signature (the kernel's verify_pefile_signature: ENODATA; ELIBBAD for a file that is
+ *   not PE at all);
+ * - untrusted: a good signature by a key in none of the keyrings the kernel searches (ENOKEY);
+ * - bad: the signature does not match the file (digest mismatch: EKEYREJECTED), cannot be parsed
+ *   (EBADMSG) or the PE file is malformed (ELIBBAD); `errno` says which when the verifier knows;
+ * - unknown: not checked (no verifier ran, or the keyrings were not given).
  */
 export interface GateSignatureVerdict {
   state: "valid" | "unsigned" | "untrusted" | "bad" | "unknown";
@@ -75,10 +73,19 @@ export interface GateSignatureVerdict {
   signer?: string;
   /** The keyring the signer chains to (.builtin_trusted_keys, .secondary_trusted_keys, .platform, .machine). */
   keyring?: string;
-  /** For state "bad": EKEYREJECTED (digest mismatch) or EBADMSG (malformed PKCS#7). */
-  errno?: "EKEYREJECTED" | "EBADMSG";
+  /**
+   * The errno kexec_kernel_verify_pe_sig returns, when the verifier knows it: ENODATA or ELIBBAD
+   * (unsigned), ENOKEY (untrusted), EKEYREJECTED, EBADMSG, ELIBBAD or ENOTSUPP (bad).
+   */
+  errno?: string;
   /** Free text from the verifier (what it compared against). */
   detail?: string;
+  /**
+   * The file ends in an appended module signature ("~Module signature appended~\n" after a struct
+   * module_signature of id_type PKEY_ID_PKCS7): what IMA reads as a modsig where its rule allows
+   * appraise_type=...modsig (security/integrity/ima/ima_modsig.c ima_read_modsig). src/signature/modsig.ts.
+   */
+  modsig?: boolean;
 }
 
 /** What the gates read about the machine and the caller. Every field may be unknown (absent). */
@@ -110,6 +117,17 @@ export interface GateState {
   cpusStuck?: Known<string | false>;
   /** The kernel file's signature, checked by src/signature. */
   signature?: GateSignatureVerdict;
+  /**
+   * The kernel file's security.ima extended attribute (getfattr -n security.ima): an IMA signature
+   * (EVM_IMA_XATTR_DIGSIG), a hash only (IMA_XATTR_DIGEST_NG), or none. A browser cannot read it:
+   * --ima-xattr states it. kexec-tools 2.0.27 and later hand the kernel over in a memfd, which has none.
+   */
+  imaXattr?: Known<"signature" | "hash" | "none">;
+  /**
+   * IMA appraisal's mode (ima_appraise= on the command line with CONFIG_IMA_APPRAISE_BOOTPARAM; enforce
+   * is the default): only enforce refuses (ima_appraise.c ima_appraise_parse_cmdline, ima_enforce).
+   */
+  imaAppraise?: Known<"enforce" | "log" | "fix" | "off">;
 }
 
 export type GateSyscall = "kexec_load" | "kexec_file_load";
@@ -127,6 +145,8 @@ export interface GateQuery {
   kernelKind?: FileKind;
   /** Who makes the syscall: kexec-tools (default) checks the crash reservation before any syscall. */
   via?: "kexec-tools" | "systemd";
+  /** The kexec-tools release making the call (from 2.0.27 kexec_file_load gets the kernel in a memfd). */
+  kexecToolsVersion?: string;
 }
 
 /** The gates, by name, in the order they appear across both syscalls. */

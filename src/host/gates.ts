@@ -11,7 +11,10 @@
  * | kernel-config.txt | the gate items of /boot/config-$(uname -r) or /proc/config.gz, or derived from /proc/kallsyms; its first line "# source: ..." | config |
  * | kexec-file.txt | (older collections) whether CONFIG_KEXEC_FILE is set | config (that item only) |
  * | secureboot.txt | the value byte of efivars' SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c (1 on) | secureBoot |
+ * | collect.log | its "missing secureboot.txt: /sys/firmware/efi does not exist" line: not booted through EFI | secureBoot (off) |
+ * | uefi-db.esl, moklist-rt.esl | the UEFI db and shim's MokListRT (EFI signature lists; efi-certs.ts) | Host.trustedCerts (.platform) |
  * | ima-policy.txt | /sys/kernel/security/ima/policy | imaPolicy |
+ * | cmdline.txt | ima_appraise=enforce\|log\|fix\|off | imaAppraise |
  * | capeff.txt, uid_map.txt | CapEff of /proc/self/status, /proc/self/uid_map | capSysBoot (bit 22 in the initial user namespace) |
  * | kexec-sysfs.txt | "PATH VALUE" of each /sys/kernel/kexec_* and /sys/kernel/kexec/* file present | kexecCore (a kexec_loaded / loaded file exists) |
  * | iomem.txt, kexec_crash_size.txt | "Crash kernel" lines, the reservation's size | crashRegion |
@@ -45,6 +48,9 @@ export const GATE_HOST_FILES = [
   "capeff.txt",
   "uid_map.txt",
   "kexec-sysfs.txt",
+  "collect.log",
+  "uefi-db.esl",
+  "moklist-rt.esl",
 ] as const;
 
 /** CAP_SYS_BOOT's bit (include/uapi/linux/capability.h). */
@@ -165,7 +171,28 @@ export function parseHostGates(
         `expected 1 or 0 (the SecureBoot variable's value byte), got "${sb.slice(0, 40)}"`,
       );
     s.secureBoot = { value: sb === "1", source: at("secureboot.txt") };
+  } else {
+    // kexec-lab-collect logs a machine not booted through EFI: no efivars, so no Secure Boot
+    const log = f("collect.log");
+    const noEfi =
+      log !== undefined
+        ? /^missing secureboot\.txt: \S*\/sys\/firmware\/efi does not exist/m.exec(text(log))
+        : null;
+    if (noEfi)
+      s.secureBoot = {
+        value: false,
+        source: `${at("collect.log")}: "${noEfi[0].slice("missing secureboot.txt: ".length)}"`,
+      };
   }
+  const appraiseMode =
+    extra.cmdline !== undefined
+      ? /(?:^|\s)ima_appraise=(enforce|log|fix|off)(?:\s|$)/.exec(extra.cmdline)
+      : null;
+  if (appraiseMode)
+    s.imaAppraise = {
+      value: appraiseMode[1] as "enforce" | "log" | "fix" | "off",
+      source: `${at("cmdline.txt")}: ima_appraise=${appraiseMode[1]}`,
+    };
   const ima = f("ima-policy.txt");
   if (ima !== undefined) s.imaPolicy = { value: text(ima), source: at("ima-policy.txt") };
   else {

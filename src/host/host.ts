@@ -29,6 +29,7 @@ import type { GateState } from "../gates/types.js";
 import type { Arch } from "../kimage/constants.js";
 import type { Range } from "../machine/ranges.js";
 import { type HostCma, parseHostCma } from "./cma.js";
+import { efiSignatureListCerts } from "./efi-certs.js";
 import { GATE_HOST_FILES, parseHostGates, parseHostKeys } from "./gates.js";
 
 /** Every file name a host directory may hold (others are ignored). */
@@ -116,6 +117,11 @@ export interface Host {
   gates: GateState;
   /** keys.txt: the keyrings and asymmetric keys of /proc/keys (type and description). */
   keys?: { type: string; description: string }[];
+  /**
+   * The certificates the firmware and shim give the kernel's .platform keyring (uefi-db.esl,
+   * moklist-rt.esl: efi-certs.ts), DER, for kexec_file_load's signature check (--trusted-cert adds more).
+   */
+  trustedCerts?: { keyring: ".platform"; source: string; der: Uint8Array }[];
   /** The file names that were present. */
   files: HostFileName[];
 }
@@ -297,6 +303,14 @@ export function parseHost(files: Partial<Record<HostFileName, Uint8Array>>, sour
   });
   const keys = t("keys.txt");
   if (keys !== undefined) host.keys = parseHostKeys(keys);
+  const certs: NonNullable<Host["trustedCerts"]> = [];
+  for (const name of ["uefi-db.esl", "moklist-rt.esl"] as const) {
+    const b = files[name];
+    if (b === undefined || b.length === 0) continue;
+    for (const der of efiSignatureListCerts(b, `${source}/${name}`))
+      certs.push({ keyring: ".platform", source: `${source}/${name}`, der });
+  }
+  if (certs.length > 0) host.trustedCerts = certs;
   if (host.iomem === undefined && host.memmap === undefined && host.fdt === undefined) {
     throw new KexecLabError(
       "E_NO_MEMORY_MAP",

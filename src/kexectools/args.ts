@@ -41,6 +41,8 @@ export interface KexecArgs {
   iomem?: string;
   kexecBinary?: string;
   purgatory?: string;
+  /** --trusted-cert [KEYRING=]FILE (repeatable): what kexec_file_load's signature gate verifies against. */
+  trustedCert?: string[];
 }
 
 /** Options kexec-tools has that kexec-lab does not model, with what they do (for the error). */
@@ -89,6 +91,7 @@ const WITH_VALUE = new Set([
   "iomem",
   "kexec-binary",
   "purgatory",
+  "trusted-cert",
 ]);
 
 function refuse(what: string): never {
@@ -209,6 +212,9 @@ export function parseKexecArgs(argv: readonly string[]): KexecArgs {
         return;
       case "purgatory":
         a.purgatory = value!;
+        return;
+      case "trusted-cert":
+        a.trustedCert = [...(a.trustedCert ?? []), value!];
         return;
       case "help":
       case "version":

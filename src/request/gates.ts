@@ -15,7 +15,7 @@ import { GateRefusalError } from "../gates/error.js";
 import { evaluateGates, stateKnown } from "../gates/evaluate.js";
 import { gateKernelKind } from "../gates/kind.js";
 import type { GateQuery, GateState, GateSyscall, GateVerdict } from "../gates/types.js";
-import { FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
+import { DEFAULT_KEXEC_TOOLS_VERSION, FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
 import { type Plan, type PlanInput, planLoad } from "../loader/plan.js";
 
@@ -65,6 +65,7 @@ export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: 
     kernelVersion: input.kernelVersion ?? DEFAULT_KERNEL_VERSION,
     state,
     via: input.via ?? "kexec-tools",
+    kexecToolsVersion: input.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION,
   };
   const kind = gateKernelKind(input.kernel, input.kernelFormat?.kind);
   if (kind !== undefined) base.kernelKind = kind;

@@ -4,7 +4,7 @@ import { ARCH_NAMES } from "../../formats/role.js";
 import { readHostDir } from "../../host/node/read.js";
 import { renderDiffText } from "../../report/diff-text.js";
 import { diffLog, loaderForLog } from "../../request/diff.js";
-import { gateStateFromOptions } from "../../request/node/gate-state.js";
+import { gateStateWithSignature } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -57,7 +57,7 @@ Exit code 0 when every finding is explained, 1 when some are not.`,
         opts.memFree !== undefined
           ? toSafeNumber(parseSize(opts.memFree, "--mem-free"), "--mem-free")
           : undefined;
-      const report = diffLog(facts, plan, host, memFree, gateStateFromOptions(opts, host));
+      const report = diffLog(facts, plan, host, memFree, await gateStateWithSignature(opts, host));
       if (opts.json) printJson(ctx.io, report);
       else ctx.io.stdout(renderDiffText(report));
       ctx.exitCode = report.unexplained === 0 ? EXIT_OK : EXIT_REFUSED;

@@ -3,6 +3,7 @@ import { readPlanFiles } from "../../formats/node/plan-files.js";
 import { readHostDir } from "../../host/node/read.js";
 import { type KexecArgs, parseKexecArgs } from "../../kexectools/args.js";
 import { crashSizeOf, kexecLoadOutput } from "../../request/kexec.js";
+import { kernelSignatureState } from "../../request/node/gate-state.js";
 import { fileArch, purgatoryOption } from "../../request/node/plan-input.js";
 import { inferArch } from "../../request/plan.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -21,8 +22,9 @@ Modelled: -l/--load, -p/--load-panic, -s, -c, -a, -d/--debug, --initrd/--ramdisk
 --append/--command-line, --reuse-cmdline, --dtb, --mem-min, --mem-max, -i/--no-checks, --no-cma,
 --print-ckr-size. -e/--exec and -u/--unload are refused; other kexec-tools options are named as not
 modelled. kexec-lab's additions: --host DIR (kexec-lab-collect's directory: the machine kexec reads),
---iomem FILE, and --kexec-binary FILE or --purgatory PRESET (the purgatory of the kexec that runs:
-its size and purgatory_start; without either, a model).
+--iomem FILE, --kexec-binary FILE or --purgatory PRESET (the purgatory of the kexec that runs:
+its size and purgatory_start; without either, a model), and --trusted-cert [KEYRING=]FILE (repeatable:
+the certificates kexec_file_load's signature gate verifies the kernel against).
 
 Examples:
   $ kexec-lab kexec -d -l vmlinuz --initrd=initrd.img --reuse-cmdline --host ./my-host --kexec-binary /sbin/kexec
@@ -67,9 +69,11 @@ export function registerKexec(program: Command, ctx: CliContext): Command {
         { sizesOnly: true },
       );
       const purgatory = purgatoryOption(a, arch);
+      const signature = await kernelSignatureState(kernel, a.trustedCert, host);
       const r = kexecLoadOutput(a, {
         arch,
         files,
+        gates: { ...(host?.gates ?? {}), signature },
         ...(purgatory !== undefined ? { purgatory } : {}),
         ...(host !== undefined ? { host } : {}),
         ...(iomemText !== undefined ? { iomem: { text: iomemText, name: a.iomem! } } : {}),

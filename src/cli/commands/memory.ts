@@ -7,7 +7,7 @@ import { answerMemoryQuestions } from "../../memory/answer.js";
 import { KDUMP_UTILS_TREES, type KdumpUtilsTree } from "../../memory/crashkernel.js";
 import { renderMemoryText } from "../../report/memory-text.js";
 import { gatedPlanLoad } from "../../request/gates.js";
-import { gateStateFromOptions } from "../../request/node/gate-state.js";
+import { gateStateWithSignature } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -79,8 +79,9 @@ are known), 1 when either is short.`,
       const host = opts.host !== undefined ? readHostDir(opts.host) : undefined;
       const plan = await planInputFromOptions(opts, { sizesOnly: true });
       // A load refused at a gate holds no memory: refuse it first (E_GATE_REFUSED, exit 1).
+      const gateState = await gateStateWithSignature(opts, host);
       try {
-        gatedPlanLoad(plan, gateStateFromOptions(opts, host));
+        gatedPlanLoad(plan, gateState);
       } catch (e) {
         // Placement failures are the memory questions' own to report.
         if (e instanceof GateRefusalError) throw e;

@@ -11,7 +11,7 @@ import { renderCrashGiven } from "../../report/crash-given-text.js";
 import { formatLegend, PLAN_LEGEND } from "../../report/legend.js";
 import { renderPlanText } from "../../report/plan-text.js";
 import { gatedPlanLoad } from "../../request/gates.js";
-import { gateStateFromOptions } from "../../request/node/gate-state.js";
+import { gateStateWithSignature } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { hex } from "../../scenario/numbers.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
@@ -196,9 +196,10 @@ range), or no crash region is reserved; 2 when the input is bad (docs/errors.md 
       } finally {
         progress.stop();
       }
+      const gateState = await gateStateWithSignature(opts);
       let placed: ReturnType<typeof gatedPlanLoad>;
       try {
-        placed = gatedPlanLoad(input, gateStateFromOptions(opts));
+        placed = gatedPlanLoad(input, gateState);
       } catch (e) {
         // A refusal at a gate is still one JSON document on stdout (the message goes to stderr).
         if (opts.json && e instanceof GateRefusalError) printJson(ctx.io, { error: e.toJSON() });

@@ -12,7 +12,7 @@ import type { RunOutcome } from "../../reloc/run.js";
 import { formatBytes } from "../../report/format.js";
 import { formatLegend, RUN_LEGEND } from "../../report/legend.js";
 import { renderRunText } from "../../report/run-text.js";
-import { type GateOptions, gateStateFromOptions } from "../../request/node/gate-state.js";
+import { type GateOptions, gateStateWithSignature } from "../../request/node/gate-state.js";
 import { kernelArchEvidence } from "../../request/node/plan-input.js";
 import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { inferArch } from "../../request/plan.js";
@@ -222,7 +222,7 @@ export function registerRun(program: Command, ctx: CliContext): Command {
                   ...(opts.iomem !== undefined ? { iomem: opts.iomem } : {}),
                 }),
                 loader: opts.loader,
-                gates: gateStateFromOptions(opts),
+                gates: await gateStateWithSignature(opts),
                 ...(opts.append !== undefined ? { append: opts.append } : {}),
                 ...(opts.wipeKaslrSeed === true ? { wipeKaslrSeed: true } : {}),
               }

@@ -86,10 +86,13 @@ export interface PlanOptions {
   printSegments?: boolean;
   explain?: boolean;
   via?: "kexec-tools" | "systemd";
-  /** Gate options (src/request/node/gate-state.ts): --lockdown, --kexec-load-disabled, --kernel-config. */
+  /** Gate options (src/request/node/gate-state.ts): --lockdown, --kexec-load-disabled, --kernel-config, --trusted-cert, --ima-xattr. */
   lockdown?: string;
   kexecLoadDisabled?: boolean;
   kernelConfig?: string;
+  trustedCert?: string[];
+  imaXattr?: string;
+  capSysBoot?: boolean;
 }
 
 /**
