@@ -9,7 +9,6 @@ import type { Segment } from "../kimage/kimage.js";
 import type { Verdict } from "../kimage/validate.js";
 import type { MemoryMap } from "../machine/memmap.js";
 import type { Range } from "../machine/ranges.js";
-import type { BootHazard } from "./boot-hazards.js";
 
 /**
  * Which placement rules: "kexec-tools" = kexec-tools' own placement for the kexec_load syscall (-c);
@@ -156,6 +155,22 @@ export interface PlanInput {
   noCma?: boolean;
   /** The running kernel has kexec_file_load (CONFIG_KEXEC_FILE; default true). Without it: ENOSYS. */
   kexecFileSyscall?: boolean;
+}
+
+/**
+ * One segment the loaded kernel damages before it reads it. (boot-hazards.ts). Addresses are physical,
+ * end exclusive.
+ */
+export interface BootHazard {
+  /** The segment whose bytes are overwritten ("initrd", ...). */
+  segment: string;
+  /** The overwritten range, clipped to that segment. */
+  start: number;
+  end: number;
+  /** Who writes there and why, in one sentence. */
+  mechanism: string;
+  /** The code that does the writing. */
+  source: string;
 }
 
 /** Why a segment sits where it does. Addresses are byte numbers; `window` is [min, max). */
