@@ -59,3 +59,15 @@ export function x86DecompressorHazards(
   }
   return out;
 }
+
+/**
+ * The decompressor check of a placed bzImage load (both syscalls): the kernel segment against the
+ * others, with the bzImage header's kernel_alignment and init_size. No kernel segment: no hazard.
+ */
+export function bzImageHazards(
+  segments: readonly PlannedSegment[],
+  bz: { kernelAlignment: number; initSize: number },
+): BootHazard[] {
+  const kernel = segments.find((s) => s.label === "kernel");
+  return kernel ? x86DecompressorHazards(segments, kernel, bz.kernelAlignment, bz.initSize) : [];
+}
