@@ -104,7 +104,14 @@ export function planLoad(request: PlanLoadInput): Plan {
           ...request,
           arch: inferArch({ kernelFileArch: kernelArchOf(request.kernel.subarray(0, ROLE_HEAD_BYTES)) }),
         };
-  const view = machineView(input);
+  return planLoadOn(input, machineView(input));
+}
+
+/**
+ * planLoad on a machine view already made for `input`'s machine (machine-view.ts), so a caller that
+ * read the machine first (src/request/gates.ts) does not parse it again.
+ */
+export function planLoadOn(input: PlanInput, view: MachineView): Plan {
   const choice = syscallPlan(input.loader ?? DEFAULT_LOADER, input.kexecToolsVersion);
   if (!choice.fallback) return placeWith(input, view, choice.first, choice.why);
   try {

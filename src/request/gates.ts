@@ -17,7 +17,8 @@ import { gateKernelKind } from "../gates/kind.js";
 import type { GateQuery, GateState, GateSyscall, GateVerdict } from "../gates/types.js";
 import { FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
-import { type Plan, type PlanInput, planLoad } from "../loader/plan.js";
+import { type MachineView, machineView } from "../loader/machine-view.js";
+import { type Plan, type PlanInput, planLoadOn } from "../loader/plan.js";
 
 /**
  * The state after one permitted call: kexec_load_permitted (6.3+) counts a limit that is not -1 down
@@ -34,6 +35,18 @@ function afterOneLoad(state: GateState, crash: boolean): GateState {
       source: `${l.source}: ${l.value}, less the kexec_file_load attempt kexec_load_permitted counted before it failed`,
     },
   };
+}
+
+/**
+ * MachineView.crashReserved, or undefined when the memory map text does not parse (planLoad then
+ * reports that error where it reads the map).
+ */
+function reservedPerIomem(view: MachineView): boolean | undefined {
+  try {
+    return view.crashReserved;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the gates said about a load that passed them. */
@@ -55,10 +68,23 @@ export interface GateReport {
  */
 export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: Plan; gates: GateReport } {
   // A crash region named on the command line (--crashkernel) is a reservation, whatever the host shows.
+  // Without one, and with nothing known of the reservation, the machine view's /proc/iomem decides: no
+  // "Crash kernel" line is no reservation, which the crash-reserved gate (kexec-tools) or the
+  // crash-region gate (the kernel) refuses before planLoad would (E_CRASH_NOT_RESERVED is left for
+  // planLoad called without the gates). A line there needs no verdict: the loader reads the region.
+  const view = machineView(input);
   const state: GateState =
     input.crashRegion !== undefined
       ? { ...given, crashRegion: { value: true, source: "--crashkernel" } }
-      : given;
+      : given.crashRegion === undefined && input.crash === true && reservedPerIomem(view) === false
+        ? {
+            ...given,
+            crashRegion: {
+              value: false,
+              source: `no "Crash kernel" in ${input.iomemName ?? "the /proc/iomem given"}`,
+            },
+          }
+        : given;
   const base: Omit<GateQuery, "syscall"> = {
     crash: input.crash === true || input.crashRegion !== undefined,
     arch: input.arch,
@@ -93,7 +119,7 @@ export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: 
       planInput = { ...input, loader: "kexec-file" };
     } else check(v);
   }
-  const plan = planLoad(planInput);
+  const plan = planLoadOn(planInput, view);
   if (fallbackNote !== undefined) plan.selection = fallbackNote;
   const syscall: GateSyscall = plan.loader === "kexec-tools" ? "kexec_load" : "kexec_file_load";
   // kexec_load's gates act when the syscall is made, after kexec-tools placed the segments. A
