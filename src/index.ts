@@ -123,7 +123,7 @@ export type {
 export { cpusStuckFromFdt, parseHostGates, parseKernelConfig, parseLockdown } from "./host/gates.js";
 // --- the user's machine and kexec's own command line (src/host, src/memory, src/kexectools) ----------
 export { describeHost, HOST_FILES, type Host, parseHost, parseMeminfo } from "./host/host.js";
-export { hostCrashRegion, hostPlanFields } from "./host/plan.js";
+export { hostCrashRegion, hostMachineView, hostPlanFields } from "./host/plan.js";
 export { type KexecArgs, parseKexecArgs } from "./kexectools/args.js";
 export {
   arm64MemoryRanges,
@@ -154,6 +154,16 @@ export {
   type LoaderPath,
 } from "./loader/accept.js";
 export { editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
+/** The loader registry: kexec-tools' file_type[] and the kernel's kexec_file_loaders[] per architecture (src/loader/registry.ts). */
+export type {
+  FileType,
+  KernelFile,
+  KexecFileOps,
+  LoadArgs,
+  LoadResult as LoaderResult,
+} from "./loader/file-ops.js";
+/** The running machine as the loaders read it, each text parsed once (src/loader/machine-view.ts). */
+export { type MachineInput, MachineView, machineView } from "./loader/machine-view.js";
 export {
   DEFAULT_PURGATORY,
   formatPrintSegments,
@@ -166,6 +176,13 @@ export {
   planLoad,
   planToJson,
 } from "./loader/plan.js";
+export {
+  chooseLoader,
+  FILE_TYPES,
+  KEXEC_FILE_LOADERS,
+  probeFileTypes,
+  probeKexecFileLoaders,
+} from "./loader/registry.js";
 export { Machine, type MachineOptions } from "./machine/machine.js";
 export { MemoryMap } from "./machine/memmap.js";
 export { answerMemoryQuestions, type MemoryAnswer } from "./memory/answer.js";
