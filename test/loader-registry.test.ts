@@ -11,9 +11,11 @@ import { describe, expect, it } from "vitest";
 import { hostMemblock } from "../src/crash/host.js";
 import { KexecLabError } from "../src/errors.js";
 import type { FileKind } from "../src/formats/detect.js";
+import type { KernelFileFormat } from "../src/formats/unwrap.js";
 import { GateRefusalError } from "../src/gates/error.js";
 import { readHostDir } from "../src/host/node/read.js";
 import { hostCrashRegion, hostMachineView, hostPlanFields } from "../src/host/plan.js";
+import { acceptance } from "../src/loader/accept.js";
 import { kexecFileAcceptance } from "../src/loader/auto.js";
 import { addBuffer } from "../src/loader/context.js";
 import type { FileType, KernelFile } from "../src/loader/file-ops.js";
@@ -208,5 +210,72 @@ describe("no crash reservation: the gate's refusal on every gated path", () => {
     expect(e).toBeInstanceOf(KexecLabError);
     expect(e.code).toBe("E_CRASH_NOT_RESERVED");
     expect(e.where.file).toBe("iomem.txt");
+  });
+});
+
+describe("systemd's own kexec_file_load path (systemd PRs 41390 and 42234; from source, not yet recorded)", () => {
+  const image: KernelFileFormat = { kind: "arm64-image" };
+  const zboot = (compressionName: string): KernelFileFormat => ({
+    kind: "zboot",
+    compressionName,
+    inner: image,
+  });
+  const compressed = (method: string): KernelFileFormat => ({ kind: "compressed", method, inner: image });
+  const path = "systemd:kexec_file_load" as const;
+
+  it("decompresses what kexec_maybe_decompress_kernel recognises and retries once", () => {
+    for (const f of [
+      compressed("gzip"),
+      compressed("xz"),
+      compressed("zstd"),
+      compressed("lz4"),
+      zboot("zstd22"),
+    ])
+      expect(acceptance("arm64", f, path).outcome, JSON.stringify(f)).toBe("unwrapped");
+    expect(acceptance("arm64", zboot("xzkern"), path).unwrap).toEqual([
+      "extract the zboot payload and decompress xzkern",
+    ]);
+  });
+
+  it("passes other compressions through: the kernel's EINVAL stands", () => {
+    for (const method of ["bzip2", "lzma", "lzo", "lz4-legacy"]) {
+      const a = acceptance("arm64", compressed(method), path);
+      expect(a, method).toMatchObject({ outcome: "refused", refusedBy: "kernel", errno: "EINVAL" });
+      expect(a.reason).toContain("systemd passes it through unchanged");
+    }
+  });
+
+  it("refuses a zboot payload it cannot decode (EOPNOTSUPP in systemd, no syscall retried)", () => {
+    const a = acceptance("arm64", zboot("lzma"), path);
+    expect(a).toMatchObject({ outcome: "refused", refusedBy: "systemd" });
+    expect(a.errno).toBeUndefined();
+    expect(a.reason).toContain("Unsupported ZBOOT compression type");
+  });
+
+  it("unwraps one layer only: a UKI whose .linux is a zboot image is refused by the second call", () => {
+    const uki: KernelFileFormat = { kind: "uki", inner: zboot("gzip"), hasInitrd: true };
+    const a = acceptance("arm64", uki, path);
+    expect(a).toMatchObject({ outcome: "refused", refusedBy: "kernel", errno: "EINVAL" });
+    expect(a.unwrap).toEqual(["extract .linux", ".initrd as the initrd"]);
+    // kexec-tools 2.0.30+ unwraps both layers (kexec/kexec-uki.c, then the zboot probe).
+    expect(acceptance("arm64", uki, "kexec-tools:kexec_file_load", "2.0.32").outcome).toBe("unwrapped");
+  });
+
+  it("plan --via systemd: the refusal names systemd", () => {
+    const e = fail(() =>
+      planLoad({
+        arch: "arm64",
+        loader: "kexec-file",
+        via: "systemd",
+        kernel: IMAGE,
+        kernelFormat: zboot("lzo"),
+        dtb: new Uint8Array(readFileSync(join(ARM_HOST, "fdt.dtb"))),
+        iomem: readFileSync(join(ARM_HOST, "iomem.txt"), "utf8"),
+      }),
+    );
+    expect(e.code).toBe("E_KERNEL_UNSUPPORTED");
+    expect(e.detail).toMatch(
+      /^systemd:kexec_file_load \(systemd\) refuses this kernel: .*Unsupported ZBOOT compression type/,
+    );
   });
 });
