@@ -279,3 +279,54 @@ describe("systemd's own kexec_file_load path (systemd PRs 41390 and 42234; from 
     );
   });
 });
+
+describe("--loader systemd: systemd's caller of kexec_file_load as a loader of its own", () => {
+  // A guest whose kernel has kexec_file_load (the custom arm64 build of scripts/record).
+  const host = readHostDir(
+    join(RECORDINGS, "arm64-virt-4g-kexec_file_load-zboot-gzip-kexec-tools-2.0.29-nodebug/collect"),
+  );
+  const fields = hostPlanFields(host, "arm64", "systemd");
+  const zboot = (compressionName: string): KernelFileFormat => ({
+    kind: "zboot",
+    compressionName,
+    inner: { kind: "arm64-image" },
+  });
+
+  it("places as kexec_file_load with systemd's unwrapping rules, and says so", () => {
+    const viaSystemd = planLoad({
+      arch: "arm64",
+      kernel: IMAGE,
+      ...fields,
+      loader: "kexec-file",
+      via: "systemd",
+    });
+    const plan = planLoad({
+      arch: "arm64",
+      kernel: IMAGE,
+      ...fields,
+      loader: "systemd",
+      kernelFormat: zboot("gzip"),
+    });
+    expect(plan.loader).toBe("kexec-file");
+    expect(plan.selection).toMatch(/^kexec_file_load \(--loader systemd: systemctl kexec calls it itself/);
+    expect(plan.notes.join("\n")).toContain("systemd:kexec_file_load (systemd) unwraps the file first");
+    expect(plan.segments.map((s) => [s.label, s.mem, s.memsz])).toEqual(
+      viaSystemd.segments.map((s) => [s.label, s.mem, s.memsz]),
+    );
+    const e = fail(() =>
+      planLoad({ arch: "arm64", kernel: IMAGE, ...fields, loader: "systemd", kernelFormat: zboot("lzo") }),
+    );
+    expect(e.detail).toMatch(/^systemd:kexec_file_load \(systemd\) refuses this kernel/);
+  });
+
+  it("meets the gates a systemd caller meets: no kexec-tools crash-reserved check, the kernel's crash-region", () => {
+    let err: unknown;
+    try {
+      gatedPlanLoad({ arch: "arm64", kernel: IMAGE, ...fields, loader: "systemd", crash: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GateRefusalError);
+    expect((err as GateRefusalError).refusal).toMatchObject({ gate: "crash-region", errno: "EADDRNOTAVAIL" });
+  });
+});

@@ -79,6 +79,12 @@ export function syscallPlan(
       fallback: false,
       why: "kexec_file_load (--loader kexec-file, as kexec -s)",
     };
+  if (loader === "systemd")
+    return {
+      first: "kexec-file",
+      fallback: false,
+      why: "kexec_file_load (--loader systemd: systemctl kexec calls it itself and, when the kernel refuses the file, unwraps it once and retries; systemd PRs 41390 and 42234)",
+    };
   if (versionBefore(parseToolsVersion(v), parseToolsVersion(AUTO_DEFAULT_SINCE))) {
     return {
       first: "kexec-tools",
@@ -91,6 +97,22 @@ export function syscallPlan(
     fallback: true,
     why: `kexec_file_load: kexec-tools ${v} tries it first (-a is the default from ${AUTO_DEFAULT_SINCE})`,
   };
+}
+
+/**
+ * Who makes the kexec_file_load call: systemd for --loader systemd (or `via: "systemd"`), else
+ * kexec-tools. The gates and the acceptance table (accept.ts) differ by caller.
+ */
+export function callerOf(input: {
+  loader?: LoaderKind;
+  via?: "kexec-tools" | "systemd";
+}): "kexec-tools" | "systemd" {
+  return input.loader === "systemd" ? "systemd" : (input.via ?? "kexec-tools");
+}
+
+/** The loader kind crash-region choice reads (src/crash/choose.ts): systemd calls kexec_file_load. */
+export function crashLoaderOf(loader: LoaderKind | undefined): "kexec-tools" | "kexec-file" | "auto" {
+  return loader === "systemd" ? "kexec-file" : (loader ?? "auto");
 }
 
 /** A refusal by the kernel with a known errno (E_SYSCALL_REFUSED). */

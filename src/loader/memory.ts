@@ -24,6 +24,7 @@ import { type Iomem, iomemToMemoryMap } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import { MemoryMap } from "../machine/memmap.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
+import { crashLoaderOf } from "./auto.js";
 import { noCrashReservation } from "./crash-reserve.js";
 import type { NamedRange } from "./holes.js";
 import {
@@ -348,7 +349,7 @@ export function crashRegionFor(
   if (given) return given;
   const ck = view.crashRegions;
   if (ck.length > 0)
-    return crashLoadRegion(ck, view.arch, request.loader ?? "auto", view.kexecToolsVersion).region;
+    return crashLoadRegion(ck, view.arch, crashLoaderOf(request.loader), view.kexecToolsVersion).region;
   if (view.crashReserved === false) noCrashReservation(request.iomemName);
   throw new KexecLabError(
     "E_USAGE",

@@ -9,6 +9,7 @@ import { KexecLabError } from "../errors.js";
 import { type KernelFileFormat, rawFormat } from "../formats/unwrap.js";
 import type { Arch } from "../kimage/constants.js";
 import { acceptance, autoLoad, LATEST_KEXEC_TOOLS, type LoaderPath } from "./accept.js";
+import { callerOf } from "./auto.js";
 import type { PlacedBy, PlanInput } from "./types.js";
 
 export interface AcceptanceInput {
@@ -98,11 +99,11 @@ export function judgeWrappedFile(input: PlanInput, loader: PlacedBy): string[] {
   const wrapped = format.kind === "compressed" || format.kind === "zboot" || format.kind === "uki";
   if (!wrapped && !(format.kind === "bzimage" && !format.bzImage64)) return [];
   try {
-    return checkAcceptance({ ...input, kernelFormat: format, loader });
+    return checkAcceptance({ ...input, kernelFormat: format, loader, via: callerOf(input) });
   } catch (e) {
     if (e instanceof KexecLabError && e.code === "E_KERNEL_UNSUPPORTED") {
       const version = input.kexecToolsVersion ?? LATEST_KEXEC_TOOLS;
-      const a = acceptance(input.arch, format, loaderPathFor(loader, input.via), version);
+      const a = acceptance(input.arch, format, loaderPathFor(loader, callerOf(input)), version);
       if (loader === "kexec-file" && a.refusedBy === "kernel" && a.errno !== undefined)
         REFUSAL_ERRNO.set(e, a.errno);
       else NO_FALLBACK.add(e);

@@ -13,10 +13,12 @@ import type { Range } from "../machine/ranges.js";
 /**
  * Which placement rules: "kexec-tools" = kexec-tools' own placement for the kexec_load syscall (-c);
  * "kexec-file" = the kernel's placement for kexec_file_load (-s); "auto" = kexec-tools' -a: try
- * kexec_file_load, fall back to kexec_load on the errnos kexec-tools falls back on (src/loader/auto.ts).
+ * kexec_file_load, fall back to kexec_load on the errnos kexec-tools falls back on (src/loader/auto.ts);
+ * "systemd" = `systemctl kexec`'s own kexec_file_load, which unwraps a file the kernel refuses once and
+ * retries (systemd PRs 41390 and 42234; the same as "kexec-file" with `via: "systemd"`).
  */
-export type LoaderKind = "kexec-tools" | "kexec-file" | "auto";
-export const LOADERS: readonly LoaderKind[] = ["auto", "kexec-tools", "kexec-file"];
+export type LoaderKind = "kexec-tools" | "kexec-file" | "auto" | "systemd";
+export const LOADERS: readonly LoaderKind[] = ["auto", "kexec-tools", "kexec-file", "systemd"];
 
 /** The syscall a plan was placed for. */
 export type PlacedBy = "kexec-tools" | "kexec-file";

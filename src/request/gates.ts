@@ -15,7 +15,7 @@ import { GateRefusalError } from "../gates/error.js";
 import { evaluateGates, stateKnown } from "../gates/evaluate.js";
 import { gateKernelKind } from "../gates/kind.js";
 import type { GateQuery, GateState, GateSyscall, GateVerdict } from "../gates/types.js";
-import { FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
+import { callerOf, FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
 import { type MachineView, machineView } from "../loader/machine-view.js";
 import { type Plan, type PlanInput, planLoadOn } from "../loader/plan.js";
@@ -90,7 +90,7 @@ export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: 
     arch: input.arch,
     kernelVersion: input.kernelVersion ?? DEFAULT_KERNEL_VERSION,
     state,
-    via: input.via ?? "kexec-tools",
+    via: callerOf(input),
   };
   const kind = gateKernelKind(input.kernel, input.kernelFormat?.kind);
   if (kind !== undefined) base.kernelKind = kind;
@@ -116,7 +116,7 @@ export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: 
       // The loader's own probe (kexecFileAcceptance) refuses the file with the same errno
       // (E_SYSCALL_REFUSED); let planLoad say it, after the gates before the probe passed.
       verdicts.push(v);
-      planInput = { ...input, loader: "kexec-file" };
+      planInput = { ...input, loader: input.loader === "systemd" ? "systemd" : "kexec-file" };
     } else check(v);
   }
   const plan = planLoadOn(planInput, view);
