@@ -24,7 +24,7 @@ import { type Iomem, iomemToMemoryMap } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import { MemoryMap } from "../machine/memmap.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
-import { crashLoaderOf } from "./auto.js";
+import { crashLoaderOf } from "./caller.js";
 import { noCrashReservation } from "./crash-reserve.js";
 import type { NamedRange } from "./holes.js";
 import {

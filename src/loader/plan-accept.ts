@@ -9,7 +9,7 @@ import { KexecLabError } from "../errors.js";
 import { type KernelFileFormat, rawFormat } from "../formats/unwrap.js";
 import type { Arch } from "../kimage/constants.js";
 import { acceptance, autoLoad, LATEST_KEXEC_TOOLS, type LoaderPath } from "./accept.js";
-import { callerOf } from "./auto.js";
+import { callerOf } from "./caller.js";
 import type { PlacedBy, PlanInput } from "./types.js";
 
 export interface AcceptanceInput {

@@ -11,7 +11,7 @@ import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { hostPlanFields } from "../../host/plan.js";
 import type { Arch } from "../../kimage/constants.js";
-import { crashLoaderOf } from "../../loader/auto.js";
+import { crashLoaderOf } from "../../loader/caller.js";
 import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
 import type { LoaderKind, PlanInput } from "../../loader/plan.js";
 import type { PurgatorySize } from "../../loader/types.js";
