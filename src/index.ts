@@ -131,7 +131,7 @@ export type {
 export { type HostCma, parseHostCma } from "./host/cma.js";
 export { cpusStuckFromFdt, parseHostGates, parseKernelConfig, parseLockdown } from "./host/gates.js";
 export { describeHost, HOST_FILES, type Host, parseHost, parseMeminfo } from "./host/host.js";
-export { hostCrashRegion, hostPlanFields } from "./host/plan.js";
+export { hostCrashRegion, hostMachineView, hostPlanFields } from "./host/plan.js";
 export { type KexecArgs, parseKexecArgs } from "./kexectools/args.js";
 export {
   arm64MemoryRanges,
@@ -161,7 +161,21 @@ export {
   LATEST_KEXEC_TOOLS,
   type LoaderPath,
 } from "./loader/accept.js";
-export { clearInitrdInPlace, editDtbKexecFile, editDtbKexecTools } from "./loader/dtb-edit.js";
+export {
+  clearInitrdInPlace,
+  editDtbKexecFile,
+  editDtbKexecTools,
+} from "./loader/dtb-edit.js";
+/** The loader registry: kexec-tools' file_type[] and the kernel's kexec_file_loaders[] per architecture (src/loader/registry.ts). */
+export type {
+  FileType,
+  KernelFile,
+  KexecFileOps,
+  LoadArgs,
+  LoadResult as LoaderResult,
+} from "./loader/file-ops.js";
+/** The running machine as the loaders read it, each text parsed once (src/loader/machine-view.ts). */
+export { type MachineInput, MachineView, machineView } from "./loader/machine-view.js";
 export {
   DEFAULT_PURGATORY,
   formatPrintSegments,
@@ -174,6 +188,13 @@ export {
   planLoad,
   planToJson,
 } from "./loader/plan.js";
+export {
+  chooseLoader,
+  FILE_TYPES,
+  KEXEC_FILE_LOADERS,
+  probeFileTypes,
+  probeKexecFileLoaders,
+} from "./loader/registry.js";
 export { Machine, type MachineOptions } from "./machine/machine.js";
 export { MemoryMap } from "./machine/memmap.js";
 export { answerMemoryQuestions, type MemoryAnswer } from "./memory/answer.js";

@@ -10,20 +10,13 @@ import { isMainThread } from "node:worker_threads";
 import { Command } from "commander";
 import { CATALOG, KexecLabError } from "../errors.js";
 import { parseSize } from "../scenario/numbers.js";
+import type { CliContext } from "./context.js";
 import { EXIT_OK, errorDocument, reportError } from "./exit.js";
 import { type CliIo, printJson, processIo } from "./io.js";
 import { installSignalHandlers } from "./signals.js";
 import { runOnThread } from "./thread.js";
 
-export interface CliContext {
-  io: CliIo;
-  /** Set by a command's action: the exit code to return. */
-  exitCode: number;
-  /** --max-memory: bytes of host memory the simulator may allocate (pass it as a Machine's maxBytes). */
-  maxMemory: number;
-  /** The running command was given --json (set before its action runs). */
-  json?: boolean;
-}
+export type { CliContext } from "./context.js";
 
 /** Default --max-memory: 16 GiB of simulated frames leaves room for Node itself on a 24 GiB machine. */
 export const DEFAULT_MAX_MEMORY = 16 * 2 ** 30;

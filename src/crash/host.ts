@@ -23,11 +23,9 @@
  */
 
 import { findNode, getProp, parseFdt, propNumber } from "../formats/fdt.js";
-import { parseIomem } from "../formats/iomem.js";
 import type { Host } from "../host/host.js";
-import { hostKernelVersion } from "../host/plan.js";
+import { hostKernelVersion, hostMachineView } from "../host/plan.js";
 import type { Arch } from "../kimage/constants.js";
-import { parseMemblock } from "../loader/memory.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
 import type { ReserveInput } from "./reserve.js";
 
@@ -79,15 +77,16 @@ export function dmesgZoneDma(dmesg: string): boolean | undefined {
 export function hostMemblock(host: Host, arch: Arch, dmesgText?: string): HostMemblock {
   const sources: string[] = [];
   const notes: string[] = [];
-  const iomem = host.iomem !== undefined ? parseIomem(host.iomem, `${host.source}/iomem.txt`) : undefined;
-  const current = iomem?.crashKernel.map((r) => ({ start: r.start, end: r.end })) ?? [];
+  // The host's files through the loaders' machine view: one reader of iomem's "Crash kernel" lines.
+  const view = hostMachineView(host, arch);
+  const iomem = view.iomemFile;
+  const current = view.crashRegions.map((r) => ({ start: r.start, end: r.end }));
   let memory: Range[] = [];
   if (arch === "arm64" && host.memblockMemory !== undefined) {
-    memory = parseMemblock(host.memblockMemory, `${host.source}/memblock-memory.txt`);
+    memory = view.memblockMemory ?? [];
     sources.push("memory: memblock-memory.txt");
   } else if (arch === "x86_64" && host.memmap !== undefined) {
-    const mm = parseIomem(host.memmap, `${host.source}/memmap.txt`);
-    memory = mm.entries
+    memory = (view.memmapFile?.entries ?? [])
       .filter((e) => e.name === "System RAM")
       .map((e) => ({ start: Math.ceil(e.start / 4096) * 4096, end: Math.floor(e.end / 4096) * 4096 }))
       .filter((r) => r.end > r.start);
@@ -117,7 +116,7 @@ export function hostMemblock(host: Host, arch: Arch, dmesgText?: string): HostMe
   if (host.memblockReserved !== undefined) {
     const swiotlb = dmesgRange(dmesg, /software IO TLB: mapped/);
     reserved = reserved
-      .union(parseMemblock(host.memblockReserved, `${host.source}/memblock-reserved.txt`))
+      .union(view.memblockReserved ?? [])
       .subtract(current)
       .subtract(swiotlb);
     sources.push(

@@ -15,10 +15,11 @@ import { loaderSearchRanges } from "../loader/memory.js";
 import { type Plan, type PlanInput, planLoad, segmentBufszOf } from "../loader/plan.js";
 import { loadMemory } from "../memory/load-memory.js";
 import { formatBytes } from "../report/format.js";
+import type { FindingStatus } from "./finding.js";
 import { explainGateErrno, explainGateLines } from "./gates.js";
 import { type KexecLogFacts, LOG_KINDS, type Refusal, recognisedAny } from "./log.js";
 
-export type FindingStatus = "same" | "explained" | "unexplained";
+export type { FindingStatus } from "./finding.js";
 
 export interface Finding {
   topic: string;

@@ -12,7 +12,7 @@ import type { GateRefusal, GateState, GateSyscall } from "../gates/types.js";
 import { DEFAULT_KEXEC_TOOLS_VERSION } from "../loader/auto.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
 import type { PlanInput } from "../loader/plan.js";
-import type { FindingStatus } from "./diff.js";
+import type { FindingStatus } from "./finding.js";
 import type { GateLine, KexecLogFacts } from "./log.js";
 
 /** The errnos a gate returns (docs/gates.md), and what each means there. */

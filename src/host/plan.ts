@@ -4,10 +4,10 @@
  * explicitly win (the caller applies these first, then the options).
  */
 
-import { parseIomem } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import { atLeast, KERNEL_RULES, parseKernelVersion } from "../loader/kexec-file/version.js";
 import { purgatoryPreset } from "../loader/kexec-tools/purgatory.js";
+import { type MachineInput, type MachineView, machineView } from "../loader/machine-view.js";
 import type { LoaderKind, PlanInput } from "../loader/plan.js";
 import type { Range } from "../machine/ranges.js";
 import type { Host } from "./host.js";
@@ -51,11 +51,36 @@ export function hostKernelVersion(release: string | undefined): string | undefin
   }
 }
 
-/** The "Crash kernel" region of the host's /proc/iomem (the last one when split low/high). */
+/**
+ * The machine view (src/loader/machine-view.ts) of a host's collected files: its /proc/iomem,
+ * /sys/firmware/memmap and memblock dumps, parsed once when first read, with errors naming the files.
+ * What the loaders read through hostPlanFields, the crashkernel model (src/crash/host.ts) reads here.
+ */
+export function hostMachineView(host: Host, arch: Arch): MachineView {
+  const input: MachineInput = { arch };
+  if (host.iomem !== undefined) {
+    input.iomem = host.iomem;
+    input.iomemName = `${host.source}/iomem.txt`;
+  }
+  if (host.memmap !== undefined) {
+    input.memmap = host.memmap;
+    input.memmapName = `${host.source}/memmap.txt`;
+  }
+  if (host.memblockMemory !== undefined) input.memblockMemory = host.memblockMemory;
+  if (host.memblockReserved !== undefined) input.memblockReserved = host.memblockReserved;
+  return machineView(input, {
+    memblockMemory: `${host.source}/memblock-memory.txt`,
+    memblockReserved: `${host.source}/memblock-reserved.txt`,
+  });
+}
+
+/**
+ * The "Crash kernel" region of the host's /proc/iomem (the last one when split low/high). The regions
+ * do not depend on the architecture; the view is made for the host's own (x86_64 when it is unknown).
+ */
 export function hostCrashRegion(host: Host): Range | undefined {
   if (host.iomem === undefined) return undefined;
-  const ck = parseIomem(host.iomem, `${host.source}/iomem.txt`).crashKernel;
-  return ck.length > 0 ? ck[ck.length - 1] : undefined;
+  return hostMachineView(host, host.arch ?? "x86_64").crashRegions.at(-1);
 }
 
 /**

@@ -77,7 +77,23 @@ const KERNEL_ARM64_PROBE =
 const KERNEL_X86_PROBE =
   "linux arch/x86/kernel/kexec-bzimage64.c bzImage64_probe (-ENOEXEC unless HdrS, protocol >= 2.12, LOADED_HIGH, XLF_KERNEL_64 and XLF_CAN_BE_LOADED_ABOVE_4G)";
 const SYSTEMD =
-  "kexec-facts.md section 10 (systemd's own kexec_file_load path; not checked against systemd's source here)";
+  "systemd src/shared/reboot-util.c kexec_maybe_decompress_kernel, called by systemctl's load_kexec_kernel when kexec_file_load fails with ENOEXEC (systemd PR 41390) or EINVAL (PR 42234); from source, not yet recorded";
+
+/**
+ * The zboot payloads systemd decodes: decompress_zboot_to_memfd takes a compression name starting with
+ * gzip, xz (xzkern too), lz4 or zstd (zstd22); any other name is EOPNOTSUPP ("Unsupported ZBOOT
+ * compression type"), and systemctl kexec fails.
+ */
+function systemdZbootDecodes(name: string): boolean {
+  return ["gzip", "xz", "lz4", "zstd"].some((p) => name.startsWith(p));
+}
+
+/**
+ * The compressed kernels systemd recognises by their magic (kexec_maybe_decompress_kernel): gzip, xz,
+ * zstd and the lz4 frame format. Anything else (bzip2, legacy lzma, lzo, legacy lz4) is passed
+ * through as it is, so the kernel's refusal stands.
+ */
+const SYSTEMD_DECOMPRESSES = new Set(["gzip", "xz", "zstd", "lz4"]);
 
 /** Which compression methods kexec-tools' slurp_decompress_file can undo, per version (kexec/kexec.c). */
 function ktDecompresses(method: string, v: number): { ok: boolean; source: string } {
@@ -394,27 +410,48 @@ export function acceptance(
   );
 }
 
+/**
+ * systemd's own kexec_file_load path (`systemctl kexec`, systemd PRs 41390 and 42234): the file as it
+ * is first; when the kernel's probe refuses it (ENOEXEC on x86_64; EINVAL on arm64, retried since PR
+ * 42234), one pass of kexec_maybe_decompress_kernel (a zboot image's payload decompressed, a UKI's
+ * .linux and .initrd extracted, or a gzip/xz/zstd/lz4 file decompressed) and one more kexec_file_load
+ * with its result. A file that needs two steps (a UKI whose .linux is itself a zboot or compressed
+ * Image) is refused by the second call.
+ */
 function systemdAcceptance(arch: Arch, f: KernelFileFormat, path: LoaderPath, what: string): Acceptance {
   const k = kernelFileProbe(arch, f);
   if (k.ok) return { ...ok(path, [], "the kernel's kexec_file_load takes it", [k.source, SYSTEMD]) };
-  const steps: string[] = [];
-  let inner = f;
-  for (;;) {
-    if (inner.kind === "uki") {
-      steps.push("extract .linux", ...(inner.hasInitrd ? [".initrd as the initrd"] : []));
-      inner = inner.inner;
-    } else if (inner.kind === "zboot") {
-      steps.push(`extract the zboot payload and decompress ${inner.compressionName}`);
-      inner = inner.inner;
-    } else if (inner.kind === "compressed") {
-      steps.push(`decompress ${inner.method}`);
-      inner = inner.inner;
-    } else break;
+  let steps: string[] = [];
+  let next: KernelFileFormat | undefined;
+  if (f.kind === "zboot") {
+    if (!systemdZbootDecodes(f.compressionName))
+      return refused(
+        path,
+        "systemd",
+        `the kernel refuses ${what} with ${k.errno}, and systemd does not decode a zboot payload compressed with ${f.compressionName} ("Unsupported ZBOOT compression type", EOPNOTSUPP)`,
+        [k.source, SYSTEMD],
+      );
+    steps = [`extract the zboot payload and decompress ${f.compressionName}`];
+    next = f.inner;
+  } else if (f.kind === "uki") {
+    steps = ["extract .linux", ...(f.hasInitrd ? [".initrd as the initrd"] : [])];
+    next = f.inner;
+  } else if (f.kind === "compressed" && SYSTEMD_DECOMPRESSES.has(f.method)) {
+    steps = [`decompress ${f.method}`];
+    next = f.inner;
   }
-  const k2 = kernelFileProbe(arch, inner);
-  if (steps.length > 0 && k2.ok)
+  if (next === undefined)
+    return refused(
+      path,
+      "kernel",
+      `the kernel's kexec_file_load refuses ${what}, and systemd passes it through unchanged (kexec_maybe_decompress_kernel recognises zboot, UKI, gzip, xz, zstd and lz4 only)`,
+      [k.source, SYSTEMD],
+      k.errno,
+    );
+  const k2 = kernelFileProbe(arch, next);
+  if (k2.ok)
     return {
-      ...ok(path, steps, `the kernel refuses ${what} with ${k.errno}; systemd unwraps it and retries`, [
+      ...ok(path, steps, `the kernel refuses ${what} with ${k.errno}; systemd unwraps it once and retries`, [
         k.source,
         SYSTEMD,
       ]),
@@ -422,9 +459,9 @@ function systemdAcceptance(arch: Arch, f: KernelFileFormat, path: LoaderPath, wh
   return refused(
     path,
     "kernel",
-    `the kernel's kexec_file_load refuses ${what}`,
-    [k.source, SYSTEMD],
-    k.errno,
+    `the kernel's kexec_file_load refuses ${what}, and again after systemd's one unwrapping step (${steps.join("; ")}) ${describe(next)}`,
+    [k2.source, SYSTEMD],
+    k2.errno,
     steps,
   );
 }

@@ -8,13 +8,14 @@
  *   (EADDRNOTAVAIL, EKEYREJECTED, ...) is final. Crash loads (-p) follow the same rule;
  * - before 2.0.27 plain `kexec -l/-p` uses kexec_load only.
  *
- * kexecFileAcceptance is the one place that says which kernel files the kernel's kexec_file loaders
- * take (the probe of each architecture's kexec_file_loaders); extend it for new file kinds.
+ * kexecFileAcceptance says which kernel files the kernel's kexec_file loaders take, from the probes of
+ * each architecture's kexec_file_loaders[] (kexec-file/loaders.ts); a new file kind is a new entry there.
  */
 
 import { KexecLabError } from "../errors.js";
 import type { FileKind } from "../formats/detect.js";
 import type { Arch } from "../kimage/constants.js";
+import { KEXEC_FILE_LOADERS } from "./kexec-file/loaders.js";
 import type { LoaderKind, PlacedBy } from "./types.js";
 
 export const DEFAULT_KEXEC_TOOLS_VERSION = "2.0.32";
@@ -27,29 +28,21 @@ export const FALLBACK_ERRNOS = ["ENOSYS", "EINVAL", "ENOEXEC", "ENOTSUP"] as con
 export type Acceptance = { accepted: true } | { accepted: false; errno: string; reason: string };
 
 /**
- * Does the running kernel's kexec_file_load take this kernel file? arm64: kexec_image_ops'
- * image_probe wants an Image ("ARM\x64" at 0x38; an EFI-stub Image qualifies), else EINVAL.
- * x86_64: kexec_bzImage64_ops' bzImage64_probe wants a bzImage, else ENOEXEC. Further checks of an
- * accepted kind (bzImage64_probe's flags, image_load's image_size) are made by the placement code,
- * which reports the same errnos.
+ * Does the running kernel's kexec_file_load take this kernel file? The probes of the architecture's
+ * kexec_file_loaders[] (kexec-file/loaders.ts) in order, as kexec_image_probe_default tries them: the
+ * first that takes the file's kind accepts it; when none does, the refusal of the last one (arm64
+ * image_probe: EINVAL without an Image; x86_64 bzImage64_probe: ENOEXEC without a bzImage). Further
+ * checks of an accepted kind (bzImage64_probe's flags, image_load's image_size) are made by the
+ * loads, which report the same errnos.
  */
 export function kexecFileAcceptance(arch: Arch, kind: FileKind | undefined): Acceptance {
-  if (arch === "arm64") {
-    return kind === "arm64-image"
-      ? { accepted: true }
-      : {
-          accepted: false,
-          errno: "EINVAL",
-          reason: `arm64 kexec_file_load takes an Image; image_probe refuses ${kind ?? "this file"}`,
-        };
+  let refusal: Acceptance = { accepted: false, errno: "ENOEXEC", reason: `no kexec_file loader for ${arch}` };
+  for (const ops of KEXEC_FILE_LOADERS[arch]) {
+    const r = ops.probe(kind);
+    if (r === undefined) return { accepted: true };
+    refusal = { accepted: false, errno: r.errno, reason: r.reason };
   }
-  return kind === "bzimage"
-    ? { accepted: true }
-    : {
-        accepted: false,
-        errno: "ENOEXEC",
-        reason: `x86_64 kexec_file_load takes a bzImage; bzImage64_probe refuses ${kind ?? "this file"}`,
-      };
+  return refusal;
 }
 
 export function parseToolsVersion(v: string): number[] {
@@ -85,6 +78,12 @@ export function syscallPlan(
       first: "kexec-file",
       fallback: false,
       why: "kexec_file_load (--loader kexec-file, as kexec -s)",
+    };
+  if (loader === "systemd")
+    return {
+      first: "kexec-file",
+      fallback: false,
+      why: "kexec_file_load (--loader systemd: systemctl kexec calls it itself and, when the kernel refuses the file, unwraps it once and retries; systemd PRs 41390 and 42234)",
     };
   if (versionBefore(parseToolsVersion(v), parseToolsVersion(AUTO_DEFAULT_SINCE))) {
     return {

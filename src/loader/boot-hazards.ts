@@ -22,20 +22,9 @@
  */
 
 import { hex } from "../formats/bytes.js";
-import type { PlannedSegment } from "./types.js";
+import type { BootHazard, PlannedSegment } from "./types.js";
 
-/** One segment the loaded kernel damages before it reads it. Addresses are physical, end exclusive. */
-export interface BootHazard {
-  /** The segment whose bytes are overwritten ("initrd", ...). */
-  segment: string;
-  /** The overwritten range, clipped to that segment. */
-  start: number;
-  end: number;
-  /** Who writes there and why, in one sentence. */
-  mechanism: string;
-  /** The code that does the writing. */
-  source: string;
-}
+export type { BootHazard } from "./types.js";
 
 const SOURCE =
   "arch/x86/boot/compressed/head_64.S (startup_64: load address aligned up to kernel_alignment, buffer of init_size)";
@@ -69,4 +58,16 @@ export function x86DecompressorHazards(
     });
   }
   return out;
+}
+
+/**
+ * The decompressor check of a placed bzImage load (both syscalls): the kernel segment against the
+ * others, with the bzImage header's kernel_alignment and init_size. No kernel segment: no hazard.
+ */
+export function bzImageHazards(
+  segments: readonly PlannedSegment[],
+  bz: { kernelAlignment: number; initSize: number },
+): BootHazard[] {
+  const kernel = segments.find((s) => s.label === "kernel");
+  return kernel ? x86DecompressorHazards(segments, kernel, bz.kernelAlignment, bz.initSize) : [];
 }

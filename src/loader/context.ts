@@ -17,6 +17,7 @@ import {
   type PlacedRange,
 } from "./holes.js";
 import { kexecAllocContig } from "./kexec-file/cma.js";
+import type { MachineView } from "./machine-view.js";
 import type { Placement, PlanInput, PlannedSegment } from "./types.js";
 
 export const KiB = 1024;
@@ -153,6 +154,8 @@ export function kernelPlacer(
 
 export interface Ctx {
   input: PlanInput;
+  /** The machine the load is placed on, read once (machine-view.ts). */
+  view: MachineView;
   pageSize: number;
   placer: Placer;
   segments: PlannedSegment[];

@@ -61,3 +61,16 @@ export function checkCrashRegionReservable(region: Range, map: MemoryMap, field 
     { field },
   );
 }
+
+/**
+ * E_CRASH_NOT_RESERVED for a crash load on a machine whose /proc/iomem (`file`) has no "Crash kernel"
+ * line, when planLoad runs without the gates: on the gated paths (src/request/gates.ts gatedPlanLoad,
+ * every command) the crash-reserved gate (src/gates/crash-reserved.ts) refuses the load first.
+ */
+export function noCrashReservation(file: string | undefined): never {
+  throw new KexecLabError(
+    "E_CRASH_NOT_RESERVED",
+    `${file ?? "the /proc/iomem given"} has no "Crash kernel" line: the running kernel reserved no crash region (booted without crashkernel=, or the reservation failed), so kexec -p stops with "Memory for crashkernel is not reserved" (kexec-tools kexec/kexec.c main, is_crashkernel_mem_reserved)`,
+    file !== undefined ? { file } : {},
+  );
+}

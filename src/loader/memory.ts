@@ -20,62 +20,42 @@ import { crashLoadRegion, kernelCrashRes } from "../crash/choose.js";
 import { KexecLabError } from "../errors.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../formats/devicetree.js";
 import type { Fdt } from "../formats/fdt.js";
-import { type Iomem, iomemToMemoryMap, MEMORY_MAP_TEXT_HINT, parseIomem } from "../formats/iomem.js";
+import { type Iomem, iomemToMemoryMap } from "../formats/iomem.js";
 import type { Arch } from "../kimage/constants.js";
 import { MemoryMap } from "../machine/memmap.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
+import { crashLoaderOf } from "./caller.js";
+import { noCrashReservation } from "./crash-reserve.js";
 import type { NamedRange } from "./holes.js";
-import type { MemblockRegion, Plan, PlanInput } from "./types.js";
+import {
+  type MachineView,
+  type MemoryRange,
+  machineView,
+  RANGE_ACPI,
+  RANGE_ACPI_NVS,
+  RANGE_PMEM,
+  RANGE_PRAM,
+  RANGE_RAM,
+  RANGE_RESERVED,
+  RANGE_UNCACHED,
+} from "./machine-view.js";
+import type { LoaderKind, Plan, PlanInput } from "./types.js";
 
-/** kexec-tools RANGE_* types (kexec/kexec.h). */
-export const RANGE_RAM = 0;
-export const RANGE_RESERVED = 1;
-export const RANGE_ACPI = 2;
-export const RANGE_ACPI_NVS = 3;
-export const RANGE_UNCACHED = 4;
-export const RANGE_PMEM = 6;
-export const RANGE_PRAM = 11;
-
-/** One entry of kexec-tools' memory_range list; `end` exclusive here (kexec-tools keeps it inclusive). */
-export interface MemoryRange extends Range {
-  type: number;
-}
+export {
+  type MemoryRange,
+  parseKexecDebugRanges,
+  parseMemblock,
+  RANGE_ACPI,
+  RANGE_ACPI_NVS,
+  RANGE_PMEM,
+  RANGE_PRAM,
+  RANGE_RAM,
+  RANGE_RESERVED,
+  RANGE_UNCACHED,
+} from "./machine-view.js";
 
 /** x86 REALMODE_IVT_END: the first RAM range is cut to start here. */
 export const REALMODE_IVT_END = 0x400;
-
-const DEBUG_LINE = /^([0-9a-fA-F]{1,16})-([0-9a-fA-F]{1,16}) \((\d+)\)\s*$/;
-
-/**
- * The MEMORY RANGES block of `kexec -d` output (dbgprint_mem_range: "%016llx-%016llx (%d)", end
- * inclusive, type a RANGE_* number); undefined when the text has no such block. Also accepts arm64's
- * "System RAM ranges;" block.
- */
-export function parseKexecDebugRanges(text: string): MemoryRange[] | undefined {
-  const lines = text.split("\n").map((l) => l.replace(/\r$/, ""));
-  const at = lines.findIndex((l) => l.trim() === "MEMORY RANGES" || l.trim() === "System RAM ranges;");
-  if (at < 0) return undefined;
-  const out: MemoryRange[] = [];
-  for (let i = at + 1; i < lines.length; i++) {
-    const m = DEBUG_LINE.exec(lines[i]!.trim());
-    if (!m) break;
-    const start = Number.parseInt(m[1]!, 16);
-    const last = Number.parseInt(m[2]!, 16);
-    if (start >= 2 ** 53 || last >= 2 ** 53) continue;
-    out.push({ start, end: last + 1, type: Number(m[3]) });
-  }
-  if (out.length === 0) {
-    throw new KexecLabError(
-      "E_FORMAT_CORRUPT",
-      `"${lines[at]!.trim()}" is followed by no "start-end (type)" line`,
-      {
-        field: `line ${at + 2}`,
-      },
-      MEMORY_MAP_TEXT_HINT,
-    );
-  }
-  return out;
-}
 
 function memmapType(name: string): number {
   switch (name) {
@@ -155,31 +135,6 @@ export function procIomemRanges(io: Iomem): MemoryRange[] {
   return out;
 }
 
-/** The input text that stands for the memory map, and what it is. */
-interface MapText {
-  text: string;
-  name: string | undefined;
-  kind: "iomem" | "memmap" | "kexec-debug";
-}
-
-function mapTexts(input: PlanInput): { iomem?: Iomem; memmap?: Iomem; debug?: MemoryRange[] } {
-  const out: { iomem?: Iomem; memmap?: Iomem; debug?: MemoryRange[] } = {};
-  const texts: MapText[] = [];
-  if (input.iomem !== undefined) texts.push({ text: input.iomem, name: input.iomemName, kind: "iomem" });
-  if (input.memmap !== undefined) texts.push({ text: input.memmap, name: input.memmapName, kind: "memmap" });
-  for (const t of texts) {
-    const debug = parseKexecDebugRanges(t.text);
-    if (debug) {
-      out.debug = debug;
-      continue;
-    }
-    const io = parseIomem(t.text, t.name);
-    if (io.kind === "memmap") out.memmap = io;
-    else out.iomem = io;
-  }
-  return out;
-}
-
 function debugToMap(debug: MemoryRange[]): MemoryMap {
   const ram = new RangeSet(debug.filter((r) => r.type === RANGE_RAM));
   if (ram.size === 0)
@@ -189,19 +144,19 @@ function debugToMap(debug: MemoryRange[]): MemoryMap {
 
 /** The machine's memory map and where it came from (see the top of this file). */
 export function memoryMapFor(
-  input: PlanInput,
+  view: MachineView,
   dtb: Fdt | undefined,
   notes: string[],
 ): { map: MemoryMap; source: Plan["memoryMapSource"] } {
-  if (input.memoryMap) return { map: input.memoryMap, source: "memoryMap" };
-  const t = mapTexts(input);
+  const given = view.givenMemoryMap;
+  if (given) return { map: given, source: "memoryMap" };
+  const t = view.texts;
   if (t.iomem) return { map: iomemToMemoryMap(t.iomem), source: "iomem" };
   if (t.memmap) return { map: iomemToMemoryMap(t.memmap), source: "memmap" };
   if (t.debug) return { map: debugToMap(t.debug), source: "kexec-debug" };
-  if (input.memblockMemory !== undefined) {
-    const mem = parseMemblock(input.memblockMemory, "memblock memory");
-    const res =
-      input.memblockReserved !== undefined ? parseMemblock(input.memblockReserved, "memblock reserved") : [];
+  const mem = view.memblockMemory;
+  if (mem !== undefined) {
+    const res = view.memblockReserved ?? [];
     return {
       map: MemoryMap.fromRam(
         [...new RangeSet(mem).ranges],
@@ -214,7 +169,7 @@ export function memoryMapFor(
       source: "memblock",
     };
   }
-  if (input.arch === "arm64" && dtb) {
+  if (view.arch === "arm64" && dtb) {
     notes.push(
       "memory map taken from the DTB's memory nodes minus /memreserve/ and /reserved-memory: the running kernel's own reservations are unknown; pass --iomem for kexec-tools' view",
     );
@@ -222,7 +177,7 @@ export function memoryMapFor(
   }
   throw new KexecLabError(
     "E_NO_MEMORY_MAP",
-    input.arch === "arm64"
+    view.arch === "arm64"
       ? "neither --iomem nor a DTB with memory nodes was given"
       : "x86_64 needs --iomem (/proc/iomem, /sys/firmware/memmap or kexec -d output) or --memmap",
   );
@@ -236,17 +191,17 @@ export function memoryMapFor(
 export function placementSourceFor(
   arch: Arch,
   loader: "kexec-tools" | "kexec-file",
-  input: PlanInput,
+  view: MachineView,
   mapSource: Plan["memoryMapSource"],
 ): Plan["memoryMapSource"] {
   if (mapSource === "memoryMap") return mapSource;
-  const t = mapTexts(input);
+  const t = view.texts;
   if (loader === "kexec-tools") {
     if (t.debug) return "kexec-debug";
     if (arch === "x86_64" && t.memmap) return "memmap";
     return mapSource;
   }
-  if (arch === "arm64" && input.memblockMemory !== undefined) return "memblock";
+  if (arch === "arm64" && view.hasMemblockMemory) return "memblock";
   if (arch === "x86_64" && t.iomem) return "iomem";
   return mapSource;
 }
@@ -260,11 +215,11 @@ export const KEXEC_TOOLS_ARM64_KEPT = ["System RAM", "Kernel code", "Kernel data
  */
 export function kexecToolsRanges(
   arch: Arch,
-  input: PlanInput,
+  view: MachineView,
   map: MemoryMap,
   crash: Range | undefined,
 ): { ranges: Range[]; what: string } {
-  const t = mapTexts(input);
+  const t = view.texts;
   const ramOnly = (l: MemoryRange[]) =>
     l.filter((r) => r.type === RANGE_RAM).map((r) => ({ start: r.start, end: r.end }));
   if (t.debug)
@@ -326,57 +281,18 @@ export function kexecToolsRanges(
   return { ranges: [...kept.ranges], what: "RAM minus the reserved regions of the memory map" };
 }
 
-const MEMBLOCK_TEXT_HINT =
-  'a memblock dump is the text of /sys/kernel/debug/memblock/memory or .../reserved ("N: 0xSTART..0xEND" lines, read as root with debugfs mounted)';
-
-const MEMBLOCK_LINE = /^\s*\d+:\s*(?:0x)?([0-9a-fA-F]+)\s*(?:\.\.|-)\s*(?:0x)?([0-9a-fA-F]+)/;
-
-/** A /sys/kernel/debug/memblock/{memory,reserved} dump: "  N: 0xSTART..0xEND" lines, END inclusive. */
-export function parseMemblock(text: string, what: string): MemblockRegion[] {
-  const out: MemblockRegion[] = [];
-  text.split("\n").forEach((raw, i) => {
-    const line = raw.replace(/\r$/, "");
-    if (line.trim() === "") return;
-    const m = MEMBLOCK_LINE.exec(line);
-    if (!m) {
-      throw new KexecLabError(
-        "E_FORMAT_CORRUPT",
-        `${what}: expected "N: 0xSTART..0xEND", got "${line.slice(0, 60)}"`,
-        {
-          field: `line ${i + 1}`,
-        },
-        MEMBLOCK_TEXT_HINT,
-      );
-    }
-    const start = Number.parseInt(m[1]!, 16);
-    const last = Number.parseInt(m[2]!, 16);
-    if (last < start) {
-      throw new KexecLabError(
-        "E_FORMAT_CORRUPT",
-        `${what}: end below start`,
-        { field: `line ${i + 1}` },
-        MEMBLOCK_TEXT_HINT,
-      );
-    }
-    out.push({ start, end: last + 1 });
-  });
-  if (out.length === 0)
-    throw new KexecLabError("E_FORMAT_CORRUPT", `${what}: no regions`, {}, MEMBLOCK_TEXT_HINT);
-  return out;
-}
-
 /**
  * The ranges kexec_file_load walks, in ascending order (the caller reverses them for a descending
  * walk), and what they are.
  */
 export function kernelWalkRanges(
   arch: Arch,
-  input: PlanInput,
+  view: MachineView,
   map: MemoryMap,
   notes: string[],
 ): { ranges: NamedRange[]; what: string } {
   if (arch === "x86_64") {
-    const t = mapTexts(input);
+    const t = view.texts;
     if (t.iomem) {
       const ranges = t.iomem.entries
         .filter((e) => e.depth === 0 && e.name === "System RAM")
@@ -391,11 +307,11 @@ export function kernelWalkRanges(
       what: "the memory map's RAM (standing for the System RAM resources)",
     };
   }
-  if (input.memblockMemory !== undefined) {
-    const mem = new RangeSet(parseMemblock(input.memblockMemory, "memblock memory"));
-    const res =
-      input.memblockReserved !== undefined ? parseMemblock(input.memblockReserved, "memblock reserved") : [];
-    if (input.memblockReserved === undefined)
+  const memblock = view.memblockMemory;
+  if (memblock !== undefined) {
+    const mem = new RangeSet(memblock);
+    const res = view.memblockReserved ?? [];
+    if (!view.hasMemblockReserved)
       notes.push(
         "only memblock memory was given: no memblock reservations are subtracted (pass --memblock-reserved)",
       );
@@ -415,24 +331,26 @@ export function kernelWalkRanges(
 
 /**
  * The crash kernel region the load goes into: given, or the one kexec-tools / the kernel choose among
- * the "Crash kernel" regions (input.crashRegions, else the iomem input's lines): the highest, which is
- * crashk_res (src/crash/choose.ts crashLoadRegion). Errors: E_CRASH_NOT_RESERVED when the memory map is
- * a /proc/iomem without a "Crash kernel" line (the running kernel reserved none: kexec-tools stops with
- * "Memory for crashkernel is not reserved", kexec/kexec.c main); E_USAGE when nothing says where it is.
+ * the "Crash kernel" regions of the machine view (view.crashRegions): the highest, which is crashk_res
+ * (src/crash/choose.ts crashLoadRegion). Undefined for a load that is not a crash load.
+ *
+ * No reservation at all (view.crashReserved false: a /proc/iomem without a "Crash kernel" line) is the
+ * crash-reserved gate's case (src/gates/crash-reserved.ts: kexec-tools stops with "Memory for
+ * crashkernel is not reserved" before any syscall); planLoad called without the gates
+ * (src/request/gates.ts) reports the gate's refusal as E_CRASH_NOT_RESERVED (crash-reserve.ts
+ * noCrashReservation). E_USAGE when nothing says where the region is.
  */
-export function crashRegionFor(input: PlanInput): Range | undefined {
-  if (!input.crash) return undefined;
-  if (input.crashRegion) return input.crashRegion;
-  const ck = crashRegionsOf(input);
+export function crashRegionFor(
+  view: MachineView,
+  request: { crash?: boolean; loader?: LoaderKind; iomemName?: string },
+): Range | undefined {
+  if (!request.crash) return undefined;
+  const given = view.givenCrashRegion;
+  if (given) return given;
+  const ck = view.crashRegions;
   if (ck.length > 0)
-    return crashLoadRegion(ck, input.arch, input.loader ?? "auto", input.kexecToolsVersion).region;
-  const t = mapTexts(input);
-  if (t.iomem !== undefined)
-    throw new KexecLabError(
-      "E_CRASH_NOT_RESERVED",
-      `${input.iomemName ?? "the /proc/iomem given"} has no "Crash kernel" line: the running kernel reserved no crash region (booted without crashkernel=, or the reservation failed), so kexec -p stops with "Memory for crashkernel is not reserved" (kexec-tools kexec/kexec.c main, is_crashkernel_mem_reserved)`,
-      input.iomemName !== undefined ? { file: input.iomemName } : {},
-    );
+    return crashLoadRegion(ck, view.arch, crashLoaderOf(request.loader), view.kexecToolsVersion).region;
+  if (view.crashReserved === false) noCrashReservation(request.iomemName);
   throw new KexecLabError(
     "E_USAGE",
     'a crash load (-p) needs the crash kernel region: give --crashkernel SIZE@OFFSET, or a /proc/iomem with a "Crash kernel" line (--iomem, or --host with iomem.txt)',
@@ -441,10 +359,9 @@ export function crashRegionFor(input: PlanInput): Range | undefined {
   );
 }
 
-/** Every "Crash kernel" region of the running kernel: input.crashRegions, else the iomem input's lines. */
+/** Every "Crash kernel" region of the running kernel (MachineView.crashRegions) of a PlanInput. */
 export function crashRegionsOf(input: PlanInput): Range[] {
-  if (input.crashRegions) return [...input.crashRegions];
-  return mapTexts(input).iomem?.crashKernel ?? [];
+  return machineView(input).crashRegions;
 }
 
 /**
@@ -452,18 +369,15 @@ export function crashRegionsOf(input: PlanInput): Range[] {
  * when the load's region is one of them (a load forced into the low part is then refused with
  * EADDRNOTAVAIL, as the kernel does), else the given region itself (a hypothetical reservation).
  */
-export function kernelCrashResFor(input: PlanInput, crash: Range): Range {
-  const all = crashRegionsOf(input);
+export function kernelCrashResIn(view: MachineView, crash: Range): Range {
+  const all = view.crashRegions;
   if (all.some((r) => r.start === crash.start && r.end === crash.end)) return kernelCrashRes(all) ?? crash;
   return crash;
 }
 
-/** crashkernel=X,high's low part: a second, smaller "Crash kernel" line below 4 GiB. */
-export function crashLowRegionFor(input: PlanInput, crash: Range | undefined): Range | undefined {
-  if (!crash) return undefined;
-  if (input.crashLowRegion) return input.crashLowRegion;
-  const ck = mapTexts(input).iomem?.crashKernel ?? [];
-  return ck.find((r) => r.start !== crash.start && r.end <= 2 ** 32);
+/** kernelCrashResIn for a PlanInput's machine. */
+export function kernelCrashResFor(input: PlanInput, crash: Range): Range {
+  return kernelCrashResIn(machineView(input), crash);
 }
 
 /**
@@ -475,8 +389,35 @@ export function loaderSearchRanges(
   input: PlanInput,
   plan: Pick<Plan, "arch" | "loader" | "memoryMap">,
 ): RangeSet {
+  const view = machineView(input);
   if (plan.loader === "kexec-file") {
-    return new RangeSet(kernelWalkRanges(plan.arch, input, plan.memoryMap, []).ranges);
+    return new RangeSet(kernelWalkRanges(plan.arch, view, plan.memoryMap, []).ranges);
   }
-  return new RangeSet(kexecToolsRanges(plan.arch, input, plan.memoryMap, crashRegionFor(input)).ranges);
+  const crash = crashRegionFor(view, input);
+  return new RangeSet(kexecToolsRanges(plan.arch, view, plan.memoryMap, crash).ranges);
+}
+
+/**
+ * Every crash kernel region (kexec-tools' crash_reserved_mem): the machine's "Crash kernel" regions
+ * when the load's region came from them, else the one region given.
+ */
+export function crashRegionsAll(view: MachineView, crash: Range): Range[] {
+  if (view.givenCrashRegions) return view.crashRegions;
+  if (view.givenCrashRegion) return [crash];
+  const ck = view.iomemFile?.crashKernel ?? [];
+  return ck.length > 0 ? ck : [crash];
+}
+
+/** x86 crash elfcorehdr: how many System RAM resources remain with [0, 1 MiB) and the crash region cut out. */
+export function x86CrashRamRanges(view: MachineView, map: MemoryMap, crash: Range): number {
+  const ram: NamedRange[] = kernelWalkRanges("x86_64", view, map, []).ranges;
+  return ram.flatMap((r) => [...new RangeSet([r]).subtract([{ start: 0, end: 0x100000 }, crash]).ranges])
+    .length;
+}
+
+/** arm64 crash elfcorehdr: how many memblock memory ranges (or RAM ranges) remain with the crash region cut out. */
+export function memblockRangesOutside(view: MachineView, map: MemoryMap, crash: Range): number {
+  const memblock = view.memblockMemory;
+  const mem = memblock !== undefined ? new RangeSet(memblock).ranges : map.ram.ranges;
+  return mem.flatMap((r) => [...new RangeSet([r]).subtract([crash]).ranges]).length;
 }

@@ -9,6 +9,8 @@ import { KexecLabError } from "../errors.js";
 import { type KernelFileFormat, rawFormat } from "../formats/unwrap.js";
 import type { Arch } from "../kimage/constants.js";
 import { acceptance, autoLoad, LATEST_KEXEC_TOOLS, type LoaderPath } from "./accept.js";
+import { callerOf } from "./caller.js";
+import type { PlacedBy, PlanInput } from "./types.js";
 
 export interface AcceptanceInput {
   arch: Arch;
@@ -77,4 +79,35 @@ export function checkAcceptance(input: AcceptanceInput): string[] {
 
 function innermost(f: KernelFileFormat): KernelFileFormat {
   return f.kind === "compressed" || f.kind === "zboot" || f.kind === "uki" ? innermost(f.inner) : f;
+}
+
+/** Refusals of a wrapped file that kexec-tools' -a does not fall back from (made before any syscall). */
+export const NO_FALLBACK = new WeakSet<Error>();
+/** The errno the kernel returns for a wrapped file it refuses (accept.ts), for the -a fallback rule. */
+export const REFUSAL_ERRNO = new WeakMap<Error, string>();
+
+/**
+ * The acceptance table's judgement (accept.ts via plan-accept.ts checkAcceptance) for a file the
+ * plain parsers do not place as given: an EFI zboot image, a UKI or a compressed kernel (unwrapped
+ * by the caller: input.kernelFormat), or a bzImage that is not a bzImage64 (kexec-tools'
+ * bzImage64_probe). Returns the notes of an accepted file; throws E_KERNEL_UNSUPPORTED naming who
+ * refuses (kexec-tools before the syscall: final; the kernel: its errno decides the -a fallback).
+ * A plain Image, bzImage64 or ELF is left to the loaders (kexecFileAcceptance and the placement code).
+ */
+export function judgeWrappedFile(input: PlanInput, loader: PlacedBy): string[] {
+  const format = input.kernelFormat ?? rawFormat(input.kernel);
+  const wrapped = format.kind === "compressed" || format.kind === "zboot" || format.kind === "uki";
+  if (!wrapped && !(format.kind === "bzimage" && !format.bzImage64)) return [];
+  try {
+    return checkAcceptance({ ...input, kernelFormat: format, loader, via: callerOf(input) });
+  } catch (e) {
+    if (e instanceof KexecLabError && e.code === "E_KERNEL_UNSUPPORTED") {
+      const version = input.kexecToolsVersion ?? LATEST_KEXEC_TOOLS;
+      const a = acceptance(input.arch, format, loaderPathFor(loader, callerOf(input)), version);
+      if (loader === "kexec-file" && a.refusedBy === "kernel" && a.errno !== undefined)
+        REFUSAL_ERRNO.set(e, a.errno);
+      else NO_FALLBACK.add(e);
+    }
+    throw e;
+  }
 }

@@ -9,15 +9,16 @@ import type { Segment } from "../kimage/kimage.js";
 import type { Verdict } from "../kimage/validate.js";
 import type { MemoryMap } from "../machine/memmap.js";
 import type { Range } from "../machine/ranges.js";
-import type { BootHazard } from "./boot-hazards.js";
 
 /**
  * Which placement rules: "kexec-tools" = kexec-tools' own placement for the kexec_load syscall (-c);
  * "kexec-file" = the kernel's placement for kexec_file_load (-s); "auto" = kexec-tools' -a: try
- * kexec_file_load, fall back to kexec_load on the errnos kexec-tools falls back on (src/loader/auto.ts).
+ * kexec_file_load, fall back to kexec_load on the errnos kexec-tools falls back on (src/loader/auto.ts);
+ * "systemd" = `systemctl kexec`'s own kexec_file_load, which unwraps a file the kernel refuses once and
+ * retries (systemd PRs 41390 and 42234; the same as "kexec-file" with `via: "systemd"`).
  */
-export type LoaderKind = "kexec-tools" | "kexec-file" | "auto";
-export const LOADERS: readonly LoaderKind[] = ["auto", "kexec-tools", "kexec-file"];
+export type LoaderKind = "kexec-tools" | "kexec-file" | "auto" | "systemd";
+export const LOADERS: readonly LoaderKind[] = ["auto", "kexec-tools", "kexec-file", "systemd"];
 
 /** The syscall a plan was placed for. */
 export type PlacedBy = "kexec-tools" | "kexec-file";
@@ -156,6 +157,22 @@ export interface PlanInput {
   noCma?: boolean;
   /** The running kernel has kexec_file_load (CONFIG_KEXEC_FILE; default true). Without it: ENOSYS. */
   kexecFileSyscall?: boolean;
+}
+
+/**
+ * One segment the loaded kernel damages before it reads it. (boot-hazards.ts). Addresses are physical,
+ * end exclusive.
+ */
+export interface BootHazard {
+  /** The segment whose bytes are overwritten ("initrd", ...). */
+  segment: string;
+  /** The overwritten range, clipped to that segment. */
+  start: number;
+  end: number;
+  /** Who writes there and why, in one sentence. */
+  mechanism: string;
+  /** The code that does the writing. */
+  source: string;
 }
 
 /** Why a segment sits where it does. Addresses are byte numbers; `window` is [min, max). */

@@ -42,12 +42,9 @@
 import type { Arch } from "../kimage/constants.js";
 import type { Profile } from "./profiles.js";
 import { addRanges, around, profileBound } from "./ranges.js";
+import type { Codec, KernelPayload, LoadCall, Phase, PhaseName, RebootPath } from "./reboot-shapes.js";
 
-/** The load call: kexec-tools `-c`/kexec_load, or `-s`/kexec_file_load (what systemd uses). */
-export type LoadCall = "kexec_load" | "kexec_file_load";
-
-/** Kernel payload compression codecs the x86 decompressor supports (arch/x86/boot/compressed). */
-export type Codec = "gzip" | "bzip2" | "lzma" | "xz" | "lzo" | "lz4" | "zstd" | "none";
+export type { Codec, KernelPayload, LoadCall, Phase, PhaseName, RebootPath } from "./reboot-shapes.js";
 
 /**
  * Decompression cost per output byte in core cycles, single-threaded, from lzbench's published table
@@ -107,19 +104,6 @@ export interface RebootSegment {
   relocated: boolean;
 }
 
-export interface KernelPayload {
-  /** "bzImage": decompresses itself at boot; "Image", "zboot", "elf": nothing at reboot. */
-  format: "bzImage" | "Image" | "zboot" | "elf" | "unknown";
-  codec: Codec;
-  compressedBytes: number;
-  uncompressedBytes: number;
-  /** How uncompressedBytes was found: "file" (the payload says) or "assumed" (ASSUMED_RATIO). */
-  sizeFrom: "file" | "assumed";
-}
-
-/** `kexec -e` (kernel_kexec) or a panic into a loaded crash kernel (`kexec -p`, __crash_kexec). */
-export type RebootPath = "reboot" | "crash";
-
 export interface RebootInput {
   arch: Arch;
   call: LoadCall;
@@ -146,13 +130,6 @@ export interface RebootInput {
   };
 }
 
-export type PhaseName =
-  | "shutdown"
-  | "cpu-teardown"
-  | "cma-dma-wait"
-  | "relocation"
-  | "purgatory"
-  | "decompress";
 /** Every phase name in path order; "cma-dma-wait" appears only on the crash path with CMA. */
 export const PHASES: readonly PhaseName[] = [
   "shutdown",
@@ -162,23 +139,6 @@ export const PHASES: readonly PhaseName[] = [
   "purgatory",
   "decompress",
 ];
-
-export interface Phase {
-  name: PhaseName;
-  /** The most likely seconds (the profile's own values; published constants' central value). */
-  seconds: number;
-  /** [low, high] seconds (src/model/ranges.ts); [seconds, seconds] where the rule is exact. */
-  range: [number, number];
-  /** Set when the phase has no figure to predict with (why); it is then left out of the total. */
-  unknown?: string;
-  /** Where a published constant comes from (phases that are not modeled from an access stream). */
-  source?: string;
-  /** Bytes the phase moves or reads (relocated, hashed, decompressed output). */
-  bytes: number;
-  /** One line: how it was modeled, or why it is zero. */
-  how: string;
-  sampled: boolean;
-}
 
 /** Does a purgatory run at all for this call and arch. */
 export function hasPurgatory(arch: Arch, call: LoadCall): boolean {

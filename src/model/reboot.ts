@@ -12,8 +12,6 @@ import { modelTrace } from "./model.js";
 import {
   type KernelPayload,
   type LoadCall,
-  type Phase,
-  type PhaseName,
   phasesRange,
   phasesTotal,
   phasesUnknown,
@@ -23,7 +21,10 @@ import {
   rebootPhases,
 } from "./phases.js";
 import type { Profile } from "./profiles.js";
+import type { RebootReport, RebootSaving, RebootStrategy } from "./reboot-shapes.js";
 import { SHAPE_STRATEGIES, type ShapeStrategy, shapeTrace } from "./shapes.js";
+
+export type { RebootReport, RebootSaving, RebootStrategy } from "./reboot-shapes.js";
 
 export interface RebootOptions {
   /** kexec-tools' default here is kexec_load (`-c`); the kexec-file loader is kexec_file_load. */
@@ -43,54 +44,6 @@ export interface RebootOptions {
   path?: RebootPath;
   /** Crash path with crashkernel=,cma: the 10 s CMA DMA wait. */
   crashCma?: boolean;
-}
-
-export interface RebootStrategy {
-  strategy: string;
-  phases: Phase[];
-  /** Most likely total of the phases with a figure. */
-  seconds: number;
-  /** [low, high] of that total (phases' ranges added). */
-  range: [number, number];
-  /** Phases left out of the total: nothing predicts them (Phase.unknown says why). */
-  unknown: PhaseName[];
-  sampled: boolean;
-}
-
-export interface RebootSaving {
-  /** What changes, as a user would do it. */
-  change: string;
-  /** Modeled seconds of the whole path with the change (baseline strategy). */
-  seconds: number;
-  /** Baseline seconds minus `seconds` (negative: the change costs time). */
-  saved: number;
-  /** [low, high] of the total with the change. */
-  range: [number, number];
-  /**
-   * [low, high] of `saved`: the baseline minus the change at the same end of every input range (both
-   * fast, both slow), since the same machine runs both; widened to contain `saved`.
-   */
-  savedRange: [number, number];
-  note: string;
-}
-
-export interface RebootReport {
-  profile: string;
-  arch: string;
-  call: LoadCall;
-  purgatoryChecks: boolean;
-  cma: boolean;
-  /** Online CPUs at the jump (1 when not given). */
-  cpus: number;
-  path: RebootPath;
-  kernel: KernelPayload | null;
-  strategies: RebootStrategy[];
-  /** The strategy the savings are computed for: the running kernel's own when the run has it. */
-  baseline: string;
-  baselineSeconds: number;
-  baselineRange: [number, number];
-  /** Ranked by the saving's range: largest low end first (the saving the inputs guarantee), then likely. */
-  savings: RebootSaving[];
 }
 
 /** Bytes of pages simulated exactly for the granule what-ifs (the rest is extrapolated; they are ratios). */

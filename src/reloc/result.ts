@@ -5,7 +5,7 @@
  */
 
 import type { KimageSummary } from "../kimage/summary.js";
-import type { RebootReport } from "../model/reboot.js";
+import type { RebootReport } from "../model/reboot-shapes.js";
 
 export interface PageTableCost {
   /** Table pages (each one granule). */

@@ -16,8 +16,10 @@ import { evaluateGates, stateKnown } from "../gates/evaluate.js";
 import { gateKernelKind } from "../gates/kind.js";
 import type { GateQuery, GateState, GateSyscall, GateVerdict } from "../gates/types.js";
 import { DEFAULT_KEXEC_TOOLS_VERSION, FALLBACK_ERRNOS, syscallPlan } from "../loader/auto.js";
+import { callerOf } from "../loader/caller.js";
 import { DEFAULT_KERNEL_VERSION } from "../loader/kexec-file/version.js";
-import { type Plan, type PlanInput, planLoad } from "../loader/plan.js";
+import { type MachineView, machineView } from "../loader/machine-view.js";
+import { type Plan, type PlanInput, planLoadOn } from "../loader/plan.js";
 
 /**
  * The state after one permitted call: kexec_load_permitted (6.3+) counts a limit that is not -1 down
@@ -34,6 +36,18 @@ function afterOneLoad(state: GateState, crash: boolean): GateState {
       source: `${l.source}: ${l.value}, less the kexec_file_load attempt kexec_load_permitted counted before it failed`,
     },
   };
+}
+
+/**
+ * MachineView.crashReserved, or undefined when the memory map text does not parse (planLoad then
+ * reports that error where it reads the map).
+ */
+function reservedPerIomem(view: MachineView): boolean | undefined {
+  try {
+    return view.crashReserved;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the gates said about a load that passed them. */
@@ -55,17 +69,30 @@ export interface GateReport {
  */
 export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: Plan; gates: GateReport } {
   // A crash region named on the command line (--crashkernel) is a reservation, whatever the host shows.
+  // Without one, and with nothing known of the reservation, the machine view's /proc/iomem decides: no
+  // "Crash kernel" line is no reservation, which the crash-reserved gate (kexec-tools) or the
+  // crash-region gate (the kernel) refuses before planLoad would (E_CRASH_NOT_RESERVED is left for
+  // planLoad called without the gates). A line there needs no verdict: the loader reads the region.
+  const view = machineView(input);
   const state: GateState =
     input.crashRegion !== undefined
       ? { ...given, crashRegion: { value: true, source: "--crashkernel" } }
-      : given;
+      : given.crashRegion === undefined && input.crash === true && reservedPerIomem(view) === false
+        ? {
+            ...given,
+            crashRegion: {
+              value: false,
+              source: `no "Crash kernel" in ${input.iomemName ?? "the /proc/iomem given"}`,
+            },
+          }
+        : given;
   const base: Omit<GateQuery, "syscall"> = {
     crash: input.crash === true || input.crashRegion !== undefined,
     arch: input.arch,
     kernelVersion: input.kernelVersion ?? DEFAULT_KERNEL_VERSION,
     state,
-    via: input.via ?? "kexec-tools",
     kexecToolsVersion: input.kexecToolsVersion ?? DEFAULT_KEXEC_TOOLS_VERSION,
+    via: callerOf(input),
   };
   const kind = gateKernelKind(input.kernel, input.kernelFormat?.kind);
   if (kind !== undefined) base.kernelKind = kind;
@@ -91,10 +118,10 @@ export function gatedPlanLoad(input: PlanInput, given: GateState = {}): { plan: 
       // The loader's own probe (kexecFileAcceptance) refuses the file with the same errno
       // (E_SYSCALL_REFUSED); let planLoad say it, after the gates before the probe passed.
       verdicts.push(v);
-      planInput = { ...input, loader: "kexec-file" };
+      planInput = { ...input, loader: input.loader === "systemd" ? "systemd" : "kexec-file" };
     } else check(v);
   }
-  const plan = planLoad(planInput);
+  const plan = planLoadOn(planInput, view);
   if (fallbackNote !== undefined) plan.selection = fallbackNote;
   const syscall: GateSyscall = plan.loader === "kexec-tools" ? "kexec_load" : "kexec_file_load";
   // kexec_load's gates act when the syscall is made, after kexec-tools placed the segments. A

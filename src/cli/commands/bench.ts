@@ -6,9 +6,9 @@ import { type BenchRow, benchScenario } from "../../request/bench.js";
 import { splitList } from "../../request/run.js";
 import { defaultScenario } from "../../scenario/default.js";
 import { parseInteger } from "../../sweep/grid.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK } from "../exit.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 
 interface BenchOptions {

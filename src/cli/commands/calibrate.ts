@@ -8,10 +8,10 @@ import { SHAPE_STRATEGIES } from "../../model/shapes.js";
 import { renderCalibrationText } from "../../report/calibrate-text.js";
 import { toRelocScenario } from "../../scenario/load.js";
 import { readJsonFile, readScenarioFile } from "../../scenario/node/read.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK } from "../exit.js";
 import { checkTextOutput, readInputFile, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 
 interface CalibrateOptions {
   profile: string;

@@ -5,9 +5,9 @@ import { parseArch } from "../../formats/role.js";
 import { readHostDir } from "../../host/node/read.js";
 import { renderCrashkernelText } from "../../report/crashkernel-text.js";
 import { reserveForHost } from "../../request/crashkernel.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 
 interface CrashkernelOptions {
   host: string;

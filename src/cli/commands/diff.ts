@@ -7,10 +7,10 @@ import { diffLog, loaderForLog } from "../../request/diff.js";
 import { gateStateWithSignature } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readTextFile } from "../files.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { addPlanInputOptions } from "./plan.js";
 
 interface DiffOptions extends PlanOptions {

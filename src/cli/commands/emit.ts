@@ -15,10 +15,10 @@ import {
 import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { readScenarioFile } from "../../scenario/node/read.js";
 import { parseGranule, parseInteger } from "../../sweep/grid.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readInputFile } from "../files.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 
 interface EmitOptions {
   target: EmitTarget;

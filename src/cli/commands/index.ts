@@ -1,7 +1,7 @@
 /** Every command, registered in the order `--help` lists them. */
 
 import type { Command } from "commander";
-import type { CliContext } from "../main.js";
+import type { CliContext } from "../context.js";
 import { registerBench } from "./bench.js";
 import { registerCalibrate } from "./calibrate.js";
 import { registerCrashkernel } from "./crashkernel.js";

@@ -4,10 +4,10 @@ import { LATEST_KEXEC_TOOLS } from "../../loader/accept.js";
 import { renderInspectText } from "../../report/inspect-text.js";
 import { inspectSignature, judgeLoaders } from "../../request/inspect.js";
 import { readTrustedCerts } from "../../signature/node/trusted-certs.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK } from "../exit.js";
 import { readInputFile } from "../files.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 
 export function registerInspect(program: Command, ctx: CliContext): Command {

@@ -6,9 +6,9 @@ import { crashSizeOf, kexecLoadOutput } from "../../request/kexec.js";
 import { kernelSignatureState } from "../../request/node/gate-state.js";
 import { fileArch, purgatoryOption } from "../../request/node/plan-input.js";
 import { inferArch } from "../../request/plan.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { readTextFile } from "../files.js";
-import type { CliContext } from "../main.js";
 
 const HELP = `
 Takes kexec-tools' own command line and prints what \`kexec -d\` (kexec-tools 2.0.25 and later) prints for the

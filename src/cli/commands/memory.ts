@@ -10,9 +10,9 @@ import { gatedPlanLoad } from "../../request/gates.js";
 import { gateStateWithSignature } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { parseSize, toSafeNumber } from "../../scenario/numbers.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { addPlanInputOptions } from "./plan.js";
 
 interface MemoryOptions extends PlanOptions {

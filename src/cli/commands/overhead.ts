@@ -1,9 +1,9 @@
 import { type Command, Option } from "commander";
 import { renderOverheadText } from "../../report/mmu-text.js";
 import { type MappingOptions, mappingSpec, tableOverhead } from "../../request/mapping.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK } from "../exit.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 
 export function addMappingOptions(cmd: Command, sizeDefault?: string): Command {
   return cmd

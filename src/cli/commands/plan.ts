@@ -14,11 +14,11 @@ import { gatedPlanLoad } from "../../request/gates.js";
 import { gateStateWithSignature } from "../../request/node/gate-state.js";
 import { type PlanOptions, planInputFromOptions } from "../../request/node/plan-input.js";
 import { hex } from "../../scenario/numbers.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkBinaryOutput, writeOutputFile } from "../files.js";
 import { addGateOptions } from "../gate-options.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 
 /**

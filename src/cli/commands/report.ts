@@ -8,10 +8,10 @@ import { reconstructPageMap } from "../../report/pagemap.js";
 import { loadRunResult } from "../../report/result-schema.js";
 import { reportCurves } from "../../request/report.js";
 import { readJsonFile } from "../../scenario/node/read.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK } from "../exit.js";
 import { checkTextOutput, STDOUT_PATH, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 import { signalCheckpoint } from "../signals.js";
 

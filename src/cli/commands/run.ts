@@ -19,11 +19,11 @@ import { inferArch } from "../../request/plan.js";
 import { type RunRequest, type RunSource, runRequest, splitList } from "../../request/run.js";
 import { readScenarioFile } from "../../scenario/node/read.js";
 import { parseFreePages, parseGranule, parseInteger, parseLinearMap } from "../../sweep/grid.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { checkTextOutput, readInputFile } from "../files.js";
 import { addGateOptions } from "../gate-options.js";
 import { paint, printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { scenarioProgress, startProgress } from "../progress.js";
 import { writeHtmlReport } from "./report.js";
 

@@ -8,9 +8,9 @@ import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { readJsonFile } from "../../scenario/node/read.js";
 import { gridFrom, SWEEP_COLUMNS, type SweepGridOptions, type SweepRow, toCsv } from "../../sweep/grid.js";
 import { runGrid } from "../../sweep/node/pool.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK } from "../exit.js";
 import { checkTextOutput, STDOUT_PATH, writeOutputFile } from "../files.js";
-import type { CliContext } from "../main.js";
 import { startProgress } from "../progress.js";
 import { signalCheckpoint } from "../signals.js";
 

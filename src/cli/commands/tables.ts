@@ -8,10 +8,10 @@ import { type MappingOptions, mappingSpec } from "../../request/mapping.js";
 import { loadStrategyFile } from "../../request/node/strategy-file.js";
 import { strategyTables } from "../../request/strategy-tables.js";
 import { parseGranule, parseInteger, parseLinearMap } from "../../sweep/grid.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK } from "../exit.js";
 import { checkBinaryOutput, writeOutputFile } from "../files.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { addMappingOptions } from "./overhead.js";
 
 export function registerTables(program: Command, ctx: CliContext): Command {

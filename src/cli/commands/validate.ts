@@ -2,9 +2,9 @@ import type { Command } from "commander";
 import { ramFromOptions } from "../../request/node/totalram.js";
 import { validateLoadDocument } from "../../request/validate.js";
 import { readJsonFile } from "../../scenario/node/read.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { paint, printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 
 export function registerValidate(program: Command, ctx: CliContext): Command {
   return program

@@ -3,9 +3,9 @@ import { describeWalk } from "../../mmu/dump.js";
 import { buildSingleRange } from "../../mmu/single.js";
 import { renderWalkText } from "../../report/mmu-text.js";
 import { type MappingOptions, mappingSpec, parseVa } from "../../request/mapping.js";
+import type { CliContext } from "../context.js";
 import { EXIT_OK, EXIT_REFUSED } from "../exit.js";
 import { printJson } from "../io.js";
-import type { CliContext } from "../main.js";
 import { addMappingOptions } from "./overhead.js";
 import { strategyTablesFor } from "./tables.js";
 

@@ -28,7 +28,6 @@ import {
   place,
 } from "../context.js";
 import { clearInitrdInPlace, editDtbKexecTools } from "../dtb-edit.js";
-import { crashRegionsOf } from "../memory.js";
 import type { Placement } from "../types.js";
 import { arm64CrashMemoryRanges, kexecToolsElfcorehdrSize } from "./crash.js";
 import { addPurgatory } from "./purgatory-segment.js";
@@ -48,7 +47,7 @@ function crashSetup(ctx: Ctx, map: MemoryMap, iomem: Iomem | undefined, crashReg
   if (!crashRegion) return undefined;
   // kexec-tools 2.0.24+: every "Crash kernel" region is cut out of the dump's ranges and passed in
   // linux,usable-memory-range (in /proc/iomem order); the load goes into the highest.
-  const all = crashRegionsOf(ctx.input);
+  const all = ctx.view.crashRegions;
   const regions = all.some((r) => r.start === crashRegion.start && r.end === crashRegion.end)
     ? [...all].sort((a, b) => a.start - b.start)
     : [crashRegion];

@@ -11,6 +11,7 @@ import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { hostPlanFields } from "../../host/plan.js";
 import type { Arch } from "../../kimage/constants.js";
+import { crashLoaderOf } from "../../loader/caller.js";
 import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
 import type { LoaderKind, PlanInput } from "../../loader/plan.js";
 import type { PurgatorySize } from "../../loader/types.js";
@@ -242,7 +243,7 @@ function crashkernelPlanRegions(
     arch,
     crashkernel: opts.crashkernel!,
     ...(opts.kernelVersion !== undefined ? { kernelVersion: opts.kernelVersion } : {}),
-    loader: opts.loader,
+    loader: crashLoaderOf(opts.loader),
     ...(opts.kexecToolsVersion !== undefined ? { kexecToolsVersion: opts.kexecToolsVersion } : {}),
   });
 }
