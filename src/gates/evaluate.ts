@@ -3,7 +3,7 @@
  */
 
 import { GATE_STAGE, GATES, type GateStage } from "./order.js";
-import type { GateCheck, GateQuery, GateVerdict } from "./types.js";
+import type { GateCheck, GateQuery, GateSignatureVerdict, GateVerdict } from "./types.js";
 
 /** glibc's strerror() of the errnos the gates return (kexec-tools prints "<syscall> failed: <strerror>"). */
 export const GLIBC_STRERROR: Record<string, string> = {
@@ -45,7 +45,14 @@ export function evaluateGates(q: GateQuery, stages: readonly GateStage[] = ALL_S
   return { syscall: q.syscall, crash: q.crash, checks, warnings };
 }
 
-/** Whether anything about the machine's gates is known (an empty state decides nothing). */
+/**
+ * Whether anything about the machine's gates is known (an empty state decides nothing). The kernel
+ * file's own signature verdict does not count when it was judged against no certificate the machine
+ * trusts (trustedCount 0): it is read from every kernel file, so on its own it says nothing of the
+ * machine, and a plan without a host or gate options shows no gate report.
+ */
 export function stateKnown(s: GateQuery["state"]): boolean {
-  return Object.values(s).some((v) => v !== undefined);
+  return Object.entries(s).some(
+    ([k, v]) => v !== undefined && (k !== "signature" || ((v as GateSignatureVerdict).trustedCount ?? 1) > 0),
+  );
 }

@@ -86,6 +86,8 @@ export interface GateSignatureVerdict {
    * appraise_type=...modsig (security/integrity/ima/ima_modsig.c ima_read_modsig). src/signature/modsig.ts.
    */
   modsig?: boolean;
+  /** How many certificates the machine trusts the verdict was judged against (0: none given). */
+  trustedCount?: number;
 }
 
 /** What the gates read about the machine and the caller. Every field may be unknown (absent). */

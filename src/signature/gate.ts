@@ -12,7 +12,7 @@ import type { KernelSignatureVerdict } from "./verify.js";
  * the keyrings the machine would need (verdict.needed).
  */
 export function gateSignatureFrom(v: KernelSignatureVerdict): GateSignatureVerdict {
-  const out: GateSignatureVerdict = { state: v.state };
+  const out: GateSignatureVerdict = { state: v.state, trustedCount: v.trustedCerts.length };
   if (v.signer !== null) out.signer = v.signer.subject;
   if (v.keyring !== null) out.keyring = v.keyring;
   if (v.errno !== null) out.errno = v.errno;

@@ -82,6 +82,7 @@ export async function kernelSignatureState(
   if (kind !== "bzimage" && kind !== "arm64-image" && kind !== "elf64")
     return {
       state: "unknown" as const,
+      trustedCount: trusted.length,
       detail: `${kernelFile} is ${kind === undefined ? "not a kernel kexec-lab knows" : `a ${kind} file`}: kexec-tools passes the kernel inside it to kexec_file_load, so the kernel checks that kernel's signature, not the file's`,
     };
   const verdict = gateSignatureFrom(await verifyKernelSignature(bytes, trusted, kernelFile));
