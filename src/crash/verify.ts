@@ -58,9 +58,13 @@ export interface ProbeResult {
   vmcoreBytes?: number;
   vmcoreReadBytes?: number;
   vmcoreRead: boolean;
-  /** The dump file written (gzip -1 of /proc/vmcore into the crash kernel's rootfs) and its size. */
+  /**
+   * The dump written onto the dump disk (dd of /proc/vmcore onto /dev/nvme0n1) and its size; `dumpOnDisk`:
+   * the host found an ELF core file (ET_CORE) at the start of the disk image after the run.
+   */
   dumpBytes?: number;
   dumpWritten: boolean;
+  dumpOnDisk?: boolean;
   /** The run counts as working: with the test initrd, the dump was written; with the user's initrd, the crash kernel booted. */
   ok: boolean;
   /** Why not (the first failure seen), e.g. the crash kernel's "Out of memory" line. */
@@ -141,7 +145,7 @@ export function readProbeConsole(
   const vmcoreRead =
     vm.get("rc") === "0" && vmcoreBytes !== undefined && vmcoreReadBytes === vmcoreBytes && vmcoreBytes > 0;
   const dumpBytes = num(dump.get("bytes"));
-  const dumpWritten = vmcoreRead && dump.get("rc") === "0" && dumpBytes !== undefined && dumpBytes > 0;
+  const dumpWritten = vmcoreRead && dump.get("rc") === "0" && dumpBytes === vmcoreBytes;
   const loaded = kexecExit === 0;
   const r: ProbeResult = {
     crashkernel,
@@ -195,6 +199,8 @@ function probeFailure(r: ProbeResult, after: string, testInitrd: boolean, stoppe
     return "the crash kernel has no /proc/vmcore";
   if (!r.vmcoreRead)
     return `reading /proc/vmcore failed${r.vmcoreBytes !== undefined ? ` (${r.vmcoreReadBytes ?? 0} of ${r.vmcoreBytes} bytes)` : ""}${stopped ? `; ${stopped}` : ""}`;
+  if (/rc=nodisk/.test(after))
+    return "no dump disk (/dev/nvme0n1) in the crash kernel: /proc/vmcore was read, not written";
   return `writing the dump failed${stopped ? `; ${stopped}` : ""}`;
 }
 

@@ -6,7 +6,7 @@
  * it. The temporary directory is removed after each probe (and by src/node/tmp.ts on any exit).
  */
 
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, readSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeResult } from "../../crash/verify.js";
 import { readProbeConsole } from "../../crash/verify.js";
@@ -170,11 +170,20 @@ export interface ProbeRun {
 /** The QEMU command line of a probe (without the binary); `crashkernel` is a --crashkernel value (several options space-separated). */
 export function qemuArgs(
   arch: Arch,
-  o: { kernel: string; initramfs: string; memory: string; cpus: number; crashkernel: string },
+  o: {
+    kernel: string;
+    initramfs: string;
+    memory: string;
+    cpus: number;
+    crashkernel: string;
+    dumpDisk: string;
+  },
 ): string[] {
   const m = VERIFY_MACHINES[arch];
   return [
     ...m.machine,
+    ...["-drive", `file=${o.dumpDisk},format=raw,if=none,id=kxldump,discard=unmap,detect-zeroes=unmap`],
+    ...["-device", "nvme,serial=kxl-dump,drive=kxldump"],
     ...["-m", o.memory, "-smp", String(o.cpus), "-nographic", "-no-reboot", "-nic", "none", "-accel", "tcg"],
     ...["-kernel", o.kernel, "-initrd", o.initramfs],
     ...["-append", `console=${m.console} panic=0 ${crashkernelCmdline(o.crashkernel)}`],
@@ -195,9 +204,13 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeRun> {
         ...(o.kallsymsTextOffset !== undefined ? { kallsymsTextOffset: o.kallsymsTextOffset } : {}),
       }),
     );
+    // the dump disk: sparse, the size of the guest's RAM plus 64 MiB (the vmcore is a little larger than RAM)
+    const dumpDisk = join(tmp.path, "dump.img");
+    truncateSync(dumpDisk, size(o.memory) + 64 * 2 ** 20);
     const args = qemuArgs(arch, {
       kernel: o.kernelFile,
       initramfs,
+      dumpDisk,
       memory: o.memory,
       cpus: o.cpus,
       crashkernel: o.crashkernel,
@@ -210,11 +223,44 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeRun> {
     );
     if (o.consoleFile !== undefined) writeFileSync(o.consoleFile, text);
     const result = readProbeConsole(text, o.crashkernel, seconds, o.initrd === undefined, stopped);
+    if (result.dumpWritten) {
+      result.dumpOnDisk = isElfCore(dumpDisk);
+      if (!result.dumpOnDisk) {
+        result.ok = false;
+        result.failure = "the dump disk holds no ELF core file after the run";
+      }
+    }
     const banner = /Linux version (\S+)/.exec(text)?.[1];
     return { result, console: text, ...(banner !== undefined ? { banner } : {}) };
   } finally {
     tmp.dispose();
   }
+}
+
+function size(text: string): number {
+  const m = /^(\d+)([KMGT]?)$/i.exec(text.trim());
+  if (!m)
+    throw new KexecLabError("E_USAGE", `--memory ${text}: give a size such as 1G or 1536M`, {
+      field: "--memory",
+    });
+  const unit = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[
+    m[2]!.toUpperCase() as "" | "K" | "M" | "G" | "T"
+  ];
+  return Number(m[1]) * unit;
+}
+
+/** The file starts with a 64-bit ELF header of type ET_CORE (what /proc/vmcore begins with). */
+function isElfCore(file: string): boolean {
+  const b = Buffer.alloc(18);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, b, 0, 18, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const le = b[5] === 1;
+  const type = le ? b.readUInt16LE(16) : b.readUInt16BE(16);
+  return b[0] === 0x7f && b.toString("latin1", 1, 4) === "ELF" && b[4] === 2 && type === 4;
 }
 
 /** Markers after which nothing more will come: stop QEMU shortly after. */
