@@ -65,6 +65,8 @@ export interface ProbeResult {
   dumpBytes?: number;
   dumpWritten: boolean;
   dumpOnDisk?: boolean;
+  /** Seconds the crash kernel took to copy /proc/vmcore (its /proc/uptime before and after dd). */
+  dumpSeconds?: number;
   /** The run counts as working: with the test initrd, the dump was written; with the user's initrd, the crash kernel booted. */
   ok: boolean;
   /** Why not (the first failure seen), e.g. the crash kernel's "Out of memory" line. */
@@ -94,6 +96,20 @@ function kv(s: string | undefined): Map<string, string> {
     if (eq > 0) m.set(w.slice(0, eq), w.slice(eq + 1));
   }
   return m;
+}
+
+/**
+ * The bytes busybox dd (bs=1M) copied, from its "F+P records out" count: F whole MiB blocks and P
+ * partial ones; a partial block is the rest of a file of `size` bytes. undefined when it does not add up.
+ */
+function recordsBytes(records: string | undefined, size: number | undefined): number | undefined {
+  const m = /^(\d+)\+(\d+)$/.exec(records ?? "");
+  if (!m || size === undefined) return undefined;
+  const whole = Number(m[1]);
+  const partial = Number(m[2]);
+  const rest = size % MiB;
+  if (partial > 1 || (partial === 1 && whole * MiB + rest !== size)) return undefined;
+  return partial === 1 ? whole * MiB + rest : whole * MiB;
 }
 
 function num(s: string | undefined): number | undefined {
@@ -141,11 +157,13 @@ export function readProbeConsole(
   const vm = kv(markerValue(after, VERIFY_MARK.vmcore));
   const dump = kv(markerValue(after, VERIFY_MARK.dump));
   const vmcoreBytes = num(vm.get("size"));
-  const vmcoreReadBytes = num(vm.get("read"));
+  const vmcoreReadBytes = recordsBytes(vm.get("records"), vmcoreBytes);
   const vmcoreRead =
     vm.get("rc") === "0" && vmcoreBytes !== undefined && vmcoreReadBytes === vmcoreBytes && vmcoreBytes > 0;
-  const dumpBytes = num(dump.get("bytes"));
-  const dumpWritten = vmcoreRead && dump.get("rc") === "0" && dumpBytes === vmcoreBytes;
+  const dumpBytes = dump.get("rc") === "0" ? recordsBytes(dump.get("records"), vmcoreBytes) : undefined;
+  const dumpWritten = vmcoreRead && dumpBytes !== undefined && dumpBytes === vmcoreBytes;
+  const t0 = Number(dump.get("t0"));
+  const t1 = Number(dump.get("t1"));
   const loaded = kexecExit === 0;
   const r: ProbeResult = {
     crashkernel,
@@ -173,6 +191,9 @@ export function readProbeConsole(
     vmcoreRead,
     ...(dumpBytes !== undefined ? { dumpBytes } : {}),
     dumpWritten,
+    ...(Number.isFinite(t0) && Number.isFinite(t1) && t1 >= t0
+      ? { dumpSeconds: Math.round((t1 - t0) * 10) / 10 }
+      : {}),
     ok: testInitrd ? dumpWritten : banner,
     seconds: Math.round(seconds * 10) / 10,
   };

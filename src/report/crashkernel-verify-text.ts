@@ -11,7 +11,7 @@ import { formatBytes } from "./format.js";
 export function probeSummary(p: ProbeResult): string {
   if (p.ok) {
     if (p.dumpWritten)
-      return `dump written: read all ${formatBytes(p.vmcoreBytes ?? 0)} of /proc/vmcore, ${formatBytes(p.dumpBytes ?? 0)} compressed`;
+      return `dump written: all ${formatBytes(p.vmcoreBytes ?? 0)} of /proc/vmcore copied onto the dump disk${p.dumpSeconds !== undefined ? ` in ${p.dumpSeconds.toFixed(1)} s` : ""}${p.dumpOnDisk ? " (an ELF core file there)" : ""}`;
     return "the crash kernel booted";
   }
   return `FAILS: ${p.failure ?? "unknown"}`;
@@ -82,7 +82,7 @@ export function renderCrashkernelVerifyText(r: VerifyReport): string {
     lines.push(`crashkernel=${p.crashkernel}: ${p.ok ? "works" : "FAILS"} (${r.seconds.toFixed(1)} s)`);
   }
   lines.push(
-    `note: ${r.crashInitrd === "test initrd" ? "works = the crash kernel read all of /proc/vmcore and wrote it (gzip -1) into its rootfs; busybox dd and gzip stand for the dump tool (no makedumpfile)" : "works = the crash kernel booted (with your initrd kexec-lab cannot see whether the dump was saved)"}`,
+    `note: ${r.crashInitrd === "test initrd" ? "works = the crash kernel copied all of /proc/vmcore onto its dump disk (QEMU NVMe, dd bs=1M) and the host found an ELF core file there; busybox dd stands for the dump tool (no makedumpfile)" : "works = the crash kernel booted (with your initrd kexec-lab cannot see whether the dump was saved)"}`,
   );
   if (r.arch === "arm64")
     lines.push(

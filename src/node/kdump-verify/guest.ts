@@ -37,6 +37,7 @@ if [ -e /proc/vmcore ]; then
   d=/dev/nvme0n1
   i=0
   while [ ! -b $d ] && [ $i -lt 20 ]; do sleep 1; i=$((i + 1)); done
+  t0=$(cut -d' ' -f1 /proc/uptime)
   if [ -b $d ]; then
     dd if=/proc/vmcore of=$d bs=1M conv=fsync 2>/tmp/dd.err
     r=$?
@@ -46,9 +47,11 @@ if [ -e /proc/vmcore ]; then
     r=$?
     w=nodisk
   fi
-  n=$(grep ' bytes' /tmp/dd.err | cut -d' ' -f1)
-  echo "${M.vmcore}size=$s read=$n rc=$r@@"
-  echo "${M.dump}bytes=$n rc=$w free=$(kb MemFree)@@"
+  # busybox dd prints "F+P records out" (whole and partial 1 MiB blocks)
+  n=$(grep 'records out' /tmp/dd.err | cut -d' ' -f1)
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  echo "${M.vmcore}size=$s records=$n rc=$r@@"
+  echo "${M.dump}records=$n rc=$w free=$(kb MemFree) t0=$t0 t1=$t1@@"
 else
   echo "${M.noVmcore}"
 fi

@@ -206,6 +206,7 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeRun> {
     );
     // the dump disk: sparse, the size of the guest's RAM plus 64 MiB (the vmcore is a little larger than RAM)
     const dumpDisk = join(tmp.path, "dump.img");
+    writeFileSync(dumpDisk, "");
     truncateSync(dumpDisk, size(o.memory) + 64 * 2 ** 20);
     const args = qemuArgs(arch, {
       kernel: o.kernelFile,
