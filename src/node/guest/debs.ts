@@ -66,7 +66,7 @@ const PACKAGES: Record<Suite, string[]> = {
 
 /**
  * apt options for a suite: a private sources list, lists and cache under CACHE/apt-<suite>
- * (test/helpers/debian-apt.ts), amd64 and arm64 both, so the host's own apt configuration is never changed,
+ * (./debian-apt.ts), amd64 and arm64 both, so the host's own apt configuration is never changed,
  * not even for a moment, whatever the host's suite and architectures. Same Debian mirror as the host's.
  */
 function suiteAptOptions(suite: Suite, cache: string): string[] {
