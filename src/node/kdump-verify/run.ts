@@ -6,7 +6,7 @@
  * it. The temporary directory is removed after each probe (and by src/node/tmp.ts on any exit).
  */
 
-import { closeSync, openSync, readSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProbeResult } from "../../crash/verify.js";
 import { readProbeConsole } from "../../crash/verify.js";
@@ -108,7 +108,18 @@ export function prepareVerifyTools(arch: Arch, kexecTools: string, cache: string
     const root = unpack(suite, deb, debs, cache);
     const bbDebs = suite === "bookworm" ? debs : ensureDebs("bookworm", deb, cache);
     const bbRoot = suite === "bookworm" ? root : unpack("bookworm", deb, bbDebs, cache);
-    const binary = join(root, "sbin", "kexec");
+    // bookworm ships sbin/kexec, trixie (merged /usr) usr/sbin/kexec
+    const binary = [join(root, "sbin", "kexec"), join(root, "usr", "sbin", "kexec")].find((f) =>
+      existsSync(f),
+    );
+    if (binary === undefined)
+      throw new KexecLabError(
+        "E_DOWNLOAD",
+        `the kexec-tools package unpacked into ${root} has no sbin/kexec`,
+        {
+          field: "--cache",
+        },
+      );
     const pkg = debVersion(debs.get("kexec-tools")!);
     return {
       arch,
