@@ -293,6 +293,7 @@ function runQemu(
   args: string[],
   timeoutSec: number,
   idleSec: number,
+  bannerSec = Math.min(60, idleSec),
 ): Promise<{ text: string; seconds: number; stopped?: string }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
@@ -313,8 +314,17 @@ function runQemu(
     };
     const total = setTimeout(() => stop(`timeout after ${timeoutSec} s`), timeoutSec * 1000);
     let idle = setTimeout(() => stop(`no console output for ${idleSec} s`), idleSec * 1000);
+    // the crash kernel prints its banner seconds after the panic once it runs at all; a reservation
+    // too small for it to get that far leaves the console silent
+    let bannerTimer: NodeJS.Timeout | undefined;
     const onData = (b: Buffer) => {
       out += b.toString("latin1");
+      const p = out.indexOf("@@KXL-V-PANIC@@");
+      if (p >= 0 && bannerTimer === undefined)
+        bannerTimer = setTimeout(() => {
+          if (!/Linux version \d/.test(out.slice(p)))
+            stop(`no crash kernel banner within ${bannerSec} s of the panic`);
+        }, bannerSec * 1000);
       clearTimeout(idle);
       idle = setTimeout(() => stop(`no console output for ${idleSec} s`), idleSec * 1000);
       if (!ending && finished(out)) setTimeout(() => stop(), 500);
@@ -329,6 +339,7 @@ function runQemu(
     child.once("close", () => {
       clearTimeout(total);
       clearTimeout(idle);
+      if (bannerTimer !== undefined) clearTimeout(bannerTimer);
       resolve({
         text: out,
         seconds: (Date.now() - t0) / 1000,
