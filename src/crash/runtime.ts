@@ -64,17 +64,7 @@ export function crashRuntimeNeed(i: RuntimeInput): {
       "sizeof(struct page) = 64 on 64-bit without debug options (include/linux/mm_types.h); the memmap covers the memory the crash kernel is given",
     status: "from source, not yet measured",
   });
-  // setup_per_cpu_areas / pcpu_embed_first_chunk: static per-CPU data + PERCPU_MODULE_RESERVE (8 KiB)
-  // + PERCPU_DYNAMIC_RESERVE (28 KiB x BITS_PER_LONG/32), per possible CPU, in units of at least a page.
-  const staticPercpu = 256 * 1024;
-  const unit = Math.ceil((staticPercpu + 8 * 1024 + 56 * 1024) / i.pageSize) * i.pageSize;
-  terms.push({
-    name: `per-CPU areas for nr_cpus=${i.nrCpus} (${Math.round(unit / 1024)} KiB per unit)`,
-    bytes: unit * i.nrCpus,
-    source:
-      "mm/percpu.c pcpu_embed_first_chunk: static per-CPU data (assumed 256 KiB; the vmlinux's .data..percpu gives it) + PERCPU_MODULE_RESERVE 8 KiB + PERCPU_DYNAMIC_RESERVE 56 KiB on 64-bit, per CPU",
-    status: "assumed",
-  });
+  terms.push(perCpuFromSource(i));
   const unpacked = i.initrdUnpackedBytes ?? 2 * i.initrdBytes;
   terms.push({
     name: "the initrd unpacked into rootfs",
@@ -125,6 +115,21 @@ export function crashRuntimeNeed(i: RuntimeInput): {
   return { terms, totalBytes };
 }
 
+/** The per-CPU areas from mm/percpu.c's rules (assumed static size). */
+function perCpuFromSource(i: RuntimeInput): RuntimeTerm {
+  // setup_per_cpu_areas / pcpu_embed_first_chunk: static per-CPU data + PERCPU_MODULE_RESERVE (8 KiB)
+  // + PERCPU_DYNAMIC_RESERVE (28 KiB x BITS_PER_LONG/32), per possible CPU, in units of at least a page.
+  const staticPercpu = 256 * 1024;
+  const unit = Math.ceil((staticPercpu + 8 * 1024 + 56 * 1024) / i.pageSize) * i.pageSize;
+  return {
+    name: `per-CPU areas for nr_cpus=${i.nrCpus} (${Math.round(unit / 1024)} KiB per unit)`,
+    bytes: unit * i.nrCpus,
+    source:
+      "mm/percpu.c pcpu_embed_first_chunk: static per-CPU data (assumed 256 KiB; the vmlinux's .data..percpu gives it) + PERCPU_MODULE_RESERVE 8 KiB + PERCPU_DYNAMIC_RESERVE 56 KiB on 64-bit, per CPU",
+    status: "assumed",
+  };
+}
+
 /** The terms with the measured ones in place of struct page, per-CPU and the kernel's run time. */
 function measuredNeed(
   i: RuntimeInput,
@@ -134,19 +139,22 @@ function measuredNeed(
   const perPage = fit.keptPerByte * i.pageSize;
   const terms: RuntimeTerm[] = [
     {
-      name: `memory kept per page of the crash kernel's ${Math.ceil(i.crashMemoryBytes / i.pageSize)} pages (${perPage.toFixed(0)} bytes each: struct page and what else grows with it)`,
+      name: `per-page memory for the crash kernel's ${Math.ceil(i.crashMemoryBytes / i.pageSize)} pages (${perPage.toFixed(0)} bytes each)`,
       bytes: Math.round(fit.keptPerByte * i.crashMemoryBytes),
-      source: `the slope of reservation - MemTotal over the reservations probed; ${src}`,
+      source: `struct page and what else the boot keeps in proportion to the memory: the slope of reservation - MemTotal over the reservations probed; ${src}`,
       status: "measured",
     },
   ];
-  if (fit.perCpuBytes !== undefined)
-    terms.push({
-      name: `per-CPU growth for nr_cpus=${i.nrCpus} (${Math.round(fit.perCpuBytes / 1024)} KiB a CPU)`,
-      bytes: Math.max(0, fit.perCpuBytes) * i.nrCpus,
-      source: `reservation - MemFree at nr_cpus=2 less at nr_cpus=1; ${src}`,
-      status: "measured",
-    });
+  terms.push(
+    fit.perCpuBytes !== undefined
+      ? {
+          name: `per-CPU memory for nr_cpus=${i.nrCpus} (${Math.round(fit.perCpuBytes / 1024)} KiB a CPU)`,
+          bytes: Math.max(0, fit.perCpuBytes) * i.nrCpus,
+          source: `what the crash kernel keeps (reservation - MemTotal) at nr_cpus=2 less at nr_cpus=1; ${src}`,
+          status: "measured",
+        }
+      : perCpuFromSource(i),
+  );
   const unpacked = i.initrdUnpackedBytes ?? 2 * i.initrdBytes;
   terms.push({
     name: "the initrd unpacked into rootfs",
