@@ -104,14 +104,27 @@ export const CRASH_MEASUREMENTS: Record<Arch, CrashMeasurement> = {
     commands: [
       "kexec-lab crashkernel --verify --kernel debian-6.1.0-56-cloud-amd64.bzImage --bisect 32M:256M --json",
       'kexec-lab crashkernel --verify --kernel debian-6.1.0-56-cloud-amd64.bzImage --crashkernel 128M --crash-append "console=ttyS0 reset_devices nr_cpus=2 irqpoll panic=0" --json',
+      "kexec-lab crashkernel --verify --kernel debian-6.1.0-56-cloud-amd64.bzImage --memory 2G --bisect 32M:256M --json",
+      "kexec-lab crashkernel --verify --kernel debian-6.1.0-56-cloud-amd64.bzImage --cpus 4 --bisect 32M:256M --json",
     ],
     probes: [
       p(1, 2, 1, 256, 220036, 191564),
       p(1, 2, 1, 128, 91204, 64112),
       p(1, 2, 1, 96, 60484, 33704),
       p(1, 2, 2, 128, 90960, 65312),
+      // the first kernel with 2 GiB, and with 4 CPUs (the crash kernel still nr_cpus=1)
+      p(2, 2, 1, 256, 220036, 191564),
+      p(2, 2, 1, 128, 91204, 64148),
+      p(2, 2, 1, 96, 60484, 33776),
+      p(1, 4, 1, 256, 220036, 193156),
+      p(1, 4, 1, 128, 91204, 64148),
+      p(1, 4, 1, 96, 60484, 33752),
     ],
-    minimums: [{ ramBytes: GiB, cpus: 2, smallestOk: 96 * MiB, largestFail: 64 * MiB, seconds: 100.4 }],
+    minimums: [
+      { ramBytes: GiB, cpus: 2, smallestOk: 96 * MiB, largestFail: 64 * MiB, seconds: 100.4 },
+      { ramBytes: 2 * GiB, cpus: 2, smallestOk: 96 * MiB, largestFail: 64 * MiB, seconds: 241.8 },
+      { ramBytes: GiB, cpus: 4, smallestOk: 96 * MiB, largestFail: 64 * MiB, seconds: 180.9 },
+    ],
   },
   arm64: {
     arch: "arm64",

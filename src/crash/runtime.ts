@@ -173,7 +173,10 @@ function measuredNeed(
   });
   if (fit.perFirstKernelGiBBytes !== undefined)
     terms.push({
-      name: `growth with the first kernel's RAM (${Math.round(fit.perFirstKernelGiBBytes / 1024)} KiB a GiB)`,
+      name:
+        fit.perFirstKernelGiBBytes > 0
+          ? `growth with the first kernel's RAM (${Math.round(fit.perFirstKernelGiBBytes / 1024)} KiB a GiB)`
+          : "growth with the first kernel's RAM (none measured from 1 to 2 GiB)",
       bytes: Math.max(0, Math.round((fit.perFirstKernelGiBBytes * i.firstKernelMaxAddress) / 2 ** 30)),
       source: `reservation - MemFree with 2 GiB less with 1 GiB of first-kernel RAM; ${src}`,
       status: "measured",
