@@ -134,11 +134,22 @@ export function prepareVerifyTools(arch: Arch, kexecTools: string, cache: string
     if (e instanceof AptError)
       throw new KexecLabError(
         "E_DOWNLOAD",
-        `fetching Debian's kexec-tools (${suite}, ${deb}) into ${cache} failed: ${e.message}`,
+        `fetching Debian's kexec-tools (${suite}, ${deb}) into ${cache} failed: ${oneLine(e.message)}`,
         { field: "--cache" },
       );
     throw e;
   }
+}
+
+/** apt's multi-line report as one line: what ran, and its first error. */
+function oneLine(message: string): string {
+  const lines = message
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  const first = lines[0]?.replace(/:$/, "") ?? "apt-get failed";
+  const err = lines.find((l) => l.startsWith("E: "));
+  return err !== undefined && err !== lines[0] ? `${first}: ${err.slice(3)}` : first;
 }
 
 /**
