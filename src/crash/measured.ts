@@ -135,8 +135,16 @@ export const CRASH_MEASUREMENTS: Record<Arch, CrashMeasurement> = {
     crashCmdline: "console=ttyAMA0 reset_devices nr_cpus=1 irqpoll panic=0, the test initrd (busybox)",
     testInitrdBytes: 1846504 + 1024,
     date: "2026-12-07",
-    commands: ["kexec-lab crashkernel --verify --kernel debian-6.1.0-50-cloud-arm64.Image --bisect 32M:256M"],
-    probes: [p(1, 2, 1, 256, 232244, 211576), p(1, 2, 1, 128, 103668, 83532), p(1, 2, 1, 64, 38356, 18772)],
+    commands: [
+      "kexec-lab crashkernel --verify --kernel debian-6.1.0-50-cloud-arm64.Image --bisect 32M:256M",
+      'kexec-lab crashkernel --verify --kernel debian-6.1.0-50-cloud-arm64.Image --crashkernel 128M --crash-append "console=ttyAMA0 reset_devices nr_cpus=2 irqpoll panic=0" --json',
+    ],
+    probes: [
+      p(1, 2, 1, 256, 232244, 211576),
+      p(1, 2, 1, 128, 103668, 83532),
+      p(1, 2, 1, 64, 38356, 18772),
+      p(1, 2, 2, 128, 103548, 82508),
+    ],
     minimums: [{ ramBytes: GiB, cpus: 2, smallestOk: 64 * MiB, largestFail: 32 * MiB, seconds: 264.5 }],
   },
 };
