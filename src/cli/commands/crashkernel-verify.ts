@@ -11,6 +11,7 @@ import { recordCacheDir } from "../../node/guest/debs.js";
 import {
   arm64TextOffset,
   checkVerifyHost,
+  memorySize,
   prepareVerifyTools,
   runProbe,
   VERIFY_MACHINES,
@@ -76,7 +77,7 @@ export async function runVerify(opts: VerifyOptions, ctx: CliContext): Promise<v
     });
   const initrd = opts.initrd !== undefined ? readInputFile(resolve(ctx.io.cwd, opts.initrd)) : undefined;
   const memory = opts.memory;
-  size(memory, "--memory");
+  memorySize(memory);
   const cpus = count(opts.cpus, "--cpus", 64);
   const timeoutSec = count(opts.timeout, "--timeout", 86400);
   const idleSec = count(opts.idleTimeout, "--idle-timeout", 86400);

@@ -229,7 +229,7 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeRun> {
     // the dump disk: sparse, the size of the guest's RAM plus 64 MiB (the vmcore is a little larger than RAM)
     const dumpDisk = join(tmp.path, "dump.img");
     writeFileSync(dumpDisk, "");
-    truncateSync(dumpDisk, size(o.memory) + 64 * 2 ** 20);
+    truncateSync(dumpDisk, memorySize(o.memory) + 64 * 2 ** 20);
     const args = qemuArgs(arch, {
       kernel: o.kernelFile,
       initramfs,
@@ -260,7 +260,8 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeRun> {
   }
 }
 
-function size(text: string): number {
+/** QEMU's -m value as bytes: digits and an optional K/M/G/T suffix (E_USAGE otherwise). */
+export function memorySize(text: string): number {
   const m = /^(\d+)([KMGT]?)$/i.exec(text.trim());
   if (!m)
     throw new KexecLabError("E_USAGE", `--memory ${text}: give a size such as 1G or 1536M`, {
