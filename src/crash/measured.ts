@@ -139,6 +139,7 @@ export const CRASH_MEASUREMENTS: Record<Arch, CrashMeasurement> = {
       "kexec-lab crashkernel --verify --kernel debian-6.1.0-50-cloud-arm64.Image --bisect 32M:256M",
       'kexec-lab crashkernel --verify --kernel debian-6.1.0-50-cloud-arm64.Image --crashkernel 128M --crash-append "console=ttyAMA0 reset_devices nr_cpus=2 irqpoll panic=0" --json',
       "kexec-lab crashkernel --verify --kernel debian-6.1.0-50-cloud-arm64.Image --memory 2G --bisect 32M:256M --json",
+      "kexec-lab crashkernel --verify --kernel debian-6.1.0-50-cloud-arm64.Image --cpus 4 --bisect 32M:256M --json",
     ],
     probes: [
       p(1, 2, 1, 256, 232244, 211576),
@@ -148,10 +149,14 @@ export const CRASH_MEASUREMENTS: Record<Arch, CrashMeasurement> = {
       p(2, 2, 1, 256, 232244, 211708),
       p(2, 2, 1, 128, 103668, 83564),
       p(2, 2, 1, 64, 38356, 18840),
+      p(1, 4, 1, 256, 232236, 211672),
+      p(1, 4, 1, 128, 103660, 83524),
+      p(1, 4, 1, 64, 38348, 18764),
     ],
     minimums: [
       { ramBytes: GiB, cpus: 2, smallestOk: 64 * MiB, largestFail: 32 * MiB, seconds: 264.5 },
       { ramBytes: 2 * GiB, cpus: 2, smallestOk: 64 * MiB, largestFail: 32 * MiB, seconds: 452.2 },
+      { ramBytes: GiB, cpus: 4, smallestOk: 64 * MiB, largestFail: 32 * MiB, seconds: 274.5 },
     ],
   },
 };
