@@ -443,7 +443,8 @@ const TRIGGERS = {
       KEXEC_LAB_DEBIAN_MIRROR: "http://127.0.0.1:9/debian",
       KEXEC_LAB_DEBIAN_SECURITY_MIRROR: "http://127.0.0.1:9/debian-security",
     },
-    detail: /fetching Debian.s kexec-tools \(bookworm, arm64\) into .*empty-cache failed: apt-get update -qq exited 100: Failed to fetch http:\/\/127\.0\.0\.1:9\//,
+    detail:
+      /fetching Debian.s kexec-tools \(bookworm, arm64\) into .*empty-cache failed: apt-get update -qq exited 100: Failed to fetch http:\/\/127\.0\.0\.1:9\//,
   },
 } satisfies Record<ErrorCode, Trigger>;
 

@@ -15,8 +15,6 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { dataRef, ensureData } from "../../test/helpers/data.js";
-import { CASES, type RecordCase } from "./cases.js";
 import { writeNewc } from "../../src/node/guest/cpio.js";
 import {
   type DebArch,
@@ -29,6 +27,8 @@ import {
   type Suite,
   unpack,
 } from "../../src/node/guest/debs.js";
+import { dataRef, ensureData } from "../../test/helpers/data.js";
+import { CASES, type RecordCase } from "./cases.js";
 import { boot, buildInitramfs, type GuestKexec, type GuestPlan, records } from "./guest.js";
 import { writePurgatoryFacts } from "./purgatory.js";
 
