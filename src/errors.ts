@@ -152,6 +152,10 @@ export const CATALOG = {
     title: "a required external tool is not installed",
     hint: "install it: apt-get install qemu-system-arm qemu-system-x86 binutils-aarch64-linux-gnu",
   },
+  E_DOWNLOAD: {
+    title: "cannot fetch a Debian package",
+    hint: "check network access to the Debian archive the host's apt uses (KEXEC_LAB_DEBIAN_MIRROR names another); downloads are cached in RECORD_CACHE, default ~/.cache/kexec-lab/record (--cache DIR)",
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof CATALOG;

@@ -11,6 +11,15 @@ export { type DistroDefault, distroDefaultSizes, distroDefaults } from "./crash/
 export { type CrashKernelGiven, crashKernelGiven } from "./crash/given.js";
 export { type HostMemblock, hostMemblock, hostReserveInput } from "./crash/host.js";
 export {
+  CRASH_MEASUREMENTS,
+  type CrashMeasurement,
+  type CrashRuntimeFit,
+  fitCrashRuntime,
+  type MeasuredMinimum,
+  type MeasuredProbe,
+  measuredCrashRuntime,
+} from "./crash/measured.js";
+export {
   type CrashkernelSpec,
   formatCrashkernel,
   memparse,
@@ -27,6 +36,24 @@ export {
   reserveCrashkernel,
 } from "./crash/reserve.js";
 export { crashRuntimeNeed, type RuntimeInput, type RuntimeTerm } from "./crash/runtime.js";
+export {
+  type BisectResult,
+  bisectCrashkernel,
+  bisectProbeCount,
+  type ProbeResult,
+  type ProbeRunner,
+  readProbeConsole,
+  sizeText,
+  VERIFY_MARK,
+} from "./crash/verify.js";
+export {
+  type VerifyProbe,
+  type VerifyReport,
+  type VerifyRunner,
+  type VerifySetup,
+  verifyBisect,
+  verifyOnce,
+} from "./crash/verify-report.js";
 export { type DiffReport, diffLoad, explainNoHole, type Finding, smallestChanges } from "./diagnose/diff.js";
 export { type KexecLogFacts, parseKexecLog } from "./diagnose/log.js";
 // --- executable proof on QEMU (src/emit; the QEMU runner itself is Node-only: src/emit/node/qemu.ts) ---

@@ -31,6 +31,19 @@ export {
 } from "./formats/node/plan-files.js";
 // --- a machine described by kexec-lab-collect (docs/host.md), scenario and JSON files ------------------
 export { readHostDir } from "./host/node/read.js";
+export { recordCacheDir } from "./node/guest/debs.js";
+export {
+  arm64TextOffset,
+  checkVerifyHost,
+  type ProbeOptions,
+  type ProbeRun,
+  prepareVerifyTools,
+  qemuArgs as verifyQemuArgs,
+  runProbe,
+  VERIFY_KEXEC_TOOLS,
+  VERIFY_MACHINES,
+  type VerifyTools,
+} from "./node/kdump-verify/run.js";
 // --- a command's options, files read (what the CLI does before it calls planLoad) ----------------------
 export { type PlanOptions, planInputFromOptions } from "./request/node/plan-input.js";
 export { loadStrategyFile } from "./request/node/strategy-file.js";

@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { distroDefaultSizes } from "../src/crash/defaults.js";
+import { CRASH_MEASUREMENTS, fitCrashRuntime, measuredCrashRuntime } from "../src/crash/measured.js";
 import { crashRuntimeNeed } from "../src/crash/runtime.js";
 import { arm64Header } from "../src/formats/synth.js";
 import { estimateCrashkernel, kdumpRecommendCrashkernel } from "../src/memory/crashkernel.js";
@@ -80,6 +81,7 @@ describe("the crash kernel's run-time terms", () => {
       initrdBytes: 30 * MiB,
       firstKernelMaxAddress: 10 * GiB,
       modulesBytes: 5 * MiB,
+      measured: null,
     });
     const t = Object.fromEntries(r.terms.map((x) => [x.name.split(" (")[0]!.split(" for ")[0], x]));
     expect(t["struct page"]!.bytes).toBe(((768 * MiB) / 4096) * 64);
@@ -87,6 +89,54 @@ describe("the crash kernel's run-time terms", () => {
     expect(t["swiotlb bounce buffer"]!.inLowRegion).toBe(true);
     expect(r.totalBytes).toBe(r.terms.filter((x) => !x.inLowRegion).reduce((a, x) => a + x.bytes, 0));
     for (const x of r.terms) expect(["from source, not yet measured", "assumed"]).toContain(x.status);
+  });
+
+  test("measured terms (src/crash/measured.ts): the fit recovers a known line, and replaces struct page, per-CPU and the run time", () => {
+    // a synthetic measurement: kept(R) = 30 MiB + R/50, running 20 MiB, 256 KiB more kept at nr_cpus=2
+    const kept = (r: number) => 30 * MiB + r / 50;
+    const probe = (mib: number, nrCpus: number) => ({
+      ramBytes: GiB,
+      cpus: 2,
+      nrCpus,
+      reservedBytes: mib * MiB,
+      memTotalKb: (mib * MiB - kept(mib * MiB) - (nrCpus - 1) * 256 * 1024) / 1024,
+      memFreeKb: (mib * MiB - kept(mib * MiB) - (nrCpus - 1) * 256 * 1024 - 20 * MiB) / 1024,
+    });
+    const fit = fitCrashRuntime({
+      ...CRASH_MEASUREMENTS.x86_64,
+      probes: [probe(96, 1), probe(128, 1), probe(256, 1), probe(128, 2)],
+    });
+    expect(fit.keptFixedBytes).toBe(30 * MiB);
+    expect(fit.keptPerByte).toBeCloseTo(1 / 50, 12);
+    expect(fit.runningBytes).toBe(20 * MiB);
+    expect(fit.perCpuBytes).toBe(256 * 1024);
+    expect(fit.predictedMinimumBytes).toBe(Math.round((50 * MiB) / (1 - 1 / 50)));
+    const r = crashRuntimeNeed({
+      arch: "x86_64",
+      pageSize: 4096,
+      crashMemoryBytes: 256 * MiB,
+      lowRegion: false,
+      nrCpus: 1,
+      initrdBytes: 10 * MiB,
+      firstKernelMaxAddress: 4 * GiB,
+      modulesBytes: 0,
+      measured: fit,
+    });
+    expect(r.measuredOn).toMatch(/QEMU TCG -machine q35 -cpu qemu64, Debian 6\.1\.0-56-cloud-amd64/);
+    const measured = r.terms.filter((t) => t.status === "measured").map((t) => t.bytes);
+    expect(measured).toEqual([Math.round((256 * MiB) / 50), 256 * 1024, 20 * MiB - fit.testInitrdBytes]);
+    expect(r.terms.some((t) => t.name.startsWith("struct page"))).toBe(false);
+  });
+
+  test("the recorded measurements: the fitted steady state lies at or below the smallest size that worked", () => {
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const fit = measuredCrashRuntime(arch)!;
+      expect(fit.measuredOn).toContain("QEMU TCG");
+      for (const m of fit.minimums.filter((x) => x.ramBytes === GiB && x.cpus === 2))
+        expect(fit.predictedMinimumBytes).toBeLessThanOrEqual(m.smallestOk);
+      // struct page alone is 64 bytes a 4 KiB page; what the crash kernel keeps per page is at least that
+      expect(fit.keptPerByte * 4096).toBeGreaterThanOrEqual(56);
+    }
   });
 
   test("kexec-lab memory --json: the terms checked against the reservation, and the defaults", async () => {

@@ -427,6 +427,25 @@ const TRIGGERS = {
     env: { PATH: dir },
     detail: /qemu-system-aarch64 is not installed/,
   },
+  E_DOWNLOAD: {
+    what: "`crashkernel --verify` with an empty --cache and a Debian mirror that does not answer (KEXEC_LAB_DEBIAN_MIRROR=http://127.0.0.1:9)",
+    cli: () => [
+      "crashkernel",
+      "--verify",
+      "--kernel",
+      IMAGE,
+      "--crashkernel",
+      "256M",
+      "--cache",
+      join(dir, "empty-cache"),
+    ],
+    env: {
+      KEXEC_LAB_DEBIAN_MIRROR: "http://127.0.0.1:9/debian",
+      KEXEC_LAB_DEBIAN_SECURITY_MIRROR: "http://127.0.0.1:9/debian-security",
+    },
+    detail:
+      /fetching Debian.s kexec-tools \(bookworm, arm64\) into .*empty-cache failed: apt-get update -qq exited 100: Failed to fetch http:\/\/127\.0\.0\.1:9\//,
+  },
 } satisfies Record<ErrorCode, Trigger>;
 
 const LINE = /^kexec-lab: error\[(E_[A-Z0-9_]+)\]: (.*)\n {2}hint: (.*)\n$/;

@@ -261,7 +261,7 @@ export const CASES: RecordCase[] = [
   },
 ];
 
-/** Debian's own kernels newer than 6.1, straight from the archive (scripts/record/debs.ts debKernel). */
+/** Debian's own kernels newer than 6.1, straight from the archive (src/node/guest/debs.ts debKernel). */
 export const DEBIAN_KERNELS = {
   "6.12": {
     x86_64: "deb:linux-image-6.12.118+deb13-cloud-amd64=6.12.118-1:boot/vmlinuz-6.12.118+deb13-cloud-amd64",

@@ -15,23 +15,24 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { dataRef, ensureData } from "../../test/helpers/data.js";
-import { CASES, type RecordCase } from "./cases.js";
-import { type CpioEntry, writeNewc } from "./cpio.js";
+import { type CpioEntry, writeNewc } from "../../src/node/guest/cpio.js";
 import {
-  CACHE,
   type DebArch,
   debKernel,
   debVersion,
   ensureDebs,
   interpreter,
   libClosure,
+  recordCacheDir,
   type Suite,
   unpack,
-} from "./debs.js";
+} from "../../src/node/guest/debs.js";
+import { dataRef, ensureData } from "../../test/helpers/data.js";
+import { CASES, type RecordCase } from "./cases.js";
 import { boot, buildInitramfs, type GuestKexec, type GuestPlan, records } from "./guest.js";
 import { writePurgatoryFacts } from "./purgatory.js";
 
+const CACHE = recordCacheDir();
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const OUT = join(REPO, "test", "fixtures", "recordings");
 /** Built kernels (artifact:<path>): RECORD_ARTIFACTS, else ~/.cache/kexec-lab/artifacts (build-arm64-kernel.sh's default). */

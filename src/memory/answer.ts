@@ -62,7 +62,7 @@ export interface CrashFit {
   runtimeNeedBytes: number;
   fits: boolean;
   /** The run-time need term by term from the kernel's and makedumpfile's rules (src/crash/runtime.ts). */
-  runtime: { terms: RuntimeTerm[]; totalBytes: number; fits: boolean };
+  runtime: { terms: RuntimeTerm[]; totalBytes: number; fits: boolean; measuredOn?: string };
 }
 
 export interface MemoryAnswer {
@@ -242,7 +242,6 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
     notes,
   };
   if (region !== undefined) {
-    const runtimeNeedBytes = 2 * initrdBytes + modulesBytes + 16 * MiB + (q.luksBytes ?? 0);
     const size = region.end - region.start;
     const given = allRegions.some((r) => r.start === region.start && r.end === region.end)
       ? allRegions
@@ -259,6 +258,11 @@ export function answerMemoryQuestions(q: MemoryQuestionsInput): MemoryAnswer {
       ...(q.cyclic !== undefined ? { cyclic: q.cyclic } : {}),
       modulesBytes,
     });
+    // measured terms (crashkernel --verify runs) where the arch has them, else kdumpctl estimate's rough sum
+    const runtimeNeedBytes =
+      rt.measuredOn !== undefined
+        ? rt.totalBytes + (q.luksBytes ?? 0)
+        : 2 * initrdBytes + modulesBytes + 16 * MiB + (q.luksBytes ?? 0);
     try {
       const crash = planLoad({ ...q.plan, crash: true, crashRegion: region });
       const used = segmentBytes(crash);

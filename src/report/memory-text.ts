@@ -83,7 +83,7 @@ export function renderMemoryText(a: MemoryAnswer): string {
     else {
       lines.push(`  segments ${formatBytes(f.segmentsBytes)}, left ${formatBytes(f.leftBytes)}`);
       lines.push(
-        `  the crash kernel needs about ${formatBytes(f.runtimeNeedBytes)} more while it runs (estimate: initrd unpacked x 2 + modules + 16 MiB): ${f.fits ? "fits" : "SHORT"}`,
+        `  the crash kernel needs about ${formatBytes(f.runtimeNeedBytes)} more while it runs (${f.runtime?.measuredOn !== undefined ? "the terms below, measured where they say so" : "estimate: initrd unpacked x 2 + modules + 16 MiB"}): ${f.fits ? "fits" : "SHORT"}`,
       );
     }
   }
@@ -108,6 +108,7 @@ export function renderMemoryText(a: MemoryAnswer): string {
       lines.push(
         `  left after the segments ${formatBytes(f.leftBytes)} vs ${formatBytes(f.runtime.totalBytes)}: ${f.runtime.fits ? "fits" : "SHORT"}`,
       );
+    if (f.runtime.measuredOn !== undefined) lines.push(`  measured on: ${f.runtime.measuredOn}`);
   }
   if (a.defaults.length > 0) {
     lines.push("");

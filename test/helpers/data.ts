@@ -8,7 +8,7 @@
  *      when the file there has the manifest's sha256;
  *   2. else ../shared/data beside the repository, when it exists and the file there has the sha256 (copied
  *      into the cache: that folder is only a cache);
- *   3. else `apt-get download package:arch=version` through a private apt (test/helpers/debian-apt.ts: its own
+ *   3. else `apt-get download package:arch=version` through a private apt (src/node/guest/debian-apt.ts: its own
  *      sources list, lists and archive cache under the cache directory; the host's apt is never changed), one
  *      `dpkg-deb --fsys-tarfile | tar -x` of just the files needed, sha256 checked, then renamed into place.
  *
@@ -47,7 +47,7 @@ import {
   privateAptDownload,
   privateAptOptions,
   privateAptUpdate,
-} from "./debian-apt.js";
+} from "../../src/node/guest/debian-apt.js";
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));

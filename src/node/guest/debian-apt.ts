@@ -4,11 +4,11 @@
  * owns (`Dir::Etc::sourcelist`, `Dir::Etc::sourceparts`, `Dir::State::Lists`, `Dir::Cache`), the dpkg status
  * is /dev/null (nothing is ever installed), and the architectures are the ones asked for, so arm64 packages
  * can be downloaded on an amd64 host (they are only unpacked, never run). Used by the test-data fetcher
- * (test/helpers/data.ts) and the recordings (scripts/record/debs.ts).
+ * (test/helpers/data.ts), the recordings and `crashkernel --verify` (src/node/guest/debs.ts).
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { execFileSyncOwned } from "../child.js";
 
 export type DebArch = "amd64" | "arm64";
 
@@ -118,7 +118,7 @@ function apt(opts: string[], args: string[], cwd?: string): void {
     throw new AptError(`${DEBIAN_KEYRING} is missing (install the package debian-archive-keyring)`);
   }
   try {
-    execFileSync("apt-get", [...opts, ...args], {
+    execFileSyncOwned("apt-get", [...opts, ...args], {
       cwd,
       stdio: ["ignore", "pipe", "pipe"],
       encoding: "utf8",

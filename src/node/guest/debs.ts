@@ -1,12 +1,14 @@
 /**
- * Debian packages for the recordings: download with `apt-get download` into a cache, unpack with `dpkg -x`
+ * Debian packages for the guests (the recordings, scripts/record, and `crashkernel --verify`,
+ * src/node/kdump-verify): download with `apt-get download` into a cache, unpack with `dpkg -x`
  * (foreign-architecture packages are only unpacked, never run on the host), and collect a binary's shared
  * libraries by following DT_NEEDED (read with binutils `readelf`, which reads any ELF architecture).
+ * Node only; every command runs through src/node/child.ts (it dies with its parent).
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { execFileSyncOwned } from "../child.js";
 import {
   type DebArch,
   debianArchiveUris,
@@ -14,15 +16,23 @@ import {
   privateAptOptions,
   privateAptUpdate,
   privateListsPresent,
-} from "../../test/helpers/debian-apt.js";
+} from "./debian-apt.js";
 
 export type Suite = "bookworm" | "trixie";
 export type { DebArch };
 
-/** Downloaded packages and unpacked roots: RECORD_CACHE, else the user's cache (~/.cache/kexec-lab/record). */
-export const CACHE =
-  process.env.RECORD_CACHE ??
-  join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kexec-lab", "record");
+/**
+ * The download cache (packages, private apt lists, unpacked roots): $RECORD_CACHE, else
+ * $XDG_CACHE_HOME/kexec-lab/record, else ~/.cache/kexec-lab/record.
+ */
+export function recordCacheDir(): string {
+  return (
+    process.env.RECORD_CACHE ??
+    join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kexec-lab", "record")
+  );
+}
+
+const execFileSync = execFileSyncOwned;
 
 /** The libraries Debian's kexec-tools links in both suites, the Xen ones included (libxenctrl's closure). */
 const KEXEC_LIBS = [
@@ -56,12 +66,12 @@ const PACKAGES: Record<Suite, string[]> = {
 
 /**
  * apt options for a suite: a private sources list, lists and cache under CACHE/apt-<suite>
- * (test/helpers/debian-apt.ts), amd64 and arm64 both, so the host's own apt configuration is never changed,
+ * (./debian-apt.ts), amd64 and arm64 both, so the host's own apt configuration is never changed,
  * not even for a moment, whatever the host's suite and architectures. Same Debian mirror as the host's.
  */
-function suiteAptOptions(suite: Suite): string[] {
+function suiteAptOptions(suite: Suite, cache: string): string[] {
   return privateAptOptions(
-    join(CACHE, `apt-${suite}`),
+    join(cache, `apt-${suite}`),
     [
       {
         uri: debianArchiveUris().debian,
@@ -73,12 +83,12 @@ function suiteAptOptions(suite: Suite): string[] {
   );
 }
 
-function debsDir(suite: Suite): string {
-  return join(CACHE, "debs", suite);
+function debsDir(suite: Suite, cache: string): string {
+  return join(cache, "debs", suite);
 }
 
-function findDeb(suite: Suite, pkg: string, arch: DebArch): string | undefined {
-  const dir = debsDir(suite);
+function findDeb(suite: Suite, pkg: string, arch: DebArch, cache: string): string | undefined {
+  const dir = debsDir(suite, cache);
   if (!existsSync(dir)) return undefined;
   const esc = pkg.replace(/[.+]/g, (c) => `\\${c}`);
   const re = new RegExp(`^${esc}_[^_]+_${arch}\\.deb$`);
@@ -87,13 +97,19 @@ function findDeb(suite: Suite, pkg: string, arch: DebArch): string | undefined {
 }
 
 /** Download (once) every package of the suite for the architecture. Returns the .deb paths by package name. */
-export function ensureDebs(suite: Suite, arch: DebArch): Map<string, string> {
-  const dir = debsDir(suite);
+export function ensureDebs(
+  suite: Suite,
+  arch: DebArch,
+  cache: string = recordCacheDir(),
+  extra: readonly string[] = [],
+): Map<string, string> {
+  const dir = debsDir(suite, cache);
   mkdirSync(dir, { recursive: true });
-  const missing = PACKAGES[suite].filter((p) => !findDeb(suite, p, arch));
+  const all = [...PACKAGES[suite], ...extra];
+  const missing = all.filter((p) => !findDeb(suite, p, arch, cache));
   if (missing.length) {
-    const opts = suiteAptOptions(suite);
-    if (!privateListsPresent(join(CACHE, `apt-${suite}`))) privateAptUpdate(opts);
+    const opts = suiteAptOptions(suite, cache);
+    if (!privateListsPresent(join(cache, `apt-${suite}`))) privateAptUpdate(opts);
     privateAptDownload(
       opts,
       missing.map((p) => `${p}:${arch}`),
@@ -101,8 +117,8 @@ export function ensureDebs(suite: Suite, arch: DebArch): Map<string, string> {
     );
   }
   const out = new Map<string, string>();
-  for (const p of PACKAGES[suite]) {
-    const f = findDeb(suite, p, arch);
+  for (const p of all) {
+    const f = findDeb(suite, p, arch, cache);
     if (!f) throw new Error(`record: ${p}:${arch} (${suite}) could not be downloaded`);
     out.set(p, f);
   }
@@ -110,8 +126,13 @@ export function ensureDebs(suite: Suite, arch: DebArch): Map<string, string> {
 }
 
 /** `dpkg -x` every package into CACHE/roots/<suite>-<arch> (once). Returns that directory. */
-export function unpack(suite: Suite, arch: DebArch, debs: Map<string, string>): string {
-  const root = join(CACHE, "roots", `${suite}-${arch}`);
+export function unpack(
+  suite: Suite,
+  arch: DebArch,
+  debs: Map<string, string>,
+  cache: string = recordCacheDir(),
+): string {
+  const root = join(cache, "roots", `${suite}-${arch}`);
   const stamp = join(root, ".unpacked");
   const want = [...debs.values()].sort().join("\n");
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) return root;
@@ -179,18 +200,18 @@ export function libClosure(root: string, arch: DebArch, elf: string): Map<string
  * downloaded once with the private trixie apt configuration (trixie, -updates, -backports, -security) and
  * unpacked under CACHE/kernels/<package>_<version>. Returns the host path of the file.
  */
-export function debKernel(ref: string): string {
+export function debKernel(ref: string, cache: string = recordCacheDir()): string {
   const m = /^deb:([^=]+)=([^:]+):(.+)$/.exec(ref);
   if (!m) throw new Error(`record: ${ref} is not deb:<package>=<version>:<path>`);
   const [, pkg, version, path] = m as unknown as [string, string, string, string];
   const arch = /arm64/.test(pkg) ? "arm64" : "amd64";
-  const into = join(CACHE, "kernels", `${pkg}_${version}`);
+  const into = join(cache, "kernels", `${pkg}_${version}`);
   const file = join(into, path);
   if (existsSync(file)) return file;
-  const dir = join(CACHE, "debs", "kernels");
+  const dir = join(cache, "debs", "kernels");
   mkdirSync(dir, { recursive: true });
-  const opts = suiteAptOptions("trixie");
-  if (!privateListsPresent(join(CACHE, "apt-trixie"))) privateAptUpdate(opts);
+  const opts = suiteAptOptions("trixie", cache);
+  if (!privateListsPresent(join(cache, "apt-trixie"))) privateAptUpdate(opts);
   privateAptDownload(opts, [`${pkg}:${arch}=${version}`], dir);
   const deb = readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(`_${arch}.deb`));
   if (!deb) throw new Error(`record: ${pkg}=${version} (${arch}) could not be downloaded`);
