@@ -103,7 +103,12 @@ export function crashKernelGiven(plan: Plan, input: PlanInput): CrashKernelGiven
   const backupArea = x86BackupArea(ranges);
   let ram = new RangeSet([backupArea, ...regions]);
   const backupSeg = plan.segments.find((s) => s.label === "backup");
-  for (const s of [backupSeg, hdr]) if (s) ram = ram.subtract([{ start: s.mem, end: s.mem + s.memsz }]);
+  // load_crashdump_segments deletes backup_src_size bytes at backup_start (the segment's memsz is that
+  // rounded up to a page), so the last bytes of the backup segment's page stay usable: recorded on
+  // Debian 6.1, 6.12 and 7.3 (the crash kernel's e820 shows e.g. 0x27fffc00-0x27ffffff usable)
+  if (backupSeg)
+    ram = ram.subtract([{ start: backupSeg.mem, end: backupSeg.mem + (backupArea.end - backupArea.start) }]);
+  if (hdr) ram = ram.subtract([{ start: hdr.mem, end: hdr.mem + hdr.memsz }]);
   const named = (r: { start: number; end: number }) =>
     iomem.entries.find((e) => e.start === r.start && e.end === r.end && DUMP_TYPES.has(e.name))?.name ??
     "reserved";
