@@ -22,6 +22,9 @@ import { readHostDir } from "../src/host/node/read.js";
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const ROOT = join(import.meta.dirname, "fixtures/recordings");
+/** The kernel's reservation lines (reserve_crashkernel*, all versions) and parse_crashkernel's warnings. */
+const RESERVATION_LINE =
+  /^(crashkernel (low memory )?reserved: |Reserving \d+MB of (low )?memory at |cannot allocate crashkernel|crashkernel reservation failed|Cannot reserve \d+MB crashkernel|crashkernel: |crashkernel size resulted)/;
 const CRASH_CASES = readdirSync(ROOT).filter((d) => d.includes("crash") && !d.endsWith(".json"));
 
 describe("recorded reservations", () => {
@@ -34,6 +37,13 @@ describe("recorded reservations", () => {
     expect(iomemLines(r.regions)).toEqual(real);
     expect(r.kexecCrashSize).toBe(host.crashSize);
     for (const line of r.log) expect(dmesg).toContain(line);
+    // and the other way: every reservation line the kernel logged (success or failure) is one the model
+    // logs, in order, so a failed reservation reproduces the kernel's failure line (or its silence)
+    const logged = dmesg
+      .split("\n")
+      .map((l) => l.replace(/^\[ *\d+\.\d+\] /, ""))
+      .filter((l) => RESERVATION_LINE.test(l));
+    expect(r.log.filter((l) => RESERVATION_LINE.test(l))).toEqual(logged);
   });
 
   test("without the full dmesg the arm64 prediction still matches (memblock-reserved minus the region)", () => {
