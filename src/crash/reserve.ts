@@ -363,9 +363,9 @@ export function reserveCrashkernel(input: ReserveInput): ReserveResult {
       log.push(`cannot allocate crashkernel (size:${hex(size)})`);
       return fail("no free range fits");
     }
-    // 5.19-6.1: `if (crash_low_size && reserve_crashkernel_low(crash_low_size))`, wherever the main
-    // region landed
-    if (lowSize > 0 && !reserveLow(lowSize)) {
+    // 6.0-6.1: the low part only for a main region at or above CRASH_ADDR_LOW_MAX ("ignored when ...
+    // memory reserved is located in the DMA zones"; 5.19 reserved it wherever the main region landed)
+    if (at >= lowMax && lowSize > 0 && !reserveLow(lowSize)) {
       mem.release(at, size);
       return fail("the low part could not be reserved");
     }
