@@ -15,7 +15,8 @@
  * for vmcoreinfo, a PT_LOAD for the kernel text, and a PT_LOAD per RAM range of the dump's ranges
  * (the first 640 KiB read from the backup segment on x86); its size counts every range.
  * kexec_file_load: the kernel builds both (x86 crash_setup_memmap_entries and prepare_elf_headers;
- * arm64 of_kexec_alloc_and_setup_fdt): only the regions and the header segment are shown.
+ * arm64 of_kexec_alloc_and_setup_fdt). x86_64: its RAM (x86KexecFileCrashRam) and the "elfcorehdr=0x... "
+ * it puts before the command line; arm64: only the regions and the header segment are shown.
  */
 
 import { parseIomem } from "../formats/iomem.js";
