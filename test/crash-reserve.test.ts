@@ -181,6 +181,39 @@ describe("reserve_crashkernel", () => {
     expect(r.log).toEqual(["cannot allocate crashkernel (size:0xe0000000)"]);
   });
 
+  test("arm64 6.1 X,high: a low part only with an explicit X,low (no default before 6.2); 6.12 adds 128M", () => {
+    const at = (kernelVersion: string, cmdline: string) =>
+      reserveCrashkernel({
+        arch: "arm64",
+        kernelVersion,
+        cmdline,
+        memory: mem([GiB, 5 * GiB]),
+        reserved: [],
+      }).regions.map((r) => [r.kind, r.end - r.start]);
+    expect(at("6.1", "crashkernel=512M,high")).toEqual([["crash", 512 * MiB]]);
+    expect(at("6.1", "crashkernel=512M,high crashkernel=64M,low")).toEqual([
+      ["crash-low", 64 * MiB],
+      ["crash", 512 * MiB],
+    ]);
+    expect(at("6.12", "crashkernel=512M,high")).toEqual([
+      ["crash-low", 128 * MiB],
+      ["crash", 512 * MiB],
+    ]);
+  });
+
+  test("X,low alone reserves nothing, without a line (6.12, both arches)", () => {
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const r = reserveCrashkernel({
+        arch,
+        kernelVersion: "6.12",
+        cmdline: "crashkernel=128M,low",
+        memory: mem([GiB, 8 * GiB]),
+        reserved: [],
+      });
+      expect([r.regions, r.log, r.kexecCrashSize]).toEqual([[], [], 0]);
+    }
+  });
+
   test("X@Y on memory in use: the version's failure line", () => {
     const base = {
       memory: mem([0, 4 * GiB]),
