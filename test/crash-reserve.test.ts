@@ -22,6 +22,9 @@ import { readHostDir } from "../src/host/node/read.js";
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const ROOT = join(import.meta.dirname, "fixtures/recordings");
+/** The kernel's reservation lines (reserve_crashkernel*, all versions) and parse_crashkernel's warnings. */
+const RESERVATION_LINE =
+  /^(crashkernel (low memory )?reserved: |Reserving \d+MB of (low )?memory at |cannot allocate crashkernel|crashkernel reservation failed|Cannot reserve \d+MB crashkernel|crashkernel: |crashkernel size resulted)/;
 const CRASH_CASES = readdirSync(ROOT).filter((d) => d.includes("crash") && !d.endsWith(".json"));
 
 describe("recorded reservations", () => {
@@ -34,6 +37,13 @@ describe("recorded reservations", () => {
     expect(iomemLines(r.regions)).toEqual(real);
     expect(r.kexecCrashSize).toBe(host.crashSize);
     for (const line of r.log) expect(dmesg).toContain(line);
+    // and the other way: every reservation line the kernel logged (success or failure) is one the model
+    // logs, in order, so a failed reservation reproduces the kernel's failure line (or its silence)
+    const logged = dmesg
+      .split("\n")
+      .map((l) => l.replace(/^\[ *\d+\.\d+\] /, ""))
+      .filter((l) => RESERVATION_LINE.test(l));
+    expect(r.log.filter((l) => RESERVATION_LINE.test(l))).toEqual(logged);
   });
 
   test("without the full dmesg the arm64 prediction still matches (memblock-reserved minus the region)", () => {
@@ -169,6 +179,39 @@ describe("reserve_crashkernel", () => {
     });
     expect(r.regions).toEqual([]);
     expect(r.log).toEqual(["cannot allocate crashkernel (size:0xe0000000)"]);
+  });
+
+  test("arm64 6.1 X,high: a low part only with an explicit X,low (no default before 6.2); 6.12 adds 128M", () => {
+    const at = (kernelVersion: string, cmdline: string) =>
+      reserveCrashkernel({
+        arch: "arm64",
+        kernelVersion,
+        cmdline,
+        memory: mem([GiB, 5 * GiB]),
+        reserved: [],
+      }).regions.map((r) => [r.kind, r.end - r.start]);
+    expect(at("6.1", "crashkernel=512M,high")).toEqual([["crash", 512 * MiB]]);
+    expect(at("6.1", "crashkernel=512M,high crashkernel=64M,low")).toEqual([
+      ["crash-low", 64 * MiB],
+      ["crash", 512 * MiB],
+    ]);
+    expect(at("6.12", "crashkernel=512M,high")).toEqual([
+      ["crash-low", 128 * MiB],
+      ["crash", 512 * MiB],
+    ]);
+  });
+
+  test("X,low alone reserves nothing, without a line (6.12, both arches)", () => {
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const r = reserveCrashkernel({
+        arch,
+        kernelVersion: "6.12",
+        cmdline: "crashkernel=128M,low",
+        memory: mem([GiB, 8 * GiB]),
+        reserved: [],
+      });
+      expect([r.regions, r.log, r.kexecCrashSize]).toEqual([[], [], 0]);
+    }
   });
 
   test("X@Y on memory in use: the version's failure line", () => {

@@ -888,3 +888,94 @@ export const GATE_CASES_73: RecordCase[] = GATE_CASES.map((c) => {
   });
 });
 CASES.push(...GATE_CASES_73);
+/** A Debian 6.1 arm64 crash case on the virt machine with `gib` GiB (the 6.1 arm cases' id style: tag after the syscall). */
+function arm61Crash(gib: number, extra: string, tag: string, about: string): RecordCase {
+  return {
+    ...arm("kexec_load", true, ARM, ARM, tag, about),
+    id: `arm64-virt-${gib}g-crash-kexec_load${tag}`,
+    memory: `${gib}G`,
+    runningExtra: extra,
+  };
+}
+
+/**
+ * Issue #24 item 5: the crashkernel= cells no earlier recording covers - on Debian 6.1 (bookworm) a ,high with
+ * ,low, a range list, @offset and a reservation too large to fit (x86_64 and arm64, and 512M,high on arm64);
+ * on 6.12 and 7.3 arm64 the range list, @offset, too large and X,low alone; on 6.12 and 7.3 x86_64 X,low alone.
+ */
+export const CRASHKERNEL_MATRIX_CASES: RecordCase[] = [
+  x86("q35", 8, "kexec_load", true, "crashkernel=256M,high crashkernel=128M,low", "-high-low"),
+  x86("q35", 4, "kexec_load", true, "crashkernel=1G-4G:192M,4G-64G:256M", "-ranges"),
+  x86("q35", 2, "kexec_load", true, "crashkernel=128M@0x20000000", "-at-offset"),
+  x86("q35", 2, "kexec_load", true, "crashkernel=3G", "-too-large"),
+  arm61Crash(4, "crashkernel=512M,high", "-high", "Debian arm64 6.1 crashkernel=512M,high"),
+  arm61Crash(
+    4,
+    "crashkernel=64M,low crashkernel=256M,high",
+    "-high-low",
+    "Debian arm64 6.1 crashkernel=256M,high with 64M,low",
+  ),
+  arm61Crash(
+    4,
+    "crashkernel=1G-4G:192M,4G-64G:256M",
+    "-ranges",
+    "Debian arm64 6.1 range list on 4 GiB (4 GiB of RAM: the 4G-64G range)",
+  ),
+  arm61Crash(4, "crashkernel=128M@0x80000000", "-at-offset", "Debian arm64 6.1 crashkernel=128M@2G"),
+  arm61Crash(
+    4,
+    "crashkernel=3G",
+    "-too-large",
+    "Debian arm64 6.1 crashkernel=3G on 4 GiB: fits neither below 4 GiB nor above",
+  ),
+  ...(["6.12", "7.3"] as const).flatMap((v) => [
+    debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=1G-4G:192M,4G-64G:256M",
+      tag: "-ranges",
+      about: `arm64 range list on 4 GiB (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=128M@0x80000000",
+      tag: "-at-offset",
+      about: `arm64 crashkernel=128M@2G (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=3G",
+      tag: "-too-large",
+      about: `arm64 crashkernel=3G on 4 GiB: fits neither below 4 GiB nor above (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "arm64",
+      syscall: "kexec_load",
+      crash: true,
+      extra: "crashkernel=128M,low",
+      tag: "-low-only",
+      about: `arm64 crashkernel=128M,low without ,high (${v})`,
+    }),
+    debian({
+      version: v,
+      arch: "x86_64",
+      syscall: "kexec_load",
+      crash: true,
+      memory: 8,
+      extra: "crashkernel=128M,low",
+      tag: "-low-only",
+      about: `crashkernel=128M,low without ,high on 8 GiB (${v})`,
+    }),
+  ]),
+];
+
+CASES.push(...CRASHKERNEL_MATRIX_CASES);

@@ -15,10 +15,12 @@
  * for vmcoreinfo, a PT_LOAD for the kernel text, and a PT_LOAD per RAM range of the dump's ranges
  * (the first 640 KiB read from the backup segment on x86); its size counts every range.
  * kexec_file_load: the kernel builds both (x86 crash_setup_memmap_entries and prepare_elf_headers;
- * arm64 of_kexec_alloc_and_setup_fdt): only the regions and the header segment are shown.
+ * arm64 of_kexec_alloc_and_setup_fdt). x86_64: its RAM (x86KexecFileCrashRam) and the "elfcorehdr=0x... "
+ * it puts before the command line; arm64: only the regions and the header segment are shown.
  */
 
 import { parseIomem } from "../formats/iomem.js";
+import { x86CrashHotplugElfcorehdrMemsz } from "../loader/kexec-file/x86_64.js";
 import { arm64CrashMemoryRanges, x86BackupArea, x86CrashMemoryRanges } from "../loader/kexec-tools/crash.js";
 import { crashRegionsOf, kernelCrashResFor } from "../loader/memory.js";
 import { segmentBufszOf } from "../loader/output.js";
@@ -46,6 +48,11 @@ export interface CrashKernelGiven {
   memoryMap: { how: string; ranges: { start: number; end: number; type: string }[] };
   /** What kexec-tools appended to the command line (empty for kexec_file_load and arm64). */
   appended: string;
+  /**
+   * What the kernel put before the command line: x86_64 kexec_file_load's "elfcorehdr=0x... "
+   * (arch/x86/kernel/kexec-bzimage64.c setup_cmdline); empty otherwise.
+   */
+  prepended: string;
   elfcorehdr?: { start: number; bufsz: number; notes: number; loads: Range[] };
 }
 
@@ -72,7 +79,17 @@ export function crashKernelGiven(plan: Plan, input: PlanInput): CrashKernelGiven
     crashRes,
     memoryMap: { how: "", ranges: [] },
     appended,
+    prepended: "",
   };
+  if (plan.loader === "kexec-file" && plan.arch === "x86_64" && hdr !== undefined) {
+    out.prepended = `elfcorehdr=0x${hdr.mem.toString(16)} `;
+    out.memoryMap = {
+      how: "built by the kernel (arch/x86/kernel/crash.c crash_setup_memmap_entries): its RAM is shown - the System RAM below 1 MiB, crashk_low_res, and crashk_res less the ELF headers (memmap_exclude_ranges: elf_headers_sz bytes at elf_load_addr); the ACPI, NVS and reserved ranges it adds are not",
+      ranges: x86KexecFileCrashRam(input, iomem, regions, crashRes, hdr).map((r) => ({ ...r, type: "RAM" })),
+    };
+    out.elfcorehdr = { start: hdr.mem, bufsz: segmentBufszOf(hdr), notes: cpus + 1, loads: [] };
+    return out;
+  }
   if (plan.loader === "kexec-file") {
     out.memoryMap = {
       how:
@@ -103,7 +120,12 @@ export function crashKernelGiven(plan: Plan, input: PlanInput): CrashKernelGiven
   const backupArea = x86BackupArea(ranges);
   let ram = new RangeSet([backupArea, ...regions]);
   const backupSeg = plan.segments.find((s) => s.label === "backup");
-  for (const s of [backupSeg, hdr]) if (s) ram = ram.subtract([{ start: s.mem, end: s.mem + s.memsz }]);
+  // load_crashdump_segments deletes backup_src_size bytes at backup_start (the segment's memsz is that
+  // rounded up to a page), so the last bytes of the backup segment's page stay usable: recorded on
+  // Debian 6.1, 6.12 and 7.3 (the crash kernel's e820 shows e.g. 0x27fffc00-0x27ffffff usable)
+  if (backupSeg)
+    ram = ram.subtract([{ start: backupSeg.mem, end: backupSeg.mem + (backupArea.end - backupArea.start) }]);
+  if (hdr) ram = ram.subtract([{ start: hdr.mem, end: hdr.mem + hdr.memsz }]);
   const named = (r: { start: number; end: number }) =>
     iomem.entries.find((e) => e.start === r.start && e.end === r.end && DUMP_TYPES.has(e.name))?.name ??
     "reserved";
@@ -123,4 +145,31 @@ export function crashKernelGiven(plan: Plan, input: PlanInput): CrashKernelGiven
       loads: ranges.filter((r) => r.ram).map((r) => ({ start: r.start, end: r.end })),
     };
   return out;
+}
+
+/**
+ * The RAM crash_setup_memmap_entries gives the x86_64 kexec_file_load crash kernel: the System RAM of
+ * iomem below 1 MiB, crashk_low_res whole, and crashk_res less [elf_load_addr, + elf_headers_sz).
+ * elf_headers_sz is the header buffer's size, or with crash hotplug (6.6+) the unrounded size of room
+ * for every possible program header (crash_load_segments sets it to kbuf.memsz before the page round-up):
+ * recorded on Debian 6.12 and 7.3 (usable from 0x...0e00b0 in the crash kernel's e820).
+ */
+function x86KexecFileCrashRam(
+  input: PlanInput,
+  iomem: ReturnType<typeof parseIomem> | undefined,
+  regions: readonly Range[],
+  crashRes: Range,
+  hdr: Plan["segments"][number],
+): Range[] {
+  const low = (iomem?.entries ?? [])
+    .filter((e) => e.name === "System RAM" && e.start < 0x100000)
+    .map((e) => ({ start: e.start, end: Math.min(e.end, 0x100000) }));
+  const lowRes = regions.filter((r) => r.start !== crashRes.start || r.end !== crashRes.end);
+  const m = /^(\d+)\.(\d+)/.exec(input.kernelVersion ?? "");
+  const version: [number, number] = m ? [Number(m[1]), Number(m[2])] : [6, 1];
+  const bufsz = segmentBufszOf(hdr);
+  const hot = x86CrashHotplugElfcorehdrMemsz(version, input.kernelConfig, 0);
+  const headersSz = hot !== undefined && hot.memsz === hdr.memsz ? 64 + 56 * hot.phdrs : bufsz;
+  const main = new RangeSet([crashRes]).subtract([{ start: hdr.mem, end: hdr.mem + headersSz }]).ranges;
+  return [...low, ...lowRes, ...main].sort((a, b) => a.start - b.start);
 }

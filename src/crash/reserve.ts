@@ -18,13 +18,14 @@
  *                  max(swiotlb + 8M, 256M)) only when the region starts at or above 4 GiB; its messages
  *                  "Reserving %ldMB of memory at %ldMB for crashkernel (System RAM: %ldMB)".
  *   "arm64-5.19"   arch/arm64/mm/init.c reserve_crashkernel of 5.19-6.1: X only in [0, LOW_MAX) (no
- *                  fall back to high memory), X,high in [0, HIGH_MAX) with ,low or 128M low part, X@Y in
- *                  [Y, Y+X); every failure prints "cannot allocate crashkernel (size:0x...)".
+ *                  fall back to high memory), X,high in [0, HIGH_MAX) with a low part only when X,low is
+ *                  given (no default low size before 6.2; recorded on Debian 6.1), X@Y in [Y, Y+X); every
+ *                  failure prints "cannot allocate crashkernel (size:0x...)".
  * Constants: x86_64 CRASH_ALIGN 16M, CRASH_ADDR_LOW_MAX 4G, CRASH_ADDR_HIGH_MAX 64T,
  * DEFAULT_CRASH_KERNEL_LOW_SIZE max(swiotlb_size_or_default() + 8M, 256M) (swiotlb 64M by default);
  * arm64 CRASH_ALIGN 2M, LOW_MAX arm64_dma_phys_limit (max_zone_phys(32): min(4G-aligned zone top,
  * end of DRAM); the whole address space without ZONE_DMA/DMA32), HIGH_MAX PHYS_MASK + 1,
- * DEFAULT_CRASH_KERNEL_LOW_SIZE 128M.
+ * DEFAULT_CRASH_KERNEL_LOW_SIZE 128M (6.2+).
  */
 
 import type { Arch } from "../kimage/constants.js";
@@ -264,7 +265,10 @@ export function reserveCrashkernel(input: ReserveInput): ReserveResult {
       base = 0;
       used = h;
       const l = take(parseCrashkernelOption(input.cmdline, 0, "low", popts));
-      if (l.ret === "ENOENT" || (l.ret === "EINVAL" && l.text === undefined)) lowSize = defaultLow;
+      // arm64 5.19-6.1 has no default low size: without ,low no low part (recorded on Debian 6.1 arm64,
+      // crashkernel=512M,high: one region); DEFAULT_CRASH_KERNEL_LOW_SIZE came with 6.2's rework
+      if (l.ret === "ENOENT" || (l.ret === "EINVAL" && l.text === undefined))
+        lowSize = model === "arm64-5.19" ? 0 : defaultLow;
       else if (l.ret !== 0) return fail(`crashkernel=${l.text ?? ""} (the ,low option) is invalid`);
       else lowSize = l.size;
       high = true;
@@ -359,6 +363,8 @@ export function reserveCrashkernel(input: ReserveInput): ReserveResult {
       log.push(`cannot allocate crashkernel (size:${hex(size)})`);
       return fail("no free range fits");
     }
+    // 6.0-6.1: the low part only for a main region at or above CRASH_ADDR_LOW_MAX ("ignored when ...
+    // memory reserved is located in the DMA zones"; 5.19 reserved it wherever the main region landed)
     if (at >= lowMax && lowSize > 0 && !reserveLow(lowSize)) {
       mem.release(at, size);
       return fail("the low part could not be reserved");

@@ -17,6 +17,7 @@ export function renderCrashGiven(g: CrashKernelGiven): string {
   );
   out.push(`  memory map: ${g.memoryMap.how}`);
   for (const r of g.memoryMap.ranges) out.push(`    ${span(r)} ${r.type} (${formatBytes(r.end - r.start)})`);
+  if (g.prepended !== "") out.push(`  command line prepended by the kernel: ${g.prepended.trim()}`);
   out.push(`  command line appended: ${g.appended.trim() === "" ? "(nothing)" : g.appended.trim()}`);
   const h = g.elfcorehdr;
   if (h !== undefined) {

@@ -245,6 +245,7 @@ function withCrashKernel<T extends object>(json: T, g: CrashKernelGiven | undefi
       crashRes: r(g.crashRes),
       memoryMap: { how: g.memoryMap.how, ranges: g.memoryMap.ranges.map((x) => ({ ...r(x), type: x.type })) },
       appended: g.appended,
+      prepended: g.prepended,
       ...(g.elfcorehdr !== undefined
         ? {
             elfcorehdr: {
