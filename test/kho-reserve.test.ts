@@ -4,10 +4,14 @@
  * debugfs kho/out/scratch_{phys,len}) is reproduced from the recorded memblock dumps and command line.
  */
 
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { arm64DmaPhysLimit } from "../src/crash/reserve.js";
 import { parseKhoScratch } from "../src/host/host.js";
+import { readHostDir } from "../src/host/node/read.js";
+import { hostPlanFields } from "../src/host/plan.js";
+import { hostKhoScratch } from "../src/kho/host.js";
 import {
   khoEnabledBy,
   khoReserveScratch,
@@ -66,6 +70,15 @@ describe("KHO scratch reservation, recorded (custom arm64 7.3.4, kho=on)", () =>
       expect(areasOf(got)).toEqual(recorded);
     });
 
+    it(`${c.id}: a collected host without kho-scratch.txt gets the same areas for its plan`, () => {
+      const host = readHostDir(join(c.dir, "collect"));
+      expect(host.khoScratch).toEqual(recorded);
+      delete host.khoScratch;
+      const fields = hostPlanFields(host, "arm64", "kexec-file");
+      expect(fields.khoScratch).toEqual(recorded);
+      expect(fields.khoScratchFrom).toMatch(/memblock-reserved.txt/);
+    });
+
     it(`${c.id}: the kernel's own kho_scratch= notice`, () => {
       const line = /KHO: scratch areas: [^\n]*/.exec(c.text("dmesg.txt")!)?.[0];
       const ours = parseKhoScratchParam(cmdline).messages.find((m) => m.startsWith("KHO: scratch areas"));
@@ -80,6 +93,17 @@ describe("KHO scratch reservation, recorded (custom arm64 7.3.4, kho=on)", () =>
     expect(got.areas.map((a) => (a.end - a.start) / MiB)).toEqual([168, 0, 504]);
     // the empty global area still gets an address: the top of the highest free range below the lowmem area
     expect(got.areas[1]!.start).toBe(got.areas[0]!.start);
+  });
+});
+
+describe("hosts the model does not answer for", () => {
+  it("no kho=on, or a kernel before 6.16: nothing is predicted", () => {
+    const host = readHostDir(join(plain!.dir, "collect"));
+    expect(hostKhoScratch(host, "arm64")).toBeUndefined();
+    expect(
+      hostKhoScratch({ ...host, cmdline: `${host.cmdline} kho=on`, release: "6.12.0" }, "arm64"),
+    ).toBeUndefined();
+    expect(hostKhoScratch({ ...host, cmdline: `${host.cmdline} kho=on` }, "x86_64")).toBeUndefined();
   });
 });
 
