@@ -22,7 +22,8 @@ import {
   parseKhoScratchParam,
   parseMemblockRegions,
 } from "../src/kho/reserve.js";
-import { recordedCases } from "./helpers/recordings.js";
+import { planLoad } from "../src/loader/plan.js";
+import { kexecFileSegments, recordedCases, recordedPlanInput } from "./helpers/recordings.js";
 
 const MiB = 2 ** 20;
 const cases = recordedCases();
@@ -77,6 +78,23 @@ describe("KHO scratch reservation, recorded (custom arm64 7.3.4, kho=on)", () =>
       const fields = hostPlanFields(host, "arm64", "kexec-file");
       expect(fields.khoScratch).toEqual(recorded);
       expect(fields.khoScratchFrom).toMatch(/memblock-reserved.txt/);
+    });
+
+    it(`${c.id}: a plan on the predicted areas places every segment where the real load did`, () => {
+      const input = recordedPlanInput(c);
+      const host = readHostDir(join(c.dir, "collect"));
+      delete host.khoScratch;
+      const kho = hostKhoScratch(host, "arm64")!;
+      input.khoScratch = kho.areas.map((a) => ({ start: a.start, end: a.end }));
+      input.khoScratchFrom = kho.from;
+      const real = kexecFileSegments(c.text("dmesg.txt")!);
+      if (c.json.exitCode !== 0) {
+        expect(() => planLoad(input)).toThrow(/EADDRNOTAVAIL/);
+        return;
+      }
+      const plan = planLoad(input);
+      expect(plan.segments.map((s) => [s.mem, s.memsz])).toEqual(real!.map((s) => [s.mem, s.memsz]));
+      expect(plan.notes.join("\n")).toMatch(/rebuilt from memblock.reserved/);
     });
 
     it(`${c.id}: the kernel's own kho_scratch= notice`, () => {
