@@ -31,6 +31,10 @@
  *   physical space when the kernel has no ZONE_DMA/DMA32), 0xffffffff elsewhere; as an end it is
  *   exclusive, so a lowmem area never ends exactly at the limit.
  *
+ * The functions are 7.3.4's (Debian's linux-source-7.3). Other upstream versions of scratch_size_update
+ * return early for explicit sizes (lowmem and global not rounded), round to CMA_MIN_ALIGNMENT_BYTES and do not
+ * subtract RSV_HUGETLB; that form is not modelled.
+ *
  * Recorded: the four arm64-virt-4g-linux-7.3-custom-kho* cases (custom 7.3.4 kernel, one node, no
  * ZONE_DMA): every area, default scale and kho_scratch=l,g,n alike (test/kho-reserve.test.ts). Several
  * nodes, ZONE_DMA limits, a scale given as N%, failures and kernels 6.16-7.2 are from source, not yet
