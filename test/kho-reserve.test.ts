@@ -245,10 +245,16 @@ describe("kho_reserve_scratch from source (not yet recorded)", () => {
         fc.integer({ min: 0, max: 16 }),
         fc.integer({ min: 1, max: 16 }),
         fc.integer({ min: 1, max: 40 }),
-        (l, g, n, kernMiB) => {
+        fc.constantFrom("sizes", "kho=on", "kho_scratch=50%", "kho_scratch=150%"),
+        fc.integer({ min: 0, max: 4095 }),
+        (l, g, n, kernMiB, how, extraKiB) => {
           const memory = [node(0x40000000, 0x140000000)];
-          const reserved = [kern(0x140000000 - kernMiB * MiB, 0x140000000)];
-          const cmdline = `kho=on kho_scratch=${l * 4}M,${g * 4}M,${n * 4}M`;
+          // the boot's own allocations: a run at the top, of any size in KiB
+          const reserved = [kern(0x140000000 - kernMiB * MiB - extraKiB * 1024, 0x140000000)];
+          const cmdline =
+            how === "sizes"
+              ? `kho=on kho_scratch=${l * 4}M,${g * 4}M,${n * 4}M`
+              : `kho=on ${how === "kho=on" ? "" : how}`;
           const r = khoReserveScratch({ memory, reserved, cmdline, lowLimit: 2 ** 48 - 1 });
           expect(r.enabled).toBe(true);
           const nonEmpty = r.areas.filter((a) => a.end > a.start).sort((a, b) => a.start - b.start);
@@ -271,7 +277,7 @@ describe("kho_reserve_scratch from source (not yet recorded)", () => {
           expect(areasOf(back)).toEqual(areasOf(r));
         },
       ),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
   });
 });

@@ -209,8 +209,11 @@ export interface KhoReserveInput {
   numa?: boolean;
   /** CONFIG_KEXEC_HANDOVER_ENABLE_DEFAULT */
   enableDefault?: boolean;
-  /** bytes to take off the kern count (internal: the table already counted in a booted host's dump) */
-  kernAdjust?: number;
+  /**
+   * The table is already in `reserved` (a booted host's dump): it is not allocated again, and its bytes are
+   * taken off the kern count the lowmem and global sizes see (they were computed before it was allocated).
+   */
+  tableInDump?: boolean;
 }
 
 export interface KhoReserveResult {
@@ -342,7 +345,9 @@ export function khoReserveScratch(input: KhoReserveInput): KhoReserveResult {
     pageSize,
     input.currentLimit ?? Number.POSITIVE_INFINITY,
   );
-  const adjust = input.kernAdjust ?? 0;
+  const nodesWithMemory = memoryNodes(input.memory, numa);
+  const tableSize = (nodesWithMemory.length + 2) * 16;
+  const adjust = input.tableInDump ? tableSize : 0;
   let lowmem = param.lowmem;
   let global = param.global;
   let kern: { low: number; all: number } | undefined;
@@ -356,7 +361,7 @@ export function khoReserveScratch(input: KhoReserveInput): KhoReserveResult {
   }
   lowmem = roundUp(lowmem, align);
   global = roundUp(global, align);
-  const nodes = memoryNodes(input.memory, numa);
+  const nodes = nodesWithMemory;
   const fail = (failure: string): KhoReserveResult => ({
     enabled: false,
     areas: [],
@@ -364,10 +369,12 @@ export function khoReserveScratch(input: KhoReserveInput): KhoReserveResult {
     ...(kern ? { kern } : {}),
     failure,
   });
-  const tableSize = (nodes.length + 2) * 16;
-  const tableAt = mb.alloc(tableSize, pageSize, 0, undefined, undefined);
-  if (tableAt === 0) return fail("Failed to reserve scratch array");
-  const table = { start: tableAt, end: tableAt + tableSize };
+  let table: Range | undefined;
+  if (!input.tableInDump) {
+    const tableAt = mb.alloc(tableSize, pageSize, 0, undefined, undefined);
+    if (tableAt === 0) return fail("Failed to reserve scratch array");
+    table = { start: tableAt, end: tableAt + tableSize };
+  }
   const areas: KhoScratchArea[] = [];
   const lo = mb.alloc(lowmem, align, 0, input.lowLimit, undefined);
   if (lo === 0) return fail("Failed to reserve lowmem scratch buffer");
@@ -378,13 +385,13 @@ export function khoReserveScratch(input: KhoReserveInput): KhoReserveResult {
   for (const nid of nodes) {
     const size =
       param.scale !== 0
-        ? roundUp(scaled(mb.kern(Number.POSITIVE_INFINITY, nid) - (numa ? 0 : adjust), param.scale), align)
+        ? roundUp(scaled(mb.kern(Number.POSITIVE_INFINITY, nid), param.scale), align)
         : roundUp(param.pernode, align);
     const at = mb.alloc(size, align, 0, undefined, nid);
     if (at === 0) return fail(`Failed to reserve nid ${nid} scratch buffer`);
     areas.push({ start: at, end: at + size, kind: "node", nid });
   }
-  return { enabled: true, areas, table, ...base, ...(kern ? { kern } : {}) };
+  return { enabled: true, areas, ...(table ? { table } : {}), ...base, ...(kern ? { kern } : {}) };
 }
 
 export interface KhoBootedResult extends KhoReserveResult {
@@ -400,11 +407,12 @@ export interface KhoBootedResult extends KhoReserveResult {
  * so they form one block at the bottom of a kern region; for each kern region from the top and each
  * block size (the explicit sizes, or every multiple of the alignment for a scale), the block is taken
  * out and kho_reserve_scratch run again; the first run whose areas tile exactly that block is the
- * answer. The table (16 bytes per area) stays in the dump; its bytes are taken off the kern count.
+ * answer. The table (16 bytes per area) stays where the dump has it (not allocated again); its bytes are taken
+ * off the kern count the lowmem and global sizes see.
  * Allocations made after mm_core_init (rare) stay in and count. Undefined areas (notes say why) when
  * no block is self-consistent.
  */
-export function khoScratchFromBootedMemblock(input: Omit<KhoReserveInput, "kernAdjust">): KhoBootedResult {
+export function khoScratchFromBootedMemblock(input: Omit<KhoReserveInput, "tableInDump">): KhoBootedResult {
   const notes: string[] = [];
   const param = parseKhoScratchParam(input.cmdline);
   const first = khoReserveScratch(input);
@@ -420,6 +428,27 @@ export function khoScratchFromBootedMemblock(input: Omit<KhoReserveInput, "kernA
         roundUp(param.global, align) +
         nodes.length * roundUp(param.pernode, align)
       : undefined;
+  // Without NUMA the sizes a block would give are cheap to compute (kern bytes less the block and the table;
+  // the node area counts the table, lowmem and global): only blocks whose sizes add up to them are re-run.
+  const booted = new Memblock(
+    input.memory,
+    input.reserved,
+    numa,
+    input.pageSize ?? 4096,
+    input.currentLimit ?? Number.POSITIVE_INFINITY,
+  );
+  const kernLow = booted.kern(input.lowLimit, undefined);
+  const kernAll = booted.kern(Number.POSITIVE_INFINITY, undefined);
+  const sizesAddUp = (block: Range): boolean => {
+    if (explicit !== undefined || numa) return true;
+    const t = block.end - block.start;
+    const lowPart = Math.max(0, Math.min(block.end, input.lowLimit) - block.start);
+    const low = scaled(kernLow - lowPart - tableSize, param.scale);
+    const l = roundUp(low, align);
+    const g = roundUp(scaled(kernAll - t - tableSize, param.scale) - low, align);
+    const n = roundUp(scaled(kernAll - t + l + g, param.scale), align);
+    return l + g + n === t;
+  };
   for (let i = kernRegions.length - 1; i >= 0; i--) {
     const r = kernRegions[i]!;
     const sizes: number[] = [];
@@ -428,10 +457,11 @@ export function khoScratchFromBootedMemblock(input: Omit<KhoReserveInput, "kernA
     for (const t of sizes) {
       if (t > r.end - r.start) continue;
       const block = { start: r.start, end: r.start + t };
+      if (!sizesAddUp(block)) continue;
       const reserved = input.reserved.flatMap((x) =>
         new RangeSet([x]).subtract([block]).ranges.map((y) => ({ ...x, start: y.start, end: y.end })),
       );
-      const run = khoReserveScratch({ ...input, reserved, kernAdjust: tableSize });
+      const run = khoReserveScratch({ ...input, reserved, tableInDump: true });
       if (!run.enabled) continue;
       const covered = new RangeSet(run.areas.filter((a) => a.end > a.start));
       const total = run.areas.reduce((s, a) => s + (a.end - a.start), 0);
