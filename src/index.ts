@@ -167,6 +167,23 @@ export {
   parseKexecLoadTable,
   x86MemoryRanges,
 } from "./kexectools/debug.js";
+/**
+ * Where a KHO kernel (6.16+, kho=on) reserves its scratch areas at boot (kernel/liveupdate/kexec_handover.c
+ * kho_reserve_scratch on memblock): `khoReserveScratch` from the memblock state before it,
+ * `khoScratchFromBootedMemblock` from a kho=on boot's memblock dump, `hostKhoScratch` for a collected host.
+ */
+export { type HostKhoScratch, hostKhoScratch } from "./kho/host.js";
+export {
+  type KhoReserveInput,
+  type KhoReserveResult,
+  type KhoScratchArea,
+  type KhoScratchParam,
+  khoReserveScratch,
+  khoScratchFromBootedMemblock,
+  type MemblockRegion as KhoMemblockRegion,
+  parseKhoScratchParam,
+  parseMemblockRegions,
+} from "./kho/reserve.js";
 // --- relocation (src/reloc): strategies, the simulated CPU, verification, runScenario ------------------
 export {
   ARCHES,

@@ -3,8 +3,10 @@
 # 6.1, 6.12 and 7.x alike), optionally CONFIG_KEXEC_HANDOVER (no Debian kernel has it), plus for the 6.1 build one
 # EFI zboot image (vmlinuz.efi) per compression the tree offers for zboot.
 #
-# Two builds are known (LINUX_SERIES picks one; everything else follows from it unless set):
+# Three builds are known (LINUX_SERIES picks one; everything else follows from it unless set):
 #   6.1  linux-source-6.1 6.1.192-2 (bookworm, the host's apt)           -> $WORK/kernel-arm64/      (+ zboot images)
+#   6.12 linux-source-6.12 6.12.118-1 (trixie-security, through the recorder's private apt under $CACHE/apt-trixie)
+#                                                                       -> $WORK/kernel-arm64-6.12/ (no KHO: 6.16+)
 #   7.3  linux-source-7.3 7.3.4-1~bpo13+1 (trixie-backports, through the recorder's private apt under
 #        $CACHE/apt-trixie, the one scripts/record/debs.ts writes)      -> $WORK/kernel-arm64-7.3/  (+ KEXEC_HANDOVER)
 # Outputs (not in the repo): $OUT: Image, vmlinux, config, manifest.json (size + sha256 of each file),
@@ -12,7 +14,7 @@
 # Needs (Debian): gcc-aarch64-linux-gnu make bc flex bison libssl-dev libelf-dev lz4 lzop zstd xz-utils
 # Usage: scripts/record/build-arm64-kernel.sh [--manifest-only | --config-only]
 #   --config-only: fetch and unpack the source, write the config and check that every key option stuck; no build
-#   env: LINUX_SERIES (6.1|7.3), LINUX_SOURCE_VERSION, PRIVATE_APT (dir of a private apt, '' = host apt),
+#   env: LINUX_SERIES (6.1|6.12|7.3), LINUX_SOURCE_VERSION, PRIVATE_APT (dir of a private apt, '' = host apt),
 #        KHO (1 = KEXEC_HANDOVER), ZBOOT (1 = zboot images), OUT, WORK, JOBS
 set -euo pipefail
 start=$(date +%s)
@@ -29,6 +31,14 @@ case $SERIES in
     OUT=${OUT:-$WORK/kernel-arm64}
     BUILD=$WORK/kernel-arm64-build
     ;;
+  6.12)
+    VER=${LINUX_SOURCE_VERSION:-6.12.118-1}
+    PRIVATE_APT=${PRIVATE_APT-$CACHE/apt-trixie}
+    KHO=${KHO:-0}
+    ZBOOT=${ZBOOT:-0}
+    OUT=${OUT:-$WORK/kernel-arm64-$SERIES}
+    BUILD=$WORK/kernel-arm64-$SERIES-build
+    ;;
   7.3)
     VER=${LINUX_SOURCE_VERSION:-7.3.4-1~bpo13+1}
     PRIVATE_APT=${PRIVATE_APT-$CACHE/apt-trixie}
@@ -37,7 +47,7 @@ case $SERIES in
     OUT=${OUT:-$WORK/kernel-arm64-$SERIES}
     BUILD=$WORK/kernel-arm64-$SERIES-build
     ;;
-  *) echo "build-arm64-kernel: LINUX_SERIES must be 6.1 or 7.3" >&2; exit 2 ;;
+  *) echo "build-arm64-kernel: LINUX_SERIES must be 6.1, 6.12 or 7.3" >&2; exit 2 ;;
 esac
 PKG=linux-source-$SERIES
 SRC=$WORK/linux-source-$SERIES

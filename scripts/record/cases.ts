@@ -979,3 +979,52 @@ export const CRASHKERNEL_MATRIX_CASES: RecordCase[] = [
 ];
 
 CASES.push(...CRASHKERNEL_MATRIX_CASES);
+ * arm64 kexec_file_load on Linux 6.12 LTS (Debian trixie): no Debian arm64 kernel has CONFIG_KEXEC_FILE, so
+ * scripts/record/build-arm64-kernel.sh builds Debian's own linux-source-6.12 6.12.118-1 (LINUX_SERIES=6.12:
+ * tinyconfig + KEXEC_FILE, CRASH_DUMP; no KHO, which arrived in 6.16). The kernel loads itself with
+ * kexec-tools 2.0.29 `kexec -d -s` (6.12 takes KEXEC_FILE_DEBUG and prints its segment lines).
+ */
+const ARM612 = "artifact:kernel-arm64-6.12/Image";
+
+function custom612(o: { tag: string; crash?: boolean; initrd?: boolean; about: string }): RecordCase {
+  const crash = o.crash ?? false;
+  return {
+    id: `arm64-virt-4g-linux-6.12-custom${crash ? "-crash" : ""}${o.tag}-kexec_file_load`,
+    arch: "arm64",
+    machine: "virt",
+    memory: "4G",
+    smp: 2,
+    running: ARM612,
+    runningExtra: crash ? "crashkernel=256M" : "",
+    suite: "trixie",
+    syscall: "kexec_file_load",
+    crash,
+    loaded: ARM612,
+    initrd: o.initrd ?? true,
+    about: o.about,
+    timeoutSec: 600,
+    firstKernel: "6.12",
+    explicitSyscall: true,
+    runningConfig: "artifact:kernel-arm64-6.12/config",
+  };
+}
+
+export const CUSTOM_612_CASES: RecordCase[] = [
+  custom612({
+    tag: "",
+    about: "custom arm64 6.12.118 kernel (KEXEC_FILE) loads itself with kexec_file_load",
+  }),
+  custom612({
+    tag: "-noinitrd",
+    initrd: false,
+    about: "custom arm64 6.12.118 kernel, kexec_file_load without an initrd",
+  }),
+  custom612({
+    tag: "",
+    crash: true,
+    about:
+      "custom arm64 6.12.118 kernel loads itself as crash kernel with kexec_file_load (crashkernel=256M)",
+  }),
+];
+
+CASES.push(...CUSTOM_612_CASES);

@@ -4,6 +4,8 @@
  * explicitly win (the caller applies these first, then the options).
  */
 
+import { parseIomem } from "../formats/iomem.js";
+import { hostKhoScratch } from "../kho/host.js";
 import type { Arch } from "../kimage/constants.js";
 import { atLeast, KERNEL_RULES, parseKernelVersion } from "../loader/kexec-file/version.js";
 import { purgatoryPreset } from "../loader/kexec-tools/purgatory.js";
@@ -35,6 +37,7 @@ export type HostPlanFields = Pick<
   | "cma"
   | "cmaUsed"
   | "khoScratch"
+  | "khoScratchFrom"
 >;
 
 /**
@@ -91,7 +94,8 @@ export function hostCrashRegion(host: Host): Range | undefined {
  *   /sys/firmware/memmap (memmap.txt, x86_64): what x86_64 kexec-tools prefers for its memory ranges
  *   (kexec/arch/i386/kexec-x86-common.c get_memory_ranges -> get_firmware_memmap_ranges);
  *   memblock dumps (arm64): the free memblock ranges arm64 kexec_file_load walks;
- *   KHO scratch areas (kho-scratch.txt, kho=on): where kexec_file_load must place every segment;
+ *   KHO scratch areas (kho-scratch.txt, kho=on): where kexec_file_load must place every segment; without
+ *   that file, on arm64 6.16+ with kho=on, rebuilt from the memblock dumps (src/kho/host.ts);
  *   DTB (arm64): /sys/firmware/fdt (fdt.dtb), whose kaslr-seed the running kernel has wiped;
  *   cpus: nproc;
  *   kexec --version (kexec-version.txt): the kexec-tools release, whose syscall choice --loader auto
@@ -125,6 +129,14 @@ export function hostPlanFields(host: Host, arch: Arch, _loader: LoaderKind): Hos
   }
   // KHO on (kho-scratch.txt): kexec_file_load places every non-crash segment in these areas.
   if (host.khoScratch !== undefined && host.khoScratch.length > 0) out.khoScratch = host.khoScratch;
+  else {
+    // kho=on without kho-scratch.txt: where the boot put them, from the memblock dumps (src/kho/host.ts)
+    const kho = hostKhoScratch(host, arch);
+    if (kho !== undefined) {
+      out.khoScratch = kho.areas.map((a) => ({ start: a.start, end: a.end }));
+      out.khoScratchFrom = kho.from;
+    }
+  }
   if (host.cpus !== undefined) out.cpus = host.cpus;
   // MemTotal is totalram_pages() x PAGE_SIZE: the kernel's "half of RAM" check counts it.
   if (host.memTotal !== undefined) out.memTotal = host.memTotal;

@@ -144,6 +144,11 @@ export interface PlanInput {
    * kexec_file_load segment must lie in a scratch area.
    */
   khoScratch?: Range[];
+  /**
+   * Where khoScratch came from when the host gave no kho-scratch.txt: the boot-time model's line
+   * (src/kho/host.ts), shown in the plan's notes.
+   */
+  khoScratchFrom?: string;
   /** The default CMA area [start, end) (kernel 6.17+ places kexec_file_load buffers there first). */
   cma?: Range;
   /**

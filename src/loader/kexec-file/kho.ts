@@ -53,6 +53,7 @@ export function addKhoScratchTable(ctx: Ctx, scratch: readonly Range[]): KhoChos
   ctx.notes.push(
     `KHO (kho=on): every segment lies in the ${scratch.length} KHO scratch area(s); the scratch table is a segment, the KHO FDT is passed by address`,
   );
+  if (ctx.input.khoScratchFrom !== undefined) ctx.notes.push(ctx.input.khoScratchFrom);
   const at = ctx.segments[ctx.segments.length - 1]!.mem;
   return { fdt: { start: 0, size: ctx.pageSize }, scratch: { start: at, size: table.length } };
 }
