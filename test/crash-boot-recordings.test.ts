@@ -66,7 +66,9 @@ describe("the recorded crash kernels booted with what kexec-lab says they are gi
         else expect(given.prepended).toBe(`elfcorehdr=${hex(hdr.mem)} `);
         // "System " alone: one recorded console line lost the rest of its type to the serial console
         const usable = lines
-          .map((l) => /^BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] +(?:usable|System RAM|System )/.exec(l))
+          .map((l) =>
+            /^BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] +(?:usable|System RAM|System )/.exec(l),
+          )
           .filter((m) => m !== null)
           .map((m) => `${hex(Number.parseInt(m[1]!, 16))}-${hex(Number.parseInt(m[2]!, 16) + 1)}`);
         const ours = given.memoryMap.ranges

@@ -979,6 +979,8 @@ export const CRASHKERNEL_MATRIX_CASES: RecordCase[] = [
 ];
 
 CASES.push(...CRASHKERNEL_MATRIX_CASES);
+
+/**
  * arm64 kexec_file_load on Linux 6.12 LTS (Debian trixie): no Debian arm64 kernel has CONFIG_KEXEC_FILE, so
  * scripts/record/build-arm64-kernel.sh builds Debian's own linux-source-6.12 6.12.118-1 (LINUX_SERIES=6.12:
  * tinyconfig + KEXEC_FILE, CRASH_DUMP; no KHO, which arrived in 6.16). The kernel loads itself with

@@ -4,7 +4,6 @@
  * explicitly win (the caller applies these first, then the options).
  */
 
-import { parseIomem } from "../formats/iomem.js";
 import { hostKhoScratch } from "../kho/host.js";
 import type { Arch } from "../kimage/constants.js";
 import { atLeast, KERNEL_RULES, parseKernelVersion } from "../loader/kexec-file/version.js";
