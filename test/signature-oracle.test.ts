@@ -31,6 +31,13 @@ const CAN_UKI = TOOLS && existsSync(STUB) && commandExists("objcopy");
 const KERNELS = {
   arm64: dataFile("debian-6.1.0-50-cloud-arm64.Image"),
   x86_64: dataFile("debian-6.1.0-56-cloud-amd64.bzImage"),
+  "x86_64 6.12": dataFile("debian-6.12.118-cloud-amd64.bzImage"),
+  "x86_64 7.3": dataFile("debian-7.3.4-cloud-amd64.bzImage"),
+};
+/** Debian's own unsigned builds of the same kernels (linux-image-*-unsigned, linux-binary-unsigned-*). */
+const DEBIAN_UNSIGNED = {
+  "6.12": dataFile("debian-6.12.118-cloud-amd64-unsigned.bzImage"),
+  "7.3": dataFile("debian-7.3.4-cloud-amd64-unsigned.bzImage"),
 };
 const DEBIAN_CA = fileURLToPath(new URL("./fixtures/signature/debian-secure-boot-ca.pem", import.meta.url));
 const dir = testTempDir("signature");
@@ -130,6 +137,18 @@ describe.skipIf(!TOOLS)("signatures against sbverify and pesign", () => {
         .endsWith("6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1"),
     ).toBe(true);
   });
+
+  for (const [version, path] of Object.entries(DEBIAN_UNSIGNED)) {
+    it(`Debian's unsigned ${version} build: unsigned, ENODATA, as sbverify finds no signature; pesign's hash`, async () => {
+      const v = await verifyKernelSignature(read(path), await debianCa(), path);
+      expect(v).toMatchObject({ state: "unsigned", errno: "ENODATA", signatures: [] });
+      expect(v.peDigest).toBe(pesignHash(path));
+      expect(sbverifyOk(path, DEBIAN_CA)).toBe(false);
+      expect(spawnSyncOwned("sbverify", ["--list", path], { encoding: "utf8" }).stdout).not.toMatch(
+        /^signature \d+/m,
+      );
+    });
+  }
 
   it("signature removed (sbattach --remove): unsigned, ENODATA; the image hash is unchanged, as pesign says", async () => {
     const v = await verifyKernelSignature(read(f.unsigned), await debianCa(), f.unsigned);
