@@ -1030,3 +1030,29 @@ export const CUSTOM_612_CASES: RecordCase[] = [
 ];
 
 CASES.push(...CUSTOM_612_CASES);
+
+/**
+ * Issue #23, the last hidden variant of arm64 kexec_file_load: the DTB the kernel builds
+ * (drivers/of/kexec.c of_kexec_alloc_and_setup_fdt) on the 2-node NUMA virt machine, normal and crash
+ * (crashkernel=256M: linux,usable-memory-range and linux,elfcorehdr), with the custom 6.12 and 7.3 kernels as
+ * first kernel. The custom kernels have no CONFIG_NUMA: QEMU's DTB still has two memory nodes (numa-node-id 0
+ * and 1) and a distance-map, which the kernel copies into the new DTB. The loaded kernel prints the DTB it was
+ * given (new-fdt.dtb).
+ */
+export const CUSTOM_NUMA_FILE_CASES: RecordCase[] = (["6.12", "7.3"] as const).flatMap((v) =>
+  [false, true].map((crash): RecordCase => {
+    const make = v === "6.12" ? custom612 : custom73;
+    const what = crash ? "crash load (crashkernel=256M)" : "load";
+    return {
+      ...make({
+        tag: "-numa2",
+        crash,
+        about: `custom arm64 ${v} kernel, kexec_file_load ${what} on the 2-node NUMA virt machine (2 x 2 GiB): the loaded kernel prints its DTB`,
+      }),
+      qemuExtra: NUMA_2_NODES,
+      captureNewFdt: true,
+    };
+  }),
+);
+
+CASES.push(...CUSTOM_NUMA_FILE_CASES);
