@@ -17,7 +17,7 @@ export interface RecordCase {
   running: string;
   /** extra words on the running kernel's command line (crashkernel=...) */
   runningExtra: string;
-  suite: "bookworm" | "trixie";
+  suite: "bookworm" | "trixie" | "forky";
   syscall: "kexec_load" | "kexec_file_load";
   crash: boolean;
   /** loaded kernel, same notation as `running` */
@@ -308,6 +308,13 @@ interface NewCase {
   initrdSize?: number;
 }
 
+/** The case id's suffix for a kexec-tools other than trixie's 2.0.29 (the default of these cases). */
+const SUITE_TAG: Record<RecordCase["suite"], string> = {
+  bookworm: "-kexec-tools-2.0.25",
+  trixie: "",
+  forky: "-kexec-tools-2.0.32",
+};
+
 /** A case whose first kernel is one of Debian's newer kernels (id: <arch>-<machine>-<mem>-<version>[-crash][tag]-<syscall>). */
 function debian(n: NewCase): RecordCase {
   const crash = n.crash ?? false;
@@ -317,7 +324,7 @@ function debian(n: NewCase): RecordCase {
   const running = DEBIAN_KERNELS[n.version][n.arch];
   const runningConfig = DEBIAN_KERNELS[n.version][`${n.arch}Config`];
   return {
-    id: `${n.arch}-${machine}-${gib}g-linux-${n.version}${crash ? "-crash" : ""}${n.tag ?? ""}-${n.syscall}${suite === "bookworm" ? "-kexec-tools-2.0.25" : ""}`,
+    id: `${n.arch}-${machine}-${gib}g-linux-${n.version}${crash ? "-crash" : ""}${n.tag ?? ""}-${n.syscall}${SUITE_TAG[suite]}`,
     arch: n.arch,
     machine,
     memory: `${gib}G`,
@@ -1056,3 +1063,31 @@ export const CUSTOM_NUMA_FILE_CASES: RecordCase[] = (["6.12", "7.3"] as const).f
 );
 
 CASES.push(...CUSTOM_NUMA_FILE_CASES);
+
+/**
+ * kexec-tools 2.0.32, the newest Debian build (forky/sid: 1:2.0.32-3 amd64, 1:2.0.32-3+b1 arm64, seen by the
+ * recorder's private apt on 2026-12-07), on Debian's 6.12 and 7.3 kernels: kexec_load and kexec_file_load on
+ * x86_64 q35 with 2 GiB, kexec_load on arm64 virt with 4 GiB (7.3).
+ */
+export const FORKY_CASES: RecordCase[] = [
+  ...(["6.12", "7.3"] as const).flatMap((v) =>
+    (["kexec_load", "kexec_file_load"] as const).map((syscall) =>
+      debian({
+        version: v,
+        arch: "x86_64",
+        syscall,
+        suite: "forky",
+        about: `kexec-tools 2.0.32 (forky) ${syscall} on Debian ${v} (q35, 2 GiB)`,
+      }),
+    ),
+  ),
+  debian({
+    version: "7.3",
+    arch: "arm64",
+    syscall: "kexec_load",
+    suite: "forky",
+    about: "kexec-tools 2.0.32 (forky) kexec_load on Debian arm64 7.3 (virt, 4 GiB)",
+  }),
+];
+
+CASES.push(...FORKY_CASES);
