@@ -1091,3 +1091,24 @@ export const FORKY_CASES: RecordCase[] = [
 ];
 
 CASES.push(...FORKY_CASES);
+
+/**
+ * The same NUMA kexec_file_load pair on 6.1: the custom 6.1.192 arm64 kernel (scripts/record/build-arm64-kernel.sh,
+ * no CONFIG_NUMA either) loads itself with kexec-tools 2.0.25 (bookworm), as the other 6.1 -custom cases do.
+ */
+export const CUSTOM_61_NUMA_FILE_CASES: RecordCase[] = [false, true].map(
+  (crash): RecordCase => ({
+    ...arm(
+      "kexec_file_load",
+      crash,
+      ARM_CUSTOM,
+      ARM_CUSTOM,
+      "-custom-numa2",
+      `custom 6.1 arm64 kernel, kexec_file_load ${crash ? "crash load (crashkernel=256M)" : "load"} on the 2-node NUMA virt machine (2 x 2 GiB): the loaded kernel prints its DTB`,
+    ),
+    qemuExtra: NUMA_2_NODES,
+    captureNewFdt: true,
+  }),
+);
+
+CASES.push(...CUSTOM_61_NUMA_FILE_CASES);
