@@ -1112,3 +1112,23 @@ export const CUSTOM_61_NUMA_FILE_CASES: RecordCase[] = [false, true].map(
 );
 
 CASES.push(...CUSTOM_61_NUMA_FILE_CASES);
+
+/**
+ * crashk_low_res on arm64 kexec_file_load: crashkernel=256M,high plus 64M,low on the custom 7.3 kernel (NUMA, the
+ * loaded kernel prints its DTB): of_kexec_alloc_and_setup_fdt appends the low region to linux,usable-memory-range.
+ */
+export const CUSTOM_73_HIGH_LOW_CASES: RecordCase[] = [
+  {
+    ...custom73({
+      tag: "-high-low-numa2",
+      crash: true,
+      extra: "crashkernel=256M,high crashkernel=64M,low",
+      about:
+        "custom arm64 7.3 kernel, kexec_file_load crash load with crashkernel=256M,high and 64M,low (NUMA): both regions in linux,usable-memory-range",
+    }),
+    qemuExtra: NUMA_2_NODES,
+    captureNewFdt: true,
+  },
+];
+
+CASES.push(...CUSTOM_73_HIGH_LOW_CASES);
