@@ -1132,3 +1132,18 @@ export const CUSTOM_73_HIGH_LOW_CASES: RecordCase[] = [
 ];
 
 CASES.push(...CUSTOM_73_HIGH_LOW_CASES);
+
+/** kexec-tools 2.0.32 (forky) `kexec -d -s` on arm64: the custom 7.3 kernel loads itself, normal and crash. */
+export const FORKY_ARM64_FILE_CASES: RecordCase[] = [false, true].map(
+  (crash): RecordCase => ({
+    ...custom73({
+      tag: "",
+      crash,
+      about: `kexec-tools 2.0.32 (forky) kexec_file_load${crash ? " crash load" : ""} of the custom arm64 7.3 kernel`,
+    }),
+    id: `arm64-virt-4g-linux-7.3-custom${crash ? "-crash" : ""}-kexec_file_load-kexec-tools-2.0.32`,
+    suite: "forky",
+  }),
+);
+
+CASES.push(...FORKY_ARM64_FILE_CASES);
