@@ -114,8 +114,10 @@ export { type Elf64, type ElfLoad, parseElf64 } from "./formats/elf.js";
 export {
   type Fdt,
   type FdtNode,
+  type FdtNopRun,
   type FdtProp,
   fdtDelpropInPlace,
+  fdtSetprop,
   parseFdt,
   serializeFdt,
 } from "./formats/fdt.js";

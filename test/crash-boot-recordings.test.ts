@@ -7,7 +7,10 @@
  *     kernel regions less the backup and elfcorehdr segments);
  *   arm64 kexec_load: its "Kernel command line:" (unchanged), the "node 0: [mem ...]" ranges (memblock
  *     capped to linux,usable-memory-range: every Crash kernel region) and "OF: fdt: Reserving ... at 0x...
- *     for elfcorehdr" (linux,elfcorehdr: the header segment).
+ *     for elfcorehdr" (linux,elfcorehdr: the header segment). A 6.1 crash kernel given a kexec_file_load DTB
+ *     prints "OF: fdt: elfcorehdr is overlapped" instead: the DTB also reserves the header with a /memreserve/
+ *     (drivers/of/kexec.c fdt_add_mem_rsv), and 6.1's early_init_fdt_scan_reserved_mem takes /memreserve/
+ *     before it reserves linux,elfcorehdr (newer kernels reserve linux,elfcorehdr first: "Reserving").
  *   x86_64 kexec_file_load: the kernel's "elfcorehdr=0x... " before the command line, and the usable e820
  *     entries crash_setup_memmap_entries built (System RAM below 1 MiB, crashk_low_res, crashk_res less the
  *     ELF headers).
@@ -16,6 +19,7 @@
 
 import { describe, expect, it } from "vitest";
 import { crashKernelGiven } from "../src/crash/given.js";
+import { parseFdt } from "../src/formats/fdt.js";
 import { purgatoryPreset } from "../src/loader/kexec-tools/purgatory.js";
 import { planLoad } from "../src/loader/plan.js";
 import {
@@ -84,6 +88,18 @@ describe("the recorded crash kernels booted with what kexec-lab says they are gi
           .map((m) => `${hex(Number.parseInt(m[1]!, 16))}-${hex(Number.parseInt(m[2]!, 16) + 1)}`);
         const ours = given.memoryMap.ranges.map((r) => `${hex(r.start)}-${hex(r.end)}`);
         expect(ours, `${c.id}: linux,usable-memory-range as the crash kernel's memblock`).toEqual(nodes);
+        if (c.json.syscall === "kexec_file_load" && /^Linux version 6\.1\./.test(lines[0] ?? "")) {
+          expect(lines, `${c.id}: 6.1 reserves /memreserve/ first`).toContain(
+            "OF: fdt: elfcorehdr is overlapped",
+          );
+          const dtb = plan.segments.find((s) => s.label === "dtb")!;
+          const fdt = parseFdt((dtb.content as { data: Uint8Array }).data);
+          expect(fdt.memreserve, `${c.id}: the elfcorehdr /memreserve/`).toContainEqual({
+            address: hdr.mem,
+            size: hdr.memsz,
+          });
+          return;
+        }
         const at = lines
           .map((l) => /^OF: fdt: Reserving \d+ KiB of memory at 0x([0-9a-f]+) for elfcorehdr$/.exec(l))
           .find((m) => m !== null);

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { KexecLabError } from "../src/errors.js";
+import { parseFdt } from "../src/formats/fdt.js";
 import { arm64Header, bzImageHeader } from "../src/formats/synth.js";
 import { planLoad } from "../src/loader/plan.js";
 
@@ -121,5 +122,40 @@ describe("two Crash kernel regions, the low one larger", () => {
     });
     expect(p.crashRegion).toEqual({ start: 0x130000000, end: 0x138000000 });
     expect(p.verdict.ok).toBe(true);
+  });
+
+  test("arm64 kexec_file_load: crashk_res then crashk_low_res in linux,usable-memory-range, both cut from the dump", () => {
+    const ram = "40000000-13fffffff : System RAM\n  40210000-41bfffff : Kernel code\n";
+    const one = `${ram}  130000000-137ffffff : Crash kernel\n`;
+    const two = `${ram}  60000000-63ffffff : Crash kernel\n  130000000-137ffffff : Crash kernel\n`;
+    const image = arm64Header({ imageSize: 16 * MiB }, 4 * MiB);
+    const dtb = new Uint8Array(
+      readFileSync(
+        join(
+          import.meta.dirname,
+          "fixtures/recordings/arm64-virt-4g-linux-7.3-custom-crash-numa2-kexec_file_load/fdt.dtb",
+        ),
+      ),
+    );
+    const plan = (iomem: string) =>
+      planLoad({ arch: "arm64", loader: "kexec-file", kernel: image, dtb, iomem, crash: true, cpus: 2 });
+    const usable = (p: ReturnType<typeof planLoad>) => {
+      const seg = p.segments.find((s) => s.label === "dtb")!;
+      const chosen = parseFdt((seg.content as { data: Uint8Array }).data).root.children.find(
+        (c) => c.name === "chosen",
+      )!;
+      const v = chosen.props.find((x) => x.name === "linux,usable-memory-range")!.value;
+      const d = new DataView(v.buffer, v.byteOffset, v.byteLength);
+      const out: number[] = [];
+      for (let o = 0; o < v.length; o += 8) out.push(d.getUint32(o) * 2 ** 32 + d.getUint32(o + 4));
+      return out;
+    };
+    const p1 = plan(one);
+    const p2 = plan(two);
+    expect(p2.crashRegion).toEqual({ start: 0x130000000, end: 0x138000000 });
+    expect(usable(p1)).toEqual([0x130000000, 0x8000000]);
+    expect(usable(p2)).toEqual([0x130000000, 0x8000000, 0x60000000, 0x4000000]);
+    // the same placement: only the DTB grows by one (address, size) pair
+    expect(p2.segments.map((s) => s.mem)).toEqual(p1.segments.map((s) => s.mem));
   });
 });

@@ -5,7 +5,15 @@ import { describe, expect, it } from "vitest";
 import { KexecLabError } from "../src/errors.js";
 import { inspectBytes } from "../src/formats/detect.js";
 import { deviceTreeInfo, deviceTreeMemoryMap } from "../src/formats/devicetree.js";
-import { type Fdt, type FdtNode, fdtDelpropInPlace, parseFdt, serializeFdt } from "../src/formats/fdt.js";
+import {
+  deleteProp,
+  type Fdt,
+  type FdtNode,
+  fdtDelpropInPlace,
+  fdtSetprop,
+  parseFdt,
+  serializeFdt,
+} from "../src/formats/fdt.js";
 import { clearInitrdInPlace, editDtbKexecFile, editDtbKexecTools } from "../src/loader/dtb-edit.js";
 import { execFileSyncOwned, spawnSyncOwned } from "../src/node/child.js";
 import { dataFile } from "./helpers/data.js";
@@ -504,5 +512,81 @@ describe("device-tree semantics on a generated tree", () => {
       expect((e as KexecLabError).code).toBe("E_FORMAT_CORRUPT");
       expect((e as KexecLabError).where.field).toBe("/memory@40000000/reg");
     }
+  });
+});
+
+describe("libfdt's in-place edits, byte for byte", () => {
+  const FDT_NOP = 4;
+  /** a tree with /chosen { a = "old"; NOP x2; b = "xyz0123"; NOP x1 } read from its bytes */
+  function chosenTree(): Fdt {
+    const tree: Fdt = {
+      version: 17,
+      lastCompVersion: 16,
+      bootCpuidPhys: 0,
+      totalSize: 0,
+      memreserve: [],
+      root: {
+        name: "",
+        props: [],
+        children: [
+          {
+            name: "chosen",
+            props: [
+              { name: "a", value: new TextEncoder().encode("old\0") },
+              { name: "b", value: new TextEncoder().encode("xyz0123\0") },
+            ],
+            children: [],
+            nopRuns: [{ count: 2, before: "b" }, { count: 1 }],
+          },
+        ],
+      },
+    };
+    return parseFdt(serializeFdt(tree));
+  }
+  const tokens = (blob: Uint8Array) => {
+    const v = new DataView(blob.buffer, blob.byteOffset);
+    const out: number[] = [];
+    for (let o = v.getUint32(8); o < v.getUint32(8) + v.getUint32(36); o += 4) out.push(v.getUint32(o));
+    return out;
+  };
+
+  it("two runs of NOPs in one node are read and written back where they were", () => {
+    const t = chosenTree();
+    const chosen = t.root.children[0]!;
+    expect(chosen.nopRuns).toEqual([{ count: 2, before: "b" }, { count: 1 }]);
+    const blob = serializeFdt(t);
+    expect(serializeFdt(parseFdt(blob))).toEqual(blob);
+    // root begin + name, chosen begin + name (2 words), a (3 + 1), 2 NOPs, b (3 + 2), 1 NOP, end node
+    const w = tokens(blob);
+    expect(w.slice(9, 11)).toEqual([FDT_NOP, FDT_NOP]);
+    expect(w[16]).toBe(FDT_NOP);
+    expect(w[11]).toBe(3); // FDT_PROP of b right after the first run
+  });
+
+  it("fdt_delprop: the NOPs before a deleted property stay before the one that followed it", () => {
+    const t = chosenTree();
+    const chosen = t.root.children[0]!;
+    deleteProp(chosen, "b");
+    expect(chosen.nopRuns).toEqual([{ count: 2 }, { count: 1 }]);
+    fdtSetprop(t, "/chosen", "b", new Uint8Array(8));
+    // the new property goes first; both runs now follow every property
+    expect(chosen.props.map((p) => p.name)).toEqual(["b", "a"]);
+    const again = parseFdt(serializeFdt(t)).root.children[0]!;
+    expect(again.nopRuns).toEqual([{ count: 3 }]);
+  });
+
+  it("fdt_setprop growing a value leaves the next property's bytes in its padding", () => {
+    const t = chosenTree();
+    // "old\0" (4 bytes) becomes 6 bytes + 2 of padding: what followed a's old value there was b's FDT_PROP
+    // tag preceded by the two NOPs, so the padding holds the last two bytes of the first NOP (0x00 0x04)
+    fdtSetprop(t, "/chosen", "a", new TextEncoder().encode("hello\0"));
+    const a = t.root.children[0]!.props.find((p) => p.name === "a")!;
+    expect(a.pad).toEqual(new Uint8Array([0, 4]));
+    const blob = serializeFdt(t);
+    const back = parseFdt(blob).root.children[0]!.props.find((p) => p.name === "a")!;
+    expect(back.pad).toEqual(new Uint8Array([0, 4]));
+    // shrinking keeps the old value's bytes: "xyz0123\0" -> "xy\0" pads with "0"
+    fdtSetprop(t, "/chosen", "b", new TextEncoder().encode("xy\0"));
+    expect(t.root.children[0]!.props.find((p) => p.name === "b")!.pad).toEqual(new TextEncoder().encode("0"));
   });
 });

@@ -160,6 +160,14 @@ describe("--host", () => {
     expect({ ...host, totalRam: undefined }).toEqual({ ...files, totalRam: undefined });
   });
 
+  it("--reuse-cmdline drops BOOT_IMAGE as kexec-tools' get_command_line does", async () => {
+    const d = armHost({ "cmdline.txt": "BOOT_IMAGE=/boot/vmlinuz console=ttyAMA0 root=/dev/vda1\n" });
+    const viaHost = await runCli(["plan", "--kernel", IMAGE, "--host", d, "--reuse-cmdline", "--json"]);
+    const plain = await runCli(["plan", "--kernel", IMAGE, "--host", armHost(), "--reuse-cmdline", "--json"]);
+    expect(viaHost.err).toBe("");
+    expect(JSON.parse(viaHost.out).segments).toEqual(JSON.parse(plain.out).segments);
+  });
+
   it("names what is wrong with a directory", async () => {
     const empty = mkdtempSync(join(tmp, "empty-"));
     const r = await runCli(["plan", "--kernel", IMAGE, "--host", empty]);

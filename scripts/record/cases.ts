@@ -17,7 +17,7 @@ export interface RecordCase {
   running: string;
   /** extra words on the running kernel's command line (crashkernel=...) */
   runningExtra: string;
-  suite: "bookworm" | "trixie";
+  suite: "bookworm" | "trixie" | "forky";
   syscall: "kexec_load" | "kexec_file_load";
   crash: boolean;
   /** loaded kernel, same notation as `running` */
@@ -308,6 +308,13 @@ interface NewCase {
   initrdSize?: number;
 }
 
+/** The case id's suffix for a kexec-tools other than trixie's 2.0.29 (the default of these cases). */
+const SUITE_TAG: Record<RecordCase["suite"], string> = {
+  bookworm: "-kexec-tools-2.0.25",
+  trixie: "",
+  forky: "-kexec-tools-2.0.32",
+};
+
 /** A case whose first kernel is one of Debian's newer kernels (id: <arch>-<machine>-<mem>-<version>[-crash][tag]-<syscall>). */
 function debian(n: NewCase): RecordCase {
   const crash = n.crash ?? false;
@@ -317,7 +324,7 @@ function debian(n: NewCase): RecordCase {
   const running = DEBIAN_KERNELS[n.version][n.arch];
   const runningConfig = DEBIAN_KERNELS[n.version][`${n.arch}Config`];
   return {
-    id: `${n.arch}-${machine}-${gib}g-linux-${n.version}${crash ? "-crash" : ""}${n.tag ?? ""}-${n.syscall}${suite === "bookworm" ? "-kexec-tools-2.0.25" : ""}`,
+    id: `${n.arch}-${machine}-${gib}g-linux-${n.version}${crash ? "-crash" : ""}${n.tag ?? ""}-${n.syscall}${SUITE_TAG[suite]}`,
     arch: n.arch,
     machine,
     memory: `${gib}G`,
@@ -1030,3 +1037,113 @@ export const CUSTOM_612_CASES: RecordCase[] = [
 ];
 
 CASES.push(...CUSTOM_612_CASES);
+
+/**
+ * Issue #23, the last hidden variant of arm64 kexec_file_load: the DTB the kernel builds
+ * (drivers/of/kexec.c of_kexec_alloc_and_setup_fdt) on the 2-node NUMA virt machine, normal and crash
+ * (crashkernel=256M: linux,usable-memory-range and linux,elfcorehdr), with the custom 6.12 and 7.3 kernels as
+ * first kernel. The custom kernels have no CONFIG_NUMA: QEMU's DTB still has two memory nodes (numa-node-id 0
+ * and 1) and a distance-map, which the kernel copies into the new DTB. The loaded kernel prints the DTB it was
+ * given (new-fdt.dtb).
+ */
+export const CUSTOM_NUMA_FILE_CASES: RecordCase[] = (["6.12", "7.3"] as const).flatMap((v) =>
+  [false, true].map((crash): RecordCase => {
+    const make = v === "6.12" ? custom612 : custom73;
+    const what = crash ? "crash load (crashkernel=256M)" : "load";
+    return {
+      ...make({
+        tag: "-numa2",
+        crash,
+        about: `custom arm64 ${v} kernel, kexec_file_load ${what} on the 2-node NUMA virt machine (2 x 2 GiB): the loaded kernel prints its DTB`,
+      }),
+      qemuExtra: NUMA_2_NODES,
+      captureNewFdt: true,
+    };
+  }),
+);
+
+CASES.push(...CUSTOM_NUMA_FILE_CASES);
+
+/**
+ * kexec-tools 2.0.32, the newest Debian build (forky/sid: 1:2.0.32-3 amd64, 1:2.0.32-3+b1 arm64, seen by the
+ * recorder's private apt on 2026-12-07), on Debian's 6.12 and 7.3 kernels: kexec_load and kexec_file_load on
+ * x86_64 q35 with 2 GiB, kexec_load on arm64 virt with 4 GiB (7.3).
+ */
+export const FORKY_CASES: RecordCase[] = [
+  ...(["6.12", "7.3"] as const).flatMap((v) =>
+    (["kexec_load", "kexec_file_load"] as const).map((syscall) =>
+      debian({
+        version: v,
+        arch: "x86_64",
+        syscall,
+        suite: "forky",
+        about: `kexec-tools 2.0.32 (forky) ${syscall} on Debian ${v} (q35, 2 GiB)`,
+      }),
+    ),
+  ),
+  debian({
+    version: "7.3",
+    arch: "arm64",
+    syscall: "kexec_load",
+    suite: "forky",
+    about: "kexec-tools 2.0.32 (forky) kexec_load on Debian arm64 7.3 (virt, 4 GiB)",
+  }),
+];
+
+CASES.push(...FORKY_CASES);
+
+/**
+ * The same NUMA kexec_file_load pair on 6.1: the custom 6.1.192 arm64 kernel (scripts/record/build-arm64-kernel.sh,
+ * no CONFIG_NUMA either) loads itself with kexec-tools 2.0.25 (bookworm), as the other 6.1 -custom cases do.
+ */
+export const CUSTOM_61_NUMA_FILE_CASES: RecordCase[] = [false, true].map(
+  (crash): RecordCase => ({
+    ...arm(
+      "kexec_file_load",
+      crash,
+      ARM_CUSTOM,
+      ARM_CUSTOM,
+      "-custom-numa2",
+      `custom 6.1 arm64 kernel, kexec_file_load ${crash ? "crash load (crashkernel=256M)" : "load"} on the 2-node NUMA virt machine (2 x 2 GiB): the loaded kernel prints its DTB`,
+    ),
+    qemuExtra: NUMA_2_NODES,
+    captureNewFdt: true,
+  }),
+);
+
+CASES.push(...CUSTOM_61_NUMA_FILE_CASES);
+
+/**
+ * crashk_low_res on arm64 kexec_file_load: crashkernel=256M,high plus 64M,low on the custom 7.3 kernel (NUMA, the
+ * loaded kernel prints its DTB): of_kexec_alloc_and_setup_fdt appends the low region to linux,usable-memory-range.
+ */
+export const CUSTOM_73_HIGH_LOW_CASES: RecordCase[] = [
+  {
+    ...custom73({
+      tag: "-high-low-numa2",
+      crash: true,
+      extra: "crashkernel=256M,high crashkernel=64M,low",
+      about:
+        "custom arm64 7.3 kernel, kexec_file_load crash load with crashkernel=256M,high and 64M,low (NUMA): both regions in linux,usable-memory-range",
+    }),
+    qemuExtra: NUMA_2_NODES,
+    captureNewFdt: true,
+  },
+];
+
+CASES.push(...CUSTOM_73_HIGH_LOW_CASES);
+
+/** kexec-tools 2.0.32 (forky) `kexec -d -s` on arm64: the custom 7.3 kernel loads itself, normal and crash. */
+export const FORKY_ARM64_FILE_CASES: RecordCase[] = [false, true].map(
+  (crash): RecordCase => ({
+    ...custom73({
+      tag: "",
+      crash,
+      about: `kexec-tools 2.0.32 (forky) kexec_file_load${crash ? " crash load" : ""} of the custom arm64 7.3 kernel`,
+    }),
+    id: `arm64-virt-4g-linux-7.3-custom${crash ? "-crash" : ""}-kexec_file_load-kexec-tools-2.0.32`,
+    suite: "forky",
+  }),
+);
+
+CASES.push(...FORKY_ARM64_FILE_CASES);

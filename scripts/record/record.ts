@@ -448,7 +448,7 @@ async function main(): Promise<void> {
   const selected = CASES.filter((c) => !only || only.split(",").some((o) => c.id.includes(o)));
   if (!only || only === "purgatory") {
     const facts = [];
-    for (const suite of ["bookworm", "trixie"] as const)
+    for (const suite of ["bookworm", "trixie", "forky"] as const)
       for (const arch of ["amd64", "arm64"] as const) {
         const t = tools(suite, arch);
         facts.push({

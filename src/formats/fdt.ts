@@ -41,13 +41,20 @@ export interface FdtNode {
   props: FdtProp[];
   children: FdtNode[];
   /**
-   * FDT_NOP tags read inside this node (a running kernel NOPs out properties it wipes, e.g. rng-seed);
-   * libfdt's fdt_open_into/fdt_pack keep them where they are, so they are written back in place:
-   * right before the property `nopsBefore` (the one that followed the first run of NOPs when read),
-   * else after the node's properties.
+   * The runs of FDT_NOP tags read inside this node (a running kernel NOPs out properties it wipes, e.g.
+   * rng-seed, in drivers/of/fdt.c early_init_dt_scan_chosen); libfdt's fdt_open_into/fdt_pack keep them where
+   * they are, so they are written back in place: each run right before the property `before` (the one that
+   * followed it when read), or after the node's properties when `before` is absent. libfdt's fdt_delprop
+   * splices a property out, so a run before it is then before the property that followed it (deleteProp);
+   * fdt_setprop of a new property inserts it first in the node, before any run (setProp).
    */
-  nops?: number;
-  nopsBefore?: string;
+  nopRuns?: FdtNopRun[];
+}
+
+/** A run of FDT_NOP tags in a node: `count` tags before the property named `before` (else after the properties). */
+export interface FdtNopRun {
+  count: number;
+  before?: string;
 }
 
 export interface FdtReserveEntry {
@@ -188,20 +195,27 @@ export function parseFdt(bytes: Uint8Array, file?: string): Fdt {
   if (root.name !== "")
     throw r.corrupt(offStruct + 4, "node name", `the root node is named "${root.name}", not ""`);
   const stack: FdtNode[] = [root];
+  let prevNop = false;
   for (;;) {
     const tokAt = at;
     t = token("token");
     const node = stack[stack.length - 1];
+    const wasNop = prevNop;
+    prevNop = t === FDT_NOP;
     if (t === FDT_NOP) {
       if (node !== undefined) {
-        // The run's anchor: the property that comes next, if a property comes next.
-        if (node.nops === undefined) {
+        // A new run starts after anything but a NOP; its anchor is the property that comes next, if one does.
+        if (node.nopRuns === undefined) node.nopRuns = [];
+        const runs = node.nopRuns;
+        if (wasNop && runs.length > 0) runs[runs.length - 1]!.count++;
+        else {
           let next = at;
           while (next + 4 <= structEnd && r.u32(next, "token", false) === FDT_NOP) next += 4;
+          const run: FdtNopRun = { count: 1 };
           if (next + 12 <= structEnd && r.u32(next, "token", false) === FDT_PROP)
-            node.nopsBefore = stringAt(r.u32(next + 8, "property nameoff", false), next + 8);
+            run.before = stringAt(r.u32(next + 8, "property nameoff", false), next + 8);
+          runs.push(run);
         }
-        node.nops = (node.nops ?? 0) + 1;
       }
       continue;
     }
@@ -290,7 +304,8 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
     }
   };
   docOrder(fdt.root, (n) => {
-    structSize += 4 + align4(n.name.length + 1) + 4 + 4 * (n.nops ?? 0);
+    structSize += 4 + align4(n.name.length + 1) + 4;
+    for (const run of n.nopRuns ?? []) structSize += 4 * run.count;
     for (const p of n.props) structSize += 12 + align4(p.value.length);
   });
   // Property names in document order.
@@ -341,16 +356,16 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
     at += 4;
     out.set(latin1Bytes(top.n.name), at);
     at += align4(top.n.name.length + 1);
-    const nops = top.n.nops ?? 0;
-    const anchored = top.n.nopsBefore !== undefined && top.n.props.some((p) => p.name === top.n.nopsBefore);
-    const writeNops = () => {
-      for (let i = 0; i < nops; i++) {
+    const runs = top.n.nopRuns ?? [];
+    const writeNops = (count: number) => {
+      for (let i = 0; i < count; i++) {
         v.setUint32(at, FDT_NOP);
         at += 4;
       }
     };
+    const names = new Set(top.n.props.map((p) => p.name));
     for (const p of top.n.props) {
-      if (anchored && p.name === top.n.nopsBefore) writeNops();
+      for (const run of runs) if (run.before === p.name) writeNops(run.count);
       v.setUint32(at, FDT_PROP);
       v.setUint32(at + 4, p.value.length);
       v.setUint32(at + 8, offsets.get(p.name)!);
@@ -359,7 +374,7 @@ export function serializeFdt(fdt: Fdt, opts: SerializeOptions = {}): Uint8Array 
         out.set(p.pad, at + 12 + p.value.length);
       at += 12 + align4(p.value.length);
     }
-    if (!anchored) writeNops();
+    for (const run of runs) if (run.before === undefined || !names.has(run.before)) writeNops(run.count);
     st.push({ n: top.n, open: true });
     for (let i = top.n.children.length - 1; i >= 0; i--) st.push({ n: top.n.children[i]!, open: false });
   }
@@ -381,8 +396,7 @@ export function cloneNode(n: FdtNode): FdtNode {
       ...(p.pad !== undefined ? { pad: p.pad.slice() } : {}),
     })),
     children: [],
-    ...(x.nops ? { nops: x.nops } : {}),
-    ...(x.nopsBefore !== undefined ? { nopsBefore: x.nopsBefore } : {}),
+    ...(x.nopRuns ? { nopRuns: x.nopRuns.map((r) => ({ ...r })) } : {}),
   });
   const root = copy(n);
   const work: [FdtNode, FdtNode][] = [[n, root]];
@@ -419,6 +433,13 @@ export function setProp(n: FdtNode, name: string, value: Uint8Array): void {
 export function deleteProp(n: FdtNode, name: string): boolean {
   const i = n.props.findIndex((p) => p.name === name);
   if (i < 0) return false;
+  // fdt_delprop splices the property out: NOPs that were before it are now before the one that followed it
+  const next = n.props[i + 1]?.name;
+  for (const run of n.nopRuns ?? []) {
+    if (run.before !== name) continue;
+    if (next !== undefined) run.before = next;
+    else delete run.before;
+  }
   n.props.splice(i, 1);
   return true;
 }
@@ -487,12 +508,31 @@ export function propNumber(p: FdtProp | undefined): number | undefined {
  * -FDT_ERR_NOTFOUND. The blob must be a version 17 tree (parseFdt's checks first).
  */
 export function fdtDelpropInPlace(blob: Uint8Array, path: string, name: string): boolean {
+  const hit = findInBlob(blob, path, name);
+  if (hit?.prop === undefined) return false;
+  const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const offStrings = v.getUint32(12);
+  const cut = 12 + align4(v.getUint32(hit.prop + 4));
+  blob.copyWithin(hit.prop, hit.prop + cut, offStrings + v.getUint32(32));
+  v.setUint32(12, offStrings - cut);
+  v.setUint32(36, v.getUint32(36) - cut);
+  return true;
+}
+
+/**
+ * Where the node at `path` starts its properties (right after its FDT_BEGIN_NODE tag and name: where libfdt
+ * inserts a new property) and, when `name` is given and present, where that property's FDT_PROP tag is.
+ * Undefined when the node is not there. The blob must be a version 17 tree.
+ */
+function findInBlob(
+  blob: Uint8Array,
+  path: string,
+  name?: string,
+): { body: number; prop?: number } | undefined {
   const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const offStruct = v.getUint32(8);
   const offStrings = v.getUint32(12);
-  const sizeStrings = v.getUint32(32);
-  const sizeStruct = v.getUint32(36);
-  const structEnd = offStruct + sizeStruct;
+  const structEnd = offStruct + v.getUint32(36);
   const want = path.split("/").filter((s) => s !== "");
   const nameAt = (off: number): string => {
     let end = off;
@@ -501,6 +541,8 @@ export function fdtDelpropInPlace(blob: Uint8Array, path: string, name: string):
   };
   // The path of open nodes (names below the root) while walking the structure block.
   const open: string[] = [];
+  const here = () => open.length === want.length && open.every((n, i) => n === want[i]);
+  let body: number | undefined;
   let at = offStruct;
   while (at + 4 <= structEnd) {
     const tag = v.getUint32(at);
@@ -508,30 +550,56 @@ export function fdtDelpropInPlace(blob: Uint8Array, path: string, name: string):
       const n = nameAt(at + 4);
       if (at !== offStruct) open.push(n);
       at = align4(at + 4 + n.length + 1);
+      if (here()) body = at;
     } else if (tag === FDT_END_NODE) {
+      if (here()) return body === undefined ? undefined : { body };
       open.pop();
       at += 4;
     } else if (tag === FDT_PROP) {
-      const len = v.getUint32(at + 4);
-      const nameoff = v.getUint32(at + 8);
-      const cut = 12 + align4(len);
       if (
-        open.length === want.length &&
-        open.every((n, i) => n === want[i]) &&
-        nameAt(offStrings + nameoff) === name
-      ) {
-        const dataEnd = offStrings + sizeStrings;
-        blob.copyWithin(at, at + cut, dataEnd);
-        v.setUint32(12, offStrings - cut);
-        v.setUint32(36, sizeStruct - cut);
-        return true;
-      }
-      at += cut;
+        name !== undefined &&
+        here() &&
+        nameAt(offStrings + v.getUint32(at + 8)) === name &&
+        body !== undefined
+      )
+        return { body, prop: at };
+      at += 12 + align4(v.getUint32(at + 4));
     } else if (tag === FDT_NOP) {
       at += 4;
     } else {
       break;
     }
   }
-  return false;
+  return body === undefined ? undefined : { body };
+}
+
+/**
+ * libfdt's fdt_setprop on the tree as it stands, byte for byte: an existing property is resized in place
+ * (fdt_resize_property_: fdt_splice_struct_ memmoves what follows), a new one is spliced in first in the node
+ * (fdt_add_property_); then the value is copied in and nothing else written, so a value that is not a multiple of
+ * 4 bytes long is followed by the bytes that were at those offsets before the splice (the old value, or what
+ * followed the old property, or the node's first bytes). Recorded: the kernel's kexec_file_load DTB on arm64
+ * (drivers/of/kexec.c fdt_setprop_string of bootargs) carries a '0' of the next property's value after the new
+ * command line. `path` names the node ("/chosen"); `strings` as Fdt.strings (the name joins it when new).
+ */
+export function fdtSetprop(fdt: Fdt, path: string, name: string, value: Uint8Array): void {
+  const node = findNode(fdt.root, path);
+  if (node === undefined) throw new Error(`fdtSetprop: no node ${path}`);
+  const padLen = align4(value.length) - value.length;
+  let pad: Uint8Array | undefined;
+  if (padLen > 0) {
+    const blob = serializeFdt(fdt);
+    const hit = findInBlob(blob, path, name);
+    if (hit !== undefined) {
+      const data = (hit.prop ?? hit.body) + 12;
+      pad = blob.slice(data + value.length, data + value.length + padLen);
+    }
+  }
+  const p = getProp(node, name);
+  if (p) p.value = value;
+  else node.props.unshift({ name, value });
+  const q = getProp(node, name)!;
+  if (pad?.some((b) => b !== 0)) q.pad = pad;
+  else delete q.pad;
+  if (fdt.strings !== undefined && !fdt.strings.includes(`${name}\0`)) fdt.strings += `${name}\0`;
 }

@@ -133,6 +133,7 @@ export interface Host {
 const DEBIAN_PURGATORY: Record<string, { name: string; version: string }> = {
   bookworm: { name: "debian-bookworm", version: "2.0.25" },
   trixie: { name: "debian-trixie", version: "2.0.29" },
+  forky: { name: "debian-forky", version: "2.0.32" },
 };
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

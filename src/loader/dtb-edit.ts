@@ -30,6 +30,7 @@ import {
   type Fdt,
   type FdtNode,
   fdtDelpropInPlace,
+  fdtSetprop,
   getProp,
   propNumber,
   setProp,
@@ -236,60 +237,74 @@ export function setInitrd(fdt: Fdt, initrd: { start: number; end: number } | und
   }
 }
 
+/**
+ * drivers/of/kexec.c of_kexec_alloc_and_setup_fdt, step by step (6.1 to 7.3 alike), with libfdt's placement of
+ * each property: fdt_setprop of an existing property resizes it in place; of a new one inserts it first in
+ * /chosen (fdt_add_property_ at the node's start); fdt_delprop splices it out; fdt_add_mem_rsv appends.
+ *   1. linux,elfcorehdr and linux,usable-memory-range deleted;
+ *   2. the running kernel's initrd /memreserve/ removed (its exact size, else rounded up to a page);
+ *   3. linux,initrd-start/-end set in place (u64) and the new initrd reserved, or both deleted without one;
+ *   4. crash: linux,elfcorehdr (first), its /memreserve/ (after the initrd's), linux,usable-memory-range;
+ *   5. KHO: linux,kho-fdt and linux,kho-scratch deleted, then added (kho_add_chosen);
+ *   6. bootargs set (in place) or deleted;
+ *   7. kaslr-seed deleted, then added (so first in /chosen), rng-seed set (in place when the running kernel's
+ *      is still there, else first), linux,booted-from-kexec added (first).
+ * Recorded byte for byte (but the two random seeds) on the 2-node NUMA virt machine, normal and crash, with the
+ * custom 6.12 and 7.3 kernels (test/recordings-new-fdt.test.ts).
+ */
 export function editDtbKexecFile(src: Fdt, o: DtbEditOptions): DtbEditResult {
   const fdt = cloneFdt(src);
   const notes: string[] = [];
   const ch = ensureChild(fdt.root, "chosen");
-  // Drop the running kernel's initrd reservation.
+  const set = (name: string, value: Uint8Array) => fdtSetprop(fdt, "/chosen", name, value);
+  deleteProp(ch, "linux,elfcorehdr");
+  deleteProp(ch, "linux,usable-memory-range");
+  // Drop the running kernel's initrd reservation: kexec reserves the exact size, firmware may round it to a page.
   const oldStart = propNumber(getProp(ch, "linux,initrd-start"));
   const oldEnd = propNumber(getProp(ch, "linux,initrd-end"));
   if (oldStart !== undefined && oldEnd !== undefined) {
-    const i = fdt.memreserve.findIndex((m) => m.address === oldStart && m.size === oldEnd - oldStart);
+    const size = oldEnd - oldStart;
+    const at = (sz: number) => fdt.memreserve.findIndex((m) => m.address === oldStart && m.size === sz);
+    let i = at(size);
+    if (i < 0) i = at(Math.ceil(size / 4096) * 4096);
     if (i >= 0) {
       fdt.memreserve.splice(i, 1);
       notes.push("removed the running kernel's initrd /memreserve/");
     }
   }
-  deleteProp(ch, "linux,initrd-start");
-  deleteProp(ch, "linux,initrd-end");
-  deleteProp(ch, "linux,elfcorehdr");
-  deleteProp(ch, "linux,usable-memory-range");
+  if (o.initrd) {
+    set("linux,initrd-start", u64BeBytes(o.initrd.start));
+    set("linux,initrd-end", u64BeBytes(o.initrd.end));
+    fdt.memreserve.push({ address: o.initrd.start, size: o.initrd.end - o.initrd.start });
+  } else {
+    deleteProp(ch, "linux,initrd-start");
+    deleteProp(ch, "linux,initrd-end");
+  }
   if (o.crash) {
-    setPropIn(
-      fdt,
-      ch,
-      "linux,elfcorehdr",
-      rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size),
-    );
+    set("linux,elfcorehdr", rangeProp(fdt.root, o.crash.elfcorehdr.start, o.crash.elfcorehdr.size));
     // fdt_add_mem_rsv: keep the kdump kernel off its own ELF core header.
     fdt.memreserve.push({ address: o.crash.elfcorehdr.start, size: o.crash.elfcorehdr.size });
-    setPropIn(fdt, ch, "linux,usable-memory-range", usableProp(fdt.root, o.crash));
+    set("linux,usable-memory-range", usableProp(fdt.root, o.crash));
   }
   deleteProp(ch, "linux,kho-fdt");
   deleteProp(ch, "linux,kho-scratch");
   if (o.kho) {
-    setProp(ch, "linux,kho-fdt", rangeProp(fdt.root, o.kho.fdt.start, o.kho.fdt.size));
-    setProp(ch, "linux,kho-scratch", rangeProp(fdt.root, o.kho.scratch.start, o.kho.scratch.size));
+    set("linux,kho-fdt", rangeProp(fdt.root, o.kho.fdt.start, o.kho.fdt.size));
+    set("linux,kho-scratch", rangeProp(fdt.root, o.kho.scratch.start, o.kho.scratch.size));
   }
-  if (o.initrd) {
-    setPropIn(fdt, ch, "linux,initrd-start", u64BeBytes(o.initrd.start));
-    setPropIn(fdt, ch, "linux,initrd-end", u64BeBytes(o.initrd.end));
-    fdt.memreserve.push({ address: o.initrd.start, size: o.initrd.end - o.initrd.start });
-  }
-  if (o.cmdline !== undefined && o.cmdline.length > 0) setPropIn(fdt, ch, "bootargs", stringValue(o.cmdline));
+  if (o.cmdline !== undefined && o.cmdline.length > 0) set("bootargs", stringValue(o.cmdline));
   else deleteProp(ch, "bootargs");
-  // kaslr-seed is deleted, then set again and rng-seed added only when rng_is_initialized(); else the
+  // kaslr-seed is deleted, then set again and rng-seed set only when rng_is_initialized(); else the
   // kernel prints 'RNG is not initialised: omitting "kaslr-seed" property' (and rng-seed).
   deleteProp(ch, "kaslr-seed");
   if (o.rngReady !== false) {
-    setPropIn(fdt, ch, "kaslr-seed", seededBytes(o.seed, 8, 1));
-    deleteProp(ch, "rng-seed");
-    setPropIn(fdt, ch, "rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
+    set("kaslr-seed", seededBytes(o.seed, 8, 1));
+    set("rng-seed", seededBytes(o.seed, RNG_SEED_SIZE, 2));
   } else {
     notes.push(
       "the random pool is not initialized: no kaslr-seed and no rng-seed (of_kexec_alloc_and_setup_fdt)",
     );
   }
-  setPropIn(fdt, ch, "linux,booted-from-kexec", new Uint8Array(0));
+  set("linux,booted-from-kexec", new Uint8Array(0));
   return { fdt, notes, packed: true };
 }

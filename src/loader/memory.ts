@@ -415,9 +415,23 @@ export function x86CrashRamRanges(view: MachineView, map: MemoryMap, crash: Rang
     .length;
 }
 
-/** arm64 crash elfcorehdr: how many memblock memory ranges (or RAM ranges) remain with the crash region cut out. */
-export function memblockRangesOutside(view: MachineView, map: MemoryMap, crash: Range): number {
+/**
+ * arm64 crash elfcorehdr: how many memblock memory ranges (or RAM ranges) remain with the crash region (and
+ * crashk_low_res, when there is one: arch/arm64/kernel/machine_kexec_file.c prepare_elf_headers) cut out.
+ */
+export function memblockRangesOutside(view: MachineView, map: MemoryMap, crash: Range, low?: Range): number {
   const memblock = view.memblockMemory;
   const mem = memblock !== undefined ? new RangeSet(memblock).ranges : map.ram.ranges;
-  return mem.flatMap((r) => [...new RangeSet([r]).subtract([crash]).ranges]).length;
+  const cut = low !== undefined ? [crash, low] : [crash];
+  return mem.flatMap((r) => [...new RangeSet([r]).subtract(cut).ranges]).length;
+}
+
+/**
+ * crashk_low_res for a kexec_file_load crash load: the other "Crash kernel" region of the machine view when the
+ * load's region is one of them (crashkernel=X,high with its low part), else none.
+ */
+export function crashLowResFor(view: MachineView, crash: Range): Range | undefined {
+  const all = view.crashRegions;
+  if (!all.some((r) => r.start === crash.start && r.end === crash.end)) return undefined;
+  return all.find((r) => r.start !== crash.start || r.end !== crash.end);
 }

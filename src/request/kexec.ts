@@ -24,6 +24,7 @@ import {
 } from "../loader/auto.js";
 import { NO_HOLE_SEARCH } from "../loader/context.js";
 import { KEXEC_TOOLS_NO_CRASH_REGION } from "../loader/crash-reserve.js";
+import { kexecToolsReuseCmdline } from "../loader/kexec-tools/cmdline.js";
 import { type LoaderKind, type PlanInput, type planLoad, segmentBufszOf } from "../loader/plan.js";
 import type { PurgatorySize } from "../loader/types.js";
 import { parseSize, toSafeNumber } from "../scenario/numbers.js";
@@ -139,8 +140,12 @@ export function kexecLoadOutput(a: KexecArgs, inputs: KexecInputs): KexecOutcome
     input.iomem = iomemText;
     input.iomemName = inputs.iomem!.name;
   }
-  // kexec-tools: --append and --reuse-cmdline combine (the old command line first).
-  const append = [a.reuseCmdline ? host!.cmdline! : undefined, a.append].filter((x) => x !== undefined);
+  // kexec-tools: --append and --reuse-cmdline combine (the old command line first, less BOOT_IMAGE and, for -p,
+  // crashkernel=: get_command_line, per version).
+  const append = [
+    a.reuseCmdline ? kexecToolsReuseCmdline(host!.cmdline!, crash, toolsVersion) : undefined,
+    a.append,
+  ].filter((x) => x !== undefined);
   if (append.length > 0) input.append = append.join(" ");
   if (a.memMin !== undefined) input.memMin = toSafeNumber(parseSize(a.memMin, "--mem-min"), "--mem-min");
   if (a.memMax !== undefined) input.memMax = toSafeNumber(parseSize(a.memMax, "--mem-max"), "--mem-max");

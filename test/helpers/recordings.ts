@@ -264,7 +264,12 @@ export async function useWrappedKernelFixture(c: RecordedCase, input: PlanInput)
 
 /** The Debian purgatory preset for the recorded kexec-tools version. */
 export function presetFor(version: string): string | undefined {
-  return ({ "2.0.25": "debian-bookworm", "2.0.29": "debian-trixie" } as Record<string, string>)[version];
+  return (
+    { "2.0.25": "debian-bookworm", "2.0.29": "debian-trixie", "2.0.32": "debian-forky" } as Record<
+      string,
+      string
+    >
+  )[version];
 }
 
 const RANGE_LINE = /^[0-9a-f]{16}-[0-9a-f]{16} \(\d+\)$/;

@@ -51,7 +51,7 @@ export function registerCrashkernel(program: Command, ctx: CliContext): Command 
     )
     .option(
       "--kexec-tools-version <v>",
-      "for which region the crash load goes (default: the host's kexec); with --verify, Debian's kexec-tools build to run: 2.0.25 (bookworm, default) or 2.0.29 (trixie)",
+      "for which region the crash load goes (default: the host's kexec); with --verify, Debian's kexec-tools build to run: 2.0.25 (bookworm, default), 2.0.29 (trixie) or 2.0.32 (forky)",
     )
     .option(
       "--verify",

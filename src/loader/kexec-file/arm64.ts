@@ -9,7 +9,9 @@
  *               starts at text_offset (mem += text_offset, memsz -= text_offset)
  *   elfcorehdr  crash only: buf_min = kernel end, align SZ_64K, top-down (so 64 KiB below the top
  *               of the crash region); size 64 + 56 x (possible CPUs + vmcoreinfo + kernel text +
- *               memblock memory ranges with the crash region cut out), rounded to 4 KiB
+ *               memblock memory ranges with crashk_res and crashk_low_res cut out), rounded to 4 KiB;
+ *               the DTB's linux,usable-memory-range is crashk_res, then crashk_low_res (from source:
+ *               prepare_elf_headers, of_kexec_alloc_and_setup_fdt; the low part not yet recorded)
  *   initrd      page-aligned, bottom-up, buf_min = kernel end,
  *               buf_max = round_down(kernel, 1 GiB) + 32 GiB (else EADDRNOTAVAIL)
  *   dtb         the running kernel's FDT edited, packed; align SZ_2M (never crosses 2 MiB), top-down
@@ -39,7 +41,7 @@ export function arm64ImageKexecFile(
   ctx: Ctx,
   img: Arm64Image,
   srcDtb: Fdt | undefined,
-  crash: { region: Range; memRanges: number } | undefined,
+  crash: { region: Range; memRanges: number; low?: Range } | undefined,
   kho?: KhoChosen,
 ) {
   const input = ctx.input;
@@ -75,7 +77,11 @@ export function arm64ImageKexecFile(
   // page-rounded image_size + text_offset of the kernel's kbuf.
   const bufMin = kernelMem + memszWithText;
   let crashDt:
-    | { elfcorehdr: { start: number; size: number }; usable: { start: number; size: number } }
+    | {
+        elfcorehdr: { start: number; size: number };
+        usable: { start: number; size: number };
+        moreUsable?: { start: number; size: number }[];
+      }
     | undefined;
   if (crash) {
     const size = arm64KernelElfcorehdrSize(input.cpus ?? 1, crash.memRanges);
@@ -86,9 +92,13 @@ export function arm64ImageKexecFile(
       topDown: true,
       source: `${OTHER} (crash: prepare_elf_headers, SZ_64K)`,
     });
+    // of_kexec_alloc_and_setup_fdt: linux,usable-memory-range is crashk_res, then crashk_low_res when reserved
     crashDt = {
       elfcorehdr: { start: at, size },
       usable: { start: crash.region.start, size: crash.region.end - crash.region.start },
+      ...(crash.low !== undefined
+        ? { moreUsable: [{ start: crash.low.start, size: crash.low.end - crash.low.start }] }
+        : {}),
     };
     ctx.notes.push(
       `elfcorehdr: ${hex(size)} bytes = 64 + 56 x (${input.cpus ?? 1} CPUs + vmcoreinfo + kernel text + ${crash.memRanges} memory ranges), rounded to 4 KiB (--cpus sets the possible CPUs)`,

@@ -13,7 +13,7 @@ import { type BzImage, parseBzImage } from "../../formats/bzimage.js";
 import type { Arch } from "../../kimage/constants.js";
 import { bzImageHazards } from "../boot-hazards.js";
 import type { KexecFileOps } from "../file-ops.js";
-import { memblockRangesOutside, x86CrashRamRanges } from "../memory.js";
+import { crashLowResFor, memblockRangesOutside, x86CrashRamRanges } from "../memory.js";
 import { arm64ImageKexecFile } from "./arm64.js";
 import { x86BzImageKexecFile } from "./x86_64.js";
 
@@ -28,16 +28,22 @@ const kexecImageOps: KexecFileOps<Arm64Image> = {
           reason: `arm64 kexec_file_load takes an Image; image_probe refuses ${kind ?? "this file"}`,
         },
   parse: (f) => parseArm64Image(f.bytes, f.name),
-  load: ({ ctx, dtb, crashRegion, map, view, kho }, img) =>
-    arm64ImageKexecFile(
+  load: ({ ctx, dtb, crashRegion, map, view, kho }, img) => {
+    const low = crashRegion ? crashLowResFor(view, crashRegion) : undefined;
+    return arm64ImageKexecFile(
       ctx,
       img,
       dtb,
       crashRegion
-        ? { region: crashRegion, memRanges: memblockRangesOutside(view, map, crashRegion) }
+        ? {
+            region: crashRegion,
+            memRanges: memblockRangesOutside(view, map, crashRegion, low),
+            ...(low !== undefined ? { low } : {}),
+          }
         : undefined,
       kho,
-    ),
+    );
+  },
   verifySig: {
     fn: "image_verify_sig -> kexec_kernel_verify_pe_sig",
     config: "CONFIG_KEXEC_IMAGE_VERIFY_SIG",

@@ -246,6 +246,23 @@ export const PURGATORY_PRESETS: Record<string, Partial<Record<Arch, PurgatorySiz
       source: "preset debian-trixie (kexec-tools 2.0.29-2+b1 arm64)",
     },
   },
+  /** kexec-tools 2.0.32, Debian forky/sid: kexec-tools_1:2.0.32-3_amd64.deb, 2.0.32-3+b1_arm64.deb. */
+  "debian-forky": {
+    x86_64: {
+      bufsz: 0x70e0,
+      memsz: 0x9000,
+      align: 4096,
+      entryOffset: 0x690,
+      source: "preset debian-forky (kexec-tools 2.0.32-3 amd64)",
+    },
+    arm64: {
+      bufsz: 0x3510,
+      memsz: 0x3510,
+      align: 32,
+      entryOffset: 0x660,
+      source: "preset debian-forky (kexec-tools 2.0.32-3+b1 arm64)",
+    },
+  },
 };
 
 /** Last resort: a modelled size, labelled as such wherever it is used. */

@@ -18,7 +18,11 @@ import {
   privateListsPresent,
 } from "./debian-apt.js";
 
-export type Suite = "bookworm" | "trixie";
+/**
+ * The Debian suites whose kexec-tools the guests run: bookworm (2.0.25), trixie (2.0.29) and forky, Debian's
+ * testing (2.0.32; checked 2026-12-07: kexec-tools 1:2.0.32-3 amd64 and 1:2.0.32-3+b1 arm64 in both forky and sid).
+ */
+export type Suite = "bookworm" | "trixie" | "forky";
 export type { DebArch };
 
 /**
@@ -62,6 +66,7 @@ const KEXEC_LIBS = [
 const PACKAGES: Record<Suite, string[]> = {
   bookworm: ["kexec-tools", "busybox-static", ...KEXEC_LIBS, "libxenmisc4.17"],
   trixie: ["kexec-tools", ...KEXEC_LIBS, "libxenmisc4.20"],
+  forky: ["kexec-tools", ...KEXEC_LIBS, "libxenmisc4.20"],
 };
 
 /**
@@ -70,6 +75,13 @@ const PACKAGES: Record<Suite, string[]> = {
  * not even for a moment, whatever the host's suite and architectures. Same Debian mirror as the host's.
  */
 function suiteAptOptions(suite: Suite, cache: string): string[] {
+  // testing has no -updates and its security archive is not needed for kexec-tools: forky alone
+  if (suite === "forky")
+    return privateAptOptions(
+      join(cache, "apt-forky"),
+      [{ uri: debianArchiveUris().debian, suites: ["forky"] }],
+      ["amd64", "arm64"],
+    );
   return privateAptOptions(
     join(cache, `apt-${suite}`),
     [

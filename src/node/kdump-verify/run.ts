@@ -51,7 +51,11 @@ export const VERIFY_MACHINES: Record<
 };
 
 /** kexec-tools releases the command can use: the Debian suite whose build it takes. */
-export const VERIFY_KEXEC_TOOLS: Record<string, Suite> = { "2.0.25": "bookworm", "2.0.29": "trixie" };
+export const VERIFY_KEXEC_TOOLS: Record<string, Suite> = {
+  "2.0.25": "bookworm",
+  "2.0.29": "trixie",
+  "2.0.32": "forky",
+};
 
 /** Host tools the preparation runs, with the Debian package of each. */
 const HOST_TOOLS: [string, string][] = [
@@ -99,7 +103,7 @@ export function prepareVerifyTools(arch: Arch, kexecTools: string, cache: string
   if (suite === undefined)
     throw new KexecLabError(
       "E_USAGE",
-      `--kexec-tools ${kexecTools}: the verify runs Debian's builds ${Object.keys(VERIFY_KEXEC_TOOLS).join(" or ")}`,
+      `--kexec-tools ${kexecTools}: the verify runs Debian's builds ${Object.keys(VERIFY_KEXEC_TOOLS).join(", ")}`,
       { field: "--kexec-tools" },
     );
   const deb: DebArch = arch === "x86_64" ? "amd64" : "arm64";

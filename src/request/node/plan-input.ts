@@ -11,7 +11,9 @@ import type { Host } from "../../host/host.js";
 import { readHostDir } from "../../host/node/read.js";
 import { hostPlanFields } from "../../host/plan.js";
 import type { Arch } from "../../kimage/constants.js";
+import { LATEST_KEXEC_TOOLS } from "../../loader/accept.js";
 import { crashLoaderOf } from "../../loader/caller.js";
+import { kexecToolsReuseCmdline } from "../../loader/kexec-tools/cmdline.js";
 import { purgatoryFromKexecBinary, purgatoryPreset } from "../../loader/kexec-tools/purgatory.js";
 import type { LoaderKind, PlanInput } from "../../loader/plan.js";
 import type { PurgatorySize } from "../../loader/types.js";
@@ -149,7 +151,14 @@ export async function planInputFromOptions(
       field: "--append",
     });
   }
-  if (opts.reuseCmdline) input.append = host!.cmdline!;
+  if (opts.reuseCmdline) {
+    // kexec-tools' get_command_line: BOOT_IMAGE and (crash loads) crashkernel= removed, per version
+    input.append = kexecToolsReuseCmdline(
+      host!.cmdline!,
+      !!(opts.crash || opts.crashkernel !== undefined),
+      opts.kexecToolsVersion ?? input.kexecToolsVersion ?? LATEST_KEXEC_TOOLS,
+    );
+  }
   if (opts.append !== undefined) input.append = opts.append;
   if (opts.memMin !== undefined) input.memMin = toSafeNumber(parseSize(opts.memMin, "mem-min"), "mem-min");
   if (opts.memMax !== undefined) input.memMax = toSafeNumber(parseSize(opts.memMax, "mem-max"), "mem-max");
