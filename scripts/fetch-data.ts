@@ -7,7 +7,7 @@ import { DataFetchError, ensureData } from "../test/helpers/data.js";
 try {
   const r = await ensureData();
   process.stdout.write(
-    `test data in ${r.cache}: ${r.cached.length} already cached, ${r.fromShared.length} copied from ../shared/data, ${r.downloaded.length} downloaded from Debian (${r.seconds.toFixed(1)} s)\n`,
+    `test data in ${r.cache}: ${r.cached.length} already cached, ${r.downloaded.length} downloaded from Debian (${r.seconds.toFixed(1)} s)\n`,
   );
 } catch (e) {
   process.stderr.write(`${e instanceof DataFetchError ? e.message : (e as Error).stack}\n`);

@@ -106,9 +106,9 @@ export function removeWorkerTempDirs(pids: number[], dir = tmpdir()): string[] {
 
 export default async function setup(project?: ProjectState): Promise<() => void> {
   const data = await ensureData();
-  if (data.downloaded.length > 0 || data.fromShared.length > 0) {
+  if (data.downloaded.length > 0) {
     process.stderr.write(
-      `test setup: test data in ${data.cache}: ${data.downloaded.length} files downloaded from Debian, ${data.fromShared.length} copied from ../shared/data (${data.seconds.toFixed(1)} s)\n`,
+      `test setup: test data in ${data.cache}: ${data.downloaded.length} files downloaded from Debian, ${data.cached.length} already cached (${data.seconds.toFixed(1)} s)\n`,
     );
   }
   const swept = sweepStaleTempDirs();

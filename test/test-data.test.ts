@@ -1,8 +1,8 @@
 /**
  * The test data (test/helpers/data.ts, test/fixtures/data-manifest.json): every file pinned and
- * checksummed, the committed ones as the manifest says, the cached ones checked, ../shared/data only a
- * cache, a failed fetch a loud error naming the package, and no test, example or script naming a path
- * outside the repository and its cache.
+ * checksummed, the committed ones as the manifest says, the cached ones checked, a failed fetch a loud
+ * error naming the package, and no test, example or script naming a path outside the repository and its
+ * cache.
  */
 
 import { createHash } from "node:crypto";
@@ -93,12 +93,7 @@ describe("ensureData", () => {
   const dir = testTempDir("data");
   const saved = { ...process.env };
   afterEach(() => {
-    for (const k of [
-      "KEXEC_LAB_DATA_CACHE",
-      "KEXEC_LAB_SHARED_DATA",
-      "KEXEC_LAB_DEBIAN_MIRROR",
-      "KEXEC_LAB_DEBIAN_SECURITY_MIRROR",
-    ]) {
+    for (const k of ["KEXEC_LAB_DATA_CACHE", "KEXEC_LAB_DEBIAN_MIRROR", "KEXEC_LAB_DEBIAN_SECURITY_MIRROR"]) {
       if (saved[k] === undefined) delete process.env[k];
       else process.env[k] = saved[k];
     }
@@ -110,7 +105,6 @@ describe("ensureData", () => {
         what: "a file of this test",
         size: bytes.length,
         sha256: sha(bytes),
-        shared: "fake/fake.bin",
         deb: {
           package: "kexec-lab-no-such-package",
           version: "1.0-1",
@@ -124,28 +118,23 @@ describe("ensureData", () => {
   });
   const quiet = { log: () => {} };
 
-  it("takes a file from ../shared/data (only when its sha256 matches) into the cache, then from the cache", async () => {
-    const shared = join(dir, "shared1");
+  it("takes a file from the cache when its sha256 matches, without fetching it", async () => {
     const cache = join(dir, "cache1");
-    process.env.KEXEC_LAB_SHARED_DATA = shared;
     process.env.KEXEC_LAB_DATA_CACHE = cache;
-    mkdirSync(join(shared, "fake"), { recursive: true });
-    writeFileSync(join(shared, "fake/fake.bin"), bytes);
-    const first = await ensureData({ manifest: fake(), ...quiet });
-    expect(first.fromShared).toEqual(["fake.bin"]);
-    expect(readFileSync(join(cache, "fake.bin"))).toEqual(Buffer.from(bytes));
+    mkdirSync(cache, { recursive: true });
+    writeFileSync(join(cache, "fake.bin"), bytes);
+    // the package does not exist: a fetch would fail, so "cached" means the cache was read
     const again = await ensureData({ manifest: fake(), ...quiet });
     expect(again.cached).toEqual(["fake.bin"]);
+    expect(again.downloaded).toEqual([]);
     expect(existsSync(join(cache, ".lock"))).toBe(false);
   });
 
   it("a download that cannot reach the archive fails loudly, naming the package, version and archive", async () => {
-    const shared = join(dir, "shared2");
-    process.env.KEXEC_LAB_SHARED_DATA = shared;
     process.env.KEXEC_LAB_DATA_CACHE = join(dir, "cache2");
-    // a ../shared/data copy with other bytes is not taken
-    mkdirSync(join(shared, "fake"), { recursive: true });
-    writeFileSync(join(shared, "fake/fake.bin"), "other bytes\n");
+    // a cached copy with other bytes is not taken: it is removed and fetched again
+    mkdirSync(join(dir, "cache2"), { recursive: true });
+    writeFileSync(join(dir, "cache2", "fake.bin"), "other bytes\n");
     // nothing listens on port 9 (discard) of the loopback: apt-get update fails at once, offline or not
     process.env.KEXEC_LAB_DEBIAN_MIRROR = "http://127.0.0.1:9/debian";
     const err = await ensureData({ manifest: fake(), ...quiet }).catch((e: unknown) => e);
@@ -158,28 +147,20 @@ describe("ensureData", () => {
     expect(readdirSync(join(dir, "cache2"))).toEqual([]);
   }, 120_000);
 
-  it("a file neither cached, shared nor in a package is an error naming it", async () => {
-    process.env.KEXEC_LAB_SHARED_DATA = join(dir, "shared3");
+  it("a file neither cached nor in a package is an error naming it", async () => {
     process.env.KEXEC_LAB_DATA_CACHE = join(dir, "cache3");
     const m = fake();
     delete m.files["fake.bin"]!.deb;
     await expect(ensureData({ manifest: m, ...quiet })).rejects.toThrow(
-      /fake\.bin is neither committed, nor in .*cache3, nor in .*shared3, and the manifest names no Debian package/,
+      /fake\.bin is neither committed nor in .*cache3, and the manifest names no Debian package/,
     );
   });
 });
 
 describe("no test, example, script or benchmark names a path outside the repository and its cache", () => {
-  // "../shared" is only the optional cache of the fetcher (test/helpers/data.ts, the manifest's "shared"
-  // paths, and the reports of scripts/fetch-data.ts and the globalSetup); "/work/" is the path of one machine.
+  // a folder beside the clone is not there on a fresh machine, and a path of one machine is on no other.
   const parent = ["..", "shared"].join("/");
   const machine = ["", "work", ""].join("/");
-  const allowed = new Set([
-    "test/helpers/data.ts",
-    "test/fixtures/data-manifest.json",
-    "scripts/fetch-data.ts",
-    "test/global-setup.ts",
-  ]);
   const roots = ["test", "src", "examples", "scripts", "bench"];
   const skip = /^examples\/data\//;
   const walk = (d: string): string[] =>
@@ -189,10 +170,10 @@ describe("no test, example, script or benchmark names a path outside the reposit
       if (e.isDirectory()) return walk(p);
       return e.isFile() && /\.(ts|mjs|js|json|sh|md)$/.test(e.name) ? [p] : [];
     });
-  it("finds no ../shared or /work/ path", () => {
+  it("finds no path to a folder beside the clone or of this machine", () => {
     const hits: string[] = [];
     for (const f of roots.flatMap(walk)) {
-      if (allowed.has(f) || f === relative(REPO_ROOT, import.meta.filename)) continue;
+      if (f === relative(REPO_ROOT, import.meta.filename)) continue;
       const text = readFileSync(join(REPO_ROOT, f), "utf8");
       if (text.includes(parent) || text.includes(machine)) hits.push(f);
     }

@@ -6,9 +6,7 @@
  *
  *   1. the cache (KEXEC_LAB_DATA_CACHE, default $XDG_CACHE_HOME/kexec-lab/data or ~/.cache/kexec-lab/data),
  *      when the file there has the manifest's sha256;
- *   2. else ../shared/data beside the repository, when it exists and the file there has the sha256 (copied
- *      into the cache: that folder is only a cache);
- *   3. else `apt-get download package:arch=version` through a private apt (src/node/guest/debian-apt.ts: its own
+ *   2. else `apt-get download package:arch=version` through a private apt (src/node/guest/debian-apt.ts: its own
  *      sources list, lists and archive cache under the cache directory; the host's apt is never changed), one
  *      `dpkg-deb --fsys-tarfile | tar -x` of just the files needed, sha256 checked, then renamed into place.
  *
@@ -21,7 +19,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
-  copyFileSync,
   createReadStream,
   existsSync,
   lstatSync,
@@ -77,8 +74,6 @@ export interface DataEntry {
   deb?: DebSource;
   /** File name under test/fixtures/data/ when the file is committed. */
   committed?: string;
-  /** Path under ../shared/data when the file may be found there. */
-  shared?: string;
 }
 
 export interface DataManifest {
@@ -98,11 +93,6 @@ export function dataCacheDir(): string {
   if (env !== undefined && env !== "") return resolve(env);
   const xdg = process.env.XDG_CACHE_HOME;
   return join(xdg !== undefined && xdg !== "" ? xdg : join(homedir(), ".cache"), "kexec-lab", "data");
-}
-
-/** ../shared/data beside the repository (an optional cache; KEXEC_LAB_SHARED_DATA names another). */
-export function sharedDataDir(): string {
-  return resolve(process.env.KEXEC_LAB_SHARED_DATA ?? join(REPO_ROOT, "..", "shared", "data"));
 }
 
 function entryOf(key: string): DataEntry {
@@ -260,11 +250,10 @@ function extract(deb: string, members: string[], dir: string): Promise<void> {
   });
 }
 
-/** Copy or rename `from` to `key` in the cache atomically (a temporary name beside it, then rename). */
-function place(from: string, cache: string, key: string, move: boolean): void {
+/** Rename `from` to `key` in the cache atomically (a temporary name beside it, then rename). */
+function place(from: string, cache: string, key: string): void {
   const tmp = join(cache, `.${key}.${process.pid}.tmp`);
-  if (move) renameSync(from, tmp);
-  else copyFileSync(from, tmp);
+  renameSync(from, tmp);
   renameSync(tmp, join(cache, key));
 }
 
@@ -284,8 +273,6 @@ export interface EnsureResult {
   cache: string;
   /** Keys already in the cache with the right sha256. */
   cached: string[];
-  /** Keys copied from ../shared/data. */
-  fromShared: string[];
   /** Keys fetched from Debian's archive. */
   downloaded: string[];
   seconds: number;
@@ -307,7 +294,7 @@ export async function ensureData(opts: EnsureOptions = {}): Promise<EnsureResult
   };
   const keys = opts.keys ?? Object.keys(manifest.files);
   const cache = dataCacheDir();
-  const result: EnsureResult = { cache, cached: [], fromShared: [], downloaded: [], seconds: 0 };
+  const result: EnsureResult = { cache, cached: [], downloaded: [], seconds: 0 };
   for (const key of opts.manifest === undefined ? keys : []) {
     const e = entryOf(key);
     if (e.committed === undefined) continue;
@@ -338,12 +325,6 @@ export async function ensureData(opts: EnsureOptions = {}): Promise<EnsureResult
           log(`test data: ${at} does not have the manifest's sha256; fetching it again`);
           rmSync(at, { force: true });
         }
-        const shared = e.shared !== undefined ? join(sharedDataDir(), e.shared) : undefined;
-        if (shared !== undefined && (await matches(shared, e))) {
-          place(shared, cache, key, false);
-          result.fromShared.push(key);
-          continue;
-        }
         missing.push(key);
       }
       if (missing.length > 0) {
@@ -370,7 +351,7 @@ async function download(
     const d = entryOf(key).deb;
     if (d === undefined) {
       throw new DataFetchError(
-        `test data: ${key} is neither committed, nor in ${cache}, nor in ${sharedDataDir()}, and the manifest names no Debian package for it`,
+        `test data: ${key} is neither committed nor in ${cache}, and the manifest names no Debian package for it`,
       );
     }
     const id = `${d.package}:${d.arch}=${d.version}`;
@@ -443,7 +424,7 @@ async function download(
             `test data: /${e.deb!.path} of ${describeDeb(d)} is ${got}, not the manifest's sha256 ${e.sha256} (${e.size} bytes), for ${key}`,
           );
         }
-        place(file, cache, key, true);
+        place(file, cache, key);
       }
       rmSync(out, { recursive: true, force: true });
     }
