@@ -21,21 +21,16 @@
 
 import { parseIomem } from "../formats/iomem.js";
 import { x86CrashHotplugElfcorehdrMemsz } from "../loader/kexec-file/x86_64.js";
-import { arm64CrashMemoryRanges, x86BackupArea, x86CrashMemoryRanges } from "../loader/kexec-tools/crash.js";
+import {
+  arm64CrashMemoryRanges,
+  X86_CRASH_IOMEM_TYPES,
+  x86BackupArea,
+  x86CrashMemoryRanges,
+} from "../loader/kexec-tools/crash.js";
 import { crashRegionsOf, kernelCrashResFor } from "../loader/memory.js";
 import { segmentBufszOf } from "../loader/output.js";
 import type { Plan, PlanInput } from "../loader/types.js";
 import { type Range, RangeSet } from "../machine/ranges.js";
-
-/** The non-RAM iomem names get_crash_memory_ranges keeps (x86CrashMemoryRanges). */
-const DUMP_TYPES = new Set([
-  "ACPI Tables",
-  "ACPI Non-volatile Storage",
-  "Persistent Memory (legacy)",
-  "Persistent Memory",
-  "reserved",
-  "Reserved",
-]);
 
 export interface CrashKernelGiven {
   /** Every "Crash kernel" region of the running kernel. */
@@ -127,8 +122,8 @@ export function crashKernelGiven(plan: Plan, input: PlanInput): CrashKernelGiven
     ram = ram.subtract([{ start: backupSeg.mem, end: backupSeg.mem + (backupArea.end - backupArea.start) }]);
   if (hdr) ram = ram.subtract([{ start: hdr.mem, end: hdr.mem + hdr.memsz }]);
   const named = (r: { start: number; end: number }) =>
-    iomem.entries.find((e) => e.start === r.start && e.end === r.end && DUMP_TYPES.has(e.name))?.name ??
-    "reserved";
+    iomem.entries.find((e) => e.start === r.start && e.end === r.end && X86_CRASH_IOMEM_TYPES.has(e.name))
+      ?.name ?? "reserved";
   const map = [
     ...ram.ranges.map((r) => ({ ...r, type: "RAM" })),
     ...ranges.filter((r) => !r.ram).map((r) => ({ start: r.start, end: r.end, type: named(r) })),

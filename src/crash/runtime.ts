@@ -65,22 +65,7 @@ export function crashRuntimeNeed(i: RuntimeInput): {
     status: "from source, not yet measured",
   });
   terms.push(perCpuFromSource(i));
-  const unpacked = i.initrdUnpackedBytes ?? 2 * i.initrdBytes;
-  terms.push({
-    name: "the initrd unpacked into rootfs",
-    bytes: unpacked,
-    source:
-      i.initrdUnpackedBytes !== undefined
-        ? "init/initramfs.c unpack_to_rootfs: the cpio contents live in the rootfs (tmpfs/ramfs) page cache; the loaded initrd segment is freed after unpacking (free_initrd_mem)"
-        : "init/initramfs.c unpack_to_rootfs; unpacked size assumed 2 x the file (give --initrd-unpacked)",
-    status: i.initrdUnpackedBytes !== undefined ? "from source, not yet measured" : "assumed",
-  });
-  terms.push({
-    name: "modules",
-    bytes: i.modulesBytes,
-    source: "the kdump initramfs' modules as /proc/modules sizes them (kdumpctl estimate's term)",
-    status: "from source, not yet measured",
-  });
+  terms.push(...initrdAndModuleTerms(i));
   const maxPfn = Math.ceil(i.firstKernelMaxAddress / i.pageSize);
   const bitmap = 2 * Math.ceil(maxPfn / 8);
   terms.push({
@@ -116,6 +101,27 @@ export function crashRuntimeNeed(i: RuntimeInput): {
 }
 
 /** The per-CPU areas from mm/percpu.c's rules (assumed static size). */
+/** The unpacked initrd and the modules: the same terms whether the rest is measured or from source. */
+function initrdAndModuleTerms(i: RuntimeInput): RuntimeTerm[] {
+  const given = i.initrdUnpackedBytes !== undefined;
+  return [
+    {
+      name: "the initrd unpacked into rootfs",
+      bytes: i.initrdUnpackedBytes ?? 2 * i.initrdBytes,
+      source: given
+        ? "init/initramfs.c unpack_to_rootfs: the cpio contents live in the rootfs (tmpfs/ramfs) page cache; the loaded initrd segment is freed after unpacking (free_initrd_mem)"
+        : "init/initramfs.c unpack_to_rootfs; unpacked size assumed 2 x the file (give --initrd-unpacked)",
+      status: given ? "from source, not yet measured" : "assumed",
+    },
+    {
+      name: "modules",
+      bytes: i.modulesBytes,
+      source: "the kdump initramfs' modules as /proc/modules sizes them (kdumpctl estimate's term)",
+      status: "from source, not yet measured",
+    },
+  ];
+}
+
 function perCpuFromSource(i: RuntimeInput): RuntimeTerm {
   // setup_per_cpu_areas / pcpu_embed_first_chunk: static per-CPU data + PERCPU_MODULE_RESERVE (8 KiB)
   // + PERCPU_DYNAMIC_RESERVE (28 KiB x BITS_PER_LONG/32), per possible CPU, in units of at least a page.
@@ -155,22 +161,7 @@ function measuredNeed(
         }
       : perCpuFromSource(i),
   );
-  const unpacked = i.initrdUnpackedBytes ?? 2 * i.initrdBytes;
-  terms.push({
-    name: "the initrd unpacked into rootfs",
-    bytes: unpacked,
-    source:
-      i.initrdUnpackedBytes !== undefined
-        ? "init/initramfs.c unpack_to_rootfs: the cpio contents live in the rootfs page cache"
-        : "init/initramfs.c unpack_to_rootfs; unpacked size assumed 2 x the file (give --initrd-unpacked)",
-    status: i.initrdUnpackedBytes !== undefined ? "from source, not yet measured" : "assumed",
-  });
-  terms.push({
-    name: "modules",
-    bytes: i.modulesBytes,
-    source: "the kdump initramfs' modules as /proc/modules sizes them (kdumpctl estimate's term)",
-    status: "from source, not yet measured",
-  });
+  terms.push(...initrdAndModuleTerms(i));
   if (fit.perFirstKernelGiBBytes !== undefined)
     terms.push({
       name:

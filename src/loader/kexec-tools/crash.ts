@@ -39,6 +39,16 @@ export function arm64CrashMemoryRanges(
   return ram.flatMap((r) => [...new RangeSet([r]).subtract(crash).ranges]);
 }
 
+/** The non-RAM /proc/iomem names x86 get_crash_memory_ranges keeps (kexec/arch/i386/crashdump-x86.c). */
+export const X86_CRASH_IOMEM_TYPES: ReadonlySet<string> = new Set([
+  "ACPI Tables",
+  "ACPI Non-volatile Storage",
+  "Persistent Memory (legacy)",
+  "Persistent Memory",
+  "reserved",
+  "Reserved",
+]);
+
 /**
  * x86 (kexec/arch/i386/crashdump-x86.c get_crash_memory_ranges): every /proc/iomem line, nested ones
  * too, that names "System RAM" (anywhere in the name), "ACPI Tables", "ACPI Non-volatile Storage",
@@ -50,19 +60,11 @@ export function x86CrashMemoryRanges(
   iomem: Iomem,
   crash: readonly Range[],
 ): { start: number; end: number; ram: boolean }[] {
-  const names = new Set([
-    "ACPI Tables",
-    "ACPI Non-volatile Storage",
-    "Persistent Memory (legacy)",
-    "Persistent Memory",
-    "reserved",
-    "Reserved",
-  ]);
   let list: { start: number; end: number; ram: boolean }[] = [];
   const gart: Range[] = [];
   for (const e of iomem.entries) {
     if (e.name.includes("System RAM")) list.push({ start: e.start, end: e.end, ram: true });
-    else if (names.has(e.name)) list.push({ start: e.start, end: e.end, ram: false });
+    else if (X86_CRASH_IOMEM_TYPES.has(e.name)) list.push({ start: e.start, end: e.end, ram: false });
     else if (e.name === "GART") gart.push({ start: e.start, end: e.end });
   }
   // exclude_region, with kexec-tools' inclusive ends: a range that strictly contains the region

@@ -21,6 +21,7 @@ import { parseCertificates } from "../../signature/x509.js";
 
 /** The gate options as commander gives them. */
 export interface GateOptions {
+  /** A kexec-lab-collect directory (or a recording) standing for the machine. */
   host?: string;
   /** --lockdown none|integrity|confidentiality */
   lockdown?: string;

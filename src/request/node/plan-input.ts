@@ -21,6 +21,7 @@ import type { Range } from "../../machine/ranges.js";
 import { parseSize, parseU64, toSafeNumber } from "../../scenario/numbers.js";
 import { crashRegionsForPlan } from "../crashkernel.js";
 import { inferArch, parseCpuCount, parseSizeAt } from "../plan.js";
+import type { GateOptions } from "./gate-state.js";
 
 /** The architecture the kernel file's first bytes imply (kernelFileArch), as inferArch's evidence. */
 export function fileArch(kernel: string): { kernelFileArch?: Arch } {
@@ -41,10 +42,8 @@ export function kernelArchEvidence(
   return inner !== undefined ? { innerKernelArch: inner } : fileArch(kernelPath);
 }
 
-/** `plan`'s options as commander gives them (strings as typed). */
-export interface PlanOptions {
-  /** A kexec-lab-collect directory (or a recording) standing for the machine. */
-  host?: string;
+/** `plan`'s options as commander gives them (strings as typed), the gate options (gate-state.ts) among them. */
+export interface PlanOptions extends GateOptions {
   /** The host's /proc/cmdline as the command line (kexec --reuse-cmdline). */
   reuseCmdline?: boolean;
   /** --arch as typed (arm64, aarch64, x86_64, amd64); absent: from the kernel file. */
@@ -89,13 +88,6 @@ export interface PlanOptions {
   printSegments?: boolean;
   explain?: boolean;
   via?: "kexec-tools" | "systemd";
-  /** Gate options (src/request/node/gate-state.ts): --lockdown, --kexec-load-disabled, --kernel-config, --trusted-cert, --ima-xattr. */
-  lockdown?: string;
-  kexecLoadDisabled?: boolean;
-  kernelConfig?: string;
-  trustedCert?: string[];
-  imaXattr?: string;
-  capSysBoot?: boolean;
 }
 
 /**
