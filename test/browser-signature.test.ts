@@ -119,6 +119,17 @@ describe("kernel signatures in Chromium", () => {
     expect(await same(KERNEL, [certFile(".platform", DEBIAN_CA)])).toMatchObject({ state: "valid" });
   }, 30_000);
 
+  it("Debian's 6.12 and 7.3 kernels, signed and unsigned builds: the same verdicts as Node (and sbverify's, test/signature-oracle.test.ts)", async () => {
+    const ca = [certFile(".platform", DEBIAN_CA)];
+    for (const v of ["6.12.118", "7.3.4"]) {
+      expect(await same(dataFile(`debian-${v}-cloud-amd64.bzImage`), ca)).toMatchObject({ state: "valid" });
+      expect(await same(dataFile(`debian-${v}-cloud-amd64-unsigned.bzImage`), ca)).toMatchObject({
+        state: "unsigned",
+        errno: "ENODATA",
+      });
+    }
+  }, 120_000);
+
   it.skipIf(!TOOLS)(
     "systemd-stub unsigned, own-key-signed and tampered: same verdicts as Node",
     async () => {
