@@ -72,6 +72,9 @@ describe.skipIf(!haveTool(QEMU_ARM64))("emit --run", () => {
     const c = startTsNode(CLI, [...EMIT_4G, "--json"]);
     const pid = c.child.pid!;
     const qemu = await runningQemu(pid, 180_000);
+    // the worker reports its child to the main thread just after the spawn: give that message 200 ms, well
+    // inside the program's run, so the interruption names the child it stopped
+    await new Promise((r) => setTimeout(r, 200));
     c.child.kill("SIGTERM");
     const end = await c.done;
     expect(end.code).toBe(143);
